@@ -1,0 +1,70 @@
+#pragma once
+/// \file
+/// as_completed(): Python's asyncio.as_completed. Hands back futures in the order they
+/// complete.
+
+#include <chrono>
+#include <optional>
+#include <vector>
+
+#include "shoal/detail/awaitables.hpp"
+
+namespace shoal {
+
+/// The iterator as_completed() returns. It must outlive each next() it is awaited through.
+///     auto it = shoal::as_completed(tasks, 5s);
+///     while (it.has_next()) { auto t = co_await it.next(); use(t.result()); }
+template <typename T>
+class AsCompleted {
+ public:
+  AsCompleted(std::vector<Future<T>> fs, std::optional<std::chrono::nanoseconds> timeout)
+      : fs_(std::move(fs)), ws_(detail::make_ref<detail::WaitSet>(fs_.size())), remaining_(fs_.size()) {
+    for (std::size_t i = 0; i < fs_.size(); ++i) ws_->watch(i, fs_[i].state());
+    if (timeout) deadline_ = detail::Clock::now() + *timeout;
+  }
+  AsCompleted(AsCompleted&&) noexcept = default;
+  AsCompleted& operator=(AsCompleted&&) noexcept = default;
+  ~AsCompleted() {
+    if (ws_) ws_->unwatch();
+  }
+
+  /// True while some future has not been handed out.
+  [[nodiscard]] bool has_next() const noexcept { return remaining_ > 0; }
+  [[nodiscard]] std::size_t remaining() const noexcept { return remaining_; }
+
+  /// The next future to complete (done when returned). Throws TimeoutError once the
+  /// deadline passes, CancelledError when the awaiting task is cancelled (the futures are
+  /// left alone), InvalidStateError when none is left.
+  Coro<Future<T>> next() {
+    if (remaining_ == 0) throw InvalidStateError("as_completed: every future was already returned");
+    long i = ws_->take_next();
+    if (i < 0) {
+      auto r = co_await detail::suspend_on(ws_, detail::WaitSet::any_ready, deadline_,
+                                           detail::OnCancel::abandon);
+      if (r.wake == detail::Wake::timeout)
+        throw TimeoutError("as_completed: " + std::to_string(remaining_) + " future(s) still pending at the deadline");
+      i = ws_->take_next();
+    } else {
+      SHOAL_DETAIL_DELIVER_CANCELLATION();
+    }
+    --remaining_;
+    co_return fs_[static_cast<std::size_t>(i)];
+  }
+
+ private:
+  std::vector<Future<T>> fs_;
+  detail::Ref<detail::WaitSet> ws_;
+  std::optional<detail::Clock::time_point> deadline_;
+  std::size_t remaining_;
+};
+
+/// Futures, tasks or coroutines (scheduled as tasks at once) in completion order, with an
+/// optional overall timeout.
+template <typename R>
+auto as_completed(R&& range, std::optional<std::chrono::nanoseconds> timeout = std::nullopt) {
+  auto fs = detail::to_futures(std::forward<R>(range));
+  using T = typename decltype(fs)::value_type;
+  return AsCompleted<detail::awaited_t<T>>(std::move(fs), timeout);
+}
+
+}  // namespace shoal

@@ -1,0 +1,47 @@
+#pragma once
+/// \file
+/// wait_for(): Python's asyncio.wait_for. Awaits with a timeout; on timeout cancels the
+/// awaitable, waits for it to finish cancelling, and throws TimeoutError.
+
+#include <chrono>
+
+#include "shoal/detail/awaitables.hpp"
+
+namespace shoal {
+
+namespace detail {
+template <typename T>
+Coro<T> wait_for_impl(Future<T> f, std::chrono::nanoseconds timeout) {
+  if (f.done()) {
+    SHOAL_DETAIL_DELIVER_CANCELLATION();
+    co_return Future<T>::take(f.state_ref());
+  }
+  auto ws = watch_one(f.state());
+  Unwatch guard(*ws);
+  bool timed_out = true;
+  if (timeout > std::chrono::nanoseconds::zero()) {
+    auto r = co_await suspend_on(ws, WaitSet::any_ready, Clock::now() + timeout, OnCancel::forward);
+    timed_out = r.wake == Wake::timeout;
+  }
+  if (timed_out && !f.done()) {
+    // A task finishes cancelling in its own time (its cleanup may await); wait for it.
+    if (f.state()->cancel() && !f.done())
+      co_await suspend_on(ws, WaitSet::any_ready, std::nullopt, OnCancel::forward);
+    if (!f.done() || f.cancelled()) throw TimeoutError("wait_for: the awaitable did not finish in time");
+  }
+  co_return Future<T>::take(f.state_ref());
+}
+}  // namespace detail
+
+/// Awaits `aw` (a Coro, Task or Future) for at most `timeout`. On timeout it cancels `aw`,
+/// waits until it has finished cancelling, and throws TimeoutError; a timeout of zero on a
+/// coroutine that has not started means it never starts. Cancelling the awaiting task
+/// cancels `aw` as well.
+///     auto v = co_await shoal::wait_for(fetch(url), 2s);
+template <typename A, typename Rep, typename Period>
+Coro<detail::awaited_t<A>> wait_for(A&& aw, std::chrono::duration<Rep, Period> timeout) {
+  return detail::wait_for_impl(detail::to_future(std::forward<A>(aw)),
+                               std::chrono::duration_cast<std::chrono::nanoseconds>(timeout));
+}
+
+}  // namespace shoal

@@ -1,0 +1,93 @@
+#pragma once
+/// \file
+/// The exceptions shoal throws. Every failure derives from shoal::Error; its kind()
+/// tells the caller whether retrying can help.
+
+#include <exception>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace shoal {
+
+/// What a caller can do about an error (after KJ's exception kinds).
+enum class ErrorKind {
+  failed,        ///< a bug or a bad input: retrying the same thing fails again
+  cancelled,     ///< the operation was cancelled: not a failure
+  timeout,       ///< a deadline passed: retrying with more time may help
+  invalid_state, ///< the object was used in a state that forbids the call
+  overloaded,    ///< temporarily out of capacity: retry later
+  disconnected,  ///< a peer went away: retry elsewhere
+};
+
+/// The root of every exception shoal throws.
+class Error : public std::runtime_error {
+ public:
+  explicit Error(const std::string& what, ErrorKind kind = ErrorKind::failed)
+      : std::runtime_error(what), kind_(kind) {}
+  /// Whether retrying can help; see ErrorKind.
+  [[nodiscard]] ErrorKind kind() const noexcept { return kind_; }
+
+ private:
+  ErrorKind kind_;
+};
+
+/// Raised inside a task at its next await after cancel(), and by result() of a
+/// cancelled task or future. Cancellation is its own outcome, never counted as a failure.
+class CancelledError : public Error {
+ public:
+  explicit CancelledError(const std::string& what = "the operation was cancelled")
+      : Error(what, ErrorKind::cancelled) {}
+};
+
+/// A deadline passed (wait_for, result(timeout), as_completed(timeout), ...).
+class TimeoutError : public Error {
+ public:
+  explicit TimeoutError(const std::string& what = "the operation timed out")
+      : Error(what, ErrorKind::timeout) {}
+};
+
+/// A call the object's state forbids: result() of a pending future, set_result() twice.
+class InvalidStateError : public Error {
+ public:
+  explicit InvalidStateError(const std::string& what) : Error(what, ErrorKind::invalid_state) {}
+};
+
+/// An argument that can never be valid (an empty set passed to wait(), a negative size).
+class ValueError : public Error {
+ public:
+  explicit ValueError(const std::string& what) : Error(what, ErrorKind::failed) {}
+};
+
+/// A Promise was destroyed without setting a result: the work behind it was lost.
+class BrokenPromise : public Error {
+ public:
+  explicit BrokenPromise(
+      const std::string& what = "the promise was destroyed without a result being set")
+      : Error(what, ErrorKind::failed) {}
+};
+
+/// Several failures reported together (TaskGroup), like Python's ExceptionGroup.
+class ExceptionGroup : public Error {
+ public:
+  ExceptionGroup(const std::string& message, std::vector<std::exception_ptr> exceptions);
+  /// The message given at construction, without the summary of the members.
+  [[nodiscard]] const std::string& message() const noexcept { return message_; }
+  /// The member exceptions, in the order they happened.
+  [[nodiscard]] const std::vector<std::exception_ptr>& exceptions() const noexcept {
+    return exceptions_;
+  }
+
+ private:
+  std::string message_;
+  std::vector<std::exception_ptr> exceptions_;
+};
+
+/// True when `e` holds a CancelledError or an Asio operation_aborted error (what a raw
+/// Asio operation throws when the task awaiting it is cancelled).
+[[nodiscard]] bool is_cancellation(const std::exception_ptr& e) noexcept;
+
+/// A one-line description of an exception: its type (for shoal and std errors) and what().
+[[nodiscard]] std::string describe(const std::exception_ptr& e);
+
+}  // namespace shoal

@@ -1,0 +1,138 @@
+#pragma once
+/// \file
+/// Loop: an event loop (one Asio io_context run by one thread), and run(), Python's
+/// asyncio.run(). There is no hidden global loop: run() makes one, and code running on it
+/// finds it with get_running_loop().
+
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+#include <asio/thread_pool.hpp>
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <utility>
+
+#include "shoal/core/coro.hpp"
+#include "shoal/core/error.hpp"
+
+namespace shoal {
+
+namespace detail {
+class TaskCore;
+}
+
+/// An event loop. Tasks created on it belong to it: when the loop shuts down it cancels
+/// those still running and waits for them to finish.
+class Loop {
+ public:
+  Loop();
+  Loop(const Loop&) = delete;
+  Loop& operator=(const Loop&) = delete;
+  /// Shuts down (see shutdown()) if that was not done.
+  ~Loop();
+
+  /// Runs `main` as a task until it completes and returns its result (or throws its
+  /// exception, or CancelledError). Other tasks keep their state for a later run.
+  template <typename T>
+  T run_until_complete(Coro<T> main);
+
+  /// Cancels every task still running, runs the loop until they have finished, and stops
+  /// the default thread pool (waiting for its running calls). Idempotent.
+  void shutdown();
+
+  /// Schedules `fn` to run on the loop's thread; safe from any thread (Python's
+  /// call_soon_threadsafe). Runs when the loop next runs.
+  template <typename F>
+  void call_soon_threadsafe(F&& fn) {
+    asio::post(ctx_, std::forward<F>(fn));
+  }
+
+  /// The executor of the loop's io_context.
+  [[nodiscard]] Executor get_executor() noexcept { return ctx_.get_executor(); }
+  [[nodiscard]] asio::io_context& context() noexcept { return ctx_; }
+  /// True while run_until_complete() runs on some thread.
+  [[nodiscard]] bool is_running() const noexcept { return running_; }
+  /// Tasks created on this loop that have started and not finished.
+  [[nodiscard]] std::size_t task_count() const noexcept { return task_count_; }
+  /// True once shutdown() began: tasks that have not started yet never will.
+  [[nodiscard]] bool closing() const noexcept { return shut_down_; }
+
+  /// The pool behind to_thread() (Python's default executor), created on first use.
+  asio::thread_pool& default_executor();
+
+  // Used by tasks (loop thread only).
+  void register_task(detail::TaskCore* t) noexcept;
+  void unregister_task(detail::TaskCore* t) noexcept;
+
+ private:
+  class Running {
+   public:
+    explicit Running(Loop& loop);
+    ~Running();
+
+   private:
+    Loop& loop_;
+    Loop* outer_;
+  };
+  void cancel_all_tasks();
+
+  asio::io_context ctx_{1};
+  bool running_ = false;
+  bool shut_down_ = false;
+  detail::TaskCore* tasks_ = nullptr;  // intrusive list of live tasks
+  std::size_t task_count_ = 0;
+  std::once_flag pool_once_;
+  std::unique_ptr<asio::thread_pool> pool_;
+};
+
+/// The loop running on this thread; throws InvalidStateError when there is none
+/// (Python's asyncio.get_running_loop()).
+Loop& get_running_loop();
+
+/// Runs `main` on a new loop, shuts the loop down (cancelling what is left), and returns
+/// main's result: Python's asyncio.run(). Throws InvalidStateError when called from a
+/// thread that is already running a loop.
+///     int main() { return shoal::run(amain()); }
+template <typename T>
+T run(Coro<T> main) {
+  Loop loop;
+  if constexpr (std::is_void_v<T>) {
+    loop.run_until_complete(std::move(main));
+    loop.shutdown();
+  } else {
+    T result = loop.run_until_complete(std::move(main));
+    loop.shutdown();
+    return result;
+  }
+}
+
+}  // namespace shoal
+
+#include "shoal/core/task.hpp"
+
+namespace shoal {
+
+template <typename T>
+Task<T> create_task(Coro<T> coro) {
+  return create_task(get_running_loop().get_executor(), std::move(coro));
+}
+
+template <typename T>
+Task<T> create_task(Loop& loop, Coro<T> coro) {
+  return create_task(loop.get_executor(), std::move(coro));
+}
+
+template <typename T>
+T Loop::run_until_complete(Coro<T> main) {
+  if (shut_down_) throw InvalidStateError("run_until_complete() on a loop that was shut down");
+  Running guard(*this);  // makes this the running loop of this thread
+  Task<T> task = create_task(*this, std::move(main));
+  task.add_done_callback([this](const auto&) { ctx_.stop(); });
+  ctx_.restart();
+  ctx_.run();
+  if (!task.done())
+    throw InvalidStateError("the loop stopped before the main task completed");
+  return Future<T>::take(task.state_ref());
+}
+
+}  // namespace shoal

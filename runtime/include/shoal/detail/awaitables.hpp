@@ -1,0 +1,76 @@
+#pragma once
+// What the combinators accept: a Coro<T> (scheduled as a task at once, like Python's
+// ensure_future), a Task<T> or a Future<T>; and how they read results back.
+
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "shoal/compose/outcome.hpp"
+#include "shoal/core/loop.hpp"
+
+namespace shoal::detail {
+
+template <typename A>
+struct awaited;
+template <typename T>
+struct awaited<asio::awaitable<T, Executor>> {
+  using type = T;
+};
+template <typename T>
+struct awaited<Future<T>> {
+  using type = T;
+};
+template <typename T>
+struct awaited<Task<T>> {
+  using type = T;
+};
+/// The result type of an awaitable shoal accepts.
+template <typename A>
+using awaited_t = typename awaited<std::remove_cvref_t<A>>::type;
+
+template <typename T>
+Future<T> to_future(Coro<T>&& c) {
+  return create_task(std::move(c));
+}
+template <typename T>
+Future<T> to_future(const Future<T>& f) {
+  return f;
+}
+
+template <typename R>
+auto to_futures(R&& range) {
+  using A = std::remove_cvref_t<decltype(*std::begin(range))>;
+  std::vector<Future<awaited_t<A>>> out;
+  for (auto&& a : range) {
+    if constexpr (std::is_same_v<A, Coro<awaited_t<A>>>)
+      out.push_back(create_task(std::move(a)));
+    else
+      out.push_back(a);
+  }
+  return out;
+}
+
+/// The value of a done, successful future (std::monostate for void).
+template <typename T>
+value_t<T> value_of(const Future<T>& f) {
+  if constexpr (std::is_void_v<T>) {
+    Future<T>::take(f.state_ref());
+    return {};
+  } else {
+    return Future<T>::take(f.state_ref());
+  }
+}
+
+template <typename T>
+Outcome<T> outcome_of(const Future<T>& f) {
+  if (f.state()->failed() || f.cancelled())
+    return Outcome<T>::of_exception(f.state()->exception_ptr(), f.cancelled());
+  return Outcome<T>::of_value(value_of(f));
+}
+
+/// Rethrows the exception of the first member (in completion order) that failed or was
+/// cancelled.
+void rethrow_first_failure(const WaitSet& ws);
+
+}  // namespace shoal::detail

@@ -1,0 +1,112 @@
+#include "shoal/core/loop.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <thread>
+
+namespace shoal {
+
+namespace {
+thread_local Loop* t_running = nullptr;
+}
+
+namespace detail {
+
+Loop* running_loop() noexcept { return t_running; }
+
+void report_callback_exception(std::exception_ptr e) noexcept {
+  std::fprintf(stderr, "shoal: exception in a done-callback (ignored): %s\n", describe(e).c_str());
+}
+
+void register_task(TaskCore* t) noexcept {
+  if (Loop* loop = t_running) loop->register_task(t);
+}
+
+bool loop_closing() noexcept { return t_running && t_running->closing(); }
+
+void unregister_task(TaskCore* t) noexcept {
+  if (t->loop_) t->loop_->unregister_task(t);
+}
+
+}  // namespace detail
+
+Loop::Loop() = default;
+
+Loop::~Loop() {
+  try {
+    shutdown();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "shoal: error while shutting down a loop: %s\n", e.what());
+  }
+}
+
+Loop::Running::Running(Loop& loop) : loop_(loop), outer_(t_running) {
+  if (outer_) throw InvalidStateError("this thread is already running an event loop: await instead of calling run()");
+  if (loop.running_) throw InvalidStateError("this loop is already running on another thread");
+  loop.running_ = true;
+  t_running = &loop;
+}
+
+Loop::Running::~Running() {
+  loop_.running_ = false;
+  t_running = outer_;
+}
+
+Loop& get_running_loop() {
+  if (!t_running) throw InvalidStateError("no running event loop: call this from a coroutine run by shoal::run()");
+  return *t_running;
+}
+
+void Loop::register_task(detail::TaskCore* t) noexcept {
+  t->loop_ = this;
+  t->prev_ = nullptr;
+  t->next_ = tasks_;
+  if (tasks_) tasks_->prev_ = t;
+  tasks_ = t;
+  ++task_count_;
+}
+
+void Loop::unregister_task(detail::TaskCore* t) noexcept {
+  if (t->loop_ != this) return;
+  if (t->prev_)
+    t->prev_->next_ = t->next_;
+  else
+    tasks_ = t->next_;
+  if (t->next_) t->next_->prev_ = t->prev_;
+  t->prev_ = t->next_ = nullptr;
+  t->loop_ = nullptr;
+  --task_count_;
+}
+
+void Loop::cancel_all_tasks() {
+  // Collect first: cancelling may complete tasks and unlink them.
+  std::vector<detail::Ref<detail::StateBase>> live;
+  for (auto* t = tasks_; t; t = t->next_) live.emplace_back(&t->base());
+  for (auto& s : live) s->cancel();
+}
+
+void Loop::shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  {
+    Running guard(*this);
+    cancel_all_tasks();
+    ctx_.restart();
+    // Also runs tasks whose launch was posted but not run yet: they end cancelled.
+    while (task_count_ > 0 && ctx_.run_one() > 0) {
+    }
+    ctx_.poll();
+  }
+  if (pool_) pool_->join();
+}
+
+asio::thread_pool& Loop::default_executor() {
+  std::call_once(pool_once_, [this] {
+    // Python's default: min(32, cpu_count + 4) threads.
+    auto n = std::min<unsigned>(32, std::max(1u, std::thread::hardware_concurrency()) + 4);
+    pool_ = std::make_unique<asio::thread_pool>(n);
+  });
+  return *pool_;
+}
+
+}  // namespace shoal

@@ -1,0 +1,18 @@
+#include "shoal/core/sleep.hpp"
+
+#include <asio/experimental/as_tuple.hpp>
+
+namespace shoal::detail {
+
+Coro<void> sleep_ns(std::chrono::nanoseconds d) {
+  if (d <= std::chrono::nanoseconds::zero()) {
+    co_await asio::post(co_await asio::this_coro::executor, use_coro);
+  } else {
+    asio::steady_timer timer(co_await asio::this_coro::executor, d);
+    auto [ec] = co_await timer.async_wait(asio::experimental::as_tuple(use_coro));
+    (void)ec;  // operation_aborted means cancelled: delivered just below
+  }
+  SHOAL_DETAIL_DELIVER_CANCELLATION();
+}
+
+}  // namespace shoal::detail

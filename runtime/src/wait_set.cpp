@@ -1,0 +1,157 @@
+#include "shoal/detail/wait_set.hpp"
+
+#include <asio/this_coro.hpp>
+
+namespace shoal::detail {
+
+WaitSet::WaitSet(std::size_t n) : nodes_(n) {
+  ready_.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    nodes_[i].owner = this;
+    nodes_[i].index = static_cast<std::uint32_t>(i);
+    nodes_[i].notify = [](Waiter* w) noexcept {
+      auto* node = static_cast<Node*>(w);
+      WaitSet* owner = node->owner;
+      owner->on_ready(node->index);
+      owner->release();  // the reference the registration held
+    };
+  }
+}
+
+WaitSet::~WaitSet() {
+  for (auto& n : nodes_)
+    if (n.state) n.state->release();
+}
+
+void WaitSet::watch(std::size_t i, StateBase* s) {
+  Node& n = nodes_[i];
+  s->add_ref();
+  n.state = s;
+  add_ref();  // held by the registration until notify or unwatch
+  if (!s->add_waiter(&n)) {
+    release();
+    on_ready(n.index);
+  }
+}
+
+void WaitSet::unwatch() noexcept {
+  for (auto& n : nodes_)
+    if (n.state && n.state->remove_waiter(&n)) release();
+}
+
+std::vector<std::uint32_t> WaitSet::ready() const {
+  std::lock_guard lock(mu_);
+  return ready_;
+}
+
+long WaitSet::take_next() noexcept {
+  std::lock_guard lock(mu_);
+  if (taken_ == ready_.size()) return -1;
+  return ready_[taken_++];
+}
+
+bool WaitSet::all_or_first_failure(const WaitSet& ws) noexcept {
+  if (all_ready(ws)) return true;
+  for (auto i : ws.ready_) {
+    const StateBase& s = *ws.nodes_[i].state;
+    if (s.failed() || s.cancelled()) return true;
+  }
+  return false;
+}
+
+bool WaitSet::all_or_first_exception(const WaitSet& ws) noexcept {
+  if (all_ready(ws)) return true;
+  for (auto i : ws.ready_)
+    if (ws.nodes_[i].state->failed()) return true;
+  return false;
+}
+
+void WaitSet::on_ready(std::uint32_t i) noexcept {
+  Sleeper* wake = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    ready_.push_back(i);
+    if (sleeper_ && cond_(*this)) wake = std::exchange(sleeper_, nullptr);
+  }
+  if (wake) {
+    wake->fire(Wake::ready);
+    wake->release();
+  }
+}
+
+bool WaitSet::arm(Sleeper* s, Condition cond) noexcept {
+  std::lock_guard lock(mu_);
+  cond_ = cond;
+  if (cond_(*this)) return false;
+  s->add_ref();
+  sleeper_ = s;
+  return true;
+}
+
+void WaitSet::disarm(Sleeper* s) noexcept {
+  Sleeper* drop = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    if (sleeper_ == s) drop = std::exchange(sleeper_, nullptr);
+  }
+  if (drop) drop->release();
+}
+
+bool WaitSet::forward_cancel() noexcept {
+  bool refused = false;
+  // No lock while cancelling: a plain future completes synchronously and calls on_ready.
+  for (auto& n : nodes_) {
+    if (!n.state || n.state->done()) continue;
+    bool accepted = false;
+    try {
+      accepted = n.state->cancel();
+    } catch (...) {
+    }
+    if (!accepted && !n.state->done() && !n.state->is_task()) refused = true;
+  }
+  if (refused) return false;
+  Sleeper* wake = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    cond_ = all_ready;
+    if (sleeper_ && cond_(*this)) wake = std::exchange(sleeper_, nullptr);
+  }
+  if (wake) {
+    wake->fire(Wake::ready);
+    wake->release();
+  }
+  return true;
+}
+
+void Sleeper::fire(Wake w) noexcept {
+  if (woken_.exchange(true, std::memory_order_acq_rel)) return;
+  // Break the WaitSet -> Sleeper link now: the coroutine owns the WaitSet.
+  if (w != Wake::ready) ws_->disarm(this);
+  post_resume(w);
+}
+
+void Sleeper::on_cancel() noexcept {
+  if (woken_.load(std::memory_order_acquire)) return;  // too late: delivered at resume
+  cancel_seen_ = true;
+  if (policy_ == OnCancel::abandon || !ws_->forward_cancel()) fire(Wake::cancelled);
+}
+
+Coro<SuspendResult> suspend_on(Ref<WaitSet> ws, WaitSet::Condition cond,
+                               std::optional<Clock::time_point> deadline, OnCancel policy) {
+  SuspendResult r = co_await async_suspend(std::move(ws), cond, deadline, policy, use_coro);
+  auto cs = co_await asio::this_coro::cancellation_state;
+  if (cs.cancelled() != asio::cancellation_type::none) {
+    co_await asio::this_coro::reset_cancellation_state();
+    if (!r.cancel_seen) throw CancelledError();
+  }
+  if (r.wake == Wake::cancelled) throw CancelledError();
+  co_return r;
+}
+
+Ref<WaitSet> watch_one(StateBase* s) {
+  auto ws = make_ref<WaitSet>(1);
+  ws->watch(0, s);
+  return ws;
+}
+
+}  // namespace shoal::detail
