@@ -6,6 +6,7 @@ namespace shoal {
 namespace detail {
 
 void rethrow_first_failure(const WaitSet& ws) {
+  if (!ws.has_failure()) return;
   for (auto i : ws.ready()) {
     StateBase& s = ws.state(i);
     if (s.failed() || s.cancelled()) s.rethrow_if_failed();

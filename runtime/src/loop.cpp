@@ -22,6 +22,13 @@ void register_task(TaskCore* t) noexcept {
   if (Loop* loop = t_running) loop->register_task(t);
 }
 
+bool enqueue_launch(const Executor& ex, TaskCore* t) noexcept {
+  Loop* loop = t_running;
+  if (!loop || ex != loop->get_executor()) return false;
+  loop->enqueue_launch(t);
+  return true;
+}
+
 bool loop_closing() noexcept { return t_running && t_running->closing(); }
 
 void unregister_task(TaskCore* t) noexcept {
@@ -78,10 +85,34 @@ void Loop::unregister_task(detail::TaskCore* t) noexcept {
   --task_count_;
 }
 
+void Loop::enqueue_launch(detail::TaskCore* t) noexcept {
+  t->launch_next_ = nullptr;
+  if (launch_tail_) {
+    launch_tail_->launch_next_ = t;
+    launch_tail_ = t;
+    return;
+  }
+  launch_head_ = launch_tail_ = t;
+  asio::post(ctx_, [this]() noexcept { drain_launches(); });
+}
+
+void Loop::drain_launches() noexcept {
+  // Start the tasks queued so far, in creation order. Those their bodies create go to a
+  // fresh queue and a fresh drain: they start after, as in Python.
+  detail::TaskCore* t = std::exchange(launch_head_, nullptr);
+  launch_tail_ = nullptr;
+  while (t) {
+    detail::TaskCore* next = t->launch_next_;
+    t->launch();
+    t = next;
+  }
+}
+
 void Loop::cancel_all_tasks() {
   // Collect first: cancelling may complete tasks and unlink them.
   std::vector<detail::Ref<detail::StateBase>> live;
   for (auto* t = tasks_; t; t = t->next_) live.emplace_back(&t->base());
+  for (auto* t = launch_head_; t; t = t->launch_next_) live.emplace_back(&t->base());
   for (auto& s : live) s->cancel();
 }
 

@@ -27,6 +27,10 @@ void WaitSet::watch(std::size_t i, StateBase* s) {
   Node& n = nodes_[i];
   s->add_ref();
   n.state = s;
+  if (s->done()) {  // fast path: no registration to make or undo
+    on_ready(n.index);
+    return;
+  }
   add_ref();  // held by the registration until notify or unwatch
   if (!s->add_waiter(&n)) {
     release();
@@ -35,8 +39,22 @@ void WaitSet::watch(std::size_t i, StateBase* s) {
 }
 
 void WaitSet::unwatch() noexcept {
-  for (auto& n : nodes_)
+  {
+    std::lock_guard lock(mu_);
+    if (ready_.size() == nodes_.size()) return;  // every registration has fired
+  }
+  for (auto& n : nodes_) {
+    {
+      std::lock_guard lock(mu_);
+      if (n.fired) continue;
+    }
     if (n.state && n.state->remove_waiter(&n)) release();
+  }
+}
+
+bool WaitSet::has_failure() const noexcept {
+  std::lock_guard lock(mu_);
+  return failures_ > 0;
 }
 
 std::vector<std::uint32_t> WaitSet::ready() const {
@@ -50,20 +68,13 @@ long WaitSet::take_next() noexcept {
   return ready_[taken_++];
 }
 
+// O(1): counted in on_ready, so that a gather of n futures costs O(n), not O(n^2).
 bool WaitSet::all_or_first_failure(const WaitSet& ws) noexcept {
-  if (all_ready(ws)) return true;
-  for (auto i : ws.ready_) {
-    const StateBase& s = *ws.nodes_[i].state;
-    if (s.failed() || s.cancelled()) return true;
-  }
-  return false;
+  return ws.failures_ > 0 || all_ready(ws);
 }
 
 bool WaitSet::all_or_first_exception(const WaitSet& ws) noexcept {
-  if (all_ready(ws)) return true;
-  for (auto i : ws.ready_)
-    if (ws.nodes_[i].state->failed()) return true;
-  return false;
+  return ws.exceptions_ > 0 || all_ready(ws);
 }
 
 void WaitSet::on_ready(std::uint32_t i) noexcept {
@@ -71,6 +82,10 @@ void WaitSet::on_ready(std::uint32_t i) noexcept {
   {
     std::lock_guard lock(mu_);
     ready_.push_back(i);
+    nodes_[i].fired = true;
+    const StateBase& s = *nodes_[i].state;
+    if (s.failed()) ++exceptions_;
+    if (s.failed() || s.cancelled()) ++failures_;
     if (sleeper_ && cond_(*this)) wake = std::exchange(sleeper_, nullptr);
   }
   if (wake) {

@@ -20,7 +20,7 @@ inline constexpr ReturnWhen ALL_COMPLETED = ReturnWhen::ALL_COMPLETED;
 
 struct WaitOptions {
   /// No timeout when empty.
-  std::optional<std::chrono::nanoseconds> timeout;
+  std::optional<std::chrono::nanoseconds> timeout{};  // {}: no -Wmissing-field-initializers on {.return_when = ...}
   ReturnWhen return_when = ALL_COMPLETED;
 };
 

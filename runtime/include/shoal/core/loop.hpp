@@ -4,6 +4,7 @@
 /// asyncio.run(). There is no hidden global loop: run() makes one, and code running on it
 /// finds it with get_running_loop().
 
+#include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
 #include <asio/thread_pool.hpp>
@@ -63,6 +64,8 @@ class Loop {
   // Used by tasks (loop thread only).
   void register_task(detail::TaskCore* t) noexcept;
   void unregister_task(detail::TaskCore* t) noexcept;
+  /// Queues a task to start; one posted drain starts every task queued before it runs.
+  void enqueue_launch(detail::TaskCore* t) noexcept;
 
  private:
   class Running {
@@ -75,12 +78,15 @@ class Loop {
     Loop* outer_;
   };
   void cancel_all_tasks();
+  void drain_launches() noexcept;
 
   asio::io_context ctx_{1};
   bool running_ = false;
   bool shut_down_ = false;
   detail::TaskCore* tasks_ = nullptr;  // intrusive list of live tasks
   std::size_t task_count_ = 0;
+  detail::TaskCore* launch_head_ = nullptr;  // tasks created, not started yet (FIFO)
+  detail::TaskCore* launch_tail_ = nullptr;
   std::once_flag pool_once_;
   std::unique_ptr<asio::thread_pool> pool_;
 };
@@ -128,6 +134,8 @@ T Loop::run_until_complete(Coro<T> main) {
   Running guard(*this);  // makes this the running loop of this thread
   Task<T> task = create_task(*this, std::move(main));
   task.add_done_callback([this](const auto&) { ctx_.stop(); });
+  // Holds the loop open while main waits on something no Asio operation tracks.
+  auto work = asio::make_work_guard(ctx_);
   ctx_.restart();
   ctx_.run();
   if (!task.done())

@@ -7,10 +7,12 @@
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
+#include <asio/version.hpp>
 #include <atomic>
 
 #include "shoal/core/coro.hpp"
 #include "shoal/core/future.hpp"
+#include "shoal/detail/pool.hpp"
 
 namespace shoal {
 
@@ -30,12 +32,15 @@ class TaskCore {
   Loop* loop_ = nullptr;  // set while registered
   TaskCore* prev_ = nullptr;
   TaskCore* next_ = nullptr;
+  TaskCore* launch_next_ = nullptr;  // in its loop's queue of tasks to start
   bool launched_ = false;
   bool must_cancel_ = false;  // cancel() came before the coroutine started
   std::atomic<int> cancel_requests_{0};
 
   /// Cancels the task's coroutine (on the loop thread).
   virtual void request_cancel() noexcept = 0;
+  /// Starts the coroutine (on the loop thread); consumes the reference the queue held.
+  virtual void launch() noexcept = 0;
   virtual StateBase& base() noexcept = 0;
 
  protected:
@@ -50,12 +55,21 @@ class TaskCore {
 void register_task(TaskCore* t) noexcept;
 /// True when the loop running this thread is shutting down.
 bool loop_closing() noexcept;
+/// Queues `t` (holding a reference) to be launched by the loop running this thread, if it
+/// runs `ex`; false when it does not (the caller then posts the launch itself).
+bool enqueue_launch(const Executor& ex, TaskCore* t) noexcept;
 void unregister_task(TaskCore* t) noexcept;
 
 template <typename T>
-class TaskState final : public State<T>, public TaskCore {
+class TaskState;
+
+template <typename T>
+Coro<void> task_main(Ref<TaskState<T>> st, Coro<T> body);
+
+template <typename T>
+class TaskState final : public State<T>, public TaskCore, public Pooled {
  public:
-  explicit TaskState(Executor ex) : TaskCore(std::move(ex)) {}
+  TaskState(Executor ex, Coro<T> body) : TaskCore(std::move(ex)), body_(std::move(body)) {}
 
   bool cancel() override {
     if (this->done()) return false;
@@ -78,6 +92,19 @@ class TaskState final : public State<T>, public TaskCore {
   }
   StateBase& base() noexcept override { return *this; }
 
+  void launch() noexcept override {
+    auto self = Ref<TaskState>::adopt(this);
+    if (must_cancel_ || loop_closing()) {
+      // Cancelled before it started: the coroutine never runs (Python's semantics).
+      body_ = Coro<T>();
+      this->try_set_cancelled();
+      return;
+    }
+    launched_ = true;
+    register_task(this);
+    spawn(std::move(self));
+  }
+
   template <typename... A>
   void complete_value(A&&... a) {
     unregister_task(this);
@@ -88,9 +115,9 @@ class TaskState final : public State<T>, public TaskCore {
     // A CancelledError escaping the coroutine cancels the task, as in Python; so does
     // Asio's operation_aborted when the task was asked to stop (a raw Asio operation
     // interrupted by the cancellation).
-    if (is_cancellation(e) && (cancel_requests_.load(std::memory_order_relaxed) > 0 ||
-                               is_cancelled_error(e)))
-      this->try_set_cancelled(is_cancelled_error(e) ? e : nullptr);
+    bool cancelled_error = is_cancelled_error(e);
+    if (cancelled_error || (cancel_requests_.load(std::memory_order_relaxed) > 0 && is_cancellation(e)))
+      this->try_set_cancelled(cancelled_error ? e : nullptr);
     else
       this->try_set_exception(std::move(e));
   }
@@ -105,6 +132,58 @@ class TaskState final : public State<T>, public TaskCore {
       return false;
     }
   }
+
+#if ASIO_VERSION >= 102200 && ASIO_VERSION < 102300
+  // Asio 1.22 (Debian 12): start the coroutine as co_spawn does, minus what a task does
+  // not need: the completion handler and its post, the work guards (a suspended task's
+  // wait holds work itself) and the proxy cancellation state. Measured: B1 in the note of
+  // the foundation issue. Other Asio versions take the co_spawn path below.
+  static asio::awaitable<asio::detail::awaitable_thread_entry_point, Executor> entry(
+      Ref<TaskState> st) {
+    Coro<T> body = std::move(st->body_);
+    try {
+      if constexpr (std::is_void_v<T>) {
+        co_await std::move(body);
+        st->complete_value();
+      } else {
+        st->complete_value(co_await std::move(body));
+      }
+    } catch (...) {
+      st->complete_error(std::current_exception());
+    }
+  }
+  void spawn(Ref<TaskState> self) noexcept {
+    asio::cancellation_slot slot = signal_.slot();
+    Executor ex = ex_;
+    asio::detail::awaitable_handler<Executor, void>(entry(Ref<TaskState>(self)), ex, slot,
+                                                    asio::cancellation_state(slot))
+        .launch();
+    // A task that finished without suspending no longer needs its cancellation state:
+    // free it now, into Asio's per-thread cache, for the next task to reuse.
+    if (this->done()) signal_.slot().clear();
+  }
+#else
+  struct Done {
+    void operator()(std::exception_ptr) const noexcept {}
+  };
+  void spawn(Ref<TaskState> self) noexcept {
+    Executor ex = ex_;
+    auto slot = signal_.slot();
+    Coro<T> body = std::move(body_);
+    asio::co_spawn(ex, task_main<T>(std::move(self), std::move(body)),
+                   asio::bind_cancellation_slot(slot, Done{}));
+  }
+#endif
+
+  Coro<T> body_;
+};
+
+/// Launches a task created off its loop's thread; if the loop never runs it, the
+/// reference is dropped and the task stays pending.
+template <typename S>
+struct PostedLaunch {
+  Ref<S> st;
+  void operator()() noexcept { st.leak()->launch(); }
 };
 
 template <typename T>
@@ -120,30 +199,6 @@ Coro<void> task_main(Ref<TaskState<T>> st, Coro<T> body) {
     st->complete_error(std::current_exception());
   }
 }
-
-/// The co_spawn completion: task_main catches everything, so there is nothing to deliver.
-struct TaskDone {
-  void operator()(std::exception_ptr) const noexcept {}
-};
-
-template <typename T>
-struct TaskLaunch {
-  Ref<TaskState<T>> st;
-  Coro<T> body;
-  void operator()() {
-    if (st->must_cancel_ || loop_closing()) {
-      // Cancelled before it started: the coroutine never runs (Python's semantics).
-      st->try_set_cancelled();
-      return;
-    }
-    st->launched_ = true;
-    register_task(st.get());
-    Executor ex = st->ex_;
-    auto slot = st->signal_.slot();
-    asio::co_spawn(ex, task_main<T>(std::move(st), std::move(body)),
-                   asio::bind_cancellation_slot(slot, TaskDone{}));
-  }
-};
 
 }  // namespace detail
 
@@ -177,9 +232,10 @@ class [[nodiscard]] Task : public Future<T> {
 /// loop next runs (not inside this call), whether or not anyone awaits it.
 template <typename T>
 Task<T> create_task(Executor ex, Coro<T> coro) {
-  auto st = detail::Ref<detail::TaskState<T>>::adopt(new detail::TaskState<T>(ex));
-  Task<T> task(st);
-  asio::post(ex, detail::TaskLaunch<T>{std::move(st), std::move(coro)});
+  auto* st = new detail::TaskState<T>(ex, std::move(coro));  // this reference: the launch's
+  Task<T> task{detail::Ref<detail::TaskState<T>>(st)};
+  if (!detail::enqueue_launch(ex, st))
+    asio::post(ex, detail::PostedLaunch<detail::TaskState<T>>{detail::Ref<detail::TaskState<T>>::adopt(st)});
   return task;
 }
 

@@ -42,9 +42,13 @@ template <typename R>
 auto to_futures(R&& range) {
   using A = std::remove_cvref_t<decltype(*std::begin(range))>;
   std::vector<Future<awaited_t<A>>> out;
+  if constexpr (requires { std::size(range); }) out.reserve(std::size(range));
+  constexpr bool owned = !std::is_lvalue_reference_v<R>;
   for (auto&& a : range) {
     if constexpr (std::is_same_v<A, Coro<awaited_t<A>>>)
       out.push_back(create_task(std::move(a)));
+    else if constexpr (owned)
+      out.push_back(std::move(a));  // the caller gave the range away: no reference churn
     else
       out.push_back(a);
   }

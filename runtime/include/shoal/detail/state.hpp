@@ -13,6 +13,7 @@
 #include "shoal/core/coro.hpp"
 #include "shoal/core/error.hpp"
 #include "shoal/detail/ref.hpp"
+#include "shoal/detail/spin_lock.hpp"
 
 namespace shoal::detail {
 
@@ -95,7 +96,7 @@ class StateBase : public RefCounted {
  private:
   static void notify_all(Waiter* list) noexcept;
 
-  mutable std::mutex mu_;
+  mutable SpinLock mu_;
   std::atomic<Phase> phase_{Phase::pending};
   mutable std::atomic<bool> retrieved_{false};
   Waiter* head_ = nullptr;

@@ -10,7 +10,9 @@
 #include <asio/async_result.hpp>
 #include <asio/cancellation_state.hpp>
 #include <asio/cancellation_type.hpp>
+#include <asio/execution/outstanding_work.hpp>
 #include <asio/post.hpp>
+#include <asio/prefer.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <chrono>
@@ -60,6 +62,8 @@ class WaitSet : public RefCounted {
 
   [[nodiscard]] std::size_t size() const noexcept { return nodes_.size(); }
   [[nodiscard]] StateBase& state(std::size_t i) const noexcept { return *nodes_[i].state; }
+  /// True when a member failed or was cancelled.
+  [[nodiscard]] bool has_failure() const noexcept;
   /// Members completed so far, in completion order.
   [[nodiscard]] std::vector<std::uint32_t> ready() const;
   /// Takes the next completed member not yet taken (as_completed); -1 when none is.
@@ -86,13 +90,16 @@ class WaitSet : public RefCounted {
     WaitSet* owner = nullptr;
     StateBase* state = nullptr;  // a reference is held
     std::uint32_t index = 0;
+    bool fired = false;  // under mu_: its notify ran, nothing to unwatch
   };
   void on_ready(std::uint32_t i) noexcept;
 
-  mutable std::mutex mu_;
+  mutable SpinLock mu_;
   std::vector<Node> nodes_;
   std::vector<std::uint32_t> ready_;
   std::size_t taken_ = 0;
+  std::size_t failures_ = 0;    // ready members that failed or were cancelled
+  std::size_t exceptions_ = 0;  // ready members that failed (not cancelled)
   Condition cond_ = nullptr;
   Sleeper* sleeper_ = nullptr;  // holds a reference while armed
 };
@@ -137,6 +144,7 @@ class SleeperImpl final : public Sleeper {
       : Sleeper(std::move(ws), policy),
         handler_(std::move(h)),
         ex_(asio::get_associated_executor(handler_)),
+        work_(asio::prefer(ex_, asio::execution::outstanding_work.tracked)),
         slot_(asio::get_associated_cancellation_slot(handler_)) {}
 
   void start(WaitSet::Condition cond, std::optional<Clock::time_point> deadline) {
@@ -174,6 +182,9 @@ class SleeperImpl final : public Sleeper {
 
   Handler handler_;
   asio::associated_executor_t<Handler> ex_;
+  // A suspended coroutine is outstanding work, like a pending Asio operation: the loop
+  // must not run dry while a thread is about to complete the future it waits on.
+  asio::associated_executor_t<Handler> work_;
   asio::cancellation_slot slot_;
   std::optional<asio::steady_timer> timer_;
 };

@@ -1,0 +1,58 @@
+# The commands a newcomer and CI use. `make demo` and `make test` are the README's two.
+# Every target installs missing Debian packages first (make deps).
+
+SHELL := /bin/bash
+JOBS ?= 2
+PREFIX ?= /usr/local
+FUZZ_SECONDS ?= 60
+
+DEBIAN_PACKAGES := g++ make cmake pkgconf ccache python3 libasio-dev capnproto libcapnp-dev catch2 libmimalloc-dev
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+CMAKE_COMMON := -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
+
+.PHONY: all deps build test test-asan test-tsan demo bench install clean
+
+all: build
+
+deps:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	  done); \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing $$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $$missing; \
+	fi
+
+build/release/CMakeCache.txt: | deps
+	cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release $(CMAKE_COMMON)
+
+build: deps build/release/CMakeCache.txt
+	cmake --build build/release -j$(JOBS)
+
+# ASan+UBSan over every test, then TSan over the unit (concurrency) tests.
+test: deps test-asan test-tsan
+
+test-asan: deps
+	cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DSHOAL_SANITIZE="address;undefined" -DSHOAL_BUILD_BENCH=OFF $(CMAKE_COMMON)
+	cmake --build build/asan -j$(JOBS)
+	cd build/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --output-on-failure -j$(JOBS)
+
+test-tsan: deps
+	cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSHOAL_SANITIZE=thread -DSHOAL_BUILD_BENCH=OFF -DSHOAL_BUILD_EXAMPLES=OFF $(CMAKE_COMMON)
+	cmake --build build/tsan -j$(JOBS)
+	cd build/tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	  ctest --output-on-failure -j$(JOBS) -L unit
+
+demo: build
+	./build/release/bin/asyncio_seed
+
+bench: build
+	python3 bench/run.py --build build/release --out bench/results/latest.json
+
+install: build
+	cmake --install build/release --prefix $(PREFIX)
+
+clean:
+	rm -rf build
