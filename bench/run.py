@@ -36,29 +36,40 @@ BENCHMARKS = [
         "peers": {"python asyncio": [sys.executable, f"{HERE}/python/b1_asyncio.py", "200000", "3"]},
         "peer_id": "B1",
     },
+    {
+        "id": "B2",
+        "name": "ThreadPoolExecutor(2) trivial submit+result",
+        "unit": "tasks/s",
+        "better": "higher",
+        "shoal": ["{bin}/bench_b2_pool", "200000", "7"],
+        "peers": {
+            "python ThreadPoolExecutor": [sys.executable, f"{HERE}/python/b2_pool.py", "200000", "3"],
+            "raw asio thread_pool": ["{bin}/bench_b2_pool", "200000", "7"],
+        },
+    },
 ]
 
 
-def run_json(cmd, want_id):
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=900).stdout
-    for line in out.splitlines():
-        line = line.strip()
-        if line.startswith("{"):
-            obj = json.loads(line)
-            if obj.get("id") == want_id:
-                return obj
-    raise RuntimeError(f"{cmd[0]} printed no result for {want_id}:\n{out}")
+_outputs = {}
 
 
-_peer_cache = {}
+def results_of(cmd):
+    """Every JSON object a command prints; each command runs once per invocation, however
+    many figures are read from it."""
+    key = tuple(cmd)
+    if key not in _outputs:
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=900).stdout
+        _outputs[key] = [json.loads(l) for l in out.splitlines() if l.strip().startswith("{")]
+    return _outputs[key]
 
 
-def peer_median(cmd, want_id):
-    """A peer command run once per invocation, however many benchmarks compare with it."""
-    key = (tuple(cmd), want_id)
-    if key not in _peer_cache:
-        _peer_cache[key] = statistics.median(run_json(cmd, want_id)["samples"])
-    return _peer_cache[key]
+def median_of(cmd, want_id, peer=None):
+    """The median of the samples `cmd` printed for want_id: shoal's own figure (an object
+    without "peer") when peer is None, else the object naming that peer."""
+    for obj in results_of(cmd):
+        if obj.get("id") == want_id and obj.get("peer") == peer:
+            return statistics.median(obj["samples"])
+    raise RuntimeError(f"{cmd[0]} printed no result for {want_id} ({peer or 'shoal'})")
 
 
 def ratio(better, ours, peer):
@@ -79,11 +90,11 @@ def main():
         if args.only and b["id"] not in args.only:
             continue
         cmd = [c.format(bin=bindir) for c in b["shoal"]]
-        ours = statistics.median(run_json(cmd, b["id"])["samples"])
+        ours = median_of(cmd, b["id"])
         entry = {"id": b["id"], "name": b["name"], "unit": b["unit"], "better": b["better"],
                  "shoal": round(ours, 3), "peers": {}, "ratios": {}}
         for peer, pcmd in b["peers"].items():
-            pv = peer_median([c.format(bin=bindir) for c in pcmd], b.get("peer_id", b["id"]))
+            pv = median_of([c.format(bin=bindir) for c in pcmd], b.get("peer_id", b["id"]), peer)
             entry["peers"][peer] = round(pv, 3)
             entry["ratios"][peer] = round(ratio(b["better"], ours, pv), 2)
             print(f"{b['id']:<6} {b['name']:<42} {ours:>10.1f} {b['unit']:<3} {peer:<28} "

@@ -5,6 +5,8 @@
 namespace shoal::detail {
 
 Coro<void> sleep_ns(std::chrono::nanoseconds d) {
+  // Cancelled while running (no wait to interrupt): the timer below would not see it.
+  SHOAL_DETAIL_DELIVER_CANCELLATION();
   if (d <= std::chrono::nanoseconds::zero()) {
     co_await asio::post(co_await asio::this_coro::executor, use_coro);
   } else {

@@ -1,6 +1,7 @@
 #include "shoal/detail/wait_set.hpp"
 
 #include <asio/this_coro.hpp>
+#include <semaphore>
 
 namespace shoal::detail {
 
@@ -113,6 +114,13 @@ void WaitSet::disarm(Sleeper* s) noexcept {
 }
 
 bool WaitSet::forward_cancel() noexcept {
+  {
+    // Wait for every member from now on, before cancelling: a plain future cancelled
+    // synchronously below must not meet the original condition (gather's first failure)
+    // and wake the sleeper while tasks are still finishing their cancellation.
+    std::lock_guard lock(mu_);
+    cond_ = all_ready;
+  }
   bool refused = false;
   // No lock while cancelling: a plain future completes synchronously and calls on_ready.
   for (auto& n : nodes_) {
@@ -128,7 +136,6 @@ bool WaitSet::forward_cancel() noexcept {
   Sleeper* wake = nullptr;
   {
     std::lock_guard lock(mu_);
-    cond_ = all_ready;
     if (sleeper_ && cond_(*this)) wake = std::exchange(sleeper_, nullptr);
   }
   if (wake) {
@@ -153,7 +160,17 @@ void Sleeper::on_cancel() noexcept {
 
 Coro<SuspendResult> suspend_on(Ref<WaitSet> ws, WaitSet::Condition cond,
                                std::optional<Clock::time_point> deadline, OnCancel policy) {
+  // A cancellation that came while the coroutine ran (a task cancelling itself) found no
+  // wait to act on: act on it now as on_cancel() would, before suspending.
+  bool cancelled_before = false;
+  if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none) {
+    co_await asio::this_coro::reset_cancellation_state();
+    if (policy == OnCancel::abandon || !ws->forward_cancel()) throw CancelledError();
+    cond = WaitSet::all_ready;  // forwarded: wait until every member is done
+    cancelled_before = true;
+  }
   SuspendResult r = co_await async_suspend(std::move(ws), cond, deadline, policy, use_coro);
+  if (cancelled_before) r.cancel_seen = true;
   auto cs = co_await asio::this_coro::cancellation_state;
   if (cs.cancelled() != asio::cancellation_type::none) {
     co_await asio::this_coro::reset_cancellation_state();
@@ -161,6 +178,36 @@ Coro<SuspendResult> suspend_on(Ref<WaitSet> ws, WaitSet::Condition cond,
   }
   if (r.wake == Wake::cancelled) throw CancelledError();
   co_return r;
+}
+
+namespace {
+class BlockingSleeper final : public Sleeper {
+ public:
+  explicit BlockingSleeper(Ref<WaitSet> ws) : Sleeper(std::move(ws), OnCancel::abandon) {}
+  std::binary_semaphore sem{0};
+  Wake wake = Wake::ready;
+
+ private:
+  void post_resume(Wake w) noexcept override {
+    wake = w;
+    sem.release();
+  }
+  void resume(Wake) noexcept override {}
+};
+}  // namespace
+
+Wake block_on(const Ref<WaitSet>& ws, WaitSet::Condition cond,
+              std::optional<Clock::time_point> deadline) {
+  auto s = make_ref<BlockingSleeper>(ws);
+  if (!ws->arm(s.get(), cond)) return Wake::ready;
+  if (!deadline) {
+    s->sem.acquire();
+    return s->wake;
+  }
+  if (s->sem.try_acquire_until(*deadline)) return s->wake;
+  s->fire(Wake::timeout);  // loses to a completion already under way, which releases sem
+  s->sem.acquire();
+  return s->wake;
 }
 
 Ref<WaitSet> watch_one(StateBase* s) {

@@ -16,3 +16,4 @@
 #include "shoal/core/loop.hpp"
 #include "shoal/core/sleep.hpp"
 #include "shoal/core/task.hpp"
+#include "shoal/exec/thread_pool.hpp"

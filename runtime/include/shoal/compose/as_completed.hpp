@@ -11,9 +11,12 @@
 
 namespace shoal {
 
-/// The iterator as_completed() returns. It must outlive each next() it is awaited through.
+/// What as_completed() returns. In a coroutine, await next() (the object must outlive each
+/// await):
 ///     auto it = shoal::as_completed(tasks, 5s);
 ///     while (it.has_next()) { auto t = co_await it.next(); use(t.result()); }
+/// On a thread, iterate (concurrent.futures.as_completed; each step blocks):
+///     for (auto f : shoal::as_completed(futures, 5s)) use(f.result());
 template <typename T>
 class AsCompleted {
  public:
@@ -34,11 +37,19 @@ class AsCompleted {
 
   /// The next future to complete (done when returned). Throws TimeoutError once the
   /// deadline passes, CancelledError when the awaiting task is cancelled (the futures are
-  /// left alone), InvalidStateError when none is left.
+  /// left alone), InvalidStateError when none is left or when another next() is still
+  /// pending (await them one at a time).
   Coro<Future<T>> next() {
     if (remaining_ == 0) throw InvalidStateError("as_completed: every future was already returned");
+    // The WaitSet wakes one suspended coroutine: a second one would never be woken.
+    if (waiting_) throw InvalidStateError("as_completed: another next() is still pending");
     long i = ws_->take_next();
     if (i < 0) {
+      waiting_ = true;
+      struct Clear {
+        bool& waiting;
+        ~Clear() { waiting = false; }
+      } clear{waiting_};
       auto r = co_await detail::suspend_on(ws_, detail::WaitSet::any_ready, deadline_,
                                            detail::OnCancel::abandon);
       if (r.wake == detail::Wake::timeout)
@@ -51,11 +62,53 @@ class AsCompleted {
     co_return fs_[static_cast<std::size_t>(i)];
   }
 
+  /// Blocks the calling thread until the next future completes (TimeoutError at the
+  /// deadline, InvalidStateError when none is left).
+  Future<T> next_blocking() {
+    if (remaining_ == 0) throw InvalidStateError("as_completed: every future was already returned");
+    long i = ws_->take_next();
+    if (i < 0) {
+      if (detail::block_on(ws_, detail::WaitSet::any_ready, deadline_) == detail::Wake::timeout)
+        throw TimeoutError("as_completed: " + std::to_string(remaining_) + " future(s) still pending at the deadline");
+      i = ws_->take_next();
+    }
+    --remaining_;
+    return fs_[static_cast<std::size_t>(i)];
+  }
+
+  /// Blocking iteration for threads.
+  class iterator {
+   public:
+    using value_type = Future<T>;
+    using difference_type = std::ptrdiff_t;
+    explicit iterator(AsCompleted* owner) : owner_(owner) { advance(); }
+    iterator() = default;
+    const Future<T>& operator*() const noexcept { return *current_; }
+    iterator& operator++() {
+      advance();
+      return *this;
+    }
+    bool operator==(const iterator& o) const noexcept { return owner_ == o.owner_; }
+
+   private:
+    void advance() {
+      if (owner_ && owner_->has_next())
+        current_ = owner_->next_blocking();
+      else
+        owner_ = nullptr;
+    }
+    AsCompleted* owner_ = nullptr;
+    std::optional<Future<T>> current_;
+  };
+  iterator begin() { return iterator(this); }
+  iterator end() { return iterator(); }
+
  private:
   std::vector<Future<T>> fs_;
   detail::Ref<detail::WaitSet> ws_;
   std::optional<detail::Clock::time_point> deadline_;
   std::size_t remaining_;
+  bool waiting_ = false;  // a next() is suspended
 };
 
 /// Futures, tasks or coroutines (scheduled as tasks at once) in completion order, with an

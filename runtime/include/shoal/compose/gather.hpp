@@ -12,6 +12,14 @@ namespace shoal {
 
 namespace detail {
 
+/// Once gather has raised, the later failures of its other children are nobody's to see:
+/// they are marked retrieved (now or when they come), so that they are not reported as
+/// never retrieved (Python's gather does the same). Only on the failure path.
+template <typename T>
+void drop_later_failure(Future<T> f) {
+  f.add_done_callback([](const Future<T>& done) { (void)done.state()->exception_ptr(); });
+}
+
 template <typename... T>
 Coro<std::tuple<value_t<T>...>> gather_tuple(std::tuple<Future<T>...> fs) {
   auto ws = make_ref<WaitSet>(sizeof...(T));
@@ -20,8 +28,16 @@ Coro<std::tuple<value_t<T>...>> gather_tuple(std::tuple<Future<T>...> fs) {
     (ws->watch(i++, f.state()), ...);
   }, fs);
   Unwatch guard(*ws);
-  co_await suspend_on(ws, WaitSet::all_or_first_failure, std::nullopt, OnCancel::forward);
-  rethrow_first_failure(*ws);
+  auto r = co_await suspend_on(ws, WaitSet::all_or_first_failure, std::nullopt, OnCancel::forward);
+  try {
+    rethrow_first_failure(*ws);
+  } catch (...) {
+    std::apply([](const auto&... f) { (drop_later_failure(f), ...); }, fs);
+    throw;
+  }
+  // Every child swallowed the cancellation: the requested cancellation still propagates
+  // (Python's _GatheringFuture, bpo-32684).
+  if (r.cancel_seen) throw CancelledError("gather was cancelled");
   co_return std::apply([](const auto&... f) { return std::tuple<value_t<T>...>(value_of(f)...); }, fs);
 }
 
@@ -32,8 +48,14 @@ Coro<std::vector<value_t<T>>> gather_vector(std::vector<Future<T>> fs) {
   auto ws = make_ref<WaitSet>(fs.size());
   for (std::size_t i = 0; i < fs.size(); ++i) ws->watch(i, fs[i].state());
   Unwatch guard(*ws);
-  co_await suspend_on(ws, WaitSet::all_or_first_failure, std::nullopt, OnCancel::forward);
-  rethrow_first_failure(*ws);
+  auto r = co_await suspend_on(ws, WaitSet::all_or_first_failure, std::nullopt, OnCancel::forward);
+  try {
+    rethrow_first_failure(*ws);
+  } catch (...) {
+    for (auto& f : fs) drop_later_failure(f);
+    throw;
+  }
+  if (r.cancel_seen) throw CancelledError("gather was cancelled");  // see gather_tuple
   out.reserve(fs.size());
   for (auto& f : fs) out.push_back(value_of(f));
   co_return out;
@@ -77,7 +99,8 @@ concept Range = requires(A& a) {
 /// Runs the awaitables concurrently (coroutines are scheduled as tasks at once) and
 /// returns their results as a tuple in argument order (void gives std::monostate). The
 /// first exception, or the CancelledError of a cancelled child, propagates and the others
-/// keep running. Cancelling the awaiting task cancels every child and waits for them.
+/// keep running. Cancelling the awaiting task cancels every child, waits for them, and
+/// raises CancelledError (also when every child swallowed the cancellation).
 ///     auto [a, b] = co_await shoal::gather(fetch(x), fetch(y));
 template <typename... A>
   requires(sizeof...(A) > 0 && (!detail::Range<A> && ...))

@@ -32,14 +32,18 @@ struct WaitResult {
 };
 
 namespace detail {
+inline WaitSet::Condition wait_condition(ReturnWhen w) noexcept {
+  return w == FIRST_COMPLETED   ? WaitSet::any_ready
+         : w == FIRST_EXCEPTION ? WaitSet::all_or_first_exception
+                                : WaitSet::all_ready;
+}
+
 template <typename F>
 Coro<WaitResult<F>> wait_impl(std::vector<F> fs, WaitOptions opts) {
   auto ws = make_ref<WaitSet>(fs.size());
   for (std::size_t i = 0; i < fs.size(); ++i) ws->watch(i, fs[i].state());
   Unwatch guard(*ws);
-  WaitSet::Condition cond = opts.return_when == FIRST_COMPLETED   ? WaitSet::any_ready
-                            : opts.return_when == FIRST_EXCEPTION ? WaitSet::all_or_first_exception
-                                                                  : WaitSet::all_ready;
+  WaitSet::Condition cond = wait_condition(opts.return_when);
   std::optional<Clock::time_point> deadline;
   if (opts.timeout) deadline = Clock::now() + *opts.timeout;
   co_await suspend_on(ws, cond, deadline, OnCancel::abandon);
@@ -49,13 +53,43 @@ Coro<WaitResult<F>> wait_impl(std::vector<F> fs, WaitOptions opts) {
 }
 }  // namespace detail
 
-/// Waits per `opts` and returns {done, pending}. Throws ValueError for an empty set, and
-/// CancelledError when the awaiting task is cancelled (the futures are left alone).
-///     auto [done, pending] = co_await shoal::wait(tasks, {.timeout = 1s, .return_when = shoal::FIRST_COMPLETED});
+/// What wait() returns: awaited by a coroutine (asyncio.wait), or blocked on by a thread
+/// with get() or a conversion (concurrent.futures.wait).
 template <typename F>
-Coro<WaitResult<F>> wait(std::vector<F> fs, WaitOptions opts = {}) {
+class [[nodiscard]] WaitCall : public Coro<WaitResult<F>> {
+ public:
+  WaitCall(std::vector<F> fs, WaitOptions opts)
+      : Coro<WaitResult<F>>(detail::wait_impl(fs, opts)), fs_(std::move(fs)), opts_(opts) {}
+
+  /// Blocks the calling thread per the options: concurrent.futures.wait.
+  WaitResult<F> get() && {
+    auto ws = detail::make_ref<detail::WaitSet>(fs_.size());
+    for (std::size_t i = 0; i < fs_.size(); ++i) ws->watch(i, fs_[i].state());
+    detail::Unwatch guard(*ws);
+    std::optional<detail::Clock::time_point> deadline;
+    if (opts_.timeout) deadline = detail::Clock::now() + *opts_.timeout;
+    detail::block_on(ws, detail::wait_condition(opts_.return_when), deadline);
+    WaitResult<F> r;
+    for (auto& f : fs_) (f.done() ? r.done : r.pending).push_back(f);
+    return r;
+  }
+  operator WaitResult<F>() && { return std::move(*this).get(); }
+
+ private:
+  std::vector<F> fs_;
+  WaitOptions opts_;
+};
+
+/// Waits per `opts` for futures or tasks and returns {done, pending}; never cancels them
+/// and never raises on timeout. Throws ValueError for an empty set. In a coroutine, await
+/// it (CancelledError if the awaiting task is cancelled; the futures are left alone):
+///     auto [done, pending] = co_await shoal::wait(tasks, {.timeout = 1s, .return_when = shoal::FIRST_COMPLETED});
+/// On a thread, block on it:
+///     shoal::WaitResult<shoal::Future<int>> r = shoal::wait(futures, {.timeout = 1s});
+template <typename F>
+WaitCall<F> wait(std::vector<F> fs, WaitOptions opts = {}) {
   if (fs.empty()) throw ValueError("wait() needs at least one future or task");
-  return detail::wait_impl(std::move(fs), opts);
+  return WaitCall<F>(std::move(fs), opts);
 }
 
 }  // namespace shoal

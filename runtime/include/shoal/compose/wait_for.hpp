@@ -25,8 +25,14 @@ Coro<T> wait_for_impl(Future<T> f, std::chrono::nanoseconds timeout) {
   }
   if (timed_out && !f.done()) {
     // A task finishes cancelling in its own time (its cleanup may await); wait for it.
-    if (f.state()->cancel() && !f.done())
-      co_await suspend_on(ws, WaitSet::any_ready, std::nullopt, OnCancel::forward);
+    bool cancelled = false;  // the awaiting task was cancelled meanwhile
+    if (f.state()->cancel() && !f.done()) {
+      auto r = co_await suspend_on(ws, WaitSet::any_ready, std::nullopt, OnCancel::forward);
+      cancelled = r.cancel_seen;
+    }
+    // As in Python 3.12 (asyncio.timeout underneath), a cancellation of the awaiting task
+    // wins over the timeout: it must not turn into a TimeoutError that could be swallowed.
+    if (cancelled && f.cancelled()) throw CancelledError("wait_for was cancelled");
     if (!f.done() || f.cancelled()) throw TimeoutError("wait_for: the awaitable did not finish in time");
   }
   co_return Future<T>::take(f.state_ref());
@@ -35,8 +41,10 @@ Coro<T> wait_for_impl(Future<T> f, std::chrono::nanoseconds timeout) {
 
 /// Awaits `aw` (a Coro, Task or Future) for at most `timeout`. On timeout it cancels `aw`,
 /// waits until it has finished cancelling, and throws TimeoutError; a timeout of zero on a
-/// coroutine that has not started means it never starts. Cancelling the awaiting task
-/// cancels `aw` as well.
+/// coroutine that has not started means it never starts. If `aw` swallows that
+/// cancellation and returns a value, wait_for returns it. Cancelling the awaiting task
+/// cancels `aw` as well, and raises CancelledError (not TimeoutError) even when it comes
+/// while `aw` is finishing the timeout's cancellation.
 ///     auto v = co_await shoal::wait_for(fetch(url), 2s);
 template <typename A, typename Rep, typename Period>
 Coro<detail::awaited_t<A>> wait_for(A&& aw, std::chrono::duration<Rep, Period> timeout) {

@@ -59,6 +59,13 @@ class ValueError : public Error {
   explicit ValueError(const std::string& what) : Error(what, ErrorKind::failed) {}
 };
 
+/// An executor can run nothing more: its initializer failed (work already submitted fails
+/// with this too), or it was shut down.
+class BrokenExecutor : public Error {
+ public:
+  explicit BrokenExecutor(const std::string& what) : Error(what, ErrorKind::failed) {}
+};
+
 /// A Promise was destroyed without setting a result: the work behind it was lost.
 class BrokenPromise : public Error {
  public:

@@ -108,6 +108,8 @@ class [[nodiscard]] Future {
   /// The shared state (for shoal's combinators).
   [[nodiscard]] detail::StateBase* state() const noexcept { return st_.get(); }
   [[nodiscard]] const detail::Ref<detail::State<T>>& state_ref() const noexcept { return st_; }
+  /// A future over an existing state (for executors that allocate the state with the work).
+  static Future from_state(detail::Ref<detail::State<T>> st) noexcept { return Future(std::move(st)); }
   friend bool operator==(const Future& a, const Future& b) noexcept { return a.st_ == b.st_; }
 
  protected:

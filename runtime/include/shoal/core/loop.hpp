@@ -18,9 +18,12 @@
 
 namespace shoal {
 
+class Loop;
 namespace detail {
 class TaskCore;
-}
+/// The loop running on this thread, or null.
+Loop* running_loop() noexcept;
+}  // namespace detail
 
 /// An event loop. Tasks created on it belong to it: when the loop shuts down it cancels
 /// those still running and waits for them to finish.
@@ -101,6 +104,10 @@ Loop& get_running_loop();
 ///     int main() { return shoal::run(amain()); }
 template <typename T>
 T run(Coro<T> main) {
+  // Refused before a Loop exists: destroying one on a thread running another loop
+  // cannot shut it down (and reports that on stderr).
+  if (detail::running_loop())
+    throw InvalidStateError("this thread is already running an event loop: await instead of calling run()");
   Loop loop;
   if constexpr (std::is_void_v<T>) {
     loop.run_until_complete(std::move(main));
@@ -133,7 +140,17 @@ T Loop::run_until_complete(Coro<T> main) {
   if (shut_down_) throw InvalidStateError("run_until_complete() on a loop that was shut down");
   Running guard(*this);  // makes this the running loop of this thread
   Task<T> task = create_task(*this, std::move(main));
-  task.add_done_callback([this](const auto&) { ctx_.stop(); });
+  // Stops the loop when main completes during this call only: if the loop was stopped
+  // first (context().stop()), main completes later, in another run or in shutdown(),
+  // and must not stop that one.
+  auto this_run = std::make_shared<bool>(true);
+  struct EndRun {
+    std::shared_ptr<bool> flag;
+    ~EndRun() { *flag = false; }
+  } end_run{this_run};
+  task.add_done_callback([this, this_run](const auto&) {
+    if (*this_run) ctx_.stop();
+  });
   // Holds the loop open while main waits on something no Asio operation tracks.
   auto work = asio::make_work_guard(ctx_);
   ctx_.restart();

@@ -7,8 +7,10 @@
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
+#include <asio/this_coro.hpp>
 #include <asio/version.hpp>
 #include <atomic>
+#include <exception>
 
 #include "shoal/core/coro.hpp"
 #include "shoal/core/future.hpp"
@@ -34,7 +36,9 @@ class TaskCore {
   TaskCore* next_ = nullptr;
   TaskCore* launch_next_ = nullptr;  // in its loop's queue of tasks to start
   bool launched_ = false;
-  bool must_cancel_ = false;  // cancel() came before the coroutine started
+  // cancel() came before the coroutine started. Atomic: cancel() from a thread off the
+  // loop sets it too, so that a launch still queued finds it.
+  std::atomic<bool> must_cancel_{false};
   std::atomic<int> cancel_requests_{0};
 
   /// Cancels the task's coroutine (on the loop thread).
@@ -66,6 +70,12 @@ class TaskState;
 template <typename T>
 Coro<void> task_main(Ref<TaskState<T>> st, Coro<T> body);
 
+/// True when the coroutine was cancelled and no await has delivered the cancellation
+/// (shoal's awaits reset the state when they deliver it).
+inline bool undelivered(const asio::cancellation_state& cs) noexcept {
+  return cs.cancelled() != asio::cancellation_type::none;
+}
+
 template <typename T>
 class TaskState final : public State<T>, public TaskCore, public Pooled {
  public:
@@ -74,10 +84,15 @@ class TaskState final : public State<T>, public TaskCore, public Pooled {
   bool cancel() override {
     if (this->done()) return false;
     cancel_requests_.fetch_add(1, std::memory_order_relaxed);
-    if (on_loop_thread())
+    if (on_loop_thread()) {
       request_cancel();
-    else
+    } else {
+      // The launch may still be queued ahead of the post below: it must find the request
+      // and never start the coroutine (Python's semantics). Once launched, the post
+      // delivers it.
+      must_cancel_.store(true, std::memory_order_relaxed);
       asio::post(ex_, [self = Ref<TaskState>(this)] { self->request_cancel(); });
+    }
     return true;
   }
   [[nodiscard]] bool is_task() const noexcept override { return true; }
@@ -85,7 +100,7 @@ class TaskState final : public State<T>, public TaskCore, public Pooled {
   void request_cancel() noexcept override {
     if (this->done()) return;
     if (!launched_) {
-      must_cancel_ = true;
+      must_cancel_.store(true, std::memory_order_relaxed);
       return;
     }
     signal_.emit(asio::cancellation_type::terminal);
@@ -94,7 +109,7 @@ class TaskState final : public State<T>, public TaskCore, public Pooled {
 
   void launch() noexcept override {
     auto self = Ref<TaskState>::adopt(this);
-    if (must_cancel_ || loop_closing()) {
+    if (must_cancel_.load(std::memory_order_relaxed) || loop_closing()) {
       // Cancelled before it started: the coroutine never runs (Python's semantics).
       body_ = Coro<T>();
       this->try_set_cancelled();
@@ -140,17 +155,28 @@ class TaskState final : public State<T>, public TaskCore, public Pooled {
   // the foundation issue. Other Asio versions take the co_spawn path below.
   static asio::awaitable<asio::detail::awaitable_thread_entry_point, Executor> entry(
       Ref<TaskState> st) {
+    co_await asio::this_coro::throw_if_cancelled(false);  // why: see task_main
     Coro<T> body = std::move(st->body_);
+    std::exception_ptr error;
     try {
       if constexpr (std::is_void_v<T>) {
         co_await std::move(body);
-        st->complete_value();
+        if (!undelivered(co_await asio::this_coro::cancellation_state)) {
+          st->complete_value();
+          co_return;
+        }
       } else {
-        st->complete_value(co_await std::move(body));
+        auto value = co_await std::move(body);
+        if (!undelivered(co_await asio::this_coro::cancellation_state)) {
+          st->complete_value(std::move(value));
+          co_return;
+        }
       }
+      error = std::make_exception_ptr(CancelledError());  // see task_main
     } catch (...) {
-      st->complete_error(std::current_exception());
+      error = std::current_exception();
     }
+    st->complete_error(std::move(error));
   }
   void spawn(Ref<TaskState> self) noexcept {
     asio::cancellation_slot slot = signal_.slot();
@@ -188,16 +214,36 @@ struct PostedLaunch {
 
 template <typename T>
 Coro<void> task_main(Ref<TaskState<T>> st, Coro<T> body) {
+  // A cancellation that arrives while the coroutine runs (it cancelled itself, or code it
+  // called did) can only mark the cancellation state. With Asio's default, the next
+  // co_await of any awaitable would then throw Asio's operation_aborted, before shoal
+  // could raise CancelledError or cancel what is awaited (Python's test_cancel_awaited_task).
+  // Instead shoal's own awaits act on the mark (suspend_on, sleep,
+  // SHOAL_DETAIL_DELIVER_CANCELLATION), like Python's Task._must_cancel. TaskState::entry
+  // does the same.
+  co_await asio::this_coro::throw_if_cancelled(false);
+  std::exception_ptr error;
   try {
     if constexpr (std::is_void_v<T>) {
       co_await std::move(body);
-      st->complete_value();
+      if (!undelivered(co_await asio::this_coro::cancellation_state)) {
+        st->complete_value();
+        co_return;
+      }
     } else {
-      st->complete_value(co_await std::move(body));
+      auto value = co_await std::move(body);
+      if (!undelivered(co_await asio::this_coro::cancellation_state)) {
+        st->complete_value(std::move(value));
+        co_return;
+      }
     }
+    // The coroutine returned with a cancellation that no await delivered: as in Python
+    // (test_cancel_at_end), the task ends cancelled rather than finished.
+    error = std::make_exception_ptr(CancelledError());
   } catch (...) {
-    st->complete_error(std::current_exception());
+    error = std::current_exception();
   }
+  st->complete_error(std::move(error));
 }
 
 }  // namespace detail

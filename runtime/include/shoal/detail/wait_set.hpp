@@ -211,6 +211,11 @@ auto async_suspend(Ref<WaitSet> ws, WaitSet::Condition cond,
 Coro<SuspendResult> suspend_on(Ref<WaitSet> ws, WaitSet::Condition cond,
                                std::optional<Clock::time_point> deadline, OnCancel policy);
 
+/// Blocks the calling thread (not a coroutine) until `cond` holds on `ws` or the deadline
+/// passes: the concurrent.futures side of wait() and as_completed().
+Wake block_on(const Ref<WaitSet>& ws, WaitSet::Condition cond,
+              std::optional<Clock::time_point> deadline);
+
 /// A WaitSet over one state.
 Ref<WaitSet> watch_one(StateBase* s);
 
