@@ -6,7 +6,7 @@ JOBS ?= 2
 PREFIX ?= /usr/local
 FUZZ_SECONDS ?= 60
 
-DEBIAN_PACKAGES := g++ make cmake pkgconf ccache python3 libasio-dev capnproto libcapnp-dev catch2 libmimalloc-dev
+DEBIAN_PACKAGES := g++ make cmake pkgconf ccache python3 libasio-dev capnproto libcapnp-dev catch2 libmimalloc-dev nlohmann-json3-dev
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 CMAKE_COMMON := -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
 

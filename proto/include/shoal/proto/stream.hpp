@@ -1,0 +1,95 @@
+#pragma once
+/// \file
+/// FrameReader and FrameWriter: Cap'n Proto frames over a stream socket (Unix or TCP,
+/// through asio::generic::stream_protocol). Reads land in word-aligned chunks and frames
+/// are parsed where they landed; writes are coalesced, so that all frames queued while a
+/// write is in flight leave together in the next one (no syscall per frame under load,
+/// no added latency when idle).
+
+#include <asio/awaitable.hpp>
+#include <asio/generic/stream_protocol.hpp>
+#include <asio/steady_timer.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "shoal/proto/frame.hpp"
+
+namespace shoal::proto {
+
+using Socket = asio::generic::stream_protocol::socket;
+
+class FrameReader {
+ public:
+  /// Reads from `socket` (which must outlive the reader) in chunks of `chunk_bytes`.
+  explicit FrameReader(Socket& socket, FrameLimits limits = {}, std::size_t chunk_bytes = 64 * 1024);
+
+  /// The next frame. Returns nullopt at a clean end of stream (between frames). Throws
+  /// ProtocolError for malformed or oversized input or an end of stream inside a frame,
+  /// ConnectionError when the socket fails. Cancellable (Asio's operation_aborted).
+  asio::awaitable<std::optional<Frame>> next();
+
+  /// A frame already complete in the buffer, without reading; nullopt when none is.
+  std::optional<Frame> try_next();
+
+  [[nodiscard]] const FrameLimits& limits() const noexcept { return limits_; }
+  /// read_some calls made so far (tests check coalesced input is split without reads).
+  [[nodiscard]] std::uint64_t reads() const noexcept { return reads_; }
+
+ private:
+  void make_room(std::size_t need_words);
+
+  Socket& socket_;
+  FrameLimits limits_;
+  std::size_t chunk_words_;
+  std::shared_ptr<Chunk> chunk_;
+  std::size_t begin_words_ = 0;  // first unparsed word
+  std::size_t end_bytes_ = 0;    // bytes received into chunk_
+  std::size_t want_words_ = 0;   // size of the frame being assembled, when known
+  std::uint64_t reads_ = 0;
+};
+
+class FrameWriter : public std::enable_shared_from_this<FrameWriter> {
+ public:
+  /// Use FrameWriter::create: the writer must be owned by a shared_ptr (its writes hold it).
+  static std::shared_ptr<FrameWriter> create(Socket& socket) {
+    return std::shared_ptr<FrameWriter>(new FrameWriter(socket));
+  }
+
+  /// Queues `message` and starts a write unless one is in flight. Must be called on the
+  /// socket's executor. Throws ConnectionError once a write has failed.
+  void send(capnp::MessageBuilder& message);
+  /// Queues frames already encoded (whole words).
+  void send_words(std::span<const std::uint64_t> words);
+
+  /// Completes when everything queued so far has been written (or throws ConnectionError).
+  asio::awaitable<void> drain();
+
+  /// Called once, on the socket's executor, when a write fails.
+  void on_error(std::function<void(const std::error_code&)> fn) { on_error_ = std::move(fn); }
+
+  [[nodiscard]] std::uint64_t frames_queued() const noexcept { return frames_; }
+  [[nodiscard]] std::uint64_t writes() const noexcept { return writes_; }
+  [[nodiscard]] std::size_t pending_bytes() const noexcept { return (pending_.size() + inflight_.size()) * 8; }
+  [[nodiscard]] bool failed() const noexcept { return static_cast<bool>(error_); }
+
+ private:
+  explicit FrameWriter(Socket& socket);
+  void start_write();
+  void check() const;
+
+  Socket& socket_;
+  std::vector<std::uint64_t> pending_;
+  std::vector<std::uint64_t> inflight_;
+  bool writing_ = false;
+  std::error_code error_;
+  std::function<void(const std::error_code&)> on_error_;
+  asio::steady_timer idle_;  // expires never; cancelled to wake drain() waiters
+  std::uint64_t frames_ = 0;
+  std::uint64_t writes_ = 0;
+};
+
+}  // namespace shoal::proto

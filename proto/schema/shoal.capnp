@@ -1,0 +1,179 @@
+@0x9b099223ded801d1;
+# Every message between clients, the coordinator and workers. One Envelope per frame;
+# frames use Cap'n Proto's standard stream framing and are coalesced into one write when
+# several are ready. Batches (submitBatch, resultBatch) carry many tasks in one frame.
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("shoal::proto::schema");
+
+const protocolVersion :UInt32 = 1;
+
+enum Role {
+  client @0;
+  worker @1;
+  coordinator @2;
+}
+
+struct Hello {
+  # First message on a connection, from the side that connected.
+  protocolVersion @0 :UInt32;
+  role @1 :Role;
+  name @2 :Text;
+  host @3 :Text;
+  pid @4 :UInt32;
+  token @5 :Text;          # shared secret, required on TCP
+}
+
+struct Welcome {
+  # The accepting side's answer to Hello. A refusal is an Error, then the connection closes.
+  protocolVersion @0 :UInt32;
+  peerId @1 :UInt64;       # the id the coordinator gave this connection
+  name @2 :Text;
+}
+
+struct FunctionSig {
+  name @0 :Text;
+  signatureHash @1 :UInt64;
+  signature @2 :Text;      # readable, e.g. "int64(int64,string)"
+  isCoroutine @3 :Bool;
+}
+
+struct ActorSig {
+  name @0 :Text;
+  constructorHash @1 :UInt64;
+  methods @2 :List(FunctionSig);
+}
+
+struct RegisterWorker {
+  capacity @0 :UInt32;     # tasks it runs at once
+  functions @1 :List(FunctionSig);
+  actors @2 :List(ActorSig);
+  host @3 :Text;
+  pid @4 :UInt32;
+}
+
+struct TaskOptions {
+  timeoutMs @0 :UInt64;    # 0: none
+  retries @1 :Int32;       # -1: the function's default
+}
+
+struct Submit {
+  taskId @0 :UInt64;       # chosen by the submitter, unique per connection
+  function @1 :Text;
+  signatureHash @2 :UInt64;
+  args @3 :Data;           # shoal::codec encoding of the argument tuple
+  deps @4 :List(UInt64);   # tasks whose results the args refer to, by index
+  options @5 :TaskOptions;
+  actorId @6 :UInt64;      # 0: a plain task; else a call on this actor
+  method @7 :Text;         # with actorId: the method
+}
+
+struct Assign {
+  # Coordinator -> worker: run this task. depValues holds the deps' results, in order.
+  taskId @0 :UInt64;       # the coordinator's id for the task
+  function @1 :Text;
+  signatureHash @2 :UInt64;
+  args @3 :Data;
+  depValues @4 :List(Data);
+  attempt @5 :UInt32;
+  timeoutMs @6 :UInt64;
+  actorId @7 :UInt64;
+  method @8 :Text;
+}
+
+struct RemoteError {
+  typeName @0 :Text;
+  message @1 :Text;
+  function @2 :Text;
+  taskId @3 :UInt64;
+  host @4 :Text;
+  pid @5 :UInt32;
+  kind @6 :Text;           # shoal::ErrorKind: failed, cancelled, timeout, disconnected, ...
+}
+
+struct Result {
+  taskId @0 :UInt64;
+  union {
+    value @1 :Data;
+    error @2 :RemoteError;
+    cancelled @3 :Void;
+  }
+  attempt @4 :UInt32;
+}
+
+struct Cancel {
+  taskId @0 :UInt64;
+}
+
+struct Heartbeat {
+  sentNs @0 :UInt64;
+  running @1 :UInt32;
+}
+
+struct ActorCreate {
+  actorId @0 :UInt64;
+  className @1 :Text;
+  constructorHash @2 :UInt64;
+  args @3 :Data;
+}
+
+struct Subscribe {
+  # Ask for the results of tasks submitted elsewhere (e.g. by another client).
+  taskIds @0 :List(UInt64);
+}
+
+struct Error {
+  # A connection-level problem; the sender closes the connection after it when fatal.
+  code @0 :Text;           # protocol, version, auth, not_registered, overloaded, ...
+  message @1 :Text;
+  fatal @2 :Bool;
+}
+
+struct Shutdown {
+  graceMs @0 :UInt64;
+  reason @1 :Text;
+}
+
+struct StatusRequest {
+  taskId @0 :UInt64;       # 0: the whole cluster
+}
+
+struct WorkerStatus {
+  peerId @0 :UInt64;
+  name @1 :Text;
+  host @2 :Text;
+  pid @3 :UInt32;
+  capacity @4 :UInt32;
+  running @5 :UInt32;
+}
+
+struct StatusReply {
+  workers @0 :List(WorkerStatus);
+  queued @1 :UInt64;
+  running @2 :UInt64;
+  done @3 :UInt64;
+  failed @4 :UInt64;
+  taskState @5 :Text;      # with a taskId: queued, running, done, failed, cancelled, unknown
+}
+
+struct Envelope {
+  union {
+    hello @0 :Hello;
+    welcome @1 :Welcome;
+    registerWorker @2 :RegisterWorker;
+    submit @3 :Submit;
+    submitBatch @4 :List(Submit);
+    assign @5 :Assign;
+    assignBatch @6 :List(Assign);
+    result @7 :Result;
+    resultBatch @8 :List(Result);
+    cancel @9 :Cancel;
+    heartbeat @10 :Heartbeat;
+    actorCreate @11 :ActorCreate;
+    subscribe @12 :Subscribe;
+    error @13 :Error;
+    shutdown @14 :Shutdown;
+    statusRequest @15 :StatusRequest;
+    statusReply @16 :StatusReply;
+  }
+}
