@@ -10,7 +10,9 @@ DEBIAN_PACKAGES := g++ make cmake pkgconf ccache python3 libasio-dev capnproto l
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 CMAKE_COMMON := -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
 
-.PHONY: all deps build test test-asan test-tsan demo bench install clean
+FUZZ_PACKAGES := clang-14 libclang-rt-14-dev
+
+.PHONY: all deps build test test-asan test-tsan demo bench install fuzz clean
 
 all: build
 
@@ -50,6 +52,19 @@ demo: build
 
 bench: build
 	python3 bench/run.py --build build/release --out bench/results/latest.json
+
+# libFuzzer over the frame decoder and envelope reader for FUZZ_SECONDS (default 60);
+# fails on any crash. New inputs it finds stay in build/fuzz/corpus.
+fuzz: deps
+	@missing=$$(for p in $(FUZZ_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $$missing; fi
+	cmake -S tests/fuzz -B build/fuzz -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build build/fuzz -j$(JOBS)
+	mkdir -p build/fuzz/corpus
+	./build/fuzz/frame_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 \
+	  build/fuzz/corpus tests/fuzz/corpus
 
 install: build
 	cmake --install build/release --prefix $(PREFIX)
