@@ -47,6 +47,17 @@ BENCHMARKS = [
             "raw asio thread_pool": ["{bin}/bench_b2_pool", "200000", "7"],
         },
     },
+    {
+        "id": "WIRE3",
+        "name": "small frames through a socketpair, coalesced",
+        "unit": "frames/s",
+        "better": "higher",
+        "shoal": ["{bin}/bench_wire_frames", "500000", "5"],
+        "peers": {
+            "one write per frame": ["{bin}/bench_wire_frames", "500000", "5"],
+            "raw C 64-byte writes": ["{bin}/bench_wire_frames", "500000", "5"],
+        },
+    },
 ]
 
 
