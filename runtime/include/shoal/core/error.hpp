@@ -6,6 +6,7 @@
 #include <exception>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace shoal {
@@ -72,6 +73,72 @@ class BrokenPromise : public Error {
   explicit BrokenPromise(
       const std::string& what = "the promise was destroyed without a result being set")
       : Error(what, ErrorKind::failed) {}
+};
+
+/// A Barrier was broken (abort(), reset() while threads waited, a timeout, or a failing
+/// action): Python's threading.BrokenBarrierError. reset() makes the barrier usable again.
+class BrokenBarrierError : public Error {
+ public:
+  explicit BrokenBarrierError(const std::string& what = "the barrier is broken")
+      : Error(what, ErrorKind::invalid_state) {}
+};
+
+/// put_nowait() on a full queue, or put(item, timeout) that timed out: Python's queue.Full.
+class Full : public Error {
+ public:
+  explicit Full(const std::string& what = "the queue is full") : Error(what, ErrorKind::overloaded) {}
+};
+
+/// get_nowait() on an empty queue, or get(timeout) that timed out: Python's queue.Empty.
+class Empty : public Error {
+ public:
+  explicit Empty(const std::string& what = "the queue is empty") : Error(what, ErrorKind::timeout) {}
+};
+
+/// put() on a queue after shutdown(), or get() once it is also empty: Python's
+/// queue.ShutDown (3.13).
+class ShutDown : public Error {
+ public:
+  explicit ShutDown(const std::string& what = "the queue was shut down")
+      : Error(what, ErrorKind::invalid_state) {}
+};
+
+/// A value or a call whose types do not match what the receiver expects: a decode of the
+/// wrong type ("expected int32, received string"), an integer out of the target's range, a
+/// call with the wrong arity or argument types (naming the function and both signatures).
+/// Fix the caller's types; retrying the same call fails again.
+class TypeMismatch : public Error {
+ public:
+  explicit TypeMismatch(const std::string& what) : Error(what, ErrorKind::failed) {}
+};
+
+/// Bytes that are not a valid shoal::codec encoding: truncated, garbage, a length beyond
+/// the input, nesting or allocation beyond the reader's limits. The sender has a bug (or
+/// is hostile); retrying the same bytes fails again.
+class DecodeError : public Error {
+ public:
+  explicit DecodeError(const std::string& what) : Error("decode error: " + what, ErrorKind::failed) {}
+};
+
+/// A remote function or actor name that is not registered where it was asked for.
+/// Register it with SHOAL_REMOTE / SHOAL_ACTOR in a library the worker loads.
+class NotRegistered : public Error {
+ public:
+  /// `function`: the name asked for; `asked`: who was asked ("this process", a worker list).
+  explicit NotRegistered(std::string function, std::string asked = "this process")
+      : Error("'" + function + "' is not registered (asked: " + asked +
+                  "): register it with SHOAL_REMOTE or SHOAL_ACTOR in a library the worker loads",
+              ErrorKind::failed),
+        function_(std::move(function)),
+        asked_(std::move(asked)) {}
+  /// The function, actor or method name that was asked for.
+  [[nodiscard]] const std::string& function() const noexcept { return function_; }
+  /// Who was asked.
+  [[nodiscard]] const std::string& asked() const noexcept { return asked_; }
+
+ private:
+  std::string function_;
+  std::string asked_;
 };
 
 /// Several failures reported together (TaskGroup), like Python's ExceptionGroup.
