@@ -1,0 +1,319 @@
+#include "shoal/codec/codec.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace shoal::codec {
+
+std::string_view tag_name(Tag t) noexcept {
+  switch (t) {
+    case Tag::false_:
+    case Tag::true_: return "bool";
+    case Tag::sint: return "int";
+    case Tag::uint: return "uint";
+    case Tag::f32: return "float32";
+    case Tag::f64: return "float64";
+    case Tag::string: return "string";
+    case Tag::bytes: return "bytes";
+    case Tag::list: return "list";
+    case Tag::map: return "map";
+    case Tag::tuple: return "tuple";
+    case Tag::none: return "none";
+    case Tag::some: return "optional";
+    case Tag::variant: return "variant";
+    case Tag::duration: return "duration";
+    case Tag::capnp: return "capnp";
+    case Tag::future_ref: return "future_ref";
+  }
+  return "invalid";
+}
+
+// ---- Writer ----
+
+void Writer::grow(std::size_t need) {
+  std::size_t cap = std::max({cap_ * 2, size_ + need, std::size_t{64}});
+  cap = (cap + 7) / 8 * 8;
+  auto next = std::make_shared_for_overwrite<std::uint64_t[]>(cap / 8);
+  auto* data = reinterpret_cast<std::byte*>(next.get());
+  if (size_) std::memcpy(data, data_, size_);
+  buf_ = std::move(next);
+  data_ = data;
+  cap_ = cap;
+}
+
+Bytes Writer::finish() {
+  if (size_ == 0) {
+    clear();
+    return {};
+  }
+  Bytes b = Bytes::alias(std::move(buf_), data_, size_);
+  buf_.reset();
+  data_ = nullptr;
+  size_ = cap_ = 0;
+  return b;
+}
+
+// ---- Reader ----
+
+std::uint64_t Reader::varint_slow() {
+  std::uint64_t v = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (pos_ == end_) truncated("a varint");
+    auto b = static_cast<std::uint8_t>(*pos_++);
+    // The tenth byte may carry only the top bit of a 64-bit value.
+    if (shift == 63 && b > 1) malformed("a varint that overflows 64 bits");
+    v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
+    if (!(b & 0x80)) return v;
+  }
+  malformed("a varint longer than 10 bytes");
+}
+
+namespace {
+
+std::string offset_text(std::size_t at) { return " at offset " + std::to_string(at); }
+
+}  // namespace
+
+void Reader::malformed(std::string_view what) const { throw DecodeError(std::string(what) + offset_text(position())); }
+
+void Reader::truncated(const std::string& wanted) const {
+  throw DecodeError("the input ends" + offset_text(position()) + " where " + wanted + " should follow (" +
+                    std::to_string(remaining()) + " bytes left): truncated input");
+}
+
+void Reader::invalid_tag(std::uint8_t b) const {
+  char hex[8];
+  std::snprintf(hex, sizeof hex, "0x%02x", b);
+  throw DecodeError(std::string("invalid tag byte ") + hex + offset_text(position()) +
+                    ": not a shoal::codec encoding");
+}
+
+void Reader::too_many(std::uint64_t n) const {
+  throw DecodeError("a length of " + std::to_string(n) + offset_text(position()) + " exceeds the " +
+                    std::to_string(remaining()) + " bytes left in the input");
+}
+
+void Reader::over_alloc(std::uint64_t bytes) const {
+  throw DecodeError("decoding would allocate " + std::to_string(bytes) + " more bytes" + offset_text(position()) +
+                    ", beyond the reader's allocation limit (ReaderLimits::max_alloc_bytes)");
+}
+
+void Reader::too_deep() const {
+  throw DecodeError("values nested deeper than " + std::to_string(limits_.max_depth) + offset_text(position()) +
+                    " (ReaderLimits::max_depth)");
+}
+
+void Reader::trailing() const {
+  throw DecodeError(std::to_string(remaining()) + " unexpected bytes after the value" + offset_text(position()));
+}
+
+void Reader::mismatch(std::string_view expected) const {
+  std::string got;
+  if (pos_ == end_) {
+    got = "the end of the input";
+  } else {
+    auto b = static_cast<std::uint8_t>(*pos_);
+    if (b == 0 || b > static_cast<std::uint8_t>(Tag::future_ref)) invalid_tag(b);
+    auto t = static_cast<Tag>(b);
+    got = std::string(tag_name(t));
+    // A few details, read from a copy so that this stays const; errors reading them are
+    // ignored (the message is about the type).
+    Reader peek(*this);
+    peek.pos_++;
+    try {
+      switch (t) {
+        case Tag::sint: got += " " + std::to_string(peek.svarint()); break;
+        case Tag::uint: got += " " + std::to_string(peek.varint()); break;
+        case Tag::list: got += " of " + std::to_string(peek.varint()) + " elements"; break;
+        case Tag::map: got += " of " + std::to_string(peek.varint()) + " entries"; break;
+        case Tag::tuple: got += " of " + std::to_string(peek.varint()) + " fields"; break;
+        default: break;
+      }
+    } catch (const DecodeError&) {
+    }
+  }
+  throw TypeMismatch("expected " + std::string(expected) + ", received " + got);
+}
+
+void Reader::out_of_range(std::string_view expected, std::int64_t v) {
+  throw TypeMismatch("expected " + std::string(expected) + ", received integer " + std::to_string(v) +
+                     " (out of range)");
+}
+
+void Reader::out_of_range(std::string_view expected, std::uint64_t v) {
+  throw TypeMismatch("expected " + std::string(expected) + ", received integer " + std::to_string(v) +
+                     " (out of range)");
+}
+
+void Reader::skip() {
+  switch (tag()) {
+    case Tag::false_:
+    case Tag::true_:
+    case Tag::none: return;
+    case Tag::sint:
+    case Tag::uint:
+    case Tag::duration:
+    case Tag::future_ref: varint(); return;
+    case Tag::f32: take(4); return;
+    case Tag::f64: take(8); return;
+    case Tag::string:
+    case Tag::bytes: take(count(1)); return;
+    case Tag::list:
+    case Tag::tuple: {
+      auto guard = nest();
+      for (std::size_t i = 0, n = count(1); i < n; ++i) skip();
+      return;
+    }
+    case Tag::map: {
+      auto guard = nest();
+      for (std::size_t i = 0, n = count(2); i < n; ++i) skip(), skip();
+      return;
+    }
+    case Tag::some: {
+      auto guard = nest();
+      skip();
+      return;
+    }
+    case Tag::variant: {
+      auto guard = nest();
+      varint();
+      skip();
+      return;
+    }
+    case Tag::capnp: {
+      varint();  // type id
+      std::uint64_t len = varint();
+      std::uint64_t pad = varint();
+      if (pad > 7) malformed("a capnp message padded by more than 7 bytes");
+      take(pad);
+      take(len);
+      return;
+    }
+  }
+}
+
+namespace {
+
+void describe_into(Reader& r, std::string& out) {
+  Tag t = r.tag();
+  switch (t) {
+    case Tag::sint:
+    case Tag::uint:
+    case Tag::duration:
+    case Tag::future_ref: r.varint(); break;
+    case Tag::f32: r.take(4); break;
+    case Tag::f64: r.take(8); break;
+    case Tag::string:
+    case Tag::bytes: r.take(r.count(1)); break;
+    default: break;
+  }
+  switch (t) {
+    case Tag::list: {
+      auto guard = r.nest();
+      std::size_t n = r.count(1);
+      out += "list<";
+      if (n) describe_into(r, out);
+      out += ">";
+      for (std::size_t i = 1; i < n; ++i) r.skip();
+      return;
+    }
+    case Tag::map: {
+      auto guard = r.nest();
+      std::size_t n = r.count(2);
+      out += "map<";
+      if (n) {
+        describe_into(r, out);
+        out += ",";
+        describe_into(r, out);
+      }
+      out += ">";
+      for (std::size_t i = 1; i < n; ++i) r.skip(), r.skip();
+      return;
+    }
+    case Tag::tuple: {
+      auto guard = r.nest();
+      std::size_t n = r.count(1);
+      out += "tuple<";
+      for (std::size_t i = 0; i < n; ++i) {
+        if (i) out += ",";
+        describe_into(r, out);
+      }
+      out += ">";
+      return;
+    }
+    case Tag::some: {
+      auto guard = r.nest();
+      out += "optional<";
+      describe_into(r, out);
+      out += ">";
+      return;
+    }
+    case Tag::variant: {
+      auto guard = r.nest();
+      out += "variant#" + std::to_string(r.varint()) + "<";
+      describe_into(r, out);
+      out += ">";
+      return;
+    }
+    case Tag::capnp: {
+      r.varint();
+      std::uint64_t len = r.varint();
+      std::uint64_t pad = r.varint();
+      r.take(pad);
+      r.take(len);
+      out += "capnp";
+      return;
+    }
+    default: out += tag_name(t); return;
+  }
+}
+
+}  // namespace
+
+std::string describe_encoded(Reader r) {
+  std::string out;
+  try {
+    describe_into(r, out);
+  } catch (const Error&) {
+    out += "?";
+  }
+  return out;
+}
+
+// ---- codec details ----
+
+float Codec<float>::decode(Reader& r) {
+  Tag t = r.peek();
+  if (t == Tag::f32) return r.tag(), r.f32();
+  if (t != Tag::f64) r.mismatch("float32");
+  r.tag();
+  double d = r.f64();
+  if (std::isnan(d)) return std::numeric_limits<float>::quiet_NaN();
+  if (std::isinf(d)) return static_cast<float>(d);
+  if (std::fabs(d) <= static_cast<double>(std::numeric_limits<float>::max())) {
+    auto f = static_cast<float>(d);
+    if (static_cast<double>(f) == d) return f;
+  }
+  char text[40];
+  std::snprintf(text, sizeof text, "%.17g", d);
+  throw TypeMismatch(std::string("expected float32, received float64 ") + text + " (not exactly representable)");
+}
+
+namespace detail {
+
+void open_tuple(Reader& r, std::string_view expected, std::size_t n) {
+  r.expect(Tag::tuple, expected);
+  std::uint64_t got = r.varint();
+  if (got != n)
+    throw TypeMismatch("expected " + std::string(expected) + " (" + std::to_string(n) +
+                       (n == 1 ? " field" : " fields") + "), received a tuple of " + std::to_string(got) +
+                       (got == 1 ? " field" : " fields"));
+}
+
+void duration_mismatch(std::int64_t ns, std::string_view why) {
+  throw TypeMismatch("expected a duration, received " + std::to_string(ns) + " ns: " + std::string(why));
+}
+
+}  // namespace detail
+
+}  // namespace shoal::codec
