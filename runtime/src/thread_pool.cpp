@@ -19,7 +19,13 @@ class PoolCore {
   PoolCore(std::size_t max_workers, ThreadPoolOptions options)
       : max_workers_(max_workers), options_(std::move(options)) {}
 
-  ~PoolCore() { shutdown(true, false); }
+  ~PoolCore() {
+    shutdown(true, false);
+    // Left only when one of the pool's own calls destroys it: that thread cannot be
+    // joined, and it must not touch the pool after its call returns (Python raises).
+    for (auto& t : self_shutdown_)
+      if (t.joinable()) t.detach();
+  }
 
   void enqueue(WorkItem* item) {
     bool wake = false;
@@ -74,20 +80,16 @@ class PoolCore {
       cancelled->drop(nullptr);
       cancelled = next;
     }
-    for (auto& t : to_join)
-      if (t.joinable()) {
-        if (t.get_id() == std::this_thread::get_id())
-          t.detach();  // shutdown from one of our own calls: cannot join itself
-        else
-          t.join();
-      }
+    join_others(to_join);
     if (wait) {
       std::lock_guard lock(mu_);
-      // Threads started by a submit racing this shutdown join here too.
+      // Threads started by a submit racing this shutdown join here too, and threads
+      // whose own call shut the pool down earlier.
       to_join.swap(threads_);
+      for (auto& t : self_shutdown_) to_join.push_back(std::move(t));
+      self_shutdown_.clear();
     }
-    for (auto& t : to_join)
-      if (t.joinable()) t.join();
+    join_others(to_join);
   }
 
   std::size_t max_workers() const noexcept { return max_workers_; }
@@ -97,6 +99,21 @@ class PoolCore {
   }
 
  private:
+  /// Joins every thread but the calling one. A call that shuts down its own pool cannot
+  /// join its own thread: that thread is kept for a later shutdown(wait) or the
+  /// destructor to join (detaching it would let the pool be freed under it).
+  void join_others(std::vector<std::thread>& ts) {
+    for (auto& t : ts) {
+      if (!t.joinable()) continue;
+      if (t.get_id() == std::this_thread::get_id()) {
+        std::lock_guard lock(mu_);
+        self_shutdown_.push_back(std::move(t));
+      } else {
+        t.join();
+      }
+    }
+  }
+
   void start_thread_locked(std::size_t index) {
     threads_[index] = std::thread([this, index] { worker(index); });
   }
@@ -164,6 +181,7 @@ class PoolCore {
   bool broken_ = false;
   std::string broken_reason_;
   std::vector<std::thread> threads_;
+  std::vector<std::thread> self_shutdown_;  // see join_others()
 };
 
 }  // namespace detail

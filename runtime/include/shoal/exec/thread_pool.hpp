@@ -42,23 +42,40 @@ class WorkItem {
 template <typename R, typename Call>
 class PoolCall final : public State<R>, public WorkItem {
  public:
-  explicit PoolCall(Call c) : call_(std::move(c)) {}
+  explicit PoolCall(Call c) : call_(std::in_place, std::move(c)) {}
   void run() noexcept override {
     Ref<PoolCall> self = Ref<PoolCall>::adopt(this);  // the queue's reference
-    if (!this->set_running_or_notify_cancel()) return;
+    bool go = false;
+    try {
+      go = this->set_running_or_notify_cancel();
+    } catch (const InvalidStateError&) {
+      // Completed by hand (set_result on the future) before it ran: leave it alone.
+    }
+    if (!go) {
+      call_.reset();
+      return;
+    }
+    // The call and its arguments are destroyed before the result is published: the
+    // future, which lives in this same allocation, keeps only the result (Python's worker
+    // drops the work item after running it).
     try {
       if constexpr (std::is_void_v<R>) {
-        call_();
+        (*call_)();
+        call_.reset();
         this->try_set_value();
       } else {
-        this->try_set_value(call_());
+        R r = (*call_)();
+        call_.reset();
+        this->try_set_value(std::move(r));
       }
     } catch (...) {
+      call_.reset();
       this->try_set_exception(std::current_exception());
     }
   }
   void drop(std::exception_ptr e) noexcept override {
     Ref<PoolCall> self = Ref<PoolCall>::adopt(this);
+    call_.reset();
     if (e)
       this->try_set_exception(std::move(e));
     else
@@ -66,7 +83,7 @@ class PoolCall final : public State<R>, public WorkItem {
   }
 
  private:
-  Call call_;
+  std::optional<Call> call_;  // empty once run or dropped
 };
 
 class PoolCore;
@@ -108,7 +125,8 @@ class ThreadPoolExecutor {
   /// once (zipped, shortest wins); the returned sequence yields results in input order,
   /// blocking for each and rethrowing its exception. A trailing std::chrono duration is
   /// an overall timeout (TimeoutError when an item is not ready by then). Dropping the
-  /// sequence cancels what has not started.
+  /// sequence once an item was reached cancels what has not started; dropping it unread
+  /// lets every call run.
   template <typename F, typename... Args>
   auto map(F fn, const Args&... args);
 
@@ -139,7 +157,10 @@ class MapResults {
   }
   MapResults(MapResults&&) noexcept = default;
   ~MapResults() {
-    for (auto& f : fs_) f.cancel();  // Python's map: closing the iterator cancels the rest
+    // Python's map: closing an iteration that has begun cancels the rest; results never
+    // iterated leave every call to run (bpo-11777: map() submits without iteration).
+    if (started_)
+      for (auto& f : fs_) f.cancel();
   }
 
   class iterator {
@@ -173,6 +194,7 @@ class MapResults {
 
  private:
   detail::value_t<R> get(std::size_t i) {
+    started_ = true;
     Future<R>& f = fs_[i];
     if (deadline_) {
       auto left = *deadline_ - std::chrono::steady_clock::now();
@@ -189,6 +211,7 @@ class MapResults {
 
   std::vector<Future<R>> fs_;
   std::optional<std::chrono::steady_clock::time_point> deadline_;
+  bool started_ = false;  // an item was reached: dropping the results cancels the rest
 };
 
 namespace detail {
