@@ -7,6 +7,9 @@ PREFIX ?= /usr/local
 FUZZ_SECONDS ?= 60
 
 DEBIAN_PACKAGES := g++ make cmake pkgconf ccache python3 libasio-dev capnproto libcapnp-dev catch2 libmimalloc-dev nlohmann-json3-dev
+# ccache: paths relative to the checkout, so that a fresh clone (CI) reuses the cache.
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := true
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 CMAKE_COMMON := -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
 

@@ -29,7 +29,7 @@ void GroupState::adopt(StateBase* child) {
     auto* n = static_cast<ChildDone*>(w);
     GroupState& g = *n->group;
     if (n->child->failed()) {
-      g.errors.push_back(n->child->exception_ptr());
+      g.failed.push_back(n->child);
       g.abort();
     }
     delete n;
@@ -75,7 +75,11 @@ Coro<void> TaskGroup::join_impl(detail::Ref<detail::GroupState> g) {
     }
   }
   g->closed = true;
-  if (!g->errors.empty()) throw ExceptionGroup("unhandled errors in a TaskGroup", g->errors);
+  if (!g->failed.empty()) {
+    std::vector<std::exception_ptr> errors;
+    for (auto& c : g->failed) errors.push_back(c->exception_ptr());
+    throw ExceptionGroup("unhandled errors in a TaskGroup", std::move(errors));
+  }
   if (cancelled) throw CancelledError("the task awaiting TaskGroup::join() was cancelled");
 }
 

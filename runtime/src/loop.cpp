@@ -29,6 +29,12 @@ bool enqueue_launch(const Executor& ex, TaskCore* t) noexcept {
   return true;
 }
 
+std::weak_ptr<void> running_loop_context(const Executor& ex) noexcept {
+  Loop* loop = t_running;
+  if (!loop || ex != loop->get_executor()) return {};
+  return loop->context_weak();
+}
+
 bool loop_closing() noexcept { return t_running && t_running->closing(); }
 
 void unregister_task(TaskCore* t) noexcept {
@@ -93,7 +99,7 @@ void Loop::enqueue_launch(detail::TaskCore* t) noexcept {
     return;
   }
   launch_head_ = launch_tail_ = t;
-  asio::post(ctx_, [this]() noexcept { drain_launches(); });
+  asio::post(*ctx_, [this]() noexcept { drain_launches(); });
 }
 
 void Loop::drain_launches() noexcept {
@@ -122,11 +128,11 @@ void Loop::shutdown() {
   {
     Running guard(*this);
     cancel_all_tasks();
-    ctx_.restart();
+    ctx_->restart();
     // Also runs tasks whose launch was posted but not run yet: they end cancelled.
-    while (task_count_ > 0 && ctx_.run_one() > 0) {
+    while (task_count_ > 0 && ctx_->run_one() > 0) {
     }
-    ctx_.poll();
+    ctx_->poll();
   }
   if (pool_) pool_->join();
 }

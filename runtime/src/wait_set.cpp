@@ -149,13 +149,32 @@ void Sleeper::fire(Wake w) noexcept {
   if (woken_.exchange(true, std::memory_order_acq_rel)) return;
   // Break the WaitSet -> Sleeper link now: the coroutine owns the WaitSet.
   if (w != Wake::ready) ws_->disarm(this);
-  post_resume(w);
+  if (!on_loop_) {
+    post_resume(w);  // not a shoal Loop: the executor's owner keeps it alive
+    return;
+  }
+  // Holding the io_context through the post: see loop_. If the loop is already gone,
+  // nothing can resume the coroutine; its frame goes with this Sleeper's handler.
+  if (std::shared_ptr<void> keep = loop_.lock()) post_resume(w);
 }
 
 void Sleeper::on_cancel() noexcept {
   if (woken_.load(std::memory_order_acquire)) return;  // too late: delivered at resume
+  if (forwarding_) {
+    // Forwarding this cancellation came back to this very wait: the coroutine awaits its
+    // own task, which can never finish while it waits. Stop waiting (no recursion).
+    fire(Wake::cancelled);
+    return;
+  }
   cancel_seen_ = true;
-  if (policy_ == OnCancel::abandon || !ws_->forward_cancel()) fire(Wake::cancelled);
+  if (policy_ == OnCancel::abandon) {
+    fire(Wake::cancelled);
+    return;
+  }
+  forwarding_ = true;
+  bool forwarded = ws_->forward_cancel();
+  forwarding_ = false;
+  if (!forwarded) fire(Wake::cancelled);
 }
 
 Coro<SuspendResult> suspend_on(Ref<WaitSet> ws, WaitSet::Condition cond,

@@ -99,8 +99,9 @@ concept Range = requires(A& a) {
 /// Runs the awaitables concurrently (coroutines are scheduled as tasks at once) and
 /// returns their results as a tuple in argument order (void gives std::monostate). The
 /// first exception, or the CancelledError of a cancelled child, propagates and the others
-/// keep running. Cancelling the awaiting task cancels every child, waits for them, and
-/// raises CancelledError (also when every child swallowed the cancellation).
+/// keep running (their later failures are not reported as never retrieved). Cancelling
+/// the awaiting task cancels every child, waits for them, and raises CancelledError (also
+/// when every child swallowed the cancellation).
 ///     auto [a, b] = co_await shoal::gather(fetch(x), fetch(y));
 template <typename... A>
   requires(sizeof...(A) > 0 && (!detail::Range<A> && ...))

@@ -18,7 +18,10 @@ class GroupState : public RefCounted {
   void abort() noexcept;  // cancels every child not done
 
   std::vector<Ref<StateBase>> children;
-  std::vector<std::exception_ptr> errors;
+  // Children that failed, in the order they failed. Their exceptions are retrieved by
+  // join() only: a group destroyed without join() leaves them to be reported as never
+  // retrieved instead of dropping them silently.
+  std::vector<Ref<StateBase>> failed;
   bool aborting = false;
   bool closed = false;
 };
@@ -32,7 +35,8 @@ class GroupState : public RefCounted {
 /// Differences from Python, because C++ has no async destructor: join() is the exit and
 /// must be awaited; a failing child cancels its siblings but does not interrupt the code
 /// between create_task and join(); a TaskGroup destroyed without join() cancels its
-/// children (without waiting for them).
+/// children (without waiting for them), and their failures, which no join() will raise,
+/// are reported as never retrieved.
 class TaskGroup {
  public:
   /// A group on the running loop.

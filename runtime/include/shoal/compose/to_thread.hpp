@@ -17,18 +17,18 @@ namespace shoal {
 /// running and its result is discarded.
 ///     auto text = co_await shoal::to_thread(read_file, path);
 template <typename F, typename... A>
-Coro<std::invoke_result_t<F&, A&...>> to_thread(F fn, A... args) {
-  using R = std::invoke_result_t<F&, A&...>;
+Coro<std::invoke_result_t<F, A...>> to_thread(F fn, A... args) {
+  using R = std::invoke_result_t<F, A...>;
   Promise<R> p;
   Future<R> fut = p.get_future();
   auto call = [p = std::move(p), fn = std::move(fn), ... args = std::move(args)]() mutable {
     if (!p.set_running_or_notify_cancel()) return;
     try {
       if constexpr (std::is_void_v<R>) {
-        std::invoke(fn, args...);
+        std::invoke(std::move(fn), std::move(args)...);  // called once: arguments move in
         p.set_result();
       } else {
-        p.set_result(std::invoke(fn, args...));
+        p.set_result(std::invoke(std::move(fn), std::move(args)...));
       }
     } catch (...) {
       p.set_current_exception();

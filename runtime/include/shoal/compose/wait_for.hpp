@@ -19,9 +19,21 @@ Coro<T> wait_for_impl(Future<T> f, std::chrono::nanoseconds timeout) {
   auto ws = watch_one(f.state());
   Unwatch guard(*ws);
   bool timed_out = true;
+  bool late_cancel = false;
   if (timeout > std::chrono::nanoseconds::zero()) {
-    auto r = co_await suspend_on(ws, WaitSet::any_ready, Clock::now() + timeout, OnCancel::forward);
-    timed_out = r.wake == Wake::timeout;
+    try {
+      auto r = co_await suspend_on(ws, WaitSet::any_ready, Clock::now() + timeout, OnCancel::forward);
+      timed_out = r.wake == Wake::timeout;
+    } catch (const CancelledError&) {
+      // The cancellation came after the wake-up was queued (or `aw` is a running plain
+      // future): it never reached `aw`. Cancel it here, below (no co_await in a handler).
+      late_cancel = true;
+    }
+  }
+  if (late_cancel) {
+    if (!f.done() && f.state()->cancel() && !f.done())
+      co_await suspend_on(ws, WaitSet::any_ready, std::nullopt, OnCancel::forward);
+    throw CancelledError("wait_for was cancelled");
   }
   if (timed_out && !f.done()) {
     // A task finishes cancelling in its own time (its cleanup may await); wait for it.

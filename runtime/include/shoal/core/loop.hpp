@@ -48,12 +48,14 @@ class Loop {
   /// call_soon_threadsafe). Runs when the loop next runs.
   template <typename F>
   void call_soon_threadsafe(F&& fn) {
-    asio::post(ctx_, std::forward<F>(fn));
+    asio::post(*ctx_, std::forward<F>(fn));
   }
 
   /// The executor of the loop's io_context.
-  [[nodiscard]] Executor get_executor() noexcept { return ctx_.get_executor(); }
-  [[nodiscard]] asio::io_context& context() noexcept { return ctx_; }
+  [[nodiscard]] Executor get_executor() noexcept { return ctx_->get_executor(); }
+  [[nodiscard]] asio::io_context& context() noexcept { return *ctx_; }
+  /// Weak ownership of the io_context, for threads that post to it.
+  [[nodiscard]] std::weak_ptr<asio::io_context> context_weak() const noexcept { return ctx_; }
   /// True while run_until_complete() runs on some thread.
   [[nodiscard]] bool is_running() const noexcept { return running_; }
   /// Tasks created on this loop that have started and not finished.
@@ -83,7 +85,9 @@ class Loop {
   void cancel_all_tasks();
   void drain_launches() noexcept;
 
-  asio::io_context ctx_{1};
+  // Shared so that a thread inside asio::post to this loop (waking a coroutine) keeps the
+  // io_context alive even if the loop is destroyed meanwhile: see Sleeper::fire.
+  std::shared_ptr<asio::io_context> ctx_ = std::make_shared<asio::io_context>(1);
   bool running_ = false;
   bool shut_down_ = false;
   detail::TaskCore* tasks_ = nullptr;  // intrusive list of live tasks
@@ -149,12 +153,12 @@ T Loop::run_until_complete(Coro<T> main) {
     ~EndRun() { *flag = false; }
   } end_run{this_run};
   task.add_done_callback([this, this_run](const auto&) {
-    if (*this_run) ctx_.stop();
+    if (*this_run) ctx_->stop();
   });
   // Holds the loop open while main waits on something no Asio operation tracks.
-  auto work = asio::make_work_guard(ctx_);
-  ctx_.restart();
-  ctx_.run();
+  auto work = asio::make_work_guard(*ctx_);
+  ctx_->restart();
+  ctx_->run();
   if (!task.done())
     throw InvalidStateError("the loop stopped before the main task completed");
   return Future<T>::take(task.state_ref());

@@ -24,7 +24,8 @@ Loop& get_running_loop();
 namespace detail {
 
 /// The untyped part of a task: its cancellation and its place in its loop's task list.
-/// Everything here is touched on the loop's thread only, except cancel_requests.
+/// Everything here is touched on the loop's thread only, except cancel_requests_ and
+/// must_cancel_ (atomics).
 class TaskCore {
  public:
   explicit TaskCore(Executor ex) : ex_(std::move(ex)) {}
@@ -111,7 +112,9 @@ class TaskState final : public State<T>, public TaskCore, public Pooled {
     auto self = Ref<TaskState>::adopt(this);
     if (must_cancel_.load(std::memory_order_relaxed) || loop_closing()) {
       // Cancelled before it started: the coroutine never runs (Python's semantics).
-      body_ = Coro<T>();
+      // Destroy the coroutine frame now. Not `body_ = Coro<T>()`: Asio 1.22's move
+      // assignment drops the old frame without destroying it (a leak).
+      { Coro<T> drop(std::move(body_)); }
       this->try_set_cancelled();
       return;
     }

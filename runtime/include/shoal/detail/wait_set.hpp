@@ -17,6 +17,7 @@
 #include <asio/this_coro.hpp>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -38,6 +39,9 @@ enum class OnCancel : std::uint8_t {
   /// Stop waiting at once and leave the futures alone (shield, wait, as_completed).
   abandon,
 };
+
+/// The io_context of the loop running this thread, if it runs `ex`; empty otherwise.
+std::weak_ptr<void> running_loop_context(const Executor& ex) noexcept;
 
 struct SuspendResult {
   Wake wake;
@@ -133,8 +137,14 @@ class Sleeper : public RefCounted {
 
   Ref<WaitSet> ws_;
   OnCancel policy_;
+  // The io_context of the loop the coroutine runs on, when it is a shoal Loop. fire()
+  // holds it while posting from another thread, so that the loop finishing and being
+  // destroyed meanwhile cannot free the scheduler under asio::post.
+  std::weak_ptr<void> loop_;
+  bool on_loop_ = false;  // loop_ was set
   std::atomic<bool> woken_{false};
   bool cancel_seen_ = false;  // the coroutine's executor only
+  bool forwarding_ = false;   // on_cancel() is forwarding (the coroutine's executor only)
 };
 
 template <typename Handler>
@@ -145,7 +155,13 @@ class SleeperImpl final : public Sleeper {
         handler_(std::move(h)),
         ex_(asio::get_associated_executor(handler_)),
         work_(asio::prefer(ex_, asio::execution::outstanding_work.tracked)),
-        slot_(asio::get_associated_cancellation_slot(handler_)) {}
+        slot_(asio::get_associated_cancellation_slot(handler_)) {
+    if constexpr (std::is_convertible_v<asio::associated_executor_t<Handler>, Executor>)
+    {
+      loop_ = running_loop_context(ex_);
+      on_loop_ = !loop_.expired();
+    }
+  }
 
   void start(WaitSet::Condition cond, std::optional<Clock::time_point> deadline) {
     if (slot_.is_connected()) slot_.template emplace<CancelFn>(Ref<SleeperImpl>(this));
@@ -174,7 +190,11 @@ class SleeperImpl final : public Sleeper {
   void post_resume(Wake w) noexcept override { asio::post(ex_, Resume{Ref<SleeperImpl>(this), w}); }
 
   void resume(Wake w) noexcept override {
-    if (timer_) timer_->cancel();
+    // Give back what ties this sleeper to the loop while on the loop's thread: the last
+    // reference may be dropped later by the thread that completed the future, after the
+    // loop is gone (the tracked work and the timer would then touch a freed io_context).
+    timer_.reset();  // cancels the wait; its handler holds a reference and runs later
+    work_ = ex_;     // untracked again
     if (slot_.is_connected()) slot_.clear();
     Handler h = std::move(handler_);
     std::move(h)(SuspendResult{w, cancel_seen_});
