@@ -8,6 +8,8 @@
 
 #include <shoal/shoal.hpp>
 
+#include "common.hpp"
+
 #ifndef B1_ID
 #define B1_ID "B1"
 #endif
@@ -40,7 +42,5 @@ int main(int argc, char** argv) {
   int n = argc > 1 ? std::atoi(argv[1]) : 200000;
   int rounds = argc > 2 ? std::atoi(argv[2]) : 7;
   auto samples = shoal::run(all_rounds(n, rounds));
-  std::string out;
-  for (double s : samples) out += (out.empty() ? "" : ", ") + std::to_string(s);
-  std::printf("{\"id\": \"%s\", \"unit\": \"ns/task\", \"n\": %d, \"samples\": [%s]}\n", B1_ID, n, out.c_str());
+  shoal::bench::print_result(B1_ID, nullptr, "ns/task", samples);
 }

@@ -11,6 +11,8 @@
 
 #include <shoal/shoal.hpp>
 
+#include "common.hpp"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -85,17 +87,9 @@ shoal::Coro<double> aio_contended(int tasks, long iterations) {
   co_return std::chrono::duration<double, std::nano>(Clock::now() - start).count() / (tasks * iterations);
 }
 
-std::string join(const std::vector<double>& v) {
-  std::string out;
-  for (double s : v) out += (out.empty() ? "" : ", ") + std::to_string(s);
-  return out;
-}
 
 void print(const char* id, const char* peer, const std::vector<double>& v) {
-  if (peer)
-    std::printf("{\"id\": \"%s\", \"peer\": \"%s\", \"unit\": \"ns/op\", \"samples\": [%s]}\n", id, peer, join(v).c_str());
-  else
-    std::printf("{\"id\": \"%s\", \"unit\": \"ns/op\", \"samples\": [%s]}\n", id, join(v).c_str());
+  shoal::bench::print_result(id, peer, "ns/op", v);
 }
 
 }  // namespace

@@ -13,6 +13,8 @@
 
 #include <shoal/shoal.hpp>
 
+#include "common.hpp"
+
 namespace {
 
 int trivial(int i) { return i + 1; }
@@ -48,11 +50,6 @@ double raw_round(int n) {
   return n / took.count();
 }
 
-std::string join(const std::vector<double>& v) {
-  std::string out;
-  for (double s : v) out += (out.empty() ? "" : ", ") + std::to_string(s);
-  return out;
-}
 
 }  // namespace
 
@@ -66,6 +63,6 @@ int main(int argc, char** argv) {
     ours.push_back(shoal_round(n));
     raw.push_back(raw_round(n));
   }
-  std::printf("{\"id\": \"B2\", \"unit\": \"tasks/s\", \"n\": %d, \"samples\": [%s]}\n", n, join(ours).c_str());
-  std::printf("{\"id\": \"B2\", \"peer\": \"raw asio thread_pool\", \"unit\": \"tasks/s\", \"n\": %d, \"samples\": [%s]}\n", n, join(raw).c_str());
+  shoal::bench::print_result("B2", nullptr, "tasks/s", ours);
+  shoal::bench::print_result("B2", "raw asio thread_pool", "tasks/s", raw);
 }

@@ -14,6 +14,8 @@
 
 #include <shoal/codec/codec.hpp>
 
+#include "common.hpp"
+
 namespace {
 
 using Args = std::tuple<std::int64_t, std::string, double, std::vector<std::int32_t>>;
@@ -50,11 +52,6 @@ double payload_round(int n, const shoal::Bytes& payload) {
   return static_cast<double>(payload.size()) * n / took.count() / 1e9;
 }
 
-std::string join(const std::vector<double>& samples) {
-  std::string out;
-  for (double s : samples) out += (out.empty() ? "" : ", ") + std::to_string(s);
-  return out;
-}
 
 }  // namespace
 
@@ -66,7 +63,7 @@ int main(int argc, char** argv) {
   std::vector<double> small;
   small_round(n / 10);  // warm-up
   for (int r = 0; r < rounds; ++r) small.push_back(small_round(n));
-  std::printf("{\"id\": \"WIRE1\", \"unit\": \"ns/message\", \"n\": %d, \"samples\": [%s]}\n", n, join(small).c_str());
+  shoal::bench::print_result("WIRE1", nullptr, "ns/message", small);
 
   shoal::Bytes payload = shoal::Bytes::build(1 << 20, [](std::span<std::byte> out) {
     for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<std::byte>(i * 131 + 7);
@@ -74,6 +71,5 @@ int main(int argc, char** argv) {
   std::vector<double> big;
   payload_round(big_n / 10 + 1, payload);
   for (int r = 0; r < rounds; ++r) big.push_back(payload_round(big_n, payload));
-  std::printf("{\"id\": \"WIRE2\", \"unit\": \"GB/s\", \"n\": %d, \"bytes\": %zu, \"samples\": [%s]}\n", big_n,
-              payload.size(), join(big).c_str());
+  shoal::bench::print_result("WIRE2", nullptr, "GB/s", big);
 }

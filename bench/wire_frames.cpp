@@ -18,6 +18,8 @@
 
 #include <shoal/proto/stream.hpp>
 
+#include "common.hpp"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -111,11 +113,6 @@ double raw_floor(long n) {
   return n / took.count();
 }
 
-std::string join(const std::vector<double>& v) {
-  std::string out;
-  for (double s : v) out += (out.empty() ? "" : ", ") + std::to_string(s);
-  return out;
-}
 
 }  // namespace
 
@@ -129,7 +126,7 @@ int main(int argc, char** argv) {
     single.push_back(run_pair(n / 5, false));
     raw.push_back(raw_floor(n / 5));
   }
-  std::printf("{\"id\": \"WIRE3\", \"unit\": \"frames/s\", \"samples\": [%s]}\n", join(ours).c_str());
-  std::printf("{\"id\": \"WIRE3\", \"peer\": \"one write per frame\", \"unit\": \"frames/s\", \"samples\": [%s]}\n", join(single).c_str());
-  std::printf("{\"id\": \"WIRE3\", \"peer\": \"raw C 64-byte writes\", \"unit\": \"frames/s\", \"samples\": [%s]}\n", join(raw).c_str());
+  shoal::bench::print_result("WIRE3", nullptr, "frames/s", ours);
+  shoal::bench::print_result("WIRE3", "one write per frame", "frames/s", single);
+  shoal::bench::print_result("WIRE3", "raw C 64-byte writes", "frames/s", raw);
 }

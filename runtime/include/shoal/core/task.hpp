@@ -2,7 +2,6 @@
 /// \file
 /// Task<T> and create_task(): a coroutine running on a loop, Python's asyncio.Task.
 
-#include <asio/bind_cancellation_slot.hpp>
 #include <asio/cancellation_signal.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
@@ -68,8 +67,6 @@ void unregister_task(TaskCore* t) noexcept;
 template <typename T>
 class TaskState;
 
-template <typename T>
-Coro<void> task_main(Ref<TaskState<T>> st, Coro<T> body);
 
 /// True when the coroutine was cancelled and no await has delivered the cancellation
 /// (shoal's awaits reset the state when they deliver it).
@@ -151,14 +148,23 @@ class TaskState final : public State<T>, public TaskCore, public Pooled {
     }
   }
 
-#if ASIO_VERSION >= 102200 && ASIO_VERSION < 102300
   // Asio 1.22 (Debian 12): start the coroutine as co_spawn does, minus what a task does
   // not need: the completion handler and its post, the work guards (a suspended task's
-  // wait holds work itself) and the proxy cancellation state. Measured: B1 in the note of
-  // the foundation issue. Other Asio versions take the co_spawn path below.
+  // wait holds work itself) and the proxy cancellation state. This took B1 from ~1000 to
+  // ~160 ns per task (docs/design.md). It uses asio::detail, hence the version check.
+  static_assert(ASIO_VERSION >= 102200 && ASIO_VERSION < 102300,
+                "shoal starts tasks on Asio 1.22's awaitable_thread: port TaskState::spawn "
+                "(or start it with asio::co_spawn) for this Asio version");
+
   static asio::awaitable<asio::detail::awaitable_thread_entry_point, Executor> entry(
       Ref<TaskState> st) {
-    co_await asio::this_coro::throw_if_cancelled(false);  // why: see task_main
+    // A cancellation that arrives while the coroutine runs (it cancelled itself, or code
+    // it called did) can only mark the cancellation state. With Asio's default, the next
+    // co_await of any awaitable would then throw Asio's operation_aborted, before shoal
+    // could raise CancelledError or cancel what is awaited (Python's
+    // test_cancel_awaited_task). Instead shoal's own awaits act on the mark (suspend_on,
+    // sleep, SHOAL_DETAIL_DELIVER_CANCELLATION), like Python's Task._must_cancel.
+    co_await asio::this_coro::throw_if_cancelled(false);
     Coro<T> body = std::move(st->body_);
     std::exception_ptr error;
     try {
@@ -175,7 +181,9 @@ class TaskState final : public State<T>, public TaskCore, public Pooled {
           co_return;
         }
       }
-      error = std::make_exception_ptr(CancelledError());  // see task_main
+      // The coroutine returned with a cancellation that no await delivered: as in Python
+      // (test_cancel_at_end), the task ends cancelled rather than finished.
+      error = std::make_exception_ptr(CancelledError());
     } catch (...) {
       error = std::current_exception();
     }
@@ -191,18 +199,6 @@ class TaskState final : public State<T>, public TaskCore, public Pooled {
     // free it now, into Asio's per-thread cache, for the next task to reuse.
     if (this->done()) signal_.slot().clear();
   }
-#else
-  struct Done {
-    void operator()(std::exception_ptr) const noexcept {}
-  };
-  void spawn(Ref<TaskState> self) noexcept {
-    Executor ex = ex_;
-    auto slot = signal_.slot();
-    Coro<T> body = std::move(body_);
-    asio::co_spawn(ex, task_main<T>(std::move(self), std::move(body)),
-                   asio::bind_cancellation_slot(slot, Done{}));
-  }
-#endif
 
   Coro<T> body_;
 };
@@ -214,40 +210,6 @@ struct PostedLaunch {
   Ref<S> st;
   void operator()() noexcept { st.leak()->launch(); }
 };
-
-template <typename T>
-Coro<void> task_main(Ref<TaskState<T>> st, Coro<T> body) {
-  // A cancellation that arrives while the coroutine runs (it cancelled itself, or code it
-  // called did) can only mark the cancellation state. With Asio's default, the next
-  // co_await of any awaitable would then throw Asio's operation_aborted, before shoal
-  // could raise CancelledError or cancel what is awaited (Python's test_cancel_awaited_task).
-  // Instead shoal's own awaits act on the mark (suspend_on, sleep,
-  // SHOAL_DETAIL_DELIVER_CANCELLATION), like Python's Task._must_cancel. TaskState::entry
-  // does the same.
-  co_await asio::this_coro::throw_if_cancelled(false);
-  std::exception_ptr error;
-  try {
-    if constexpr (std::is_void_v<T>) {
-      co_await std::move(body);
-      if (!undelivered(co_await asio::this_coro::cancellation_state)) {
-        st->complete_value();
-        co_return;
-      }
-    } else {
-      auto value = co_await std::move(body);
-      if (!undelivered(co_await asio::this_coro::cancellation_state)) {
-        st->complete_value(std::move(value));
-        co_return;
-      }
-    }
-    // The coroutine returned with a cancellation that no await delivered: as in Python
-    // (test_cancel_at_end), the task ends cancelled rather than finished.
-    error = std::make_exception_ptr(CancelledError());
-  } catch (...) {
-    error = std::current_exception();
-  }
-  st->complete_error(std::move(error));
-}
 
 }  // namespace detail
 
