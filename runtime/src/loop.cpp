@@ -55,8 +55,8 @@ Loop::~Loop() {
 
 Loop::Running::Running(Loop& loop) : loop_(loop), outer_(t_running) {
   if (outer_) throw InvalidStateError("this thread is already running an event loop: await instead of calling run()");
-  if (loop.running_) throw InvalidStateError("this loop is already running on another thread");
-  loop.running_ = true;
+  if (loop.running_.exchange(true, std::memory_order_acq_rel))
+    throw InvalidStateError("this loop is already running on another thread");
   t_running = &loop;
 }
 
@@ -123,8 +123,7 @@ void Loop::cancel_all_tasks() {
 }
 
 void Loop::shutdown() {
-  if (shut_down_) return;
-  shut_down_ = true;
+  if (shut_down_.exchange(true, std::memory_order_acq_rel)) return;
   {
     Running guard(*this);
     cancel_all_tasks();

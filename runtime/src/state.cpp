@@ -55,7 +55,13 @@ void StateBase::notify_all(Waiter* list) noexcept {
 }
 
 bool StateBase::cancel() {
-  if (phase() != Phase::pending) return false;
+  Phase p = phase();
+  if (p == Phase::finished) {
+    // Python: cancelling a done future counts as looking at it (no "never retrieved").
+    retrieved_.store(true, std::memory_order_relaxed);
+    return false;
+  }
+  if (p != Phase::pending) return false;
   return try_set_cancelled();
 }
 

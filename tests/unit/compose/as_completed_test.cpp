@@ -248,3 +248,14 @@ TEST_CASE("as_completed refuses a second next while one is pending", "[compose][
   };
   shoal::test::run(body());
 }
+
+TEST_CASE("a moved-from as_completed has nothing left to hand out", "[compose][as_completed]") {
+  shoal::Future<int> f;
+  f.set_result(1);
+  auto it = shoal::as_completed(std::vector<shoal::Future<int>>{f});
+  auto moved = std::move(it);
+  CHECK_FALSE(it.has_next());  // NOLINT(bugprone-use-after-move): what this test checks
+  CHECK(moved.has_next());
+  CHECK(moved.next_blocking().result() == 1);
+  CHECK_FALSE(moved.has_next());
+}

@@ -537,3 +537,13 @@ TEST_CASE("set_current_exception stores the exception being handled", "[core][pr
   }
   CHECK_THROWS_AS(f.result(), Boom);
 }
+
+TEST_CASE("cancelling a failed future counts as retrieving its failure", "[core][future][report]") {
+  // Python: Future.cancel() on a done future clears __log_traceback.
+  std::string err = shoal::test::capture_stderr([] {
+    shoal::Future<int> f;
+    f.set_exception(boom());
+    CHECK_FALSE(f.cancel());
+  });
+  CHECK(err.find("never retrieved") == std::string::npos);
+}

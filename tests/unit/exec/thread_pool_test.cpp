@@ -617,3 +617,12 @@ TEST_CASE("many threads blocking on results of one pool all wake with their own 
   for (auto& w : waiters) w.join();
   for (int i = 0; i < 16; ++i) CHECK(seen[i] == i);
 }
+
+TEST_CASE("map yields move-only results", "[exec][pool][map]") {
+  shoal::ThreadPoolExecutor pool(2);
+  std::vector<int> xs{1, 2, 3};
+  auto boxed = pool.map([](int x) { return std::make_unique<int>(x * 10); }, xs);
+  std::vector<int> got;
+  for (auto p : boxed) got.push_back(*p);
+  CHECK(got == std::vector<int>{10, 20, 30});
+}

@@ -25,8 +25,20 @@ class AsCompleted {
     for (std::size_t i = 0; i < fs_.size(); ++i) ws_->watch(i, fs_[i].state());
     if (timeout) deadline_ = detail::Clock::now() + *timeout;
   }
-  AsCompleted(AsCompleted&&) noexcept = default;
-  AsCompleted& operator=(AsCompleted&&) noexcept = default;
+  // A moved-from AsCompleted has nothing left to hand out.
+  AsCompleted(AsCompleted&& o) noexcept
+      : fs_(std::move(o.fs_)), ws_(std::move(o.ws_)), deadline_(o.deadline_),
+        remaining_(std::exchange(o.remaining_, 0)) {}
+  AsCompleted& operator=(AsCompleted&& o) noexcept {
+    if (this != &o) {
+      if (ws_) ws_->unwatch();
+      fs_ = std::move(o.fs_);
+      ws_ = std::move(o.ws_);
+      deadline_ = o.deadline_;
+      remaining_ = std::exchange(o.remaining_, 0);
+    }
+    return *this;
+  }
   ~AsCompleted() {
     if (ws_) ws_->unwatch();
   }

@@ -8,6 +8,7 @@
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
 #include <asio/thread_pool.hpp>
+#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <mutex>
@@ -57,11 +58,11 @@ class Loop {
   /// Weak ownership of the io_context, for threads that post to it.
   [[nodiscard]] std::weak_ptr<asio::io_context> context_weak() const noexcept { return ctx_; }
   /// True while run_until_complete() runs on some thread.
-  [[nodiscard]] bool is_running() const noexcept { return running_; }
+  [[nodiscard]] bool is_running() const noexcept { return running_.load(std::memory_order_acquire); }
   /// Tasks created on this loop that have started and not finished.
   [[nodiscard]] std::size_t task_count() const noexcept { return task_count_; }
   /// True once shutdown() began: tasks that have not started yet never will.
-  [[nodiscard]] bool closing() const noexcept { return shut_down_; }
+  [[nodiscard]] bool closing() const noexcept { return shut_down_.load(std::memory_order_acquire); }
 
   /// The pool behind to_thread() (Python's default executor), created on first use.
   asio::thread_pool& default_executor();
@@ -88,8 +89,9 @@ class Loop {
   // Shared so that a thread inside asio::post to this loop (waking a coroutine) keeps the
   // io_context alive even if the loop is destroyed meanwhile: see Sleeper::fire.
   std::shared_ptr<asio::io_context> ctx_ = std::make_shared<asio::io_context>(1);
-  bool running_ = false;
-  bool shut_down_ = false;
+  // Atomic: other threads may ask while the loop starts or stops.
+  std::atomic<bool> running_{false};
+  std::atomic<bool> shut_down_{false};
   detail::TaskCore* tasks_ = nullptr;  // intrusive list of live tasks
   std::size_t task_count_ = 0;
   detail::TaskCore* launch_head_ = nullptr;  // tasks created, not started yet (FIFO)

@@ -206,7 +206,7 @@ class MapResults {
     if constexpr (std::is_void_v<R>)
       return {};
     else
-      return f.result();
+      return Future<R>::take(f.state_ref());  // copied, or moved out when move-only
   }
 
   std::vector<Future<R>> fs_;
