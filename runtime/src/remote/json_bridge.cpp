@@ -151,6 +151,18 @@ std::optional<std::string> json_unsupported(const TypeDesc& t) {
 }
 
 void json_to_wire(codec::Writer& w, const TypeDesc& t, const json& v) {
+  // {"$future": i} stands for the task's i-th dependency, whatever the type: the worker
+  // splices its result in (codec::resolve_refs). The CLI's job files use it.
+  if (v.is_object() && v.size() == 1 && v.contains("$future")) {
+    const json& i = v["$future"];
+    if (!i.is_number_unsigned() && !(i.is_number_integer() && i.get<std::int64_t>() >= 0))
+      throw TypeMismatch("{\"$future\": i} takes a dependency index (an unsigned integer), received " + show(i));
+    std::uint64_t index = i.get<std::uint64_t>();
+    if (index > 0xffffffffu) throw TypeMismatch("a {\"$future\": i} index beyond uint32: " + show(i));
+    w.tag(Tag::future_ref);
+    w.varint(index);
+    return;
+  }
   switch (t.kind) {
     case Kind::none:
       if (!v.is_null()) json_mismatch(t, v);

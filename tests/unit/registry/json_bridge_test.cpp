@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <shoal/codec/future_ref.hpp>
 #include <shoal/remote/json_bridge.hpp>
 #include <shoal/remote/registry.hpp>
 #include <shoal/shoal.hpp>
@@ -133,4 +134,22 @@ TEST_CASE("json_unsupported names the type that has no JSON form", "[registry][j
   CHECK_FALSE(remote::json_unsupported(codec::parse_type("map<string,list<optional<P{a:int8}>>>")));
   CHECK(remote::json_unsupported(codec::parse_type("list<map<int32,string>>")) == "map<int32,string>");
   CHECK(remote::json_unsupported(codec::parse_type("tuple<int8,variant<int8,bool>>")) == "variant<int8,bool>");
+}
+
+TEST_CASE("a {\"$future\": i} argument encodes a dependency that resolve_refs fills in", "[registry][json][future_ref]") {
+  auto sig = codec::parse_signature("int64(int64,list<int64>)");
+  Bytes args = remote::json_to_args(sig, json::parse(R"([{"$future": 0}, [1, {"$future": 1}]])"), "add");
+  CHECK(codec::future_refs(args) == std::vector<std::uint32_t>{0, 1});
+  std::vector<Bytes> deps{codec::encode(std::int64_t{40}), codec::encode(std::int64_t{2})};
+  auto [a, list] = codec::decode<std::tuple<std::int64_t, std::vector<std::int64_t>>>(codec::resolve_refs(args, deps));
+  CHECK(a == 40);
+  CHECK(list == std::vector<std::int64_t>{1, 2});
+  codec::Reader r(args);
+  CHECK(remote::wire_to_json(r) == json::parse(R"([{"$future": 0}, [1, {"$future": 1}]])"));
+}
+
+TEST_CASE("a {\"$future\": i} with a negative or non-integer index is a TypeMismatch", "[registry][json][future_ref]") {
+  auto sig = codec::parse_signature("int64(int64)");
+  CHECK_THROWS_AS(remote::json_to_args(sig, json::parse(R"([{"$future": -1}])"), "f"), shoal::TypeMismatch);
+  CHECK_THROWS_AS(remote::json_to_args(sig, json::parse(R"([{"$future": "a"}])"), "f"), shoal::TypeMismatch);
 }

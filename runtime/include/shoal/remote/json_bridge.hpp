@@ -29,7 +29,9 @@ namespace shoal::remote {
 [[nodiscard]] std::optional<std::string> json_unsupported(const codec::TypeDesc& t);
 
 /// Appends the JSON value `v` as a `t`. TypeMismatch ("expected int64, received string
-/// \"x\"", prefixed with where: "field 'x' of Point") when it does not fit.
+/// \"x\"", prefixed with where: "field 'x' of Point") when it does not fit. The object
+/// {"$future": i}, in place of a value of any type, encodes a reference to the task's
+/// i-th dependency (see codec/future_ref.hpp).
 void json_to_wire(codec::Writer& w, const codec::TypeDesc& t, const nlohmann::json& v);
 
 /// The next value of `r`, a `t`, as JSON. TypeMismatch when it is not a `t` or `t` does
