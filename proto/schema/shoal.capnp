@@ -22,6 +22,7 @@ struct Hello {
   host @3 :Text;
   pid @4 :UInt32;
   token @5 :Text;          # shared secret, required on TCP
+  resumePeerId @6 :UInt64; # 0: a new identity; else the id of a connection being resumed
 }
 
 struct Welcome {
@@ -29,6 +30,14 @@ struct Welcome {
   protocolVersion @0 :UInt32;
   peerId @1 :UInt64;       # the id the coordinator gave this connection
   name @2 :Text;
+  journaled @3 :Bool;      # submits are acknowledged with `accepted` once durable
+  heartbeatMs @4 :UInt32;  # send something at least this often
+  catalog @5 :Catalog;     # to clients: what the live workers can run
+}
+
+struct Catalog {
+  functions @0 :List(FunctionSig);
+  actors @1 :List(ActorSig);
 }
 
 struct FunctionSig {
@@ -50,11 +59,15 @@ struct RegisterWorker {
   actors @2 :List(ActorSig);
   host @3 :Text;
   pid @4 :UInt32;
+  coroutineCapacity @5 :UInt32;  # coroutine tasks it runs at once
+  running @6 :List(UInt64);      # tasks still running from before a reconnect
+  maxTasks @7 :UInt32;           # 0: unlimited; else it exits after this many
 }
 
 struct TaskOptions {
   timeoutMs @0 :UInt64;    # 0: none
   retries @1 :Int32;       # -1: the function's default
+  detached @2 :Bool;       # the result outlives the submitter (kept for the result TTL)
 }
 
 struct Submit {
@@ -62,7 +75,7 @@ struct Submit {
   function @1 :Text;
   signatureHash @2 :UInt64;
   args @3 :Data;           # shoal::codec encoding of the argument tuple
-  deps @4 :List(UInt64);   # tasks whose results the args refer to, by index
+  deps @4 :List(UInt64);   # global ids of the tasks whose results future_ref i names (deps[i])
   options @5 :TaskOptions;
   actorId @6 :UInt64;      # 0: a plain task; else a call on this actor
   method @7 :Text;         # with actorId: the method
@@ -97,8 +110,11 @@ struct Result {
     value @1 :Data;
     error @2 :RemoteError;
     cancelled @3 :Void;
+    handedBack @7 :Void;   # worker -> coordinator: not run (draining); schedule it elsewhere
   }
   attempt @4 :UInt32;
+  runNs @5 :UInt64;        # how long it ran, for the coordinator's windows
+  worker @6 :UInt64;       # set by the coordinator: the peer id of the worker that ran it
 }
 
 struct Cancel {
@@ -108,6 +124,7 @@ struct Cancel {
 struct Heartbeat {
   sentNs @0 :UInt64;
   running @1 :UInt32;
+  started @2 :UInt64;      # worker: how many assigns it has started, in arrival order
 }
 
 struct ActorCreate {
@@ -115,6 +132,19 @@ struct ActorCreate {
   className @1 :Text;
   constructorHash @2 :UInt64;
   args @3 :Data;
+  taskId @4 :UInt64;       # its Result completes the actor's ready() (and reports a failed constructor)
+}
+
+struct Blocked {
+  # Worker -> coordinator: a plain task is blocked waiting on a nested task (its slot is free).
+  taskId @0 :UInt64;
+  blocked @1 :Bool;
+}
+
+struct Release {
+  # Client -> coordinator: nobody holds these futures or actor handles any more.
+  tasks @0 :List(UInt64);
+  actors @1 :List(UInt64);
 }
 
 struct Subscribe {
@@ -132,10 +162,38 @@ struct Error {
 struct Shutdown {
   graceMs @0 :UInt64;
   reason @1 :Text;
+  exit @2 :Bool;           # coordinator -> worker: exit when drained (false: reconnect later)
+}
+
+enum TaskState {
+  unknown @0;
+  waiting @1;              # on dependencies
+  queued @2;
+  assigned @3;
+  running @4;
+  done @5;
+  failed @6;
+  cancelled @7;
+}
+
+struct TaskInfo {
+  taskId @0 :UInt64;
+  function @1 :Text;
+  state @2 :TaskState;
+  attempt @3 :UInt32;
+  worker @4 :UInt64;
+  actorId @5 :UInt64;
+  submittedNs @6 :UInt64;  # wall clock (ns since the epoch)
+  finishedNs @7 :UInt64;
+  error @8 :Text;          # a failed task's error, one line
 }
 
 struct StatusRequest {
   taskId @0 :UInt64;       # 0: the whole cluster
+  requestId @1 :UInt64;    # echoed in the reply
+  listTasks @2 :Bool;      # with no taskId: list tasks (filtered, limited)
+  stateFilter @3 :TaskState;  # unknown: every state
+  limit @4 :UInt32;        # 0: a default (1000)
 }
 
 struct WorkerStatus {
@@ -145,6 +203,10 @@ struct WorkerStatus {
   pid @3 :UInt32;
   capacity @4 :UInt32;
   running @5 :UInt32;
+  draining @6 :Bool;
+  actors @7 :UInt32;
+  done @8 :UInt64;         # tasks it has finished
+  functions @9 :UInt32;    # how many functions it registered
 }
 
 struct StatusReply {
@@ -153,7 +215,11 @@ struct StatusReply {
   running @2 :UInt64;
   done @3 :UInt64;
   failed @4 :UInt64;
-  taskState @5 :Text;      # with a taskId: queued, running, done, failed, cancelled, unknown
+  state @5 :TaskState;     # with a taskId
+  requestId @6 :UInt64;
+  tasks @7 :List(TaskInfo);  # with a taskId: that one; with listTasks: the list
+  cancelled @8 :UInt64;
+  waiting @9 :UInt64;
 }
 
 struct Envelope {
@@ -175,5 +241,9 @@ struct Envelope {
     shutdown @14 :Shutdown;
     statusRequest @15 :StatusRequest;
     statusReply @16 :StatusReply;
+    accepted @17 :List(UInt64);   # journal mode: these submits are durable
+    catalog @18 :Catalog;         # to clients: the catalog changed
+    blocked @19 :Blocked;
+    release @20 :Release;
   }
 }

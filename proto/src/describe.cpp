@@ -41,6 +41,9 @@ void result(std::string& out, schema::Result::Reader r) {
     case schema::Result::CANCELLED:
       out += " cancelled";
       break;
+    case schema::Result::HANDED_BACK:
+      out += " handed_back";
+      break;
     default:
       out += " (unknown result kind)";
   }
@@ -132,10 +135,25 @@ std::string describe(Envelope::Reader e) {
     case Envelope::STATUS_REPLY: {
       auto s = e.getStatusReply();
       out = "status_reply workers=" + std::to_string(s.getWorkers().size()) + " queued=" + std::to_string(s.getQueued()) +
-            " state=" + text(s.getTaskState());
+            " state=" + std::to_string(int(s.getState())) + " tasks=" + std::to_string(s.getTasks().size());
       for (auto w : s.getWorkers()) out += " " + text(w.getName()) + "@" + text(w.getHost());
       break;
     }
+    case Envelope::ACCEPTED:
+      out = "accepted n=" + std::to_string(e.getAccepted().size());
+      break;
+    case Envelope::CATALOG:
+      out = "catalog functions=" + std::to_string(e.getCatalog().getFunctions().size()) +
+            " actors=" + std::to_string(e.getCatalog().getActors().size());
+      for (auto f : e.getCatalog().getFunctions()) sig(out, f);
+      break;
+    case Envelope::BLOCKED:
+      out = "blocked task=" + std::to_string(e.getBlocked().getTaskId()) + (e.getBlocked().getBlocked() ? " yes" : " no");
+      break;
+    case Envelope::RELEASE:
+      out = "release tasks=" + std::to_string(e.getRelease().getTasks().size()) +
+            " actors=" + std::to_string(e.getRelease().getActors().size());
+      break;
     default:
       out = "unknown envelope kind " + std::to_string(int(e.which()));
   }

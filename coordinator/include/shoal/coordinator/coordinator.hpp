@@ -1,0 +1,83 @@
+#pragma once
+/// \file
+/// The coordinator engine: accepts clients and workers, keeps the task table, schedules
+/// ready tasks to workers (least loaded first, with a window of tasks in flight per worker
+/// so that trivial tasks stream), holds tasks on their dependencies, routes results and
+/// cancellations, retries the tasks of lost workers, places actors, answers status
+/// queries. Single-threaded: everything runs on the executor it is given.
+///
+///     asio::io_context io;
+///     shoal::coordinator::Coordinator c(io.get_executor(), {.listen = {"unix:///tmp/c.sock"}});
+///     c.start();                                   // listens (throws when it cannot)
+///     asio::co_spawn(io, c.run(), asio::detached); // serves until stop() has drained
+///     io.run();
+///
+/// `shoal-coordinator` (coordinator/src/main.cpp) is this plus flags and signals;
+/// LocalCluster embeds it on a thread of the user's process.
+
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "shoal/proto/stream.hpp"
+
+namespace shoal::coordinator {
+
+struct CoordinatorOptions {
+  /// Addresses to listen on (`unix:///path`, `tcp://host:port`); empty: none (a
+  /// coordinator fed only by adopt(), as in LocalCluster) unless `listen_default`.
+  std::vector<std::string> listen;
+  bool listen_default = false;  ///< add remote::default_address() when `listen` is empty
+  std::string token;            ///< required from TCP peers
+  int retries = 3;              ///< attempts after a worker loss, unless a submit or function says
+  std::map<std::string, int> function_retries;
+  std::chrono::milliseconds heartbeat{1000};
+  std::chrono::milliseconds heartbeat_timeout{5000};
+  std::chrono::milliseconds grace{30000};  ///< on stop(): how long running tasks may finish
+  std::chrono::milliseconds unregistered_wait{2000};
+  std::chrono::milliseconds cancel_grace{2000};
+  std::chrono::seconds result_ttl{3600};  ///< detached results, and those of gone clients
+  bool exit_workers_on_stop = false;      ///< Shutdown{exit} to workers (LocalCluster's children)
+  bool log = true;                        ///< one line per notable event on stderr
+  std::string name = "shoal-coordinator";
+};
+
+class Coordinator {
+ public:
+  Coordinator(asio::any_io_executor ex, CoordinatorOptions options);
+  ~Coordinator();
+  Coordinator(const Coordinator&) = delete;
+  Coordinator& operator=(const Coordinator&) = delete;
+
+  /// Opens the listeners. Throws shoal::Error ("a coordinator is already listening at
+  /// ...", "cannot listen at ...").
+  void start();
+  /// Serves until stop() has drained. Run it on the executor given to the constructor.
+  asio::awaitable<void> run();
+  /// Graceful stop (call on the executor): no new connections or submits, queued tasks
+  /// cancelled, running ones get `grace`, then workers get Shutdown and run() returns.
+  void stop();
+  /// stop() with no grace.
+  void stop_now();
+  /// Serves a connected socket (a socketpair end given to a child worker).
+  void adopt(proto::Socket socket);
+  /// The addresses listened on (TCP ports resolved).
+  [[nodiscard]] std::vector<std::string> addresses() const;
+
+  struct Engine;
+
+ private:
+  std::shared_ptr<Engine> engine_;
+};
+
+/// `shoal-coordinator`'s main: flags (CLI11), signals, prints `ready ADDRESS` once
+/// listening. Returns the process exit status.
+int coordinator_main(int argc, char** argv);
+
+}  // namespace shoal::coordinator

@@ -1,0 +1,115 @@
+// shoal-coordinator: flags and signals around the Coordinator engine.
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
+
+#include <csignal>
+#include <fstream>
+#include <iostream>
+
+#include "shoal/coordinator/coordinator.hpp"
+#include "shoal/core/error.hpp"
+#include "shoal/remote/link.hpp"
+
+namespace shoal::coordinator {
+
+int coordinator_main(int argc, char** argv) {
+  CLI::App app{"shoal-coordinator: queues tasks and dispatches them to shoal workers.\n"
+               "Prints `ready ADDRESS` on stdout once it listens."};
+  app.name("shoal-coordinator");
+  CoordinatorOptions opt;
+  std::string token_file, pid_file;
+  std::vector<std::string> fn_retries;
+  long heartbeat_ms = 1000, heartbeat_timeout_ms = 5000, unregistered_ms = 2000, ttl_s = 3600;
+  double grace_s = 30;
+  bool quiet = false;
+  app.add_option("--listen,-l", opt.listen,
+                 "address to listen on, repeatable: unix:///PATH or tcp://HOST:PORT (default: $SHOAL_ADDRESS, "
+                 "else " + remote::default_address() + ")");
+  app.add_option("--token-file", token_file, "file holding the token TCP peers must present");
+  app.add_option("--retries", opt.retries, "attempts after a worker loss before a task fails with WorkerLost")
+      ->capture_default_str();
+  app.add_option("--function-retries", fn_retries, "NAME=N: retries for one function; repeatable");
+  app.add_option("--heartbeat-ms", heartbeat_ms, "heartbeat interval")->capture_default_str();
+  app.add_option("--heartbeat-timeout-ms", heartbeat_timeout_ms, "a worker silent this long is lost")
+      ->capture_default_str();
+  app.add_option("--unregistered-wait-ms", unregistered_ms,
+                 "how long a task waits for a worker with its function before failing NotRegistered")
+      ->capture_default_str();
+  app.add_option("--grace", grace_s, "seconds running tasks get to finish on SIGTERM")->capture_default_str();
+  app.add_option("--result-ttl", ttl_s, "seconds detached results are kept")->capture_default_str();
+  app.add_option("--pid-file", pid_file, "write the pid here");
+  app.add_flag("--quiet,-q", quiet, "no log lines on stderr");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    for (auto& f : fn_retries) {
+      auto eq = f.find('=');
+      if (eq == std::string::npos || eq == 0) throw ValueError("--function-retries wants NAME=N, not " + f);
+      opt.function_retries[f.substr(0, eq)] = std::stoi(f.substr(eq + 1));
+    }
+    if (!token_file.empty()) {
+      std::ifstream in(token_file);
+      if (!in) throw Error("cannot read the token file " + token_file);
+      std::getline(in, opt.token);
+    }
+    opt.heartbeat = std::chrono::milliseconds(heartbeat_ms);
+    opt.heartbeat_timeout = std::chrono::milliseconds(heartbeat_timeout_ms);
+    opt.unregistered_wait = std::chrono::milliseconds(unregistered_ms);
+    opt.grace = std::chrono::milliseconds(static_cast<long>(grace_s * 1000));
+    opt.result_ttl = std::chrono::seconds(ttl_s);
+    opt.log = !quiet;
+    opt.listen_default = true;
+    if (opt.listen.empty()) opt.listen.push_back(remote::default_address());
+  } catch (const std::exception& e) {
+    std::cerr << "shoal-coordinator: " << e.what() << std::endl;
+    return 2;
+  }
+  asio::io_context io(1);
+  Coordinator coordinator(io.get_executor(), opt);
+  try {
+    coordinator.start();
+  } catch (const std::exception& e) {
+    std::cerr << "shoal-coordinator: " << e.what() << std::endl;
+    return 1;
+  }
+  if (!pid_file.empty()) std::ofstream(pid_file) << ::getpid() << "\n";
+  for (auto& a : coordinator.addresses()) std::cout << "ready " << a << std::endl;
+  asio::signal_set signals(io, SIGTERM, SIGINT);
+  int seen = 0;
+  std::function<void()> arm = [&] {
+    signals.async_wait([&](std::error_code ec, int) {
+      if (ec) return;
+      if (++seen == 1)
+        coordinator.stop();
+      else
+        coordinator.stop_now();
+      arm();
+    });
+  };
+  arm();
+  bool done = false;
+  asio::co_spawn(io, coordinator.run(), [&](std::exception_ptr e) {
+    done = true;
+    signals.cancel();
+    if (e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& x) {
+        std::cerr << "shoal-coordinator: " << x.what() << std::endl;
+      }
+    }
+  });
+  io.run();
+  if (!pid_file.empty()) ::unlink(pid_file.c_str());
+  return done ? 0 : 1;
+}
+
+}  // namespace shoal::coordinator

@@ -1,0 +1,457 @@
+#pragma once
+/// \file
+/// Client: submits tasks to a coordinator and returns the same shoal::Future a thread pool
+/// returns: await it, block on it, gather it, cancel it.
+///
+///     shoal::Client client("unix:///run/user/1000/shoal/coordinator.sock");
+///     auto f = client.submit(&fib, 30);            // fib is SHOAL_REMOTE'd in this program
+///     auto g = client.submit(&add, f, 1);          // a future argument: a dependency
+///     std::int64_t v = g.result();                 // or co_await g.wait()
+///
+///     auto h = client.submit<std::int64_t(std::int64_t)>("fib", 20);  // by name and signature
+///     auto counter = client.spawn<Counter>(10);    // an actor, kept in one worker
+///     auto r = counter.call(&Counter::add, 5);     // Future<int64>: calls run in order
+///
+/// A remote failure fails the future with the original exception type where shoal knows it
+/// (ValueError, TimeoutError, TypeMismatch, NotRegistered, WorkerLost, DependencyFailed,
+/// and types given to register_remote_exception), else with RemoteError carrying the remote
+/// type name, message, function, task id, host and pid. cancel() on a pending remote future
+/// asks the coordinator to cancel it and returns true; the future ends with the real
+/// outcome (cancelled, or the result if it finished first).
+///
+/// The connection runs on the client's own I/O thread; submit() may be called from any
+/// thread and never blocks on the network (submits made together leave in one frame).
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "shoal/codec/codec.hpp"
+#include "shoal/core/future.hpp"
+#include "shoal/remote/link.hpp"
+#include "shoal/remote/registry.hpp"
+
+namespace shoal {
+
+/// Per-submit options.
+struct TaskOptions {
+  /// Enforced by the worker from the task's start: the future fails with TimeoutError.
+  std::optional<std::chrono::milliseconds> timeout;
+  /// Attempts after a worker loss; -1: the coordinator's default for the function (3).
+  int retries = -1;
+  /// Keep the result on the coordinator after this client goes (for `shoal result ID`).
+  bool detached = false;
+};
+
+struct ClientOptions {
+  std::string name = "client";  ///< shown in the coordinator's logs
+  std::string token;            ///< shared secret for TCP coordinators
+  std::chrono::milliseconds connect_timeout{5000};
+};
+
+/// A worker, as `Client::workers()` reports it.
+struct WorkerInfo {
+  std::uint64_t id = 0;
+  std::string name, host;
+  std::uint32_t pid = 0, capacity = 0, running = 0, actors = 0, functions = 0;
+  std::uint64_t done = 0;
+  bool draining = false;
+};
+
+/// A task, as `Client::status(id)` and `Client::tasks()` report it.
+struct TaskInfo {
+  std::uint64_t id = 0;
+  std::string function;
+  std::string state;  ///< unknown, waiting, queued, assigned, running, done, failed, cancelled
+  std::uint32_t attempt = 0;
+  std::uint64_t worker = 0;  ///< peer id of the worker that ran it (0: none yet)
+  std::uint64_t actor = 0;
+  std::uint64_t submitted_ns = 0, finished_ns = 0;  ///< wall clock
+  std::string error;         ///< a failed task's error
+};
+
+/// The cluster as the coordinator sees it.
+struct ClusterStatus {
+  std::vector<WorkerInfo> workers;
+  std::uint64_t waiting = 0, queued = 0, running = 0, done = 0, failed = 0, cancelled = 0;
+  std::vector<TaskInfo> tasks;  ///< status(id): that task; tasks(): the list
+};
+
+/// A function or actor method the live workers registered.
+struct CatalogEntry {
+  std::string name;
+  std::string signature;
+  std::uint64_t signature_hash = 0;
+  bool is_coroutine = false;
+};
+
+/// A call by name with encoded arguments (the CLI's path): `deps[i]` is the task that
+/// `future_ref i` in `args` names.
+struct RawCall {
+  std::string function;
+  std::uint64_t signature_hash = 0;
+  Bytes args;
+  std::vector<std::uint64_t> deps;
+  TaskOptions options;
+};
+
+/// A submitted raw call: its id and the future of its encoded result.
+struct RawTask {
+  std::uint64_t id = 0;
+  Future<Bytes> result;
+};
+
+namespace remote::detail {
+
+class ClientCore;
+
+/// What a remote future's state knows of its task (found with dynamic_cast).
+class RemoteCallInfo {
+ public:
+  virtual ~RemoteCallInfo() = default;
+  std::uint64_t task_id = 0;
+  std::weak_ptr<ClientCore> core;
+  bool owned = true;  ///< submitted here (release it when dropped); false for subscriptions
+};
+
+/// The state behind a remote Future<T>: cancel() is a request sent to the coordinator.
+template <typename T>
+class RemoteCall final : public shoal::detail::State<T>, public RemoteCallInfo {
+ public:
+  bool cancel() override;
+  [[nodiscard]] bool is_task() const noexcept override { return true; }
+  ~RemoteCall() override;
+
+  /// Completes with an encoded value (decoding it as T).
+  static void complete(shoal::detail::StateBase* base, const Bytes& value) {
+    auto* self = static_cast<RemoteCall*>(base);
+    try {
+      if constexpr (std::is_same_v<T, Bytes>) {
+        self->try_set_value(value);
+      } else if constexpr (std::is_void_v<T>) {
+        self->try_set_value();
+      } else {
+        self->try_set_value(codec::decode<T>(value));
+      }
+    } catch (...) {
+      self->try_set_exception(std::current_exception());
+    }
+  }
+};
+
+/// The client's connection and its tables; shared by the Client and its futures.
+class ClientCore : public std::enable_shared_from_this<ClientCore> {
+ public:
+  using Completer = void (*)(shoal::detail::StateBase*, const Bytes&);
+
+  ClientCore(std::string address, ClientOptions options);
+  ~ClientCore();
+  /// Connects and waits for the coordinator's Welcome (ConnectionError, TimeoutError).
+  void start();
+  void close() noexcept;
+
+  std::uint64_t next_id();
+  /// Queues a submit of `state` (already holding task_id) and registers it as pending.
+  void submit(shoal::detail::Ref<shoal::detail::StateBase> state, Completer complete, const std::string& function,
+              std::uint64_t hash, Bytes args, std::vector<std::uint64_t> deps, const TaskOptions& options,
+              std::uint64_t actor = 0, const std::string& method = {});
+  void actor_create(std::uint64_t actor, std::shared_ptr<const remote::ActorEntry> type, Bytes args,
+                    shoal::detail::Ref<shoal::detail::StateBase> ready, Completer complete);
+  void subscribe(shoal::detail::Ref<shoal::detail::StateBase> state, Completer complete);
+  void cancel(std::uint64_t task);
+  void release(std::uint64_t task);
+  void release_actor(std::uint64_t actor);
+  Future<ClusterStatus> status(std::uint64_t task, bool list, std::string state_filter, std::uint32_t limit);
+
+  /// Throws TypeMismatch when the catalog has `name` with other signatures only.
+  void check_signature(const std::string& name, std::uint64_t hash, const std::string& signature) const;
+  std::vector<CatalogEntry> catalog() const;
+  std::uint64_t peer_id() const noexcept { return peer_id_; }
+  const std::string& address() const noexcept { return address_text_; }
+
+  struct Impl;
+
+ private:
+  std::string address_text_;
+  ClientOptions options_;
+  std::uint64_t peer_id_ = 0;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// The task id behind a remote future's state, or 0.
+std::uint64_t task_id_of(shoal::detail::StateBase* state) noexcept;
+
+template <typename T>
+bool RemoteCall<T>::cancel() {
+  if (this->done()) return false;
+  if (auto c = core.lock()) {
+    c->cancel(task_id);
+    return true;
+  }
+  return shoal::detail::State<T>::cancel();
+}
+
+template <typename T>
+RemoteCall<T>::~RemoteCall() {
+  if (owned)
+    if (auto c = core.lock()) c->release(task_id);
+}
+
+template <typename T>
+struct result_of_callable;
+template <typename R, typename... P>
+struct result_of_callable<R(P...)> {
+  using coro = remote::detail::coro_traits<R>;
+  using type = typename coro::value;
+};
+template <typename R, typename... P>
+struct result_of_callable<R(P...) noexcept> : result_of_callable<R(P...)> {};
+
+template <typename T>
+struct is_future : std::false_type {};
+template <typename T>
+struct is_future<Future<T>> : std::true_type {};
+
+}  // namespace remote::detail
+
+namespace remote {
+template <typename Sig>
+struct SignatureTraits;
+template <typename R, typename... P>
+struct SignatureTraits<R(P...)> {
+  using value = typename detail::coro_traits<R>::value;
+  static CallableInfo info() {
+    CallableInfo i;
+    detail::describe_callable<R, P...>(i);
+    return i;
+  }
+};
+
+/// The signature text and hash of a callable type, as the registry computes them:
+/// `signature_of<std::int64_t(std::int64_t)>().signature` is "int64(int64)".
+template <typename Sig>
+CallableInfo signature_of() {
+  return SignatureTraits<Sig>::info();
+}
+}  // namespace remote
+
+template <typename A>
+class Actor;
+
+class Client {
+ public:
+  /// Connects to `address` (empty: remote::default_address()) and waits for the
+  /// coordinator's welcome. ConnectionError ("no coordinator at ...") when none answers.
+  explicit Client(std::string address = {}, ClientOptions options = {});
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+  Client(Client&&) noexcept = default;
+  Client& operator=(Client&&) noexcept = default;
+
+  /// Submits `fn` (registered in this program with SHOAL_REMOTE) with `args` converted to
+  /// its parameter types. A Future argument makes a dependency (a done one is inlined).
+  template <typename R, typename... P, typename... A>
+  auto submit(R (*fn)(P...), A&&... args) {
+    return submit(TaskOptions{}, fn, std::forward<A>(args)...);
+  }
+  template <typename R, typename... P, typename... A>
+  auto submit(const TaskOptions& options, R (*fn)(P...), A&&... args) {
+    static_assert(sizeof...(P) == sizeof...(A), "submit: wrong number of arguments for this function");
+    auto entry = remote::Registry::global().find(fn);
+    if (!entry) throw NotRegistered("the function passed to Client::submit", "this process (register it with SHOAL_REMOTE)");
+    using T = typename remote::detail::coro_traits<R>::value;
+    return submit_typed<T, std::decay_t<P>...>(options, entry->name, entry->signature_hash, entry->signature,
+                                               std::forward<A>(args)...);
+  }
+  /// Submits the function registered as `name` in the workers, given its signature type
+  /// (`std::int64_t(std::int64_t)`): no need to link the function itself.
+  template <typename Sig, typename... A>
+  auto submit(const std::string& name, A&&... args) {
+    return submit<Sig>(TaskOptions{}, name, std::forward<A>(args)...);
+  }
+  template <typename Sig, typename... A>
+  auto submit(const TaskOptions& options, const std::string& name, A&&... args) {
+    return submit_named(options, name, std::forward<A>(args)..., static_cast<Sig*>(nullptr));
+  }
+
+  /// Places an actor A (registered with SHOAL_ACTOR) on a worker, constructed from `args`.
+  template <typename A, typename... Args>
+  Actor<A> spawn(Args&&... args);
+
+  /// The CLI's path: a call by name with encoded arguments.
+  RawTask submit_raw(RawCall call);
+  /// The result of a task submitted elsewhere (retained by the coordinator), encoded.
+  Future<Bytes> subscribe(std::uint64_t task_id);
+  /// Asks the coordinator to cancel task `id` (any client of the same user may).
+  void cancel(std::uint64_t task_id);
+  /// Counts and workers; with a task id, that task too.
+  Future<ClusterStatus> status(std::uint64_t task_id = 0);
+  /// Tasks the coordinator still knows, optionally of one state ("running").
+  Future<ClusterStatus> tasks(std::string state = {}, std::uint32_t limit = 0);
+  Future<std::vector<WorkerInfo>> workers();
+  /// What the live workers registered (as of the last update from the coordinator).
+  [[nodiscard]] std::vector<CatalogEntry> catalog() const;
+
+  /// The task id behind a future this client returned (0 for another future).
+  template <typename T>
+  static std::uint64_t task_id(const Future<T>& f) noexcept {
+    return remote::detail::task_id_of(f.state());
+  }
+  [[nodiscard]] std::uint64_t peer_id() const noexcept { return core_->peer_id(); }
+  [[nodiscard]] const std::string& address() const noexcept { return core_->address(); }
+
+  /// Inside a task running on a worker: a client connected to that worker's coordinator
+  /// (nested tasks). InvalidStateError elsewhere.
+  static Client& current();
+  /// Where current() connects (set by the worker at start).
+  static void set_current_address(std::string address);
+
+  /// Sends what is queued and closes the connection; pending futures fail with
+  /// ConnectionError. The destructor calls it.
+  void close() noexcept;
+
+ private:
+  template <typename>
+  friend class Actor;
+
+  template <typename P, typename A>
+  static void encode_arg(codec::Writer& w, A&& a, std::vector<std::uint64_t>& deps) {
+    using D = std::decay_t<A>;
+    if constexpr (remote::detail::is_future<D>::value) {
+      const auto& f = a;
+      if (f.done()) {
+        codec::encode(w, static_cast<P>(f.result()));
+      } else if (auto id = remote::detail::task_id_of(f.state()); id != 0) {
+        codec::encode(w, codec::FutureRef{static_cast<std::uint32_t>(deps.size())});
+        deps.push_back(id);
+      } else {
+        throw ValueError("a pending future that is not a remote task cannot be a task's argument: await it first");
+      }
+    } else {
+      codec::encode(w, static_cast<const P&>(P(std::forward<A>(a))));
+    }
+  }
+
+  template <typename... P, typename... A>
+  static Bytes encode_args(std::vector<std::uint64_t>& deps, A&&... args) {
+    codec::Writer w;
+    w.tag(codec::Tag::tuple);
+    w.varint(sizeof...(P));
+    (encode_arg<P>(w, std::forward<A>(args), deps), ...);
+    return w.finish();
+  }
+
+  template <typename T, typename... P, typename... A>
+  Future<T> submit_typed(const TaskOptions& options, const std::string& name, std::uint64_t hash,
+                         const std::string& signature, A&&... args) {
+    core_->check_signature(name, hash, signature);
+    std::vector<std::uint64_t> deps;
+    Bytes encoded = encode_args<P...>(deps, std::forward<A>(args)...);
+    auto state = shoal::detail::Ref<remote::detail::RemoteCall<T>>::adopt(new remote::detail::RemoteCall<T>());
+    state->task_id = core_->next_id();
+    state->core = core_;
+    core_->submit(shoal::detail::Ref<shoal::detail::StateBase>(state), &remote::detail::RemoteCall<T>::complete, name,
+                  hash, std::move(encoded), std::move(deps), options);
+    return Future<T>::from_state(std::move(state));
+  }
+
+  template <typename... Rest>
+  auto submit_named(const TaskOptions& options, const std::string& name, Rest&&... rest) {
+    // The last argument is a null pointer to the signature type, which names R and P.
+    return [&]<std::size_t... I>(std::index_sequence<I...>) {
+      auto tuple = std::forward_as_tuple(std::forward<Rest>(rest)...);
+      using SigPtr = std::tuple_element_t<sizeof...(Rest) - 1, std::tuple<Rest...>>;
+      return submit_sig(options, name, static_cast<SigPtr>(nullptr), std::get<I>(std::move(tuple))...);
+    }(std::make_index_sequence<sizeof...(Rest) - 1>{});
+  }
+  template <typename R, typename... P, typename... A>
+  auto submit_sig(const TaskOptions& options, const std::string& name, R (*)(P...), A&&... args) {
+    static_assert(sizeof...(P) == sizeof...(A), "submit: wrong number of arguments for this signature");
+    auto info = remote::signature_of<R(P...)>();
+    using T = typename remote::detail::coro_traits<R>::value;
+    return submit_typed<T, std::decay_t<P>...>(options, name, info.signature_hash, info.signature,
+                                               std::forward<A>(args)...);
+  }
+
+  std::shared_ptr<remote::detail::ClientCore> core_;
+};
+
+/// A handle on an actor living in a worker. Copies share it; when the last goes, the
+/// actor is destroyed after the calls already sent.
+template <typename A>
+class Actor {
+ public:
+  /// Calls `method` on the actor: calls run one at a time, in the order they were made.
+  template <typename R, typename... P, typename... Args>
+  auto call(R (A::*method)(P...), Args&&... args) {
+    return call_impl<R, P...>(method, std::forward<Args>(args)...);
+  }
+  template <typename R, typename... P, typename... Args>
+  auto call(R (A::*method)(P...) const, Args&&... args) {
+    return call_impl<R, P...>(method, std::forward<Args>(args)...);
+  }
+  /// Completes when the actor was constructed (fails with what the constructor threw).
+  [[nodiscard]] const Future<void>& ready() const noexcept { return handle_->ready; }
+  [[nodiscard]] std::uint64_t id() const noexcept { return handle_->id; }
+
+ private:
+  friend class Client;
+  struct Handle {
+    std::uint64_t id = 0;
+    std::weak_ptr<remote::detail::ClientCore> core;
+    std::shared_ptr<const remote::ActorEntry> type;
+    Future<void> ready;
+    Handle(Future<void> r) : ready(std::move(r)) {}
+    ~Handle() {
+      if (auto c = core.lock()) c->release_actor(id);
+    }
+  };
+
+  template <typename R, typename... P, typename M, typename... Args>
+  auto call_impl(M method, Args&&... args) {
+    static_assert(sizeof...(P) == sizeof...(Args), "call: wrong number of arguments for this method");
+    const auto* m = handle_->type->find_method(method);
+    if (!m) throw NotRegistered(handle_->type->name + ".<method>", "the actor's SHOAL_ACTOR list");
+    using T = typename remote::detail::coro_traits<R>::value;
+    auto core = handle_->core.lock();
+    if (!core) throw ConnectionError("the client this actor was spawned from is closed");
+    std::vector<std::uint64_t> deps;
+    Bytes encoded = Client::encode_args<std::decay_t<P>...>(deps, std::forward<Args>(args)...);
+    auto state = shoal::detail::Ref<remote::detail::RemoteCall<T>>::adopt(new remote::detail::RemoteCall<T>());
+    state->task_id = core->next_id();
+    state->core = core;
+    core->submit(shoal::detail::Ref<shoal::detail::StateBase>(state), &remote::detail::RemoteCall<T>::complete,
+                         handle_->type->name + "." + m->name, m->signature_hash, std::move(encoded), std::move(deps),
+                         TaskOptions{}, handle_->id, m->name);
+    return Future<T>::from_state(std::move(state));
+  }
+
+  std::shared_ptr<Handle> handle_;
+};
+
+template <typename A, typename... Args>
+Actor<A> Client::spawn(Args&&... args) {
+  auto type = remote::Registry::global().find_actor<A>();
+  if (!type) throw NotRegistered("the actor type passed to Client::spawn", "this process (register it with SHOAL_ACTOR)");
+  auto ready = shoal::detail::Ref<remote::detail::RemoteCall<void>>::adopt(new remote::detail::RemoteCall<void>());
+  ready->task_id = core_->next_id();
+  ready->core = core_;
+  std::uint64_t actor_id = core_->next_id();
+  Actor<A> actor;
+  actor.handle_ = std::make_shared<typename Actor<A>::Handle>(Future<void>::from_state(ready));
+  actor.handle_->id = actor_id;
+  actor.handle_->core = core_;
+  actor.handle_->type = type;
+  Bytes encoded = codec::encode(std::tuple<std::decay_t<Args>...>(std::forward<Args>(args)...));
+  core_->actor_create(actor_id, type, std::move(encoded), shoal::detail::Ref<shoal::detail::StateBase>(ready),
+                      &remote::detail::RemoteCall<void>::complete);
+  return actor;
+}
+
+}  // namespace shoal

@@ -1,0 +1,129 @@
+// The task library of the daemon tests (libshoal_test_tasks.so): small functions with
+// predictable timing and failure, to load into workers with `shoal-worker --load`.
+// Several names (add, sleep_ms, fail) are also in libshoal_examples.so: load one of the
+// two into a worker, not both (the second load fails: a name registered twice).
+
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <shoal/core/coro.hpp>
+#include <shoal/core/error.hpp>
+#include <shoal/core/sleep.hpp>
+#include <shoal/compose/gather.hpp>
+#include <shoal/remote/client.hpp>
+#include <shoal/remote/registry.hpp>
+#include <shoal/remote/this_task.hpp>
+
+#include "test_tasks.hpp"
+
+namespace shoal_test_tasks {
+
+/// Returns its argument: the cheapest possible task, for round-trip and throughput tests.
+std::int64_t noop(std::int64_t x) { return x; }
+SHOAL_REMOTE(noop)
+
+/// a + b.
+std::int64_t add(std::int64_t a, std::int64_t b) { return a + b; }
+SHOAL_REMOTE(add)
+
+/// x * x.
+std::int64_t square(std::int64_t x) { return x * x; }
+SHOAL_REMOTE(square)
+
+/// A coroutine: sleeps `ms` on the worker's loop (holding no thread) and returns `ms`.
+/// CancelledError when cancelled during the sleep.
+shoal::Coro<std::int64_t> sleep_ms(std::int64_t ms) {
+  co_await shoal::sleep(std::chrono::milliseconds(ms));
+  co_return ms;
+}
+SHOAL_REMOTE(sleep_ms)
+
+/// A plain function that blocks its thread for `ms` (std::this_thread::sleep_for) and
+/// returns `ms`: occupies a worker slot; cannot be interrupted.
+std::int64_t block_ms(std::int64_t ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return ms;
+}
+SHOAL_REMOTE(block_ms)
+
+/// Always throws shoal::ValueError(message).
+std::int64_t fail(std::string message) { throw shoal::ValueError(message); }
+SHOAL_REMOTE(fail)
+
+/// Returns `s` unchanged.
+std::string echo_string(std::string s) { return s; }
+SHOAL_REMOTE(echo_string)
+
+/// The sum of `xs` (0 for an empty list).
+std::int64_t sum_list(std::vector<std::int64_t> xs) {
+  std::int64_t total = 0;
+  for (std::int64_t x : xs) total += x;
+  return total;
+}
+SHOAL_REMOTE(sum_list)
+
+/// Kills the worker running it at once: std::_Exit(42), no destructors, no reply. For
+/// the tests of a worker dying mid-task (retries, respawn).
+[[noreturn]] void crash() { std::_Exit(42); }
+SHOAL_REMOTE(crash)
+
+using shoal::this_task::stop_requested;
+
+/// A plain function that polls the task's stop flag every millisecond for up to
+/// `max_ms`: true as soon as a stop is requested, false when max_ms passed first.
+bool spin_until_stopped(std::int64_t max_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(max_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (stop_requested()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return stop_requested();
+}
+SHOAL_REMOTE(spin_until_stopped)
+
+/// A coroutine that sleeps `ms` and returns; when cancelled during the sleep it writes
+/// "cancelled\n" to the file at `path` before letting CancelledError go on, so a test can
+/// see from outside the worker that the cancellation reached the coroutine.
+shoal::Coro<void> marker_on_cancel(std::string path, std::int64_t ms) {
+  try {
+    co_await shoal::sleep(std::chrono::milliseconds(ms));
+  } catch (const shoal::CancelledError&) {
+    std::ofstream(path) << "cancelled\n";
+    throw;
+  }
+}
+SHOAL_REMOTE(marker_on_cancel)
+
+/// Nested tasks: submits square(1..n) through the worker's own client and sums them.
+shoal::Coro<std::int64_t> nested_sum(std::int64_t n) {
+  auto& client = shoal::Client::current();
+  std::vector<shoal::Future<std::int64_t>> parts;
+  for (std::int64_t i = 1; i <= n; ++i) parts.push_back(client.submit<std::int64_t(std::int64_t)>("square", i));
+  auto values = co_await shoal::gather(parts);
+  std::int64_t sum = 0;
+  for (auto v : values) sum += v;
+  co_return sum;
+}
+SHOAL_REMOTE(nested_sum)
+
+/// Nested, blocking: a plain task that waits on a child task's result with result().
+std::int64_t nested_blocking(std::int64_t x) {
+  return shoal::Client::current().submit<std::int64_t(std::int64_t)>("square", x).result() + 1;
+}
+SHOAL_REMOTE(nested_blocking)
+
+/// Appends `line` to the file at `path` and returns it (to observe that a task ran).
+std::int64_t append_line(std::string path, std::int64_t line) {
+  std::ofstream(path, std::ios::app) << line << "\n";
+  return line;
+}
+SHOAL_REMOTE(append_line)
+
+SHOAL_ACTOR(Counter, shoal::init<std::int64_t>, &Counter::add, &Counter::get)
+
+}  // namespace shoal_test_tasks

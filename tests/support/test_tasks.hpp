@@ -1,0 +1,30 @@
+#pragma once
+// Declarations of libshoal_test_tasks.so's functions and actor, for tests that link
+// test_tasks.cpp themselves (so that typed submit(&fn, ...) and spawn<Counter> work).
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <shoal/core/coro.hpp>
+
+namespace shoal_test_tasks {
+
+std::int64_t noop(std::int64_t x);
+std::int64_t add(std::int64_t a, std::int64_t b);
+std::int64_t square(std::int64_t x);
+shoal::Coro<std::int64_t> sleep_ms(std::int64_t ms);
+std::int64_t block_ms(std::int64_t ms);
+
+/// An actor holding a number: Counter(start), add(k) -> the new value, get().
+class Counter {
+ public:
+  explicit Counter(std::int64_t start) : n_(start) {}
+  std::int64_t add(std::int64_t k) { return n_ += k; }
+  std::int64_t get() const { return n_; }
+
+ private:
+  std::int64_t n_;
+};
+
+}  // namespace shoal_test_tasks

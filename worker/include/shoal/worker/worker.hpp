@@ -1,0 +1,69 @@
+#pragma once
+/// \file
+/// The worker engine: connects to a coordinator, registers the functions and actor types
+/// of its registry, and runs what it is assigned: coroutine functions as tasks on its
+/// loop, plain functions on its thread pool, an actor's calls one at a time in arrival
+/// order. Results leave in batches. Cancellation reaches a coroutine as CancelledError at
+/// its next await and a plain function through shoal::this_task::stop_requested().
+///
+///     shoal::run([]() -> shoal::Coro<int> {
+///       shoal::worker::Worker w({.coordinator = "unix:///tmp/c.sock", .threads = 4});
+///       co_return co_await w.run();
+///     }());
+///
+/// `shoal-worker` (worker/src/main.cpp) is this plus flags, `--load` and signals. Users
+/// may build their own worker binary around it, with their functions linked in.
+
+#include <asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "shoal/remote/registry.hpp"
+
+namespace shoal::worker {
+
+struct WorkerOptions {
+  std::string coordinator;  ///< address; empty: remote::default_address()
+  int adopted_fd = -1;      ///< a socket already connected to the coordinator (LocalCluster)
+  unsigned threads = 0;     ///< pool threads for plain tasks; 0: one per core
+  unsigned coroutines = 1024;
+  std::string name;         ///< shown in status; default "w<pid>"
+  std::string token;        ///< for TCP coordinators
+  std::chrono::milliseconds grace{30000};  ///< on stop(): how long running tasks may finish
+  /// How long to keep trying when the coordinator goes away: 0 forever, negative never
+  /// (an adopted socket never reconnects).
+  std::chrono::milliseconds reconnect_timeout{0};
+  std::uint32_t max_tasks = 0;  ///< exit after this many tasks (0: never)
+  bool log = true;
+  /// Where Client::current() connects from inside tasks; empty: `coordinator`.
+  std::string client_address;
+};
+
+class Worker {
+ public:
+  explicit Worker(WorkerOptions options, remote::Registry& registry = remote::Registry::global());
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  /// Runs until stopped, told to exit by the coordinator, or unable to reconnect. Must be
+  /// awaited on a shoal loop (coroutine tasks run there). Returns the exit status: 0 after
+  /// a clean stop, 3 when the coordinator could not be reached.
+  asio::awaitable<int> run();
+  /// Drains (call on the worker's loop, e.g. from a signal handler): tells the
+  /// coordinator, hands back tasks not started, lets running ones finish within `grace`.
+  void stop();
+
+  struct Engine;
+
+ private:
+  std::shared_ptr<Engine> engine_;
+};
+
+/// `shoal-worker`'s main: flags (CLI11), `--load`, signals. Returns the exit status.
+int worker_main(int argc, char** argv);
+
+}  // namespace shoal::worker

@@ -1,0 +1,105 @@
+// shoal-worker: flags, --load, signals, around the Worker engine.
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <asio/signal_set.hpp>
+
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "shoal/core/loop.hpp"
+#include "shoal/remote/link.hpp"
+#include "shoal/worker/loader.hpp"
+#include "shoal/worker/worker.hpp"
+
+namespace shoal::worker {
+
+namespace {
+
+std::string read_token(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw Error("cannot read the token file " + path);
+  std::string token;
+  std::getline(in, token);
+  return token;
+}
+
+}  // namespace
+
+int worker_main(int argc, char** argv) {
+  CLI::App app{"shoal-worker: runs tasks for a shoal coordinator.\n"
+               "Functions come from this binary and from task libraries given with --load."};
+  app.name("shoal-worker");
+  WorkerOptions opt;
+  std::vector<std::string> loads;
+  std::string token_file;
+  double grace_s = 30, reconnect_s = 0;
+  bool quiet = false;
+  app.add_option("--coordinator,-c", opt.coordinator,
+                 "coordinator address: unix:///PATH or tcp://HOST:PORT (default: $SHOAL_ADDRESS, else the "
+                 "default socket " + remote::default_address() + ")");
+  app.add_option("--threads,-t", opt.threads, "threads for plain (blocking) tasks (default: one per core)")
+      ->check(CLI::Range(1u, 4096u));
+  app.add_option("--coroutines", opt.coroutines, "coroutine tasks run at once")->capture_default_str();
+  app.add_option("--load,-l", loads, "a task library (.so) to load; repeatable")->check(CLI::ExistingFile);
+  app.add_option("--name,-n", opt.name, "this worker's name (default: w<pid>)");
+  app.add_option("--token-file", token_file, "file holding the coordinator's token (TCP)");
+  app.add_option("--grace", grace_s, "seconds running tasks get to finish on SIGTERM")->capture_default_str();
+  app.add_option("--reconnect-timeout", reconnect_s,
+                 "seconds to keep trying when the coordinator goes away (0: forever, -1: never)")
+      ->capture_default_str();
+  app.add_option("--max-tasks", opt.max_tasks, "exit after this many tasks (0: never)")->capture_default_str();
+  app.add_option("--fd", opt.adopted_fd, "use this inherited, connected socket (set by LocalCluster)")
+      ->group("");
+  app.add_flag("--quiet,-q", quiet, "no log lines on stderr");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  opt.log = !quiet;
+  opt.grace = std::chrono::milliseconds(static_cast<long>(grace_s * 1000));
+  opt.reconnect_timeout = std::chrono::milliseconds(static_cast<long>(reconnect_s * 1000));
+  try {
+    if (!token_file.empty()) opt.token = read_token(token_file);
+    if (!opt.coordinator.empty()) (void)remote::parse_address(opt.coordinator);
+    for (const auto& lib : loads) {
+      auto loaded = load_task_library(lib);
+      if (!quiet)
+        std::cerr << "shoal-worker: loaded " << lib << " (" << loaded.functions.size() << " functions, "
+                  << loaded.actors.size() << " actor types)" << std::endl;
+    }
+    remote::Registry::global().verify();
+  } catch (const std::exception& e) {
+    std::cerr << "shoal-worker: " << e.what() << std::endl;
+    return 2;
+  }
+  Loop loop;
+  Worker worker(opt);
+  int status = loop.run_until_complete([&]() -> Coro<int> {
+    asio::signal_set signals(co_await asio::this_coro::executor, SIGTERM, SIGINT);
+    int seen = 0;
+    std::function<void()> arm = [&] {
+      signals.async_wait([&](std::error_code ec, int) {
+        if (ec) return;
+        if (++seen == 1) {
+          worker.stop();
+          arm();
+        } else {
+          std::_Exit(1);  // a second signal: stop now
+        }
+      });
+    };
+    arm();
+    int s = co_await worker.run();
+    signals.cancel();
+    co_return s;
+  }());
+  loop.shutdown();
+  return status;
+}
+
+}  // namespace shoal::worker
