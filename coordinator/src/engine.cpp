@@ -1176,8 +1176,9 @@ struct Coordinator::Engine : std::enable_shared_from_this<Coordinator::Engine> {
     auto p = std::make_shared<Peer>(std::move(socket));
     p->tcp = tcp;
     p->last_recv = p->last_send = steady_ns();
-    p->writer->on_error([self = shared_from_this(), weak = std::weak_ptr<Peer>(p)](const std::error_code& ec) {
-      if (auto p = weak.lock()) self->close_peer(*p, "write failed: " + ec.message());
+    p->writer->on_error([engine = weak_from_this(), weak = std::weak_ptr<Peer>(p)](const std::error_code& ec) {
+      auto self = engine.lock();
+      if (auto p = weak.lock(); p && self) self->close_peer(*p, "write failed: " + ec.message());
     });
     asio::co_spawn(ex, serve(p), asio::detached);
   }

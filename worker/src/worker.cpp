@@ -93,6 +93,25 @@ struct Worker::Engine : std::enable_shared_from_this<Worker::Engine> {
   std::uint64_t started = 0, completed = 0;
   std::unordered_map<std::uint64_t, std::shared_ptr<Job>> jobs;
   std::unordered_map<std::uint64_t, ActorHost> actors;
+  // Per function: the mean run time of its plain calls, to run tiny ones inline on the
+  // loop (no hand-off to a pool thread and back). Written by pool threads and the loop.
+  struct FnStats {
+    std::atomic<double> mean_ns{-1};
+    std::atomic<std::uint32_t> demoted{0};  // calls left on the pool after a slow inline call
+  };
+  std::mutex stats_mu;
+  std::unordered_map<const remote::FunctionEntry*, std::unique_ptr<FnStats>> stats;
+  static constexpr double kInlineBelowNs = 20'000;
+  FnStats& stats_of(const remote::FunctionEntry* e) {
+    std::lock_guard lock(stats_mu);
+    auto& p = stats[e];
+    if (!p) p = std::make_unique<FnStats>();
+    return *p;
+  }
+  static void observe(FnStats& st, std::uint64_t run_ns) {
+    double m = st.mean_ns.load(std::memory_order_relaxed);
+    st.mean_ns.store(m < 0 ? double(run_ns) : 0.9 * m + 0.1 * double(run_ns), std::memory_order_relaxed);
+  }
   std::unique_ptr<asio::steady_timer> wake;  // run() waits on it between sessions
 
   std::mutex sink_mu;
@@ -232,9 +251,21 @@ struct Worker::Engine : std::enable_shared_from_this<Worker::Engine> {
     arm_timeout(j);
     if (entry->is_coroutine) {
       run_coroutine(j, [entry](codec::Reader& r) { return entry->invoke_async(r); }, {});
-    } else {
-      run_plain(j, [entry](const Bytes& args) { return entry->invoke(args); }, {});
+      return;
     }
+    auto& st = stats_of(entry.get());
+    double mean = st.mean_ns.load(std::memory_order_relaxed);
+    if (mean >= 0 && mean < kInlineBelowNs && !j->timeout_ms && st.demoted.load(std::memory_order_relaxed) == 0) {
+      run_inline(j, *entry, st);
+      return;
+    }
+    if (auto d = st.demoted.load(std::memory_order_relaxed)) st.demoted.store(d - 1, std::memory_order_relaxed);
+    run_plain(j, [entry, &st](const Bytes& args) {
+      auto t0 = steady_ns();
+      auto out = entry->invoke(args);
+      observe(st, steady_ns() - t0);
+      return out;
+    }, {});
   }
 
   void arm_timeout(const std::shared_ptr<Job>& j) {
@@ -330,6 +361,33 @@ struct Worker::Engine : std::enable_shared_from_this<Worker::Engine> {
       if (j->timer) asio::post(self->ex, [j] { j->timer->cancel(); });
       if (then) asio::post(self->ex, std::move(then));
     });
+  }
+
+  // A tiny plain function, measured under 20 us: run it here, on the loop thread. One
+  // that turns out slow (over 1 ms) goes back to the pool for its next 1,000 calls.
+  void run_inline(const std::shared_ptr<Job>& j, const remote::FunctionEntry& entry, FnStats& st) {
+    j->phase = running;
+    auto t0 = steady_ns();
+    ResultOut r;
+    r.id = j->id;
+    r.attempt = j->attempt;
+    std::exception_ptr error;
+    {
+      this_task::StopScope scope(j->stop.get_token());
+      try {
+        r.bytes = entry.invoke(j->args);
+      } catch (...) {
+        error = std::current_exception();
+      }
+    }
+    r.run_ns = steady_ns() - t0;
+    observe(st, r.run_ns);
+    if (r.run_ns > 1'000'000) st.demoted.store(1000, std::memory_order_relaxed);
+    j->phase = reported;
+    if (error)
+      report_error(*j, error, r.run_ns);
+    else
+      report(std::move(r));
   }
 
   void cancel_job(Job& j) {
@@ -683,8 +741,8 @@ struct Worker::Engine : std::enable_shared_from_this<Worker::Engine> {
     }
     reader = std::make_unique<proto::FrameReader>(*socket, proto::FrameLimits{}, 1 << 20);
     writer = proto::FrameWriter::create(*socket);
-    writer->on_error([self = shared_from_this()](const std::error_code& ec) {
-      self->drop_connection("write failed: " + ec.message());
+    writer->on_error([weak = weak_from_this()](const std::error_code& ec) {
+      if (auto self = weak.lock()) self->drop_connection("write failed: " + ec.message());
     });
     return true;
   }

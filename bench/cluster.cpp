@@ -1,0 +1,166 @@
+// B3, B4, B8: the cluster layer on LocalCluster(2), this binary re-executed as its
+// workers (so `noop` below exists there).
+//   bench_cluster b3 N ROUNDS   sequential round trips: p50 and p99 (us), and the raw floor:
+//                               64-byte ping-pong over a Unix socketpair between two processes
+//   bench_cluster b4 N ROUNDS   N submits, then every result: tasks/s
+//   bench_cluster b8 ROUNDS     LocalCluster(2) construction to the first result: ms
+//                               (each sample a fresh process: `b8 --once`)
+
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "common.hpp"
+#include "shoal/cluster/local_cluster.hpp"
+#include "shoal/core/loop.hpp"
+
+std::int64_t noop(std::int64_t x) { return x; }
+SHOAL_REMOTE(noop)
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return v[static_cast<std::size_t>(p * static_cast<double>(v.size() - 1))];
+}
+
+// The floor: two processes exchanging 64 bytes over a socketpair.
+std::vector<double> raw_pingpong(int n) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) std::abort();
+  pid_t pid = ::fork();
+  char buf[64] = {};
+  if (pid == 0) {
+    ::close(sv[0]);
+    for (int i = 0; i < n; ++i) {
+      std::size_t got = 0;
+      while (got < 64) got += static_cast<std::size_t>(::read(sv[1], buf + got, 64 - got));
+      if (::write(sv[1], buf, 64) != 64) std::_Exit(1);
+    }
+    std::_Exit(0);
+  }
+  ::close(sv[1]);
+  std::vector<double> us;
+  us.reserve(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    auto t0 = Clock::now();
+    if (::write(sv[0], buf, 64) != 64) std::abort();
+    std::size_t got = 0;
+    while (got < 64) got += static_cast<std::size_t>(::read(sv[0], buf + got, 64 - got));
+    us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+  }
+  ::close(sv[0]);
+  int st;
+  ::waitpid(pid, &st, 0);
+  return us;
+}
+
+int b3(int n, int rounds) {
+  std::vector<double> raw50, raw99;
+  for (int r = 0; r < rounds; ++r) {
+    auto us = raw_pingpong(n);
+    raw50.push_back(percentile(us, 0.5));
+    raw99.push_back(percentile(us, 0.99));
+  }
+  shoal::LocalCluster local(2, {.threads_per_worker = 1});
+  auto& client = local.client();
+  std::vector<double> p50, p99, block50;
+  shoal::run([&]() -> shoal::Coro<void> {
+    for (int i = 0; i < 500; ++i) (void)co_await client.submit(&noop, i).wait();
+    for (int r = 0; r < rounds; ++r) {
+      std::vector<double> us;
+      us.reserve(static_cast<std::size_t>(n));
+      for (int i = 0; i < n; ++i) {
+        auto t0 = Clock::now();
+        auto v = co_await client.submit(&noop, i).wait();
+        us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+        if (v != i) std::abort();
+      }
+      p50.push_back(percentile(us, 0.5));
+      p99.push_back(percentile(us, 0.99));
+    }
+  }());
+  for (int r = 0; r < rounds; ++r) {
+    std::vector<double> us;
+    for (int i = 0; i < n; ++i) {
+      auto t0 = Clock::now();
+      if (client.submit(&noop, i).result() != i) std::abort();
+      us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+    }
+    block50.push_back(percentile(us, 0.5));
+  }
+  shoal::bench::print_result("B3", nullptr, "us", p50);
+  shoal::bench::print_result("B3p99", nullptr, "us", p99);
+  shoal::bench::print_result("B3", "raw uds pingpong", "us", raw50);
+  shoal::bench::print_result("B3p99", "raw uds pingpong", "us", raw99);
+  shoal::bench::print_result("B3block", nullptr, "us", block50);
+  return 0;
+}
+
+int b4(int n, int rounds) {
+  shoal::LocalCluster local(2, {.threads_per_worker = 1});
+  auto& client = local.client();
+  std::vector<double> rates;
+  auto once = [&](int count) {
+    std::vector<shoal::Future<std::int64_t>> fs;
+    fs.reserve(static_cast<std::size_t>(count));
+    auto t0 = Clock::now();
+    for (int i = 0; i < count; ++i) fs.push_back(client.submit(&noop, i));
+    std::int64_t sum = 0;
+    for (auto& f : fs) sum += f.result();
+    double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    if (sum != std::int64_t{count} * (count - 1) / 2) std::abort();
+    return count / s;
+  };
+  once(n / 10);
+  for (int r = 0; r < rounds; ++r) rates.push_back(once(n));
+  shoal::bench::print_result("B4", nullptr, "tasks/s", rates);
+  return 0;
+}
+
+int b8_once() {
+  auto t0 = Clock::now();
+  shoal::LocalCluster local(2, {.threads_per_worker = 1});
+  if (local.client().submit(&noop, 1).result() != 1) std::abort();
+  double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  std::printf("%f\n", ms);
+  std::fflush(stdout);
+  return 0;
+}
+
+int b8(int rounds, const char* self) {
+  std::vector<double> ms;
+  for (int r = 0; r < rounds + 1; ++r) {
+    std::string cmd = std::string(self) + " b8 --once";
+    FILE* p = ::popen(cmd.c_str(), "r");
+    double v = 0;
+    if (!p || std::fscanf(p, "%lf", &v) != 1) std::abort();
+    ::pclose(p);
+    if (r > 0) ms.push_back(v);  // the first run warms the page cache
+  }
+  shoal::bench::print_result("B8", nullptr, "ms", ms);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string mode = argc > 1 ? argv[1] : "b3";
+  if (mode == "b3") return b3(argc > 2 ? std::atoi(argv[2]) : 20000, argc > 3 ? std::atoi(argv[3]) : 5);
+  if (mode == "b4") return b4(argc > 2 ? std::atoi(argv[2]) : 100000, argc > 3 ? std::atoi(argv[3]) : 7);
+  if (mode == "b8") {
+    if (argc > 2 && std::string(argv[2]) == "--once") return b8_once();
+    return b8(argc > 2 ? std::atoi(argv[2]) : 7, argv[0]);
+  }
+  std::fprintf(stderr, "usage: bench_cluster b3|b4|b8 ...\n");
+  return 2;
+}

@@ -1,0 +1,186 @@
+// The cluster layer for real: LocalCluster, ProcessPoolExecutor and Process re-execute this
+// test binary as their children (shoal::cluster's --wrap=main), so the functions below and
+// those of support/test_tasks.cpp exist there.
+
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <set>
+#include <thread>
+
+#include "shoal/cluster/local_cluster.hpp"
+#include "shoal/cluster/process.hpp"
+#include "shoal/cluster/process_pool.hpp"
+#include "support/daemons.hpp"
+#include "support/test_tasks.hpp"
+
+using namespace std::chrono_literals;
+using shoal::test::wait_until;
+
+namespace cluster_test {
+
+std::int64_t pid_of(std::int64_t) { return ::getpid(); }
+SHOAL_REMOTE(pid_of)
+
+void proc_ok() {}
+SHOAL_REMOTE(proc_ok)
+
+void proc_fail() { throw shoal::ValueError("proc_fail says no"); }
+SHOAL_REMOTE(proc_fail)
+
+void proc_sleep(std::int64_t ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+SHOAL_REMOTE(proc_sleep)
+
+void proc_put(std::int64_t tag, std::int64_t n, shoal::mp::Queue<std::int64_t> q) {
+  for (std::int64_t i = 0; i < n; ++i) q.put(tag * 1'000'000 + i);
+}
+SHOAL_REMOTE(proc_put)
+
+void init_fail() { throw shoal::ValueError("the initializer failed on purpose"); }
+SHOAL_REMOTE(init_fail)
+
+void crash_now() { std::_Exit(9); }
+SHOAL_REMOTE(crash_now)
+
+bool pid_alive(pid_t pid) { return ::kill(pid, 0) == 0; }
+
+}  // namespace cluster_test
+
+using namespace cluster_test;
+
+TEST_CASE("LocalCluster(2): 10,000 tasks, every result right, on both workers", "[cluster]") {
+  shoal::LocalCluster local(2, {.threads_per_worker = 1});
+  auto& client = local.client();
+  std::vector<shoal::Future<std::int64_t>> fs;
+  for (std::int64_t i = 0; i < 10000; ++i) fs.push_back(client.submit(&shoal_test_tasks::square, i));
+  for (std::int64_t i = 0; i < 10000; ++i) {
+    auto v = fs[static_cast<std::size_t>(i)].result(30s);
+    if (v != i * i) FAIL("task " << i << " gave " << v);
+  }
+  auto ws = client.workers().result(5s);
+  REQUIRE(ws.size() == 2);
+  CHECK(ws[0].done > 0);
+  CHECK(ws[1].done > 0);
+}
+
+TEST_CASE("LocalCluster: stop leaves no child behind", "[cluster]") {
+  std::vector<pid_t> pids;
+  {
+    shoal::LocalCluster local(2);
+    CHECK(local.client().submit(&shoal_test_tasks::noop, 3).result(10s) == 3);
+    pids = local.worker_pids();
+    REQUIRE(pids.size() == 2);
+  }
+  for (auto pid : pids) CHECK_FALSE(pid_alive(pid));
+}
+
+TEST_CASE("LocalCluster: a dead worker is replaced; a poison task fails with WorkerLost", "[cluster]") {
+  shoal::LocalCluster local(2, {.threads_per_worker = 1, .retries = 2});
+  auto& client = local.client();
+  local.wait_for_workers(2);
+  auto poison = client.submit(&crash_now);
+  std::vector<shoal::Future<std::int64_t>> innocent;
+  for (std::int64_t i = 0; i < 200; ++i) innocent.push_back(client.submit(&shoal_test_tasks::block_ms, 1));
+  CHECK_THROWS_AS(poison.result(30s), shoal::WorkerLost);
+  for (auto& f : innocent) CHECK(f.result(30s) == 1);
+  // Both workers are back.
+  CHECK(wait_until([&] { return client.workers().result(5s).size() == 2; }, 10s));
+}
+
+TEST_CASE("ProcessPoolExecutor: submit, map, exceptions", "[cluster]") {
+  shoal::ProcessPoolExecutor pool(2);
+  CHECK(pool.submit(&shoal_test_tasks::add, 2, 3).result(10s) == 5);
+  auto squares = pool.map(&shoal_test_tasks::square, std::vector<std::int64_t>{1, 2, 3, 4});
+  CHECK(squares == std::vector<std::int64_t>{1, 4, 9, 16});
+  auto pids = pool.map(&pid_of, std::vector<std::int64_t>(20, 0));
+  for (auto p : pids) CHECK(p != ::getpid());
+  pool.shutdown();
+  CHECK_THROWS_AS(pool.submit(&shoal_test_tasks::noop, 1), shoal::InvalidStateError);
+}
+
+TEST_CASE("ProcessPoolExecutor: max_tasks_per_child replaces workers", "[cluster]") {
+  shoal::ProcessPoolExecutor pool(1, {.max_tasks_per_child = 2});
+  std::set<std::int64_t> pids;
+  for (int i = 0; i < 6; ++i) pids.insert(pool.submit(&pid_of, 0).result(20s));
+  CHECK(pids.size() >= 3);
+}
+
+TEST_CASE("ProcessPoolExecutor: a failing initializer breaks the pool", "[cluster]") {
+  shoal::ProcessPoolOptions o;
+  o.initializer = shoal::remote::Registry::global().prepare(&init_fail);
+  shoal::ProcessPoolExecutor pool(1, o);
+  auto f = pool.submit(&shoal_test_tasks::noop, 1);
+  CHECK_THROWS_AS(f.result(20s), shoal::BrokenExecutor);
+  CHECK_THROWS_AS(pool.submit(&shoal_test_tasks::noop, 1), shoal::BrokenExecutor);
+}
+
+TEST_CASE("ProcessPoolExecutor: shutdown(cancel_futures) cancels what has not run", "[cluster]") {
+  shoal::ProcessPoolExecutor pool(1);
+  std::vector<shoal::Future<std::int64_t>> fs;
+  for (int i = 0; i < 50; ++i) fs.push_back(pool.submit(&shoal_test_tasks::block_ms, 20));
+  REQUIRE(fs[0].result(10s) == 20);
+  pool.shutdown(true, true);
+  std::size_t cancelled = 0;
+  for (auto& f : fs) {
+    REQUIRE(f.done());
+    if (f.cancelled()) ++cancelled;
+  }
+  CHECK(cancelled > 0);
+}
+
+TEST_CASE("Process: exit codes 0, 1 and -9; join with a timeout; terminate", "[cluster]") {
+  shoal::Process ok(&proc_ok);
+  ok.start();
+  CHECK(ok.join(10s));
+  CHECK(ok.exitcode() == 0);
+  CHECK_FALSE(ok.is_alive());
+
+  shoal::Process bad(&proc_fail);
+  bad.start();
+  CHECK(bad.join(10s));
+  CHECK(bad.exitcode() == 1);
+
+  shoal::Process slow(&proc_sleep, 60000);
+  slow.start();
+  CHECK(slow.pid() > 0);
+  CHECK_FALSE(slow.join(100ms));
+  CHECK(slow.is_alive());
+  CHECK(slow.exitcode() == std::nullopt);
+  slow.kill();
+  CHECK(slow.join(10s));
+  CHECK(slow.exitcode() == -9);
+
+  shoal::Process term(&proc_sleep, 60000);
+  term.start();
+  term.terminate();
+  CHECK(term.join(10s));
+  CHECK(term.exitcode() == -SIGTERM);
+}
+
+TEST_CASE("mp::Queue shared by a parent and two Process children", "[cluster]") {
+  shoal::mp::Queue<std::int64_t> q(100);
+  shoal::Process a(&proc_put, 1, 500, std::ref(q));
+  shoal::Process b(&proc_put, 2, 500, std::ref(q));
+  a.start();
+  b.start();
+  std::int64_t next[3] = {0, 0, 0};
+  for (int i = 0; i < 1000; ++i) {
+    auto v = q.get(true, std::chrono::seconds(10));
+    auto tag = v / 1'000'000, n = v % 1'000'000;
+    REQUIRE((tag == 1 || tag == 2));
+    CHECK(n == next[tag]);  // each producer's order is kept
+    next[tag] = n + 1;
+  }
+  CHECK(a.join(10s));
+  CHECK(b.join(10s));
+  CHECK(a.exitcode() == 0);
+  CHECK(b.exitcode() == 0);
+  CHECK_THROWS_AS(q.get(true, std::chrono::milliseconds(50)), shoal::Empty);
+}
+
+TEST_CASE("an mp::Queue cannot be passed to a remote task", "[cluster]") {
+  shoal::mp::Queue<std::int64_t> q;
+  CHECK_THROWS_AS(shoal::codec::encode(q), shoal::ValueError);
+}
