@@ -106,6 +106,47 @@ BENCHMARKS = [
             "raw C 64-byte writes": ["{bin}/bench_wire_frames", "500000", "5"],
         },
     },
+    {
+        "id": "B3",
+        "name": "remote round trip, LocalCluster(2), p50",
+        "unit": "us",
+        "better": "lower",
+        "shoal": ["{bin}/bench_cluster", "b3", "5000", "5"],
+        "peers": {
+            "raw uds pingpong": ["{bin}/bench_cluster", "b3", "5000", "5"],
+            "python ProcessPoolExecutor": [sys.executable, f"{HERE}/python/b3_pool.py", "5000", "3"],
+        },
+    },
+    {
+        "id": "B3p99",
+        "name": "remote round trip, LocalCluster(2), p99",
+        "unit": "us",
+        "better": "lower",
+        "shoal": ["{bin}/bench_cluster", "b3", "5000", "5"],
+        "peers": {
+            "raw uds pingpong": ["{bin}/bench_cluster", "b3", "5000", "5"],
+            "python ProcessPoolExecutor": [sys.executable, f"{HERE}/python/b3_pool.py", "5000", "3"],
+        },
+    },
+    {
+        "id": "B4",
+        "name": "100k trivial remote tasks, submit all, gather",
+        "unit": "tasks/s",
+        "better": "higher",
+        "shoal": ["{bin}/bench_cluster", "b4", "100000", "7"],
+        "peers": {
+            "python ProcessPoolExecutor": [sys.executable, f"{HERE}/python/b4_pool.py", "20000", "3"],
+            "python map(chunksize=1000)": [sys.executable, f"{HERE}/python/b4_pool.py", "20000", "3"],
+        },
+    },
+    {
+        "id": "B8",
+        "name": "LocalCluster(2) start to first result",
+        "unit": "ms",
+        "better": "lower",
+        "shoal": ["{bin}/bench_cluster", "b8", "7"],
+        "peers": {"python ProcessPoolExecutor": [sys.executable, f"{HERE}/python/b8_pool.py", "5"]},
+    },
 ]
 
 

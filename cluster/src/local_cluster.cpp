@@ -201,7 +201,15 @@ Client& LocalCluster::client() {
   if (!impl_->client) {
     ClientOptions o;
     o.name = "local";
-    impl_->client = std::make_unique<Client>(impl_->address, o);
+    // In-process: the client's frames go straight to the coordinator's thread, and its
+    // futures complete there (no socket, no client thread).
+    remote::detail::LocalLink link;
+    link.address = impl_->address + " (in process)";
+    link.executor = impl_->coord->executor();
+    link.connect = [c = impl_->coord.get()](remote::detail::LocalLink::Frames to_client) {
+      return c->connect_local(std::move(to_client));
+    };
+    impl_->client = std::make_unique<Client>(std::move(link), o);
   }
   return *impl_->client;
 }

@@ -14,6 +14,7 @@
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <capnp/message.h>
+#include <capnp/serialize.h>
 
 #include <algorithm>
 #include <deque>
@@ -77,7 +78,6 @@ struct Task {
   bool cancel_requested = false;
   std::uint64_t submitted_wall = 0, finished_wall = 0;
   std::uint64_t finished_steady = 0;
-  std::uint64_t assigned_steady = 0;
 };
 
 struct Function {
@@ -112,6 +112,13 @@ struct Peer {
   proto::Socket socket;
   proto::FrameReader reader;
   std::shared_ptr<proto::FrameWriter> writer;
+  // An in-process peer (LocalCluster's client): frames go to `deliver` instead of a
+  // socket, on this thread; an empty frame tells it the link closed.
+  bool local = false;
+  std::function<void(std::vector<std::uint64_t>&&)> deliver;
+  bool hello_done = false;
+  std::uint32_t last_fn_index = ~0u;
+  std::uint64_t last_fn_hash = 0;
   std::uint64_t id = 0;
   schema::Role role = schema::Role::CLIENT;
   bool welcomed = false;
@@ -160,6 +167,7 @@ struct Coordinator::Engine : std::enable_shared_from_this<Coordinator::Engine> {
   std::vector<std::uint64_t> unplaced_actors;
   std::uint64_t next_peer = 0;
   bool dispatch_posted = false;
+  std::vector<std::uint64_t> to_free;
   bool stopping = false;
   bool stopped = false;
   bool drained = false;
@@ -200,6 +208,13 @@ struct Coordinator::Engine : std::enable_shared_from_this<Coordinator::Engine> {
     return it->second;
   }
 
+  // The wall clock, read once per batch of frames (every record of a batch shares it).
+  std::uint64_t wall_cache = 0;
+  std::uint64_t now_wall() {
+    if (!wall_cache) wall_cache = remote::wall_ns();
+    return wall_cache;
+  }
+
   bool any_live_worker() const {
     for (auto& [id, p] : peers)
       if (p->role == schema::Role::WORKER && p->welcomed && !p->closed) return true;
@@ -227,6 +242,13 @@ struct Coordinator::Engine : std::enable_shared_from_this<Coordinator::Engine> {
 
   void send(Peer& p, capnp::MessageBuilder& msg) {
     if (p.closed) return;
+    if (p.local) {
+      std::vector<std::uint64_t> words;
+      proto::append_frame(msg, words);
+      p.last_send = steady_ns();
+      p.deliver(std::move(words));
+      return;
+    }
     try {
       p.writer->send(msg);
       p.last_send = steady_ns();
@@ -267,14 +289,17 @@ struct Coordinator::Engine : std::enable_shared_from_this<Coordinator::Engine> {
     if (t.actor) a.setMethod(t.method);
   }
 
+  // A first-segment size that holds a batch of `n` entries carrying `bytes` of data.
+  static unsigned message_words(std::size_t n, std::size_t bytes, std::size_t words_each) {
+    return static_cast<unsigned>(std::min<std::size_t>(8 + n * (words_each + 2) + bytes / 8 + n * 4, 1u << 20));
+  }
+
   void flush(Peer& p) {
     p.flush_posted = false;
     if (p.closed) return;
     constexpr std::size_t kMax = 512;
     // Assigns.
     for (std::size_t at = 0; at < p.out_assigns.size();) {
-      capnp::MallocMessageBuilder msg;
-      auto env = msg.initRoot<schema::Envelope>();
       std::vector<const Task*> batch;
       std::size_t bytes = 0;
       while (at < p.out_assigns.size() && batch.size() < kMax && bytes < (256u << 10)) {
@@ -284,6 +309,9 @@ struct Coordinator::Engine : std::enable_shared_from_this<Coordinator::Engine> {
         bytes += it->second.args.size();
       }
       if (batch.empty()) continue;
+      // One segment for the whole batch: readers take a lock for every other segment.
+      capnp::MallocMessageBuilder msg(message_words(batch.size(), bytes, 24));
+      auto env = msg.initRoot<schema::Envelope>();
       if (batch.size() == 1) {
         fill_assign(env.initAssign(), *batch[0]);
       } else {
@@ -295,8 +323,6 @@ struct Coordinator::Engine : std::enable_shared_from_this<Coordinator::Engine> {
     p.out_assigns.clear();
     // Results (to clients).
     for (std::size_t at = 0; at < p.out_results.size();) {
-      capnp::MallocMessageBuilder msg;
-      auto env = msg.initRoot<schema::Envelope>();
       std::vector<const Task*> batch;
       std::size_t bytes = 0;
       while (at < p.out_results.size() && batch.size() < kMax && bytes < (256u << 10)) {
@@ -306,6 +332,8 @@ struct Coordinator::Engine : std::enable_shared_from_this<Coordinator::Engine> {
         bytes += it->second.value.size();
       }
       if (batch.empty()) continue;
+      capnp::MallocMessageBuilder msg(message_words(batch.size(), bytes, 16));
+      auto env = msg.initRoot<schema::Envelope>();
       if (batch.size() == 1) {
         fill_result(env.initResult(), *batch[0]);
       } else {
@@ -385,8 +413,8 @@ struct Coordinator::Engine : std::enable_shared_from_this<Coordinator::Engine> {
     t.state = state;
     t.value = std::move(value);
     t.error = std::move(error);
-    t.finished_wall = remote::wall_ns();
-    t.finished_steady = steady_ns();
+    t.finished_wall = now_wall();
+    if (t.detached) t.finished_steady = steady_ns();
     if (state == TState::done)
       ++counts_done;
     else if (state == TState::failed)
@@ -397,8 +425,11 @@ struct Coordinator::Engine : std::enable_shared_from_this<Coordinator::Engine> {
     // Dependents.
     auto dependents = std::move(t.dependents);
     t.dependents.clear();
-    std::string dep_fn = functions[t.fn].name;
-    std::string why = state == TState::done ? "" : state == TState::cancelled ? "was cancelled" : "failed: " + (t.error ? t.error->message : "");
+    std::string dep_fn, why;
+    if (!dependents.empty() && state != TState::done) {
+      dep_fn = functions[t.fn].name;
+      why = state == TState::cancelled ? "was cancelled" : "failed: " + (t.error ? t.error->message : "");
+    }
     for (auto d : dependents) {
       auto dit = tasks.find(d);
       if (dit == tasks.end() || dit->second.state != TState::waiting) continue;
@@ -428,12 +459,18 @@ struct Coordinator::Engine : std::enable_shared_from_this<Coordinator::Engine> {
     auto& t = it->second;
     if (!finished(t.state) || !t.released || t.detached || t.holders > 0 || !t.subscribers.empty()) return;
     // Its result may still sit in an outgoing batch: free it after this turn's flushes.
-    asio::post(ex, [self = shared_from_this(), id] {
-      auto it = self->tasks.find(id);
-      if (it != self->tasks.end() && finished(it->second.state) && it->second.released && it->second.holders == 0 &&
-          !it->second.detached)
-        self->tasks.erase(it);
-    });
+    to_free.push_back(id);
+    if (to_free.size() == 1)
+      asio::post(ex, [self = shared_from_this()] {
+        auto ids = std::move(self->to_free);
+        self->to_free.clear();
+        for (auto id : ids) {
+          auto it = self->tasks.find(id);
+          if (it != self->tasks.end() && finished(it->second.state) && it->second.released &&
+              it->second.holders == 0 && !it->second.detached && it->second.subscribers.empty())
+            self->tasks.erase(it);
+        }
+      });
   }
 
   void make_ready(Task& t) {
@@ -495,7 +532,6 @@ struct Coordinator::Engine : std::enable_shared_from_this<Coordinator::Engine> {
     t.state = TState::assigned;
     t.worker = w.id;
     ++t.attempt;
-    t.assigned_steady = steady_ns();
     w.inflight.insert(t.id);
     if (!t.actor && !t.actor_create) {
       if (coro)
@@ -619,7 +655,19 @@ struct Coordinator::Engine : std::enable_shared_from_this<Coordinator::Engine> {
     t.submitter = p.id;
     t.actor = s.getActorId();
     auto name = s.getFunction();
-    t.fn = intern(std::string_view(name.cStr(), name.size()), s.getSignatureHash());
+    {
+      // A one-entry cache per connection: a stream of submits is mostly one function.
+      std::string_view nv(name.cStr(), name.size());
+      auto hash = s.getSignatureHash();
+      if (p.last_fn_hash == hash && p.last_fn_index < functions.size() && functions[p.last_fn_index].name == nv &&
+          functions[p.last_fn_index].hash == hash) {
+        t.fn = p.last_fn_index;
+      } else {
+        t.fn = intern(nv, hash);
+        p.last_fn_index = t.fn;
+        p.last_fn_hash = hash;
+      }
+    }
     if (t.actor) t.method = text(s.getMethod());
     t.args = remote::bytes(s.getArgs());
     if (s.hasOptions()) {
@@ -630,7 +678,7 @@ struct Coordinator::Engine : std::enable_shared_from_this<Coordinator::Engine> {
     } else {
       t.retries = retries_for(functions[t.fn].name, -1);
     }
-    t.submitted_wall = remote::wall_ns();
+    t.submitted_wall = now_wall();
     if (stopping) {
       finish(id, TState::failed, {},
              error_info("shoal::Error", "the coordinator is shutting down: submit to another one", t, "overloaded"));
@@ -691,7 +739,7 @@ struct Coordinator::Engine : std::enable_shared_from_this<Coordinator::Engine> {
     t.fn = intern(text(c.getClassName()) + ".__init__", c.getConstructorHash());
     t.state = TState::queued;
     t.retries = 0;
-    t.submitted_wall = remote::wall_ns();
+    t.submitted_wall = now_wall();
     auto& a = actors[aid];
     a.id = aid;
     a.cls = text(c.getClassName());
@@ -964,6 +1012,10 @@ struct Coordinator::Engine : std::enable_shared_from_this<Coordinator::Engine> {
     if (p.closed) return;
     p.closed = true;
     p.lost_why = why;
+    if (p.local) {
+      if (p.deliver) p.deliver({});
+      return;
+    }
     std::error_code ec;
     p.socket.shutdown(asio::socket_base::shutdown_both, ec);
     p.socket.close(ec);
@@ -1042,11 +1094,13 @@ struct Coordinator::Engine : std::enable_shared_from_this<Coordinator::Engine> {
       auto first = co_await p->reader.next();
       if (!first) co_return on_disconnect(p, "closed before its hello");
       p->last_recv = steady_ns();
+      wall_cache = 0;
       proto::guarded([&] { hello(p, first->envelope()); });
       for (;;) {
         auto frame = co_await p->reader.next();
         if (!frame) break;
         p->last_recv = steady_ns();
+        wall_cache = 0;
         for (;;) {
           proto::guarded([&] { handle(*p, frame->envelope()); });
           frame = p->reader.try_next();
@@ -1170,6 +1224,46 @@ struct Coordinator::Engine : std::enable_shared_from_this<Coordinator::Engine> {
       default:
         throw ProtocolError("unexpected message: " + proto::describe(env));
     }
+  }
+
+  // An in-process peer: `to_client` receives its frames (on this engine's thread); the
+  // returned function takes the client's frames (from any thread), an empty one closes.
+  std::function<void(std::vector<std::uint64_t>&&)> connect_local(
+      std::function<void(std::vector<std::uint64_t>&&)> to_client) {
+    auto p = std::make_shared<Peer>(proto::Socket(ex));
+    p->local = true;
+    p->deliver = std::move(to_client);
+    p->last_recv = p->last_send = steady_ns();
+    return [engine = weak_from_this(), p](std::vector<std::uint64_t>&& words) {
+      auto self = engine.lock();
+      if (!self) return;
+      asio::post(self->ex, [engine, p, words = std::move(words)]() mutable {
+        auto self = engine.lock();
+        if (!self || p->closed) return;
+        if (words.empty()) {
+          self->on_disconnect(p, "the client closed the connection");
+          return;
+        }
+        try {
+          capnp::FlatArrayMessageReader reader(
+              kj::ArrayPtr<const capnp::word>(reinterpret_cast<const capnp::word*>(words.data()), words.size()));
+          auto env = reader.getRoot<schema::Envelope>();
+          proto::guarded([&] {
+            p->last_recv = steady_ns();
+            self->wall_cache = 0;
+            if (!p->hello_done) {
+              p->hello_done = true;
+              self->hello(p, env);
+            } else {
+              self->handle(*p, env);
+            }
+          });
+        } catch (const std::exception& e) {
+          self->log(std::string("closing the in-process client: ") + e.what());
+          self->on_disconnect(p, e.what());
+        }
+      });
+    };
   }
 
   void start_peer(proto::Socket socket, bool tcp) {
@@ -1408,11 +1502,18 @@ void Coordinator::stop_now() {
   engine_->begin_stop(std::chrono::milliseconds(0));
 }
 
+std::function<void(std::vector<std::uint64_t>&&)> Coordinator::connect_local(
+    std::function<void(std::vector<std::uint64_t>&&)> to_client) {
+  return engine_->connect_local(std::move(to_client));
+}
+
 void Coordinator::adopt(proto::Socket socket) {
   asio::post(engine_->ex, [e = engine_, s = std::make_shared<proto::Socket>(std::move(socket))]() mutable {
     e->start_peer(std::move(*s), false);
   });
 }
+
+asio::any_io_executor Coordinator::executor() const { return engine_->ex; }
 
 std::vector<std::string> Coordinator::addresses() const {
   std::vector<std::string> out;

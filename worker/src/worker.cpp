@@ -100,6 +100,8 @@ struct Worker::Engine : std::enable_shared_from_this<Worker::Engine> {
     std::atomic<std::uint32_t> demoted{0};  // calls left on the pool after a slow inline call
   };
   std::mutex stats_mu;
+  std::shared_ptr<const remote::FunctionEntry> last_entry;
+  struct FnStats* last_stats = nullptr;
   std::unordered_map<const remote::FunctionEntry*, std::unique_ptr<FnStats>> stats;
   static constexpr double kInlineBelowNs = 20'000;
   FnStats& stats_of(const remote::FunctionEntry* e) {
@@ -178,7 +180,10 @@ struct Worker::Engine : std::enable_shared_from_this<Worker::Engine> {
     constexpr std::size_t kMax = 512;
     for (std::size_t at = 0; at < out.size(); at += kMax) {
       std::size_t n = std::min(kMax, out.size() - at);
-      capnp::MallocMessageBuilder msg;
+      std::size_t bytes = 0;
+      for (std::size_t i = 0; i < n; ++i) bytes += out[at + i].bytes.size() + out[at + i].error.message.size();
+      // One segment for the whole batch: readers take a lock for every other segment.
+      capnp::MallocMessageBuilder msg(static_cast<unsigned>(std::min<std::size_t>(8 + n * 16 + bytes / 8 + n * 2, 1u << 20)));
       auto env = msg.initRoot<schema::Envelope>();
       auto fill = [](schema::Result::Builder b, const ResultOut& r) {
         b.setTaskId(r.id);
@@ -242,18 +247,27 @@ struct Worker::Engine : std::enable_shared_from_this<Worker::Engine> {
       return;
     }
     std::shared_ptr<const remote::FunctionEntry> entry;
-    try {
-      entry = registry.get(j->function, j->hash);
-    } catch (...) {
-      report_error(*j, std::current_exception(), 0);
-      return;
+    FnStats* stp = nullptr;
+    if (last_entry && last_entry->name == j->function && last_entry->signature_hash == j->hash) {
+      entry = last_entry;  // a stream of assigns is mostly one function
+      stp = last_stats;
+    } else {
+      try {
+        entry = registry.get(j->function, j->hash);
+      } catch (...) {
+        report_error(*j, std::current_exception(), 0);
+        return;
+      }
+      stp = &stats_of(entry.get());
+      last_entry = entry;
+      last_stats = stp;
     }
     arm_timeout(j);
     if (entry->is_coroutine) {
       run_coroutine(j, [entry](codec::Reader& r) { return entry->invoke_async(r); }, {});
       return;
     }
-    auto& st = stats_of(entry.get());
+    auto& st = *stp;
     double mean = st.mean_ns.load(std::memory_order_relaxed);
     if (mean >= 0 && mean < kInlineBelowNs && !j->timeout_ms && st.demoted.load(std::memory_order_relaxed) == 0) {
       run_inline(j, *entry, st);

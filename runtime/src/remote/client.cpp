@@ -10,6 +10,7 @@
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <capnp/message.h>
+#include <capnp/serialize.h>
 
 #include <atomic>
 #include <future>
@@ -25,6 +26,16 @@ namespace shoal {
 namespace schema = proto::schema;
 
 namespace remote::detail {
+
+const std::shared_ptr<const remote::FunctionEntry>& find_cached(void (*address)()) {
+  thread_local void (*last)() = nullptr;
+  thread_local std::shared_ptr<const remote::FunctionEntry> entry;
+  if (address != last || !entry) {
+    entry = remote::Registry::global().find_function_at(address);
+    last = address;
+  }
+  return entry;
+}
 
 std::uint64_t task_id_of(shoal::detail::StateBase* state) noexcept {
   if (auto* info = dynamic_cast<RemoteCallInfo*>(state)) return info->task_id;
@@ -91,6 +102,12 @@ struct ClientCore::Impl {
 
   ClientCore* owner;
   asio::io_context io{1};
+  asio::any_io_executor ex;  // io's, or the coordinator's for an in-process link
+  // In-process link (LocalCluster): frames go out through `local_send`.
+  bool local = false;
+  bool local_open = false;
+  std::shared_ptr<std::atomic<bool>> local_alive = std::make_shared<std::atomic<bool>>(true);
+  std::function<void(std::vector<std::uint64_t>&&)> local_send;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::optional<proto::Socket> socket;
   std::unique_ptr<proto::FrameReader> reader;
@@ -115,6 +132,8 @@ struct ClientCore::Impl {
 
   mutable std::mutex catalog_mu;
   std::vector<CatalogEntry> catalog;
+  std::uint64_t catalog_version = 1, checked_version = 0, checked_hash = 0;
+  std::string checked_name;
 
   std::atomic<std::uint32_t> seq{0};
   std::atomic<std::uint64_t> status_seq{0};
@@ -124,7 +143,7 @@ struct ClientCore::Impl {
   void post_flush_locked() {
     if (flush_posted || closed) return;
     flush_posted = true;
-    asio::post(io, [this] { flush(); });
+    asio::post(ex, [this] { flush(); });
   }
 
   void flush() {
@@ -149,7 +168,7 @@ struct ClientCore::Impl {
       auto id = dynamic_cast<RemoteCallInfo*>(r.state.get())->task_id;
       pending.emplace(id, std::move(r));
     }
-    if (!writer || writer->failed()) return;
+    if (local ? !local_open : (!writer || writer->failed())) return;
     try {
       // Actors first: calls in this flush may be on them.
       for (auto& o : c) {
@@ -160,11 +179,14 @@ struct ClientCore::Impl {
         a.setConstructorHash(o.hash);
         a.setArgs(data(o.args));
         a.setTaskId(o.task);
-        writer->send(msg);
+        send_msg(msg);
       }
       for (std::size_t at = 0; at < s.size(); at += kBatchMax) {
         std::size_t n = std::min(kBatchMax, s.size() - at);
-        capnp::MallocMessageBuilder msg;
+        std::size_t bytes = 0;
+        for (std::size_t i = 0; i < n; ++i) bytes += s[at + i].args.size() + s[at + i].function.size() + 8 * s[at + i].deps.size();
+        // One segment for the whole batch: readers take a lock for every other segment.
+        capnp::MallocMessageBuilder msg(static_cast<unsigned>(std::min<std::size_t>(8 + n * 20 + bytes / 8 + n * 3, 1u << 20)));
         auto env = msg.initRoot<schema::Envelope>();
         auto fill = [&](schema::Submit::Builder b, SubmitOut& o) {
           b.setTaskId(o.id);
@@ -194,18 +216,18 @@ struct ClientCore::Impl {
           auto list = env.initSubmitBatch(static_cast<unsigned>(n));
           for (std::size_t i = 0; i < n; ++i) fill(list[static_cast<unsigned>(i)], s[at + i]);
         }
-        writer->send(msg);
+        send_msg(msg);
       }
       for (auto id : can) {
         capnp::MallocMessageBuilder msg;
         msg.initRoot<schema::Envelope>().initCancel().setTaskId(id);
-        writer->send(msg);
+        send_msg(msg);
       }
       if (!sub.empty()) {
         capnp::MallocMessageBuilder msg;
         auto l = msg.initRoot<schema::Envelope>().initSubscribe().initTaskIds(static_cast<unsigned>(sub.size()));
         for (unsigned i = 0; i < sub.size(); ++i) l.set(i, sub[i]);
-        writer->send(msg);
+        send_msg(msg);
       }
       if (!rel.empty() || !rela.empty()) {
         capnp::MallocMessageBuilder msg;
@@ -214,7 +236,7 @@ struct ClientCore::Impl {
         for (unsigned i = 0; i < rel.size(); ++i) t.set(i, rel[i]);
         auto a = r.initActors(static_cast<unsigned>(rela.size()));
         for (unsigned i = 0; i < rela.size(); ++i) a.set(i, rela[i]);
-        writer->send(msg);
+        send_msg(msg);
       }
       for (auto& q : st) {
         capnp::MallocMessageBuilder msg;
@@ -224,10 +246,38 @@ struct ClientCore::Impl {
         r.setListTasks(q.list);
         r.setStateFilter(q.filter);
         r.setLimit(q.limit);
-        writer->send(msg);
+        send_msg(msg);
       }
     } catch (const std::exception& e) {
       lost(std::string("cannot send to the coordinator: ") + e.what());
+    }
+  }
+
+  void send_msg(capnp::MessageBuilder& msg) {
+    if (local) {
+      std::vector<std::uint64_t> words;
+      proto::append_frame(msg, words);
+      local_send(std::move(words));
+    } else {
+      writer->send(msg);
+    }
+  }
+
+  // In-process link: a frame from the coordinator, on its thread (empty: link closed).
+  void deliver(std::vector<std::uint64_t>&& words) {
+    if (words.empty()) {
+      local_open = false;
+      lost("the coordinator closed the connection");
+      return;
+    }
+    try {
+      capnp::FlatArrayMessageReader reader(
+          kj::ArrayPtr<const capnp::word>(reinterpret_cast<const capnp::word*>(words.data()), words.size()));
+      proto::guarded([&] { handle(reader.getRoot<schema::Envelope>()); });
+    } catch (const std::exception& e) {
+      local_open = false;
+      local_send({});
+      lost(std::string("bad message from the coordinator: ") + e.what());
     }
   }
 
@@ -315,6 +365,7 @@ struct ClientCore::Impl {
                            m.getIsCoroutine()});
     std::lock_guard lock(catalog_mu);
     catalog = std::move(entries);
+    ++catalog_version;
   }
 
   asio::awaitable<void> read_loop() {
@@ -418,37 +469,19 @@ ClientCore::ClientCore(std::string address, ClientOptions options)
 
 ClientCore::~ClientCore() { close(); }
 
-void ClientCore::start() {
-  auto& im = *impl_;
-  auto addr = parse_address(address_text_);
-  address_text_ = addr.to_string();
-  im.socket.emplace(connect_socket(im.io.get_executor(), addr));
-  im.reader = std::make_unique<proto::FrameReader>(*im.socket, proto::FrameLimits{}, 1 << 20);
-  im.writer = proto::FrameWriter::create(*im.socket);
-  auto welcomed = im.welcomed.get_future();
-  im.work.emplace(im.io.get_executor());
-  asio::post(im.io, [this] {
-    auto& im = *impl_;
-    capnp::MallocMessageBuilder msg;
-    auto h = msg.initRoot<schema::Envelope>().initHello();
-    h.setProtocolVersion(schema::PROTOCOL_VERSION);
-    h.setRole(schema::Role::CLIENT);
-    h.setName(options_.name);
-    h.setHost(this_host());
-    h.setPid(static_cast<std::uint32_t>(::getpid()));
-    h.setToken(options_.token);
-    try {
-      im.writer->send(msg);
-    } catch (const std::exception& e) {
-      im.lost(e.what());
-      return;
-    }
-    asio::co_spawn(im.io, im.read_loop(), asio::detached);
-  });
-  im.thread = std::thread([this] {
-    impl_->thread_id = std::this_thread::get_id();
-    impl_->io.run();
-  });
+namespace {
+void build_hello(capnp::MallocMessageBuilder& msg, const ClientOptions& options) {
+  auto h = msg.initRoot<schema::Envelope>().initHello();
+  h.setProtocolVersion(schema::PROTOCOL_VERSION);
+  h.setRole(schema::Role::CLIENT);
+  h.setName(options.name);
+  h.setHost(this_host());
+  h.setPid(static_cast<std::uint32_t>(::getpid()));
+  h.setToken(options.token);
+}
+}  // namespace
+
+void ClientCore::wait_welcome(std::future<void>& welcomed) {
   if (welcomed.wait_for(options_.connect_timeout) != std::future_status::ready) {
     close();
     throw TimeoutError("the coordinator at " + address_text_ + " did not answer within " +
@@ -462,8 +495,77 @@ void ClientCore::start() {
   }
 }
 
+void ClientCore::start() {
+  auto& im = *impl_;
+  auto addr = parse_address(address_text_);
+  address_text_ = addr.to_string();
+  im.ex = im.io.get_executor();
+  im.socket.emplace(connect_socket(im.io.get_executor(), addr));
+  im.reader = std::make_unique<proto::FrameReader>(*im.socket, proto::FrameLimits{}, 1 << 20);
+  im.writer = proto::FrameWriter::create(*im.socket);
+  auto welcomed = im.welcomed.get_future();
+  im.work.emplace(im.io.get_executor());
+  asio::post(im.io, [this] {
+    auto& im = *impl_;
+    capnp::MallocMessageBuilder msg;
+    build_hello(msg, options_);
+    try {
+      im.writer->send(msg);
+    } catch (const std::exception& e) {
+      im.lost(e.what());
+      return;
+    }
+    asio::co_spawn(im.io, im.read_loop(), asio::detached);
+  });
+  im.thread = std::thread([this] {
+    impl_->thread_id = std::this_thread::get_id();
+    impl_->io.run();
+  });
+  wait_welcome(welcomed);
+}
+
+void ClientCore::start_local(LocalLink link) {
+  auto& im = *impl_;
+  im.ex = link.executor;
+  im.local = true;
+  im.local_open = true;
+  auto welcomed = im.welcomed.get_future();
+  // The coordinator's frames arrive on its thread; `alive` stops them once we are gone.
+  auto alive = im.local_alive;
+  im.local_send = link.connect([alive, &im](std::vector<std::uint64_t>&& words) {
+    if (*alive) im.deliver(std::move(words));
+  });
+  asio::post(im.ex, [this] {
+    capnp::MallocMessageBuilder msg;
+    build_hello(msg, options_);
+    impl_->send_msg(msg);
+  });
+  wait_welcome(welcomed);
+}
+
 void ClientCore::close() noexcept {
   auto& im = *impl_;
+  if (im.local) {
+    if (!*im.local_alive) return;
+    // On the coordinator's thread: send what is queued (releases included), close the
+    // link, fail what is pending. Bounded: a stopped coordinator cannot hold us up.
+    auto done = std::make_shared<std::promise<void>>();
+    auto f = done->get_future();
+    asio::post(im.ex, [&im, done] {
+      if (*im.local_alive) {
+        im.flush();
+        if (im.local_open) {
+          im.local_open = false;
+          im.local_send({});
+        }
+        im.lost("the client was closed");
+        *im.local_alive = false;
+      }
+      done->set_value();
+    });
+    if (f.wait_for(std::chrono::seconds(2)) != std::future_status::ready) *im.local_alive = false;
+    return;
+  }
   if (!im.thread.joinable()) return;
   {
     std::lock_guard lock(im.mu);
@@ -599,12 +701,20 @@ Future<ClusterStatus> ClientCore::status(std::uint64_t task, bool list, std::str
 
 void ClientCore::check_signature(const std::string& name, std::uint64_t hash, const std::string& signature) const {
   std::lock_guard lock(impl_->catalog_mu);
+  // Checked once per catalog version: a stream of submits is mostly one function.
+  if (impl_->checked_version == impl_->catalog_version && impl_->checked_hash == hash && impl_->checked_name == name)
+    return;
   std::string theirs;
   for (const auto& e : impl_->catalog) {
     if (e.name != name) continue;
     if (e.signature_hash == hash) return;
     if (!theirs.empty()) theirs += " or ";
     theirs += e.signature;
+  }
+  if (theirs.empty()) {
+    impl_->checked_version = impl_->catalog_version;
+    impl_->checked_hash = hash;
+    impl_->checked_name = name;
   }
   if (!theirs.empty())
     throw TypeMismatch("'" + name + "' is " + theirs + " in the workers but " + signature +
@@ -623,6 +733,11 @@ std::vector<CatalogEntry> ClientCore::catalog() const {
 Client::Client(std::string address, ClientOptions options)
     : core_(std::make_shared<remote::detail::ClientCore>(std::move(address), std::move(options))) {
   core_->start();
+}
+
+Client::Client(remote::detail::LocalLink link, ClientOptions options)
+    : core_(std::make_shared<remote::detail::ClientCore>(link.address, std::move(options))) {
+  core_->start_local(std::move(link));
 }
 
 Client::~Client() { close(); }

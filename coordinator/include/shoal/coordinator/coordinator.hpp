@@ -19,6 +19,7 @@
 #include <asio/awaitable.hpp>
 
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -67,6 +68,13 @@ class Coordinator {
   void stop_now();
   /// Serves a connected socket (a socketpair end given to a child worker).
   void adopt(proto::Socket socket);
+  /// An in-process peer (LocalCluster's client): `to_client` receives each frame the
+  /// coordinator sends it, on the coordinator's thread (an empty one: the link closed).
+  /// Returns the function that takes the peer's frames, from any thread (empty: close).
+  std::function<void(std::vector<std::uint64_t>&&)> connect_local(
+      std::function<void(std::vector<std::uint64_t>&&)> to_client);
+  /// The executor the engine runs on.
+  [[nodiscard]] asio::any_io_executor executor() const;
   /// The addresses listened on (TCP ports resolved).
   [[nodiscard]] std::vector<std::string> addresses() const;
 

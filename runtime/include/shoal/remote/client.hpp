@@ -23,6 +23,8 @@
 /// thread and never blocks on the network (submits made together leave in one frame).
 
 #include <chrono>
+#include <functional>
+#include <future>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -110,6 +112,16 @@ namespace remote::detail {
 
 class ClientCore;
 
+/// An in-process link to a coordinator in this process (LocalCluster): `connect` takes
+/// the function that receives the coordinator's frames (on `executor`'s thread; an empty
+/// frame: closed) and returns the function that takes ours (an empty frame: close).
+struct LocalLink {
+  using Frames = std::function<void(std::vector<std::uint64_t>&&)>;
+  std::string address;  ///< shown in messages
+  asio::any_io_executor executor;
+  std::function<Frames(Frames)> connect;
+};
+
 /// What a remote future's state knows of its task (found with dynamic_cast).
 class RemoteCallInfo {
  public:
@@ -153,6 +165,8 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   ~ClientCore();
   /// Connects and waits for the coordinator's Welcome (ConnectionError, TimeoutError).
   void start();
+  /// As start(), over an in-process link; everything runs on the link's executor.
+  void start_local(LocalLink link);
   void close() noexcept;
 
   std::uint64_t next_id();
@@ -181,7 +195,12 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   ClientOptions options_;
   std::uint64_t peer_id_ = 0;
   std::unique_ptr<Impl> impl_;
+  void wait_welcome(std::future<void>& welcomed);
 };
+
+/// Registry::global()'s entry for the function at `address` (a one-entry cache per
+/// thread: submit loops call one function); null when it is not registered.
+const std::shared_ptr<const remote::FunctionEntry>& find_cached(void (*address)());
 
 /// The task id behind a remote future's state, or 0.
 std::uint64_t task_id_of(shoal::detail::StateBase* state) noexcept;
@@ -248,6 +267,8 @@ class Client {
   /// Connects to `address` (empty: remote::default_address()) and waits for the
   /// coordinator's welcome. ConnectionError ("no coordinator at ...") when none answers.
   explicit Client(std::string address = {}, ClientOptions options = {});
+  /// A client over an in-process link (LocalCluster::client()).
+  explicit Client(remote::detail::LocalLink link, ClientOptions options = {});
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
@@ -263,7 +284,7 @@ class Client {
   template <typename R, typename... P, typename... A>
   auto submit(const TaskOptions& options, R (*fn)(P...), A&&... args) {
     static_assert(sizeof...(P) == sizeof...(A), "submit: wrong number of arguments for this function");
-    auto entry = remote::Registry::global().find(fn);
+    const auto& entry = remote::detail::find_cached(reinterpret_cast<void (*)()>(fn));
     if (!entry) throw NotRegistered("the function passed to Client::submit", "this process (register it with SHOAL_REMOTE)");
     using T = typename remote::detail::coro_traits<R>::value;
     return submit_typed<T, std::decay_t<P>...>(options, entry->name, entry->signature_hash, entry->signature,

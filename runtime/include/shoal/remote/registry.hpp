@@ -213,6 +213,10 @@ class Registry {
   [[nodiscard]] std::shared_ptr<const FunctionEntry> find(F* fn) const {
     return find_address(reinterpret_cast<void (*)()>(fn));
   }
+  /// The entry of the function at `address` (a function pointer cast to void(*)()), or null.
+  [[nodiscard]] std::shared_ptr<const FunctionEntry> find_function_at(void (*address)()) const {
+    return find_address(address);
+  }
 
   /// The actor type named `name`, or null.
   [[nodiscard]] std::shared_ptr<const ActorEntry> find_actor(std::string_view name) const;
