@@ -136,7 +136,9 @@ class Daemon {
   std::optional<int> status_;
 };
 
-/// A coordinator on a temporary socket, and the workers the test adds.
+#ifdef SHOAL_BIN_DIR
+/// A coordinator on a temporary socket, and the workers the test adds (the daemons of
+/// SHOAL_BIN_DIR, loading SHOAL_TEST_TASKS_LIB).
 struct Cluster {
   TempDir dir;
   std::string address = "unix://" + dir.file("c.sock");
@@ -168,5 +170,6 @@ struct Cluster {
     return out;
   }
 };
+#endif
 
 }  // namespace shoal::test

@@ -1,0 +1,199 @@
+// The coordinator, workers and clients in one process, each on its own thread(s), joined
+// by socketpairs and the in-process link: the daemons' concurrency under TSan (the
+// integration tests run the same engines as separate processes).
+
+#include <catch2/catch.hpp>
+
+#include <sys/socket.h>
+
+#include <asio/co_spawn.hpp>
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+
+#include <future>
+#include <thread>
+
+#include "shoal/compose/gather.hpp"
+#include "shoal/coordinator/coordinator.hpp"
+#include "shoal/core/loop.hpp"
+#include "shoal/core/sleep.hpp"
+#include "shoal/remote/client.hpp"
+#include "shoal/worker/worker.hpp"
+#include "support/daemons.hpp"
+
+using namespace std::chrono_literals;
+
+namespace inproc {
+
+std::int64_t square(std::int64_t x) { return x * x; }
+SHOAL_REMOTE(square)
+
+std::int64_t add(std::int64_t a, std::int64_t b) { return a + b; }
+SHOAL_REMOTE(add)
+
+shoal::Coro<std::int64_t> nap(std::int64_t ms) {
+  co_await shoal::sleep(std::chrono::milliseconds(ms));
+  co_return ms;
+}
+SHOAL_REMOTE(nap)
+
+std::int64_t refuse(std::int64_t) { throw shoal::ValueError("refused"); }
+SHOAL_REMOTE(refuse)
+
+struct Acc {
+  explicit Acc(std::int64_t start) : n(start) {}
+  std::int64_t add(std::int64_t k) { return n += k; }
+  std::int64_t n;
+};
+SHOAL_ACTOR(Acc, shoal::init<std::int64_t>, &Acc::add)
+
+// A coordinator thread, worker threads, all in this process.
+struct InProcess {
+  shoal::test::TempDir dir;
+  asio::io_context io{1};
+  std::unique_ptr<shoal::coordinator::Coordinator> coord;
+  std::thread coord_thread;
+  std::promise<void> coord_done;
+  std::vector<std::thread> workers;
+
+  explicit InProcess(int n, unsigned threads = 2) {
+    shoal::coordinator::CoordinatorOptions o;
+    o.listen = {"unix://" + dir.file("c.sock")};
+    o.log = false;
+    o.exit_workers_on_stop = true;
+    o.grace = 2s;
+    coord = std::make_unique<shoal::coordinator::Coordinator>(io.get_executor(), o);
+    coord->start();
+    coord_thread = std::thread([this] {
+      asio::co_spawn(io, coord->run(), [this](std::exception_ptr) { coord_done.set_value(); });
+      io.run();
+    });
+    for (int i = 0; i < n; ++i) add_worker(threads, "w" + std::to_string(i));
+  }
+
+  void add_worker(unsigned threads, std::string name) {
+    int sv[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    coord->adopt(shoal::remote::adopt_socket(io.get_executor(), sv[0]));
+    workers.emplace_back([fd = sv[1], threads, name] {
+      shoal::worker::WorkerOptions o;
+      o.adopted_fd = fd;
+      o.threads = threads;
+      o.name = name;
+      o.log = false;
+      shoal::Loop loop;
+      shoal::worker::Worker w(o);
+      (void)loop.run_until_complete(w.run());
+      loop.shutdown();
+    });
+  }
+
+  std::string address() const { return "unix://" + dir.file("c.sock"); }
+
+  std::unique_ptr<shoal::Client> local_client() {
+    shoal::remote::detail::LocalLink link;
+    link.address = "in-process";
+    link.executor = coord->executor();
+    link.connect = [c = coord.get()](shoal::remote::detail::LocalLink::Frames to_client) {
+      return c->connect_local(std::move(to_client));
+    };
+    return std::make_unique<shoal::Client>(std::move(link));
+  }
+
+  void wait_workers(shoal::Client& c, std::size_t n) {
+    REQUIRE(shoal::test::wait_until([&] { return c.workers().result(5s).size() == n; }));
+  }
+
+  ~InProcess() {
+    asio::post(io, [this] { coord->stop(); });
+    auto done = coord_done.get_future();
+    if (done.wait_for(20s) != std::future_status::ready) io.stop();
+    for (auto& t : workers) t.join();
+    coord_thread.join();
+  }
+};
+
+}  // namespace inproc
+
+using inproc::InProcess;
+
+TEST_CASE("in process: 2,000 tasks from two threads over the local link and a socket", "[daemons]") {
+  InProcess cluster(2);
+  auto local = cluster.local_client();
+  shoal::Client remote(cluster.address());
+  cluster.wait_workers(*local, 2);
+  auto run = [](shoal::Client& c, std::int64_t base, bool& ok) {
+    std::vector<shoal::Future<std::int64_t>> fs;
+    for (std::int64_t i = 0; i < 1000; ++i) fs.push_back(c.submit(&inproc::square, base + i));
+    ok = true;
+    for (std::int64_t i = 0; i < 1000; ++i) ok = ok && fs[static_cast<std::size_t>(i)].result(20s) == (base + i) * (base + i);
+  };
+  bool ok1 = false, ok2 = false;
+  std::thread t1([&] { run(*local, 0, ok1); });
+  std::thread t2([&] { run(remote, 5000, ok2); });
+  t1.join();
+  t2.join();
+  CHECK(ok1);
+  CHECK(ok2);
+}
+
+TEST_CASE("in process: dependencies, failures, cancellation", "[daemons]") {
+  InProcess cluster(1);
+  auto client = cluster.local_client();
+  cluster.wait_workers(*client, 1);
+  auto a = client->submit(&inproc::square, 3);
+  auto b = client->submit(&inproc::add, a, a);
+  CHECK(b.result(10s) == 18);
+
+  auto bad = client->submit(&inproc::refuse, 1);
+  auto after = client->submit(&inproc::add, bad, 1);
+  CHECK_THROWS_AS(bad.result(10s), shoal::ValueError);
+  CHECK_THROWS_AS(after.result(10s), shoal::DependencyFailed);
+
+  auto slow = client->submit(&inproc::nap, 60000);
+  REQUIRE(shoal::test::wait_until(
+      [&] { return client->status(shoal::Client::task_id(slow)).result(5s).tasks.at(0).state == "running"; }));
+  auto t0 = std::chrono::steady_clock::now();
+  CHECK(slow.cancel());
+  CHECK_THROWS_AS(slow.result(10s), shoal::CancelledError);
+  CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+}
+
+TEST_CASE("in process: coroutine tasks interleave on the worker's loop", "[daemons]") {
+  InProcess cluster(1, 1);
+  auto client = cluster.local_client();
+  cluster.wait_workers(*client, 1);
+  // 50 naps of 100 ms on one worker: concurrent on its loop, far less than 5 s.
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<shoal::Future<std::int64_t>> fs;
+  for (int i = 0; i < 50; ++i) fs.push_back(client->submit(&inproc::nap, 100));
+  for (auto& f : fs) CHECK(f.result(10s) == 100);
+  CHECK(std::chrono::steady_clock::now() - t0 < 3s);
+}
+
+TEST_CASE("in process: an actor's calls run in order", "[daemons]") {
+  InProcess cluster(2);
+  auto client = cluster.local_client();
+  cluster.wait_workers(*client, 2);
+  auto acc = client->spawn<inproc::Acc>(std::int64_t{0});
+  std::vector<shoal::Future<std::int64_t>> fs;
+  for (int i = 0; i < 500; ++i) fs.push_back(acc.call(&inproc::Acc::add, std::int64_t{1}));
+  for (int i = 0; i < 500; ++i) CHECK(fs[static_cast<std::size_t>(i)].result(10s) == i + 1);
+  CHECK_NOTHROW(acc.ready().result(1s));
+}
+
+TEST_CASE("in process: stopping with tasks in flight completes every future", "[daemons]") {
+  std::vector<shoal::Future<std::int64_t>> fs;
+  {
+    InProcess cluster(1, 1);
+    auto client = cluster.local_client();
+    cluster.wait_workers(*client, 1);
+    for (int i = 0; i < 200; ++i) fs.push_back(client->submit(&inproc::nap, 5));
+    REQUIRE(fs[0].result(10s) == 5);
+    client.reset();  // closes: pending futures fail with ConnectionError
+  }
+  for (auto& f : fs) {
+    REQUIRE(f.done());
+    if (!f.cancelled() && !f.exception()) CHECK(f.result() == 5);
+  }
+}
