@@ -50,8 +50,10 @@ test-tsan: deps
 	cd build/tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 	  ctest --output-on-failure -j$(JOBS) -L unit
 
+# The README's first command: the pi job (examples/jobs/pi.toml) through the CLI, on an
+# embedded cluster of 2 workers that it starts and stops (no set-up).
 demo: build
-	./build/release/bin/asyncio_seed
+	./build/release/bin/shoal run examples/jobs/pi.toml
 
 bench: build
 	python3 bench/run.py --build build/release --out bench/results/latest.json

@@ -1,5 +1,6 @@
 // Child mode: the worker a LocalCluster re-executes this program as. See child.hpp.
 
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -52,6 +53,9 @@ int child_main(int, char**) {
   opt.coordinator = opt.client_address;
   // Children of this child are not ours to start again.
   ::unsetenv("SHOAL_CHILD");
+  // A Ctrl-C at the terminal reaches the whole process group: the parent decides what
+  // happens to its workers (it stops them, or they see EOF when it dies).
+  std::signal(SIGINT, SIG_IGN);
   if (const char* init = std::getenv("SHOAL_CHILD_INIT"); init && *init) {
     std::string hex = std::getenv("SHOAL_CHILD_INIT_ARGS") ? std::getenv("SHOAL_CHILD_INIT_ARGS") : "";
     auto args = Bytes::build(hex.size() / 2, [&](std::span<std::byte> out) {

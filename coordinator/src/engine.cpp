@@ -78,6 +78,7 @@ struct Task {
   bool cancel_requested = false;
   std::uint64_t submitted_wall = 0, finished_wall = 0;
   std::uint64_t finished_steady = 0;
+  std::uint64_t run_ns = 0;  // as its worker measured it
 };
 
 struct Function {
@@ -775,6 +776,7 @@ struct Coordinator::Engine : std::enable_shared_from_this<Coordinator::Engine> {
     w.active_seq = ++activity;
     if (it == tasks.end() || it->second.state != TState::assigned || it->second.worker != w.id) return;  // stale
     Task& t = it->second;
+    t.run_ns = r.getRunNs();
     ++w.done;
     switch (r.which()) {
       case schema::Result::VALUE:
@@ -895,6 +897,7 @@ struct Coordinator::Engine : std::enable_shared_from_this<Coordinator::Engine> {
     b.setSubmittedNs(t.submitted_wall);
     b.setFinishedNs(t.finished_wall);
     if (t.error) b.setError(t.error->type_name + ": " + t.error->message);
+    b.setRunNs(t.run_ns);
   }
 
   void on_status(Peer& p, schema::StatusRequest::Reader q) {

@@ -186,6 +186,7 @@ struct TaskInfo {
   submittedNs @6 :UInt64;  # wall clock (ns since the epoch)
   finishedNs @7 :UInt64;
   error @8 :Text;          # a failed task's error, one line
+  runNs @9 :UInt64;        # how long it ran on its worker (0: not finished there)
 }
 
 struct StatusRequest {

@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "shoal/compose/wait_for.hpp"
@@ -383,4 +384,107 @@ TEST_CASE("garbage on a connection closes it; other clients keep working", "[int
     CHECK(ec);
   }
   CHECK(client.submit<Int1>("square", 9).result(10s) == 81);
+}
+
+TEST_CASE("a silent worker (SIGSTOP) is lost by missed heartbeats; its tasks finish elsewhere", "[integration]") {
+  Cluster c({"--heartbeat-ms", "100", "--heartbeat-timeout-ms", "400"});
+  c.add_worker(1);
+  c.add_worker(1);
+  shoal::Client client(c.address);
+  await_workers(client, 2, c);
+  std::vector<shoal::Future<std::int64_t>> fs;
+  for (int i = 0; i < 40; ++i) fs.push_back(client.submit<Int1>("block_ms", 20));
+  REQUIRE(wait_until([&] { return client.status().result(5s).done >= 4; }));
+  c.workers[0]->signal(SIGSTOP);
+  for (auto& f : fs) CHECK(f.result(20s) == 20);
+  CHECK(client.workers().result(5s).size() == 1);
+  // Woken up, it finds its connection closed, reconnects and registers again.
+  c.workers[0]->signal(SIGCONT);
+  CHECK(wait_until([&] { return client.workers().result(5s).size() == 2; }, 15s));
+  CHECK(client.submit<Int1>("square", 4).result(10s) == 16);
+}
+
+TEST_CASE("a standalone worker reconnects to a new coordinator on the same path", "[integration]") {
+  Cluster c;
+  c.add_worker(1);
+  {
+    shoal::Client client(c.address);
+    await_workers(client, 1, c);
+    CHECK(client.submit<Int1>("square", 3).result(10s) == 9);
+  }
+  c.coordinator->signal(SIGTERM);
+  REQUIRE(c.coordinator->wait(20s) == 0);
+  // The worker keeps trying; a new coordinator takes the same socket.
+  auto again = std::make_unique<shoal::test::Daemon>(
+      std::vector<std::string>{std::string(SHOAL_BIN_DIR) + "/shoal-coordinator", "--listen", c.address},
+      c.dir.file("coordinator2.log"));
+  REQUIRE(again->line().value_or("").rfind("ready ", 0) == 0);
+  shoal::Client client(c.address);
+  await_workers(client, 1, c);
+  CHECK(client.submit<Int1>("square", 5).result(10s) == 25);
+  CHECK(c.workers[0]->wait(0ms) == std::nullopt);  // the same worker process throughout
+}
+
+TEST_CASE("results reach anyone who asks later: subscribe to a detached task", "[integration]") {
+  Cluster c;
+  c.add_worker(1);
+  std::uint64_t id = 0;
+  {
+    shoal::Client a(c.address);
+    await_workers(a, 1, c);
+    shoal::TaskOptions o;
+    o.detached = true;
+    auto f = a.submit<Int1>(o, "square", 7);
+    id = shoal::Client::task_id(f);
+    REQUIRE(f.result(10s) == 49);
+  }  // a is gone; the detached result stays
+  shoal::Client b(c.address);
+  CHECK(shoal::codec::decode<std::int64_t>(b.subscribe(id).result(10s)) == 49);
+  CHECK(b.status(id).result(5s).tasks.at(0).state == "done");
+  try {
+    (void)b.subscribe(12345).result(10s);
+    FAIL("no exception");
+  } catch (const shoal::ValueError& e) {
+    CHECK(std::string(e.what()).find("unknown") != std::string::npos);
+  }
+}
+
+TEST_CASE("per-submit retries override the coordinator's default", "[integration]") {
+  Cluster c({"--retries", "5"});
+  c.add_worker(1);
+  c.add_worker(1);
+  shoal::Client client(c.address);
+  await_workers(client, 2, c);
+  shoal::TaskOptions o;
+  o.retries = 0;
+  auto f = client.submit<void()>(o, "crash");
+  try {
+    f.result(20s);
+    FAIL("no exception");
+  } catch (const shoal::WorkerLost& e) {
+    CHECK(std::string(e.what()).find("tried 1 time") != std::string::npos);
+  }
+}
+
+TEST_CASE("TCP: a token is required; with it, tasks run", "[integration]") {
+  shoal::test::TempDir d;
+  {
+    std::ofstream(d.file("token")) << "s3cret\n";
+  }
+  shoal::test::Daemon coord({std::string(SHOAL_BIN_DIR) + "/shoal-coordinator", "--listen", "tcp://127.0.0.1:0",
+                             "--token-file", d.file("token")},
+                            d.file("c.log"));
+  auto ready = coord.line();
+  REQUIRE(ready.has_value());
+  REQUIRE(ready->rfind("ready tcp://127.0.0.1:", 0) == 0);
+  std::string address = ready->substr(6);
+  shoal::test::Daemon worker({std::string(SHOAL_BIN_DIR) + "/shoal-worker", "-c", address, "--token-file",
+                              d.file("token"), "--load", SHOAL_TEST_TASKS_LIB, "-t", "1"},
+                             d.file("w.log"));
+  CHECK_THROWS_AS(shoal::Client(address), shoal::ConnectionError);
+  shoal::ClientOptions o;
+  o.token = "s3cret";
+  shoal::Client client(address, o);
+  REQUIRE(wait_until([&] { return client.workers().result(5s).size() == 1; }, 15s));
+  CHECK(client.submit<Int1>("square", 12).result(10s) == 144);
 }

@@ -77,10 +77,15 @@ int worker_main(int argc, char** argv) {
     std::cerr << "shoal-worker: " << e.what() << std::endl;
     return 2;
   }
+  // A worker on an inherited socket belongs to a parent (LocalCluster) in the same
+  // process group: a Ctrl-C at the terminal is the parent's to handle.
+  const bool ignore_int = opt.adopted_fd >= 0;
+  if (ignore_int) std::signal(SIGINT, SIG_IGN);
   Loop loop;
   Worker worker(opt);
   int status = loop.run_until_complete([&]() -> Coro<int> {
-    asio::signal_set signals(co_await asio::this_coro::executor, SIGTERM, SIGINT);
+    asio::signal_set signals(co_await asio::this_coro::executor, SIGTERM);
+    if (!ignore_int) signals.add(SIGINT);
     int seen = 0;
     std::function<void()> arm = [&] {
       signals.async_wait([&](std::error_code ec, int) {

@@ -342,6 +342,7 @@ struct ClientCore::Impl {
       i.submitted_ns = t.getSubmittedNs();
       i.finished_ns = t.getFinishedNs();
       i.error = text(t.getError());
+      i.run_ns = t.getRunNs();
       s.tasks.push_back(std::move(i));
     }
     std::optional<Promise<ClusterStatus>> p;

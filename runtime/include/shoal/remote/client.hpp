@@ -74,6 +74,7 @@ struct TaskInfo {
   std::uint64_t worker = 0;  ///< peer id of the worker that ran it (0: none yet)
   std::uint64_t actor = 0;
   std::uint64_t submitted_ns = 0, finished_ns = 0;  ///< wall clock
+  std::uint64_t run_ns = 0;  ///< how long it ran on its worker
   std::string error;         ///< a failed task's error
 };
 
@@ -386,7 +387,7 @@ class Client {
   auto submit_named(const TaskOptions& options, const std::string& name, Rest&&... rest) {
     // The last argument is a null pointer to the signature type, which names R and P.
     return [&]<std::size_t... I>(std::index_sequence<I...>) {
-      auto tuple = std::forward_as_tuple(std::forward<Rest>(rest)...);
+      [[maybe_unused]] auto tuple = std::forward_as_tuple(std::forward<Rest>(rest)...);
       using SigPtr = std::tuple_element_t<sizeof...(Rest) - 1, std::tuple<Rest...>>;
       return submit_sig(options, name, static_cast<SigPtr>(nullptr), std::get<I>(std::move(tuple))...);
     }(std::make_index_sequence<sizeof...(Rest) - 1>{});

@@ -1,0 +1,424 @@
+// The `shoal` command line (commands.hpp): parsing and the client verbs submit, result,
+// status, cancel, workers and tasks. start/stop: commands_daemons.cpp; run: commands_run.cpp.
+
+#include "commands.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include "cli_common.hpp"
+#include "shoal/proto/frame.hpp"
+#include "shoal/remote/link.hpp"
+
+namespace shoal::cli {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+std::chrono::milliseconds seconds_to_ms(double s) {
+  return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000.0 + 0.5));
+}
+
+/// The name of worker `id`, from a workers() list ("" when unknown).
+std::string worker_name(const std::vector<WorkerInfo>& ws, std::uint64_t id) {
+  for (const auto& w : ws)
+    if (w.id == id) return w.name;
+  return id ? "#" + std::to_string(id) : "";
+}
+
+nlohmann::json task_json(const TaskInfo& t, const std::vector<WorkerInfo>& ws) {
+  nlohmann::json j = {{"id", t.id},           {"function", t.function}, {"state", t.state},
+                      {"attempt", t.attempt}, {"worker", worker_name(ws, t.worker)}};
+  if (!t.error.empty()) j["error"] = t.error;
+  if (t.submitted_ns) j["submitted_ns"] = t.submitted_ns;
+  if (t.finished_ns) j["finished_ns"] = t.finished_ns;
+  return j;
+}
+
+nlohmann::json worker_json(const WorkerInfo& w) {
+  return {{"id", w.id},           {"name", w.name},         {"host", w.host},         {"pid", w.pid},
+          {"capacity", w.capacity}, {"running", w.running}, {"done", w.done},         {"actors", w.actors},
+          {"functions", w.functions}, {"draining", w.draining}};
+}
+
+/// The status of task `id`; CliError(1) when the coordinator does not know it.
+TaskInfo task_status(Client& client, std::uint64_t id) {
+  auto st = client.status(id).result(10s);
+  for (const auto& t : st.tasks)
+    if (t.id == id && t.state != "unknown") return t;
+  throw CliError(exit_task_failed, "no task " + std::to_string(id) +
+                                       " at this coordinator (detached results are kept for --result-ttl, "
+                                       "1 h by default): list them with `shoal tasks`");
+}
+
+/// The signature of `function` from the catalog, or "" when no live worker has it.
+std::string signature_of(Client& client, const std::string& function) {
+  for (const auto& e : client.catalog())
+    if (e.name == function) return e.signature;
+  return {};
+}
+
+/// Waits for `f` with Ctrl-C armed: the value, or an exit code (4 on `timeout`, 130 when
+/// interrupted, after cancelling task `id`).
+struct Waited {
+  std::optional<Bytes> value;
+  std::exception_ptr error;
+  int code = exit_ok;
+};
+Waited wait_result(Client& client, Future<Bytes>& f, std::uint64_t id, std::optional<std::chrono::milliseconds> timeout,
+                   bool cancel_on_interrupt) {
+  // Shared: the callback may run after this returns (on a timeout or Ctrl-C).
+  auto wake = std::make_shared<Wakeup>();
+  interrupts().arm(wake);
+  f.add_done_callback([wake](const Future<Bytes>&) { wake->notify(); });
+  auto deadline = timeout ? std::optional(std::chrono::steady_clock::now() + *timeout) : std::nullopt;
+  Waited w;
+  while (!f.done()) {
+    if (interrupts().interrupted()) {
+      if (cancel_on_interrupt) {
+        client.cancel(id);
+        // Bounded: the coordinator answers with the cancellation (or the result).
+        settle(f, 2s);
+      }
+      w.code = exit_interrupted;
+      return w;
+    }
+    auto step = 100ms;
+    if (deadline) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) {
+        w.code = exit_timeout;
+        return w;
+      }
+      step = std::min(step, left);
+    }
+    wake->wait_for(step);
+  }
+  if (auto e = error_of(f)) {
+    w.error = e;
+    w.code = exit_code_of(e);
+  } else {
+    w.value = f.result();
+  }
+  return w;
+}
+
+/// Prints a waited-for result of task `id` of `function`; returns the exit code.
+int report_result(Client& client, const Globals& g, std::uint64_t id, const std::string& function, Waited& w,
+                  std::optional<double> timeout) {
+  if (w.code == exit_interrupted) {
+    std::cerr << "interrupted: task " << id << " cancelled\n";
+    return w.code;
+  }
+  if (!w.value && !w.error) {
+    std::ostringstream s;
+    s << "task " << id << " not done after " << *timeout << " s: wait longer with `shoal result " << id
+      << " --timeout S`, or cancel it with `shoal cancel " << id << "`";
+    if (g.json) std::cout << nlohmann::json{{"id", id}, {"state", "pending"}, {"error", "timeout"}}.dump() << "\n";
+    std::cerr << s.str() << "\n";
+    return exit_timeout;
+  }
+  if (w.error) {
+    auto msg = message_of(w.error);
+    if (g.json) std::cout << nlohmann::json{{"id", id}, {"state", "failed"}, {"error", msg}}.dump() << "\n";
+    std::cerr << "task " << id << " (" << function << ") failed: " << msg << "\n";
+    return w.code;
+  }
+  auto value = decode_result(signature_of(client, function), *w.value);
+  if (g.json)
+    std::cout << nlohmann::json{{"id", id}, {"state", "done"}, {"result", value}}.dump() << "\n";
+  else
+    std::cout << value.dump() << "\n";
+  return exit_ok;
+}
+
+}  // namespace
+
+int cmd_submit(const Globals& g, const SubmitOptions& o) {
+  // The arguments first: a usage error needs no coordinator.
+  nlohmann::json args = nlohmann::json::array();
+  std::string function = o.function;
+  if (o.exec) {
+    if (o.function.empty()) throw CliError(exit_usage, "submit --exec: give the command after `--`: shoal submit --exec -- CMD ARG...");
+    nlohmann::json argv = nlohmann::json::array({o.function});
+    for (const auto& a : o.args) argv.push_back(a);
+    args.push_back(std::move(argv));
+    function = "shoal.exec";
+  } else {
+    if (function.empty()) throw CliError(exit_usage, "submit: which function? shoal submit FN [ARG]... (see `shoal workers` or --help)");
+    for (std::size_t i = 0; i < o.args.size(); ++i) {
+      try {
+        args.push_back(nlohmann::json::parse(o.args[i]));
+      } catch (const nlohmann::json::exception&) {
+        throw CliError(exit_usage, "argument " + std::to_string(i + 1) + " of " + function + " is not JSON: " + o.args[i] +
+                                       " (quote strings for the shell: '\"text\"')");
+      }
+    }
+  }
+  auto client = connect(resolve_address(g));
+  auto entry = find_function(*client, function);
+  RawCall call;
+  call.function = entry.name;
+  call.signature_hash = entry.signature_hash;
+  call.args = encode_args(entry, args);
+  if (o.timeout) call.options.timeout = seconds_to_ms(*o.timeout);
+  call.options.retries = o.retries;
+  bool wait = o.wait || o.exec;
+  call.options.detached = !wait;
+  auto task = client->submit_raw(std::move(call));
+
+  if (!wait) {
+    if (g.json)
+      std::cout << nlohmann::json{{"id", task.id}, {"function", entry.name}}.dump() << "\n";
+    else
+      std::cout << task.id << "\n";
+    // Sends the submit before the future goes (a detached task outlives this client);
+    // the future then fails with ConnectionError, which is expected here.
+    client->close();
+    if (task.result.done()) (void)error_of(task.result);
+    return exit_ok;
+  }
+  auto w = wait_result(*client, task.result, task.id, std::nullopt, true);
+  if (!o.exec || !w.value) return report_result(*client, g, task.id, entry.name, w, std::nullopt);
+  // shoal.exec: the command's output on ours, and its exit code as ours (as ssh does).
+  auto r = decode_result(entry.signature, *w.value);
+  int code = r.at(0).get<int>();
+  std::string out = r.at(1).get<std::string>(), err = r.at(2).get<std::string>();
+  if (g.json) {
+    std::cout << nlohmann::json{{"id", task.id}, {"exit_code", code}, {"stdout", out}, {"stderr", err}}.dump() << "\n";
+    return exit_ok;
+  }
+  std::cout << out << std::flush;
+  std::cerr << err << std::flush;
+  return code < 0 ? 128 - code : code;
+}
+
+int cmd_result(const Globals& g, std::uint64_t id, std::optional<double> timeout) {
+  auto client = connect(resolve_address(g));
+  auto info = task_status(*client, id);
+  auto f = client->subscribe(id);
+  std::optional<std::chrono::milliseconds> limit;
+  if (timeout) limit = seconds_to_ms(*timeout);
+  // Ctrl-C stops waiting; the task was submitted elsewhere (detached), so it stays.
+  auto w = wait_result(*client, f, id, limit, false);
+  return report_result(*client, g, id, info.function, w, timeout);
+}
+
+int cmd_status(const Globals& g, std::optional<std::uint64_t> id) {
+  auto client = connect(resolve_address(g));
+  auto workers = client->workers().result(10s);
+  if (id) {
+    auto t = task_status(*client, *id);
+    if (g.json) {
+      std::cout << task_json(t, workers).dump() << "\n";
+    } else {
+      std::cout << "task " << t.id << " " << t.function << ": " << t.state;
+      if (t.worker) std::cout << " on worker " << worker_name(workers, t.worker);
+      if (t.attempt > 1) std::cout << " (attempt " << t.attempt << ")";
+      if (!t.error.empty()) std::cout << ": " << t.error;
+      std::cout << "\n";
+    }
+    return t.state == "failed" ? exit_task_failed : exit_ok;
+  }
+  auto st = client->status().result(10s);
+  std::uint64_t threads = 0;
+  for (const auto& w : workers) threads += w.capacity;
+  if (g.json) {
+    nlohmann::json ws = nlohmann::json::array();
+    for (const auto& w : workers) ws.push_back(worker_json(w));
+    std::cout << nlohmann::json{{"address", client->address()}, {"workers", ws},     {"waiting", st.waiting},
+                                {"queued", st.queued},          {"running", st.running}, {"done", st.done},
+                                {"failed", st.failed},          {"cancelled", st.cancelled}}
+                     .dump()
+              << "\n";
+  } else {
+    std::cout << "coordinator " << client->address() << ": " << workers.size() << " workers (" << threads
+              << " threads)\n"
+              << "tasks: " << st.waiting << " waiting, " << st.queued << " queued, " << st.running << " running, "
+              << st.done << " done, " << st.failed << " failed, " << st.cancelled << " cancelled\n";
+  }
+  return exit_ok;
+}
+
+int cmd_cancel(const Globals& g, std::uint64_t id) {
+  auto client = connect(resolve_address(g));
+  auto before = task_status(*client, id);
+  bool finished = before.state == "done" || before.state == "failed" || before.state == "cancelled";
+  if (!finished) client->cancel(id);
+  // The coordinator handles the request in order: a status after it sees its effect on a
+  // queued task; a running one may take until the worker stops it.
+  auto after = finished ? before : task_status(*client, id);
+  if (g.json) {
+    std::cout << nlohmann::json{{"id", id}, {"state", after.state}, {"requested", !finished}}.dump() << "\n";
+  } else if (finished) {
+    std::cout << "task " << id << " already " << before.state << "\n";
+  } else {
+    std::cout << "cancel requested for task " << id << " (" << after.state << ")\n";
+  }
+  client->close();
+  return exit_ok;
+}
+
+int cmd_workers(const Globals& g) {
+  auto client = connect(resolve_address(g));
+  auto workers = client->workers().result(10s);
+  if (g.json) {
+    nlohmann::json ws = nlohmann::json::array();
+    for (const auto& w : workers) ws.push_back(worker_json(w));
+    std::cout << ws.dump() << "\n";
+    return exit_ok;
+  }
+  if (workers.empty()) {
+    std::cout << "no workers (start some with `shoal start`, or shoal-worker -c " << client->address() << ")\n";
+    return exit_ok;
+  }
+  std::cout << std::left << std::setw(12) << "NAME" << std::setw(16) << "HOST" << std::setw(9) << "PID"
+            << std::setw(9) << "THREADS" << std::setw(9) << "RUNNING" << std::setw(9) << "DONE"
+            << "FUNCTIONS\n";
+  for (const auto& w : workers)
+    std::cout << std::left << std::setw(12) << w.name << std::setw(16) << w.host << std::setw(9) << w.pid
+              << std::setw(9) << w.capacity << std::setw(9) << w.running << std::setw(9) << w.done << w.functions
+              << (w.draining ? " (draining)" : "") << "\n";
+  return exit_ok;
+}
+
+int cmd_tasks(const Globals& g, const std::string& state, std::uint32_t limit) {
+  auto client = connect(resolve_address(g));
+  auto workers = client->workers().result(10s);
+  auto st = client->tasks(state, limit).result(10s);
+  if (g.json) {
+    nlohmann::json ts = nlohmann::json::array();
+    for (const auto& t : st.tasks) ts.push_back(task_json(t, workers));
+    std::cout << ts.dump() << "\n";
+    return exit_ok;
+  }
+  if (st.tasks.empty()) {
+    std::cout << "no " << (state.empty() ? "" : state + " ") << "tasks\n";
+    return exit_ok;
+  }
+  std::cout << std::left << std::setw(22) << "ID" << std::setw(16) << "FUNCTION" << std::setw(11) << "STATE"
+            << std::setw(12) << "WORKER"
+            << "ERROR\n";
+  for (const auto& t : st.tasks)
+    std::cout << std::left << std::setw(22) << t.id << std::setw(16) << t.function << std::setw(11) << t.state
+              << std::setw(12) << worker_name(workers, t.worker) << t.error << "\n";
+  return exit_ok;
+}
+
+int run_main(int argc, char** argv) {
+  // Before any thread: every thread inherits SIGINT and SIGTERM blocked.
+  Interrupts signals;
+
+  CLI::App app{"shoal: run tasks on a shoal cluster.\n"
+               "Address: --address, else $SHOAL_ADDRESS, else the default socket.\n"
+               "Exit codes: 0 ok, 1 a task failed, 2 usage error, 3 no coordinator reachable, 4 timeout, "
+               "130 interrupted."};
+  app.name("shoal");
+  app.require_subcommand(1);
+  app.fallthrough();
+  Globals g;
+  app.add_option("-a,--address", g.address, "coordinator address: unix:///PATH or tcp://HOST:PORT");
+  app.add_flag("--json", g.json, "machine-readable output (one JSON document on stdout)");
+  app.add_option("--state-dir", g.state_dir,
+                 "where start keeps pid and log files (default: $XDG_RUNTIME_DIR/shoal, else /tmp/shoal-$UID)");
+
+  StartOptions start;
+  auto* s = app.add_subcommand("start", "start a coordinator and workers in the background");
+  s->add_option("-w,--workers", start.workers, "workers to start")->capture_default_str();
+  s->add_option("-t,--threads", start.threads, "threads per worker (default: one per core)");
+  s->add_option("-l,--load", start.load, "a task library (.so) for the workers; repeatable");
+  s->add_option("--listen", start.listen, "the coordinator's address (default: --address, $SHOAL_ADDRESS, the default socket)");
+  s->add_option("--grace", start.grace, "seconds running tasks get to finish on `shoal stop`")->capture_default_str();
+  s->add_flag("--no-examples", start.no_examples, "do not load the bundled example library (libshoal_examples.so)");
+
+  app.add_subcommand("stop", "stop the cluster that `shoal start` started");
+
+  SubmitOptions submit;
+  auto* sub = app.add_subcommand("submit", "submit a task: shoal submit FN [ARG]... (arguments in JSON)");
+  sub->add_option("function", submit.function, "the registered function (with --exec: the command)");
+  sub->add_option("args", submit.args, "arguments, each a JSON value: 3, '\"text\"', '[1,2]', '{\"k\":1}'");
+  sub->add_flag("-w,--wait", submit.wait, "wait and print the result instead of the task id");
+  sub->add_flag("--exec", submit.exec,
+                "run a command on a worker: shoal submit --exec -- CMD ARG... (prints its output, exits with its code)");
+  sub->add_option("--timeout", submit.timeout, "seconds the task may run (enforced by the worker)");
+  sub->add_option("--retries", submit.retries, "attempts after a worker loss (default: the coordinator's)");
+
+  std::uint64_t result_id = 0;
+  std::optional<double> result_timeout;
+  auto* res = app.add_subcommand("result", "wait for a task's result and print it as JSON");
+  res->add_option("id", result_id, "the task id `shoal submit` printed")->required();
+  res->add_option("--timeout", result_timeout, "seconds to wait (exit 4 when it runs out)");
+
+  std::optional<std::uint64_t> status_id;
+  auto* st = app.add_subcommand("status", "the cluster's counts, or one task's state");
+  st->add_option("id", status_id, "a task id");
+
+  std::uint64_t cancel_id = 0;
+  auto* can = app.add_subcommand("cancel", "cancel a task");
+  can->add_option("id", cancel_id, "the task id")->required();
+
+  app.add_subcommand("workers", "list the connected workers");
+
+  std::string tasks_state;
+  std::uint32_t tasks_limit = 0;
+  auto* ts = app.add_subcommand("tasks", "list the tasks the coordinator knows");
+  ts->add_option("--state", tasks_state, "only tasks in this state")
+      ->check(CLI::IsMember({"waiting", "queued", "assigned", "running", "done", "failed", "cancelled"}));
+  ts->add_option("--limit", tasks_limit, "at most this many (0: all)");
+
+  RunOptions run;
+  auto* rn = app.add_subcommand("run", "run a job file (docs/jobs.md): shoal run JOB.toml");
+  rn->add_option("job", run.file, "the job file")->required();
+  rn->add_option("-w,--workers", run.workers, "workers of the embedded cluster (when none is running)")
+      ->capture_default_str();
+  rn->add_option("-t,--threads", run.threads, "threads per embedded worker (default: cores / workers)");
+  rn->add_option("-l,--load", run.load, "a task library for the embedded workers; repeatable");
+
+  for (auto* verb : app.get_subcommands([](CLI::App*) { return true; }))
+    verb->footer("Global options (before or after the verb): -a,--address ADDR, --json, --state-dir DIR.\n"
+                 "Exit codes: 0 ok, 1 a task failed, 2 usage error, 3 no coordinator, 4 timeout, 130 interrupted.");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::string what = e.what();
+    if (what.empty() || what == "A subcommand is required") what = "which verb? " + std::string(e.what());
+    std::cerr << "shoal: " << what << " (see `shoal --help`)\n";
+    return exit_usage;
+  }
+
+  try {
+    if (s->parsed()) return cmd_start(g, start);
+    if (app.got_subcommand("stop")) return cmd_stop(g);
+    if (sub->parsed()) return cmd_submit(g, submit);
+    if (res->parsed()) return cmd_result(g, result_id, result_timeout);
+    if (st->parsed()) return cmd_status(g, status_id);
+    if (can->parsed()) return cmd_cancel(g, cancel_id);
+    if (app.got_subcommand("workers")) return cmd_workers(g);
+    if (ts->parsed()) return cmd_tasks(g, tasks_state, tasks_limit);
+    if (rn->parsed()) return cmd_run(g, run);
+  } catch (const CliError& e) {
+    std::cerr << "shoal: " << e.what() << "\n";
+    return e.code();
+  } catch (const ConnectionError& e) {
+    std::cerr << "shoal: lost the coordinator: " << e.what() << " (is it still running? `shoal status`)\n";
+    return exit_no_coordinator;
+  } catch (const TimeoutError& e) {
+    std::cerr << "shoal: " << e.what() << "\n";
+    return exit_timeout;
+  } catch (const std::exception& e) {
+    std::cerr << "shoal: " << e.what() << "\n";
+    return exit_task_failed;
+  }
+  return exit_usage;
+}
+
+}  // namespace shoal::cli

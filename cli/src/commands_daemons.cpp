@@ -1,0 +1,224 @@
+// `shoal start` and `shoal stop`: a coordinator and workers in the background, known by
+// the files in the state directory:
+//   cluster.json        {"address", "coordinator", "workers": [pid...], "grace"}
+//   coordinator.pid     written by the coordinator (--pid-file)
+//   worker-N.pid        written here
+//   coordinator.out     the coordinator's stdout (its `ready ADDRESS` line)
+//   coordinator.log, worker-N.log   their log lines
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "cli_common.hpp"
+#include "shoal/cluster/spawn.hpp"
+#include "shoal/remote/link.hpp"
+
+namespace shoal::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string last_line(const fs::path& p) {
+  auto text = slurp(p);
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  auto nl = text.rfind('\n');
+  return nl == std::string::npos ? text : text.substr(nl + 1);
+}
+
+/// Whether `pid` is a live (not zombie) shoal daemon: the pid may have been reused.
+bool is_live_daemon(pid_t pid) {
+  if (pid <= 0 || ::kill(pid, 0) != 0) return false;
+  auto stat = slurp("/proc/" + std::to_string(pid) + "/stat");
+  auto close = stat.rfind(')');
+  if (close != std::string::npos && close + 2 < stat.size() && stat[close + 2] == 'Z') return false;
+  auto cmdline = slurp("/proc/" + std::to_string(pid) + "/cmdline");
+  return cmdline.find("shoal-") != std::string::npos;
+}
+
+void remove_state(const fs::path& dir) {
+  std::error_code ec;
+  fs::remove(dir / "cluster.json", ec);
+  fs::remove(dir / "coordinator.pid", ec);
+  fs::remove(dir / "coordinator.out", ec);
+  for (auto& e : fs::directory_iterator(dir, ec))
+    if (e.path().filename().string().rfind("worker-", 0) == 0 && e.path().extension() == ".pid") fs::remove(e.path(), ec);
+}
+
+/// Signals the pids, waits for them to go until `limit`; returns those still alive.
+std::vector<pid_t> wait_gone(std::vector<pid_t> pids, std::chrono::milliseconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    std::erase_if(pids, [](pid_t p) { return !is_live_daemon(p); });
+    if (pids.empty() || std::chrono::steady_clock::now() >= deadline) return pids;
+    std::this_thread::sleep_for(20ms);
+  }
+}
+
+void kill_all(std::vector<cluster::Child>& children) {
+  for (auto& c : children) {
+    try {
+      c.kill();
+      (void)c.wait(2s);
+    } catch (...) {
+    }
+  }
+}
+
+}  // namespace
+
+int cmd_start(const Globals& g, const StartOptions& o) {
+  if (o.workers == 0) throw CliError(exit_usage, "start: --workers must be at least 1");
+  auto dir = state_dir(g);
+  remote::make_private_dir(dir.string());
+  if (fs::exists(dir / "cluster.json")) {
+    auto state = nlohmann::json::parse(slurp(dir / "cluster.json"), nullptr, false);
+    if (!state.is_discarded() && is_live_daemon(state.value("coordinator", 0)))
+      throw CliError(exit_task_failed, "a cluster is already running at " + state.value("address", std::string("?")) +
+                                           " (state in " + dir.string() + "): stop it with `shoal stop`");
+    remove_state(dir);
+  }
+  std::string listen = !o.listen.empty() ? o.listen : resolve_address(g);
+  try {
+    (void)remote::parse_address(listen);
+  } catch (const std::exception& e) {
+    throw CliError(exit_usage, std::string("start: bad --listen address: ") + e.what());
+  }
+  auto grace = std::to_string(o.grace);
+
+  std::vector<cluster::Child> children;
+  cluster::SpawnOptions c;
+  c.program = sibling_program("shoal-coordinator");
+  c.argv = {c.program, "--listen", listen, "--pid-file", (dir / "coordinator.pid").string(), "--grace", grace};
+  c.new_session = true;
+  c.stdin_path = "/dev/null";
+  c.stdout_path = (dir / "coordinator.out").string();
+  c.stderr_path = (dir / "coordinator.log").string();
+  children.push_back(cluster::spawn(c));
+
+  // Its `ready ADDRESS` line (with a TCP port 0 resolved), within 10 s.
+  std::string address;
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  for (;;) {
+    auto out = slurp(dir / "coordinator.out");
+    if (auto p = out.find("ready "); p != std::string::npos && out.find('\n', p) != std::string::npos) {
+      address = out.substr(p + 6, out.find('\n', p) - p - 6);
+      break;
+    }
+    if (!children[0].running())
+      throw CliError(exit_task_failed, "the coordinator did not start: " + last_line(dir / "coordinator.log") +
+                                           " (log: " + (dir / "coordinator.log").string() + ")");
+    if (std::chrono::steady_clock::now() >= deadline) {
+      kill_all(children);
+      throw CliError(exit_timeout, "the coordinator was not ready within 10 s (log: " +
+                                       (dir / "coordinator.log").string() + ")");
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+
+  auto loads = worker_loads(o.load, !o.no_examples);
+  std::vector<pid_t> worker_pids;
+  for (unsigned i = 0; i < o.workers; ++i) {
+    cluster::SpawnOptions w;
+    w.program = sibling_program("shoal-worker");
+    w.argv = {w.program, "-c", address, "--name", "w" + std::to_string(i + 1), "--grace", grace};
+    if (o.threads) w.argv.insert(w.argv.end(), {"-t", std::to_string(o.threads)});
+    for (const auto& l : loads) w.argv.insert(w.argv.end(), {"--load", l});
+    w.new_session = true;
+    w.stdin_path = "/dev/null";
+    w.stdout_path = w.stderr_path = (dir / ("worker-" + std::to_string(i + 1) + ".log")).string();
+    children.push_back(cluster::spawn(w));
+    worker_pids.push_back(children.back().pid());
+    std::ofstream(dir / ("worker-" + std::to_string(i + 1) + ".pid")) << children.back().pid() << "\n";
+  }
+  nlohmann::json state = {{"address", address},
+                          {"coordinator", children[0].pid()},
+                          {"workers", worker_pids},
+                          {"grace", o.grace}};
+  std::ofstream(dir / "cluster.json") << state.dump() << "\n";
+
+  // Every worker registered, within 10 s; else stop what was started and say why.
+  try {
+    auto client = connect(address);
+    deadline = std::chrono::steady_clock::now() + 10s;
+    for (;;) {
+      auto ws = client->workers().result(5s);
+      if (ws.size() >= o.workers) break;
+      for (std::size_t i = 1; i < children.size(); ++i)
+        if (!children[i].running())
+          throw CliError(exit_task_failed, "worker w" + std::to_string(i) + " exited: " +
+                                               last_line(dir / ("worker-" + std::to_string(i) + ".log")) + " (log: " +
+                                               (dir / ("worker-" + std::to_string(i) + ".log")).string() + ")");
+      if (std::chrono::steady_clock::now() >= deadline)
+        throw CliError(exit_timeout, std::to_string(ws.size()) + " of " + std::to_string(o.workers) +
+                                         " workers registered within 10 s (logs in " + dir.string() + ")");
+      std::this_thread::sleep_for(20ms);
+    }
+  } catch (...) {
+    kill_all(children);
+    remove_state(dir);
+    throw;
+  }
+  // They outlive this command; init reaps them.
+  for (auto& ch : children) (void)ch.detach();
+  if (g.json)
+    std::cout << nlohmann::json{{"address", address},
+                                {"state_dir", dir.string()},
+                                {"coordinator", state["coordinator"]},
+                                {"workers", worker_pids}}
+                     .dump()
+              << "\n";
+  else
+    std::cout << address << "\n";
+  std::cerr << "started a coordinator and " << o.workers << " workers (logs in " << dir.string()
+            << "); stop them with `shoal stop`\n";
+  return exit_ok;
+}
+
+int cmd_stop(const Globals& g) {
+  auto dir = state_dir(g);
+  auto text = slurp(dir / "cluster.json");
+  auto state = nlohmann::json::parse(text, nullptr, false);
+  if (text.empty() || state.is_discarded())
+    throw CliError(exit_no_coordinator, "no cluster running (no state in " + dir.string() + "; started with another --state-dir?)");
+  std::vector<pid_t> pids;
+  for (const auto& p : state.value("workers", nlohmann::json::array())) pids.push_back(p.get<pid_t>());
+  pids.push_back(state.value("coordinator", 0));
+  std::erase_if(pids, [](pid_t p) { return !is_live_daemon(p); });
+  if (pids.empty()) {
+    remove_state(dir);
+    throw CliError(exit_no_coordinator, "no cluster running (its processes are gone; removed the stale state in " +
+                                            dir.string() + ")");
+  }
+  // Workers and coordinator together: each drains for `grace`, then exits.
+  for (auto p : pids) ::kill(p, SIGTERM);
+  auto grace = std::chrono::milliseconds(static_cast<std::int64_t>(state.value("grace", 5.0) * 1000)) + 2s;
+  auto killed = wait_gone(pids, grace);
+  for (auto p : killed) ::kill(p, SIGKILL);
+  auto left = wait_gone(killed, 2s);
+  if (!left.empty())
+    throw CliError(exit_task_failed, std::to_string(left.size()) + " processes survived SIGKILL (pid " +
+                                         std::to_string(left.front()) + "): check `ps` and the state in " + dir.string());
+  remove_state(dir);
+  if (g.json)
+    std::cout << nlohmann::json{{"address", state.value("address", "")}, {"stopped", pids.size()}, {"killed", killed.size()}}
+                     .dump()
+              << "\n";
+  else
+    std::cout << "stopped the cluster at " << state.value("address", std::string("?")) << "\n";
+  return exit_ok;
+}
+
+}  // namespace shoal::cli

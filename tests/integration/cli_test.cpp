@@ -1,0 +1,509 @@
+// The `shoal` command for real: the binary run as a child process (stdout, stderr and exit
+// code captured, every run bounded), against shoal-coordinator and shoal-worker processes
+// on a temporary socket with the example tasks loaded. No test touches the real default
+// socket: each sets SHOAL_ADDRESS or passes --address, and the embedded-cluster tests point
+// XDG_RUNTIME_DIR at a temporary directory. Tests that start processes check what survived.
+
+#if defined(SHOAL_EXAMPLES_LIB) && defined(SHOAL_SOURCE_DIR)
+
+#include <catch2/catch.hpp>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <fstream>
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "shoal/remote/client.hpp"
+#include "support/daemons.hpp"
+
+using namespace std::chrono_literals;
+using shoal::test::Daemon;
+using shoal::test::TempDir;
+using shoal::test::wait_until;
+
+namespace {
+
+const std::string shoal_bin = std::string(SHOAL_BIN_DIR) + "/shoal";
+const std::string jobs_dir = std::string(SHOAL_SOURCE_DIR) + "/examples/jobs";
+
+struct CliResult {
+  int exit = -1;  ///< N, or -signal
+  std::string out, err;
+};
+
+std::ostream& operator<<(std::ostream& o, const CliResult& r) {
+  return o << "exit " << r.exit << "\n--- stdout\n" << r.out << "--- stderr\n" << r.err;
+}
+
+/// Environment changes for a run: a value sets the variable, nullopt removes it.
+using Env = std::map<std::string, std::optional<std::string>>;
+
+/// `shoal ARGS...` as a child process with stdout and stderr on pipes.
+class CliProcess {
+ public:
+  CliProcess(const std::vector<std::string>& args, const Env& env) {
+    int out[2], err[2];
+    if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+    std::vector<std::string> envs;
+    for (char** e = environ; *e; ++e) {
+      std::string kv = *e;
+      auto name = kv.substr(0, kv.find('='));
+      if (!env.count(name)) envs.push_back(kv);
+    }
+    for (const auto& [k, v] : env)
+      if (v) envs.push_back(k + "=" + *v);
+    std::vector<std::string> argv{shoal_bin};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::vector<char*> a, e;
+    for (auto& s : argv) a.push_back(s.data());
+    a.push_back(nullptr);
+    for (auto& s : envs) e.push_back(s.data());
+    e.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+    int rc = ::posix_spawn(&pid_, shoal_bin.c_str(), &fa, nullptr, a.data(), e.data());
+    posix_spawn_file_actions_destroy(&fa);
+    ::close(out[1]);
+    ::close(err[1]);
+    out_ = out[0];
+    err_ = err[0];
+    if (rc != 0) throw std::runtime_error("cannot start " + shoal_bin);
+  }
+  ~CliProcess() {
+    if (!reaped_) {
+      ::kill(pid_, SIGKILL);
+      int st;
+      ::waitpid(pid_, &st, 0);
+    }
+    if (out_ >= 0) ::close(out_);
+    if (err_ >= 0) ::close(err_);
+  }
+  CliProcess(const CliProcess&) = delete;
+  CliProcess& operator=(const CliProcess&) = delete;
+
+  [[nodiscard]] pid_t pid() const noexcept { return pid_; }
+  void signal(int sig) const { ::kill(pid_, sig); }
+
+  /// Reads its output to EOF and reaps it; past `limit` it is SIGKILLed (exit -9).
+  CliResult finish(std::chrono::milliseconds limit = 30s) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    CliResult r;
+    bool killed = false;
+    while (out_ >= 0 || err_ >= 0) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0 && !killed) {
+        ::kill(pid_, SIGKILL);
+        killed = true;
+        deadline = std::chrono::steady_clock::now() + 2s;  // for what it left behind
+        continue;
+      }
+      if (left.count() <= 0) break;
+      pollfd p[2] = {{out_, POLLIN, 0}, {err_, POLLIN, 0}};
+      if (::poll(p, 2, static_cast<int>(left.count())) <= 0) continue;
+      for (int k = 0; k < 2; ++k) {
+        int& fd = k == 0 ? out_ : err_;
+        if (fd < 0 || !(p[k].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+        char buf[4096];
+        auto n = ::read(fd, buf, sizeof buf);
+        if (n <= 0) {
+          ::close(fd);
+          fd = -1;
+        } else {
+          (k == 0 ? r.out : r.err).append(buf, static_cast<std::size_t>(n));
+        }
+      }
+    }
+    int st = 0;
+    ::waitpid(pid_, &st, 0);
+    reaped_ = true;
+    r.exit = WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
+    return r;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int out_ = -1, err_ = -1;
+  bool reaped_ = false;
+};
+
+CliResult run_cli(const std::vector<std::string>& args, const Env& env, std::chrono::milliseconds limit = 30s) {
+  CliProcess p(args, env);
+  return p.finish(limit);
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+nlohmann::json parse_json(const CliResult& r) {
+  INFO(r);
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  REQUIRE_FALSE(j.is_discarded());
+  return j;
+}
+
+/// A coordinator and `n` shoal-workers with the example tasks, on a temporary socket.
+struct ExampleCluster {
+  shoal::test::Cluster c;
+  Env env;
+  explicit ExampleCluster(int n = 2) {
+    for (int i = 0; i < n; ++i) {
+      std::string name = "w" + std::to_string(i);
+      c.workers.push_back(std::make_unique<Daemon>(
+          std::vector<std::string>{std::string(SHOAL_BIN_DIR) + "/shoal-worker", "-c", c.address, "--load",
+                                   SHOAL_EXAMPLES_LIB, "-t", "2", "--name", name},
+          c.dir.file(name + ".log")));
+    }
+    shoal::Client client(c.address);
+    if (!wait_until([&] { return client.workers().result(5s).size() == static_cast<std::size_t>(n); }, 15s))
+      FAIL("workers did not register:\n" << c.logs());
+    env["SHOAL_ADDRESS"] = c.address;
+  }
+  CliResult run(const std::vector<std::string>& args, std::chrono::milliseconds limit = 30s) {
+    return run_cli(args, env, limit);
+  }
+  /// The state of task `id` as `shoal --json status ID` reports it.
+  std::string state(const std::string& id) {
+    auto r = run({"--json", "status", id});
+    auto j = nlohmann::json::parse(r.out, nullptr, false);
+    return j.is_object() ? j.value("state", "") : "?";
+  }
+};
+
+/// Processes whose environment holds `marker` (our private XDG_RUNTIME_DIR), but not us.
+std::vector<pid_t> processes_with_env(const std::string& marker) {
+  std::vector<pid_t> found;
+  DIR* d = ::opendir("/proc");
+  if (!d) return found;
+  while (auto* e = ::readdir(d)) {
+    pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
+    if (pid <= 0 || pid == ::getpid()) continue;
+    std::ifstream in("/proc/" + std::to_string(pid) + "/environ");
+    std::string env((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (env.find(marker) == std::string::npos) continue;
+    std::ifstream st("/proc/" + std::to_string(pid) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(st)), std::istreambuf_iterator<char>());
+    auto close = stat.rfind(')');
+    if (close != std::string::npos && close + 2 < stat.size() && stat[close + 2] == 'Z') continue;
+    found.push_back(pid);
+  }
+  ::closedir(d);
+  return found;
+}
+
+bool alive(pid_t pid) {
+  if (::kill(pid, 0) != 0) return false;
+  std::ifstream st("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(st)), std::istreambuf_iterator<char>());
+  auto close = stat.rfind(')');
+  return !(close != std::string::npos && close + 2 < stat.size() && stat[close + 2] == 'Z');
+}
+
+}  // namespace
+
+TEST_CASE("shoal start runs a coordinator and workers in the background and shoal stop stops them",
+          "[integration][cli]") {
+  TempDir dir;
+  std::string address = "unix://" + dir.file("c.sock");
+  Env env{{"SHOAL_ADDRESS", address}, {"XDG_RUNTIME_DIR", dir.path}};
+  std::string state = dir.file("state");
+  auto started = run_cli({"--state-dir", state, "start", "--workers", "2", "--threads", "1", "--listen", address}, env);
+  INFO(started);
+  REQUIRE(started.exit == 0);
+  CHECK(trim(started.out) == address);
+
+  auto cluster = nlohmann::json::parse(shoal::test::read_file(state + "/cluster.json"));
+  std::vector<pid_t> pids{cluster["coordinator"].get<pid_t>()};
+  for (const auto& w : cluster["workers"]) pids.push_back(w.get<pid_t>());
+  REQUIRE(pids.size() == 3);
+  for (auto p : pids) CHECK(alive(p));
+
+  auto workers = run_cli({"--json", "workers"}, env);
+  CHECK(parse_json(workers).size() == 2);
+  auto sum = run_cli({"submit", "--wait", "add", "2", "3"}, env);
+  CHECK(trim(sum.out) == "5");
+
+  SECTION("a second start is refused while the first runs") {
+    auto again = run_cli({"--state-dir", state, "start", "--listen", address}, env);
+    CHECK(again.exit == 1);
+    CHECK(again.err.find("already running") != std::string::npos);
+  }
+
+  auto stopped = run_cli({"--state-dir", state, "stop"}, env);
+  INFO(stopped);
+  CHECK(stopped.exit == 0);
+  // What we killed: the three daemons; what survives: nothing.
+  for (auto p : pids) CHECK(wait_until([&] { return !alive(p); }, 5s));
+  CHECK(processes_with_env("XDG_RUNTIME_DIR=" + dir.path).empty());
+  CHECK_FALSE(std::filesystem::exists(state + "/cluster.json"));
+
+  auto none = run_cli({"--state-dir", state, "stop"}, env);
+  CHECK(none.exit == 3);
+  CHECK(none.err.find("no cluster running") != std::string::npos);
+  auto gone = run_cli({"workers"}, env);
+  CHECK(gone.exit == 3);
+}
+
+TEST_CASE("shoal submit, result and status: a plain task", "[integration][cli]") {
+  ExampleCluster ec;
+  auto sub = ec.run({"submit", "add", "40", "2"});
+  INFO(sub);
+  REQUIRE(sub.exit == 0);
+  auto id = trim(sub.out);
+  REQUIRE_FALSE(id.empty());
+
+  auto res = ec.run({"result", id});
+  CHECK(res.exit == 0);
+  CHECK(trim(res.out) == "42");
+  auto js = parse_json(ec.run({"--json", "result", id}));
+  CHECK(js["result"] == 42);
+  CHECK(js["state"] == "done");
+
+  auto st = parse_json(ec.run({"--json", "status", id}));
+  CHECK(st["state"] == "done");
+  CHECK(st["function"] == "add");
+  CHECK((st["worker"] == "w0" || st["worker"] == "w1"));
+
+  auto waited = parse_json(ec.run({"--json", "submit", "--wait", "fib", "20"}));
+  CHECK(waited["result"] == 6765);
+
+  auto all = parse_json(ec.run({"--json", "status"}));
+  CHECK(all["workers"].size() == 2);
+  auto done = parse_json(ec.run({"--json", "tasks", "--state", "done"}));
+  bool listed = false;
+  for (const auto& t : done) listed = listed || std::to_string(t["id"].get<std::uint64_t>()) == id;
+  CHECK(listed);
+}
+
+TEST_CASE("shoal result of a coroutine task: a short --timeout exits 4, waiting longer gives it",
+          "[integration][cli]") {
+  ExampleCluster ec;
+  auto sub = ec.run({"submit", "sleep_ms", "1500"});
+  REQUIRE(sub.exit == 0);
+  auto id = trim(sub.out);
+  auto early = ec.run({"result", id, "--timeout", "0.2"});
+  INFO(early);
+  CHECK(early.exit == 4);
+  CHECK(early.err.find("not done after 0.2 s") != std::string::npos);
+  auto late = ec.run({"result", id, "--timeout", "20"});
+  CHECK(late.exit == 0);
+  CHECK(trim(late.out) == "1500");
+}
+
+TEST_CASE("a failing task: submit --wait and result exit 1 with its message", "[integration][cli]") {
+  ExampleCluster ec;
+  auto waited = ec.run({"submit", "--wait", "fail", "\"boom\""});
+  INFO(waited);
+  CHECK(waited.exit == 1);
+  CHECK(waited.err.find("boom") != std::string::npos);
+  CHECK(waited.out.empty());
+
+  auto sub = ec.run({"submit", "fail", "\"kaput\""});
+  REQUIRE(sub.exit == 0);
+  auto id = trim(sub.out);
+  auto res = ec.run({"--json", "result", id});
+  CHECK(res.exit == 1);
+  auto j = parse_json(res);
+  CHECK(j["state"] == "failed");
+  CHECK(j["error"].get<std::string>().find("kaput") != std::string::npos);
+  CHECK(wait_until([&] { return ec.state(id) == "failed"; }, 5s));
+}
+
+TEST_CASE("shoal cancel stops a running coroutine task", "[integration][cli]") {
+  ExampleCluster ec;
+  auto sub = ec.run({"submit", "sleep_ms", "60000"});
+  REQUIRE(sub.exit == 0);
+  auto id = trim(sub.out);
+  REQUIRE(wait_until([&] { return ec.state(id) == "running"; }, 10s));
+  auto can = ec.run({"cancel", id});
+  INFO(can);
+  CHECK(can.exit == 0);
+  CHECK(wait_until([&] { return ec.state(id) == "cancelled"; }, 10s));
+  auto res = ec.run({"result", id, "--timeout", "5"});
+  CHECK(res.exit == 1);
+  CHECK(res.err.find("cancelled") != std::string::npos);
+}
+
+TEST_CASE("shoal's error paths: one line each and the documented exit code", "[integration][cli]") {
+  ExampleCluster ec;
+  SECTION("no verb or an unknown verb is a usage error (2)") {
+    CHECK(ec.run({}).exit == 2);
+    auto r = ec.run({"frobnicate"});
+    CHECK(r.exit == 2);
+    CHECK(r.err.find("shoal --help") != std::string::npos);
+  }
+  SECTION("--help works on every verb (0)") {
+    for (std::string verb : {"start", "stop", "submit", "result", "status", "cancel", "workers", "tasks", "run"}) {
+      auto r = ec.run({verb, "--help"});
+      INFO(verb << ": " << r);
+      CHECK(r.exit == 0);
+      CHECK(r.out.find("Usage") != std::string::npos);
+    }
+  }
+  SECTION("an argument that is not JSON, or of the wrong type, is a usage error (2)") {
+    auto r = ec.run({"submit", "add", "x", "1"});
+    CHECK(r.exit == 2);
+    CHECK(r.err.find("not JSON") != std::string::npos);
+    auto t = ec.run({"submit", "add", "\"x\"", "1"});
+    CHECK(t.exit == 2);
+    CHECK(t.err.find("int64") != std::string::npos);
+    auto n = ec.run({"submit", "add", "1"});
+    CHECK(n.exit == 2);
+  }
+  SECTION("an unknown function names the known ones (1)") {
+    auto r = ec.run({"submit", "nope", "1"});
+    CHECK(r.exit == 1);
+    CHECK(r.err.find("no worker has registered nope (known: ") != std::string::npos);
+    CHECK(r.err.find("sleep_ms") != std::string::npos);
+  }
+  SECTION("no coordinator (3), from --address or SHOAL_ADDRESS") {
+    std::string nowhere = "unix://" + ec.c.dir.file("nobody.sock");
+    auto r = ec.run({"--address", nowhere, "workers"});
+    CHECK(r.exit == 3);
+    CHECK(r.err.find("no coordinator at " + nowhere + ": start one with `shoal start`") != std::string::npos);
+    auto e = run_cli({"submit", "add", "1", "2"}, Env{{"SHOAL_ADDRESS", nowhere}});
+    CHECK(e.exit == 3);
+  }
+  SECTION("an unknown task id (1)") {
+    auto r = ec.run({"result", "12345"});
+    CHECK(r.exit == 1);
+    CHECK(r.err.find("no task 12345") != std::string::npos);
+  }
+  SECTION("a job file that does not parse (2)") {
+    TempDir d;
+    std::ofstream(d.file("bad.toml")) << "[[task]]\nname = \"a\"\nfucntion = \"add\"\n";
+    auto r = ec.run({"run", d.file("bad.toml")});
+    CHECK(r.exit == 2);
+    CHECK(r.err.find("bad.toml:") != std::string::npos);
+  }
+}
+
+TEST_CASE("shoal submit --exec runs a command on a worker: its output and exit code come back",
+          "[integration][cli]") {
+  ExampleCluster ec;
+  auto r = ec.run({"submit", "--exec", "--", "/bin/sh", "-c", "echo hi; echo oops >&2; exit 3"});
+  INFO(r);
+  CHECK(r.exit == 3);
+  CHECK(r.out == "hi\n");
+  CHECK(r.err == "oops\n");
+  auto j = parse_json(ec.run({"--json", "submit", "--exec", "--", "/bin/sh", "-c", "echo hi; exit 3"}));
+  CHECK(j["exit_code"] == 3);
+  CHECK(j["stdout"] == "hi\n");
+  auto missing = ec.run({"submit", "--exec", "--", "/no/such/program"});
+  CHECK(missing.exit == 1);
+  CHECK(missing.err.find("cannot run /no/such/program") != std::string::npos);
+}
+
+TEST_CASE("cancelling shoal submit --exec kills the command and what it started", "[integration][cli]") {
+  ExampleCluster ec;
+  // `; true` makes the shell fork sleep rather than exec it: two processes to kill.
+  CliProcess p({"submit", "--exec", "--", "/bin/sh", "-c", "sleep 61.25; true"}, ec.env);
+  auto sleeping = [] {
+    std::size_t n = 0;
+    DIR* d = ::opendir("/proc");
+    while (auto* e = ::readdir(d)) {
+      std::ifstream in(std::string("/proc/") + e->d_name + "/cmdline");
+      std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (cmd.rfind("sleep", 0) == 0 && cmd.find("61.25") != std::string::npos) ++n;
+    }
+    ::closedir(d);
+    return n;
+  };
+  REQUIRE(wait_until([&] { return sleeping() == 1; }, 15s));
+  p.signal(SIGINT);
+  auto r = p.finish(15s);
+  INFO(r);
+  CHECK(r.exit == 130);
+  CHECK(wait_until([&] { return sleeping() == 0; }, 10s));
+}
+
+TEST_CASE("shoal run of failing.toml: the failure's dependents are skipped, the rest done, exit 1",
+          "[integration][cli]") {
+  ExampleCluster ec;
+  auto r = ec.run({"--json", "run", jobs_dir + "/failing.toml"});
+  INFO(r);
+  CHECK(r.exit == 1);
+  auto j = parse_json(r);
+  CHECK(j["tasks"] == 4);
+  CHECK(j["done"] == 1);
+  CHECK(j["failed"] == 1);
+  CHECK(j["skipped"] == 2);
+  CHECK(j["results"]["sum"] == 5);
+  // Progress went to stderr with --json, a line per task.
+  CHECK(r.err.find("skipped after_broken") != std::string::npos);
+}
+
+TEST_CASE("shoal run of pi.toml on a running cluster prints the estimate and the workers", "[integration][cli]") {
+  ExampleCluster ec;
+  auto r = ec.run({"run", jobs_dir + "/pi.toml"}, 60s);
+  INFO(r);
+  CHECK(r.exit == 0);
+  CHECK(r.out.find("job pi: 17 tasks, 17 done") != std::string::npos);
+  CHECK(r.out.find("estimate = 3.1") != std::string::npos);
+  CHECK(r.out.find("worker w") != std::string::npos);
+}
+
+TEST_CASE("SIGINT during shoal run cancels the job's remote tasks and exits 130", "[integration][cli]") {
+  ExampleCluster ec;
+  TempDir d;
+  std::ofstream(d.file("slow.toml")) << "name = \"slow\"\n[[task]]\nname = \"nap\"\nfunction = \"sleep_ms\"\n"
+                                        "count = 3\nargs = [60000]\n[[task]]\nname = \"after\"\n"
+                                        "function = \"add\"\nargs = [{ result = \"nap[0]\" }, 1]\n";
+  CliProcess p({"run", d.file("slow.toml")}, ec.env);
+  shoal::Client client(ec.c.address);
+  REQUIRE(wait_until([&] { return client.tasks("running").result(5s).tasks.size() == 3; }, 15s));
+  p.signal(SIGINT);
+  auto r = p.finish(15s);
+  INFO(r);
+  CHECK(r.exit == 130);
+  CHECK(r.err.find("interrupted") != std::string::npos);
+  // Nothing of the job runs or waits any more.
+  CHECK(wait_until([&] {
+    auto st = client.status().result(5s);
+    return st.running == 0 && st.waiting == 0 && st.queued == 0;
+  }, 10s));
+  auto running = parse_json(ec.run({"--json", "tasks", "--state", "running"}));
+  CHECK(running.empty());
+}
+
+TEST_CASE("SIGINT during shoal submit --wait cancels the task and exits 130", "[integration][cli]") {
+  ExampleCluster ec;
+  CliProcess p({"submit", "--wait", "sleep_ms", "60000"}, ec.env);
+  shoal::Client client(ec.c.address);
+  REQUIRE(wait_until([&] { return client.tasks("running").result(5s).tasks.size() == 1; }, 15s));
+  p.signal(SIGINT);
+  auto r = p.finish(15s);
+  INFO(r);
+  CHECK(r.exit == 130);
+  CHECK(wait_until([&] { return client.status().result(5s).cancelled == 1; }, 10s));
+  CHECK(client.tasks("running").result(5s).tasks.empty());
+}
+
+TEST_CASE("shoal run with no cluster starts an embedded one, and stops it leaving no process",
+          "[integration][cli]") {
+  TempDir xdg;
+  Env env{{"SHOAL_ADDRESS", std::nullopt}, {"XDG_RUNTIME_DIR", xdg.path}};
+  auto r = run_cli({"run", jobs_dir + "/pi.toml"}, env, 90s);
+  INFO(r);
+  CHECK(r.exit == 0);
+  CHECK(r.err.find("embedded cluster") != std::string::npos);
+  CHECK(r.out.find("estimate = 3.1") != std::string::npos);
+  CHECK(r.out.find("worker ") != std::string::npos);
+  // What it started (workers carry our XDG_RUNTIME_DIR in their environment) is gone.
+  CHECK(wait_until([&] { return processes_with_env("XDG_RUNTIME_DIR=" + xdg.path).empty(); }, 5s));
+}
+
+#endif
