@@ -79,6 +79,8 @@ struct Task {
   std::uint64_t submitted_wall = 0, finished_wall = 0;
   std::uint64_t finished_steady = 0;
   std::uint64_t run_ns = 0;  // as its worker measured it
+  std::uint64_t seq = 0;     // its place among its worker's assigns
+  bool isolate = false;      // charged an attempt by a worker's death: run it alone next time
 };
 
 struct Function {
@@ -143,7 +145,11 @@ struct Peer {
   std::uint64_t done = 0;
   std::uint32_t actors = 0;
   std::uint32_t max_tasks = 0, assigned_total = 0;
-  std::uint64_t active_seq = 0;  // last time it got work or sent results (tie-break)
+  std::uint64_t active_seq = 0;
+  std::uint64_t assign_seq = 0;  // assigns sent, in order
+  std::uint64_t started = 0;     // of those, how many the worker has started (its last report)
+  std::uint32_t running_reported = 0;  // and how many of those were still running then
+  std::uint64_t isolated = 0;  // the task it runs alone, if any (nothing else is assigned meanwhile)  // last time it got work or sent results (tie-break)
   std::string lost_why;
 };
 
@@ -507,14 +513,15 @@ struct Coordinator::Engine : std::enable_shared_from_this<Coordinator::Engine> {
     return cap + static_cast<std::uint32_t>(std::clamp(extra, 2.0, 1024.0));
   }
 
-  Peer* pick_worker(Function& f) {
+  Peer* pick_worker(Function& f, bool isolate = false) {
     Peer* best = nullptr;
     double best_load = 0;
     for (auto wid : f.workers) {
       auto it = peers.find(wid);
       if (it == peers.end()) continue;
       Peer& w = *it->second;
-      if (w.closed || w.draining || !w.welcomed) continue;
+      if (w.closed || w.draining || !w.welcomed || w.isolated) continue;
+      if (isolate && (w.in_plain > 0 || w.in_coro > 0)) continue;
       if (w.max_tasks && w.assigned_total >= w.max_tasks) continue;
       std::uint32_t in = f.coroutine ? w.in_coro : w.in_plain;
       std::uint32_t win = window(w, f.coroutine);
@@ -533,6 +540,7 @@ struct Coordinator::Engine : std::enable_shared_from_this<Coordinator::Engine> {
     t.state = TState::assigned;
     t.worker = w.id;
     ++t.attempt;
+    t.seq = w.assign_seq++;
     w.inflight.insert(t.id);
     if (!t.actor && !t.actor_create) {
       if (coro)
@@ -555,10 +563,14 @@ struct Coordinator::Engine : std::enable_shared_from_this<Coordinator::Engine> {
           f.ready.pop_front();
           continue;
         }
-        Peer* w = pick_worker(f);
+        // A task that may have killed a worker runs alone on one, so that a second death
+        // is charged to it alone (and a task that merely ran beside it goes free).
+        bool isolate = it->second.isolate && !f.coroutine;
+        Peer* w = pick_worker(f, isolate);
         if (!w) break;
         f.ready.pop_front();
         assign(it->second, *w, f.coroutine);
+        if (isolate) w->isolated = it->second.id;
       }
       if (f.ready.empty()) f.unserved_since = 0;
     }
@@ -761,6 +773,7 @@ struct Coordinator::Engine : std::enable_shared_from_this<Coordinator::Engine> {
   void on_result(Peer& w, schema::Result::Reader r) {
     std::uint64_t id = r.getTaskId();
     bool was_inflight = w.inflight.erase(id) > 0;
+    if (w.isolated == id) w.isolated = 0;
     auto it = tasks.find(id);
     if (was_inflight && it != tasks.end() && !it->second.actor && !it->second.actor_create) {
       if (functions[it->second.fn].coroutine) {
@@ -1032,13 +1045,32 @@ struct Coordinator::Engine : std::enable_shared_from_this<Coordinator::Engine> {
       log(worker_label(p) + " lost: " + why);
       for (auto& f : functions) std::erase(f.workers, p.id);
       // Its tasks: retry, or fail with WorkerLost.
+      // In assign order. Retries go to the back of their queue: a task whose result was
+      // lost with its worker is not kept next to the task that killed it, time after time.
       std::vector<std::uint64_t> ids(p.inflight.begin(), p.inflight.end());
-      std::sort(ids.begin(), ids.end());
+      auto seq_of = [&](std::uint64_t id) {
+        auto it = tasks.find(id);
+        return it == tasks.end() ? 0 : it->second.seq;
+      };
+      std::sort(ids.begin(), ids.end(), [&](auto a, auto b) { return seq_of(a) < seq_of(b); });
       for (auto id : ids) {
         auto it = tasks.find(id);
         if (it == tasks.end() || it->second.state != TState::assigned || it->second.worker != p.id) continue;
         Task& t = it->second;
         if (t.actor || t.actor_create) continue;  // below, with the actors
+        // The attempt counts only if the task could have started: the worker reported
+        // that `started` of its assigns (FIFO) had started and `running_reported` of them
+        // still ran, so at most the free slots' worth more could have started since. A
+        // task that kills its worker at once cannot escape the count; the tasks queued
+        // behind it on that worker spend nothing.
+        // Any of the tasks that could have started may be the one that killed it (a task
+        // that finished may have lost its result with it): each is charged, and runs
+        // alone on its next attempt, so that a second death is charged exactly.
+        bool coro = functions[t.fn].coroutine;
+        bool could_have_started = coro || p.isolated == id || t.seq < p.started + p.capacity;
+        if (p.isolated && p.isolated != id) could_have_started = false;
+        if (!could_have_started && t.attempt > 0) --t.attempt;
+        if (could_have_started && !coro) t.isolate = true;
         if (t.cancel_requested) {
           finish(id, TState::cancelled, {}, std::nullopt);
         } else if (static_cast<int>(t.attempt) > t.retries) {
@@ -1050,7 +1082,7 @@ struct Coordinator::Engine : std::enable_shared_from_this<Coordinator::Engine> {
                             t, "disconnected"));
         } else {
           t.state = TState::queued;
-          functions[t.fn].ready.push_front(id);
+          functions[t.fn].ready.push_back(id);
         }
       }
       for (auto& [aid, a] : actors) {
@@ -1211,6 +1243,13 @@ struct Coordinator::Engine : std::enable_shared_from_this<Coordinator::Engine> {
         on_status(p, env.getStatusRequest());
         break;
       case schema::Envelope::HEARTBEAT:
+        if (p.role == schema::Role::WORKER) {
+          auto hb = env.getHeartbeat();
+          if (hb.getStarted() >= p.started) {
+            p.started = hb.getStarted();
+            p.running_reported = hb.getRunning();
+          }
+        }
         break;
       case schema::Envelope::SHUTDOWN:
         if (p.role == schema::Role::WORKER) {

@@ -76,8 +76,8 @@ TEST_CASE("LocalCluster: stop leaves no child behind", "[cluster]") {
   for (auto pid : pids) CHECK_FALSE(pid_alive(pid));
 }
 
-TEST_CASE("LocalCluster: a dead worker is replaced; a poison task fails with WorkerLost", "[cluster]") {
-  shoal::LocalCluster local(2, {.threads_per_worker = 1, .retries = 2});
+TEST_CASE("LocalCluster: a dead worker is replaced, a poison task fails with WorkerLost", "[cluster]") {
+  shoal::LocalCluster local(2, {.threads_per_worker = 1, .retries = 3});
   auto& client = local.client();
   local.wait_for_workers(2);
   auto poison = client.submit(&crash_now);
@@ -130,7 +130,7 @@ TEST_CASE("ProcessPoolExecutor: shutdown(cancel_futures) cancels what has not ru
   CHECK(cancelled > 0);
 }
 
-TEST_CASE("Process: exit codes 0, 1 and -9; join with a timeout; terminate", "[cluster]") {
+TEST_CASE("Process: exit codes 0, 1 and -9, join with a timeout, terminate", "[cluster]") {
   shoal::Process ok(&proc_ok);
   ok.start();
   CHECK(ok.join(10s));

@@ -270,7 +270,7 @@ TEST_CASE("a signature mismatch fails at submit naming both signatures", "[integ
   }
 }
 
-TEST_CASE("actor calls run in order; a failed constructor fails ready()", "[integration]") {
+TEST_CASE("actor calls run in order, a failed constructor fails ready()", "[integration]") {
   Cluster c;
   c.add_worker(2);
   c.add_worker(2);
@@ -367,7 +367,7 @@ TEST_CASE("a client that is not its coordinator's uid peer: no coordinator gives
   CHECK_THROWS_AS(shoal::Client("unix://" + d.file("none.sock")), shoal::ConnectionError);
 }
 
-TEST_CASE("garbage on a connection closes it; other clients keep working", "[integration]") {
+TEST_CASE("garbage on a connection closes it, other clients keep working", "[integration]") {
   Cluster c;
   c.add_worker(1);
   shoal::Client client(c.address);
@@ -386,7 +386,7 @@ TEST_CASE("garbage on a connection closes it; other clients keep working", "[int
   CHECK(client.submit<Int1>("square", 9).result(10s) == 81);
 }
 
-TEST_CASE("a silent worker (SIGSTOP) is lost by missed heartbeats; its tasks finish elsewhere", "[integration]") {
+TEST_CASE("a silent worker (SIGSTOP) is lost by missed heartbeats, its tasks finish elsewhere", "[integration]") {
   Cluster c({"--heartbeat-ms", "100", "--heartbeat-timeout-ms", "400"});
   c.add_worker(1);
   c.add_worker(1);
@@ -466,7 +466,7 @@ TEST_CASE("per-submit retries override the coordinator's default", "[integration
   }
 }
 
-TEST_CASE("TCP: a token is required; with it, tasks run", "[integration]") {
+TEST_CASE("TCP: a token is required, with it, tasks run", "[integration]") {
   shoal::test::TempDir d;
   {
     std::ofstream(d.file("token")) << "s3cret\n";

@@ -90,7 +90,11 @@ struct Worker::Engine : std::enable_shared_from_this<Worker::Engine> {
   bool draining = false;
   bool exiting = false;
   int exit_status = 0;
-  std::uint64_t started = 0, completed = 0;
+  std::uint64_t completed = 0;
+  // Tasks that began running, in arrival order (the pool is FIFO): the coordinator counts
+  // an attempt against a lost worker's task only if it could have started.
+  std::atomic<std::uint64_t> started{0};
+  std::atomic<std::uint32_t> running_now{0};  // plain tasks started and not finished
   std::unordered_map<std::uint64_t, std::shared_ptr<Job>> jobs;
   std::unordered_map<std::uint64_t, ActorHost> actors;
   // Per function: the mean run time of its plain calls, to run tiny ones inline on the
@@ -204,6 +208,14 @@ struct Worker::Engine : std::enable_shared_from_this<Worker::Engine> {
       }
       send(msg);
     }
+    // Every batch of results says how many tasks have started (for retry accounting).
+    capnp::MallocMessageBuilder hb;
+    auto h = hb.initRoot<schema::Envelope>().initHeartbeat();
+    // Read running first: a task counted in `started` has then either finished or is
+    // counted running, never neither.
+    h.setRunning(running_now.load(std::memory_order_acquire));
+    h.setStarted(started.load(std::memory_order_acquire));
+    send(hb);
     maybe_exit();
   }
 
@@ -228,7 +240,6 @@ struct Worker::Engine : std::enable_shared_from_this<Worker::Engine> {
   // ---- running ----
 
   void start(std::shared_ptr<Job> j) {
-    ++started;
     jobs.emplace(j->id, j);
     if (j->actor) {
       auto it = actors.find(j->actor);
@@ -306,6 +317,7 @@ struct Worker::Engine : std::enable_shared_from_this<Worker::Engine> {
       return;
     }
     j->phase = running;
+    started.fetch_add(1, std::memory_order_relaxed);
     auto body = [](std::shared_ptr<Engine> self, std::shared_ptr<Job> j, Coro<Bytes> coro,
                    std::function<void()> then) -> Coro<void> {
       auto t0 = steady_ns();
@@ -347,6 +359,8 @@ struct Worker::Engine : std::enable_shared_from_this<Worker::Engine> {
         if (then) asio::post(self->ex, std::move(then));
         return;  // cancelled or handed back before it started: already reported
       }
+      self->running_now.fetch_add(1, std::memory_order_relaxed);
+      self->started.fetch_add(1, std::memory_order_relaxed);
       auto t0 = steady_ns();
       std::exception_ptr error;
       Bytes value;
@@ -359,6 +373,7 @@ struct Worker::Engine : std::enable_shared_from_this<Worker::Engine> {
         }
       }
       auto run_ns = steady_ns() - t0;
+      self->running_now.fetch_sub(1, std::memory_order_relaxed);
       expected = running;
       if (j->phase.compare_exchange_strong(expected, reported)) {
         if (error) {
@@ -381,6 +396,7 @@ struct Worker::Engine : std::enable_shared_from_this<Worker::Engine> {
   // that turns out slow (over 1 ms) goes back to the pool for its next 1,000 calls.
   void run_inline(const std::shared_ptr<Job>& j, const remote::FunctionEntry& entry, FnStats& st) {
     j->phase = running;
+    started.fetch_add(1, std::memory_order_relaxed);
     auto t0 = steady_ns();
     ResultOut r;
     r.id = j->id;
@@ -665,8 +681,8 @@ struct Worker::Engine : std::enable_shared_from_this<Worker::Engine> {
         capnp::MallocMessageBuilder msg;
         auto h = msg.initRoot<schema::Envelope>().initHeartbeat();
         h.setSentNs(remote::wall_ns());
-        h.setRunning(static_cast<std::uint32_t>(self->jobs.size()));
-        h.setStarted(self->started);
+        h.setRunning(self->running_now.load(std::memory_order_acquire));
+        h.setStarted(self->started.load(std::memory_order_relaxed));
         self->send(msg);
       }
     }
