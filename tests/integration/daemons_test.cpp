@@ -359,7 +359,9 @@ TEST_CASE("worker SIGTERM: its queue finishes on the other worker, exit 0", "[in
   REQUIRE(wait_until([&] { return client.status().result(5s).done >= 2; }));
   c.workers[0]->signal(SIGTERM);
   for (auto& f : fs) CHECK(f.result(20s) == 20);
-  CHECK(c.workers[0]->wait(20s) == 0);
+  auto status = c.workers[0]->wait(20s);
+  INFO(c.logs());
+  CHECK(status == 0);
 }
 
 TEST_CASE("a client that is not its coordinator's uid peer: no coordinator gives ConnectionError", "[integration]") {

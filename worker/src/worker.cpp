@@ -777,6 +777,7 @@ struct Worker::Engine : std::enable_shared_from_this<Worker::Engine> {
     return true;
   }
   std::string last_connect_error;
+  std::shared_ptr<Engine> leaked_self;  // keeps an abandoned engine alive to the end
 
   asio::awaitable<int> run() {
     ex = co_await asio::this_coro::executor;
@@ -817,11 +818,22 @@ struct Worker::Engine : std::enable_shared_from_this<Worker::Engine> {
       if (j->coro) j->coro->cancel();
       j->stop.request_stop();
     }
-    if (!jobs.empty()) {
+    if (!jobs.empty() || running_now.load() > 0) {
       asio::steady_timer t(ex, std::chrono::milliseconds(20));
       co_await t.async_wait(asio::use_awaitable);
     }
-    pool->shutdown(false, true);
+    if (running_now.load() == 0) {
+      // Join the pool threads here: their closures hold the engine, which must not be
+      // destroyed on one of them after the loop is gone.
+      pool->shutdown(true, true);
+    } else {
+      // A plain task that ignores its stop token: leave its thread (and this engine) to
+      // the process's exit rather than hang.
+      log(std::to_string(running_now.load()) + " task(s) still running at exit: abandoned");
+      pool->shutdown(false, true);
+      (void)pool.release();
+      leaked_self = shared_from_this();
+    }
     co_return exit_status;
   }
 };
