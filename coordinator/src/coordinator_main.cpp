@@ -47,7 +47,7 @@ int coordinator_main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return app.exit(e) == 0 ? 0 : 2;  // --help is 0; a usage error is 2, as for `shoal`
   }
   try {
     for (auto& f : fn_retries) {

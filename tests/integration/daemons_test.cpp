@@ -108,6 +108,43 @@ TEST_CASE("a remote failure keeps its type, message and where it happened", "[in
   }
 }
 
+TEST_CASE("an exception shoal has no mapping for arrives as RemoteError with where it happened", "[integration]") {
+  Cluster c;
+  c.add_worker(1);
+  shoal::Client client(c.address);
+  await_workers(client, 1, c);
+  auto f = client.submit<std::int64_t(std::string)>("throw_std", std::string("index 9 of 3"));
+  try {
+    (void)f.result(10s);
+    FAIL("no exception");
+  } catch (const shoal::RemoteError& e) {
+    CHECK(e.remote_type() == "std::out_of_range");
+    CHECK(e.info().message == "index 9 of 3");
+    CHECK(e.info().function == "throw_std");
+    CHECK(e.info().task_id == shoal::Client::task_id(f));
+    CHECK(e.info().pid == static_cast<std::uint32_t>(c.workers[0]->pid()));
+    CHECK_FALSE(e.info().host.empty());
+  }
+}
+
+TEST_CASE("a worker whose libraries register a name twice does not start", "[integration]") {
+#ifdef SHOAL_EXAMPLES_LIB
+  shoal::test::TempDir d;
+  shoal::test::Daemon w({std::string(SHOAL_BIN_DIR) + "/shoal-worker", "-c", "unix://" + d.file("none.sock"), "--load",
+                         SHOAL_TEST_TASKS_LIB, "--load", SHOAL_EXAMPLES_LIB},
+                        d.file("w.log"));
+  CHECK(w.wait(20s) == 2);
+  auto log = shoal::test::read_file(d.file("w.log"));
+  CHECK(log.find("'add' is registered twice") != std::string::npos);
+  shoal::test::Daemon missing({std::string(SHOAL_BIN_DIR) + "/shoal-worker", "--load", d.file("nope.so")},
+                              d.file("m.log"));
+  CHECK(missing.wait(20s) == 2);
+  CHECK(shoal::test::read_file(d.file("m.log")).find("nope.so") != std::string::npos);
+#else
+  SUCCEED("built without the example task library");
+#endif
+}
+
 TEST_CASE("cancelling a queued task: it never runs", "[integration]") {
   Cluster c;
   c.add_worker(1);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -116,6 +117,10 @@ std::int64_t nested_blocking(std::int64_t x) {
   return shoal::Client::current().submit<std::int64_t(std::int64_t)>("square", x).result() + 1;
 }
 SHOAL_REMOTE(nested_blocking)
+
+/// Throws a standard exception shoal has no mapping for: callers get a RemoteError.
+std::int64_t throw_std(std::string message) { throw std::out_of_range(message); }
+SHOAL_REMOTE(throw_std)
 
 /// Appends `line` to the file at `path` and returns it (to observe that a task ran).
 std::int64_t append_line(std::string path, std::int64_t line) {

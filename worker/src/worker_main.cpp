@@ -58,7 +58,7 @@ int worker_main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return app.exit(e) == 0 ? 0 : 2;  // --help is 0; a usage error is 2, as for `shoal`
   }
   opt.log = !quiet;
   opt.grace = std::chrono::milliseconds(static_cast<long>(grace_s * 1000));
