@@ -328,22 +328,7 @@ struct Worker::Engine : std::enable_shared_from_this<Worker::Engine> {
       } catch (...) {
         error = std::current_exception();
       }
-      auto run_ns = steady_ns() - t0;
-      int expected = running;
-      if (j->phase.compare_exchange_strong(expected, reported)) {
-        if (error) {
-          self->report_error(*j, error, run_ns);
-        } else if (j->timed_out) {
-          self->report_error(*j, std::make_exception_ptr(CancelledError()), run_ns);
-        } else {
-          ResultOut r;
-          r.id = j->id;
-          r.bytes = std::move(value);
-          r.attempt = j->attempt;
-          r.run_ns = run_ns;
-          self->report(std::move(r));
-        }
-      }
+      self->finished(*j, error, std::move(value), steady_ns() - t0);
       if (j->timer) j->timer->cancel();
       if (then) then();
     };
@@ -353,7 +338,7 @@ struct Worker::Engine : std::enable_shared_from_this<Worker::Engine> {
   template <typename Call>
   void run_plain(const std::shared_ptr<Job>& j, Call call, std::function<void()> then) {
     auto self = shared_from_this();
-    pool->submit([self, j, call = std::move(call), then = std::move(then)]() mutable {
+    (void)pool->submit([self, j, call = std::move(call), then = std::move(then)]() mutable {
       int expected = queued;
       if (!j->phase.compare_exchange_strong(expected, running)) {
         if (then) asio::post(self->ex, std::move(then));
@@ -374,19 +359,7 @@ struct Worker::Engine : std::enable_shared_from_this<Worker::Engine> {
       }
       auto run_ns = steady_ns() - t0;
       self->running_now.fetch_sub(1, std::memory_order_relaxed);
-      expected = running;
-      if (j->phase.compare_exchange_strong(expected, reported)) {
-        if (error) {
-          self->report_error(*j, error, run_ns);
-        } else {
-          ResultOut r;
-          r.id = j->id;
-          r.bytes = std::move(value);
-          r.attempt = j->attempt;
-          r.run_ns = run_ns;
-          self->report(std::move(r));
-        }
-      }
+      self->finished(*j, error, std::move(value), run_ns);
       if (j->timer) asio::post(self->ex, [j] { j->timer->cancel(); });
       if (then) asio::post(self->ex, std::move(then));
     });
@@ -418,6 +391,24 @@ struct Worker::Engine : std::enable_shared_from_this<Worker::Engine> {
       report_error(*j, error, r.run_ns);
     else
       report(std::move(r));
+  }
+
+  // A running job ended (any thread): report its outcome unless a cancellation or a
+  // timeout reported it already. A job that timed out reports TimeoutError.
+  void finished(Job& j, std::exception_ptr error, Bytes value, std::uint64_t run_ns) {
+    int expected = running;
+    if (!j.phase.compare_exchange_strong(expected, reported)) return;
+    if (!error && j.timed_out) error = std::make_exception_ptr(CancelledError());
+    if (error) {
+      report_error(j, error, run_ns);
+      return;
+    }
+    ResultOut r;
+    r.id = j.id;
+    r.bytes = std::move(value);
+    r.attempt = j.attempt;
+    r.run_ns = run_ns;
+    report(std::move(r));
   }
 
   void cancel_job(Job& j) {
@@ -646,16 +637,8 @@ struct Worker::Engine : std::enable_shared_from_this<Worker::Engine> {
     asio::co_spawn(ex, heartbeats(shared_from_this(), socket_generation), asio::detached);
     std::string why = "the coordinator closed the connection";
     try {
-      for (;;) {
-        auto frame = co_await reader->next();
-        if (!frame) break;
-        last_recv = steady_ns();
-        for (;;) {
-          proto::guarded([&] { handle(frame->envelope()); });
-          frame = reader->try_next();
-          if (!frame) break;
-        }
-      }
+      co_await remote::read_frames(
+          *reader, [this](schema::Envelope::Reader env) { handle(env); }, [this] { last_recv = steady_ns(); });
     } catch (const std::exception& e) {
       why = e.what();
     }

@@ -372,15 +372,7 @@ struct ClientCore::Impl {
   asio::awaitable<void> read_loop() {
     std::string why = "the coordinator closed the connection";
     try {
-      for (;;) {
-        auto frame = co_await reader->next();
-        if (!frame) break;
-        for (;;) {
-          proto::guarded([&] { handle(frame->envelope()); });
-          frame = reader->try_next();
-          if (!frame) break;
-        }
-      }
+      co_await read_frames(*reader, [this](schema::Envelope::Reader env) { handle(env); }, [] {});
     } catch (const std::exception& e) {
       why = e.what();
     }
@@ -612,13 +604,11 @@ std::uint64_t ClientCore::next_id() {
   return (peer_id_ << 32) | seq;
 }
 
-void ClientCore::submit(shoal::detail::Ref<shoal::detail::StateBase> state, Completer complete,
-                        const std::string& function, std::uint64_t hash, Bytes args, std::vector<std::uint64_t> deps,
-                        const TaskOptions& options, std::uint64_t actor, const std::string& method) {
+// Registers `state` as pending and queues what `add` puts in the outbox (under the lock);
+// once the connection is closed the state fails at once with ConnectionError instead.
+template <typename Add>
+void ClientCore::enqueue(shoal::detail::Ref<shoal::detail::StateBase> state, Completer complete, Add&& add) {
   auto& im = *impl_;
-  if (args.size() > (48u << 20))
-    throw ValueError("the arguments of " + function + " are " + std::to_string(args.size() >> 20) +
-                     " MiB: more than the 48 MiB a task may carry");
   auto id = dynamic_cast<RemoteCallInfo*>(state.get())->task_id;
   std::unique_lock lock(im.mu);
   if (im.closed) {
@@ -628,39 +618,30 @@ void ClientCore::submit(shoal::detail::Ref<shoal::detail::StateBase> state, Comp
     return;
   }
   im.registrations.push_back({std::move(state), complete});
-  im.submits.push_back({id, function, hash, std::move(args), std::move(deps), options, actor, method});
+  add(im, id);
   im.post_flush_locked();
+}
+
+void ClientCore::submit(shoal::detail::Ref<shoal::detail::StateBase> state, Completer complete,
+                        const std::string& function, std::uint64_t hash, Bytes args, std::vector<std::uint64_t> deps,
+                        const TaskOptions& options, std::uint64_t actor, const std::string& method) {
+  if (args.size() > (48u << 20))
+    throw ValueError("the arguments of " + function + " are " + std::to_string(args.size() >> 20) +
+                     " MiB: more than the 48 MiB a task may carry");
+  enqueue(std::move(state), complete, [&](Impl& im, std::uint64_t id) {
+    im.submits.push_back({id, function, hash, std::move(args), std::move(deps), options, actor, method});
+  });
 }
 
 void ClientCore::actor_create(std::uint64_t actor, std::shared_ptr<const remote::ActorEntry> type, Bytes args,
                               shoal::detail::Ref<shoal::detail::StateBase> ready, Completer complete) {
-  auto& im = *impl_;
-  auto id = dynamic_cast<RemoteCallInfo*>(ready.get())->task_id;
-  std::unique_lock lock(im.mu);
-  if (im.closed) {
-    auto why = im.closed_why;
-    lock.unlock();
-    ready->try_set_exception(std::make_exception_ptr(ConnectionError(why)));
-    return;
-  }
-  im.registrations.push_back({std::move(ready), complete});
-  im.creates.push_back({actor, type->name, type->constructor_hash, std::move(args), id});
-  im.post_flush_locked();
+  enqueue(std::move(ready), complete, [&](Impl& im, std::uint64_t id) {
+    im.creates.push_back({actor, type->name, type->constructor_hash, std::move(args), id});
+  });
 }
 
 void ClientCore::subscribe(shoal::detail::Ref<shoal::detail::StateBase> state, Completer complete) {
-  auto& im = *impl_;
-  auto id = dynamic_cast<RemoteCallInfo*>(state.get())->task_id;
-  std::unique_lock lock(im.mu);
-  if (im.closed) {
-    auto why = im.closed_why;
-    lock.unlock();
-    state->try_set_exception(std::make_exception_ptr(ConnectionError(why)));
-    return;
-  }
-  im.registrations.push_back({std::move(state), complete});
-  im.subscribes.push_back(id);
-  im.post_flush_locked();
+  enqueue(std::move(state), complete, [](Impl& im, std::uint64_t id) { im.subscribes.push_back(id); });
 }
 
 void ClientCore::cancel(std::uint64_t task) {

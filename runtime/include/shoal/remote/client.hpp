@@ -197,6 +197,8 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   std::uint64_t peer_id_ = 0;
   std::unique_ptr<Impl> impl_;
   void wait_welcome(std::future<void>& welcomed);
+  template <typename Add>
+  void enqueue(shoal::detail::Ref<shoal::detail::StateBase> state, Completer complete, Add&& add);
 };
 
 /// Registry::global()'s entry for the function at `address` (a one-entry cache per

@@ -110,6 +110,23 @@ void make_private_dir(const std::string& dir);
   return capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(b.data()), b.size());
 }
 
+/// Reads frames until a clean end of stream: `on_batch()` runs when frames arrive, then
+/// `on_frame(envelope)` for each frame of the batch that is already complete (inside
+/// proto::guarded, so a malformed frame throws ProtocolError). Throws what the reader
+/// throws (ProtocolError, ConnectionError) and what the callbacks throw.
+template <typename OnFrame, typename OnBatch>
+asio::awaitable<void> read_frames(proto::FrameReader& reader, OnFrame on_frame, OnBatch on_batch) {
+  for (;;) {
+    auto frame = co_await reader.next();
+    if (!frame) co_return;
+    on_batch();
+    while (frame) {
+      proto::guarded([&] { on_frame(frame->envelope()); });
+      frame = reader.try_next();
+    }
+  }
+}
+
 void set_error(proto::schema::RemoteError::Builder out, const codec::RemoteErrorInfo& info);
 [[nodiscard]] codec::RemoteErrorInfo get_error(proto::schema::RemoteError::Reader in);
 
