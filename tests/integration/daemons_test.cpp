@@ -527,3 +527,48 @@ TEST_CASE("TCP: a token is required, with it, tasks run", "[integration]") {
   REQUIRE(wait_until([&] { return client.workers().result(5s).size() == 1; }, 15s));
   CHECK(client.submit<Int1>("square", 12).result(10s) == 144);
 }
+
+TEST_CASE("kill -9 of the coordinator: every pending future fails with ConnectionError, none hangs", "[integration]") {
+  Cluster c;
+  c.add_worker(1);
+  shoal::Client client(c.address);
+  await_workers(client, 1, c);
+  std::vector<shoal::Future<std::int64_t>> fs;
+  for (int i = 0; i < 100; ++i) fs.push_back(client.submit<Int1>("block_ms", 50));
+  REQUIRE(wait_until([&] { return client.status().result(5s).running >= 1; }));
+  c.coordinator->signal(SIGKILL);
+  for (auto& f : fs) {
+    try {
+      auto v = f.result(10s);
+      CHECK(v == 50);  // finished before the kill
+    } catch (const shoal::ConnectionError& e) {
+      CHECK(std::string(e.what()).find("lost the connection to the coordinator") != std::string::npos);
+    }
+  }
+  // Later submits fail at once, with the same clear error.
+  CHECK_THROWS_AS(client.submit<Int1>("square", 1).result(1s), shoal::ConnectionError);
+}
+
+TEST_CASE("arguments that do not match the registered types fail the task with TypeMismatch", "[integration]") {
+  Cluster c;
+  c.add_worker(1);
+  shoal::Client client(c.address);
+  await_workers(client, 1, c);
+  // A raw call that claims square's signature but carries a string.
+  auto sig = shoal::remote::signature_of<std::int64_t(std::int64_t)>();
+  shoal::RawCall call;
+  call.function = "square";
+  call.signature_hash = sig.signature_hash;
+  call.args = shoal::codec::encode(std::tuple<std::string>("seven"));
+  auto t = client.submit_raw(call);
+  try {
+    (void)t.result.result(10s);
+    FAIL("no exception");
+  } catch (const shoal::TypeMismatch& e) {
+    CHECK(std::string(e.what()).find("square") != std::string::npos);
+  }
+  // Garbage bytes: a decode error, reported, and the worker carries on.
+  call.args = shoal::Bytes::copy(std::string("\xff\xff\xff", 3));
+  CHECK_THROWS(client.submit_raw(call).result.result(10s));
+  CHECK(client.submit<Int1>("square", 7).result(10s) == 49);
+}
