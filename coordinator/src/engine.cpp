@@ -81,6 +81,7 @@ struct Task {
   std::uint64_t run_ns = 0;  // as its worker measured it
   std::uint64_t seq = 0;     // its place among its worker's assigns
   bool isolate = false;      // charged an attempt by a worker's death: run it alone next time
+  bool blocked = false;      // waiting on other tasks in its worker: its slot is lent out
 };
 
 struct Function {
@@ -775,7 +776,7 @@ struct Coordinator::Engine : std::enable_shared_from_this<Coordinator::Engine> {
     bool was_inflight = w.inflight.erase(id) > 0;
     if (w.isolated == id) w.isolated = 0;
     auto it = tasks.find(id);
-    if (was_inflight && it != tasks.end() && !it->second.actor && !it->second.actor_create) {
+    if (was_inflight && it != tasks.end() && !it->second.actor && !it->second.actor_create && !it->second.blocked) {
       if (functions[it->second.fn].coroutine) {
         if (w.in_coro) --w.in_coro;
       } else if (w.in_plain) {
@@ -1257,8 +1258,24 @@ struct Coordinator::Engine : std::enable_shared_from_this<Coordinator::Engine> {
           log(worker_label(p) + " is draining: " + text(env.getShutdown().getReason()));
         }
         break;
-      case schema::Envelope::BLOCKED:
+      case schema::Envelope::BLOCKED: {
+        // A plain task waits on other tasks: lend its slot (so that they can run there),
+        // take it back when it goes on.
+        auto b = env.getBlocked();
+        auto it = tasks.find(b.getTaskId());
+        if (p.role != schema::Role::WORKER || it == tasks.end() || it->second.worker != p.id ||
+            it->second.state != TState::assigned || it->second.actor || it->second.actor_create ||
+            functions[it->second.fn].coroutine || it->second.blocked == b.getBlocked())
+          break;
+        it->second.blocked = b.getBlocked();
+        if (b.getBlocked()) {
+          if (p.in_plain) --p.in_plain;
+          schedule_dispatch();
+        } else {
+          ++p.in_plain;
+        }
         break;
+      }
       case schema::Envelope::ERROR:
         log("peer " + p.name + " reported: " + text(env.getError().getMessage()));
         if (env.getError().getFatal()) close_peer(p, "it reported a fatal error");

@@ -101,11 +101,25 @@ struct BlockingWaiter : Waiter {
 };
 }  // namespace
 
+BlockingHook*& blocking_hook() noexcept {
+  thread_local BlockingHook* hook = nullptr;
+  return hook;
+}
+
 bool StateBase::wait_blocking(std::optional<std::chrono::nanoseconds> timeout) noexcept {
   if (done()) return true;
   BlockingWaiter w;
   w.notify = [](Waiter* self) noexcept { static_cast<BlockingWaiter*>(self)->sem.release(); };
   if (!add_waiter(&w)) return true;
+  struct Tell {
+    BlockingHook* hook = blocking_hook();
+    Tell() {
+      if (hook) hook->blocking(true);
+    }
+    ~Tell() {
+      if (hook) hook->blocking(false);
+    }
+  } tell;
   if (!timeout) {
     w.sem.acquire();
     return true;

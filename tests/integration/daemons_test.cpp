@@ -572,3 +572,16 @@ TEST_CASE("arguments that do not match the registered types fail the task with T
   CHECK_THROWS(client.submit_raw(call).result.result(10s));
   CHECK(client.submit<Int1>("square", 7).result(10s) == 49);
 }
+
+TEST_CASE("plain parents blocking on their children on 1-thread workers do not deadlock", "[integration]") {
+  Cluster c;
+  c.add_worker(1);
+  c.add_worker(1);
+  shoal::Client client(c.address);
+  await_workers(client, 2, c);
+  // Every thread is taken by a parent waiting on a child: the workers lend the blocked
+  // parents' slots (Blocked) so that the children run.
+  std::vector<shoal::Future<std::int64_t>> parents;
+  for (std::int64_t i = 0; i < 40; ++i) parents.push_back(client.submit<Int1>("nested_blocking", i));
+  for (std::int64_t i = 0; i < 40; ++i) CHECK(parents[static_cast<std::size_t>(i)].result(20s) == i * i + 1);
+}

@@ -95,6 +95,53 @@ struct Worker::Engine : std::enable_shared_from_this<Worker::Engine> {
   // an attempt against a lost worker's task only if it could have started.
   std::atomic<std::uint64_t> started{0};
   std::atomic<std::uint32_t> running_now{0};  // plain tasks started and not finished
+  // Plain tasks wait in this FIFO (loop thread only) and go to the pool while fewer than
+  // `threads` run. A task blocked on a future (its own child tasks, through
+  // Client::current()) lends its place: the next one starts on a new pool thread, and the
+  // coordinator is told (Blocked) so that it sends more.
+  std::deque<std::function<void()>> plain_fifo;
+  int plain_running = 0;                  // handed to the pool and not returned (loop view)
+  std::atomic<int> plain_returned{0};     // returned by pool threads since the last pump
+  std::atomic<int> plain_lent{0};         // running tasks blocked on a future
+  std::atomic<bool> pump_posted{false};
+
+  void pump() {
+    pump_posted.store(false, std::memory_order_release);
+    plain_running -= plain_returned.exchange(0, std::memory_order_acq_rel);
+    int limit = static_cast<int>(opt.threads) + plain_lent.load(std::memory_order_acquire);
+    while (!plain_fifo.empty() && plain_running < limit) {
+      auto f = std::move(plain_fifo.front());
+      plain_fifo.pop_front();
+      ++plain_running;
+      (void)pool->submit(std::move(f));
+    }
+  }
+  // Any thread: have the loop pump soon.
+  void poke() {
+    if (!pump_posted.exchange(true, std::memory_order_acq_rel))
+      asio::post(ex, [self = shared_from_this()] { self->pump(); });
+  }
+
+  struct BlockHook final : shoal::detail::BlockingHook {
+    Engine* engine;
+    std::uint64_t task;
+    shoal::detail::BlockingHook* previous;
+    BlockHook(Engine* e, std::uint64_t t) : engine(e), task(t), previous(shoal::detail::blocking_hook()) {
+      shoal::detail::blocking_hook() = this;
+    }
+    ~BlockHook() { shoal::detail::blocking_hook() = previous; }
+    void blocking(bool on) noexcept override {
+      engine->plain_lent.fetch_add(on ? 1 : -1, std::memory_order_acq_rel);
+      if (on) engine->poke();
+      asio::post(engine->ex, [self = engine->shared_from_this(), task = task, on] {
+        capnp::MallocMessageBuilder msg;
+        auto b = msg.initRoot<schema::Envelope>().initBlocked();
+        b.setTaskId(task);
+        b.setBlocked(on);
+        self->send(msg);
+      });
+    }
+  };
   std::unordered_map<std::uint64_t, std::shared_ptr<Job>> jobs;
   std::unordered_map<std::uint64_t, ActorHost> actors;
   // Per function: the mean run time of its plain calls, to run tiny ones inline on the
@@ -338,7 +385,14 @@ struct Worker::Engine : std::enable_shared_from_this<Worker::Engine> {
   template <typename Call>
   void run_plain(const std::shared_ptr<Job>& j, Call call, std::function<void()> then) {
     auto self = shared_from_this();
-    (void)pool->submit([self, j, call = std::move(call), then = std::move(then)]() mutable {
+    plain_fifo.push_back([self, j, call = std::move(call), then = std::move(then)]() mutable {
+      struct Return {  // its place in the pool goes back to the FIFO, whatever happens
+        Engine* e;
+        ~Return() {
+          e->plain_returned.fetch_add(1, std::memory_order_acq_rel);
+          e->poke();
+        }
+      } give_back{self.get()};
       int expected = queued;
       if (!j->phase.compare_exchange_strong(expected, running)) {
         if (then) asio::post(self->ex, std::move(then));
@@ -351,6 +405,7 @@ struct Worker::Engine : std::enable_shared_from_this<Worker::Engine> {
       Bytes value;
       {
         this_task::StopScope scope(j->stop.get_token());
+        BlockHook hook(self.get(), j->id);
         try {
           value = call(j->args);
         } catch (...) {
@@ -363,6 +418,7 @@ struct Worker::Engine : std::enable_shared_from_this<Worker::Engine> {
       if (j->timer) asio::post(self->ex, [j] { j->timer->cancel(); });
       if (then) asio::post(self->ex, std::move(then));
     });
+    pump();
   }
 
   // A tiny plain function, measured under 20 us: run it here, on the loop thread. One
@@ -764,7 +820,9 @@ struct Worker::Engine : std::enable_shared_from_this<Worker::Engine> {
 
   asio::awaitable<int> run() {
     ex = co_await asio::this_coro::executor;
-    pool = std::make_unique<ThreadPoolExecutor>(opt.threads);
+    // Up to 256 threads more than `threads`, started only for tasks that start while
+    // others are blocked on their children (the pool starts threads on demand).
+    pool = std::make_unique<ThreadPoolExecutor>(opt.threads + 256);
     if (opt.coordinator.empty()) opt.coordinator = remote::default_address();
     Client::set_current_address(opt.client_address.empty() ? opt.coordinator : opt.client_address);
     bool adopted = opt.adopted_fd >= 0;
@@ -805,6 +863,7 @@ struct Worker::Engine : std::enable_shared_from_this<Worker::Engine> {
       asio::steady_timer t(ex, std::chrono::milliseconds(20));
       co_await t.async_wait(asio::use_awaitable);
     }
+    plain_fifo.clear();  // never started (they hold the engine)
     if (running_now.load() == 0) {
       // Join the pool threads here: their closures hold the engine, which must not be
       // destroyed on one of them after the loop is gone.

@@ -30,6 +30,17 @@ struct Waiter {
   void (*notify)(Waiter* self) noexcept = nullptr;
 };
 
+/// Told when this thread is about to block on a future, and when it stops (a worker
+/// frees the slot of a task that waits on its own child tasks, so that they can run).
+struct BlockingHook {
+  virtual void blocking(bool on) noexcept = 0;
+
+ protected:
+  ~BlockingHook() = default;
+};
+/// This thread's hook (null: none; one TLS load per blocking wait).
+BlockingHook*& blocking_hook() noexcept;
+
 class StateBase : public RefCounted {
  public:
   [[nodiscard]] Phase phase() const noexcept { return phase_.load(std::memory_order_acquire); }
