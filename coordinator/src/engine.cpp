@@ -365,7 +365,6 @@ struct Coordinator::Engine : std::enable_shared_from_this<Coordinator::Engine> {
       send(p, msg);
     }
     p.out_cancels.clear();
-    // Freed records whose results just left.
   }
 
   void send_error(Peer& p, const std::string& code, const std::string& message, bool fatal) {
@@ -383,7 +382,7 @@ struct Coordinator::Engine : std::enable_shared_from_this<Coordinator::Engine> {
     codec::RemoteErrorInfo i;
     i.type_name = std::move(type);
     i.message = std::move(message);
-    i.function = t.actor ? functions[t.fn].name : functions[t.fn].name;
+    i.function = functions[t.fn].name;  // "Class.method" for an actor call
     i.task_id = t.id;
     i.host = remote::this_host();
     i.pid = static_cast<std::uint32_t>(::getpid());
@@ -393,11 +392,7 @@ struct Coordinator::Engine : std::enable_shared_from_this<Coordinator::Engine> {
 
   void notify(Task& t) {
     if (!t.released || t.detached) {
-      if (auto it = peers.find(t.submitter); it != peers.end() && it->second->role != schema::Role::WORKER) {
-        it->second->out_results.push_back(t.id);
-        touch_flush(*it->second);
-      } else if (it != peers.end()) {
-        // A worker's nested submit: its client is a separate connection; nothing here.
+      if (auto it = peers.find(t.submitter); it != peers.end()) {
         it->second->out_results.push_back(t.id);
         touch_flush(*it->second);
       }
@@ -799,7 +794,6 @@ struct Coordinator::Engine : std::enable_shared_from_this<Coordinator::Engine> {
       case schema::Result::ERROR: {
         auto info = remote::get_error(r.getError());
         if (t.actor_create) {
-          if (auto a = actors.find(t.actor); a != actors.end()) (void)a;
           for (auto& [aid, a] : actors)
             if (a.create_task == id) kill_actor(a, "the actor's constructor failed: " + info.message);
         }
@@ -903,7 +897,7 @@ struct Coordinator::Engine : std::enable_shared_from_this<Coordinator::Engine> {
 
   void fill_task_info(schema::TaskInfo::Builder b, const Task& t) {
     b.setTaskId(t.id);
-    b.setFunction(t.actor ? functions[t.fn].name : functions[t.fn].name);
+    b.setFunction(functions[t.fn].name);
     b.setState(to_schema(t.state));
     b.setAttempt(t.attempt);
     b.setWorker(t.worker);
