@@ -7,8 +7,11 @@
 #include <sys/socket.h>
 
 #include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
+#include <asio/write.hpp>
+#include <capnp/message.h>
 
 #include <future>
 #include <thread>
@@ -17,6 +20,7 @@
 #include "shoal/coordinator/coordinator.hpp"
 #include "shoal/core/loop.hpp"
 #include "shoal/core/sleep.hpp"
+#include "shoal/proto/stream.hpp"
 #include "shoal/remote/client.hpp"
 #include "shoal/worker/worker.hpp"
 #include "support/daemons.hpp"
@@ -196,4 +200,91 @@ TEST_CASE("in process: stopping with tasks in flight completes every future", "[
     REQUIRE(f.done());
     if (!f.cancelled() && !f.exception()) CHECK(f.result() == 5);
   }
+}
+
+namespace {
+
+// A raw connection speaking the protocol by hand: sends `first` (and a hello first when
+// asked), then returns the code of the Error frame the coordinator answers with before
+// it closes ("" when it closed without one).
+std::string provoke(const std::string& address, bool hello, const std::function<void(capnp::MessageBuilder&)>& build) {
+  namespace schema = shoal::proto::schema;
+  asio::io_context io;
+  auto socket = shoal::remote::connect_socket(io.get_executor(), shoal::remote::parse_address(address));
+  std::vector<std::uint64_t> out;
+  std::uint64_t peer = 0;
+  shoal::proto::FrameReader reader(socket);
+  auto next = [&]() -> std::optional<shoal::proto::Frame> {
+    std::optional<shoal::proto::Frame> f;
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> { f = co_await reader.next(); }, asio::detached);
+    io.restart();
+    io.run_for(std::chrono::seconds(5));
+    return f;
+  };
+  if (hello) {
+    capnp::MallocMessageBuilder m;
+    auto h = m.initRoot<schema::Envelope>().initHello();
+    h.setProtocolVersion(schema::PROTOCOL_VERSION);
+    h.setRole(schema::Role::CLIENT);
+    shoal::proto::append_frame(m, out);
+    asio::write(socket, asio::buffer(out.data(), out.size() * 8));
+    out.clear();
+    auto w = next();
+    REQUIRE(w);
+    peer = w->envelope().getWelcome().getPeerId();
+  }
+  capnp::MallocMessageBuilder m;
+  build(m);
+  if (hello) {
+    auto env = m.getRoot<schema::Envelope>();
+    if (env.which() == schema::Envelope::SUBMIT && env.getSubmit().getTaskId() == 1)
+      env.getSubmit().setTaskId(((peer + 1) << 32) | 1);  // someone else's id space
+  }
+  shoal::proto::append_frame(m, out);
+  asio::write(socket, asio::buffer(out.data(), out.size() * 8));
+  for (;;) {
+    std::optional<shoal::proto::Frame> f;
+    try {
+      f = next();
+    } catch (const std::exception&) {
+      return "";
+    }
+    if (!f) return "";
+    auto env = f->envelope();
+    if (env.which() == schema::Envelope::ERROR) return shoal::remote::text(env.getError().getCode());
+  }
+}
+
+}  // namespace
+
+TEST_CASE("in process: bad input closes that one connection with a protocol error", "[daemons]") {
+  namespace schema = shoal::proto::schema;
+  InProcess cluster(1);
+  auto good = cluster.local_client();
+  cluster.wait_workers(*good, 1);
+  auto before = good->submit(&inproc::nap, 200);
+
+  // Anything but a hello first.
+  CHECK(provoke(cluster.address(), false, [](capnp::MessageBuilder& m) {
+          m.initRoot<schema::Envelope>().initCancel().setTaskId(1);
+        }) == "protocol");
+  // A wrong protocol version.
+  CHECK(provoke(cluster.address(), false, [](capnp::MessageBuilder& m) {
+          auto h = m.initRoot<schema::Envelope>().initHello();
+          h.setProtocolVersion(99);
+        }) == "version");
+  // A submit in another connection's id space.
+  CHECK(provoke(cluster.address(), true, [](capnp::MessageBuilder& m) {
+          auto s = m.initRoot<schema::Envelope>().initSubmit();
+          s.setTaskId(1);
+          s.setFunction("square");
+        }) == "protocol");
+  // A result from a client.
+  CHECK(provoke(cluster.address(), true, [](capnp::MessageBuilder& m) {
+          m.initRoot<schema::Envelope>().initResult().setTaskId(5);
+        }) == "protocol");
+
+  // The other client's work went on throughout.
+  CHECK(before.result(10s) == 200);
+  CHECK(good->submit(&inproc::square, 12).result(10s) == 144);
 }
