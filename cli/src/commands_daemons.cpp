@@ -98,6 +98,15 @@ int cmd_start(const Globals& g, const StartOptions& o) {
   }
   auto grace = std::to_string(o.grace);
 
+  // A Ctrl-C from here on stops what this command started (exit 130) rather than leave
+  // half a cluster behind.
+  interrupts().arm(std::make_shared<Wakeup>());
+  auto check_interrupt = [&](std::vector<cluster::Child>& started) {
+    if (!interrupts().interrupted()) return;
+    kill_all(started);
+    remove_state(dir);
+    throw CliError(exit_interrupted, "interrupted: the daemons started so far were stopped");
+  };
   std::vector<cluster::Child> children;
   cluster::SpawnOptions c;
   c.program = sibling_program("shoal-coordinator");
@@ -120,6 +129,7 @@ int cmd_start(const Globals& g, const StartOptions& o) {
     if (!children[0].running())
       throw CliError(exit_task_failed, "the coordinator did not start: " + last_line(dir / "coordinator.log") +
                                            " (log: " + (dir / "coordinator.log").string() + ")");
+    check_interrupt(children);
     if (std::chrono::steady_clock::now() >= deadline) {
       kill_all(children);
       throw CliError(exit_timeout, "the coordinator was not ready within 10 s (log: " +
@@ -161,6 +171,8 @@ int cmd_start(const Globals& g, const StartOptions& o) {
           throw CliError(exit_task_failed, "worker w" + std::to_string(i) + " exited: " +
                                                last_line(dir / ("worker-" + std::to_string(i) + ".log")) + " (log: " +
                                                (dir / ("worker-" + std::to_string(i) + ".log")).string() + ")");
+      if (interrupts().interrupted())
+        throw CliError(exit_interrupted, "interrupted: the daemons started so far were stopped");
       if (std::chrono::steady_clock::now() >= deadline)
         throw CliError(exit_timeout, std::to_string(ws.size()) + " of " + std::to_string(o.workers) +
                                          " workers registered within 10 s (logs in " + dir.string() + ")");
