@@ -525,6 +525,7 @@ struct Worker::Engine : std::enable_shared_from_this<Worker::Engine> {
                      0);
         continue;
       }
+      j->function = host.instance->type().name + "." + m->name;  // errors name "Account.withdraw"
       host.busy = true;
       auto inst = *host.instance;
       auto then = [self = shared_from_this(), aid] {
