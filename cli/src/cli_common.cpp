@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <ctime>
 
 #include "shoal/codec/error_info.hpp"
@@ -21,18 +22,38 @@ std::string resolve_address(const Globals& g) {
   return remote::default_address();
 }
 
+namespace {
+std::string& token_file() {
+  static std::string path;
+  return path;
+}
+}  // namespace
+
+void set_token_file(std::string path) { token_file() = std::move(path); }
+
 std::unique_ptr<Client> connect(const std::string& address) {
   try {
     (void)remote::parse_address(address);
   } catch (const std::exception& e) {
     throw CliError(exit_usage, std::string("bad address: ") + e.what());
   }
+  ClientOptions o;
+  o.name = "shoal-cli";
+  o.connect_timeout = std::chrono::seconds(5);
+  std::string path = token_file();
+  if (path.empty())
+    if (const char* env = std::getenv("SHOAL_TOKEN_FILE")) path = env;
+  if (!path.empty()) {
+    std::ifstream in(path);
+    if (!in) throw CliError(exit_usage, "cannot read the token file " + path);
+    std::getline(in, o.token);
+  }
   try {
-    ClientOptions o;
-    o.name = "shoal-cli";
-    o.connect_timeout = std::chrono::seconds(5);
     return std::make_unique<Client>(address, o);
-  } catch (const ConnectionError&) {
+  } catch (const ConnectionError& e) {
+    std::string what = e.what();
+    if (what.find("refused the connection") != std::string::npos)
+      throw CliError(exit_no_coordinator, what);
     throw CliError(exit_no_coordinator, "no coordinator at " + address + ": start one with `shoal start`");
   } catch (const TimeoutError&) {
     throw CliError(exit_no_coordinator,

@@ -324,6 +324,8 @@ int run_main(int argc, char** argv) {
   Globals g;
   app.add_option("-a,--address", g.address, "coordinator address: unix:///PATH or tcp://HOST:PORT");
   app.add_flag("--json", g.json, "machine-readable output (one JSON document on stdout)");
+  std::string token_file;
+  app.add_option("--token-file", token_file, "file holding a TCP coordinator's token (else $SHOAL_TOKEN_FILE)");
   app.add_option("--state-dir", g.state_dir,
                  "where start keeps pid and log files (default: $XDG_RUNTIME_DIR/shoal, else /tmp/shoal-$UID)");
 
@@ -380,7 +382,7 @@ int run_main(int argc, char** argv) {
   rn->add_option("-l,--load", run.load, "a task library for the embedded workers; repeatable");
 
   for (auto* verb : app.get_subcommands([](CLI::App*) { return true; }))
-    verb->footer("Global options (before or after the verb): -a,--address ADDR, --json, --state-dir DIR.\n"
+    verb->footer("Global options (before or after the verb): -a,--address ADDR, --json, --state-dir DIR, --token-file F.\n"
                  "Exit codes: 0 ok, 1 a task failed, 2 usage error, 3 no coordinator, 4 timeout, 130 interrupted.");
   try {
     app.parse(argc, argv);
@@ -395,6 +397,7 @@ int run_main(int argc, char** argv) {
     return exit_usage;
   }
 
+  set_token_file(token_file);
   try {
     if (s->parsed()) return cmd_start(g, start);
     if (app.got_subcommand("stop")) return cmd_stop(g);

@@ -507,3 +507,25 @@ TEST_CASE("shoal run with no cluster starts an embedded one, and stops it leavin
 }
 
 #endif
+
+TEST_CASE("a TCP coordinator: the CLI needs its token, from --token-file or SHOAL_TOKEN_FILE", "[cli]") {
+  shoal::test::TempDir d;
+  {
+    std::ofstream(d.file("token")) << "s3cret\n";
+  }
+  shoal::test::Daemon coord({std::string(SHOAL_BIN_DIR) + "/shoal-coordinator", "--listen", "tcp://127.0.0.1:0",
+                             "--token-file", d.file("token")},
+                            d.file("c.log"));
+  auto ready = coord.line();
+  REQUIRE(ready.has_value());
+  std::string address = ready->substr(6);
+  Env env;
+  auto refused = run_cli({"--address", address, "workers"}, env);
+  CHECK(refused.exit == 3);
+  CHECK(refused.err.find("token") != std::string::npos);
+  auto ok = run_cli({"--address", address, "--token-file", d.file("token"), "--json", "workers"}, env);
+  CHECK(ok.exit == 0);
+  env["SHOAL_TOKEN_FILE"] = d.file("token");
+  CHECK(run_cli({"--address", address, "workers"}, env).exit == 0);
+  CHECK(run_cli({"--address", address, "--token-file", d.file("missing"), "workers"}, Env{}).exit == 2);
+}
