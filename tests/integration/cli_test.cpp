@@ -506,7 +506,6 @@ TEST_CASE("shoal run with no cluster starts an embedded one, and stops it leavin
   CHECK(wait_until([&] { return processes_with_env("XDG_RUNTIME_DIR=" + xdg.path).empty(); }, 5s));
 }
 
-#endif
 
 TEST_CASE("a TCP coordinator: the CLI needs its token, from --token-file or SHOAL_TOKEN_FILE", "[cli]") {
   shoal::test::TempDir d;
@@ -529,3 +528,5 @@ TEST_CASE("a TCP coordinator: the CLI needs its token, from --token-file or SHOA
   CHECK(run_cli({"--address", address, "workers"}, env).exit == 0);
   CHECK(run_cli({"--address", address, "--token-file", d.file("missing"), "workers"}, Env{}).exit == 2);
 }
+
+#endif
