@@ -302,55 +302,51 @@ struct Coordinator::Engine : std::enable_shared_from_this<Coordinator::Engine> {
     return static_cast<unsigned>(std::min<std::size_t>(8 + n * (words_each + 2) + bytes / 8 + n * 4, 1u << 20));
   }
 
-  void flush(Peer& p) {
-    p.flush_posted = false;
-    if (p.closed) return;
+  // Sends the tasks of `ids` that `keep` accepts as batch messages (at most 512 entries or
+  // 256 KiB each), built by `fill`, then empties `ids`.
+  template <typename Keep, typename SizeOf, typename Fill>
+  void send_batches(Peer& p, std::vector<std::uint64_t>& ids, Keep keep, SizeOf bytes_of, std::size_t words_each,
+                    Fill fill) {
     constexpr std::size_t kMax = 512;
-    // Assigns.
-    for (std::size_t at = 0; at < p.out_assigns.size();) {
-      std::vector<const Task*> batch;
+    std::vector<const Task*> batch;
+    for (std::size_t at = 0; at < ids.size();) {
+      batch.clear();
       std::size_t bytes = 0;
-      while (at < p.out_assigns.size() && batch.size() < kMax && bytes < (256u << 10)) {
-        auto it = tasks.find(p.out_assigns[at++]);
-        if (it == tasks.end() || it->second.state != TState::assigned || it->second.worker != p.id) continue;
+      while (at < ids.size() && batch.size() < kMax && bytes < (256u << 10)) {
+        auto it = tasks.find(ids[at++]);
+        if (it == tasks.end() || !keep(it->second)) continue;
         batch.push_back(&it->second);
-        bytes += it->second.args.size();
+        bytes += bytes_of(it->second);
       }
       if (batch.empty()) continue;
       // One segment for the whole batch: readers take a lock for every other segment.
-      capnp::MallocMessageBuilder msg(message_words(batch.size(), bytes, 24));
-      auto env = msg.initRoot<schema::Envelope>();
-      if (batch.size() == 1) {
-        fill_assign(env.initAssign(), *batch[0]);
-      } else {
-        auto l = env.initAssignBatch(static_cast<unsigned>(batch.size()));
-        for (unsigned i = 0; i < batch.size(); ++i) fill_assign(l[i], *batch[i]);
-      }
+      capnp::MallocMessageBuilder msg(message_words(batch.size(), bytes, words_each));
+      fill(msg.initRoot<schema::Envelope>(), batch);
       send(p, msg);
     }
-    p.out_assigns.clear();
-    // Results (to clients).
-    for (std::size_t at = 0; at < p.out_results.size();) {
-      std::vector<const Task*> batch;
-      std::size_t bytes = 0;
-      while (at < p.out_results.size() && batch.size() < kMax && bytes < (256u << 10)) {
-        auto it = tasks.find(p.out_results[at++]);
-        if (it == tasks.end() || !finished(it->second.state)) continue;
-        batch.push_back(&it->second);
-        bytes += it->second.value.size();
-      }
-      if (batch.empty()) continue;
-      capnp::MallocMessageBuilder msg(message_words(batch.size(), bytes, 16));
-      auto env = msg.initRoot<schema::Envelope>();
-      if (batch.size() == 1) {
-        fill_result(env.initResult(), *batch[0]);
-      } else {
-        auto l = env.initResultBatch(static_cast<unsigned>(batch.size()));
-        for (unsigned i = 0; i < batch.size(); ++i) fill_result(l[i], *batch[i]);
-      }
-      send(p, msg);
-    }
-    p.out_results.clear();
+    ids.clear();
+  }
+
+  void flush(Peer& p) {
+    p.flush_posted = false;
+    if (p.closed) return;
+    send_batches(
+        p, p.out_assigns,
+        [&](const Task& t) { return t.state == TState::assigned && t.worker == p.id; },
+        [](const Task& t) { return t.args.size(); }, 24,
+        [&](schema::Envelope::Builder env, const std::vector<const Task*>& batch) {
+          if (batch.size() == 1) return fill_assign(env.initAssign(), *batch[0]);
+          auto l = env.initAssignBatch(static_cast<unsigned>(batch.size()));
+          for (unsigned i = 0; i < batch.size(); ++i) fill_assign(l[i], *batch[i]);
+        });
+    send_batches(
+        p, p.out_results, [](const Task& t) { return finished(t.state); },
+        [](const Task& t) { return t.value.size(); }, 16,
+        [&](schema::Envelope::Builder env, const std::vector<const Task*>& batch) {
+          if (batch.size() == 1) return fill_result(env.initResult(), *batch[0]);
+          auto l = env.initResultBatch(static_cast<unsigned>(batch.size()));
+          for (unsigned i = 0; i < batch.size(); ++i) fill_result(l[i], *batch[i]);
+        });
     for (auto& [id, info] : p.out_errors) {
       capnp::MallocMessageBuilder msg;
       auto r = msg.initRoot<schema::Envelope>().initResult();
@@ -1126,18 +1122,12 @@ struct Coordinator::Engine : std::enable_shared_from_this<Coordinator::Engine> {
       p->last_recv = steady_ns();
       wall_cache = 0;
       proto::guarded([&] { hello(p, first->envelope()); });
-      for (;;) {
-        auto frame = co_await p->reader.next();
-        if (!frame) break;
-        p->last_recv = steady_ns();
-        wall_cache = 0;
-        for (;;) {
-          proto::guarded([&] { handle(*p, frame->envelope()); });
-          frame = p->reader.try_next();
-          if (!frame) break;
-        }
-        if (p->closed) break;
-      }
+      co_await remote::read_frames(
+          p->reader, [&](schema::Envelope::Reader env) { handle(*p, env); },
+          [&] {
+            p->last_recv = steady_ns();
+            wall_cache = 0;
+          });
     } catch (const ProtocolError& e) {
       why = e.what();
       log("closing the connection of " + (p->name.empty() ? std::string("a peer") : p->name) + ": " + why);

@@ -427,26 +427,20 @@ struct Worker::Engine : std::enable_shared_from_this<Worker::Engine> {
     j->phase = running;
     started.fetch_add(1, std::memory_order_relaxed);
     auto t0 = steady_ns();
-    ResultOut r;
-    r.id = j->id;
-    r.attempt = j->attempt;
+    Bytes value;
     std::exception_ptr error;
     {
       this_task::StopScope scope(j->stop.get_token());
       try {
-        r.bytes = entry.invoke(j->args);
+        value = entry.invoke(j->args);
       } catch (...) {
         error = std::current_exception();
       }
     }
-    r.run_ns = steady_ns() - t0;
-    observe(st, r.run_ns);
-    if (r.run_ns > 1'000'000) st.demoted.store(1000, std::memory_order_relaxed);
-    j->phase = reported;
-    if (error)
-      report_error(*j, error, r.run_ns);
-    else
-      report(std::move(r));
+    auto run_ns = steady_ns() - t0;
+    observe(st, run_ns);
+    if (run_ns > 1'000'000) st.demoted.store(1000, std::memory_order_relaxed);
+    finished(*j, error, std::move(value), run_ns);
   }
 
   // A running job ended (any thread): report its outcome unless a cancellation or a
