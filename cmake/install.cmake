@@ -1,6 +1,6 @@
 include(CMakePackageConfigHelpers)
 
-set(shoal_install_targets shoal_runtime shoal_asio shoal_proto)
+set(shoal_install_targets shoal_errors shoal_runtime shoal_asio shoal_proto shoal_codec shoal_link)
 foreach(t shoal_remote shoal_task_library shoal_coordinator shoal_worker shoal_cluster)
   if(TARGET ${t})
     list(APPEND shoal_install_targets ${t})
@@ -11,7 +11,8 @@ install(TARGETS ${shoal_install_targets} EXPORT shoalTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(DIRECTORY runtime/include/shoal proto/include/shoal coordinator/include/shoal worker/include/shoal
+install(DIRECTORY runtime/include/shoal runtime/errors/include/shoal runtime/codec/include/shoal
+  runtime/link/include/shoal runtime/remote/include/shoal proto/include/shoal coordinator/include/shoal worker/include/shoal
   cluster/include/shoal DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 # The daemons, the CLI, and the example task library the CLI loads by default
 # (<prefix>/lib/libshoal_examples.so, beside <prefix>/bin/shoal).

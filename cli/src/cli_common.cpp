@@ -12,7 +12,7 @@
 #include "shoal/codec/error_info.hpp"
 #include "shoal/codec/schema.hpp"
 #include "shoal/proto/frame.hpp"
-#include "shoal/remote/json_bridge.hpp"
+#include "json_bridge.hpp"
 #include "shoal/remote/link.hpp"
 
 namespace shoal::cli {

@@ -24,6 +24,7 @@
 #include "shoal/cluster/child.hpp"
 #include "shoal/cluster/spawn.hpp"
 #include "shoal/coordinator/coordinator.hpp"
+#include "shoal/link/connection.hpp"
 #include "shoal/remote/link.hpp"
 
 namespace shoal {
@@ -218,9 +219,7 @@ Client& LocalCluster::client() {
     remote::detail::LocalLink link;
     link.address = impl_->address + " (in process)";
     link.executor = impl_->coord->executor();
-    link.connect = [c = impl_->coord.get()](remote::detail::LocalLink::Frames to_client) {
-      return c->connect_local(std::move(to_client));
-    };
+    link.adopt = [c = impl_->coord.get()](std::shared_ptr<shoal::link::Connection> end) { c->adopt(std::move(end)); };
     impl_->client = std::make_unique<Client>(std::move(link), o);
   }
   return *impl_->client;

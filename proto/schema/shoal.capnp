@@ -6,7 +6,8 @@
 using Cxx = import "/capnp/c++.capnp";
 $Cxx.namespace("shoal::proto::schema");
 
-const protocolVersion :UInt32 = 1;
+const protocolVersion :UInt32 = 2;
+# 2: error kinds and connection error codes are enums (they were text).
 
 enum Role {
   client @0;
@@ -94,6 +95,16 @@ struct Assign {
   method @8 :Text;
 }
 
+enum ErrorKind {
+  # What a caller can do about an error: shoal::ErrorKind.
+  failed @0;               # a bug or a bad input: retrying the same thing fails again
+  cancelled @1;            # not a failure
+  timeout @2;
+  invalidState @3;
+  overloaded @4;           # retry later
+  disconnected @5;         # a peer went away: retry elsewhere
+}
+
 struct RemoteError {
   typeName @0 :Text;
   message @1 :Text;
@@ -101,7 +112,7 @@ struct RemoteError {
   taskId @3 :UInt64;
   host @4 :Text;
   pid @5 :UInt32;
-  kind @6 :Text;           # shoal::ErrorKind: failed, cancelled, timeout, disconnected, ...
+  kind @6 :ErrorKind;
 }
 
 struct Result {
@@ -152,9 +163,17 @@ struct Subscribe {
   taskIds @0 :List(UInt64);
 }
 
+enum ErrorCode {
+  protocol @0;             # malformed or unexpected input
+  version @1;              # the peers speak different protocol versions
+  auth @2;                 # the peer did not prove who it is
+  overloaded @3;
+  shuttingDown @4;
+}
+
 struct Error {
   # A connection-level problem; the sender closes the connection after it when fatal.
-  code @0 :Text;           # protocol, version, auth, not_registered, overloaded, ...
+  code @0 :ErrorCode;
   message @1 :Text;
   fatal @2 :Bool;
 }

@@ -35,7 +35,7 @@ void result(std::string& out, schema::Result::Reader r) {
     case schema::Result::ERROR: {
       auto e = r.getError();
       out += " error=" + text(e.getTypeName()) + ": " + text(e.getMessage()) + " in " + text(e.getFunction()) +
-             " on " + text(e.getHost()) + ":" + std::to_string(e.getPid()) + " kind=" + text(e.getKind());
+             " on " + text(e.getHost()) + ":" + std::to_string(e.getPid()) + " kind=" + std::to_string(int(e.getKind()));
       break;
     }
     case schema::Result::CANCELLED:
@@ -54,6 +54,17 @@ void sig(std::string& out, schema::FunctionSig::Reader f) {
 }
 
 }  // namespace
+
+std::string_view error_code_name(schema::ErrorCode code) noexcept {
+  switch (code) {
+    case schema::ErrorCode::PROTOCOL: return "protocol";
+    case schema::ErrorCode::VERSION: return "version";
+    case schema::ErrorCode::AUTH: return "auth";
+    case schema::ErrorCode::OVERLOADED: return "overloaded";
+    case schema::ErrorCode::SHUTTING_DOWN: return "shutting_down";
+  }
+  return "unknown";
+}
 
 std::string describe(Envelope::Reader e) {
   std::string out;
@@ -123,7 +134,7 @@ std::string describe(Envelope::Reader e) {
       break;
     case Envelope::ERROR: {
       auto x = e.getError();
-      out = "error code=" + text(x.getCode()) + " fatal=" + (x.getFatal() ? "yes" : "no") + ": " + text(x.getMessage());
+      out = "error code=" + std::string(error_code_name(x.getCode())) + " fatal=" + (x.getFatal() ? "yes" : "no") + ": " + text(x.getMessage());
       break;
     }
     case Envelope::SHUTDOWN:

@@ -4,8 +4,8 @@
 
 namespace shoal::proto {
 
-Frame::Frame(std::shared_ptr<Chunk> chunk, std::span<const std::uint64_t> words, const FrameLimits& limits)
-    : chunk_(std::move(chunk)), words_(words) {
+Frame::Frame(FrameOwner owner, std::span<const std::uint64_t> words, const FrameLimits& limits)
+    : owner_(std::move(owner)), words_(words) {
   capnp::ReaderOptions options;
   options.traversalLimitInWords = limits.traversal_limit_words;
   options.nestingLimit = limits.nesting_limit;

@@ -8,7 +8,7 @@
 #include "job.hpp"
 #include "shoal/codec/schema.hpp"
 #include "shoal/codec/wire.hpp"
-#include "shoal/remote/json_bridge.hpp"
+#include "json_bridge.hpp"
 
 using shoal::cli::Job;
 using shoal::cli::JobError;

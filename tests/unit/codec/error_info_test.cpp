@@ -23,7 +23,7 @@ TEST_CASE("an exception is encoded as its type name, message and where it happen
   CHECK(info.task_id == 12);
   CHECK(info.pid == static_cast<std::uint32_t>(getpid()));
   CHECK_FALSE(info.host.empty());
-  CHECK(info.kind == "failed");
+  CHECK(info.kind == shoal::ErrorKind::failed);
 }
 
 TEST_CASE("standard and foreign exceptions are described too", "[codec][error_info]") {
@@ -41,11 +41,11 @@ TEST_CASE("standard and foreign exceptions are described too", "[codec][error_in
   auto foreign = describe([] { throw 42; });
   CHECK(foreign.type_name == "unknown");
   auto timeout = describe([] { throw shoal::TimeoutError(); });
-  CHECK(timeout.kind == "timeout");
+  CHECK(timeout.kind == shoal::ErrorKind::timeout);
 }
 
 TEST_CASE("rethrow raises a RemoteError that says what failed, where, and keeps the kind", "[codec][error_info]") {
-  codec::RemoteErrorInfo info{"std::runtime_error", "boom", "load", "host-a", 4242, 7, "disconnected"};
+  codec::RemoteErrorInfo info{"std::runtime_error", "boom", "load", "host-a", 4242, 7, shoal::ErrorKind::disconnected};
   try {
     codec::rethrow(info);
     FAIL("rethrow returned");
@@ -58,12 +58,12 @@ TEST_CASE("rethrow raises a RemoteError that says what failed, where, and keeps 
 }
 
 TEST_CASE("a RemoteError passed on keeps where it first happened", "[codec][error_info]") {
-  codec::RemoteErrorInfo first{"shoal::ValueError", "bad", "inner", "host-b", 1, 2, "failed"};
+  codec::RemoteErrorInfo first{"shoal::ValueError", "bad", "inner", "host-b", 1, 2, shoal::ErrorKind::failed};
   std::exception_ptr e = std::make_exception_ptr(shoal::RemoteError(first));
   CHECK(codec::describe_error(e, "outer", 3) == first);
   CHECK(codec::type_schema<codec::RemoteErrorInfo>() ==
         "RemoteErrorInfo{type_name:string,message:string,function:string,host:string,pid:uint32,task_id:uint64,"
-        "kind:string}");
+        "kind:enum<int32>}");
 }
 
 TEST_CASE("error kinds travel by name", "[codec][error_info]") {

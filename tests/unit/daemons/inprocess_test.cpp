@@ -18,8 +18,10 @@
 
 #include "shoal/compose/gather.hpp"
 #include "shoal/coordinator/coordinator.hpp"
+#include "shoal/link/connection.hpp"
 #include "shoal/core/loop.hpp"
 #include "shoal/core/sleep.hpp"
+#include "shoal/proto/describe.hpp"
 #include "shoal/proto/stream.hpp"
 #include "shoal/remote/client.hpp"
 #include "shoal/worker/worker.hpp"
@@ -98,9 +100,7 @@ struct InProcess {
     shoal::remote::detail::LocalLink link;
     link.address = "in-process";
     link.executor = coord->executor();
-    link.connect = [c = coord.get()](shoal::remote::detail::LocalLink::Frames to_client) {
-      return c->connect_local(std::move(to_client));
-    };
+    link.adopt = [c = coord.get()](std::shared_ptr<shoal::link::Connection> end) { c->adopt(std::move(end)); };
     return std::make_unique<shoal::Client>(std::move(link));
   }
 
@@ -251,7 +251,7 @@ std::string provoke(const std::string& address, bool hello, const std::function<
     }
     if (!f) return "";
     auto env = f->envelope();
-    if (env.which() == schema::Envelope::ERROR) return shoal::remote::text(env.getError().getCode());
+    if (env.which() == schema::Envelope::ERROR) return std::string(shoal::proto::error_code_name(env.getError().getCode()));
   }
 }
 

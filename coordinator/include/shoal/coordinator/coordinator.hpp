@@ -9,7 +9,7 @@
 ///     asio::io_context io;
 ///     shoal::coordinator::Coordinator c(io.get_executor(), {.listen = {"unix:///tmp/c.sock"}});
 ///     c.start();                                   // listens (throws when it cannot)
-///     asio::co_spawn(io, c.run(), asio::detached); // serves until stop() has drained
+///     asio::co_spawn(io, c.run(), on_done);        // serves until stop() has drained
 ///     io.run();
 ///
 /// `shoal-coordinator` (coordinator/src/main.cpp) is this plus flags and signals;
@@ -28,7 +28,13 @@
 
 #include "shoal/proto/stream.hpp"
 
+namespace shoal::link {
+class Connection;
+}
+
 namespace shoal::coordinator {
+
+struct Engine;
 
 struct CoordinatorOptions {
   /// Addresses to listen on (`unix:///path`, `tcp://host:port`); empty: none (a
@@ -59,26 +65,24 @@ class Coordinator {
   /// Opens the listeners. Throws shoal::Error ("a coordinator is already listening at
   /// ...", "cannot listen at ...").
   void start();
-  /// Serves until stop() has drained. Run it on the executor given to the constructor.
+  /// Serves until stop() has drained: its accept loops and housekeeping are its children,
+  /// and it returns once they ended and every connection closed. Run it on the executor
+  /// given to the constructor.
   asio::awaitable<void> run();
   /// Graceful stop (call on the executor): no new connections or submits, queued tasks
   /// cancelled, running ones get `grace`, then workers get Shutdown and run() returns.
   void stop();
   /// stop() with no grace.
   void stop_now();
-  /// Serves a connected socket (a socketpair end given to a child worker).
+  /// Serves a connected socket (a socketpair end given to a child worker). Any thread.
   void adopt(proto::Socket socket);
-  /// An in-process peer (LocalCluster's client): `to_client` receives each frame the
-  /// coordinator sends it, on the coordinator's thread (an empty one: the link closed).
-  /// Returns the function that takes the peer's frames, from any thread (empty: close).
-  std::function<void(std::vector<std::uint64_t>&&)> connect_local(
-      std::function<void(std::vector<std::uint64_t>&&)> to_client);
+  /// Serves a connection: one end of link::Connection::local_pair() on this coordinator's
+  /// executor for an in-process peer (LocalCluster's client). Any thread.
+  void adopt(std::shared_ptr<link::Connection> connection);
   /// The executor the engine runs on.
   [[nodiscard]] asio::any_io_executor executor() const;
   /// The addresses listened on (TCP ports resolved).
   [[nodiscard]] std::vector<std::string> addresses() const;
-
-  struct Engine;
 
  private:
   std::shared_ptr<Engine> engine_;

@@ -48,11 +48,15 @@ class Chunk {
   std::size_t capacity_;
 };
 
+/// Whatever keeps a received frame's bytes alive (its receive buffer): values that alias
+/// the frame hold it.
+using FrameOwner = std::shared_ptr<const void>;
+
 class Frame {
  public:
-  /// Parses the segment table of `words` (a whole frame inside `chunk`) under `limits`.
-  /// Throws ProtocolError when it is malformed.
-  Frame(std::shared_ptr<Chunk> chunk, std::span<const std::uint64_t> words, const FrameLimits& limits);
+  /// Parses the segment table of `words` (a whole frame inside the buffer `owner` keeps
+  /// alive) under `limits`. Throws ProtocolError when it is malformed.
+  Frame(FrameOwner owner, std::span<const std::uint64_t> words, const FrameLimits& limits);
   Frame(Frame&&) noexcept = default;
   Frame& operator=(Frame&&) noexcept = default;
 
@@ -63,9 +67,11 @@ class Frame {
   [[nodiscard]] std::size_t size_bytes() const noexcept { return words_.size() * 8; }
   /// The frame's bytes (for forwarding without re-encoding).
   [[nodiscard]] std::span<const std::uint64_t> words() const noexcept { return words_; }
+  /// The owner of the buffer the frame lies in.
+  [[nodiscard]] const FrameOwner& owner() const noexcept { return owner_; }
 
  private:
-  std::shared_ptr<Chunk> chunk_;
+  FrameOwner owner_;
   std::span<const std::uint64_t> words_;
   std::unique_ptr<capnp::FlatArrayMessageReader> reader_;
 };

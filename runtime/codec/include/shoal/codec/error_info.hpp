@@ -26,7 +26,7 @@ struct RemoteErrorInfo {
   std::string host;       ///< where it ran
   std::uint32_t pid = 0;
   std::uint64_t task_id = 0;
-  std::string kind = "failed";  ///< the shoal::ErrorKind ("failed", "timeout", ...), see error_kind_name
+  ErrorKind kind = ErrorKind::failed;  ///< whether retrying can help
 
   friend bool operator==(const RemoteErrorInfo&, const RemoteErrorInfo&) = default;
 };

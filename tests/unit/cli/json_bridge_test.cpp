@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <shoal/codec/future_ref.hpp>
-#include <shoal/remote/json_bridge.hpp>
+#include "json_bridge.hpp"
 #include <shoal/remote/registry.hpp>
 #include <shoal/shoal.hpp>
 
@@ -10,6 +10,10 @@ namespace remote = shoal::remote;
 using json = nlohmann::json;
 using shoal::Bytes;
 using Catch::Matchers::Contains;
+
+// Registered as "add" here too (in test_codec, registry_test.cpp registers its own).
+std::int64_t add(std::int64_t a, std::int64_t b) { return a + b; }
+SHOAL_REMOTE(add)
 
 namespace jb {
 
@@ -63,46 +67,46 @@ SHOAL_REMOTE_AS(nothing, "jb.nothing")
 TEST_CASE("call_json decodes arguments from JSON and encodes the result to JSON", "[registry][json]") {
   auto& r = remote::Registry::global();
   json items = json::parse(R"([{"name": "apple", "count": 4, "price": 0.5}, {"name": "pear", "count": 2, "price": null}])");
-  CHECK(r.call_json("jb.total", json::array({items, {{"apple", 0.5}}})).get<double>() == 3.0);
-  json restocked = r.call_json("jb.restock", json::parse(R"([{"name": "fig", "count": 1, "price": 2.5}, 3])"));
+  CHECK(shoal::remote::call_json(r, "jb.total", json::array({items, {{"apple", 0.5}}})).get<double>() == 3.0);
+  json restocked = shoal::remote::call_json(r, "jb.restock", json::parse(R"([{"name": "fig", "count": 1, "price": 2.5}, 3])"));
   CHECK(restocked == json::parse(R"({"name": "fig", "count": 4, "price": 2.5})"));
-  CHECK(r.call_json("jb.misc", json::parse(R"([["b", "a", "b"]])")) == json::parse(R"([false, ["a", "b"], [1, 2]])"));
-  CHECK(r.call_json("jb.shout", json::parse(R"(["hey"])")) == "HEY");
-  CHECK(r.call_json("jb.nothing", json::array()).is_null());
-  CHECK(r.call_json("add", json::parse("[2, 3.0]")) == 5);
+  CHECK(shoal::remote::call_json(r, "jb.misc", json::parse(R"([["b", "a", "b"]])")) == json::parse(R"([false, ["a", "b"], [1, 2]])"));
+  CHECK(shoal::remote::call_json(r, "jb.shout", json::parse(R"(["hey"])")) == "HEY");
+  CHECK(shoal::remote::call_json(r, "jb.nothing", json::array()).is_null());
+  CHECK(shoal::remote::call_json(r, "add", json::parse("[2, 3.0]")) == 5);
 }
 
 TEST_CASE("call_json names the function, the argument and both types when an argument does not fit",
           "[registry][json][errors]") {
   auto& r = remote::Registry::global();
-  CHECK_THROWS_WITH(r.call_json("add", json::parse(R"([1, "two"])")),
+  CHECK_THROWS_WITH(shoal::remote::call_json(r, "add", json::parse(R"([1, "two"])")),
                     "argument 1 of add (registered as int64(int64,int64)): expected int64, received string \"two\"");
-  CHECK_THROWS_WITH(r.call_json("add", json::parse("[1, 2.5]")), Contains("expected int64, received number 2.5"));
-  CHECK_THROWS_WITH(r.call_json("jb.restock", json::parse(R"([{"name": "f", "count": 1, "price": 1}, 300])")),
+  CHECK_THROWS_WITH(shoal::remote::call_json(r, "add", json::parse("[1, 2.5]")), Contains("expected int64, received number 2.5"));
+  CHECK_THROWS_WITH(shoal::remote::call_json(r, "jb.restock", json::parse(R"([{"name": "f", "count": 1, "price": 1}, 300])")),
                     Contains("argument 1 of jb.restock") && Contains("expected int8, received number 300 (out of range)"));
-  CHECK_THROWS_WITH(r.call_json("jb.restock", json::parse(R"([{"name": "f", "count": -1, "price": 1}, 1])")),
+  CHECK_THROWS_WITH(shoal::remote::call_json(r, "jb.restock", json::parse(R"([{"name": "f", "count": -1, "price": 1}, 1])")),
                     Contains("field 'count' of Item: expected uint32, received number -1 (out of range)"));
-  CHECK_THROWS_WITH(r.call_json("jb.restock", json::parse(R"([{"name": "f", "count": 1}, 1])")),
+  CHECK_THROWS_WITH(shoal::remote::call_json(r, "jb.restock", json::parse(R"([{"name": "f", "count": 1}, 1])")),
                     Contains("an object without the field 'price'"));
-  CHECK_THROWS_WITH(r.call_json("jb.restock", json::parse(R"([{"name": "f", "count": 1, "price": 1, "x": 0}, 1])")),
+  CHECK_THROWS_WITH(shoal::remote::call_json(r, "jb.restock", json::parse(R"([{"name": "f", "count": 1, "price": 1, "x": 0}, 1])")),
                     Contains("unknown field 'x'"));
-  CHECK_THROWS_WITH(r.call_json("jb.total", json::parse(R"([[], {"a": "b"}])")),
+  CHECK_THROWS_WITH(shoal::remote::call_json(r, "jb.total", json::parse(R"([[], {"a": "b"}])")),
                     Contains("argument 1 of jb.total") && Contains("value 'a' of map<string,float64>: expected float64"));
 }
 
 TEST_CASE("call_json refuses the wrong arity and names both", "[registry][json][errors]") {
   auto& r = remote::Registry::global();
-  CHECK_THROWS_WITH(r.call_json("add", json::parse("[1]")),
+  CHECK_THROWS_WITH(shoal::remote::call_json(r, "add", json::parse("[1]")),
                     "add takes 2 arguments, received 1 (called with array [1]; registered as int64(int64,int64))");
-  CHECK_THROWS_WITH(r.call_json("add", json::parse(R"({"a": 1})")), Contains("takes its arguments as a JSON array"));
-  CHECK_THROWS_AS(r.call_json("nope", json::array()), shoal::NotRegistered);
+  CHECK_THROWS_WITH(shoal::remote::call_json(r, "add", json::parse(R"({"a": 1})")), Contains("takes its arguments as a JSON array"));
+  CHECK_THROWS_AS(shoal::remote::call_json(r, "nope", json::array()), shoal::NotRegistered);
 }
 
 TEST_CASE("call_json refuses functions whose types do not map to JSON before calling them", "[registry][json][errors]") {
   auto& r = remote::Registry::global();
-  CHECK_THROWS_WITH(r.call_json("jb.bytes", json::parse(R"(["x"])")),
+  CHECK_THROWS_WITH(shoal::remote::call_json(r, "jb.bytes", json::parse(R"(["x"])")),
                     Contains("the result type bytes does not map to JSON"));
-  CHECK_THROWS_WITH(r.call_json("jb.later", json::parse("[1]")), Contains("duration does not map to JSON"));
+  CHECK_THROWS_WITH(shoal::remote::call_json(r, "jb.later", json::parse("[1]")), Contains("duration does not map to JSON"));
 }
 
 TEST_CASE("json_to_args and result_to_json work from the signature text alone", "[registry][json]") {

@@ -35,8 +35,13 @@
 
 #include "shoal/codec/codec.hpp"
 #include "shoal/core/future.hpp"
+#include "shoal/remote/errors.hpp"
 #include "shoal/remote/link.hpp"
 #include "shoal/remote/registry.hpp"
+
+namespace shoal::link {
+class Connection;
+}
 
 namespace shoal {
 
@@ -113,14 +118,13 @@ namespace remote::detail {
 
 class ClientCore;
 
-/// An in-process link to a coordinator in this process (LocalCluster): `connect` takes
-/// the function that receives the coordinator's frames (on `executor`'s thread; an empty
-/// frame: closed) and returns the function that takes ours (an empty frame: close).
+/// An in-process link to a coordinator in this process (LocalCluster): the client makes
+/// a link::Connection::local_pair() on `executor` (the coordinator's) and gives the
+/// coordinator its end through `adopt` (Coordinator::adopt).
 struct LocalLink {
-  using Frames = std::function<void(std::vector<std::uint64_t>&&)>;
   std::string address;  ///< shown in messages
   asio::any_io_executor executor;
-  std::function<Frames(Frames)> connect;
+  std::function<void(std::shared_ptr<link::Connection>)> adopt;
 };
 
 /// What a remote future's state knows of its task (found with dynamic_cast).
@@ -349,11 +353,16 @@ class Client {
     using D = std::decay_t<A>;
     if constexpr (remote::detail::is_future<D>::value) {
       const auto& f = a;
-      if (f.done()) {
+      // A done future's value is inlined. A remote task's future stays a dependency even
+      // when it failed, so that the task fails with DependencyFailed whenever its
+      // argument's failure arrives: before or after this submit, the same outcome.
+      if (f.done() && !f.state()->exception_ptr()) {
         codec::encode(w, static_cast<P>(f.result()));
       } else if (auto id = remote::detail::task_id_of(f.state()); id != 0) {
         codec::encode(w, codec::FutureRef{static_cast<std::uint32_t>(deps.size())});
         deps.push_back(id);
+      } else if (f.done()) {
+        throw DependencyFailed("an argument of this task failed: " + describe(f.state()->exception_ptr()));
       } else {
         throw ValueError("a pending future that is not a remote task cannot be a task's argument: await it first");
       }

@@ -22,6 +22,7 @@
 
 #include "shoal/codec/schema.hpp"
 #include "shoal/codec/wire.hpp"
+#include "shoal/remote/registry.hpp"
 
 namespace shoal::remote {
 
@@ -52,5 +53,10 @@ void json_to_wire(codec::Writer& w, const codec::TypeDesc& t, const nlohmann::js
 
 /// A call's encoded `result` (of `sig`'s result type) as JSON.
 [[nodiscard]] nlohmann::json result_to_json(const codec::Signature& sig, const Bytes& result);
+
+/// Calls the function registered as `name` in `registry` here, in this process, with
+/// arguments from JSON, and returns its result as JSON. NotRegistered for an unknown
+/// name; TypeMismatch when an argument or the result does not map.
+[[nodiscard]] nlohmann::json call_json(const Registry& registry, std::string_view name, const nlohmann::json& args);
 
 }  // namespace shoal::remote

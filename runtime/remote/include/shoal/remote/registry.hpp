@@ -28,7 +28,6 @@
 /// function again is a no-op) at namespace scope. Overloaded functions and methods must be
 /// disambiguated with SHOAL_REMOTE_AS(static_cast<...>(&f), "name").
 
-#include <nlohmann/json_fwd.hpp>
 
 #include <cstdint>
 #include <cstring>
@@ -255,13 +254,6 @@ class Registry {
   [[nodiscard]] PreparedCall prepare(R (*fn)(P...) noexcept, A&&... args) const {
     return prepare_impl<std::decay_t<P>...>(reinterpret_cast<void (*)()>(fn), std::forward<A>(args)...);
   }
-
-  /// Calls the registered function `name` with a JSON array of arguments and returns its
-  /// result as JSON (see json_bridge.hpp for the mapping). NotRegistered for an unknown
-  /// name; TypeMismatch naming the argument index and both types when an argument does not
-  /// fit, when the arity differs, or when a type does not map to JSON. Coroutines run on a
-  /// new loop, so call this off any loop's thread.
-  [[nodiscard]] nlohmann::json call_json(std::string_view name, const nlohmann::json& args) const;
 
  private:
   template <typename... P, typename... A>

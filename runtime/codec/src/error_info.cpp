@@ -58,7 +58,7 @@ RemoteErrorInfo describe_error(const std::exception_ptr& e, std::string function
   } catch (const Error& ex) {
     info.type_name = demangle(typeid(ex).name());
     info.message = ex.what();
-    info.kind = std::string(error_kind_name(ex.kind()));
+    info.kind = ex.kind();
   } catch (const std::exception& ex) {
     info.type_name = demangle(typeid(ex).name());
     info.message = ex.what();
@@ -96,6 +96,6 @@ std::string remote_message(const codec::RemoteErrorInfo& i) {
 }  // namespace
 
 RemoteError::RemoteError(codec::RemoteErrorInfo info)
-    : Error(remote_message(info), codec::parse_error_kind(info.kind)), info_(std::move(info)) {}
+    : Error(remote_message(info), info.kind), info_(std::move(info)) {}
 
 }  // namespace shoal

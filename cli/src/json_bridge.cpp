@@ -1,4 +1,4 @@
-#include "shoal/remote/json_bridge.hpp"
+#include "json_bridge.hpp"
 
 #include <cmath>
 #include <cstdio>
@@ -427,8 +427,8 @@ json result_to_json(const codec::Signature& sig, const Bytes& result) {
   return out;
 }
 
-json Registry::call_json(std::string_view name, const json& args) const {
-  auto entry = get(name);
+json call_json(const Registry& registry, std::string_view name, const json& args) {
+  auto entry = registry.get(name);
   auto sig = codec::parse_signature(entry->signature);
   if (auto why = json_unsupported(sig.result))
     throw TypeMismatch(std::string(name) + ": the result type " + sig.result.text() + " does not map to JSON (" +

@@ -1,0 +1,74 @@
+#pragma once
+// ActorTable: the actors clients spawned, where each lives, and its calls not yet
+// forwarded (they go one after another, in arrival order, to the actor's worker).
+// place() returns where unplaced actors go; pump() returns the calls that may go now.
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "scheduler.hpp"
+#include "task_table.hpp"
+
+namespace shoal::coordinator {
+
+struct ActorRecord {
+  std::uint64_t id = 0;
+  std::string cls;          // its registered class name
+  std::uint64_t hash = 0;   // its constructor's signature hash
+  Bytes args;               // the constructor's arguments
+  std::uint64_t create_task = 0;  // the task whose result is the actor's ready()
+  std::uint64_t worker = 0;       // 0: not placed yet
+  std::uint64_t submitter = 0;
+  bool dead = false;
+  std::string dead_why;
+  bool released = false;
+  std::deque<std::uint64_t> calls;  // not yet forwarded, in arrival order
+  std::uint64_t waiting_since = 0;  // steady ns since it waits for a worker with its class
+};
+
+class ActorTable {
+ public:
+  [[nodiscard]] ActorRecord* find(std::uint64_t id);
+  ActorRecord& create(std::uint64_t id);
+  void erase(std::uint64_t id) { actors_.erase(id); }
+  /// Queues an actor for placement.
+  void unplaced(std::uint64_t id) { unplaced_.push_back(id); }
+  [[nodiscard]] const std::vector<std::uint64_t>& waiting_placement() const noexcept { return unplaced_; }
+  void forget_unplaced(std::uint64_t id);
+
+  struct Placement {
+    std::uint64_t actor;
+    std::uint64_t worker;
+  };
+  /// Places each unplaced actor on the live worker that registered its class with the
+  /// same constructor, fewest actors first, then least loaded. Returns the placements
+  /// (the slots' actor counts are updated); the rest stay unplaced.
+  [[nodiscard]] std::vector<Placement> place(Scheduler& scheduler);
+
+  /// The calls of `a` that go now, in order, and those that fail because it is dead.
+  struct Pumped {
+    std::vector<std::uint64_t> forward;
+    std::vector<std::uint64_t> fail;
+  };
+  [[nodiscard]] Pumped pump(ActorRecord& a, const TaskTable& tasks);
+  /// Marks `a` dead with `why`: pump() then fails its calls.
+  static void kill(ActorRecord& a, const std::string& why) {
+    a.dead = true;
+    a.dead_why = why;
+  }
+  /// The live actors on worker `worker`.
+  [[nodiscard]] std::vector<std::uint64_t> on_worker(std::uint64_t worker) const;
+  /// The actors `submitter` spawned.
+  [[nodiscard]] std::vector<std::uint64_t> of_submitter(std::uint64_t submitter) const;
+  /// The actor whose constructor task is `task`, or null.
+  [[nodiscard]] ActorRecord* by_create_task(std::uint64_t task);
+
+ private:
+  std::unordered_map<std::uint64_t, ActorRecord> actors_;
+  std::vector<std::uint64_t> unplaced_;
+};
+
+}  // namespace shoal::coordinator

@@ -1,0 +1,56 @@
+// Coordinator: the public face of the engine (engine.hpp).
+
+#include "shoal/coordinator/coordinator.hpp"
+
+#include <asio/post.hpp>
+
+#include "engine.hpp"
+#include "shoal/link/address.hpp"
+
+namespace shoal::coordinator {
+
+Coordinator::Coordinator(asio::any_io_executor ex, CoordinatorOptions options)
+    : engine_(std::make_shared<Engine>(std::move(ex), std::move(options))) {}
+
+Coordinator::~Coordinator() {
+  for (auto& l : engine_->listeners) l->close();
+}
+
+void Coordinator::start() {
+  auto& e = *engine_;
+  std::vector<std::string> addrs = e.opt.listen;
+  if (addrs.empty() && e.opt.listen_default) addrs.push_back(link::default_address());
+  for (auto& a : addrs) {
+    auto addr = link::parse_address(a);
+    if (addr.kind == link::Address::Kind::tcp && e.opt.token.empty())
+      throw ValueError("listening on " + a + " needs a token (--token-file): TCP peers must prove they know it");
+    e.listeners.push_back(std::make_unique<link::Listener>(e.ex, addr));
+  }
+}
+
+asio::awaitable<void> Coordinator::run() { return engine_->run(); }
+
+void Coordinator::stop() { engine_->begin_stop(engine_->opt.grace); }
+
+void Coordinator::stop_now() { engine_->begin_stop(std::chrono::milliseconds(0)); }
+
+void Coordinator::adopt(proto::Socket socket) {
+  adopt(link::Connection::over_socket(std::move(socket)));
+}
+
+void Coordinator::adopt(std::shared_ptr<link::Connection> connection) {
+  asio::post(engine_->ex, [e = engine_, c = std::move(connection)]() mutable {
+    if (e->stopped) return c->close("the coordinator stopped");
+    e->start_peer(std::move(c));
+  });
+}
+
+asio::any_io_executor Coordinator::executor() const { return engine_->ex; }
+
+std::vector<std::string> Coordinator::addresses() const {
+  std::vector<std::string> out;
+  for (auto& l : engine_->listeners) out.push_back(l->address().to_string());
+  return out;
+}
+
+}  // namespace shoal::coordinator

@@ -1,0 +1,133 @@
+#pragma once
+// The coordinator engine: owns the I/O and wires the state machines. One thread (the
+// executor's) touches everything here. A task's path: Submit -> TaskTable (waiting on
+// deps, or ready) -> Scheduler::pick() (once per loop turn that changed anything) ->
+// Assign to the worker -> its Result -> TaskTable::finish() -> the submitter, the
+// subscribers and the dependents hear of it. Outgoing entries are batched per peer and
+// leave at the end of the loop turn.
+
+#include <asio/any_io_executor.hpp>
+#include <asio/steady_timer.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "actor_table.hpp"
+#include "functions.hpp"
+#include "recovery.hpp"
+#include "scheduler.hpp"
+#include "shoal/coordinator/coordinator.hpp"
+#include "shoal/link/connection.hpp"
+#include "shoal/link/listener.hpp"
+#include "task_table.hpp"
+
+namespace shoal::coordinator {
+
+namespace schema = proto::schema;
+
+struct Engine;
+
+/// One connected peer (a client or a worker): its connection, who it said it is, and
+/// what is queued for it until the end of the loop turn.
+struct Peer final : link::ConnectionHandler {
+  Peer(Engine& e, std::shared_ptr<link::Connection> c) : engine(e), conn(std::move(c)) {}
+  void on_frames() override;
+  void on_message(schema::Envelope::Reader env, const proto::FrameOwner& frame) override;
+  void on_protocol_error(const std::string& why) override;
+  void on_closed(const std::string& why) override;
+
+  Engine& engine;
+  std::shared_ptr<link::Connection> conn;
+  std::uint64_t id = 0;  // 0 until its hello
+  schema::Role role = schema::Role::CLIENT;
+  bool welcomed = false;  // a client after its hello, a worker after its registration
+  std::string name, host;
+  std::uint32_t pid = 0;
+  FunctionTable::Cache fn_cache;
+  // Outgoing, flushed at the end of the loop turn.
+  std::vector<std::uint64_t> out_assigns, out_results, out_cancels;
+  std::vector<std::pair<std::uint64_t, codec::RemoteErrorInfo>> out_errors;  // results for unknown ids
+  bool flush_posted = false;
+};
+
+struct Engine : std::enable_shared_from_this<Engine> {
+  Engine(asio::any_io_executor e, CoordinatorOptions o);
+  ~Engine();
+
+  asio::any_io_executor ex;
+  CoordinatorOptions opt;
+  std::vector<std::unique_ptr<link::Listener>> listeners;
+  std::unordered_map<Peer*, std::shared_ptr<Peer>> connections;  // every open connection
+  std::unordered_map<std::uint64_t, Peer*> peers;                 // those past their hello
+  FunctionTable functions;
+  TaskTable tasks{functions};
+  Scheduler scheduler{tasks, functions};
+  ActorTable actors;
+  std::uint64_t next_peer = 0;
+  bool dispatch_posted = false;
+  std::vector<std::uint64_t> to_free;
+  bool stopping = false;  // refuses new work; running tasks may finish within the grace
+  bool stopped = false;   // everything ended; run() drains and returns
+  int services = 0;       // accept loops and housekeeping still running
+  std::unique_ptr<asio::steady_timer> stop_timer;
+  std::unique_ptr<asio::steady_timer> wake;  // run() sleeps on it until stopped
+  std::unique_ptr<asio::steady_timer> tick;  // housekeeping's
+  std::uint64_t wall_cache = 0;  // the wall clock, read once per batch of frames
+
+  void log(const std::string& line) const;
+  std::uint64_t now_wall();
+  Peer* peer(std::uint64_t id);
+
+  // Connections (engine.cpp).
+  void start_peer(std::shared_ptr<link::Connection> conn);
+  void hello(Peer& p, schema::Envelope::Reader env);
+  void handle(Peer& p, schema::Envelope::Reader env, const proto::FrameOwner& frame);
+  void on_disconnect(Peer& p, const std::string& why);
+  void send(Peer& p, capnp::MessageBuilder& msg);
+  void send_error(Peer& p, schema::ErrorCode code, const std::string& message, bool fatal);
+  void send_shutdown(Peer& p);
+  void touch_flush(Peer& p);
+  void flush(Peer& p);
+  Coro<void> accept_loop(link::Listener* l);
+  Coro<void> housekeeping();
+  void begin_stop(std::chrono::milliseconds grace);
+  void maybe_finish_stop();
+  void finish_stop();
+  Coro<void> run();
+
+  // Tasks (engine_tasks.cpp).
+  void on_submit(Peer& p, schema::Submit::Reader s, const proto::FrameOwner& frame);
+  void on_actor_create(Peer& p, schema::ActorCreate::Reader c, const proto::FrameOwner& frame);
+  void on_result(Peer& w, schema::Result::Reader r, const proto::FrameOwner& frame);
+  void on_cancel(std::uint64_t id);
+  void on_release(Peer& p, schema::Release::Reader r);
+  void on_subscribe(Peer& p, schema::Subscribe::Reader s);
+  void on_register(Peer& w, schema::RegisterWorker::Reader r);
+  void on_blocked(Peer& w, schema::Blocked::Reader b);
+  void worker_lost(Peer& p, const std::string& why);
+  void client_gone(Peer& p);
+  void finish(std::uint64_t id, TaskState state, Bytes value = {}, std::optional<codec::RemoteErrorInfo> error = {});
+  void fail(std::uint64_t id, std::string type, std::string message, ErrorKind kind);
+  void notify(TaskRecord& t);
+  void maybe_free(std::uint64_t id);
+  void make_ready(TaskRecord& t);
+  void schedule_dispatch();
+  void dispatch();
+  void pump_actor(ActorRecord& a);
+  void release_actor(ActorRecord& a);
+  void fail_unregistered(std::uint32_t fn);
+  void expire_unplaced_actors(std::uint64_t now);
+  int retries_for(const std::string& fn, int requested) const;
+
+  // Status and catalog (status.cpp).
+  void on_status(Peer& p, schema::StatusRequest::Reader q);
+  void fill_catalog(schema::Catalog::Builder c) const;
+  void broadcast_catalog();
+};
+
+}  // namespace shoal::coordinator

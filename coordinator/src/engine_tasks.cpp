@@ -1,0 +1,429 @@
+// The coordinator engine's task messages: submits, actor creations, results, cancels,
+// releases, subscriptions, registrations, lost peers. The decisions are the tables'
+// (TaskTable, Scheduler, ActorTable, settle_lost_worker); this file routes them to peers.
+
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+#include <capnp/message.h>
+
+#include "engine.hpp"
+#include "shoal/link/clock.hpp"
+#include "shoal/link/messages.hpp"
+
+namespace shoal::coordinator {
+
+using link::steady_ns;
+using link::text;
+
+int Engine::retries_for(const std::string& fn, int requested) const {
+  if (requested >= 0) return requested;
+  if (auto it = opt.function_retries.find(fn); it != opt.function_retries.end()) return it->second;
+  return opt.retries;
+}
+
+// ---- completion ----
+
+void Engine::finish(std::uint64_t id, TaskState state, Bytes value, std::optional<codec::RemoteErrorInfo> error) {
+  TaskTable::Finished out;
+  tasks.finish(id, state, std::move(value), std::move(error), now_wall(), steady_ns(), out);
+  for (auto ended : out.ended)
+    if (auto* t = tasks.find(ended)) notify(*t);
+  for (auto ready : out.ready)
+    if (auto* t = tasks.find(ready)) make_ready(*t);
+  for (auto f : out.freeable) maybe_free(f);
+}
+
+void Engine::fail(std::uint64_t id, std::string type, std::string message, ErrorKind kind) {
+  auto* t = tasks.find(id);
+  if (!t) return;
+  finish(id, TaskState::FAILED, {}, task_error(functions, *t, std::move(type), std::move(message), kind));
+}
+
+void Engine::notify(TaskRecord& t) {
+  if (!t.released || t.detached) {
+    if (auto* p = peer(t.submitter)) {
+      p->out_results.push_back(t.id);
+      touch_flush(*p);
+    }
+  }
+  for (auto sub : t.subscribers) {
+    if (sub == t.submitter) continue;
+    if (auto* p = peer(sub)) {
+      p->out_results.push_back(t.id);
+      touch_flush(*p);
+    }
+  }
+  t.subscribers.clear();
+}
+
+void Engine::maybe_free(std::uint64_t id) {
+  auto* t = tasks.find(id);
+  if (!t || !TaskTable::collectable(*t)) return;
+  // Its result may still sit in an outgoing batch: free it after this turn's flushes.
+  to_free.push_back(id);
+  if (to_free.size() == 1)
+    asio::post(ex, [self = shared_from_this()] {
+      auto ids = std::move(self->to_free);
+      self->to_free.clear();
+      for (auto id : ids)
+        if (auto* t = self->tasks.find(id); t && TaskTable::collectable(*t)) self->tasks.erase(id);
+    });
+}
+
+void Engine::make_ready(TaskRecord& t) {
+  t.state = TaskState::QUEUED;
+  if (t.actor) {
+    if (auto* a = actors.find(t.actor)) pump_actor(*a);
+    return;
+  }
+  scheduler.enqueue(t, steady_ns());
+  schedule_dispatch();
+}
+
+// ---- dispatch ----
+
+void Engine::schedule_dispatch() {
+  if (dispatch_posted) return;
+  dispatch_posted = true;
+  asio::post(ex, [self = shared_from_this()] {
+    self->dispatch_posted = false;
+    self->dispatch();
+  });
+}
+
+void Engine::dispatch() {
+  if (stopped) return;
+  for (auto [task, worker] : scheduler.pick())
+    if (auto* p = peer(worker)) {
+      p->out_assigns.push_back(task);
+      touch_flush(*p);
+    }
+  for (auto [aid, wid] : actors.place(scheduler)) {
+    auto* a = actors.find(aid);
+    auto* p = peer(wid);
+    auto* w = scheduler.worker(wid);
+    if (!a || !p || !w) continue;
+    if (auto* t = tasks.find(a->create_task)) {
+      t->state = TaskState::RUNNING;
+      t->worker = wid;
+      ++t->attempt;
+      w->inflight.insert(t->id);
+    }
+    capnp::MallocMessageBuilder msg;
+    auto c = msg.initRoot<schema::Envelope>().initActorCreate();
+    c.setActorId(a->id);
+    c.setClassName(a->cls);
+    c.setConstructorHash(a->hash);
+    c.setArgs(link::data(a->args));
+    c.setTaskId(a->create_task);
+    flush(*p);  // keep order: earlier assigns first
+    send(*p, msg);
+    pump_actor(*a);
+  }
+}
+
+// ---- actors ----
+
+void Engine::pump_actor(ActorRecord& a) {
+  auto pumped = actors.pump(a, tasks);
+  for (auto id : pumped.fail) fail(id, "shoal::WorkerLost", a.dead_why, ErrorKind::disconnected);
+  if (pumped.forward.empty()) return;
+  auto* w = scheduler.worker(a.worker);
+  auto* p = peer(a.worker);
+  for (auto id : pumped.forward) {
+    auto* t = tasks.find(id);
+    if (!t) continue;
+    if (!w || !p) {
+      fail(id, "shoal::WorkerLost", "the actor's worker is gone", ErrorKind::disconnected);
+      continue;
+    }
+    scheduler.assign(*t, *w);
+    p->out_assigns.push_back(id);
+    touch_flush(*p);
+  }
+}
+
+void Engine::release_actor(ActorRecord& a) {
+  a.released = true;
+  if (a.worker)
+    if (auto* p = peer(a.worker)) {
+      flush(*p);  // calls already assigned go first
+      capnp::MallocMessageBuilder msg;
+      msg.initRoot<schema::Envelope>().initRelease().initActors(1).set(0, a.id);
+      send(*p, msg);
+      if (auto* w = scheduler.worker(a.worker); w && w->actors) --w->actors;
+    }
+  if (a.calls.empty()) actors.erase(a.id);
+}
+
+void Engine::expire_unplaced_actors(std::uint64_t now) {
+  auto wait = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(opt.unregistered_wait).count());
+  for (auto aid : std::vector<std::uint64_t>(actors.waiting_placement())) {
+    auto* a = actors.find(aid);
+    if (!a || a->dead || now - a->waiting_since < wait) continue;
+    std::string msg = "actor type '" + a->cls + "' is not registered (asked: " + scheduler.worker_list() +
+                      "): register it with SHOAL_ACTOR in a library the worker loads";
+    fail(a->create_task, "shoal::NotRegistered", msg, ErrorKind::failed);
+    ActorTable::kill(*a, msg);
+    pump_actor(*a);
+    actors.forget_unplaced(aid);
+  }
+}
+
+// ---- inbound ----
+
+void Engine::on_submit(Peer& p, schema::Submit::Reader s, const proto::FrameOwner& frame) {
+  std::uint64_t id = s.getTaskId();
+  if ((id >> 32) != p.id) throw ProtocolError("task id " + std::to_string(id) + " is not in this connection's id space");
+  if (tasks.contains(id)) throw ProtocolError("task id " + std::to_string(id) + " submitted twice");
+  auto& t = tasks.insert(id);
+  t.submitter = p.id;
+  t.actor = s.getActorId();
+  auto name = s.getFunction();
+  t.fn = functions.intern(std::string_view(name.cStr(), name.size()), s.getSignatureHash(), p.fn_cache);
+  if (t.actor) t.method = text(s.getMethod());
+  t.args = link::bytes(s.getArgs(), frame);
+  int requested = -1;
+  if (s.hasOptions()) {
+    auto o = s.getOptions();
+    t.timeout_ms = o.getTimeoutMs();
+    t.detached = o.getDetached();
+    requested = o.getRetries();
+  }
+  t.retries = retries_for(functions[t.fn].name, requested);
+  t.submitted_wall = now_wall();
+  if (stopping)
+    return fail(id, "shoal::Error", "the coordinator is shutting down: submit to another one", ErrorKind::overloaded);
+  for (auto dep : s.getDeps()) t.deps.push_back(dep);
+  auto problem = tasks.link_dependencies(t);
+  if (t.actor) {
+    auto* a = actors.find(t.actor);
+    if (!a)
+      return fail(id, "shoal::InvalidStateError", "actor " + std::to_string(t.actor) + " is unknown (released?)",
+                  ErrorKind::invalid_state);
+    a->calls.push_back(id);
+  }
+  if (problem) {
+    t.state = TaskState::WAITING;
+    return fail(id, "shoal::DependencyFailed",
+                "task " + std::to_string(problem->first) + ", a dependency, " + problem->second, ErrorKind::failed);
+  }
+  if (t.unresolved > 0)
+    t.state = TaskState::WAITING;
+  else
+    make_ready(t);
+}
+
+void Engine::on_actor_create(Peer& p, schema::ActorCreate::Reader c, const proto::FrameOwner& frame) {
+  std::uint64_t aid = c.getActorId(), tid = c.getTaskId();
+  if ((aid >> 32) != p.id || (tid >> 32) != p.id) throw ProtocolError("actor ids outside this connection's id space");
+  if (tasks.contains(tid) || actors.find(aid)) throw ProtocolError("actor " + std::to_string(aid) + " created twice");
+  auto& t = tasks.insert(tid);
+  t.submitter = p.id;
+  t.actor_create = true;
+  t.fn = functions.intern(text(c.getClassName()) + ".__init__", c.getConstructorHash());
+  t.state = TaskState::QUEUED;
+  t.retries = 0;
+  t.submitted_wall = now_wall();
+  auto& a = actors.create(aid);
+  a.cls = text(c.getClassName());
+  a.hash = c.getConstructorHash();
+  a.args = link::bytes(c.getArgs(), frame);
+  a.create_task = tid;
+  a.submitter = p.id;
+  a.waiting_since = steady_ns();
+  if (stopping) {
+    ActorTable::kill(a, "the coordinator is shutting down");
+    pump_actor(a);
+    return fail(tid, "shoal::Error", "the coordinator is shutting down", ErrorKind::overloaded);
+  }
+  actors.unplaced(aid);
+  schedule_dispatch();
+}
+
+void Engine::on_result(Peer& p, schema::Result::Reader r, const proto::FrameOwner& frame) {
+  auto* w = scheduler.worker(p.id);
+  if (!w) return;
+  std::uint64_t id = r.getTaskId();
+  auto* t = tasks.find(id);
+  scheduler.release_slot(*w, id, t, r.getRunNs());
+  if (!t || t->state != TaskState::RUNNING || t->worker != w->id) return;  // stale
+  t->run_ns = r.getRunNs();
+  ++w->done;
+  switch (r.which()) {
+    case schema::Result::VALUE:
+      finish(id, TaskState::DONE, link::bytes(r.getValue(), frame));
+      break;
+    case schema::Result::ERROR: {
+      auto info = link::get_error(r.getError());
+      if (t->actor_create)
+        if (auto* a = actors.by_create_task(id)) {
+          ActorTable::kill(*a, "the actor's constructor failed: " + info.message);
+          pump_actor(*a);
+        }
+      finish(id, info.kind == ErrorKind::cancelled ? TaskState::CANCELLED : TaskState::FAILED, {}, std::move(info));
+      break;
+    }
+    case schema::Result::HANDED_BACK:
+      --t->attempt;
+      t->state = TaskState::QUEUED;
+      if (t->actor)
+        fail(id, "shoal::WorkerLost", "the actor's worker is shutting down", ErrorKind::disconnected);
+      else
+        scheduler.enqueue(*t, steady_ns(), /*front=*/true);
+      break;
+    default:
+      finish(id, TaskState::CANCELLED);
+  }
+}
+
+void Engine::on_cancel(std::uint64_t id) {
+  auto* t = tasks.find(id);
+  if (!t) return;
+  if (t->state == TaskState::WAITING || t->state == TaskState::QUEUED) return finish(id, TaskState::CANCELLED);
+  if (t->state != TaskState::RUNNING || t->cancel_requested) return;
+  t->cancel_requested = true;
+  if (auto* p = peer(t->worker)) {
+    p->out_cancels.push_back(id);
+    touch_flush(*p);
+  }
+  // A plain task that never looks at its stop token: give up waiting after a grace.
+  auto timer = std::make_shared<asio::steady_timer>(ex, opt.cancel_grace);
+  timer->async_wait([self = shared_from_this(), id, timer](std::error_code ec) {
+    auto* t = self->tasks.find(id);
+    if (!ec && t && t->state == TaskState::RUNNING && t->cancel_requested) self->finish(id, TaskState::CANCELLED);
+  });
+}
+
+void Engine::on_release(Peer& p, schema::Release::Reader r) {
+  for (auto id : r.getTasks()) {
+    auto* t = tasks.find(id);
+    if (!t || t->submitter != p.id) continue;
+    t->released = true;
+    maybe_free(id);
+  }
+  for (auto aid : r.getActors())
+    if (auto* a = actors.find(aid); a && a->submitter == p.id) release_actor(*a);
+}
+
+void Engine::on_subscribe(Peer& p, schema::Subscribe::Reader s) {
+  for (auto id : s.getTaskIds()) {
+    auto* t = tasks.find(id);
+    if (!t) {
+      codec::RemoteErrorInfo i;
+      i.type_name = "shoal::ValueError";
+      i.message = "task " + std::to_string(id) +
+                  " is unknown to this coordinator (never submitted, or its result was released or expired)";
+      i.task_id = id;
+      p.out_errors.emplace_back(id, std::move(i));
+      touch_flush(p);
+    } else if (is_finished(t->state)) {
+      p.out_results.push_back(id);
+      touch_flush(p);
+    } else {
+      t->subscribers.push_back(p.id);
+    }
+  }
+}
+
+void Engine::on_register(Peer& p, schema::RegisterWorker::Reader r) {
+  WorkerSlot w;
+  w.id = p.id;
+  w.name = p.name;
+  w.host = r.getHost().size() ? text(r.getHost()) : p.host;
+  w.pid = r.getPid() ? r.getPid() : p.pid;
+  w.capacity = std::max(1u, r.getCapacity());
+  w.co_capacity = r.getCoroutineCapacity() ? r.getCoroutineCapacity() : 1024;
+  w.max_tasks = r.getMaxTasks();
+  for (auto f : r.getFunctions()) {
+    auto idx = functions.intern(text(f.getName()), f.getSignatureHash());
+    functions[idx].signature = text(f.getSignature());
+    functions[idx].coroutine = f.getIsCoroutine();
+    w.fns.push_back(idx);
+  }
+  for (auto a : r.getActors()) {
+    w.actor_classes[text(a.getName())] = a.getConstructorHash();
+    for (auto m : a.getMethods()) {
+      // Actor methods are forwarded outside the function queues; recorded for the catalog.
+      auto idx = functions.intern(text(a.getName()) + "." + text(m.getName()), m.getSignatureHash());
+      functions[idx].signature = text(m.getSignature());
+      functions[idx].coroutine = m.getIsCoroutine();
+    }
+  }
+  auto& slot = scheduler.add_worker(std::move(w));
+  p.welcomed = true;
+  log(slot.label() + " registered: " + std::to_string(slot.fns.size()) + " functions, " +
+      std::to_string(slot.actor_classes.size()) + " actor types, " + std::to_string(slot.capacity) + " threads");
+  broadcast_catalog();
+  schedule_dispatch();
+}
+
+void Engine::on_blocked(Peer& p, schema::Blocked::Reader b) {
+  // A plain task waits on other tasks: lend its slot (so that they can run there), take
+  // it back when it goes on.
+  auto* w = scheduler.worker(p.id);
+  auto* t = tasks.find(b.getTaskId());
+  if (!w || !t || t->worker != p.id || t->state != TaskState::RUNNING || t->actor || t->actor_create ||
+      functions[t->fn].coroutine)
+    return;
+  scheduler.set_blocked(*w, *t, b.getBlocked());
+  if (b.getBlocked()) schedule_dispatch();
+}
+
+void Engine::fail_unregistered(std::uint32_t fn) {
+  // The same name under another signature?
+  std::string other = functions.other_signature(fn);
+  const auto& f = functions[fn];
+  for (auto id : scheduler.take_ready(fn)) {
+    auto* t = tasks.find(id);
+    if (!t || t->state != TaskState::QUEUED) continue;
+    if (!other.empty())
+      fail(id, "shoal::TypeMismatch",
+           "'" + f.name + "' is " + other + " in the workers, but the caller's signature differs (hash " +
+               std::to_string(f.hash) + "): rebuild the caller or the task library so that they agree",
+           ErrorKind::failed);
+    else
+      fail(id, "shoal::NotRegistered", NotRegistered(f.name, scheduler.worker_list()).what(), ErrorKind::failed);
+  }
+}
+
+// ---- lost peers ----
+
+void Engine::worker_lost(Peer& p, const std::string& why) {
+  auto slot = scheduler.remove_worker(p.id);
+  log(slot.label() + " lost: " + why);
+  auto decision = settle_lost_worker(slot, tasks, functions, why);
+  for (auto id : decision.cancel) finish(id, TaskState::CANCELLED);
+  for (auto& [id, info] : decision.fail) finish(id, TaskState::FAILED, {}, std::move(info));
+  for (auto id : decision.retry)
+    if (auto* t = tasks.find(id)) scheduler.enqueue(*t, steady_ns());
+  for (auto aid : actors.on_worker(p.id)) {
+    auto* a = actors.find(aid);
+    std::string msg = "actor " + std::to_string(aid) + " (" + a->cls + ") was on " + slot.label() +
+                      ", which stopped answering: " + why;
+    // Calls already forwarded to it fail, then the queued ones.
+    for (auto id : decision.actor_tasks)
+      if (auto* t = tasks.find(id); t && (t->actor == aid || (t->actor_create && a->create_task == id)))
+        fail(id, "shoal::WorkerLost", msg, ErrorKind::disconnected);
+    ActorTable::kill(*a, msg);
+    pump_actor(*a);
+  }
+  broadcast_catalog();
+  schedule_dispatch();
+}
+
+void Engine::client_gone(Peer& p) {
+  // Its unfinished, non-detached tasks are cancelled; its results released.
+  for (auto id : tasks.select([&](const TaskRecord& t) { return t.submitter == p.id && !t.detached; })) {
+    auto* t = tasks.find(id);
+    if (!t) continue;
+    t->released = true;
+    if (!is_finished(t->state)) on_cancel(id);
+    maybe_free(id);
+  }
+  for (auto aid : actors.of_submitter(p.id))
+    if (auto* a = actors.find(aid)) release_actor(*a);
+}
+
+}  // namespace shoal::coordinator

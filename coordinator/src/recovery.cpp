@@ -1,0 +1,54 @@
+#include "recovery.hpp"
+
+#include <algorithm>
+
+namespace shoal::coordinator {
+
+LossDecision settle_lost_worker(const WorkerSlot& lost, TaskTable& tasks, const FunctionTable& functions,
+                                const std::string& why) {
+  LossDecision out;
+  // In assign order. Retries go to the back of their queue: a task whose result was lost
+  // with its worker is not kept next to the task that killed it, time after time.
+  std::vector<std::uint64_t> ids(lost.inflight.begin(), lost.inflight.end());
+  auto seq_of = [&](std::uint64_t id) {
+    const auto* t = tasks.find(id);
+    return t ? t->seq : 0;
+  };
+  std::sort(ids.begin(), ids.end(), [&](auto a, auto b) { return seq_of(a) < seq_of(b); });
+  for (auto id : ids) {
+    auto* t = tasks.find(id);
+    if (!t || t->state != TaskState::RUNNING || t->worker != lost.id) continue;
+    if (t->actor || t->actor_create) {
+      out.actor_tasks.push_back(id);
+      continue;
+    }
+    // The attempt counts only if the task could have started: the worker reported that
+    // `started` of its assigns (FIFO) had started and `running_reported` of them still
+    // ran, so at most the free slots' worth more could have started since. A task that
+    // kills its worker at once cannot escape the count; the tasks queued behind it on
+    // that worker spend nothing. Any task that could have started may be the one that
+    // killed it (one that finished may have lost its result with it): each is charged,
+    // and runs alone on its next attempt, so that a second death is charged exactly.
+    bool coro = functions[t->fn].coroutine;
+    bool could_have_started = coro || lost.isolated == id || t->seq < lost.started + lost.capacity;
+    if (lost.isolated && lost.isolated != id) could_have_started = false;
+    if (!could_have_started && t->attempt > 0) --t->attempt;
+    if (could_have_started && !coro) t->isolate = true;
+    if (t->cancel_requested) {
+      out.cancel.push_back(id);
+    } else if (static_cast<int>(t->attempt) > t->retries) {
+      out.fail.emplace_back(
+          id, task_error(functions, *t, "shoal::WorkerLost",
+                         "task " + std::to_string(id) + " (" + functions[t->fn].name + ") was on " + lost.label() +
+                             ", which stopped answering: " + why + "; tried " + std::to_string(t->attempt) +
+                             (t->attempt == 1 ? " time" : " times"),
+                         ErrorKind::disconnected));
+    } else {
+      t->state = TaskState::QUEUED;
+      out.retry.push_back(id);
+    }
+  }
+  return out;
+}
+
+}  // namespace shoal::coordinator

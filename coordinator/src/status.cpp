@@ -1,0 +1,101 @@
+// Status replies and the catalog: what the coordinator tells clients about the cluster.
+
+#include <capnp/message.h>
+
+#include <algorithm>
+
+#include "engine.hpp"
+
+namespace shoal::coordinator {
+
+namespace {
+
+void fill_task_info(schema::TaskInfo::Builder b, const TaskRecord& t, const FunctionTable& functions) {
+  b.setTaskId(t.id);
+  b.setFunction(functions[t.fn].name);
+  b.setState(t.state);
+  b.setAttempt(t.attempt);
+  b.setWorker(t.worker);
+  b.setActorId(t.actor);
+  b.setSubmittedNs(t.submitted_wall);
+  b.setFinishedNs(t.finished_wall);
+  if (t.error) b.setError(t.error->type_name + ": " + t.error->message);
+  b.setRunNs(t.run_ns);
+}
+
+}  // namespace
+
+void Engine::on_status(Peer& p, schema::StatusRequest::Reader q) {
+  capnp::MallocMessageBuilder msg;
+  auto r = msg.initRoot<schema::Envelope>().initStatusReply();
+  r.setRequestId(q.getRequestId());
+  std::uint64_t waiting = 0, queued = 0, running = 0;
+  for (const auto& [id, t] : tasks) {
+    if (t.state == TaskState::WAITING) ++waiting;
+    else if (t.state == TaskState::QUEUED) ++queued;
+    else if (t.state == TaskState::RUNNING) ++running;
+  }
+  r.setWaiting(waiting);
+  r.setQueued(queued);
+  r.setRunning(running);
+  r.setDone(tasks.done_count());
+  r.setFailed(tasks.failed_count());
+  r.setCancelled(tasks.cancelled_count());
+  std::vector<const WorkerSlot*> ws;
+  for (const auto& [id, w] : scheduler.workers()) ws.push_back(&w);
+  std::sort(ws.begin(), ws.end(), [](auto* a, auto* b) { return a->id < b->id; });
+  auto wl = r.initWorkers(static_cast<unsigned>(ws.size()));
+  for (unsigned i = 0; i < ws.size(); ++i) {
+    auto b = wl[i];
+    b.setPeerId(ws[i]->id);
+    b.setName(ws[i]->name);
+    b.setHost(ws[i]->host);
+    b.setPid(ws[i]->pid);
+    b.setCapacity(ws[i]->capacity);
+    b.setRunning(ws[i]->in_plain + ws[i]->in_coro);
+    b.setDraining(ws[i]->draining);
+    b.setActors(ws[i]->actors);
+    b.setDone(ws[i]->done);
+    b.setFunctions(static_cast<std::uint32_t>(ws[i]->fns.size()));
+  }
+  if (q.getTaskId()) {
+    const auto* t = tasks.find(q.getTaskId());
+    r.setState(t ? t->state : TaskState::UNKNOWN);
+    if (t) fill_task_info(r.initTasks(1)[0], *t, functions);
+  } else if (q.getListTasks()) {
+    auto filter = q.getStateFilter();
+    std::uint32_t limit = q.getLimit() ? q.getLimit() : 1000;
+    std::vector<const TaskRecord*> list;
+    for (const auto& [id, t] : tasks)
+      if (filter == TaskState::UNKNOWN || t.state == filter) list.push_back(&t);
+    std::sort(list.begin(), list.end(), [](auto* a, auto* b) { return a->submitted_wall < b->submitted_wall; });
+    if (list.size() > limit) list.resize(limit);
+    auto tl = r.initTasks(static_cast<unsigned>(list.size()));
+    for (unsigned i = 0; i < list.size(); ++i) fill_task_info(tl[i], *list[i], functions);
+  }
+  send(p, msg);
+}
+
+void Engine::fill_catalog(schema::Catalog::Builder c) const {
+  std::vector<const FunctionRecord*> live;
+  for (std::uint32_t i = 0; i < functions.size(); ++i)
+    if (!functions[i].workers.empty()) live.push_back(&functions[i]);
+  auto l = c.initFunctions(static_cast<unsigned>(live.size()));
+  for (unsigned i = 0; i < live.size(); ++i) {
+    l[i].setName(live[i]->name);
+    l[i].setSignatureHash(live[i]->hash);
+    l[i].setSignature(live[i]->signature);
+    l[i].setIsCoroutine(live[i]->coroutine);
+  }
+}
+
+void Engine::broadcast_catalog() {
+  for (auto& [id, p] : peers) {
+    if (p->role != schema::Role::CLIENT || !p->welcomed || p->conn->closed()) continue;
+    capnp::MallocMessageBuilder msg;
+    fill_catalog(msg.initRoot<schema::Envelope>().initCatalog());
+    send(*p, msg);
+  }
+}
+
+}  // namespace shoal::coordinator

@@ -1,0 +1,120 @@
+#pragma once
+// TaskTable: every task the coordinator knows, its dependency edges and its outcome.
+// Finishing a task returns what changed (the tasks that ended with it, those made
+// ready, those that may now be freed); the engine decides whom to tell. No I/O here.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "functions.hpp"
+#include "shoal/codec/bytes.hpp"
+#include "shoal/codec/error_info.hpp"
+#include "shoal/proto/shoal.capnp.h"
+
+namespace shoal::coordinator {
+
+/// One vocabulary for a task's state, the schema's: WAITING (on dependencies), QUEUED
+/// (ready, on its function's queue or its actor's), RUNNING (on a worker: assigned, maybe
+/// not yet started), then DONE, FAILED or CANCELLED.
+using TaskState = proto::schema::TaskState;
+
+[[nodiscard]] inline bool is_finished(TaskState s) noexcept {
+  return s == TaskState::DONE || s == TaskState::FAILED || s == TaskState::CANCELLED;
+}
+
+struct TaskRecord {
+  std::uint64_t id = 0;
+  std::uint64_t submitter = 0;  // peer id of the client that submitted it
+  std::uint32_t fn = 0;         // index into the FunctionTable
+  Bytes args;
+  std::vector<std::uint64_t> deps;
+  std::uint32_t unresolved = 0;  // deps not done yet
+  std::vector<std::uint64_t> dependents;
+  std::uint32_t holders = 0;  // unfinished dependents that still need this result
+  std::uint64_t timeout_ms = 0;
+  int retries = 3;
+  bool detached = false;  // the result outlives its submitter (kept for the result TTL)
+  std::uint64_t actor = 0;
+  std::string method;
+  bool actor_create = false;  // the task standing for an actor's constructor
+  TaskState state = TaskState::QUEUED;
+  std::uint32_t attempt = 0;
+  std::uint64_t worker = 0;
+  Bytes value;
+  std::optional<codec::RemoteErrorInfo> error;
+  std::vector<std::uint64_t> subscribers;  // peers that asked for the result
+  bool released = false;                   // its submitter dropped every future of it
+  bool cancel_requested = false;
+  std::uint64_t submitted_wall = 0, finished_wall = 0;
+  std::uint64_t finished_steady = 0;
+  std::uint64_t run_ns = 0;  // as its worker measured it
+  std::uint64_t seq = 0;     // its place among its worker's assigns
+  bool isolate = false;      // charged an attempt by a worker's death: run it alone next time
+  bool blocked = false;      // waiting on other tasks in its worker: its slot is lent out
+};
+
+/// An error record for task `t`, raised here, on the coordinator.
+[[nodiscard]] codec::RemoteErrorInfo task_error(const FunctionTable& fns, const TaskRecord& t, std::string type,
+                                                std::string message, ErrorKind kind);
+
+class TaskTable {
+ public:
+  explicit TaskTable(const FunctionTable& functions) : functions_(functions) {}
+
+  [[nodiscard]] TaskRecord* find(std::uint64_t id);
+  [[nodiscard]] const TaskRecord* find(std::uint64_t id) const;
+  [[nodiscard]] bool contains(std::uint64_t id) const { return tasks_.count(id) != 0; }
+  /// A new record with this id (the caller fills it in).
+  TaskRecord& insert(std::uint64_t id);
+  void erase(std::uint64_t id) { tasks_.erase(id); }
+
+  /// Links `t` (its deps filled in) to its dependencies: each dependency holds its result
+  /// for `t`, and unfinished ones will tell `t`. Returns the first dependency that can
+  /// never be satisfied (unknown, failed, cancelled) with why, else nullopt; `t.unresolved`
+  /// counts the ones still running.
+  std::optional<std::pair<std::uint64_t, std::string>> link_dependencies(TaskRecord& t);
+
+  /// What finish() changed.
+  struct Finished {
+    std::vector<std::uint64_t> ended;     // this task, then dependents failed because of it
+    std::vector<std::uint64_t> ready;     // dependents whose last dependency is now done (QUEUED)
+    std::vector<std::uint64_t> freeable;  // tasks that may be freed (see collectable())
+  };
+  /// Ends task `id` (unless finished already) with `state`: DONE with `value`, FAILED with
+  /// `error`, or CANCELLED; its waiting dependents become ready or fail with
+  /// DependencyFailed, transitively.
+  void finish(std::uint64_t id, TaskState state, Bytes value, std::optional<codec::RemoteErrorInfo> error,
+              std::uint64_t wall_ns, std::uint64_t steady_ns, Finished& out);
+
+  /// Whether nobody can ask for `t`'s result any more: finished, released, not detached,
+  /// held by no dependent and no subscriber.
+  [[nodiscard]] static bool collectable(const TaskRecord& t) noexcept {
+    return is_finished(t.state) && t.released && !t.detached && t.holders == 0 && t.subscribers.empty();
+  }
+
+  [[nodiscard]] std::uint64_t done_count() const noexcept { return done_; }
+  [[nodiscard]] std::uint64_t failed_count() const noexcept { return failed_; }
+  [[nodiscard]] std::uint64_t cancelled_count() const noexcept { return cancelled_; }
+  [[nodiscard]] std::size_t size() const noexcept { return tasks_.size(); }
+  /// The ids of the tasks `keep` accepts (a copy: the caller may finish them).
+  template <typename Keep>
+  [[nodiscard]] std::vector<std::uint64_t> select(Keep keep) const {
+    std::vector<std::uint64_t> out;
+    for (const auto& [id, t] : tasks_)
+      if (keep(t)) out.push_back(id);
+    return out;
+  }
+  [[nodiscard]] auto begin() const { return tasks_.begin(); }
+  [[nodiscard]] auto end() const { return tasks_.end(); }
+
+ private:
+  const FunctionTable& functions_;
+  std::unordered_map<std::uint64_t, TaskRecord> tasks_;
+  std::uint64_t done_ = 0, failed_ = 0, cancelled_ = 0;
+};
+
+}  // namespace shoal::coordinator

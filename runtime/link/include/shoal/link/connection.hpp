@@ -1,0 +1,150 @@
+#pragma once
+/// \file
+/// Connection: the one carrier of frames between two peers, used by the Client, the
+/// coordinator and the worker alike. It owns the transport (a stream socket with its
+/// frame reader and writer, or an in-process pair on one executor), reads frames and hands
+/// each decoded message to its handler, batches what is sent during one loop turn into
+/// one write, and follows the one batching rule for lists of entries (send_batched).
+///
+///     auto c = link::Connection::over_socket(std::move(socket));
+///     c->start(handler);          // handler->on_message(env, frame) for each message
+///     c->send(message);           // on the connection's executor
+///     co_await c->drain(500ms);   // what is queued has left (or the time is up)
+///     c->close("done");           // handler->on_closed("done"), once
+///
+/// Everything runs on the connection's executor; nothing here is thread-safe.
+
+#include <asio/any_io_executor.hpp>
+#include <asio/steady_timer.hpp>
+#include <capnp/message.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "shoal/core/coro.hpp"
+#include "shoal/proto/stream.hpp"
+
+namespace shoal::link {
+
+/// What a Connection tells its owner. Called on the connection's executor.
+class ConnectionHandler {
+ public:
+  virtual ~ConnectionHandler() = default;
+  /// Frames arrived; their messages follow (one call per read: stamp clocks here).
+  virtual void on_frames() {}
+  /// One message. `frame` owns the bytes `env` points into (link::bytes() aliases it).
+  /// Whatever it throws closes the connection with that reason.
+  virtual void on_message(proto::schema::Envelope::Reader env, const proto::FrameOwner& frame) = 0;
+  /// Malformed input from the peer (a bad frame or message): the connection closes right
+  /// after; a handler may send the peer an Error first.
+  virtual void on_protocol_error(const std::string& /*why*/) {}
+  /// The connection ended: end of stream, a failure, or close(). Called once, never from
+  /// inside close().
+  virtual void on_closed(const std::string& why) = 0;
+};
+
+/// The batching rule: a batch frame carries at most this many entries...
+inline constexpr std::size_t kBatchEntries = 512;
+/// ...and is cut once its payload passes this many bytes.
+inline constexpr std::size_t kBatchBytes = 256u << 10;
+
+/// A first segment that holds `entries` entries of about `words_each` fixed words plus
+/// `bytes` of payload: one segment per message, since readers lock for every other one.
+[[nodiscard]] unsigned batch_segment_words(std::size_t entries, std::size_t bytes, std::size_t words_each) noexcept;
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  /// A connection over a connected stream socket (Unix or TCP). `read_chunk_bytes` sizes
+  /// the receive buffer (frames are parsed where they land).
+  static std::shared_ptr<Connection> over_socket(proto::Socket socket, proto::FrameLimits limits = {},
+                                                 std::size_t read_chunk_bytes = 1u << 20);
+  /// Two connected ends on one executor, for a peer in the same process (LocalCluster's
+  /// client and its coordinator): what one sends, the other receives in the next turn.
+  static std::pair<std::shared_ptr<Connection>, std::shared_ptr<Connection>> local_pair(
+      const asio::any_io_executor& ex, proto::FrameLimits limits = {});
+
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  /// Starts reading; messages go to `handler`, which must outlive the connection or
+  /// close() it first. The read loop is owned here: close() ends it.
+  void start(ConnectionHandler& handler);
+
+  /// Queues `message`; frames queued in one turn leave in one write. Sending on a closed
+  /// connection does nothing (the handler heard on_closed already).
+  void send(capnp::MessageBuilder& message);
+
+  /// Sends entries [0, n) as batch frames under the batching rule: `bytes_of(i)` is entry
+  /// i's payload, `words_each` its fixed size in words, and `fill(envelope, begin, end)`
+  /// builds one frame of entries [begin, end).
+  template <typename BytesOf, typename Fill>
+  void send_batched(std::size_t n, std::size_t words_each, BytesOf bytes_of, Fill fill) {
+    for (std::size_t at = 0; at < n;) {
+      std::size_t end = at, bytes = 0;
+      while (end < n && end - at < kBatchEntries && bytes < kBatchBytes) bytes += bytes_of(end++);
+      capnp::MallocMessageBuilder msg(batch_segment_words(end - at, bytes, words_each));
+      fill(msg.initRoot<proto::schema::Envelope>(), at, end);
+      send(msg);
+      at = end;
+    }
+  }
+
+  /// Completes when everything queued has been written, the connection closed, or
+  /// `timeout` passed, whichever is first. Never throws.
+  Coro<void> drain(std::chrono::milliseconds timeout);
+
+  /// Closes the transport; the handler hears on_closed(why) (once, in a later turn when
+  /// called from inside the handler). Pending reads end.
+  void close(const std::string& why);
+  /// close() for an owner that is going away: the handler hears nothing more.
+  void abandon() noexcept;
+
+  [[nodiscard]] bool closed() const noexcept { return closed_; }
+  [[nodiscard]] const std::string& closed_why() const noexcept { return why_; }
+  [[nodiscard]] const asio::any_io_executor& executor() const noexcept { return ex_; }
+  /// The socket's descriptor (SO_PEERCRED), or -1 for an in-process connection.
+  [[nodiscard]] int native_handle() noexcept;
+  [[nodiscard]] bool is_tcp() const noexcept { return tcp_; }
+  /// Steady-clock ns of the last received frame and the last send.
+  [[nodiscard]] std::uint64_t last_recv() const noexcept { return last_recv_; }
+  [[nodiscard]] std::uint64_t last_send() const noexcept { return last_send_; }
+  /// Bytes queued and not yet written.
+  [[nodiscard]] std::size_t pending_bytes() const noexcept;
+
+ private:
+  struct Local;
+  Connection(asio::any_io_executor ex, proto::FrameLimits limits);
+  Coro<void> read_loop();
+  void deliver_local(std::shared_ptr<std::vector<std::uint64_t>> words);
+  void flush_local();
+  void ended(const std::string& why);
+
+  asio::any_io_executor ex_;
+  proto::FrameLimits limits_;
+  ConnectionHandler* handler_ = nullptr;
+  // A socket transport.
+  std::optional<proto::Socket> socket_;
+  std::unique_ptr<proto::FrameReader> reader_;
+  std::shared_ptr<proto::FrameWriter> writer_;
+  bool tcp_ = false;
+  // An in-process transport: frames for the other end, posted once per turn.
+  std::weak_ptr<Connection> peer_;
+  std::vector<std::uint64_t> outbox_;
+  bool outbox_posted_ = false;
+  std::vector<std::shared_ptr<std::vector<std::uint64_t>>> early_;  // arrived before start()
+
+  bool started_ = false;
+  bool closed_ = false;
+  bool notified_ = false;  // on_closed called
+  bool reading_ = false;   // the read loop runs
+  std::string why_;
+  std::uint64_t last_recv_ = 0, last_send_ = 0;
+};
+
+}  // namespace shoal::link

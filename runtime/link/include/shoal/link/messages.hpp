@@ -1,0 +1,36 @@
+#pragma once
+/// \file
+/// Conversions between Cap'n Proto readers and shoal's own values: text, bytes (aliasing
+/// the received frame where that pays), and the remote-error record.
+
+#include <string>
+
+#include "shoal/codec/error_info.hpp"
+#include "shoal/proto/frame.hpp"
+
+namespace shoal::link {
+
+/// Capnp text as a std::string.
+[[nodiscard]] inline std::string text(capnp::Text::Reader t) { return std::string(t.cStr(), t.size()); }
+
+/// Payloads of this size or more alias their frame instead of being copied out of it.
+inline constexpr std::size_t kAliasAtBytes = 64 * 1024;
+
+/// Capnp data as Bytes: copied when small, else an alias that keeps `frame`'s receive
+/// buffer alive (no copy between the socket and the user's value). `frame` may be null
+/// (an in-process message), then the data is always copied.
+[[nodiscard]] Bytes bytes(capnp::Data::Reader d, const proto::FrameOwner& frame = {});
+
+/// Bytes as capnp data (no copy: the message must not outlive `b`).
+[[nodiscard]] inline capnp::Data::Reader data(const Bytes& b) {
+  return capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(b.data()), b.size());
+}
+
+/// The schema's error kind for shoal's ErrorKind, and back.
+[[nodiscard]] proto::schema::ErrorKind to_schema(ErrorKind kind) noexcept;
+[[nodiscard]] ErrorKind from_schema(proto::schema::ErrorKind kind) noexcept;
+
+void set_error(proto::schema::RemoteError::Builder out, const codec::RemoteErrorInfo& info);
+[[nodiscard]] codec::RemoteErrorInfo get_error(proto::schema::RemoteError::Reader in);
+
+}  // namespace shoal::link

@@ -1,0 +1,203 @@
+#include "shoal/link/connection.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/post.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <algorithm>
+
+#include "shoal/link/clock.hpp"
+
+namespace shoal::link {
+
+unsigned batch_segment_words(std::size_t entries, std::size_t bytes, std::size_t words_each) noexcept {
+  return static_cast<unsigned>(std::min<std::size_t>(8 + entries * (words_each + 2) + bytes / 8 + entries * 4, 1u << 20));
+}
+
+Connection::Connection(asio::any_io_executor ex, proto::FrameLimits limits) : ex_(std::move(ex)), limits_(limits) {}
+
+Connection::~Connection() = default;
+
+std::shared_ptr<Connection> Connection::over_socket(proto::Socket socket, proto::FrameLimits limits,
+                                                    std::size_t read_chunk_bytes) {
+  std::shared_ptr<Connection> c(new Connection(socket.get_executor(), limits));
+  c->tcp_ = socket.is_open() && socket.local_endpoint().protocol().family() != AF_UNIX;
+  c->socket_.emplace(std::move(socket));
+  c->reader_ = std::make_unique<proto::FrameReader>(*c->socket_, limits, read_chunk_bytes);
+  c->writer_ = proto::FrameWriter::create(*c->socket_);
+  c->writer_->on_error([weak = std::weak_ptr<Connection>(c)](const std::error_code& ec) {
+    if (auto self = weak.lock()) self->close("write failed: " + ec.message());
+  });
+  return c;
+}
+
+std::pair<std::shared_ptr<Connection>, std::shared_ptr<Connection>> Connection::local_pair(
+    const asio::any_io_executor& ex, proto::FrameLimits limits) {
+  std::shared_ptr<Connection> a(new Connection(ex, limits));
+  std::shared_ptr<Connection> b(new Connection(ex, limits));
+  a->peer_ = b;
+  b->peer_ = a;
+  return {a, b};
+}
+
+int Connection::native_handle() noexcept { return socket_ ? socket_->native_handle() : -1; }
+
+std::size_t Connection::pending_bytes() const noexcept {
+  return writer_ ? writer_->pending_bytes() : outbox_.size() * 8;
+}
+
+void Connection::start(ConnectionHandler& handler) {
+  handler_ = &handler;
+  started_ = true;
+  last_recv_ = last_send_ = steady_ns();
+  if (closed_) {
+    // Closed before it started: tell the handler in the next turn, as always.
+    asio::post(ex_, [self = shared_from_this()] { self->ended(self->why_); });
+    return;
+  }
+  if (socket_) {
+    reading_ = true;
+    // The read loop is owned by this connection: close() ends it, and its end (clean or
+    // not) is reported to the handler through ended().
+    asio::co_spawn(ex_, read_loop(), [self = shared_from_this()](std::exception_ptr e) {
+      self->reading_ = false;
+      std::string why = "the peer closed the connection";
+      bool protocol = false;
+      if (e) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const ProtocolError& x) {
+          why = x.what();
+          protocol = true;
+        } catch (const std::exception& x) {
+          why = x.what();
+        } catch (...) {
+          why = "an unknown failure while reading";
+        }
+      }
+      if (protocol && !self->closed_ && self->handler_) self->handler_->on_protocol_error(why);
+      self->ended(why);
+    });
+    return;
+  }
+  auto early = std::move(early_);
+  early_.clear();
+  for (auto& words : early) deliver_local(std::move(words));
+}
+
+Coro<void> Connection::read_loop() {
+  for (;;) {
+    auto frame = co_await reader_->next();
+    if (!frame || closed_ || !handler_) co_return;
+    last_recv_ = steady_ns();
+    if (handler_) handler_->on_frames();
+    while (frame) {
+      const auto& owner = frame->owner();
+      proto::guarded([&] { handler_->on_message(frame->envelope(), owner); });
+      if (closed_ || !handler_) co_return;
+      frame = reader_->try_next();
+    }
+  }
+}
+
+void Connection::send(capnp::MessageBuilder& message) {
+  if (closed_) return;
+  last_send_ = steady_ns();
+  if (writer_) {
+    try {
+      writer_->send(message);
+    } catch (const std::exception& e) {
+      close(e.what());
+    }
+    return;
+  }
+  proto::append_frame(message, outbox_);
+  if (!outbox_posted_) {
+    outbox_posted_ = true;
+    asio::post(ex_, [self = shared_from_this()] { self->flush_local(); });
+  }
+}
+
+void Connection::flush_local() {
+  outbox_posted_ = false;
+  if (closed_ || outbox_.empty()) return;
+  auto words = std::make_shared<std::vector<std::uint64_t>>(std::move(outbox_));
+  outbox_.clear();
+  if (auto peer = peer_.lock()) peer->deliver_local(std::move(words));
+}
+
+void Connection::deliver_local(std::shared_ptr<std::vector<std::uint64_t>> words) {
+  if (closed_) return;
+  if (!started_) {
+    early_.push_back(std::move(words));
+    return;
+  }
+  last_recv_ = steady_ns();
+  try {
+    handler_->on_frames();
+    proto::FrameOwner owner = words;
+    std::span<const std::uint64_t> rest(*words);
+    while (!rest.empty() && !closed_) {
+      auto size = proto::frame_size_words(rest, limits_);
+      if (!size || *size > rest.size()) throw ProtocolError("a truncated frame from an in-process peer");
+      proto::Frame frame(owner, rest.first(*size), limits_);
+      rest = rest.subspan(*size);
+      proto::guarded([&] { handler_->on_message(frame.envelope(), owner); });
+    }
+  } catch (const ProtocolError& e) {
+    if (!closed_) handler_->on_protocol_error(e.what());
+    close(e.what());
+  } catch (const std::exception& e) {
+    close(e.what());
+  }
+}
+
+Coro<void> Connection::drain(std::chrono::milliseconds timeout) {
+  auto self = shared_from_this();
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  asio::steady_timer tick(ex_);
+  while (!closed_ && pending_bytes() > 0 && std::chrono::steady_clock::now() < deadline) {
+    tick.expires_after(std::chrono::milliseconds(1));
+    co_await tick.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+  }
+}
+
+void Connection::close(const std::string& why) {
+  if (closed_) return;
+  closed_ = true;
+  why_ = why;
+  if (socket_) {
+    std::error_code ec;
+    socket_->shutdown(asio::socket_base::shutdown_both, ec);
+    socket_->close(ec);  // the read loop ends, and reports through ended()
+    if (!reading_ && started_) asio::post(ex_, [self = shared_from_this()] { self->ended(self->why_); });
+    return;
+  }
+  if (auto peer = peer_.lock())
+    asio::post(ex_, [peer] { peer->ended("the peer closed the connection"); });
+  if (started_) asio::post(ex_, [self = shared_from_this()] { self->ended(self->why_); });
+}
+
+void Connection::abandon() noexcept {
+  handler_ = nullptr;
+  if (!closed_) close("abandoned by its owner");
+}
+
+void Connection::ended(const std::string& why) {
+  if (!closed_) {
+    closed_ = true;
+    why_ = why;
+    if (socket_) {
+      std::error_code ec;
+      socket_->close(ec);
+    } else if (auto peer = peer_.lock()) {
+      asio::post(ex_, [peer] { peer->ended("the peer closed the connection"); });
+    }
+  }
+  if (notified_) return;
+  notified_ = true;
+  if (handler_) handler_->on_closed(why_);
+}
+
+}  // namespace shoal::link

@@ -1,0 +1,47 @@
+#pragma once
+/// \file
+/// The errors of remote work, and how a remote failure becomes a C++ exception again on
+/// the caller's side.
+
+#include <exception>
+#include <string>
+
+#include "shoal/codec/error_info.hpp"
+#include "shoal/core/error.hpp"
+
+namespace shoal {
+
+/// A task's worker stopped answering (EOF, a protocol error, or missed heartbeats) and
+/// the task ran out of retries, or an actor's worker died.
+class WorkerLost : public Error {
+ public:
+  explicit WorkerLost(const std::string& what) : Error(what, ErrorKind::disconnected) {}
+};
+
+/// A task was not run because one of its dependencies failed or was cancelled: the
+/// message names the dependency and its error.
+class DependencyFailed : public Error {
+ public:
+  explicit DependencyFailed(const std::string& what) : Error(what, ErrorKind::failed) {}
+};
+
+}  // namespace shoal
+
+namespace shoal::remote {
+
+/// The exception for a remote failure: the original type where shoal knows it
+/// (CancelledError, TimeoutError, TypeMismatch, NotRegistered, WorkerLost,
+/// DependencyFailed, ValueError, or a type given to register_remote_exception), else
+/// RemoteError. The message keeps where it happened.
+[[nodiscard]] std::exception_ptr make_remote_exception(const codec::RemoteErrorInfo& info);
+
+/// Makes a RemoteError of the C++ type named `type_name` (as demangled, "my::Oops") be
+/// rethrown by clients as `make(message)`.
+void register_remote_exception(std::string type_name, std::exception_ptr (*make)(const std::string& message));
+template <typename E>
+void register_remote_exception(std::string type_name) {
+  register_remote_exception(std::move(type_name),
+                            +[](const std::string& m) { return std::make_exception_ptr(E(m)); });
+}
+
+}  // namespace shoal::remote

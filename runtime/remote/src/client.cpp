@@ -1,0 +1,335 @@
+#include "shoal/remote/client.hpp"
+
+#include <unistd.h>
+
+#include <asio/co_spawn.hpp>
+#include <asio/post.hpp>
+
+#include "client_impl.hpp"
+#include "shoal/link/address.hpp"
+
+namespace shoal {
+
+namespace schema = proto::schema;
+
+namespace remote::detail {
+
+const std::shared_ptr<const remote::FunctionEntry>& find_cached(void (*address)()) {
+  thread_local void (*last)() = nullptr;
+  thread_local std::shared_ptr<const remote::FunctionEntry> entry;
+  if (address != last || !entry) {
+    entry = remote::Registry::global().find_function_at(address);
+    last = address;
+  }
+  return entry;
+}
+
+std::uint64_t task_id_of(shoal::detail::StateBase* state) noexcept {
+  if (auto* info = dynamic_cast<RemoteCallInfo*>(state)) return info->task_id;
+  return 0;
+}
+
+ClientCore::ClientCore(std::string address, ClientOptions options)
+    : address_text_(address.empty() ? link::default_address() : std::move(address)),
+      options_(std::move(options)),
+      impl_(std::make_unique<Impl>()) {
+  impl_->owner = this;
+}
+
+ClientCore::~ClientCore() { close(); }
+
+void ClientCore::wait_welcome(std::future<void>& welcomed) {
+  if (welcomed.wait_for(options_.connect_timeout) != std::future_status::ready) {
+    close();
+    throw TimeoutError("the coordinator at " + address_text_ + " did not answer within " +
+                       std::to_string(options_.connect_timeout.count()) + " ms");
+  }
+  try {
+    welcomed.get();
+  } catch (...) {
+    close();
+    throw;
+  }
+}
+
+void ClientCore::start() {
+  auto& im = *impl_;
+  auto addr = link::parse_address(address_text_);
+  address_text_ = addr.to_string();
+  im.ex = im.io.get_executor();
+  im.conn = link::Connection::over_socket(link::connect_socket(im.ex, addr));
+  auto welcomed = im.welcomed.get_future();
+  im.work.emplace(im.io.get_executor());
+  asio::post(im.io, [this] {
+    impl_->conn->start(*impl_);
+    impl_->send_hello(options_);
+  });
+  im.thread = std::thread([this] {
+    impl_->thread_id = std::this_thread::get_id();
+    impl_->io.run();
+  });
+  wait_welcome(welcomed);
+}
+
+void ClientCore::start_local(LocalLink in_process) {
+  auto& im = *impl_;
+  im.ex = in_process.executor;
+  im.local = true;
+  auto welcomed = im.welcomed.get_future();
+  auto [ours, theirs] = link::Connection::local_pair(im.ex);
+  im.conn = ours;
+  in_process.adopt(std::move(theirs));
+  asio::post(im.ex, [this] {
+    impl_->conn->start(*impl_);
+    impl_->send_hello(options_);
+  });
+  wait_welcome(welcomed);
+}
+
+void ClientCore::close() noexcept {
+  auto& im = *impl_;
+  if (im.local) {
+    // On the coordinator's thread: send what is queued (releases included), close the
+    // link, fail what is pending. Bounded: a stopped coordinator cannot hold us up.
+    if (!im.conn) return;
+    auto done = std::make_shared<std::promise<void>>();
+    auto f = done->get_future();
+    asio::post(im.ex, [&im, done] {
+      if (im.conn) {
+        im.flush();
+        im.lost("the client was closed");
+        im.conn->abandon();
+        im.conn.reset();
+      }
+      done->set_value();
+    });
+    if (f.wait_for(std::chrono::seconds(2)) != std::future_status::ready) {
+      // The coordinator's loop is gone: nothing runs there any more.
+    }
+    return;
+  }
+  if (!im.thread.joinable()) return;
+  {
+    std::lock_guard lock(im.mu);
+    if (!im.closed) {
+      // Send what is queued first (releases included), then close.
+      im.flush_posted = true;
+      asio::post(im.io, [&im] { im.flush(); });
+    }
+  }
+  asio::post(im.io, [&im] {
+    // Bounded: a coordinator that stopped reading cannot hold the close up.
+    auto drain = [](std::shared_ptr<link::Connection> c) -> Coro<void> { co_await c->drain(std::chrono::seconds(1)); };
+    asio::co_spawn(im.io, drain(im.conn), [&im](std::exception_ptr) {
+      im.lost("the client was closed");
+      im.conn->abandon();
+      im.work.reset();
+      im.io.stop();
+    });
+  });
+  if (std::this_thread::get_id() == im.thread_id) {
+    im.thread.detach();  // closing from a completion on our own thread: it ends by itself
+  } else {
+    im.thread.join();
+  }
+}
+
+std::uint64_t ClientCore::next_id() {
+  auto seq = impl_->seq.fetch_add(1, std::memory_order_relaxed) + 1;
+  return (peer_id_ << 32) | seq;
+}
+
+// Registers `state` as pending and queues what `add` puts in the outbox (under the lock);
+// once the connection is closed the state fails at once with ConnectionError instead.
+template <typename Add>
+void ClientCore::enqueue(shoal::detail::Ref<shoal::detail::StateBase> state, Completer complete, Add&& add) {
+  auto& im = *impl_;
+  auto id = dynamic_cast<RemoteCallInfo*>(state.get())->task_id;
+  std::unique_lock lock(im.mu);
+  if (im.closed) {
+    auto why = im.closed_why;
+    lock.unlock();
+    state->try_set_exception(std::make_exception_ptr(ConnectionError(why)));
+    return;
+  }
+  im.registrations.push_back({std::move(state), complete});
+  add(im, id);
+  im.post_flush_locked();
+}
+
+void ClientCore::submit(shoal::detail::Ref<shoal::detail::StateBase> state, Completer complete,
+                        const std::string& function, std::uint64_t hash, Bytes args, std::vector<std::uint64_t> deps,
+                        const TaskOptions& options, std::uint64_t actor, const std::string& method) {
+  if (args.size() > (48u << 20))
+    throw ValueError("the arguments of " + function + " are " + std::to_string(args.size() >> 20) +
+                     " MiB: more than the 48 MiB a task may carry");
+  enqueue(std::move(state), complete, [&](Impl& im, std::uint64_t id) {
+    im.submits.push_back({id, function, hash, std::move(args), std::move(deps), options, actor, method});
+  });
+}
+
+void ClientCore::actor_create(std::uint64_t actor, std::shared_ptr<const remote::ActorEntry> type, Bytes args,
+                              shoal::detail::Ref<shoal::detail::StateBase> ready, Completer complete) {
+  enqueue(std::move(ready), complete, [&](Impl& im, std::uint64_t id) {
+    im.creates.push_back({actor, type->name, type->constructor_hash, std::move(args), id});
+  });
+}
+
+void ClientCore::subscribe(shoal::detail::Ref<shoal::detail::StateBase> state, Completer complete) {
+  enqueue(std::move(state), complete, [](Impl& im, std::uint64_t id) { im.subscribes.push_back(id); });
+}
+
+void ClientCore::cancel(std::uint64_t task) {
+  std::lock_guard lock(impl_->mu);
+  impl_->cancels.push_back(task);
+  impl_->post_flush_locked();
+}
+
+void ClientCore::release(std::uint64_t task) {
+  std::lock_guard lock(impl_->mu);
+  if (impl_->closed) return;
+  impl_->releases.push_back(task);
+  impl_->post_flush_locked();
+}
+
+void ClientCore::release_actor(std::uint64_t actor) {
+  std::lock_guard lock(impl_->mu);
+  if (impl_->closed) return;
+  impl_->release_actors.push_back(actor);
+  impl_->post_flush_locked();
+}
+
+Future<ClusterStatus> ClientCore::status(std::uint64_t task, bool list, std::string state_filter, std::uint32_t limit) {
+  auto& im = *impl_;
+  Promise<ClusterStatus> p;
+  auto f = p.get_future();
+  auto filter = parse_state(state_filter);
+  std::lock_guard lock(im.mu);
+  if (im.closed) {
+    p.set_exception(std::make_exception_ptr(ConnectionError(im.closed_why)));
+    return f;
+  }
+  auto request = im.status_seq.fetch_add(1) + 1;
+  im.status_waiting.emplace(request, std::move(p));
+  im.statuses.push_back({request, task, list, filter, limit});
+  im.post_flush_locked();
+  return f;
+}
+
+void ClientCore::check_signature(const std::string& name, std::uint64_t hash, const std::string& signature) const {
+  std::lock_guard lock(impl_->catalog_mu);
+  // Checked once per catalog version: a stream of submits is mostly one function.
+  if (impl_->checked_version == impl_->catalog_version && impl_->checked_hash == hash && impl_->checked_name == name)
+    return;
+  std::string theirs;
+  for (const auto& e : impl_->catalog) {
+    if (e.name != name) continue;
+    if (e.signature_hash == hash) return;
+    if (!theirs.empty()) theirs += " or ";
+    theirs += e.signature;
+  }
+  if (theirs.empty()) {
+    impl_->checked_version = impl_->catalog_version;
+    impl_->checked_hash = hash;
+    impl_->checked_name = name;
+  }
+  if (!theirs.empty())
+    throw TypeMismatch("'" + name + "' is " + theirs + " in the workers but " + signature +
+                       " here: rebuild the caller or the task library so that they agree");
+}
+
+std::vector<CatalogEntry> ClientCore::catalog() const {
+  std::lock_guard lock(impl_->catalog_mu);
+  return impl_->catalog;
+}
+
+}  // namespace remote::detail
+
+// ---- Client ----
+
+Client::Client(std::string address, ClientOptions options)
+    : core_(std::make_shared<remote::detail::ClientCore>(std::move(address), std::move(options))) {
+  core_->start();
+}
+
+Client::Client(remote::detail::LocalLink in_process, ClientOptions options)
+    : core_(std::make_shared<remote::detail::ClientCore>(in_process.address, std::move(options))) {
+  core_->start_local(std::move(in_process));
+}
+
+Client::~Client() { close(); }
+
+void Client::close() noexcept {
+  if (core_) core_->close();
+}
+
+RawTask Client::submit_raw(RawCall call) {
+  auto state = shoal::detail::Ref<remote::detail::RemoteCall<Bytes>>::adopt(new remote::detail::RemoteCall<Bytes>());
+  state->task_id = core_->next_id();
+  state->core = core_;
+  // A detached raw task (the CLI's) is kept by the coordinator: no release when dropped.
+  state->owned = !call.options.detached;
+  RawTask out{state->task_id, Future<Bytes>::from_state(state)};
+  core_->submit(shoal::detail::Ref<shoal::detail::StateBase>(state), &remote::detail::RemoteCall<Bytes>::complete,
+                call.function, call.signature_hash, std::move(call.args), std::move(call.deps), call.options);
+  return out;
+}
+
+Future<Bytes> Client::subscribe(std::uint64_t task_id) {
+  auto state = shoal::detail::Ref<remote::detail::RemoteCall<Bytes>>::adopt(new remote::detail::RemoteCall<Bytes>());
+  state->task_id = task_id;
+  state->core = core_;
+  state->owned = false;
+  auto f = Future<Bytes>::from_state(state);
+  core_->subscribe(shoal::detail::Ref<shoal::detail::StateBase>(state), &remote::detail::RemoteCall<Bytes>::complete);
+  return f;
+}
+
+void Client::cancel(std::uint64_t task_id) { core_->cancel(task_id); }
+
+Future<ClusterStatus> Client::status(std::uint64_t task_id) { return core_->status(task_id, false, {}, 0); }
+
+Future<ClusterStatus> Client::tasks(std::string state, std::uint32_t limit) {
+  return core_->status(0, true, std::move(state), limit);
+}
+
+Future<std::vector<WorkerInfo>> Client::workers() {
+  auto s = core_->status(0, false, {}, 0);
+  Promise<std::vector<WorkerInfo>> p;
+  auto f = p.get_future();
+  s.add_done_callback([p = std::move(p)](const Future<ClusterStatus>& done) mutable {
+    try {
+      p.set_result(done.result().workers);
+    } catch (...) {
+      p.set_current_exception();
+    }
+  });
+  return f;
+}
+
+std::vector<CatalogEntry> Client::catalog() const { return core_->catalog(); }
+
+namespace {
+std::mutex current_mu;
+std::string current_address;
+std::unique_ptr<Client> current_client;
+}  // namespace
+
+void Client::set_current_address(std::string address) {
+  std::lock_guard lock(current_mu);
+  current_address = std::move(address);
+}
+
+Client& Client::current() {
+  std::lock_guard lock(current_mu);
+  if (!current_client) {
+    if (current_address.empty())
+      throw InvalidStateError("Client::current() is only available inside a task running on a shoal worker");
+    ClientOptions o;
+    o.name = "nested";
+    current_client = std::make_unique<Client>(current_address, o);
+  }
+  return *current_client;
+}
+
+}  // namespace shoal

@@ -1,0 +1,240 @@
+// ClientCore::Impl: what the client sends and what it makes of the coordinator's messages.
+
+#include "client_impl.hpp"
+
+#include <asio/post.hpp>
+#include <capnp/message.h>
+
+#include "shoal/link/handshake.hpp"
+#include "shoal/link/messages.hpp"
+#include "shoal/proto/describe.hpp"
+#include "shoal/remote/errors.hpp"
+
+namespace shoal::remote::detail {
+
+using link::text;
+
+void ClientCore::Impl::post_flush_locked() {
+  if (flush_posted || closed) return;
+  flush_posted = true;
+  asio::post(ex, [this] { flush(); });
+}
+
+void ClientCore::Impl::send_hello(const ClientOptions& options) {
+  capnp::MallocMessageBuilder msg;
+  link::fill_hello(msg.initRoot<schema::Envelope>().initHello(), schema::Role::CLIENT, options.name, options.token);
+  conn->send(msg);
+}
+
+namespace {
+
+void fill_submit(schema::Submit::Builder b, const ClientCore::Impl::SubmitOut& o) {
+  b.setTaskId(o.id);
+  b.setFunction(o.function);
+  b.setSignatureHash(o.hash);
+  b.setArgs(link::data(o.args));
+  if (!o.deps.empty()) {
+    auto d = b.initDeps(static_cast<unsigned>(o.deps.size()));
+    for (unsigned i = 0; i < o.deps.size(); ++i) d.set(i, o.deps[i]);
+  }
+  auto opt = b.initOptions();
+  opt.setTimeoutMs(o.options.timeout ? static_cast<std::uint64_t>(o.options.timeout->count()) : 0);
+  opt.setRetries(o.options.retries);
+  opt.setDetached(o.options.detached);
+  if (o.actor) {
+    b.setActorId(o.actor);
+    b.setMethod(o.method);
+  }
+}
+
+}  // namespace
+
+void ClientCore::Impl::flush() {
+  std::vector<SubmitOut> s;
+  std::vector<CreateOut> c;
+  std::vector<Pending> regs;
+  std::vector<std::uint64_t> can, rel, rela, sub;
+  std::vector<StatusOut> st;
+  {
+    std::lock_guard lock(mu);
+    flush_posted = false;
+    s.swap(submits);
+    c.swap(creates);
+    regs.swap(registrations);
+    can.swap(cancels);
+    rel.swap(releases);
+    rela.swap(release_actors);
+    sub.swap(subscribes);
+    st.swap(statuses);
+  }
+  for (auto& r : regs) {
+    auto id = dynamic_cast<RemoteCallInfo*>(r.state.get())->task_id;
+    pending.emplace(id, std::move(r));
+  }
+  if (!conn || conn->closed()) return;
+  // Actors first: calls in this flush may be on them.
+  for (auto& o : c) {
+    capnp::MallocMessageBuilder msg;
+    auto a = msg.initRoot<schema::Envelope>().initActorCreate();
+    a.setActorId(o.actor);
+    a.setClassName(o.cls);
+    a.setConstructorHash(o.hash);
+    a.setArgs(link::data(o.args));
+    a.setTaskId(o.task);
+    conn->send(msg);
+  }
+  conn->send_batched(
+      s.size(), 20, [&](std::size_t i) { return s[i].args.size() + s[i].function.size() + 8 * s[i].deps.size(); },
+      [&](schema::Envelope::Builder env, std::size_t begin, std::size_t end) {
+        if (end - begin == 1) return fill_submit(env.initSubmit(), s[begin]);
+        auto list = env.initSubmitBatch(static_cast<unsigned>(end - begin));
+        for (auto i = begin; i < end; ++i) fill_submit(list[static_cast<unsigned>(i - begin)], s[i]);
+      });
+  for (auto id : can) {
+    capnp::MallocMessageBuilder msg;
+    msg.initRoot<schema::Envelope>().initCancel().setTaskId(id);
+    conn->send(msg);
+  }
+  if (!sub.empty()) {
+    capnp::MallocMessageBuilder msg;
+    auto l = msg.initRoot<schema::Envelope>().initSubscribe().initTaskIds(static_cast<unsigned>(sub.size()));
+    for (unsigned i = 0; i < sub.size(); ++i) l.set(i, sub[i]);
+    conn->send(msg);
+  }
+  if (!rel.empty() || !rela.empty()) {
+    capnp::MallocMessageBuilder msg;
+    auto r = msg.initRoot<schema::Envelope>().initRelease();
+    auto t = r.initTasks(static_cast<unsigned>(rel.size()));
+    for (unsigned i = 0; i < rel.size(); ++i) t.set(i, rel[i]);
+    auto a = r.initActors(static_cast<unsigned>(rela.size()));
+    for (unsigned i = 0; i < rela.size(); ++i) a.set(i, rela[i]);
+    conn->send(msg);
+  }
+  for (auto& q : st) {
+    capnp::MallocMessageBuilder msg;
+    auto r = msg.initRoot<schema::Envelope>().initStatusRequest();
+    r.setRequestId(q.request);
+    r.setTaskId(q.task);
+    r.setListTasks(q.list);
+    r.setStateFilter(q.filter);
+    r.setLimit(q.limit);
+    conn->send(msg);
+  }
+}
+
+void ClientCore::Impl::complete_result(schema::Result::Reader r, const proto::FrameOwner& frame) {
+  auto range = pending.equal_range(r.getTaskId());
+  if (range.first == range.second) return;
+  std::vector<Pending> done;
+  for (auto it = range.first; it != range.second; ++it) done.push_back(std::move(it->second));
+  pending.erase(range.first, range.second);
+  switch (r.which()) {
+    case schema::Result::VALUE: {
+      Bytes value = link::bytes(r.getValue(), frame);
+      for (auto& p : done) p.complete(p.state.get(), value);
+      break;
+    }
+    case schema::Result::ERROR: {
+      auto info = link::get_error(r.getError());
+      for (auto& p : done) {
+        auto e = make_remote_exception(info);
+        if (info.kind == ErrorKind::cancelled)
+          p.state->try_set_cancelled(e);
+        else
+          p.state->try_set_exception(e);
+      }
+      break;
+    }
+    default:
+      for (auto& p : done) p.state->try_set_cancelled();
+  }
+}
+
+void ClientCore::Impl::set_catalog(schema::Catalog::Reader c) {
+  std::vector<CatalogEntry> entries;
+  for (auto f : c.getFunctions())
+    entries.push_back({text(f.getName()), text(f.getSignature()), f.getSignatureHash(), f.getIsCoroutine()});
+  for (auto a : c.getActors())
+    for (auto m : a.getMethods())
+      entries.push_back({text(a.getName()) + "." + text(m.getName()), text(m.getSignature()), m.getSignatureHash(),
+                         m.getIsCoroutine()});
+  std::lock_guard lock(catalog_mu);
+  catalog = std::move(entries);
+  ++catalog_version;
+}
+
+void ClientCore::Impl::on_message(schema::Envelope::Reader env, const proto::FrameOwner& frame) {
+  switch (env.which()) {
+    case schema::Envelope::WELCOME: {
+      auto w = env.getWelcome();
+      owner->peer_id_ = w.getPeerId();
+      set_catalog(w.getCatalog());
+      if (!welcome_seen) {
+        welcome_seen = true;
+        welcomed.set_value();
+      }
+      break;
+    }
+    case schema::Envelope::RESULT:
+      complete_result(env.getResult(), frame);
+      break;
+    case schema::Envelope::RESULT_BATCH:
+      for (auto r : env.getResultBatch()) complete_result(r, frame);
+      break;
+    case schema::Envelope::CATALOG:
+      set_catalog(env.getCatalog());
+      break;
+    case schema::Envelope::STATUS_REPLY:
+      status_reply(env.getStatusReply());
+      break;
+    case schema::Envelope::ERROR: {
+      auto e = env.getError();
+      std::string msg = text(e.getMessage());
+      if (!welcome_seen) {
+        welcome_seen = true;
+        welcomed.set_exception(std::make_exception_ptr(
+            ConnectionError("the coordinator at " + owner->address() + " refused the connection: " + msg)));
+      }
+      if (e.getFatal()) throw ConnectionError("the coordinator reported: " + msg);
+      break;
+    }
+    case schema::Envelope::HEARTBEAT:
+    case schema::Envelope::SHUTDOWN:
+    case schema::Envelope::ACCEPTED:
+      break;
+    default:
+      throw ProtocolError("unexpected message from the coordinator: " + proto::describe(env));
+  }
+}
+
+void ClientCore::Impl::on_closed(const std::string& why) {
+  lost("lost the connection to the coordinator at " + owner->address() + ": " + why);
+}
+
+void ClientCore::Impl::lost(const std::string& why) {
+  std::vector<Promise<ClusterStatus>> statuses_lost;
+  {
+    std::lock_guard lock(mu);
+    if (!closed) {
+      closed = true;
+      closed_why = why;
+    }
+    for (auto& [id, p] : status_waiting) statuses_lost.push_back(std::move(p));
+    status_waiting.clear();
+    for (auto& r : registrations) pending.emplace(dynamic_cast<RemoteCallInfo*>(r.state.get())->task_id, std::move(r));
+    registrations.clear();
+    submits.clear();  // their states are in registrations
+    creates.clear();
+  }
+  if (!welcome_seen) {
+    welcome_seen = true;
+    welcomed.set_exception(std::make_exception_ptr(ConnectionError(why)));
+  }
+  auto failing = std::move(pending);
+  pending.clear();
+  for (auto& [id, p] : failing) p.state->try_set_exception(std::make_exception_ptr(ConnectionError(why)));
+  for (auto& p : statuses_lost) p.set_exception(std::make_exception_ptr(ConnectionError(why)));
+  if (conn) conn->close(why);
+}
+
+}  // namespace shoal::remote::detail

@@ -1,0 +1,104 @@
+#pragma once
+// ClientCore::Impl: the client's connection and its tables. Submits, cancels and the
+// rest are queued under `mu` from any thread and sent by flush() on the connection's
+// executor (the client's own I/O thread, or the coordinator's for an in-process link),
+// so that what is submitted together leaves in one frame.
+
+#include <asio/executor_work_guard.hpp>
+#include <asio/io_context.hpp>
+
+#include <atomic>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "shoal/link/connection.hpp"
+#include "shoal/remote/client.hpp"
+
+namespace shoal::remote::detail {
+
+namespace schema = proto::schema;
+
+struct ClientCore::Impl final : link::ConnectionHandler {
+  struct SubmitOut {
+    std::uint64_t id;
+    std::string function;
+    std::uint64_t hash;
+    Bytes args;
+    std::vector<std::uint64_t> deps;
+    TaskOptions options;
+    std::uint64_t actor;
+    std::string method;
+  };
+  struct CreateOut {
+    std::uint64_t actor;
+    std::string cls;
+    std::uint64_t hash;
+    Bytes args;
+    std::uint64_t task;
+  };
+  struct StatusOut {
+    std::uint64_t request;
+    std::uint64_t task;
+    bool list;
+    schema::TaskState filter;
+    std::uint32_t limit;
+  };
+  struct Pending {
+    shoal::detail::Ref<shoal::detail::StateBase> state;
+    Completer complete;
+  };
+
+  ClientCore* owner = nullptr;
+  asio::io_context io{1};
+  asio::any_io_executor ex;  // io's, or the coordinator's for an in-process link
+  bool local = false;        // an in-process link (LocalCluster): no thread of our own
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::shared_ptr<link::Connection> conn;  // touched on `ex` only
+  std::thread thread;
+  std::thread::id thread_id;
+
+  // Filled from any thread under `mu`, sent by flush() on `ex`.
+  std::mutex mu;
+  std::vector<SubmitOut> submits;
+  std::vector<CreateOut> creates;
+  std::vector<Pending> registrations;  // submits, subscriptions and actor readiness, by id
+  std::vector<std::uint64_t> cancels, releases, release_actors, subscribes;
+  std::vector<StatusOut> statuses;
+  std::unordered_map<std::uint64_t, Promise<ClusterStatus>> status_waiting;
+  bool flush_posted = false;
+  bool closed = false;
+  std::string closed_why;
+
+  // On `ex` only.
+  std::unordered_multimap<std::uint64_t, Pending> pending;
+
+  mutable std::mutex catalog_mu;
+  std::vector<CatalogEntry> catalog;
+  std::uint64_t catalog_version = 1, checked_version = 0, checked_hash = 0;
+  std::string checked_name;
+
+  std::atomic<std::uint32_t> seq{0};
+  std::atomic<std::uint64_t> status_seq{0};
+  std::promise<void> welcomed;
+  bool welcome_seen = false;
+
+  void post_flush_locked();
+  void flush();
+  void send_hello(const ClientOptions& options);
+  void on_message(schema::Envelope::Reader env, const proto::FrameOwner& frame) override;
+  void on_closed(const std::string& why) override;
+  void complete_result(schema::Result::Reader r, const proto::FrameOwner& frame);
+  void status_reply(schema::StatusReply::Reader r);
+  void set_catalog(schema::Catalog::Reader c);
+  /// Fails everything pending with ConnectionError(why); later submits fail at once.
+  void lost(const std::string& why);
+};
+
+/// The wire's task state for a name ("running"); ValueError for an unknown one.
+[[nodiscard]] schema::TaskState parse_state(const std::string& s);
+/// A task state's name.
+[[nodiscard]] std::string state_name(schema::TaskState s);
+
+}  // namespace shoal::remote::detail

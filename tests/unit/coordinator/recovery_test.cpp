@@ -1,0 +1,78 @@
+#include <catch2/catch.hpp>
+
+#include "fixture.hpp"
+
+using namespace coordinator_test;
+using Catch::Matchers::Contains;
+
+TEST_CASE("a lost worker's tasks that could not have started are retried without spending an attempt",
+          "[coordinator][recovery]") {
+  Tables c;
+  auto f = c.fn("f");
+  c.worker(10, {f}, 1);
+  for (std::uint64_t id = 1; id <= 4; ++id) c.task(id, f);
+  REQUIRE(c.pick().size() == 4);
+  auto* w = c.scheduler.worker(10);
+  w->started = 1;  // its last report: one task had started
+  auto lost = c.scheduler.remove_worker(10);
+  auto d = settle_lost_worker(lost, c.tasks, c.functions, "EOF");
+  CHECK(d.retry == std::vector<std::uint64_t>{1, 2, 3, 4});
+  CHECK(d.fail.empty());
+  // Tasks 1 (started) and 2 (the free slot after it) could have run: charged, and isolated.
+  CHECK(c.tasks.find(1)->attempt == 1);
+  CHECK(c.tasks.find(1)->isolate);
+  CHECK(c.tasks.find(2)->attempt == 1);
+  CHECK(c.tasks.find(3)->attempt == 0);
+  CHECK_FALSE(c.tasks.find(3)->isolate);
+  CHECK(c.tasks.find(4)->state == TaskState::QUEUED);
+}
+
+TEST_CASE("a task out of retries fails with WorkerLost naming the worker and the attempts",
+          "[coordinator][recovery]") {
+  Tables c;
+  auto f = c.fn("crash");
+  c.worker(10, {f}, 1);
+  auto& t = c.task(1, f);
+  t.retries = 0;
+  REQUIRE(c.pick().size() == 1);
+  auto d = settle_lost_worker(c.scheduler.remove_worker(10), c.tasks, c.functions, "EOF");
+  REQUIRE(d.fail.size() == 1);
+  CHECK(d.fail[0].first == 1);
+  CHECK(d.fail[0].second.type_name == "shoal::WorkerLost");
+  CHECK(d.fail[0].second.kind == shoal::ErrorKind::disconnected);
+  CHECK_THAT(d.fail[0].second.message, Contains("task 1 (crash) was on worker w10 (host, pid 0)"));
+  CHECK_THAT(d.fail[0].second.message, Contains("stopped answering: EOF; tried 1 time"));
+}
+
+TEST_CASE("a lost worker's cancelled task is cancelled and its actor calls are left to the actors",
+          "[coordinator][recovery]") {
+  Tables c;
+  auto f = c.fn("f");
+  auto& w = c.worker(10, {f}, 2);
+  auto& cancelled = c.task(1, f);
+  REQUIRE(c.pick().size() == 1);
+  cancelled.cancel_requested = true;
+  auto& call = c.tasks.insert(2);
+  call.fn = f;
+  call.actor = 77;
+  call.state = TaskState::QUEUED;
+  c.scheduler.assign(call, w);
+  auto d = settle_lost_worker(c.scheduler.remove_worker(10), c.tasks, c.functions, "EOF");
+  CHECK(d.cancel == std::vector<std::uint64_t>{1});
+  CHECK(d.actor_tasks == std::vector<std::uint64_t>{2});
+  CHECK(d.retry.empty());
+}
+
+TEST_CASE("only the isolated task is charged when a worker running it alone dies", "[coordinator][recovery]") {
+  Tables c;
+  auto f = c.fn("f");
+  c.worker(10, {f}, 1);
+  auto& suspect = c.task(1, f);
+  suspect.isolate = true;
+  suspect.attempt = 1;
+  REQUIRE(c.pick().size() == 1);
+  CHECK(c.tasks.find(1)->attempt == 2);
+  auto d = settle_lost_worker(c.scheduler.remove_worker(10), c.tasks, c.functions, "SIGSEGV");
+  CHECK(d.retry == std::vector<std::uint64_t>{1});
+  CHECK(c.tasks.find(1)->attempt == 2);
+}

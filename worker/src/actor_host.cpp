@@ -1,0 +1,87 @@
+#include "actor_host.hpp"
+
+namespace shoal::worker {
+
+void ActorHost::create(std::uint64_t aid, const std::string& cls, std::uint64_t constructor_hash, const Bytes& args,
+                       std::uint64_t task) {
+  Job j;
+  j.id = task;
+  j.function = cls + ".__init__";
+  auto& actor = actors_[aid];
+  try {
+    auto type = registry_.get_actor(cls, constructor_hash);
+    actor.instance = remote::ActorInstance::create(type, args);
+    Outcome r;
+    r.id = task;
+    r.bytes = codec::encode(std::monostate{});
+    runner_->report(std::move(r));
+  } catch (...) {
+    actors_.erase(aid);
+    runner_->report_error(j, std::current_exception(), 0);
+  }
+}
+
+void ActorHost::call(std::shared_ptr<Job> j) {
+  auto it = actors_.find(j->actor);
+  if (it == actors_.end() || !it->second.instance) {
+    j->phase = reported;
+    runner_->report_error(
+        *j, std::make_exception_ptr(InvalidStateError("actor " + std::to_string(j->actor) + " is not on this worker")),
+        0);
+    return;
+  }
+  it->second.mailbox.push_back(std::move(j));
+  pump(it->first);
+}
+
+void ActorHost::release(std::uint64_t aid) {
+  auto it = actors_.find(aid);
+  if (it == actors_.end()) return;
+  it->second.released = true;
+  if (!it->second.busy && it->second.mailbox.empty()) actors_.erase(it);
+}
+
+void ActorHost::pump(std::uint64_t aid) {
+  auto it = actors_.find(aid);
+  if (it == actors_.end()) return;
+  auto& actor = it->second;
+  while (!actor.busy && !actor.mailbox.empty()) {
+    auto j = std::move(actor.mailbox.front());
+    actor.mailbox.pop_front();
+    if (j->phase.load() != queued) continue;  // cancelled while waiting
+    const remote::MethodEntry* m = actor.instance->type().find_method(j->function);
+    if (!m) {
+      j->phase = reported;
+      runner_->report_error(*j,
+                           std::make_exception_ptr(NotRegistered(actor.instance->type().name + "." + j->function,
+                                                                 "this worker's SHOAL_ACTOR list")),
+                           0);
+      continue;
+    }
+    j->function = actor.instance->type().name + "." + m->name;  // errors name "Account.withdraw"
+    actor.busy = true;
+    auto inst = *actor.instance;
+    auto then = [self = shared_from_this(), aid] {
+      auto it = self->actors_.find(aid);
+      if (it == self->actors_.end()) return;
+      it->second.busy = false;
+      self->pump(aid);
+      it = self->actors_.find(aid);
+      if (it != self->actors_.end() && it->second.released && it->second.mailbox.empty() && !it->second.busy)
+        self->actors_.erase(it);
+    };
+    if (m->is_coroutine) {
+      runner_->run_coroutine(j, [inst, m](codec::Reader& r) { return inst.invoke_async(*m, r); }, then);
+    } else {
+      runner_->run_plain(
+          j,
+          [inst, m](const Bytes& args) {
+            codec::Reader r(args);
+            return inst.invoke(*m, r);
+          },
+          then);
+    }
+  }
+}
+
+}  // namespace shoal::worker

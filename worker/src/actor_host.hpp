@@ -1,0 +1,42 @@
+#pragma once
+// ActorHost: the actors placed on this worker. Each actor's calls wait in its mailbox and
+// run one at a time, in arrival order, through the Runner.
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <unordered_map>
+
+#include "runner.hpp"
+
+namespace shoal::worker {
+
+class ActorHost : public std::enable_shared_from_this<ActorHost> {
+ public:
+  ActorHost(std::shared_ptr<Runner> runner, remote::Registry& registry) : runner_(std::move(runner)), registry_(registry) {}
+
+  /// Constructs actor `actor` of `cls` from `args`; reports task `task` (its ready()).
+  void create(std::uint64_t actor, const std::string& cls, std::uint64_t constructor_hash, const Bytes& args,
+              std::uint64_t task);
+  /// Queues a call (j->actor names the actor, j->function the method); reports an
+  /// InvalidStateError when the actor is not here.
+  void call(std::shared_ptr<Job> j);
+  /// The actor goes once its mailbox is empty and no call runs.
+  void release(std::uint64_t actor);
+
+ private:
+  struct Actor {
+    std::optional<remote::ActorInstance> instance;
+    std::deque<std::shared_ptr<Job>> mailbox;
+    bool busy = false;  // a call runs
+    bool released = false;
+  };
+  void pump(std::uint64_t actor);
+
+  std::shared_ptr<Runner> runner_;
+  remote::Registry& registry_;
+  std::unordered_map<std::uint64_t, Actor> actors_;
+};
+
+}  // namespace shoal::worker

@@ -1,0 +1,49 @@
+#pragma once
+// A job: one assigned task on this worker, from its Assign to its reported Result, and
+// the outcome a job reports.
+
+#include <asio/steady_timer.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stop_token>
+#include <string>
+
+#include "shoal/codec/bytes.hpp"
+#include "shoal/codec/error_info.hpp"
+#include "shoal/core/task.hpp"
+
+namespace shoal::worker {
+
+/// Where a job is. Moves forward only, by compare-and-swap: whoever moves it to
+/// `reported` (the end of the run, a cancellation, a timeout, a hand-back) reports it.
+enum JobPhase : int { queued = 0, running = 1, reported = 2 };
+
+struct Job {
+  std::uint64_t id = 0;
+  std::string function;  // for an actor call: the method, then "Class.method"
+  std::uint64_t hash = 0;
+  Bytes args;  // dependencies already spliced in
+  std::uint32_t attempt = 0;
+  std::uint64_t timeout_ms = 0;
+  std::uint64_t actor = 0;
+  std::atomic<int> phase{queued};
+  std::stop_source stop;             // a plain function's cancellation
+  std::atomic<bool> timed_out{false};
+  std::optional<Task<void>> coro;    // a coroutine job's task
+  std::unique_ptr<asio::steady_timer> timer;  // its timeout
+};
+
+/// What a job reports to the coordinator.
+struct Outcome {
+  std::uint64_t id = 0;
+  enum Kind { value, failure, cancelled, handed_back } kind = value;
+  Bytes bytes;
+  codec::RemoteErrorInfo error;
+  std::uint32_t attempt = 0;
+  std::uint64_t run_ns = 0;
+};
+
+}  // namespace shoal::worker

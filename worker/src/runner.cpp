@@ -1,0 +1,323 @@
+#include "runner.hpp"
+
+#include <asio/post.hpp>
+
+#include "shoal/link/clock.hpp"
+#include "shoal/remote/this_task.hpp"
+
+namespace shoal::worker {
+
+using link::steady_ns;
+
+namespace {
+constexpr double kInlineBelowNs = 20'000;   // a plain function this fast runs on the loop
+constexpr std::uint64_t kDemoteAboveNs = 1'000'000;  // an inline call this slow sends it back
+}  // namespace
+
+// While a plain job waits on a future (its own child tasks, through Client::current()),
+// its place in the pool is lent: the next job starts on a new thread, and the coordinator
+// is told (Blocked) so that it sends more.
+struct Runner::BlockHook final : shoal::detail::BlockingHook {
+  Runner* runner;
+  std::uint64_t task;
+  shoal::detail::BlockingHook* previous;
+  BlockHook(Runner* r, std::uint64_t t) : runner(r), task(t), previous(shoal::detail::blocking_hook()) {
+    shoal::detail::blocking_hook() = this;
+  }
+  ~BlockHook() { shoal::detail::blocking_hook() = previous; }
+  void blocking(bool on) noexcept override {
+    runner->plain_lent_.fetch_add(on ? 1 : -1, std::memory_order_acq_rel);
+    if (on) runner->poke();
+    asio::post(runner->ex_, [self = runner->shared_from_this(), task = task, on] {
+      if (self->callbacks_.blocked) self->callbacks_.blocked(task, on);
+    });
+  }
+};
+
+Runner::Runner(asio::any_io_executor ex, unsigned threads, remote::Registry& registry, Callbacks callbacks)
+    : ex_(std::move(ex)),
+      threads_(threads),
+      registry_(registry),
+      callbacks_(std::move(callbacks)),
+      // Up to 256 threads more than `threads`, started only for jobs that start while
+      // others are blocked on their children (the pool starts threads on demand).
+      pool_(std::make_unique<ThreadPoolExecutor>(threads + 256)) {}
+
+Runner::~Runner() = default;
+
+Runner::FnStats& Runner::stats_of(const remote::FunctionEntry* e) {
+  std::lock_guard lock(stats_mu_);
+  auto& p = stats_[e];
+  if (!p) p = std::make_unique<FnStats>();
+  return *p;
+}
+
+void Runner::observe(FnStats& st, std::uint64_t run_ns) {
+  double m = st.mean_ns.load(std::memory_order_relaxed);
+  st.mean_ns.store(m < 0 ? double(run_ns) : 0.9 * m + 0.1 * double(run_ns), std::memory_order_relaxed);
+}
+
+void Runner::pump() {
+  pump_posted_.store(false, std::memory_order_release);
+  plain_running_ -= plain_returned_.exchange(0, std::memory_order_acq_rel);
+  int limit = static_cast<int>(threads_) + plain_lent_.load(std::memory_order_acquire);
+  while (!plain_fifo_.empty() && plain_running_ < limit) {
+    auto f = std::move(plain_fifo_.front());
+    plain_fifo_.pop_front();
+    ++plain_running_;
+    (void)pool_->submit(std::move(f));
+  }
+}
+
+void Runner::poke() {
+  if (!pump_posted_.exchange(true, std::memory_order_acq_rel))
+    asio::post(ex_, [self = shared_from_this()] { self->pump(); });
+}
+
+// ---- outcomes ----
+
+void Runner::report(Outcome r) {
+  std::lock_guard lock(sink_mu_);
+  sink_.push_back(std::move(r));
+  if (!sink_posted_) {
+    sink_posted_ = true;
+    asio::post(ex_, [self = shared_from_this()] {
+      {
+        std::lock_guard lock(self->sink_mu_);
+        self->sink_posted_ = false;
+      }
+      if (self->callbacks_.outcomes_ready) self->callbacks_.outcomes_ready();
+    });
+  }
+}
+
+void Runner::report_error(const Job& j, std::exception_ptr e, std::uint64_t run_ns) {
+  Outcome r;
+  r.id = j.id;
+  r.attempt = j.attempt;
+  r.run_ns = run_ns;
+  try {
+    std::rethrow_exception(e);
+  } catch (const CancelledError&) {
+    if (j.timed_out.load()) {
+      r.kind = Outcome::failure;
+      r.error = codec::describe_error(
+          std::make_exception_ptr(TimeoutError("the task ran past its timeout of " + std::to_string(j.timeout_ms) + " ms")),
+          j.function, j.id);
+    } else {
+      r.kind = Outcome::cancelled;
+    }
+  } catch (...) {
+    r.kind = Outcome::failure;
+    r.error = codec::describe_error(std::current_exception(), j.function, j.id);
+  }
+  report(std::move(r));
+}
+
+std::vector<Outcome> Runner::take_outcomes() {
+  std::vector<Outcome> out;
+  std::lock_guard lock(sink_mu_);
+  out.swap(sink_);
+  return out;
+}
+
+bool Runner::has_outcomes() {
+  std::lock_guard lock(sink_mu_);
+  return !sink_.empty();
+}
+
+// ---- running ----
+
+void Runner::start(const std::shared_ptr<Job>& j) {
+  std::shared_ptr<const remote::FunctionEntry> entry;
+  FnStats* stp = nullptr;
+  if (last_entry_ && last_entry_->name == j->function && last_entry_->signature_hash == j->hash) {
+    entry = last_entry_;
+    stp = last_stats_;
+  } else {
+    try {
+      entry = registry_.get(j->function, j->hash);
+    } catch (...) {
+      j->phase = reported;
+      report_error(*j, std::current_exception(), 0);
+      return;
+    }
+    stp = &stats_of(entry.get());
+    last_entry_ = entry;
+    last_stats_ = stp;
+  }
+  arm_timeout(j);
+  if (entry->is_coroutine) {
+    run_coroutine(j, [entry](codec::Reader& r) { return entry->invoke_async(r); }, {});
+    return;
+  }
+  auto& st = *stp;
+  double mean = st.mean_ns.load(std::memory_order_relaxed);
+  if (mean >= 0 && mean < kInlineBelowNs && !j->timeout_ms && st.demoted.load(std::memory_order_relaxed) == 0)
+    return run_inline(j, *entry, st);
+  if (auto d = st.demoted.load(std::memory_order_relaxed)) st.demoted.store(d - 1, std::memory_order_relaxed);
+  run_plain(
+      j,
+      [entry, &st](const Bytes& args) {
+        auto t0 = steady_ns();
+        auto out = entry->invoke(args);
+        observe(st, steady_ns() - t0);
+        return out;
+      },
+      {});
+}
+
+void Runner::arm_timeout(const std::shared_ptr<Job>& j) {
+  if (!j->timeout_ms) return;
+  j->timer = std::make_unique<asio::steady_timer>(ex_, std::chrono::milliseconds(j->timeout_ms));
+  j->timer->async_wait([self = shared_from_this(), weak = std::weak_ptr<Job>(j)](std::error_code ec) {
+    auto j = weak.lock();
+    if (ec || !j) return;
+    j->timed_out = true;
+    self->cancel(*j);
+  });
+}
+
+void Runner::run_coroutine(const std::shared_ptr<Job>& j, std::function<Coro<Bytes>(codec::Reader&)> make,
+                           std::function<void()> then) {
+  Coro<Bytes> coro;
+  try {
+    codec::Reader r(j->args);
+    coro = make(r);
+  } catch (...) {
+    j->phase = reported;
+    report_error(*j, std::current_exception(), 0);
+    if (then) then();
+    return;
+  }
+  j->phase = JobPhase::running;
+  started_.fetch_add(1, std::memory_order_relaxed);
+  auto body = [](std::shared_ptr<Runner> self, std::shared_ptr<Job> j, Coro<Bytes> coro,
+                 std::function<void()> then) -> Coro<void> {
+    auto t0 = steady_ns();
+    std::exception_ptr error;
+    Bytes value;
+    try {
+      value = co_await std::move(coro);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    self->finished(*j, error, std::move(value), steady_ns() - t0);
+    if (j->timer) j->timer->cancel();
+    if (then) then();
+  };
+  j->coro.emplace(create_task(ex_, body(shared_from_this(), j, std::move(coro), std::move(then))));
+}
+
+void Runner::run_plain(const std::shared_ptr<Job>& j, std::function<Bytes(const Bytes&)> call,
+                       std::function<void()> then) {
+  auto self = shared_from_this();
+  plain_fifo_.push_back([self, j, call = std::move(call), then = std::move(then)]() mutable {
+    struct Return {  // its place in the pool goes back to the FIFO, whatever happens
+      Runner* r;
+      ~Return() {
+        r->plain_returned_.fetch_add(1, std::memory_order_acq_rel);
+        r->poke();
+      }
+    } give_back{self.get()};
+    int expected = queued;
+    if (!j->phase.compare_exchange_strong(expected, JobPhase::running)) {
+      if (then) asio::post(self->ex_, std::move(then));
+      return;  // cancelled or handed back before it started: already reported
+    }
+    self->running_now_.fetch_add(1, std::memory_order_relaxed);
+    self->started_.fetch_add(1, std::memory_order_relaxed);
+    auto t0 = steady_ns();
+    std::exception_ptr error;
+    Bytes value;
+    {
+      this_task::StopScope scope(j->stop.get_token());
+      BlockHook hook(self.get(), j->id);
+      try {
+        value = call(j->args);
+      } catch (...) {
+        error = std::current_exception();
+      }
+    }
+    auto run_ns = steady_ns() - t0;
+    self->running_now_.fetch_sub(1, std::memory_order_relaxed);
+    self->finished(*j, error, std::move(value), run_ns);
+    if (j->timer) asio::post(self->ex_, [j] { j->timer->cancel(); });
+    if (then) asio::post(self->ex_, std::move(then));
+  });
+  pump();
+}
+
+// A tiny plain function, measured under 20 us: run it here, on the loop thread. One that
+// turns out slow (over 1 ms) goes back to the pool for its next 1,000 calls.
+void Runner::run_inline(const std::shared_ptr<Job>& j, const remote::FunctionEntry& entry, FnStats& st) {
+  j->phase = JobPhase::running;
+  started_.fetch_add(1, std::memory_order_relaxed);
+  auto t0 = steady_ns();
+  Bytes value;
+  std::exception_ptr error;
+  {
+    this_task::StopScope scope(j->stop.get_token());
+    try {
+      value = entry.invoke(j->args);
+    } catch (...) {
+      error = std::current_exception();
+    }
+  }
+  auto run_ns = steady_ns() - t0;
+  observe(st, run_ns);
+  if (run_ns > kDemoteAboveNs) st.demoted.store(1000, std::memory_order_relaxed);
+  finished(*j, error, std::move(value), run_ns);
+}
+
+// A running job ended (any thread): report its outcome unless a cancellation or a
+// timeout reported it already. A job that timed out reports TimeoutError.
+void Runner::finished(Job& j, std::exception_ptr error, Bytes value, std::uint64_t run_ns) {
+  int expected = JobPhase::running;
+  if (!j.phase.compare_exchange_strong(expected, reported)) return;
+  if (!error && j.timed_out) error = std::make_exception_ptr(CancelledError());
+  if (error) return report_error(j, error, run_ns);
+  Outcome r;
+  r.id = j.id;
+  r.bytes = std::move(value);
+  r.attempt = j.attempt;
+  r.run_ns = run_ns;
+  report(std::move(r));
+}
+
+void Runner::cancel(Job& j) {
+  int expected = queued;
+  if (j.phase.compare_exchange_strong(expected, reported)) {
+    // Not started: report it now (a timed-out one as a timeout).
+    report_error(j, std::make_exception_ptr(CancelledError()), 0);
+    return;
+  }
+  if (j.coro) {
+    j.coro->cancel();
+    return;
+  }
+  j.stop.request_stop();
+  if (j.timed_out) {
+    // A plain function that ignores its stop token: the timeout is reported now.
+    expected = JobPhase::running;
+    if (j.phase.compare_exchange_strong(expected, reported))
+      report_error(j, std::make_exception_ptr(CancelledError()), 0);
+  }
+}
+
+bool Runner::shutdown() {
+  plain_fifo_.clear();  // never started (they hold the runner)
+  if (running_now_.load() == 0) {
+    // Join the pool threads here: their closures hold the runner, which must not be
+    // destroyed on one of them after the loop is gone.
+    pool_->shutdown(true, true);
+    return true;
+  }
+  // A plain job that ignores its stop token: leave its thread (and the pool) to the
+  // process's exit rather than hang.
+  pool_->shutdown(false, true);
+  (void)pool_.release();
+  return false;
+}
+
+}  // namespace shoal::worker
