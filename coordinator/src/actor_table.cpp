@@ -26,7 +26,7 @@ std::vector<ActorTable::Placement> ActorTable::place(Scheduler& scheduler) {
     if (!a || a->dead) continue;
     WorkerSlot* best = nullptr;
     for (const auto& [id, w] : scheduler.workers()) {
-      if (w.draining) continue;
+      if (w.draining || w.lost) continue;
       auto c = w.actor_classes.find(a->cls);
       if (c == w.actor_classes.end() || c->second != a->hash) continue;
       auto load = [](const WorkerSlot& s) { return s.in_plain * 1.0 / std::max(1u, s.capacity); };

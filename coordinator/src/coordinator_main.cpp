@@ -13,7 +13,7 @@
 
 #include "shoal/coordinator/coordinator.hpp"
 #include "shoal/core/error.hpp"
-#include "shoal/remote/link.hpp"
+#include "shoal/link/address.hpp"
 
 namespace shoal::coordinator {
 
@@ -29,7 +29,7 @@ int coordinator_main(int argc, char** argv) {
   bool quiet = false;
   app.add_option("--listen,-l", opt.listen,
                  "address to listen on, repeatable: unix:///PATH or tcp://HOST:PORT (default: $SHOAL_ADDRESS, "
-                 "else " + remote::default_address() + ")");
+                 "else " + link::default_address() + ")");
   app.add_option("--token-file", token_file, "file holding the token TCP peers must present");
   app.add_option("--retries", opt.retries, "attempts after a worker loss before a task fails with WorkerLost")
       ->capture_default_str();
@@ -67,7 +67,7 @@ int coordinator_main(int argc, char** argv) {
     opt.result_ttl = std::chrono::seconds(ttl_s);
     opt.log = !quiet;
     opt.listen_default = true;
-    if (opt.listen.empty()) opt.listen.push_back(remote::default_address());
+    if (opt.listen.empty()) opt.listen.push_back(link::default_address());
   } catch (const std::exception& e) {
     std::cerr << "shoal-coordinator: " << e.what() << std::endl;
     return 2;

@@ -170,7 +170,7 @@ void Engine::handle(Peer& p, schema::Envelope::Reader env, const proto::FrameOwn
       break;
     case schema::Envelope::ERROR:
       log("peer " + p.name + " reported: " + text(env.getError().getMessage()));
-      if (env.getError().getFatal()) p.conn->close("it reported a fatal error");
+      if (env.getError().getFatal()) close_peer(p, "it reported a fatal error");
       break;
     default:
       throw ProtocolError("unexpected message: " + proto::describe(env));
@@ -187,6 +187,13 @@ void Engine::on_disconnect(Peer& p, const std::string& why) {
     client_gone(p);
   maybe_finish_stop();
   if (stopped && wake) wake->cancel();  // run() may be waiting for the last connection
+}
+
+void Engine::close_peer(Peer& p, const std::string& why) {
+  // A worker whose connection is closing gets nothing more, though it stays in the
+  // scheduler until its connection reports the end (on_disconnect settles its tasks).
+  if (auto* w = scheduler.worker(p.id)) w->lost = true;
+  p.conn->close(why);
 }
 
 void Engine::send(Peer& p, capnp::MessageBuilder& msg) { p.conn->send(msg); }
@@ -326,7 +333,7 @@ Coro<void> Engine::housekeeping() {
     for (auto* p : all) {
       if (p->conn->closed()) continue;
       if (p->role == schema::Role::WORKER && now - p->conn->last_recv() > ns(opt.heartbeat_timeout)) {
-        p->conn->close("no heartbeat for " + std::to_string(opt.heartbeat_timeout.count()) + " ms");
+        close_peer(*p, "no heartbeat for " + std::to_string(opt.heartbeat_timeout.count()) + " ms");
         continue;
       }
       if (now - p->conn->last_send() > ns(opt.heartbeat)) {
@@ -429,13 +436,19 @@ Coro<void> Engine::run() {
     wake->expires_at(std::chrono::steady_clock::time_point::max());
     co_await wake->async_wait(as_tuple);
   }
-  // Let the last frames leave (500 ms at most in all), then close every connection.
+  // Let the last frames leave, all connections at once (500 ms at most: a peer that
+  // stopped reading cannot hold the others up), then close every connection.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
   std::vector<std::shared_ptr<Peer>> all;
   for (auto& [ptr, p] : connections) all.push_back(p);
-  for (auto& p : all) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() > 0) co_await p->conn->drain(left);
+  auto pending = [&] {
+    for (auto& p : all)
+      if (!p->conn->closed() && p->conn->pending_bytes() > 0) return true;
+    return false;
+  };
+  while (pending() && std::chrono::steady_clock::now() < deadline) {
+    wake->expires_after(std::chrono::milliseconds(1));
+    co_await wake->async_wait(as_tuple);
   }
   for (auto& p : all) p->conn->close("the coordinator stopped");
   for (auto& l : listeners) l->close();

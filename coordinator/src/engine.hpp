@@ -88,6 +88,7 @@ struct Engine : std::enable_shared_from_this<Engine> {
   void hello(Peer& p, schema::Envelope::Reader env);
   void handle(Peer& p, schema::Envelope::Reader env, const proto::FrameOwner& frame);
   void on_disconnect(Peer& p, const std::string& why);
+  void close_peer(Peer& p, const std::string& why);
   void send(Peer& p, capnp::MessageBuilder& msg);
   void send_error(Peer& p, schema::ErrorCode code, const std::string& message, bool fatal);
   void send_shutdown(Peer& p);

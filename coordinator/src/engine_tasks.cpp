@@ -93,6 +93,8 @@ void Engine::schedule_dispatch() {
 
 void Engine::dispatch() {
   if (stopped) return;
+  for (auto& [id, p] : peers)  // a connection that failed a write closes by itself
+    if (auto* w = scheduler.worker(id); w && p->conn->closed()) w->lost = true;
   for (auto [task, worker] : scheduler.pick())
     if (auto* p = peer(worker)) {
       p->out_assigns.push_back(task);

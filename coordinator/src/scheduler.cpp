@@ -74,7 +74,7 @@ WorkerSlot* Scheduler::pick_worker(const FunctionRecord& f, bool isolate) {
   double best_load = 0;
   for (auto wid : f.workers) {
     auto* w = worker(wid);
-    if (!w || w->draining || w->isolated) continue;
+    if (!w || w->draining || w->lost || w->isolated) continue;
     if (isolate && (w->in_plain > 0 || w->in_coro > 0)) continue;
     if (w->max_tasks && w->assigned_total >= w->max_tasks) continue;
     std::uint32_t in = f.coroutine ? w->in_coro : w->in_plain;

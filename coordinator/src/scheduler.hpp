@@ -29,6 +29,7 @@ struct WorkerSlot {
   std::vector<std::uint32_t> fns;    // the functions it registered
   double ewma_run_ns = 0;            // its tasks' mean run time (sizes the window)
   bool draining = false;             // told us it is stopping: no new work
+  bool lost = false;                 // its connection is closing: no new work
   std::uint32_t max_tasks = 0;       // it exits after this many (0: never)
   std::uint32_t assigned_total = 0;
   std::uint64_t active_seq = 0;      // when it last got work or sent results (tie-break)

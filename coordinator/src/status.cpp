@@ -42,7 +42,8 @@ void Engine::on_status(Peer& p, schema::StatusRequest::Reader q) {
   r.setFailed(tasks.failed_count());
   r.setCancelled(tasks.cancelled_count());
   std::vector<const WorkerSlot*> ws;
-  for (const auto& [id, w] : scheduler.workers()) ws.push_back(&w);
+  for (const auto& [id, w] : scheduler.workers())
+    if (!w.lost) ws.push_back(&w);
   std::sort(ws.begin(), ws.end(), [](auto* a, auto* b) { return a->id < b->id; });
   auto wl = r.initWorkers(static_cast<unsigned>(ws.size()));
   for (unsigned i = 0; i < ws.size(); ++i) {

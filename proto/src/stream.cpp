@@ -94,12 +94,18 @@ void FrameWriter::start_write() {
     idle_.cancel();  // wake drain() waiters
     return;
   }
+  std::shared_ptr<const void> owner = owner_.lock();
+  if (owned_ && !owner) {
+    pending_.clear();  // the socket's owner is gone: so is the socket
+    idle_.cancel();
+    return;
+  }
   inflight_.swap(pending_);
   pending_.clear();
   writing_ = true;
   ++writes_;
   asio::async_write(socket_, asio::buffer(inflight_.data(), inflight_.size() * 8),
-                    [self = shared_from_this()](const std::error_code& ec, std::size_t) {
+                    [self = shared_from_this(), owner = std::move(owner)](const std::error_code& ec, std::size_t) {
                       self->writing_ = false;
                       self->inflight_.clear();
                       if (ec) {

@@ -72,15 +72,19 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
     if (wake) wake->cancel();
   }
 
+  // Whether what is sent now can arrive: connected, and the connection not closing (a
+  // failed write or a missed heartbeat closes it before on_closed says so).
+  [[nodiscard]] bool can_send() const { return connected && conn && !conn->closed(); }
+
   void send(capnp::MessageBuilder& msg) {
-    if (connected && conn) conn->send(msg);
+    if (can_send()) conn->send(msg);
   }
 
   // ---- results ----
 
   // Loop thread: every outcome reported since the last flush leaves in batches.
   void flush() {
-    if (!connected) return;  // kept until the next connection
+    if (!can_send()) return;  // kept until the next connection
     auto out = runner->take_outcomes();
     if (out.empty()) return;
     for (auto& r : out)
@@ -334,7 +338,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
       for (auto& [id, j] : self->jobs) self->runner->cancel(*j);
       // Whatever ignores cancellation is abandoned at exit.
       auto last = std::make_shared<asio::steady_timer>(self->ex, std::chrono::milliseconds(200));
-      last->async_wait([self, last](std::error_code) { self->finish(); });
+      last->async_wait([self, last](std::error_code) { self->exit_after_flush(); });
     });
     maybe_exit();
   }
@@ -342,10 +346,10 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
   void maybe_exit() {
     if (!draining && !(opt.max_tasks && completed >= opt.max_tasks)) return;
     if (!jobs.empty() || runner->has_outcomes()) return;
-    finish();
+    exit_after_flush();
   }
 
-  void finish() {
+  void exit_after_flush() {
     exiting = true;
     finishing = true;
     poke();
@@ -378,7 +382,8 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
     auto backoff = std::chrono::milliseconds(50);
     auto lost_at = std::chrono::steady_clock::now();
     for (;;) {
-      if (!finishing && connect()) {
+      if (finishing) break;  // stopped before (or between) sessions
+      if (connect()) {
         if (!ever) log("connected to " + (adopted ? std::string("its parent") : opt.coordinator));
         ever = true;
         backoff = std::chrono::milliseconds(50);
@@ -426,7 +431,7 @@ asio::awaitable<int> Worker::run() { return engine_->run(); }
 void Worker::stop() {
   auto e = engine_;
   if (!e->connected) {
-    e->finish();
+    e->exit_after_flush();
     return;
   }
   e->log("stopping: " + std::to_string(e->opt.grace.count()) + " ms for running tasks");

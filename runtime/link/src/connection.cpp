@@ -1,5 +1,7 @@
 #include "shoal/link/connection.hpp"
 
+#include <sys/socket.h>
+
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/post.hpp>
@@ -22,10 +24,13 @@ Connection::~Connection() = default;
 std::shared_ptr<Connection> Connection::over_socket(proto::Socket socket, proto::FrameLimits limits,
                                                     std::size_t read_chunk_bytes) {
   std::shared_ptr<Connection> c(new Connection(socket.get_executor(), limits));
-  c->tcp_ = socket.is_open() && socket.local_endpoint().protocol().family() != AF_UNIX;
+  std::error_code ec;
+  auto local = socket.local_endpoint(ec);
+  c->tcp_ = !ec && local.protocol().family() != AF_UNIX;
   c->socket_.emplace(std::move(socket));
   c->reader_ = std::make_unique<proto::FrameReader>(*c->socket_, limits, read_chunk_bytes);
   c->writer_ = proto::FrameWriter::create(*c->socket_);
+  c->writer_->set_owner(std::weak_ptr<const void>(c));  // a write in flight keeps the socket
   c->writer_->on_error([weak = std::weak_ptr<Connection>(c)](const std::error_code& ec) {
     if (auto self = weak.lock()) self->close("write failed: " + ec.message());
   });
@@ -45,6 +50,11 @@ int Connection::native_handle() noexcept { return socket_ ? socket_->native_hand
 
 std::size_t Connection::pending_bytes() const noexcept {
   return writer_ ? writer_->pending_bytes() : outbox_.size() * 8;
+}
+
+void Connection::start(std::shared_ptr<ConnectionHandler> handler) {
+  kept_handler_ = std::move(handler);
+  start(*kept_handler_);
 }
 
 void Connection::start(ConnectionHandler& handler) {
@@ -165,6 +175,7 @@ Coro<void> Connection::drain(std::chrono::milliseconds timeout) {
 
 void Connection::close(const std::string& why) {
   if (closed_) return;
+  if (!socket_) flush_local();  // what was sent before the close goes first
   closed_ = true;
   why_ = why;
   if (socket_) {

@@ -78,9 +78,11 @@ void ClientCore::start_local(LocalLink in_process) {
   auto welcomed = im.welcomed.get_future();
   auto [ours, theirs] = link::Connection::local_pair(im.ex);
   im.conn = ours;
+  im.gate = std::make_shared<LocalGate>();
+  im.gate->client = &im;
   in_process.adopt(std::move(theirs));
   asio::post(im.ex, [this] {
-    impl_->conn->start(*impl_);
+    impl_->conn->start(impl_->gate);
     impl_->send_hello(options_);
   });
   wait_welcome(welcomed);
@@ -89,22 +91,30 @@ void ClientCore::start_local(LocalLink in_process) {
 void ClientCore::close() noexcept {
   auto& im = *impl_;
   if (im.local) {
-    // On the coordinator's thread: send what is queued (releases included), close the
-    // link, fail what is pending. Bounded: a stopped coordinator cannot hold us up.
-    if (!im.conn) return;
+    if (im.local_closing.exchange(true)) return;
+    // On the coordinator's loop: send what is queued (releases included), close the link,
+    // fail what is pending. Inline when called there (from a callback); else posted, and
+    // bounded: a stopped coordinator cannot hold us up.
+    auto gate = im.gate;
+    auto close_there = [gate] {
+      std::lock_guard lock(gate->mu);
+      auto* client = static_cast<Impl*>(gate->client);
+      if (!client) return;
+      client->flush();
+      client->lost("the client was closed");
+      client->conn->abandon();
+      gate->client = nullptr;
+    };
+    if (gate->loop_thread.load(std::memory_order_relaxed) == std::this_thread::get_id()) return close_there();
     auto done = std::make_shared<std::promise<void>>();
     auto f = done->get_future();
-    asio::post(im.ex, [&im, done] {
-      if (im.conn) {
-        im.flush();
-        im.lost("the client was closed");
-        im.conn->abandon();
-        im.conn.reset();
-      }
+    asio::post(im.ex, [close_there, done] {
+      close_there();
       done->set_value();
     });
     if (f.wait_for(std::chrono::seconds(2)) != std::future_status::ready) {
-      // The coordinator's loop is gone: nothing runs there any more.
+      std::lock_guard lock(gate->mu);
+      gate->client = nullptr;  // the loop is gone or stuck: late frames go nowhere
     }
     return;
   }

@@ -14,6 +14,27 @@ namespace shoal::remote::detail {
 
 using link::text;
 
+void LocalGate::on_frames() {
+  loop_thread.store(std::this_thread::get_id(), std::memory_order_relaxed);
+  std::lock_guard lock(mu);
+  if (client) client->on_frames();
+}
+
+void LocalGate::on_message(proto::schema::Envelope::Reader env, const proto::FrameOwner& frame) {
+  std::lock_guard lock(mu);
+  if (client) client->on_message(env, frame);
+}
+
+void LocalGate::on_protocol_error(const std::string& why) {
+  std::lock_guard lock(mu);
+  if (client) client->on_protocol_error(why);
+}
+
+void LocalGate::on_closed(const std::string& why) {
+  std::lock_guard lock(mu);
+  if (client) client->on_closed(why);
+}
+
 void ClientCore::Impl::post_flush_locked() {
   if (flush_posted || closed) return;
   flush_posted = true;

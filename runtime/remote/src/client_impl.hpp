@@ -20,6 +20,19 @@ namespace shoal::remote::detail {
 
 namespace schema = proto::schema;
 
+/// The handler of an in-process link: forwards to the client while it lives. The link's
+/// other end runs on the coordinator's loop, which a closing client cannot always reach
+/// in time (a stopped loop): it then detaches the gate, and late frames go nowhere.
+struct LocalGate final : link::ConnectionHandler {
+  std::recursive_mutex mu;  // held while forwarding; recursive: a callback may close the client
+  link::ConnectionHandler* client = nullptr;
+  std::atomic<std::thread::id> loop_thread{};  // the loop's thread, once it called us
+  void on_frames() override;
+  void on_message(proto::schema::Envelope::Reader env, const proto::FrameOwner& frame) override;
+  void on_protocol_error(const std::string& why) override;
+  void on_closed(const std::string& why) override;
+};
+
 struct ClientCore::Impl final : link::ConnectionHandler {
   struct SubmitOut {
     std::uint64_t id;
@@ -54,6 +67,8 @@ struct ClientCore::Impl final : link::ConnectionHandler {
   asio::io_context io{1};
   asio::any_io_executor ex;  // io's, or the coordinator's for an in-process link
   bool local = false;        // an in-process link (LocalCluster): no thread of our own
+  std::shared_ptr<LocalGate> gate;      // the in-process link's handler
+  std::atomic<bool> local_closing{false};
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::shared_ptr<link::Connection> conn;  // touched on `ex` only
   std::thread thread;

@@ -67,6 +67,25 @@ TEST_CASE("a task that may have killed a worker runs alone on an idle one", "[co
   CHECK(c.pick().size() == 1);
 }
 
+TEST_CASE("a worker whose connection is closing gets nothing, nor do its actors", "[coordinator][scheduler]") {
+  Tables c;
+  auto f = c.fn("f");
+  auto& closing = c.worker(10, {f}, 4);
+  closing.lost = true;
+  closing.actor_classes["Counter"] = 5;
+  c.task(1, f);
+  CHECK(c.pick().empty());
+  auto& a = c.actors.create(1);
+  a.cls = "Counter";
+  a.hash = 5;
+  c.actors.unplaced(1);
+  CHECK(c.actors.place(c.scheduler).empty());
+  c.worker(11, {f}, 4);
+  auto picked = c.pick();
+  REQUIRE(picked.size() == 1);
+  CHECK(picked[0].second == 11);
+}
+
 TEST_CASE("draining workers, workers at their task limit and cancelled tasks get nothing",
           "[coordinator][scheduler]") {
   Tables c;

@@ -70,6 +70,12 @@ class FrameWriter : public std::enable_shared_from_this<FrameWriter> {
 
   /// Called once, on the socket's executor, when a write fails.
   void on_error(std::function<void(const std::error_code&)> fn) { on_error_ = std::move(fn); }
+  /// The owner of the socket: each write holds it until it completes, so the socket
+  /// outlives every write; once the owner is gone, nothing more is written.
+  void set_owner(std::weak_ptr<const void> owner) {
+    owner_ = std::move(owner);
+    owned_ = true;
+  }
 
   [[nodiscard]] std::uint64_t frames_queued() const noexcept { return frames_; }
   [[nodiscard]] std::uint64_t writes() const noexcept { return writes_; }
@@ -87,6 +93,8 @@ class FrameWriter : public std::enable_shared_from_this<FrameWriter> {
   bool writing_ = false;
   std::error_code error_;
   std::function<void(const std::error_code&)> on_error_;
+  std::weak_ptr<const void> owner_;
+  bool owned_ = false;  // set_owner() was called: writes need the owner alive
   asio::steady_timer idle_;  // expires never; cancelled to wake drain() waiters
   std::uint64_t frames_ = 0;
   std::uint64_t writes_ = 0;

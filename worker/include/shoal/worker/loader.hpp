@@ -1,6 +1,6 @@
 #pragma once
 /// \file
-/// Loading task libraries: `shoal-worker --load libtasks.so` (docs/daemons.md, section 11).
+/// Loading task libraries: `shoal-worker --load libtasks.so` (docs/architecture.md, "Task libraries").
 ///
 /// A task library is a MODULE library of SHOAL_REMOTE / SHOAL_ACTOR registrations built
 /// against shoal::task_library: it contains no shoal code, so its registrations and runtime

@@ -75,6 +75,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   /// Starts reading; messages go to `handler`, which must outlive the connection or
   /// close() it first. The read loop is owned here: close() ends it.
   void start(ConnectionHandler& handler);
+  /// start() with a handler the connection keeps alive (for handlers whose owner may go
+  /// first, and guard themselves).
+  void start(std::shared_ptr<ConnectionHandler> handler);
 
   /// Queues `message`; frames queued in one turn leave in one write. Sending on a closed
   /// connection does nothing (the handler heard on_closed already).
@@ -128,6 +131,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::any_io_executor ex_;
   proto::FrameLimits limits_;
   ConnectionHandler* handler_ = nullptr;
+  std::shared_ptr<ConnectionHandler> kept_handler_;  // start(shared_ptr)
   // A socket transport.
   std::optional<proto::Socket> socket_;
   std::unique_ptr<proto::FrameReader> reader_;
