@@ -5,6 +5,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cmath>
+
 #include <cstdio>
 #include <iomanip>
 #include <iostream>
@@ -22,6 +24,30 @@ using namespace std::chrono_literals;
 
 std::chrono::milliseconds seconds_to_ms(double s) {
   return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000.0 + 0.5));
+}
+
+/// The longest timeout or grace a flag takes: about 31 years, far inside what the clocks
+/// count, so that no conversion overflows.
+constexpr double kMaxSeconds = 1e9;
+
+/// A number of seconds: finite, above zero (or zero when `zero_ok`), at most kMaxSeconds.
+/// Checked before CLI11 converts it, so "nan", "-1" and "1e300" are usage errors (exit 2).
+CLI::Validator seconds(bool zero_ok) {
+  return CLI::Validator(
+      [zero_ok](std::string& text) -> std::string {
+        double v = 0;
+        try {
+          std::size_t used = 0;
+          v = std::stod(text, &used);
+          if (used != text.size()) return "'" + text + "' is not a number of seconds";
+        } catch (const std::exception&) {
+          return "'" + text + "' is not a number of seconds";
+        }
+        if (!std::isfinite(v) || v < 0 || (!zero_ok && v == 0) || v > kMaxSeconds)
+          return "seconds must be " + std::string(zero_ok ? "0" : "more than 0") + " to 1e9, not " + text;
+        return {};
+      },
+      "SECONDS");
 }
 
 /// The name of worker `id`, from a workers() list ("" when unknown).
@@ -335,7 +361,9 @@ int run_main(int argc, char** argv) {
   s->add_option("-t,--threads", start.threads, "threads per worker (default: one per core)");
   s->add_option("-l,--load", start.load, "a task library (.so) for the workers; repeatable");
   s->add_option("--listen", start.listen, "the coordinator's address (default: --address, $SHOAL_ADDRESS, the default socket)");
-  s->add_option("--grace", start.grace, "seconds running tasks get to finish on `shoal stop`")->capture_default_str();
+  s->add_option("--grace", start.grace, "seconds running tasks get to finish on `shoal stop`")
+      ->check(seconds(true))
+      ->capture_default_str();
   s->add_flag("--no-examples", start.no_examples, "do not load the bundled example library (libshoal_examples.so)");
 
   app.add_subcommand("stop", "stop the cluster that `shoal start` started");
@@ -347,14 +375,15 @@ int run_main(int argc, char** argv) {
   sub->add_flag("-w,--wait", submit.wait, "wait and print the result instead of the task id");
   sub->add_flag("--exec", submit.exec,
                 "run a command on a worker: shoal submit --exec -- CMD ARG... (prints its output, exits with its code)");
-  sub->add_option("--timeout", submit.timeout, "seconds the task may run (enforced by the worker)");
-  sub->add_option("--retries", submit.retries, "attempts after a worker loss (default: the coordinator's)");
+  sub->add_option("--timeout", submit.timeout, "seconds the task may run (enforced by the worker)")->check(seconds(false));
+  sub->add_option("--retries", submit.retries, "attempts after a worker loss, 0 to 1000 (default: the coordinator's)")
+      ->check(CLI::Range(0, 1000));
 
   std::uint64_t result_id = 0;
   std::optional<double> result_timeout;
   auto* res = app.add_subcommand("result", "wait for a task's result and print it as JSON");
   res->add_option("id", result_id, "the task id `shoal submit` printed")->required();
-  res->add_option("--timeout", result_timeout, "seconds to wait (exit 4 when it runs out)");
+  res->add_option("--timeout", result_timeout, "seconds to wait (exit 4 when it runs out)")->check(seconds(false));
 
   std::optional<std::uint64_t> status_id;
   auto* st = app.add_subcommand("status", "the cluster's counts, or one task's state");

@@ -15,6 +15,7 @@
 
 #include "cli_common.hpp"
 #include "shoal/cluster/spawn.hpp"
+#include "shoal/link/private_files.hpp"
 #include "shoal/remote/link.hpp"
 
 namespace shoal::cli {
@@ -82,7 +83,11 @@ void kill_all(std::vector<cluster::Child>& children) {
 int cmd_start(const Globals& g, const StartOptions& o) {
   if (o.workers == 0) throw CliError(exit_usage, "start: --workers must be at least 1");
   auto dir = state_dir(g);
-  remote::make_private_dir(dir.string());
+  try {
+    link::ensure_private_dir(dir.string());
+  } catch (const Error& e) {
+    throw CliError(exit_usage, std::string("start: ") + e.what());
+  }
   if (fs::exists(dir / "cluster.json")) {
     auto state = nlohmann::json::parse(slurp(dir / "cluster.json"), nullptr, false);
     if (!state.is_discarded() && is_live_daemon(state.value("coordinator", 0)))
@@ -151,13 +156,13 @@ int cmd_start(const Globals& g, const StartOptions& o) {
     w.stdout_path = w.stderr_path = (dir / ("worker-" + std::to_string(i + 1) + ".log")).string();
     children.push_back(cluster::spawn(w));
     worker_pids.push_back(children.back().pid());
-    std::ofstream(dir / ("worker-" + std::to_string(i + 1) + ".pid")) << children.back().pid() << "\n";
+    link::write_private_file(dir / ("worker-" + std::to_string(i + 1) + ".pid"), std::to_string(children.back().pid()) + "\n");
   }
   nlohmann::json state = {{"address", address},
                           {"coordinator", children[0].pid()},
                           {"workers", worker_pids},
                           {"grace", o.grace}};
-  std::ofstream(dir / "cluster.json") << state.dump() << "\n";
+  link::write_private_file(dir / "cluster.json", state.dump() + "\n");
 
   // Every worker registered, within 10 s; else stop what was started and say why.
   try {

@@ -25,6 +25,7 @@
 #include "shoal/cluster/spawn.hpp"
 #include "shoal/coordinator/coordinator.hpp"
 #include "shoal/link/connection.hpp"
+#include "shoal/link/private_files.hpp"
 #include "shoal/remote/link.hpp"
 
 namespace shoal {
@@ -163,7 +164,7 @@ LocalCluster::LocalCluster(unsigned workers, LocalClusterOptions options) : impl
   im.n = workers ? workers : std::max(1u, std::thread::hardware_concurrency());
   // A private directory for the coordinator's socket.
   std::string base = "/tmp/shoal-" + std::to_string(::getuid());
-  remote::make_private_dir(base);
+  link::ensure_private_dir(base);
   std::string tmpl = base + "/local-XXXXXX";
   if (!::mkdtemp(tmpl.data())) throw Error("cannot create a directory under " + base + ": " + std::strerror(errno));
   im.dir = tmpl;

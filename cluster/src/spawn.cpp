@@ -272,7 +272,7 @@ Child spawn(const SpawnOptions& o) {
   };
 
   auto open_stdio = [&](const std::string& path, int flags, int target, const char* name) {
-    int fd = ::open(path.c_str(), flags | O_CLOEXEC, 0644);
+    int fd = ::open(path.c_str(), flags | O_CLOEXEC | O_NOFOLLOW, 0600);  // never through a planted symlink
     if (fd < 0) fail(o.program, std::string("cannot open ") + name + " '" + path + "'", errno);
     FdGuard raw(fd);
     int high = dup_above(fd, first_free);

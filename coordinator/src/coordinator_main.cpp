@@ -14,6 +14,7 @@
 #include "shoal/coordinator/coordinator.hpp"
 #include "shoal/core/error.hpp"
 #include "shoal/link/address.hpp"
+#include "shoal/link/private_files.hpp"
 
 namespace shoal::coordinator {
 
@@ -25,6 +26,7 @@ int coordinator_main(int argc, char** argv) {
   std::string token_file, pid_file;
   std::vector<std::string> fn_retries;
   long heartbeat_ms = 1000, heartbeat_timeout_ms = 5000, unregistered_ms = 2000, ttl_s = 3600;
+  long hello_timeout_ms = 5000, auth_penalty_ms = 1000;
   double grace_s = 30;
   bool quiet = false;
   app.add_option("--listen,-l", opt.listen,
@@ -42,7 +44,21 @@ int coordinator_main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--grace", grace_s, "seconds running tasks get to finish on SIGTERM")->capture_default_str();
   app.add_option("--result-ttl", ttl_s, "seconds detached results are kept")->capture_default_str();
-  app.add_option("--pid-file", pid_file, "write the pid here");
+  app.add_option("--pid-file", pid_file, "write the pid here (mode 0600; a symlink there is refused)");
+  app.add_option("--hello-timeout-ms", hello_timeout_ms, "a connection must say hello within this")
+      ->check(CLI::Range(1L, 600'000L))
+      ->capture_default_str();
+  app.add_option("--max-strangers", opt.max_strangers,
+                 "TCP connections without a hello yet, in all (beyond it the oldest are closed)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))
+      ->capture_default_str();
+  app.add_option("--max-strangers-per-address", opt.max_strangers_per_address,
+                 "the same, from one IP address")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))
+      ->capture_default_str();
+  app.add_option("--auth-penalty-ms", auth_penalty_ms, "a refused hello is answered after this")
+      ->check(CLI::Range(0L, 60'000L))
+      ->capture_default_str();
   app.add_flag("--quiet,-q", quiet, "no log lines on stderr");
   try {
     app.parse(argc, argv);
@@ -61,6 +77,8 @@ int coordinator_main(int argc, char** argv) {
       std::getline(in, opt.token);
     }
     opt.heartbeat = std::chrono::milliseconds(heartbeat_ms);
+    opt.hello_timeout = std::chrono::milliseconds(hello_timeout_ms);
+    opt.auth_penalty = std::chrono::milliseconds(auth_penalty_ms);
     opt.heartbeat_timeout = std::chrono::milliseconds(heartbeat_timeout_ms);
     opt.unregistered_wait = std::chrono::milliseconds(unregistered_ms);
     opt.grace = std::chrono::milliseconds(static_cast<long>(grace_s * 1000));
@@ -72,6 +90,7 @@ int coordinator_main(int argc, char** argv) {
     std::cerr << "shoal-coordinator: " << e.what() << std::endl;
     return 2;
   }
+  link::raise_open_files_limit();  // strangers are capped; the rest may use what the system allows
   asio::io_context io(1);
   Coordinator coordinator(io.get_executor(), opt);
   try {
@@ -80,7 +99,12 @@ int coordinator_main(int argc, char** argv) {
     std::cerr << "shoal-coordinator: " << e.what() << std::endl;
     return 1;
   }
-  if (!pid_file.empty()) std::ofstream(pid_file) << ::getpid() << "\n";
+  try {
+    if (!pid_file.empty()) link::write_private_file(pid_file, std::to_string(::getpid()) + "\n");
+  } catch (const std::exception& e) {
+    std::cerr << "shoal-coordinator: " << e.what() << std::endl;
+    return 1;
+  }
   for (auto& a : coordinator.addresses()) std::cout << "ready " << a << std::endl;
   asio::signal_set signals(io, SIGTERM, SIGINT);
   int seen = 0;

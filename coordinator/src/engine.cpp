@@ -78,18 +78,84 @@ Peer* Engine::peer(std::uint64_t id) {
   return it == peers.end() ? nullptr : it->second;
 }
 
+namespace {
+// Until its hello, a peer is a stranger: small frames, read in small chunks.
+constexpr proto::FrameLimits kStrangerLimits{.max_frame_bytes = 64u << 10, .traversal_limit_words = 8u << 10};
+constexpr std::size_t kStrangerReadBytes = 4u << 10;
+}  // namespace
+
 void Engine::start_peer(std::shared_ptr<link::Connection> conn) {
   auto p = std::make_shared<Peer>(*this, std::move(conn));
+  p->accepted_ns = steady_ns();
+  p->conn->set_limits(kStrangerLimits, kStrangerReadBytes);
   connections.emplace(p.get(), p);
+  if (p->conn->is_tcp()) admit_stranger(*p);
   p->conn->start(*p);
 }
 
+// Caps the strangers over TCP, in all and per address, by closing the oldest ones: a
+// flood of half-open connections costs the flooder its own older connections, never
+// a Unix-socket client (not capped) or a peer that said hello.
+void Engine::admit_stranger(Peer& p) {
+  std::vector<Peer*> all, same;
+  for (auto& [ptr, q] : connections) {
+    if (q->id != 0 || q->refused || !q->conn->is_tcp() || q->conn->closed() || ptr == &p) continue;
+    all.push_back(ptr);
+    if (q->conn->peer_address() == p.conn->peer_address()) same.push_back(ptr);
+  }
+  auto oldest_first = [](Peer* a, Peer* b) { return a->accepted_ns < b->accepted_ns; };
+  auto evict = [&](std::vector<Peer*>& list, std::size_t cap, const char* what) {
+    if (list.size() < cap) return;
+    std::sort(list.begin(), list.end(), oldest_first);
+    for (std::size_t i = 0; i + cap <= list.size(); ++i) list[i]->conn->close(what);
+    list.clear();
+  };
+  evict(same, opt.max_strangers_per_address, "too many connections without a hello from this address");
+  evict(all, opt.max_strangers, "too many connections without a hello");
+}
+
+void Engine::close_late_hellos(std::uint64_t now) {
+  std::vector<Peer*> late;
+  for (auto& [ptr, p] : connections)
+    if (p->id == 0 && !p->refused && !p->conn->closed() && now - p->accepted_ns > ns(opt.hello_timeout))
+      late.push_back(ptr);
+  for (auto* p : late) p->conn->close("no hello within " + std::to_string(opt.hello_timeout.count()) + " ms");
+}
+
+// A refused hello is answered after the penalty, and logged once per address per 10 s.
+void Engine::refuse(Peer& p, const link::HelloCheck& check) {
+  p.refused = true;
+  auto now = steady_ns();
+  auto& r = refusals[p.conn->peer_address()];
+  ++r.count;
+  if (now - r.logged_at > 10'000'000'000ull) {
+    log("refused " + std::to_string(r.count) + " connection(s) from " + p.conn->peer_address() +
+        " in the last 10 s: " + check.reason);
+    r.count = 0;
+    r.logged_at = now;
+  }
+  auto timer = std::make_shared<asio::steady_timer>(ex, opt.auth_penalty);
+  timer->async_wait([self = shared_from_this(), conn = p.conn, check, timer](std::error_code) {
+    if (conn->closed()) return;
+    capnp::MallocMessageBuilder msg;
+    auto e = msg.initRoot<schema::Envelope>().initError();
+    e.setCode(check.code);
+    e.setMessage(check.message);
+    e.setFatal(true);
+    conn->send(msg);
+    conn->close(check.reason);
+  });
+}
+
 void Engine::hello(Peer& p, schema::Envelope::Reader env) {
+  if (p.refused) return;  // its answer waits out the penalty
   auto check = link::check_hello(env, p.conn->is_tcp(), opt.token, p.conn->native_handle());
   if (!check.ok) {
+    if (check.code == schema::ErrorCode::AUTH) return refuse(p, check);
     send_error(p, check.code, check.message, true);
     throw ProtocolError(check.reason);
   }
+  p.conn->set_limits(proto::FrameLimits{});  // a known peer: the full limits
   auto h = env.getHello();
   p.role = h.getRole();
   if (p.role == schema::Role::COORDINATOR) throw ProtocolError("a coordinator cannot connect as a peer");
@@ -314,7 +380,13 @@ Coro<void> Engine::accept_loop(link::Listener* l) {
       continue;
     } catch (const std::exception& e) {
       if (stopping) break;
-      log(std::string("accept failed: ") + e.what());
+      // At most one line a second, however often it fails (EMFILE under a flood).
+      ++accept_failures;
+      if (auto now = steady_ns(); now - accept_logged_at > 1'000'000'000ull) {
+        log("accept failed " + std::to_string(accept_failures) + " time(s): " + e.what());
+        accept_failures = 0;
+        accept_logged_at = now;
+      }
     }
     pause.expires_after(std::chrono::milliseconds(10));  // after a failed accept (EMFILE...)
     co_await pause.async_wait(as_tuple);
@@ -328,6 +400,7 @@ Coro<void> Engine::housekeeping() {
     co_await tick->async_wait(as_tuple);
     if (stopped) break;
     auto now = steady_ns();
+    close_late_hellos(now);
     std::vector<Peer*> all;
     for (auto& [id, p] : peers) all.push_back(p);
     for (auto* p : all) {

@@ -23,6 +23,7 @@
 #include "scheduler.hpp"
 #include "shoal/coordinator/coordinator.hpp"
 #include "shoal/link/connection.hpp"
+#include "shoal/link/handshake.hpp"
 #include "shoal/link/listener.hpp"
 #include "task_table.hpp"
 
@@ -48,6 +49,8 @@ struct Peer final : link::ConnectionHandler {
   bool welcomed = false;  // a client after its hello, a worker after its registration
   std::string name, host;
   std::uint32_t pid = 0;
+  std::uint64_t accepted_ns = 0;  // when the connection came (its hello is due within hello_timeout)
+  bool refused = false;           // its hello was refused: the answer waits out the penalty
   FunctionTable::Cache fn_cache;
   // Outgoing, flushed at the end of the loop turn.
   std::vector<std::uint64_t> out_assigns, out_results, out_cancels;
@@ -78,6 +81,12 @@ struct Engine : std::enable_shared_from_this<Engine> {
   std::unique_ptr<asio::steady_timer> wake;  // run() sleeps on it until stopped
   std::unique_ptr<asio::steady_timer> tick;  // housekeeping's
   std::uint64_t wall_cache = 0;  // the wall clock, read once per batch of frames
+  // Refused hellos per peer address, for the log (one line per address per 10 s).
+  struct Refusals {
+    std::uint64_t count = 0, logged_at = 0;
+  };
+  std::unordered_map<std::string, Refusals> refusals;
+  std::uint64_t accept_failures = 0, accept_logged_at = 0;
 
   void log(const std::string& line) const;
   std::uint64_t now_wall();
@@ -85,6 +94,9 @@ struct Engine : std::enable_shared_from_this<Engine> {
 
   // Connections (engine.cpp).
   void start_peer(std::shared_ptr<link::Connection> conn);
+  void admit_stranger(Peer& p);
+  void refuse(Peer& p, const link::HelloCheck& check);
+  void close_late_hellos(std::uint64_t now);
   void hello(Peer& p, schema::Envelope::Reader env);
   void handle(Peer& p, schema::Envelope::Reader env, const proto::FrameOwner& frame);
   void on_disconnect(Peer& p, const std::string& why);

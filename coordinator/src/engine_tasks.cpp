@@ -12,6 +12,11 @@
 
 namespace shoal::coordinator {
 
+namespace {
+constexpr int kMaxRetries = 1000;                     // as TaskOptions allows
+constexpr std::uint64_t kMaxTimeoutMs = 1'000'000'000'000;  // about 31 years
+}  // namespace
+
 using link::steady_ns;
 using link::text;
 
@@ -193,8 +198,15 @@ void Engine::on_submit(Peer& p, schema::Submit::Reader s, const proto::FrameOwne
     t.detached = o.getDetached();
     requested = o.getRetries();
   }
-  t.retries = retries_for(functions[t.fn].name, requested);
   t.submitted_wall = now_wall();
+  // The wire is not trusted: a client built otherwise may send anything.
+  if (requested < -1 || requested > kMaxRetries)
+    return fail(id, "shoal::ValueError", "retries must be 0 to " + std::to_string(kMaxRetries) + ", not " +
+                std::to_string(requested), ErrorKind::failed);
+  if (t.timeout_ms > kMaxTimeoutMs)
+    return fail(id, "shoal::ValueError", "a timeout of " + std::to_string(t.timeout_ms) + " ms is more than the " +
+                std::to_string(kMaxTimeoutMs) + " ms allowed", ErrorKind::failed);
+  t.retries = retries_for(functions[t.fn].name, requested);
   if (stopping)
     return fail(id, "shoal::Error", "the coordinator is shutting down: submit to another one", ErrorKind::overloaded);
   for (auto dep : s.getDeps()) t.deps.push_back(dep);

@@ -10,7 +10,11 @@ Coro<void> sleep_ns(std::chrono::nanoseconds d) {
   if (d <= std::chrono::nanoseconds::zero()) {
     co_await asio::post(co_await asio::this_coro::executor, use_coro);
   } else {
-    asio::steady_timer timer(co_await asio::this_coro::executor, d);
+    // now + d, saturated at the clock's end.
+    auto now = std::chrono::steady_clock::now();
+    auto at = d >= std::chrono::steady_clock::time_point::max() - now ? std::chrono::steady_clock::time_point::max()
+                                                                      : now + d;
+    asio::steady_timer timer(co_await asio::this_coro::executor, at);
     auto [ec] = co_await timer.async_wait(asio::experimental::as_tuple(use_coro));
     (void)ec;  // operation_aborted means cancelled: delivered just below
   }

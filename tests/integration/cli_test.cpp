@@ -363,6 +363,36 @@ TEST_CASE("shoal's error paths: one line each and the documented exit code", "[i
     auto n = ec.run({"submit", "add", "1"});
     CHECK(n.exit == 2);
   }
+  SECTION("negative, NaN, infinite and overflowing timeouts and retry counts are usage errors (2)") {
+    // Found broken: --timeout -1 wrapped to an enormous value and failed at once,
+    // --timeout nan gave different results on two runs, and any --retries went through.
+    for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+             {"submit", "--timeout", "-1", "add", "1", "2"},
+             {"submit", "--timeout", "nan", "add", "1", "2"},
+             {"submit", "--timeout", "inf", "add", "1", "2"},
+             {"submit", "--timeout", "0", "add", "1", "2"},
+             {"submit", "--timeout", "1e300", "add", "1", "2"},
+             {"submit", "--timeout", "5x", "add", "1", "2"},
+             {"submit", "--retries", "-5", "add", "1", "2"},
+             {"submit", "--retries", "2000000000", "add", "1", "2"},
+             {"result", "--timeout", "-3", "12345"},
+             {"start", "--grace", "nan"}}) {
+      auto r = ec.run(args);
+      INFO(args[1] << " " << args[2] << ": " << r);
+      CHECK(r.exit == 2);
+      CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+      CHECK(r.err.find(args[1]) != std::string::npos);
+    }
+    auto ok = ec.run({"submit", "--wait", "--timeout", "30", "--retries", "0", "add", "1", "2"});
+    CHECK(ok.exit == 0);
+    CHECK(trim(ok.out) == "3");
+  }
+  SECTION("sleep_ms of the largest int64 sleeps, it does not return at once") {
+    auto r = ec.run({"submit", "--wait", "--timeout", "0.3", "sleep_ms", "9223372036854775807"});
+    INFO(r);
+    CHECK(r.exit == 4);  // it ran past its timeout
+    CHECK(r.err.find("ran past its timeout of 300 ms") != std::string::npos);
+  }
   SECTION("an unknown function names the known ones (1)") {
     auto r = ec.run({"submit", "nope", "1"});
     CHECK(r.exit == 1);

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "shoal/core/loop.hpp"
+#include "shoal/link/private_files.hpp"
 #include "shoal/remote/link.hpp"
 #include "shoal/worker/loader.hpp"
 #include "shoal/worker/worker.hpp"
@@ -82,6 +83,7 @@ int worker_main(int argc, char** argv) {
   const bool ignore_int = opt.adopted_fd >= 0;
   if (ignore_int) std::signal(SIGINT, SIG_IGN);
   Loop loop;
+  link::raise_open_files_limit();
   Worker worker(opt);
   int status = loop.run_until_complete([&]() -> Coro<int> {
     asio::signal_set signals(co_await asio::this_coro::executor, SIGTERM);

@@ -79,6 +79,15 @@ proto::Socket connect_socket(const asio::any_io_executor& ex, const Address& add
     asio::local::stream_protocol::socket s(ex);
     s.connect(asio::local::stream_protocol::endpoint(address.path), ec);
     if (ec) throw ConnectionError("no coordinator at " + address.to_string() + ": " + ec.message());
+    // The server end must be ours: another user could have put a socket where ours goes
+    // and would read what we submit.
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (::getsockopt(s.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+      throw ConnectionError("cannot tell who listens at " + address.to_string() + ": " + std::strerror(errno));
+    if (cred.uid != ::geteuid())
+      throw ConnectionError("the server at " + address.to_string() + " runs as uid " + std::to_string(cred.uid) +
+                            ", not as you (uid " + std::to_string(::geteuid()) + "): refusing to talk to it");
     return proto::Socket(ex, asio::generic::stream_protocol(AF_UNIX, SOCK_STREAM), s.release());
   }
   asio::ip::tcp::resolver resolver(ex);

@@ -1,5 +1,6 @@
 #include "shoal/link/connection.hpp"
 
+#include <netdb.h>
 #include <sys/socket.h>
 
 #include <asio/co_spawn.hpp>
@@ -27,6 +28,17 @@ std::shared_ptr<Connection> Connection::over_socket(proto::Socket socket, proto:
   std::error_code ec;
   auto local = socket.local_endpoint(ec);
   c->tcp_ = !ec && local.protocol().family() != AF_UNIX;
+  if (c->tcp_) {
+    // The peer's IP, for per-address limits and logs.
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    char host[NI_MAXHOST] = {};
+    if (::getpeername(socket.native_handle(), reinterpret_cast<sockaddr*>(&ss), &len) == 0 &&
+        ::getnameinfo(reinterpret_cast<sockaddr*>(&ss), len, host, sizeof host, nullptr, 0, NI_NUMERICHOST) == 0)
+      c->peer_address_ = host;
+    else
+      c->peer_address_ = "unknown";
+  }
   c->socket_.emplace(std::move(socket));
   c->reader_ = std::make_unique<proto::FrameReader>(*c->socket_, limits, read_chunk_bytes);
   c->writer_ = proto::FrameWriter::create(*c->socket_);
@@ -44,6 +56,11 @@ std::pair<std::shared_ptr<Connection>, std::shared_ptr<Connection>> Connection::
   a->peer_ = b;
   b->peer_ = a;
   return {a, b};
+}
+
+void Connection::set_limits(proto::FrameLimits limits, std::size_t read_chunk_bytes) {
+  limits_ = limits;
+  if (reader_) reader_->set_limits(limits, read_chunk_bytes);
 }
 
 int Connection::native_handle() noexcept { return socket_ ? socket_->native_handle() : -1; }

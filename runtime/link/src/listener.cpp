@@ -5,13 +5,24 @@
 
 #include <asio/use_awaitable.hpp>
 
+#include "shoal/link/private_files.hpp"
+
 namespace shoal::link {
 
 Listener::Listener(const asio::any_io_executor& ex, const Address& address) : address_(address) {
   std::error_code ec;
   if (address.kind == Address::Kind::unix_socket) {
     auto slash = address.path.rfind('/');
-    if (slash != std::string::npos && slash > 0) make_private_dir(address.path.substr(0, slash));
+    if (slash != std::string::npos && slash > 0) {
+      auto dir = address.path.substr(0, slash);
+      // The default socket's directory is shoal's own: it must be private (another user
+      // may have made it first). Another directory is the operator's choice.
+      auto def = default_socket_path();
+      if (dir == def.substr(0, def.rfind('/')))
+        ensure_private_dir(dir);
+      else
+        make_private_dir(dir);
+    }
     struct stat st{};
     if (::lstat(address.path.c_str(), &st) == 0) {
       if (!S_ISSOCK(st.st_mode)) throw Error(address.path + " exists and is not a socket: remove it or listen elsewhere");

@@ -170,6 +170,13 @@ void ClientCore::enqueue(shoal::detail::Ref<shoal::detail::StateBase> state, Com
 void ClientCore::submit(shoal::detail::Ref<shoal::detail::StateBase> state, Completer complete,
                         const std::string& function, std::uint64_t hash, Bytes args, std::vector<std::uint64_t> deps,
                         const TaskOptions& options, std::uint64_t actor, const std::string& method) {
+  if (options.timeout && (options.timeout->count() <= 0 || options.timeout->count() > kMaxTimeoutMs))
+    throw ValueError("the timeout of " + function + " must be more than 0 ms and at most " +
+                     std::to_string(kMaxTimeoutMs) + " ms (about 31 years), not " +
+                     std::to_string(options.timeout->count()) + " ms");
+  if (options.retries < -1 || options.retries > kMaxRetries)
+    throw ValueError("the retries of " + function + " must be 0 to " + std::to_string(kMaxRetries) +
+                     " (or -1: the coordinator's default), not " + std::to_string(options.retries));
   if (args.size() > (48u << 20))
     throw ValueError("the arguments of " + function + " are " + std::to_string(args.size() >> 20) +
                      " MiB: more than the 48 MiB a task may carry");

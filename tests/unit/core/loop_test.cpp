@@ -5,12 +5,15 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <cmath>
+#include <limits>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "shoal/compose/wait_for.hpp"
 #include "support/loop_thread.hpp"
 #include "support/run.hpp"
 #include "support/stderr_capture.hpp"
@@ -149,6 +152,24 @@ TEST_CASE("sleep suspends for at least the requested time", "[core][loop][sleep]
   auto start = Clock::now();
   CHECK(shoal::test::run(sleeper(20ms, 7)) == 7);
   CHECK(Clock::now() - start >= 20ms);
+}
+
+TEST_CASE("a sleep longer than the clock can count saturates instead of returning at once",
+          "[core][loop][sleep]") {
+  // Found broken: sleep(milliseconds(INT64_MAX)) wrapped round and returned at once.
+  auto outlived = [](auto d) -> shoal::Coro<bool> {
+    try {
+      co_await shoal::wait_for(shoal::sleep(d), 30ms);
+    } catch (const shoal::TimeoutError&) {
+      co_return true;  // still sleeping when the 30 ms ran out
+    }
+    co_return false;
+  };
+  CHECK(shoal::test::run(outlived(std::chrono::milliseconds(std::numeric_limits<std::int64_t>::max()))));
+  CHECK(shoal::test::run(outlived(std::chrono::hours(std::numeric_limits<std::int64_t>::max() / 2))));
+  CHECK(shoal::test::run(outlived(std::chrono::nanoseconds::max() - std::chrono::nanoseconds(1))));
+  CHECK(shoal::test::run(outlived(std::chrono::duration<double>(1e300))));
+  CHECK_THROWS_AS(shoal::test::run(outlived(std::chrono::duration<double>(std::nan("")))), shoal::ValueError);
 }
 
 TEST_CASE("sleep(0) lets the callbacks scheduled before it run", "[core][loop][sleep]") {

@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <functional>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -52,6 +53,15 @@ struct CoordinatorOptions {
   std::chrono::seconds result_ttl{3600};  ///< detached results, and those of gone clients
   bool exit_workers_on_stop = false;      ///< Shutdown{exit} to workers (LocalCluster's children)
   bool log = true;                        ///< one line per notable event on stderr
+  /// Before its hello a peer is a stranger: it must say hello within this, its frames may
+  /// not exceed 64 KiB, and strangers over TCP are capped (the oldest go first), so that
+  /// they can never crowd out Unix-socket clients or pin the coordinator's memory.
+  std::chrono::milliseconds hello_timeout{5000};
+  std::size_t max_strangers = 256;              ///< TCP connections before their hello, in all
+  std::size_t max_strangers_per_address = 32;   ///< the same, from one IP address
+  /// A refused hello (bad token, another uid) is answered only after this, so that
+  /// guessing the token is slow.
+  std::chrono::milliseconds auth_penalty{1000};
   std::string name = "shoal-coordinator";
 };
 

@@ -10,6 +10,7 @@
 #include <asio/generic/stream_protocol.hpp>
 #include <asio/steady_timer.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -36,6 +37,12 @@ class FrameReader {
   std::optional<Frame> try_next();
 
   [[nodiscard]] const FrameLimits& limits() const noexcept { return limits_; }
+  /// New limits and read size, from the next frame on (a connection that has
+  /// authenticated its peer lifts the small pre-handshake limits).
+  void set_limits(FrameLimits limits, std::size_t chunk_bytes) {
+    limits_ = limits;
+    chunk_words_ = std::max<std::size_t>(chunk_bytes / 8, 16);
+  }
   /// read_some calls made so far (tests check coalesced input is split without reads).
   [[nodiscard]] std::uint64_t reads() const noexcept { return reads_; }
 

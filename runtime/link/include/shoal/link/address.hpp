@@ -35,7 +35,8 @@ struct Address {
 [[nodiscard]] std::string default_address();
 
 /// Connects to `address` now (blocking, bounded by the kernel: a Unix socket answers at
-/// once, TCP within its connect timeout). ConnectionError "no coordinator at ADDRESS: why".
+/// once, TCP within its connect timeout). ConnectionError "no coordinator at ADDRESS: why",
+/// or, on a Unix socket, when the server runs as another user (SO_PEERCRED).
 [[nodiscard]] proto::Socket connect_socket(const asio::any_io_executor& ex, const Address& address);
 
 /// Wraps a connected stream socket descriptor (a socketpair end, an inherited fd).

@@ -98,6 +98,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
   }
 
+  /// New frame limits and read size from the next frame on (socket connections).
+  void set_limits(proto::FrameLimits limits, std::size_t read_chunk_bytes = 1u << 20);
+
   /// Completes when everything queued has been written, the connection closed, or
   /// `timeout` passed, whichever is first. Never throws.
   Coro<void> drain(std::chrono::milliseconds timeout);
@@ -114,6 +117,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   /// The socket's descriptor (SO_PEERCRED), or -1 for an in-process connection.
   [[nodiscard]] int native_handle() noexcept;
   [[nodiscard]] bool is_tcp() const noexcept { return tcp_; }
+  /// The peer's address: "127.0.0.1" for TCP, "local" for a Unix socket or in-process.
+  [[nodiscard]] const std::string& peer_address() const noexcept { return peer_address_; }
   /// Steady-clock ns of the last received frame and the last send.
   [[nodiscard]] std::uint64_t last_recv() const noexcept { return last_recv_; }
   [[nodiscard]] std::uint64_t last_send() const noexcept { return last_send_; }
@@ -137,6 +142,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::unique_ptr<proto::FrameReader> reader_;
   std::shared_ptr<proto::FrameWriter> writer_;
   bool tcp_ = false;
+  std::string peer_address_ = "local";
   // An in-process transport: frames for the other end, posted once per turn.
   std::weak_ptr<Connection> peer_;
   std::vector<std::uint64_t> outbox_;

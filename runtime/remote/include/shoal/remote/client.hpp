@@ -45,11 +45,18 @@ class Connection;
 
 namespace shoal {
 
-/// Per-submit options.
+/// The longest task timeout (about 31 years: far inside what the clocks count).
+inline constexpr std::int64_t kMaxTimeoutMs = 1'000'000'000'000;
+/// The most retries a task may ask for.
+inline constexpr int kMaxRetries = 1000;
+
+/// Per-submit options. submit() throws ValueError for values outside the ranges below.
 struct TaskOptions {
   /// Enforced by the worker from the task's start: the future fails with TimeoutError.
+  /// More than 0, at most kMaxTimeoutMs.
   std::optional<std::chrono::milliseconds> timeout;
-  /// Attempts after a worker loss; -1: the coordinator's default for the function (3).
+  /// Attempts after a worker loss, 0 to kMaxRetries; -1: the coordinator's default for
+  /// the function (3).
   int retries = -1;
   /// Keep the result on the coordinator after this client goes (for `shoal result ID`).
   bool detached = false;
