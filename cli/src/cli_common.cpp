@@ -13,6 +13,7 @@
 #include "shoal/codec/schema.hpp"
 #include "shoal/proto/frame.hpp"
 #include "json_bridge.hpp"
+#include "shoal/link/handshake.hpp"
 #include "shoal/remote/link.hpp"
 
 namespace shoal::cli {
@@ -31,6 +32,12 @@ std::string& token_file() {
 
 void set_token_file(std::string path) { token_file() = std::move(path); }
 
+std::string current_token_file() {
+  if (!token_file().empty()) return token_file();
+  if (const char* env = std::getenv("SHOAL_TOKEN_FILE"); env && *env) return env;
+  return {};
+}
+
 std::unique_ptr<Client> connect(const std::string& address) {
   try {
     (void)remote::parse_address(address);
@@ -40,19 +47,20 @@ std::unique_ptr<Client> connect(const std::string& address) {
   ClientOptions o;
   o.name = "shoal-cli";
   o.connect_timeout = std::chrono::seconds(5);
-  std::string path = token_file();
-  if (path.empty())
-    if (const char* env = std::getenv("SHOAL_TOKEN_FILE")) path = env;
+  std::string path = current_token_file();
   if (!path.empty()) {
-    std::ifstream in(path);
-    if (!in) throw CliError(exit_usage, "cannot read the token file " + path);
-    std::getline(in, o.token);
+    try {
+      o.token = link::read_token_file(path);
+    } catch (const Error& e) {
+      throw CliError(exit_usage, e.what());
+    }
   }
   try {
     return std::make_unique<Client>(address, o);
   } catch (const ConnectionError& e) {
     std::string what = e.what();
-    if (what.find("refused the connection") != std::string::npos)
+    if (what.find("refused the connection") != std::string::npos || what.find("token") != std::string::npos ||
+        what.find("runs as uid") != std::string::npos)
       throw CliError(exit_no_coordinator, what);
     throw CliError(exit_no_coordinator, "no coordinator at " + address + ": start one with `shoal start`");
   } catch (const TimeoutError&) {

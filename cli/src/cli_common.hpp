@@ -49,6 +49,8 @@ class CliError : public Error {
 [[nodiscard]] std::unique_ptr<Client> connect(const std::string& address);
 /// The token file connect() reads for TCP coordinators (--token-file; else $SHOAL_TOKEN_FILE).
 void set_token_file(std::string path);
+/// The token file in force: --token-file, else $SHOAL_TOKEN_FILE, else "".
+std::string current_token_file();
 
 /// The catalog entry of `function`, waiting up to `wait` for a worker that registers it.
 /// CliError(1) "no worker has registered FN (known: a, b, c)".

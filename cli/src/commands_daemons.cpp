@@ -15,6 +15,7 @@
 
 #include "cli_common.hpp"
 #include "shoal/cluster/spawn.hpp"
+#include "shoal/link/handshake.hpp"
 #include "shoal/link/private_files.hpp"
 #include "shoal/remote/link.hpp"
 
@@ -102,6 +103,23 @@ int cmd_start(const Globals& g, const StartOptions& o) {
     throw CliError(exit_usage, std::string("start: bad --listen address: ") + e.what());
   }
   auto grace = std::to_string(o.grace);
+  // A TCP coordinator needs a token: one is made (0600, in the state directory) unless
+  // one was given, and the daemons and this command use it.
+  std::string token_file = current_token_file();
+  if (listen.rfind("tcp://", 0) == 0 && token_file.empty()) {
+    token_file = (dir / "token").string();
+    link::write_private_file(token_file, link::new_token() + "\n");
+    std::cerr << "shoal: made a token for the TCP coordinator in " << token_file
+              << ": give it to workers and clients on other hosts (--token-file or SHOAL_TOKEN_FILE)\n";
+  }
+  if (!token_file.empty()) {
+    try {
+      (void)link::read_token_file(token_file);
+    } catch (const Error& e) {
+      throw CliError(exit_usage, std::string("start: ") + e.what());
+    }
+    set_token_file(token_file);
+  }
 
   // A Ctrl-C from here on stops what this command started (exit 130) rather than leave
   // half a cluster behind.
@@ -116,6 +134,7 @@ int cmd_start(const Globals& g, const StartOptions& o) {
   cluster::SpawnOptions c;
   c.program = sibling_program("shoal-coordinator");
   c.argv = {c.program, "--listen", listen, "--pid-file", (dir / "coordinator.pid").string(), "--grace", grace};
+  if (!token_file.empty()) c.argv.insert(c.argv.end(), {"--token-file", token_file});
   c.new_session = true;
   c.stdin_path = "/dev/null";
   c.stdout_path = (dir / "coordinator.out").string();
@@ -150,6 +169,7 @@ int cmd_start(const Globals& g, const StartOptions& o) {
     w.program = sibling_program("shoal-worker");
     w.argv = {w.program, "-c", address, "--name", "w" + std::to_string(i + 1), "--grace", grace};
     if (o.threads) w.argv.insert(w.argv.end(), {"-t", std::to_string(o.threads)});
+    if (!token_file.empty()) w.argv.insert(w.argv.end(), {"--token-file", token_file});
     for (const auto& l : loads) w.argv.insert(w.argv.end(), {"--load", l});
     w.new_session = true;
     w.stdin_path = "/dev/null";

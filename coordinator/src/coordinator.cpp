@@ -6,6 +6,7 @@
 
 #include "engine.hpp"
 #include "shoal/link/address.hpp"
+#include "shoal/link/handshake.hpp"
 
 namespace shoal::coordinator {
 
@@ -22,8 +23,9 @@ void Coordinator::start() {
   if (addrs.empty() && e.opt.listen_default) addrs.push_back(link::default_address());
   for (auto& a : addrs) {
     auto addr = link::parse_address(a);
-    if (addr.kind == link::Address::Kind::tcp && e.opt.token.empty())
-      throw ValueError("listening on " + a + " needs a token (--token-file): TCP peers must prove they know it");
+    if (addr.kind == link::Address::Kind::tcp && e.opt.token.size() < link::kMinTokenBytes)
+      throw ValueError("listening on " + a + " needs a token of at least " + std::to_string(link::kMinTokenBytes) +
+                       " bytes (--token-file): TCP peers must prove they know it");
     e.listeners.push_back(std::make_unique<link::Listener>(e.ex, addr));
   }
 }

@@ -14,6 +14,7 @@
 #include "shoal/coordinator/coordinator.hpp"
 #include "shoal/core/error.hpp"
 #include "shoal/link/address.hpp"
+#include "shoal/link/handshake.hpp"
 #include "shoal/link/private_files.hpp"
 
 namespace shoal::coordinator {
@@ -71,11 +72,7 @@ int coordinator_main(int argc, char** argv) {
       if (eq == std::string::npos || eq == 0) throw ValueError("--function-retries wants NAME=N, not " + f);
       opt.function_retries[f.substr(0, eq)] = std::stoi(f.substr(eq + 1));
     }
-    if (!token_file.empty()) {
-      std::ifstream in(token_file);
-      if (!in) throw Error("cannot read the token file " + token_file);
-      std::getline(in, opt.token);
-    }
+    if (!token_file.empty()) opt.token = link::read_token_file(token_file);
     opt.heartbeat = std::chrono::milliseconds(heartbeat_ms);
     opt.hello_timeout = std::chrono::milliseconds(hello_timeout_ms);
     opt.auth_penalty = std::chrono::milliseconds(auth_penalty_ms);

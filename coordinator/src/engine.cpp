@@ -149,19 +149,44 @@ void Engine::refuse(Peer& p, const link::HelloCheck& check) {
 
 void Engine::hello(Peer& p, schema::Envelope::Reader env) {
   if (p.refused) return;  // its answer waits out the penalty
-  auto check = link::check_hello(env, p.conn->is_tcp(), opt.token, p.conn->native_handle());
+  if (p.challenged) {
+    // Over TCP the second message is the peer's proof that it knows the token.
+    if (env.which() != schema::Envelope::PROOF) throw ProtocolError("a peer must answer the challenge with its proof");
+    auto proof = env.getProof().getProof();
+    if (!link::same_proof(std::string_view(reinterpret_cast<const char*>(proof.begin()), proof.size()),
+                          link::peer_proof(opt.token, p.challenge_nonce, p.peer_nonce)))
+      return refuse(p, {false, schema::ErrorCode::AUTH,
+                        "a TCP connection needs the coordinator's token (--token-file)", "a wrong proof of the token"});
+    return welcome(p);
+  }
+  auto check = link::check_hello(env, p.conn->is_tcp(), p.conn->native_handle());
   if (!check.ok) {
     if (check.code == schema::ErrorCode::AUTH) return refuse(p, check);
     send_error(p, check.code, check.message, true);
     throw ProtocolError(check.reason);
   }
-  p.conn->set_limits(proto::FrameLimits{});  // a known peer: the full limits
   auto h = env.getHello();
   p.role = h.getRole();
   if (p.role == schema::Role::COORDINATOR) throw ProtocolError("a coordinator cannot connect as a peer");
   p.name = text(h.getName());
   p.host = text(h.getHost());
   p.pid = h.getPid();
+  if (!p.conn->is_tcp()) return welcome(p);  // a Unix socket of our own uid, or in process
+  // The token never travels: prove we know it, and ask the peer to prove it too.
+  auto nonce = h.getNonce();
+  p.peer_nonce.assign(reinterpret_cast<const char*>(nonce.begin()), nonce.size());
+  p.challenge_nonce = link::random_bytes(link::kNonceBytes);
+  p.challenged = true;
+  auto proof = link::coordinator_proof(opt.token, p.peer_nonce, p.challenge_nonce);
+  capnp::MallocMessageBuilder msg;
+  auto c = msg.initRoot<schema::Envelope>().initChallenge();
+  c.setNonce(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(p.challenge_nonce.data()), p.challenge_nonce.size()));
+  c.setProof(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(proof.data()), proof.size()));
+  send(p, msg);
+}
+
+void Engine::welcome(Peer& p) {
+  p.conn->set_limits(proto::FrameLimits{});  // a known peer: the full limits
   p.id = next_peer++;
   peers.emplace(p.id, &p);
   capnp::MallocMessageBuilder msg;

@@ -51,6 +51,8 @@ struct Peer final : link::ConnectionHandler {
   std::uint32_t pid = 0;
   std::uint64_t accepted_ns = 0;  // when the connection came (its hello is due within hello_timeout)
   bool refused = false;           // its hello was refused: the answer waits out the penalty
+  bool challenged = false;        // a TCP peer sent its hello; its proof of the token is due
+  std::string peer_nonce, challenge_nonce;
   FunctionTable::Cache fn_cache;
   // Outgoing, flushed at the end of the loop turn.
   std::vector<std::uint64_t> out_assigns, out_results, out_cancels;
@@ -98,6 +100,7 @@ struct Engine : std::enable_shared_from_this<Engine> {
   void refuse(Peer& p, const link::HelloCheck& check);
   void close_late_hellos(std::uint64_t now);
   void hello(Peer& p, schema::Envelope::Reader env);
+  void welcome(Peer& p);
   void handle(Peer& p, schema::Envelope::Reader env, const proto::FrameOwner& frame);
   void on_disconnect(Peer& p, const std::string& why);
   void close_peer(Peer& p, const std::string& why);

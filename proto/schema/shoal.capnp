@@ -6,8 +6,9 @@
 using Cxx = import "/capnp/c++.capnp";
 $Cxx.namespace("shoal::proto::schema");
 
-const protocolVersion :UInt32 = 2;
+const protocolVersion :UInt32 = 3;
 # 2: error kinds and connection error codes are enums (they were text).
+# 3: the token never travels: TCP peers answer a challenge (Challenge, Proof).
 
 enum Role {
   client @0;
@@ -22,8 +23,23 @@ struct Hello {
   name @2 :Text;
   host @3 :Text;
   pid @4 :UInt32;
-  token @5 :Text;          # shared secret, required on TCP
+  token @5 :Text;          # unused since protocol 3: the token never travels (see Challenge)
   resumePeerId @6 :UInt64; # 0: a new identity; else the id of a connection being resumed
+  nonce @7 :Data;          # 32 random bytes, for the coordinator's proof (Challenge)
+}
+
+struct Challenge {
+  # Coordinator -> a peer over TCP, in answer to its Hello: the coordinator proves it
+  # knows the token, and asks the peer to prove it too. proof = HMAC-SHA256(token,
+  # "shoal coordinator" || hello.nonce || nonce).
+  nonce @0 :Data;          # 32 random bytes
+  proof @1 :Data;
+}
+
+struct Proof {
+  # Peer -> coordinator, after checking the Challenge's proof: HMAC-SHA256(token,
+  # "shoal peer" || challenge.nonce || hello.nonce). Then comes the Welcome.
+  proof @0 :Data;
 }
 
 struct Welcome {
@@ -265,5 +281,7 @@ struct Envelope {
     catalog @18 :Catalog;         # to clients: the catalog changed
     blocked @19 :Blocked;
     release @20 :Release;
+    challenge @21 :Challenge;
+    proof @22 :Proof;
   }
 }

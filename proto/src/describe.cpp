@@ -73,9 +73,16 @@ std::string describe(Envelope::Reader e) {
       auto h = e.getHello();
       out = "hello v" + std::to_string(h.getProtocolVersion()) + " role=" + std::to_string(int(h.getRole())) +
             " name=" + text(h.getName()) + " host=" + text(h.getHost()) + " pid=" + std::to_string(h.getPid()) +
-            (h.getToken().size() ? " token=<set>" : "");
+            " nonce=" + std::to_string(h.getNonce().size()) + "B";
       break;
     }
+    case Envelope::CHALLENGE:
+      out = "challenge nonce=" + std::to_string(e.getChallenge().getNonce().size()) +
+            "B proof=" + std::to_string(e.getChallenge().getProof().size()) + "B";
+      break;
+    case Envelope::PROOF:
+      out = "proof " + std::to_string(e.getProof().getProof().size()) + "B";
+      break;
     case Envelope::WELCOME: {
       auto w = e.getWelcome();
       out = "welcome v" + std::to_string(w.getProtocolVersion()) + " peer=" + std::to_string(w.getPeerId()) +

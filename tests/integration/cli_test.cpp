@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -255,6 +256,35 @@ TEST_CASE("shoal start runs a coordinator and workers in the background and shoa
   CHECK(none.err.find("no cluster running") != std::string::npos);
   auto gone = run_cli({"workers"}, env);
   CHECK(gone.exit == 3);
+}
+
+TEST_CASE("shoal start --listen tcp:// makes a token (0600), and the daemons and clients use it",
+          "[integration][cli][security]") {
+  // Found broken: `shoal start --listen tcp://...` always failed: it could not hand the
+  // coordinator a token.
+  TempDir dir;
+  Env env{{"XDG_RUNTIME_DIR", dir.path}, {"SHOAL_TOKEN_FILE", std::nullopt}};
+  std::string state = dir.file("state");
+  auto started = run_cli({"--state-dir", state, "start", "--workers", "1", "--threads", "1", "--listen",
+                          "tcp://127.0.0.1:0"}, env);
+  INFO(started);
+  REQUIRE(started.exit == 0);
+  std::string address = trim(started.out);
+  CHECK(address.rfind("tcp://127.0.0.1:", 0) == 0);
+  std::string token = state + "/token";
+  CHECK(started.err.find("made a token for the TCP coordinator in " + token) != std::string::npos);
+  struct stat st{};
+  REQUIRE(::stat(token.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  CHECK(shoal::test::read_file(token).size() == 65);  // 32 random bytes in hex, and a newline
+  auto without = run_cli({"--address", address, "workers"}, env);
+  CHECK(without.exit == 3);
+  CHECK(without.err.find("token") != std::string::npos);
+  auto with = run_cli({"--address", address, "--token-file", token, "--json", "workers"}, env);
+  INFO(with);
+  CHECK(with.exit == 0);
+  CHECK(parse_json(with).size() == 1);
+  CHECK(run_cli({"--state-dir", state, "stop"}, env).exit == 0);
 }
 
 TEST_CASE("shoal submit, result and status: a plain task", "[integration][cli]") {
@@ -539,9 +569,7 @@ TEST_CASE("shoal run with no cluster starts an embedded one, and stops it leavin
 
 TEST_CASE("a TCP coordinator: the CLI needs its token, from --token-file or SHOAL_TOKEN_FILE", "[cli]") {
   shoal::test::TempDir d;
-  {
-    std::ofstream(d.file("token")) << "s3cret\n";
-  }
+  shoal::test::write_token_file(d.file("token"));
   shoal::test::Daemon coord({std::string(SHOAL_BIN_DIR) + "/shoal-coordinator", "--listen", "tcp://127.0.0.1:0",
                              "--token-file", d.file("token")},
                             d.file("c.log"));

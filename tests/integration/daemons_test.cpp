@@ -507,9 +507,7 @@ TEST_CASE("per-submit retries override the coordinator's default", "[integration
 
 TEST_CASE("TCP: a token is required, with it, tasks run", "[integration]") {
   shoal::test::TempDir d;
-  {
-    std::ofstream(d.file("token")) << "s3cret\n";
-  }
+  shoal::test::write_token_file(d.file("token"));
   shoal::test::Daemon coord({std::string(SHOAL_BIN_DIR) + "/shoal-coordinator", "--listen", "tcp://127.0.0.1:0",
                              "--token-file", d.file("token")},
                             d.file("c.log"));
@@ -522,7 +520,7 @@ TEST_CASE("TCP: a token is required, with it, tasks run", "[integration]") {
                              d.file("w.log"));
   CHECK_THROWS_AS(shoal::Client(address), shoal::ConnectionError);
   shoal::ClientOptions o;
-  o.token = "s3cret";
+  o.token = shoal::test::kTestToken;
   shoal::Client client(address, o);
   REQUIRE(wait_until([&] { return client.workers().result(5s).size() == 1; }, 15s));
   CHECK(client.submit<Int1>("square", 12).result(10s) == 144);

@@ -16,6 +16,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <optional>
+#include <tuple>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -23,7 +27,10 @@
 #include <thread>
 #include <vector>
 
+#include <capnp/message.h>
+
 #include "shoal/link/private_files.hpp"
+#include "shoal/proto/frame.hpp"
 #include "shoal/remote/client.hpp"
 #include "support/daemons.hpp"
 
@@ -166,6 +173,36 @@ int connect_tcp(std::uint16_t port) {
   return fd;
 }
 
+namespace schema = shoal::proto::schema;
+
+void send_frame(int fd, capnp::MessageBuilder& msg) {
+  std::vector<std::uint64_t> words;
+  shoal::proto::append_frame(msg, words);
+  REQUIRE(::write(fd, words.data(), words.size() * 8) == static_cast<ssize_t>(words.size() * 8));
+}
+
+/// The bytes of one whole frame from `fd`, within `limit`.
+std::optional<std::string> read_frame(int fd, std::chrono::milliseconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  std::string got;
+  for (;;) {
+    if (got.size() >= 8) {
+      std::uint32_t segments = 0, first = 0;
+      std::memcpy(&segments, got.data(), 4);
+      std::memcpy(&first, got.data() + 4, 4);
+      if (segments == 0 && got.size() >= 8 + std::size_t{first} * 8) return got;  // one segment: enough here
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return std::nullopt;
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return std::nullopt;
+    char buf[4096];
+    auto n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) return std::nullopt;
+    got.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
 /// Reads until EOF (or `limit`); true when the peer closed.
 bool closed_by_peer(int fd, std::chrono::milliseconds limit) {
   auto deadline = std::chrono::steady_clock::now() + limit;
@@ -277,9 +314,7 @@ TEST_CASE("1,100 strangers on TCP do not lock out a Unix-socket client, and the 
     return;
   }
   shoal::test::TempDir t;
-  {
-    std::ofstream(t.file("token")) << "0123456789abcdef0123456789abcdef\n";
-  }
+  shoal::test::write_token_file(t.file("token"));
   shoal::test::Cluster c({"--listen", "tcp://127.0.0.1:0", "--token-file", t.file("token"), "--hello-timeout-ms",
                           "60000"});
   auto tcp = c.coordinator->line();
@@ -306,28 +341,195 @@ TEST_CASE("1,100 strangers on TCP do not lock out a Unix-socket client, and the 
   CHECK(std::count(log.begin(), log.end(), '\n') < 20);
 }
 
-TEST_CASE("a wrong token is refused after a penalty and logged once per address", "[integration][security]") {
+TEST_CASE("a wrong token is refused: the client refuses the coordinator, a wrong proof waits out the penalty",
+          "[integration][security]") {
   shoal::test::TempDir t;
-  {
-    std::ofstream(t.file("token")) << "0123456789abcdef0123456789abcdef\n";
-  }
+  shoal::test::write_token_file(t.file("token"));
   shoal::test::Cluster c({"--listen", "tcp://127.0.0.1:0", "--token-file", t.file("token"), "--auth-penalty-ms",
                           "400"});
   auto tcp = c.coordinator->line();
   REQUIRE(tcp.has_value());
   std::string address = tcp->substr(6);
+  auto port = static_cast<std::uint16_t>(std::stoi(tcp->substr(tcp->rfind(':') + 1)));
+  // A client with another token finds the coordinator's proof wrong and leaves, having
+  // sent nothing derived from its own token.
   shoal::ClientOptions wrong;
-  wrong.token = "not the token";
+  wrong.token = "a token of thirty-two bytes, but another";
+  CHECK_THROWS_WITH(shoal::Client(address, wrong), Contains("cannot prove it knows the token"));
+  // A guesser that answers the challenge with a wrong proof waits out the penalty each
+  // time (found broken: ~3,800 guesses a second were answered at once).
   for (int i = 0; i < 3; ++i) {
+    int fd = connect_tcp(port);
+    REQUIRE(fd >= 0);
+    capnp::MallocMessageBuilder hello;
+    auto h = hello.initRoot<schema::Envelope>().initHello();
+    h.setProtocolVersion(schema::PROTOCOL_VERSION);
+    h.setRole(schema::Role::CLIENT);
+    std::string nonce(32, 'n');
+    h.setNonce(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(nonce.data()), nonce.size()));
+    send_frame(fd, hello);
+    auto challenge = read_frame(fd, 5s);
+    REQUIRE(challenge.has_value());
+    capnp::MallocMessageBuilder proof;
+    std::string guess(32, 'g');
+    proof.initRoot<schema::Envelope>().initProof().setProof(
+        capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(guess.data()), guess.size()));
     auto t0 = std::chrono::steady_clock::now();
-    CHECK_THROWS_WITH(shoal::Client(address, wrong), Contains("refused the connection"));
-    CHECK(std::chrono::steady_clock::now() - t0 >= 350ms);  // found broken: ~3,800 guesses a second
+    send_frame(fd, proof);
+    CHECK(closed_by_peer(fd, 5s));
+    CHECK(std::chrono::steady_clock::now() - t0 >= 350ms);
+    ::close(fd);
   }
   shoal::ClientOptions right;
-  right.token = "0123456789abcdef0123456789abcdef";
+  right.token = shoal::test::kTestToken;
   shoal::Client ok(address, right);
   CHECK(ok.workers().result(5s).empty());
   auto log = shoal::test::read_file(c.dir.file("coordinator.log"));
-  CHECK_THAT(log, Contains("refused 1 connection(s) from 127.0.0.1 in the last 10 s: bad or missing token"));
+  CHECK_THAT(log, Contains("refused 1 connection(s) from 127.0.0.1 in the last 10 s: a wrong proof of the token"));
   CHECK(log.find("refused 2") == std::string::npos);  // the next two were counted, not logged
+}
+
+TEST_CASE("an impostor on the coordinator's port learns no token and cannot make a worker run anything",
+          "[integration][security]") {
+  // Found broken: a process listening on the port got the worker's token in the clear,
+  // then a fake Welcome and an assign of shoal.exec made the worker run a command.
+  shoal::test::TempDir d;
+  auto token = shoal::test::write_token_file(d.file("token"));
+  int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::listen(listener, 4) == 0);
+  socklen_t len = sizeof addr;
+  REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  std::string address = "tcp://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  shoal::test::Daemon worker({std::string(SHOAL_BIN_DIR) + "/shoal-worker", "-c", address, "--token-file", token,
+                              "--reconnect-timeout=-1"},
+                             d.file("w.log"));
+  pollfd p{listener, POLLIN, 0};
+  REQUIRE(::poll(&p, 1, 10000) == 1);
+  int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+  REQUIRE(fd >= 0);
+  auto hello = read_frame(fd, 5s);
+  REQUIRE(hello.has_value());
+  CHECK(hello->find(shoal::test::kTestToken) == std::string::npos);  // the token never travels
+  // Skip the challenge: welcome it, and ask it to run a command.
+  auto marker = d.file("ran");
+  capnp::MallocMessageBuilder welcome;
+  welcome.initRoot<schema::Envelope>().initWelcome().setProtocolVersion(schema::PROTOCOL_VERSION);
+  send_frame(fd, welcome);
+  capnp::MallocMessageBuilder assign;
+  auto a = assign.initRoot<schema::Envelope>().initAssign();
+  a.setTaskId(1);
+  a.setFunction("shoal.exec");
+  a.setSignatureHash(shoal::remote::signature_of<std::tuple<std::int32_t, std::string, std::string>(
+                         std::vector<std::string>)>().signature_hash);
+  auto args = shoal::codec::encode(std::tuple<std::vector<std::string>>{{"touch", marker}});
+  a.setArgs(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(args.data()), args.size()));
+  send_frame(fd, assign);
+  CHECK(closed_by_peer(fd, 10s));  // the worker hangs up on it
+  ::close(fd);
+  ::close(listener);
+  CHECK(worker.wait(10s).has_value());
+  CHECK_FALSE(std::filesystem::exists(marker));
+  CHECK_THAT(shoal::test::read_file(d.file("w.log")), Contains("skipped the token challenge"));
+}
+
+TEST_CASE("a relay that records every byte between a worker and its coordinator never sees the token",
+          "[integration][security]") {
+  shoal::test::TempDir t;
+  auto token = shoal::test::write_token_file(t.file("token"));
+  shoal::test::Cluster c({"--listen", "tcp://127.0.0.1:0", "--token-file", token});
+  auto tcp = c.coordinator->line();
+  REQUIRE(tcp.has_value());
+  auto port = static_cast<std::uint16_t>(std::stoi(tcp->substr(tcp->rfind(':') + 1)));
+  // The relay: a listener, one connection forwarded both ways, every byte kept.
+  int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::listen(listener, 4) == 0);
+  socklen_t len = sizeof addr;
+  REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  std::string recorded;
+  std::atomic<bool> stop{false};
+  std::thread relay([&] {
+    pollfd lp{listener, POLLIN, 0};
+    if (::poll(&lp, 1, 10000) != 1) return;
+    int a = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    int b = connect_tcp(port);
+    char buf[65536];
+    while (!stop) {
+      pollfd ps[2] = {{a, POLLIN, 0}, {b, POLLIN, 0}};
+      if (::poll(ps, 2, 50) <= 0) continue;
+      bool done = false;
+      for (int i = 0; i < 2; ++i) {
+        if (!(ps[i].revents & (POLLIN | POLLHUP))) continue;
+        auto n = ::read(ps[i].fd, buf, sizeof buf);
+        if (n <= 0) {
+          done = true;
+          break;
+        }
+        recorded.append(buf, static_cast<std::size_t>(n));
+        (void)::write(i == 0 ? b : a, buf, static_cast<std::size_t>(n));
+      }
+      if (done) break;
+    }
+    ::close(a);
+    ::close(b);
+  });
+  struct Join {
+    std::thread& t;
+    std::atomic<bool>& stop;
+    ~Join() {
+      stop = true;
+      t.join();
+    }
+  } join{relay, stop};
+  std::string via = "tcp://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  shoal::test::Daemon worker({std::string(SHOAL_BIN_DIR) + "/shoal-worker", "-c", via, "--token-file", token,
+                              "--load", SHOAL_TEST_TASKS_LIB, "-t", "1"},
+                             t.file("w.log"));
+  shoal::Client client(c.address);
+  REQUIRE(shoal::test::wait_until([&] { return client.workers().result(5s).size() == 1; }, 15s));
+  CHECK(client.submit<Int1>("square", 7).result(10s) == 49);
+  stop = true;
+  relay.join();
+  relay = std::thread([] {});
+  ::close(listener);
+  CHECK(recorded.size() > 200);  // it saw the handshake, the registration, the task
+  CHECK(recorded.find(shoal::test::kTestToken) == std::string::npos);
+}
+
+TEST_CASE("a token file that is short, readable by others or a symlink stops the daemons with one line",
+          "[integration][security]") {
+  // Found broken: a 1-byte, world-readable token file was accepted.
+  shoal::test::TempDir d;
+  auto short_one = shoal::test::write_token_file(d.file("short"), "s3cret");
+  auto open_one = shoal::test::write_token_file(d.file("open"));
+  REQUIRE(::chmod(open_one.c_str(), 0644) == 0);
+  auto good = shoal::test::write_token_file(d.file("good"));
+  REQUIRE(::symlink(good.c_str(), d.file("link").c_str()) == 0);
+  struct Case {
+    std::string file, says;
+  };
+  for (const auto& [file, says] : {Case{short_one, "has 6 bytes: it needs at least 32"},
+                                   Case{open_one, "is readable by others: chmod 600"},
+                                   Case{d.file("link"), "is a symlink"}}) {
+    for (std::string daemon : {"shoal-coordinator", "shoal-worker"}) {
+      std::vector<std::string> argv{std::string(SHOAL_BIN_DIR) + "/" + daemon, "--token-file", file};
+      if (daemon == "shoal-coordinator")
+        argv.insert(argv.end(), {"--listen", "tcp://127.0.0.1:0"});
+      else
+        argv.insert(argv.end(), {"-c", "tcp://127.0.0.1:9"});
+      shoal::test::Daemon p(argv, d.file(daemon + ".log"));
+      INFO(daemon << " " << file);
+      CHECK(p.wait(10s) == 2);
+      auto log = shoal::test::read_file(d.file(daemon + ".log"));
+      CHECK_THAT(log, Contains(says));
+      ::unlink(d.file(daemon + ".log").c_str());
+    }
+  }
 }

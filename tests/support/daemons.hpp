@@ -9,6 +9,7 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <sys/wait.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -39,6 +40,18 @@ struct TempDir {
   }
   [[nodiscard]] std::string file(const std::string& name) const { return path + "/" + name; }
 };
+
+/// A token of 32 bytes, the least a token file may hold.
+inline const std::string kTestToken = "0123456789abcdef0123456789abcdef";
+
+/// Writes `token` to `path` as a token file must be: mode 0600. Returns `path`.
+inline std::string write_token_file(const std::string& path, const std::string& token = kTestToken) {
+  {
+    std::ofstream(path) << token << "\n";
+  }
+  ::chmod(path.c_str(), 0600);
+  return path;
+}
 
 /// Polls `cond` every millisecond until it holds or `limit` passes; returns whether it held.
 inline bool wait_until(const std::function<bool()>& cond, std::chrono::milliseconds limit = std::chrono::seconds(10)) {

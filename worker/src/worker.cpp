@@ -49,6 +49,8 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
   std::unordered_map<std::uint64_t, std::shared_ptr<Job>> jobs;  // assigned, not yet reported
   std::uint64_t heartbeat_ns = 1'000'000'000;
   bool connected = false;
+  bool welcomed = false;  // the coordinator welcomed us (and, over TCP, proved it knows the token)
+  std::optional<link::PeerHandshake> handshake;  // the session's, until the Welcome
   bool draining = false;   // tasks not started go back; no new ones
   bool exiting = false;    // run() returns after this session
   bool finishing = false;  // the last results leave, then the session ends
@@ -74,7 +76,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
 
   // Whether what is sent now can arrive: connected, and the connection not closing (a
   // failed write or a missed heartbeat closes it before on_closed says so).
-  [[nodiscard]] bool can_send() const { return connected && conn && !conn->closed(); }
+  [[nodiscard]] bool can_send() const { return connected && welcomed && conn && !conn->closed(); }
 
   void send(capnp::MessageBuilder& msg) {
     if (can_send()) conn->send(msg);
@@ -167,9 +169,18 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
   void on_frames() override {}
 
   void on_message(schema::Envelope::Reader env, const proto::FrameOwner& frame) override {
+    // Nothing from a server that has not proved it is our coordinator (an impostor on
+    // the port must not make us run anything).
+    if (!welcomed && handshake->on_message(*conn, env, opt.coordinator)) return;
+    if (!welcomed && env.which() != schema::Envelope::WELCOME && env.which() != schema::Envelope::ERROR)
+      throw ProtocolError("a message before the welcome: " + proto::describe(env));
     switch (env.which()) {
       case schema::Envelope::WELCOME:
+        if (welcomed) throw ProtocolError("a second welcome");
         if (auto hb = env.getWelcome().getHeartbeatMs()) heartbeat_ns = std::uint64_t{hb} * 1'000'000;
+        welcomed = true;
+        send_registration();
+        flush();  // results kept from before a reconnect
         break;
       case schema::Envelope::ASSIGN:
         on_assign(env.getAssign(), frame);
@@ -221,10 +232,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
 
   // ---- the session ----
 
-  void send_hello() {
-    capnp::MallocMessageBuilder hello;
-    link::fill_hello(hello.initRoot<schema::Envelope>().initHello(), schema::Role::WORKER, opt.name, opt.token);
-    send(hello);
+  void send_registration() {
     capnp::MallocMessageBuilder reg;
     auto r = reg.initRoot<schema::Envelope>().initRegisterWorker();
     r.setCapacity(opt.threads);
@@ -277,9 +285,10 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
   // One connection's life: hello, then messages until it ends or the worker finishes.
   Coro<void> session() {
     connected = true;
+    welcomed = false;
     conn->start(*this);
-    send_hello();
-    flush();  // results kept from before a reconnect
+    handshake.emplace(opt.token, conn->is_tcp());
+    handshake->hello(*conn, schema::Role::WORKER, opt.name);  // registration follows the welcome
     ++services;
     asio::co_spawn(ex, heartbeats(), [self = shared_from_this()](std::exception_ptr) {
       --self->services;

@@ -11,24 +11,13 @@
 #include <thread>
 
 #include "shoal/core/loop.hpp"
+#include "shoal/link/handshake.hpp"
 #include "shoal/link/private_files.hpp"
 #include "shoal/remote/link.hpp"
 #include "shoal/worker/loader.hpp"
 #include "shoal/worker/worker.hpp"
 
 namespace shoal::worker {
-
-namespace {
-
-std::string read_token(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error("cannot read the token file " + path);
-  std::string token;
-  std::getline(in, token);
-  return token;
-}
-
-}  // namespace
 
 int worker_main(int argc, char** argv) {
   CLI::App app{"shoal-worker: runs tasks for a shoal coordinator.\n"
@@ -65,7 +54,7 @@ int worker_main(int argc, char** argv) {
   opt.grace = std::chrono::milliseconds(static_cast<long>(grace_s * 1000));
   opt.reconnect_timeout = std::chrono::milliseconds(static_cast<long>(reconnect_s * 1000));
   try {
-    if (!token_file.empty()) opt.token = read_token(token_file);
+    if (!token_file.empty()) opt.token = link::read_token_file(token_file);
     if (!opt.coordinator.empty()) (void)remote::parse_address(opt.coordinator);
     for (const auto& lib : loads) {
       auto loaded = load_task_library(lib);

@@ -1,7 +1,18 @@
 #include "shoal/link/handshake.hpp"
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <capnp/message.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 
 #include "shoal/link/clock.hpp"
 #include "shoal/link/messages.hpp"
@@ -11,28 +22,84 @@ namespace shoal::link {
 namespace schema = proto::schema;
 
 namespace {
-bool const_time_equal(const std::string& a, const std::string& b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
 
 HelloCheck refuse(schema::ErrorCode code, std::string message, std::string reason) {
   return {false, code, std::move(message), std::move(reason)};
 }
-}  // namespace
 
-void fill_hello(schema::Hello::Builder h, schema::Role role, const std::string& name, const std::string& token) {
-  h.setProtocolVersion(schema::PROTOCOL_VERSION);
-  h.setRole(role);
-  h.setName(name);
-  h.setHost(this_host());
-  h.setPid(static_cast<std::uint32_t>(::getpid()));
-  h.setToken(token);
+std::string_view view(capnp::Data::Reader d) { return {reinterpret_cast<const char*>(d.begin()), d.size()}; }
+
+capnp::Data::Reader data_of(std::string_view s) {
+  return {reinterpret_cast<const capnp::byte*>(s.data()), s.size()};
 }
 
-HelloCheck check_hello(schema::Envelope::Reader env, bool tcp, const std::string& token, int fd) {
+}  // namespace
+
+std::string random_bytes(std::size_t n) {
+  std::string out(n, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1)
+    throw Error("the system's random generator failed");
+  return out;
+}
+
+std::string hmac_proof(const std::string& token, std::string_view label, std::string_view a, std::string_view b) {
+  std::string msg;
+  msg.reserve(label.size() + a.size() + b.size());
+  msg.append(label).append(a).append(b);
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (!HMAC(EVP_sha256(), token.data(), static_cast<int>(token.size()),
+            reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), out, &len))
+    throw Error("HMAC-SHA256 failed");
+  return std::string(reinterpret_cast<const char*>(out), len);
+}
+
+bool same_proof(std::string_view a, std::string_view b) noexcept {
+  // Proofs have one length (32 bytes); a length that differs is no secret.
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string coordinator_proof(const std::string& token, std::string_view peer_nonce,
+                              std::string_view coordinator_nonce) {
+  return hmac_proof(token, "shoal coordinator", peer_nonce, coordinator_nonce);
+}
+
+std::string peer_proof(const std::string& token, std::string_view coordinator_nonce, std::string_view peer_nonce) {
+  return hmac_proof(token, "shoal peer", coordinator_nonce, peer_nonce);
+}
+
+std::string read_token_file(const std::string& path) {
+  struct stat st{};
+  if (::lstat(path.c_str(), &st) != 0)
+    throw Error("cannot read the token file " + path + ": " + std::strerror(errno));
+  if (S_ISLNK(st.st_mode)) throw Error("the token file " + path + " is a symlink: name the file itself");
+  if (!S_ISREG(st.st_mode)) throw Error("the token file " + path + " is not a regular file");
+  if (st.st_uid != ::geteuid())
+    throw Error("the token file " + path + " is owned by uid " + std::to_string(st.st_uid) + ", not by you (uid " +
+                std::to_string(::geteuid()) + ")");
+  if (st.st_mode & 077)
+    throw Error("the token file " + path + " is readable by others: chmod 600 " + path);
+  std::ifstream in(path);
+  std::string token;
+  if (!in || !std::getline(in, token)) throw Error("cannot read the token file " + path);
+  while (!token.empty() && (token.back() == '\r' || token.back() == ' ' || token.back() == '\t')) token.pop_back();
+  if (token.size() < kMinTokenBytes)
+    throw Error("the token in " + path + " has " + std::to_string(token.size()) + " bytes: it needs at least " +
+                std::to_string(kMinTokenBytes) + " (make one with `head -c 32 /dev/urandom | xxd -p -c 64`)");
+  return token;
+}
+
+std::string new_token() {
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : random_bytes(kMinTokenBytes)) {
+    out.push_back(hex[c >> 4]);
+    out.push_back(hex[c & 15]);
+  }
+  return out;
+}
+
+HelloCheck check_hello(schema::Envelope::Reader env, bool tcp, int fd) {
   if (env.which() != schema::Envelope::HELLO)
     return refuse(schema::ErrorCode::PROTOCOL, "the first message must be a hello", "the first message must be a hello");
   auto h = env.getHello();
@@ -41,17 +108,57 @@ HelloCheck check_hello(schema::Envelope::Reader env, bool tcp, const std::string
                   "protocol version " + std::to_string(h.getProtocolVersion()) + " is not " +
                       std::to_string(schema::PROTOCOL_VERSION) + ": upgrade shoal on one side",
                   "protocol version mismatch");
-  if (tcp) {
-    if (token.empty() || !const_time_equal(text(h.getToken()), token))
-      return refuse(schema::ErrorCode::AUTH, "a TCP connection needs the coordinator's token (--token-file)",
-                    "bad or missing token");
-  } else if (fd >= 0) {
+  if (h.getNonce().size() != kNonceBytes)
+    return refuse(schema::ErrorCode::PROTOCOL, "a hello needs a nonce of " + std::to_string(kNonceBytes) + " bytes",
+                  "a hello without its nonce");
+  if (!tcp && fd >= 0) {
     ucred cred{};
     socklen_t len = sizeof cred;
-    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.uid != ::getuid())
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.uid != ::geteuid())
       return refuse(schema::ErrorCode::AUTH, "this coordinator serves only its own user", "peer of another uid");
   }
   return {};
+}
+
+void PeerHandshake::hello(Connection& c, schema::Role role, const std::string& name) {
+  nonce_ = random_bytes(kNonceBytes);
+  capnp::MallocMessageBuilder msg;
+  auto h = msg.initRoot<schema::Envelope>().initHello();
+  h.setProtocolVersion(schema::PROTOCOL_VERSION);
+  h.setRole(role);
+  h.setName(name);
+  h.setHost(this_host());
+  h.setPid(static_cast<std::uint32_t>(::getpid()));
+  h.setNonce(data_of(nonce_));
+  c.send(msg);
+}
+
+bool PeerHandshake::on_message(Connection& c, schema::Envelope::Reader env, const std::string& address) {
+  switch (env.which()) {
+    case schema::Envelope::CHALLENGE: {
+      if (token_.empty())
+        throw ConnectionError("the coordinator at " + address +
+                              " asks for its token: give it with --token-file (or ClientOptions::token)");
+      if (proven_) throw ProtocolError("a second challenge");
+      auto ch = env.getChallenge();
+      auto theirs = view(ch.getNonce());
+      if (theirs.size() != kNonceBytes || !same_proof(view(ch.getProof()), coordinator_proof(token_, nonce_, theirs)))
+        throw ConnectionError("the server at " + address +
+                              " cannot prove it knows the token: a wrong token, or not your coordinator");
+      proven_ = true;
+      capnp::MallocMessageBuilder msg;
+      auto proof = peer_proof(token_, theirs, nonce_);
+      msg.initRoot<schema::Envelope>().initProof().setProof(data_of(proof));
+      c.send(msg);
+      return true;
+    }
+    case schema::Envelope::ERROR:
+      return false;  // the caller reports why it was refused
+    default:
+      if (!trusted())
+        throw ConnectionError("the server at " + address + " skipped the token challenge: not your coordinator");
+      return false;
+  }
 }
 
 }  // namespace shoal::link

@@ -42,9 +42,8 @@ void ClientCore::Impl::post_flush_locked() {
 }
 
 void ClientCore::Impl::send_hello(const ClientOptions& options) {
-  capnp::MallocMessageBuilder msg;
-  link::fill_hello(msg.initRoot<schema::Envelope>().initHello(), schema::Role::CLIENT, options.name, options.token);
-  conn->send(msg);
+  handshake.emplace(options.token, conn->is_tcp());
+  handshake->hello(*conn, schema::Role::CLIENT, options.name);
 }
 
 namespace {
@@ -185,6 +184,7 @@ void ClientCore::Impl::set_catalog(schema::Catalog::Reader c) {
 }
 
 void ClientCore::Impl::on_message(schema::Envelope::Reader env, const proto::FrameOwner& frame) {
+  if (!welcome_seen && handshake && handshake->on_message(*conn, env, owner->address())) return;
   switch (env.which()) {
     case schema::Envelope::WELCOME: {
       auto w = env.getWelcome();

@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "shoal/link/connection.hpp"
+#include "shoal/link/handshake.hpp"
 #include "shoal/remote/client.hpp"
 
 namespace shoal::remote::detail {
@@ -98,6 +99,7 @@ struct ClientCore::Impl final : link::ConnectionHandler {
   std::atomic<std::uint64_t> status_seq{0};
   std::promise<void> welcomed;
   bool welcome_seen = false;
+  std::optional<link::PeerHandshake> handshake;  // until the Welcome
 
   void post_flush_locked();
   void flush();

@@ -226,6 +226,8 @@ std::string provoke(const std::string& address, bool hello, const std::function<
     auto h = m.initRoot<schema::Envelope>().initHello();
     h.setProtocolVersion(schema::PROTOCOL_VERSION);
     h.setRole(schema::Role::CLIENT);
+    std::string nonce(32, 'n');
+    h.setNonce(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(nonce.data()), nonce.size()));
     shoal::proto::append_frame(m, out);
     asio::write(socket, asio::buffer(out.data(), out.size() * 8));
     out.clear();
@@ -273,6 +275,15 @@ TEST_CASE("in process: bad input closes that one connection with a protocol erro
           auto h = m.initRoot<schema::Envelope>().initHello();
           h.setProtocolVersion(99);
         }) == "version");
+  // A hello without its nonce (protocol 3).
+  CHECK(provoke(cluster.address(), false, [](capnp::MessageBuilder& m) {
+          auto h = m.initRoot<schema::Envelope>().initHello();
+          h.setProtocolVersion(schema::PROTOCOL_VERSION);
+        }) == "protocol");
+  // A proof nobody asked for (a Unix-socket peer is not challenged).
+  CHECK(provoke(cluster.address(), true, [](capnp::MessageBuilder& m) {
+          m.initRoot<schema::Envelope>().initProof();
+        }) == "protocol");
   // A submit in another connection's id space.
   CHECK(provoke(cluster.address(), true, [](capnp::MessageBuilder& m) {
           auto s = m.initRoot<schema::Envelope>().initSubmit();
