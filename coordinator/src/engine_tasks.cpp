@@ -77,6 +77,17 @@ void Engine::maybe_free(std::uint64_t id) {
 
 void Engine::make_ready(TaskRecord& t) {
   t.state = TaskState::QUEUED;
+  // Its arguments and its dependencies' values travel in one Assign: too much for one
+  // message fails the task here, never the worker's connection.
+  std::size_t bytes = t.args.size();
+  for (auto dep : t.deps)
+    if (const auto* d = tasks.find(dep)) bytes += d->value.size();
+  if (bytes > link::kMaxPayloadBytes)
+    return fail(t.id, "shoal::ResultTooLarge",
+                "task " + std::to_string(t.id) + " (" + functions[t.fn].name + ") would receive " +
+                    std::to_string(bytes >> 20) + " MiB of arguments and dependency values: more than the " +
+                    std::to_string(link::kMaxPayloadBytes >> 20) + " MiB a task may carry",
+                ErrorKind::failed);
   if (t.actor) {
     if (auto* a = actors.find(t.actor)) pump_actor(*a);
     return;

@@ -24,6 +24,14 @@
 
 namespace shoal_test_tasks {
 
+/// `n` bytes of 'x': a result of any size.
+std::string blob(std::int64_t n) { return std::string(static_cast<std::size_t>(n), 'x'); }
+SHOAL_REMOTE(blob)
+
+/// The sum of two strings' sizes: a task whose dependencies' values can be large.
+std::int64_t total_size(std::string a, std::string b) { return static_cast<std::int64_t>(a.size() + b.size()); }
+SHOAL_REMOTE(total_size)
+
 /// Returns its argument: the cheapest possible task, for round-trip and throughput tests.
 std::int64_t noop(std::int64_t x) { return x; }
 SHOAL_REMOTE(noop)

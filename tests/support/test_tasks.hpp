@@ -15,6 +15,8 @@ std::int64_t add(std::int64_t a, std::int64_t b);
 std::int64_t square(std::int64_t x);
 shoal::Coro<std::int64_t> sleep_ms(std::int64_t ms);
 std::int64_t block_ms(std::int64_t ms);
+std::string blob(std::int64_t n);
+std::int64_t total_size(std::string a, std::string b);
 
 /// An actor holding a number: Counter(start), add(k) -> the new value, get().
 class Counter {

@@ -7,6 +7,7 @@
 
 #include "client_impl.hpp"
 #include "shoal/link/address.hpp"
+#include "shoal/link/messages.hpp"
 
 namespace shoal {
 
@@ -177,7 +178,7 @@ void ClientCore::submit(shoal::detail::Ref<shoal::detail::StateBase> state, Comp
   if (options.retries < -1 || options.retries > kMaxRetries)
     throw ValueError("the retries of " + function + " must be 0 to " + std::to_string(kMaxRetries) +
                      " (or -1: the coordinator's default), not " + std::to_string(options.retries));
-  if (args.size() > (48u << 20))
+  if (args.size() > link::kMaxPayloadBytes)
     throw ValueError("the arguments of " + function + " are " + std::to_string(args.size() >> 20) +
                      " MiB: more than the 48 MiB a task may carry");
   enqueue(std::move(state), complete, [&](Impl& im, std::uint64_t id) {

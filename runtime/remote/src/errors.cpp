@@ -21,6 +21,7 @@ struct ExceptionTable {
     add<DependencyFailed>("shoal::DependencyFailed");
     add<InvalidStateError>("shoal::InvalidStateError");
     add<DecodeError>("shoal::DecodeError");
+    add<ResultTooLarge>("shoal::ResultTooLarge");
   }
   template <typename E>
   void add(const char* name) {

@@ -13,6 +13,10 @@ namespace shoal::link {
 /// Capnp text as a std::string.
 [[nodiscard]] inline std::string text(capnp::Text::Reader t) { return std::string(t.cStr(), t.size()); }
 
+/// The most one task's arguments (with its dependencies' values) or one result may carry:
+/// what fits in a frame (64 MiB) with room to spare. Larger fails with ResultTooLarge.
+inline constexpr std::size_t kMaxPayloadBytes = 48u << 20;
+
 /// Payloads of this size or more alias their frame instead of being copied out of it.
 inline constexpr std::size_t kAliasAtBytes = 64 * 1024;
 

@@ -25,6 +25,14 @@ class DependencyFailed : public Error {
   explicit DependencyFailed(const std::string& what) : Error(what, ErrorKind::failed) {}
 };
 
+/// A task's result, or its arguments with its dependencies' values, would not fit in one
+/// message (link::kMaxPayloadBytes). The task fails with this; its worker and its
+/// connection carry on. Retrying the same call fails again.
+class ResultTooLarge : public Error {
+ public:
+  explicit ResultTooLarge(const std::string& what) : Error(what, ErrorKind::failed) {}
+};
+
 }  // namespace shoal
 
 namespace shoal::remote {
