@@ -203,6 +203,19 @@ std::optional<std::string> read_frame(int fd, std::chrono::milliseconds limit) {
   }
 }
 
+/// A TCP listener on a free loopback port: its descriptor and the port.
+std::pair<int, std::uint16_t> listen_loopback() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, 4) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+    throw std::runtime_error("cannot listen on the loopback interface");
+  return {fd, ntohs(addr.sin_port)};
+}
+
 /// Reads until EOF (or `limit`); true when the peer closed.
 bool closed_by_peer(int fd, std::chrono::milliseconds limit) {
   auto deadline = std::chrono::steady_clock::now() + limit;
@@ -395,15 +408,10 @@ TEST_CASE("an impostor on the coordinator's port learns no token and cannot make
   // then a fake Welcome and an assign of shoal.exec made the worker run a command.
   shoal::test::TempDir d;
   auto token = shoal::test::write_token_file(d.file("token"));
-  int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  REQUIRE(::listen(listener, 4) == 0);
-  socklen_t len = sizeof addr;
-  REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-  std::string address = "tcp://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  auto loopback = listen_loopback();
+  int listener = loopback.first;
+  std::uint16_t listen_port = loopback.second;
+  std::string address = "tcp://127.0.0.1:" + std::to_string(listen_port);
   shoal::test::Daemon worker({std::string(SHOAL_BIN_DIR) + "/shoal-worker", "-c", address, "--token-file", token,
                               "--reconnect-timeout=-1"},
                              d.file("w.log"));
@@ -445,14 +453,9 @@ TEST_CASE("a relay that records every byte between a worker and its coordinator 
   REQUIRE(tcp.has_value());
   auto port = static_cast<std::uint16_t>(std::stoi(tcp->substr(tcp->rfind(':') + 1)));
   // The relay: a listener, one connection forwarded both ways, every byte kept.
-  int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  REQUIRE(::listen(listener, 4) == 0);
-  socklen_t len = sizeof addr;
-  REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  auto loopback = listen_loopback();
+  int listener = loopback.first;
+  std::uint16_t listen_port = loopback.second;
   std::string recorded;
   std::atomic<bool> stop{false};
   std::thread relay([&] {
@@ -488,7 +491,7 @@ TEST_CASE("a relay that records every byte between a worker and its coordinator 
       t.join();
     }
   } join{relay, stop};
-  std::string via = "tcp://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  std::string via = "tcp://127.0.0.1:" + std::to_string(listen_port);
   shoal::test::Daemon worker({std::string(SHOAL_BIN_DIR) + "/shoal-worker", "-c", via, "--token-file", token,
                               "--load", SHOAL_TEST_TASKS_LIB, "-t", "1"},
                              t.file("w.log"));
