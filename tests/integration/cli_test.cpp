@@ -467,6 +467,26 @@ TEST_CASE("shoal submit --exec runs a command on a worker: its output and exit c
   CHECK(missing.err.find("cannot run /no/such/program") != std::string::npos);
 }
 
+TEST_CASE("shoal submit --exec keeps 4 MiB of a command's output and says how much it dropped",
+          "[integration][cli]") {
+  // Found broken: `submit --exec -- yes` grew the worker by about 200 MB/s.
+  ExampleCluster ec(1);
+  auto before = shoal::test::rss_kib(ec.c.workers[0]->pid());
+  auto endless = ec.run({"submit", "--exec", "--timeout", "2", "--", "yes"});
+  INFO(endless);
+  CHECK(endless.exit == 4);  // stopped at its timeout
+  auto after = shoal::test::rss_kib(ec.c.workers[0]->pid());
+  INFO("worker RSS " << before << " KiB before, " << after << " KiB after 2 s of yes");
+  CHECK(after < before + 64 * 1024);
+  auto big = ec.run({"submit", "--exec", "--", "/bin/sh", "-c", "head -c 20000000 /dev/zero | tr '\\0' y"});
+  INFO(big.err);
+  CHECK(big.exit == 0);
+  CHECK(big.out.size() > (4u << 20));
+  CHECK(big.out.size() < (4u << 20) + 200);
+  CHECK(big.out.find("[shoal.exec: 15805696 more bytes dropped: output is capped at 4 MiB per stream]") !=
+        std::string::npos);
+}
+
 TEST_CASE("cancelling shoal submit --exec kills the command and what it started", "[integration][cli]") {
   ExampleCluster ec;
   // `; true` makes the shell fork sleep rather than exec it: two processes to kill.

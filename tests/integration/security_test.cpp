@@ -233,14 +233,6 @@ bool closed_by_peer(int fd, std::chrono::milliseconds limit) {
 /// The first word of a Cap'n Proto frame of one segment of `words` words.
 std::uint64_t frame_header(std::uint32_t words) { return std::uint64_t{words} << 32; }
 
-std::uint64_t rss_kib(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6));
-  return 0;
-}
-
 /// Lets this process open `n` more descriptors, or says why it cannot.
 bool allow_descriptors(rlim_t n) {
   rlimit rl{};
@@ -294,7 +286,7 @@ TEST_CASE("1,000 half frames and 16 announced 63 MiB frames leave another client
   shoal::Client client(c.address);
   REQUIRE(shoal::test::wait_until([&] { return client.workers().result(5s).size() == 1; }, 15s));
   REQUIRE(client.submit<Int1>("square", 3).result(10s) == 9);
-  auto before = rss_kib(c.coordinator->pid());
+  auto before = shoal::test::rss_kib(c.coordinator->pid());
   auto path = c.dir.file("c.sock");
   Fds open;
   std::uint64_t half[2] = {frame_header(16), 0};  // 8 of a frame's 136 bytes... and a bit
@@ -315,7 +307,7 @@ TEST_CASE("1,000 half frames and 16 announced 63 MiB frames leave another client
   auto t0 = std::chrono::steady_clock::now();
   CHECK(client.submit<Int1>("square", 12).result(10s) == 144);
   CHECK(std::chrono::steady_clock::now() - t0 < 2s);
-  auto after = rss_kib(c.coordinator->pid());
+  auto after = shoal::test::rss_kib(c.coordinator->pid());
   INFO("coordinator RSS " << before << " KiB before, " << after << " KiB with the strangers");
   CHECK(after < before + 32 * 1024);  // 1,016 strangers in under 32 MiB (1 GB before the fix)
 }

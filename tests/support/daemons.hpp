@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -40,6 +41,15 @@ struct TempDir {
   }
   [[nodiscard]] std::string file(const std::string& name) const { return path + "/" + name; }
 };
+
+/// The resident memory of process `pid`, in KiB (0 when it cannot be read).
+inline std::uint64_t rss_kib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6));
+  return 0;
+}
 
 /// A token of 32 bytes, the least a token file may hold.
 inline const std::string kTestToken = "0123456789abcdef0123456789abcdef";

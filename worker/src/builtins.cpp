@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -40,8 +41,28 @@ struct Fd {
   }
 };
 
+/// What a command wrote on one stream: the first kOutputCap bytes, and how many more
+/// were read and dropped (a command that writes without end must not grow the worker).
+struct Captured {
+  static constexpr std::size_t kOutputCap = 4u << 20;
+  std::string text;
+  std::uint64_t dropped = 0;
+  void append(const char* data, std::size_t n) {
+    std::size_t keep = std::min(n, kOutputCap - std::min(kOutputCap, text.size()));
+    text.append(data, keep);
+    dropped += n - keep;
+  }
+  /// The text, with a last line saying what was dropped, if anything was.
+  std::string finish() && {
+    if (dropped)
+      text += "\n[shoal.exec: " + std::to_string(dropped) + " more bytes dropped: output is capped at " +
+              std::to_string(kOutputCap >> 20) + " MiB per stream]\n";
+    return std::move(text);
+  }
+};
+
 /// Reads what is available on `fd` into `out`; false at EOF (or on an error).
-bool drain(int fd, std::string& out) {
+bool drain(int fd, Captured& out) {
   char buf[65536];
   for (;;) {
     auto n = ::read(fd, buf, sizeof buf);
@@ -59,7 +80,8 @@ bool drain(int fd, std::string& out) {
 }  // namespace
 
 /// Runs `argv` (argv[0] looked up in PATH) with stdin from /dev/null and returns its exit
-/// code (-S when killed by signal S), its stdout and its stderr, each read in full. A stop
+/// code (-S when killed by signal S), its stdout and its stderr, each read in full and
+/// kept up to 4 MiB (the rest is read, counted and dropped, and a last line says so). A stop
 /// request (the task cancelled, or its timeout) kills the command's process group and
 /// reports the task cancelled. ValueError when argv is empty or the program cannot be started.
 std::tuple<std::int32_t, std::string, std::string> shoal_exec(std::vector<std::string> argv) {
@@ -105,7 +127,7 @@ std::tuple<std::int32_t, std::string, std::string> shoal_exec(std::vector<std::s
   err_w.reset();
   if (rc != 0) throw ValueError("shoal.exec: cannot run " + argv[0] + ": " + std::strerror(rc));
 
-  std::string stdout_text, stderr_text;
+  Captured stdout_text, stderr_text;
   bool out_open = true, err_open = true, killed = false;
   while (out_open || err_open) {
     if (!killed && this_task::stop_requested()) {
@@ -138,7 +160,7 @@ std::tuple<std::int32_t, std::string, std::string> shoal_exec(std::vector<std::s
   }
   if (killed) this_task::throw_if_stop_requested();
   std::int32_t code = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-  return {code, std::move(stdout_text), std::move(stderr_text)};
+  return {code, std::move(stdout_text).finish(), std::move(stderr_text).finish()};
 }
 
 }  // namespace shoal::worker
