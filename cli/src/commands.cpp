@@ -61,6 +61,7 @@ nlohmann::json task_json(const TaskInfo& t, const std::vector<WorkerInfo>& ws) {
   nlohmann::json j = {{"id", t.id},           {"function", t.function}, {"state", t.state},
                       {"attempt", t.attempt}, {"worker", worker_name(ws, t.worker)}};
   if (!t.error.empty()) j["error"] = t.error;
+  if (!t.note.empty()) j["note"] = t.note;
   if (t.submitted_ns) j["submitted_ns"] = t.submitted_ns;
   if (t.finished_ns) j["finished_ns"] = t.finished_ns;
   return j;
@@ -247,6 +248,7 @@ int cmd_status(const Globals& g, std::optional<std::uint64_t> id) {
       if (t.worker) std::cout << " on worker " << worker_name(workers, t.worker);
       if (t.attempt > 1) std::cout << " (attempt " << t.attempt << ")";
       if (!t.error.empty()) std::cout << ": " << t.error;
+      if (!t.note.empty()) std::cout << " (" << t.note << ")";
       std::cout << "\n";
     }
     return t.state == "failed" ? exit_task_failed : exit_ok;
@@ -332,7 +334,7 @@ int cmd_tasks(const Globals& g, const std::string& state, std::uint32_t limit) {
             << "ERROR\n";
   for (const auto& t : st.tasks)
     std::cout << std::left << std::setw(22) << t.id << std::setw(16) << t.function << std::setw(11) << t.state
-              << std::setw(12) << worker_name(workers, t.worker) << t.error << "\n";
+              << std::setw(12) << worker_name(workers, t.worker) << (t.error.empty() ? t.note : t.error) << "\n";
   return exit_ok;
 }
 

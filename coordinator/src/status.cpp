@@ -21,6 +21,10 @@ void fill_task_info(schema::TaskInfo::Builder b, const TaskRecord& t, const Func
   b.setFinishedNs(t.finished_wall);
   if (t.error) b.setError(t.error->type_name + ": " + t.error->message);
   b.setRunNs(t.run_ns);
+  // A ready task no live worker can run says so (it fails with NotRegistered once a
+  // worker without it has been there for --unregistered-wait-ms).
+  if (t.state == TaskState::QUEUED && !t.actor && !t.actor_create && functions[t.fn].workers.empty())
+    b.setNote("waiting: no worker has " + functions[t.fn].name);
 }
 
 }  // namespace

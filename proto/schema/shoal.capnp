@@ -222,6 +222,7 @@ struct TaskInfo {
   finishedNs @7 :UInt64;
   error @8 :Text;          # a failed task's error, one line
   runNs @9 :UInt64;        # how long it ran on its worker (0: not finished there)
+  note @10 :Text;          # why a queued task waits, e.g. "waiting: no worker has fib"
 }
 
 struct StatusRequest {

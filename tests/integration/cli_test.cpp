@@ -467,6 +467,28 @@ TEST_CASE("shoal submit --exec runs a command on a worker: its output and exit c
   CHECK(missing.err.find("cannot run /no/such/program") != std::string::npos);
 }
 
+TEST_CASE("a queued task no worker can run says so in shoal status and shoal tasks, then runs when one comes",
+          "[integration][cli]") {
+  ExampleCluster ec(0);
+  shoal::Client client(ec.c.address);
+  auto f = client.submit<std::int64_t(std::int64_t, std::int64_t)>("add", 20, 22);
+  auto id = std::to_string(shoal::Client::task_id(f));
+  REQUIRE(wait_until([&] { return ec.state(id) == "queued"; }, 10s));
+  auto status = ec.run({"status", id});
+  INFO(status);
+  CHECK(status.out.find("queued (waiting: no worker has add)") != std::string::npos);
+  auto listed = ec.run({"tasks", "--state", "queued"});
+  CHECK(listed.out.find("waiting: no worker has add") != std::string::npos);
+  auto json = parse_json(ec.run({"--json", "status", id}));
+  CHECK(json.value("note", "") == "waiting: no worker has add");
+  ec.c.workers.push_back(std::make_unique<Daemon>(
+      std::vector<std::string>{std::string(SHOAL_BIN_DIR) + "/shoal-worker", "-c", ec.c.address, "--load",
+                               SHOAL_EXAMPLES_LIB, "-t", "1", "--name", "late"},
+      ec.c.dir.file("late.log")));
+  CHECK(f.result(15s) == 42);
+  CHECK(parse_json(ec.run({"--json", "status", id})).value("note", "") == "");
+}
+
 TEST_CASE("shoal submit --exec keeps 4 MiB of a command's output and says how much it dropped",
           "[integration][cli]") {
   // Found broken: `submit --exec -- yes` grew the worker by about 200 MB/s.

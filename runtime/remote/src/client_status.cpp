@@ -64,6 +64,7 @@ void ClientCore::Impl::status_reply(schema::StatusReply::Reader r) {
     i.finished_ns = t.getFinishedNs();
     i.error = text(t.getError());
     i.run_ns = t.getRunNs();
+    i.note = text(t.getNote());
     s.tasks.push_back(std::move(i));
   }
   std::optional<Promise<ClusterStatus>> p;

@@ -88,6 +88,7 @@ struct TaskInfo {
   std::uint64_t submitted_ns = 0, finished_ns = 0;  ///< wall clock
   std::uint64_t run_ns = 0;  ///< how long it ran on its worker
   std::string error;         ///< a failed task's error
+  std::string note;          ///< why a queued task waits ("waiting: no worker has fib"), else ""
 };
 
 /// The cluster as the coordinator sees it.
