@@ -26,9 +26,8 @@ std::chrono::milliseconds seconds_to_ms(double s) {
   return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000.0 + 0.5));
 }
 
-/// The longest timeout or grace a flag takes: about 31 years, far inside what the clocks
-/// count, so that no conversion overflows.
-constexpr double kMaxSeconds = 1e9;
+/// The longest timeout or grace a flag takes: the longest task timeout, in seconds.
+constexpr double kMaxSeconds = static_cast<double>(link::kMaxTimeoutMs) / 1000;
 
 /// A number of seconds: finite, above zero (or zero when `zero_ok`), at most kMaxSeconds.
 /// Checked before CLI11 converts it, so "nan", "-1" and "1e300" are usage errors (exit 2).

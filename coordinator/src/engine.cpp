@@ -137,12 +137,7 @@ void Engine::refuse(Peer& p, const link::HelloCheck& check) {
   auto timer = std::make_shared<asio::steady_timer>(ex, opt.auth_penalty);
   timer->async_wait([self = shared_from_this(), conn = p.conn, check, timer](std::error_code) {
     if (conn->closed()) return;
-    capnp::MallocMessageBuilder msg;
-    auto e = msg.initRoot<schema::Envelope>().initError();
-    e.setCode(check.code);
-    e.setMessage(check.message);
-    e.setFatal(true);
-    conn->send(msg);
+    link::send_error(*conn, check.code, check.message, true);
     conn->close(check.reason);
   });
 }
@@ -151,10 +146,7 @@ void Engine::hello(Peer& p, schema::Envelope::Reader env) {
   if (p.refused) return;  // its answer waits out the penalty
   if (p.challenged) {
     // Over TCP the second message is the peer's proof that it knows the token.
-    if (env.which() != schema::Envelope::PROOF) throw ProtocolError("a peer must answer the challenge with its proof");
-    auto proof = env.getProof().getProof();
-    if (!link::same_proof(std::string_view(reinterpret_cast<const char*>(proof.begin()), proof.size()),
-                          link::peer_proof(opt.token, p.challenge_nonce, p.peer_nonce)))
+    if (!link::check_proof(env, opt.token, p.challenge_nonce, p.peer_nonce))
       return refuse(p, {false, schema::ErrorCode::AUTH,
                         "a TCP connection needs the coordinator's token (--token-file)", "a wrong proof of the token"});
     return welcome(p);
@@ -173,16 +165,9 @@ void Engine::hello(Peer& p, schema::Envelope::Reader env) {
   p.pid = h.getPid();
   if (!p.conn->is_tcp()) return welcome(p);  // a Unix socket of our own uid, or in process
   // The token never travels: prove we know it, and ask the peer to prove it too.
-  auto nonce = h.getNonce();
-  p.peer_nonce.assign(reinterpret_cast<const char*>(nonce.begin()), nonce.size());
-  p.challenge_nonce = link::random_bytes(link::kNonceBytes);
+  p.peer_nonce = std::string(link::view(h.getNonce()));
+  p.challenge_nonce = link::send_challenge(*p.conn, opt.token, p.peer_nonce);
   p.challenged = true;
-  auto proof = link::coordinator_proof(opt.token, p.peer_nonce, p.challenge_nonce);
-  capnp::MallocMessageBuilder msg;
-  auto c = msg.initRoot<schema::Envelope>().initChallenge();
-  c.setNonce(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(p.challenge_nonce.data()), p.challenge_nonce.size()));
-  c.setProof(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(proof.data()), proof.size()));
-  send(p, msg);
 }
 
 void Engine::welcome(Peer& p) {
@@ -290,12 +275,7 @@ void Engine::close_peer(Peer& p, const std::string& why) {
 void Engine::send(Peer& p, capnp::MessageBuilder& msg) { p.conn->send(msg); }
 
 void Engine::send_error(Peer& p, schema::ErrorCode code, const std::string& message, bool fatal) {
-  capnp::MallocMessageBuilder msg;
-  auto e = msg.initRoot<schema::Envelope>().initError();
-  e.setCode(code);
-  e.setMessage(message);
-  e.setFatal(fatal);
-  send(p, msg);
+  link::send_error(*p.conn, code, message, fatal);
 }
 
 void Engine::send_shutdown(Peer& p) {

@@ -12,11 +12,6 @@
 
 namespace shoal::coordinator {
 
-namespace {
-constexpr int kMaxRetries = 1000;                     // as TaskOptions allows
-constexpr std::uint64_t kMaxTimeoutMs = 1'000'000'000'000;  // about 31 years
-}  // namespace
-
 using link::steady_ns;
 using link::text;
 
@@ -109,8 +104,8 @@ void Engine::schedule_dispatch() {
 
 void Engine::dispatch() {
   if (stopped) return;
-  for (auto& [id, p] : peers)  // a connection that failed a write closes by itself
-    if (auto* w = scheduler.worker(id); w && p->conn->closed()) w->lost = true;
+  for (const auto& [id, slot] : scheduler.workers())  // a connection that failed a write closes by itself
+    if (auto* p = peer(id); !slot.lost && p && p->conn->closed()) scheduler.worker(id)->lost = true;
   for (auto [task, worker] : scheduler.pick())
     if (auto* p = peer(worker)) {
       p->out_assigns.push_back(task);
@@ -211,12 +206,12 @@ void Engine::on_submit(Peer& p, schema::Submit::Reader s, const proto::FrameOwne
   }
   t.submitted_wall = now_wall();
   // The wire is not trusted: a client built otherwise may send anything.
-  if (requested < -1 || requested > kMaxRetries)
-    return fail(id, "shoal::ValueError", "retries must be 0 to " + std::to_string(kMaxRetries) + ", not " +
+  if (requested < -1 || requested > link::kMaxRetries)
+    return fail(id, "shoal::ValueError", "retries must be 0 to " + std::to_string(link::kMaxRetries) + ", not " +
                 std::to_string(requested), ErrorKind::failed);
-  if (t.timeout_ms > kMaxTimeoutMs)
+  if (t.timeout_ms > static_cast<std::uint64_t>(link::kMaxTimeoutMs))
     return fail(id, "shoal::ValueError", "a timeout of " + std::to_string(t.timeout_ms) + " ms is more than the " +
-                std::to_string(kMaxTimeoutMs) + " ms allowed", ErrorKind::failed);
+                std::to_string(link::kMaxTimeoutMs) + " ms allowed", ErrorKind::failed);
   t.retries = retries_for(functions[t.fn].name, requested);
   if (stopping)
     return fail(id, "shoal::Error", "the coordinator is shutting down: submit to another one", ErrorKind::overloaded);

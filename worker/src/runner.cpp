@@ -171,8 +171,10 @@ void Runner::start(const std::shared_ptr<Job>& j) {
 
 void Runner::arm_timeout(const std::shared_ptr<Job>& j) {
   if (!j->timeout_ms) return;
-  // At most ~31 years (the coordinator refuses more): now + timeout never overflows.
-  auto ms = std::chrono::milliseconds(std::min<std::uint64_t>(j->timeout_ms, 1'000'000'000'000));
+  // The coordinator refuses more than kMaxTimeoutMs; clamped again here, so that now +
+  // timeout can never overflow whatever a peer sends.
+  auto ms = std::chrono::milliseconds(
+      std::min<std::uint64_t>(j->timeout_ms, static_cast<std::uint64_t>(link::kMaxTimeoutMs)));
   j->timer = std::make_unique<asio::steady_timer>(ex_, ms);
   j->timer->async_wait([self = shared_from_this(), weak = std::weak_ptr<Job>(j)](std::error_code ec) {
     auto j = weak.lock();

@@ -27,12 +27,6 @@ HelloCheck refuse(schema::ErrorCode code, std::string message, std::string reaso
   return {false, code, std::move(message), std::move(reason)};
 }
 
-std::string_view view(capnp::Data::Reader d) { return {reinterpret_cast<const char*>(d.begin()), d.size()}; }
-
-capnp::Data::Reader data_of(std::string_view s) {
-  return {reinterpret_cast<const capnp::byte*>(s.data()), s.size()};
-}
-
 }  // namespace
 
 std::string random_bytes(std::size_t n) {
@@ -120,6 +114,32 @@ HelloCheck check_hello(schema::Envelope::Reader env, bool tcp, int fd) {
   return {};
 }
 
+std::string send_challenge(Connection& c, const std::string& token, std::string_view peer_nonce) {
+  auto nonce = random_bytes(kNonceBytes);
+  auto proof = coordinator_proof(token, peer_nonce, nonce);
+  capnp::MallocMessageBuilder msg;
+  auto ch = msg.initRoot<schema::Envelope>().initChallenge();
+  ch.setNonce(link::data(nonce));
+  ch.setProof(link::data(proof));
+  c.send(msg);
+  return nonce;
+}
+
+bool check_proof(schema::Envelope::Reader env, const std::string& token, std::string_view challenge_nonce,
+                 std::string_view peer_nonce) {
+  if (env.which() != schema::Envelope::PROOF) throw ProtocolError("a peer must answer the challenge with its proof");
+  return same_proof(view(env.getProof().getProof()), peer_proof(token, challenge_nonce, peer_nonce));
+}
+
+void send_error(Connection& c, schema::ErrorCode code, const std::string& message, bool fatal) {
+  capnp::MallocMessageBuilder msg;
+  auto e = msg.initRoot<schema::Envelope>().initError();
+  e.setCode(code);
+  e.setMessage(message);
+  e.setFatal(fatal);
+  c.send(msg);
+}
+
 void PeerHandshake::hello(Connection& c, schema::Role role, const std::string& name) {
   nonce_ = random_bytes(kNonceBytes);
   capnp::MallocMessageBuilder msg;
@@ -129,7 +149,7 @@ void PeerHandshake::hello(Connection& c, schema::Role role, const std::string& n
   h.setName(name);
   h.setHost(this_host());
   h.setPid(static_cast<std::uint32_t>(::getpid()));
-  h.setNonce(data_of(nonce_));
+  h.setNonce(link::data(nonce_));
   c.send(msg);
 }
 
@@ -148,7 +168,7 @@ bool PeerHandshake::on_message(Connection& c, schema::Envelope::Reader env, cons
       proven_ = true;
       capnp::MallocMessageBuilder msg;
       auto proof = peer_proof(token_, theirs, nonce_);
-      msg.initRoot<schema::Envelope>().initProof().setProof(data_of(proof));
+      msg.initRoot<schema::Envelope>().initProof().setProof(link::data(proof));
       c.send(msg);
       return true;
     }

@@ -55,6 +55,17 @@ struct HelloCheck {
 /// checked by the challenge that follows.
 [[nodiscard]] HelloCheck check_hello(proto::schema::Envelope::Reader env, bool tcp, int fd);
 
+/// The accepting side's half over TCP: sends `c` a Challenge for the Hello's `peer_nonce`
+/// and returns the challenge's own nonce (kept for check_proof).
+[[nodiscard]] std::string send_challenge(Connection& c, const std::string& token, std::string_view peer_nonce);
+/// Whether `env` is a Proof that the peer knows `token`. ProtocolError when it is not a
+/// Proof at all.
+[[nodiscard]] bool check_proof(proto::schema::Envelope::Reader env, const std::string& token,
+                               std::string_view challenge_nonce, std::string_view peer_nonce);
+
+/// Sends `c` a connection-level Error.
+void send_error(Connection& c, proto::schema::ErrorCode code, const std::string& message, bool fatal);
+
 /// The connecting side of the handshake (Client, worker): sends the Hello, answers the
 /// coordinator's Challenge once its proof checks out, and refuses a coordinator that
 /// skips the challenge on TCP or cannot prove it knows the token.

@@ -3,7 +3,9 @@
 /// Conversions between Cap'n Proto readers and shoal's own values: text, bytes (aliasing
 /// the received frame where that pays), and the remote-error record.
 
+#include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "shoal/codec/error_info.hpp"
 #include "shoal/proto/frame.hpp"
@@ -16,6 +18,11 @@ namespace shoal::link {
 /// The most one task's arguments (with its dependencies' values) or one result may carry:
 /// what fits in a frame (64 MiB) with room to spare. Larger fails with ResultTooLarge.
 inline constexpr std::size_t kMaxPayloadBytes = 48u << 20;
+/// The longest task timeout (about 31 years: far inside what the clocks count, so that
+/// no `now + timeout` overflows), and the most retries a task may ask for. The Client
+/// refuses more, and so does the coordinator, which does not trust the wire.
+inline constexpr std::int64_t kMaxTimeoutMs = 1'000'000'000'000;
+inline constexpr int kMaxRetries = 1000;
 
 /// Payloads of this size or more alias their frame instead of being copied out of it.
 inline constexpr std::size_t kAliasAtBytes = 64 * 1024;
@@ -24,6 +31,15 @@ inline constexpr std::size_t kAliasAtBytes = 64 * 1024;
 /// buffer alive (no copy between the socket and the user's value). `frame` may be null
 /// (an in-process message), then the data is always copied.
 [[nodiscard]] Bytes bytes(capnp::Data::Reader d, const proto::FrameOwner& frame = {});
+
+/// Capnp data as a view of its bytes (valid while the message is).
+[[nodiscard]] inline std::string_view view(capnp::Data::Reader d) {
+  return {reinterpret_cast<const char*>(d.begin()), d.size()};
+}
+/// Bytes held in a string as capnp data (no copy: the message must not outlive `s`).
+[[nodiscard]] inline capnp::Data::Reader data(std::string_view s) {
+  return {reinterpret_cast<const capnp::byte*>(s.data()), s.size()};
+}
 
 /// Bytes as capnp data (no copy: the message must not outlive `b`).
 [[nodiscard]] inline capnp::Data::Reader data(const Bytes& b) {

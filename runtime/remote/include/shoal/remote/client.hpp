@@ -45,10 +45,9 @@ class Connection;
 
 namespace shoal {
 
-/// The longest task timeout (about 31 years: far inside what the clocks count).
-inline constexpr std::int64_t kMaxTimeoutMs = 1'000'000'000'000;
-/// The most retries a task may ask for.
-inline constexpr int kMaxRetries = 1000;
+/// The longest task timeout and the most retries a task may ask for (link/messages.hpp).
+using link::kMaxRetries;
+using link::kMaxTimeoutMs;
 
 /// Per-submit options. submit() throws ValueError for values outside the ranges below.
 struct TaskOptions {
