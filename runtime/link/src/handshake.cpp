@@ -3,7 +3,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <openssl/rand.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -30,9 +30,16 @@ HelloCheck refuse(schema::ErrorCode code, std::string message, std::string reaso
 }  // namespace
 
 std::string random_bytes(std::size_t n) {
+  // The kernel's generator, not OpenSSL's: every Hello needs a nonce, and the first
+  // RAND_bytes of a process initialises OpenSSL (milliseconds a LocalCluster start pays
+  // for each worker), while only TCP peers compute an HMAC.
   std::string out(n, '\0');
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1)
-    throw Error("the system's random generator failed");
+  for (std::size_t got = 0; got < n;) {
+    auto r = ::getrandom(out.data() + got, n - got, 0);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) throw Error(std::string("the system's random generator failed: ") + std::strerror(errno));
+    got += static_cast<std::size_t>(r);
+  }
   return out;
 }
 

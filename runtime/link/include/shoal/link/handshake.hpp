@@ -22,7 +22,7 @@ inline constexpr std::size_t kNonceBytes = 32;
 /// A token holds at least this many bytes of secret.
 inline constexpr std::size_t kMinTokenBytes = 32;
 
-/// `n` random bytes from the system's generator (OpenSSL's RAND_bytes).
+/// `n` random bytes from the kernel's generator (getrandom).
 [[nodiscard]] std::string random_bytes(std::size_t n);
 /// HMAC-SHA256(token, label || a || b).
 [[nodiscard]] std::string hmac_proof(const std::string& token, std::string_view label, std::string_view a,
