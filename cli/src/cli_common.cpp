@@ -38,6 +38,17 @@ std::string current_token_file() {
   return {};
 }
 
+namespace {
+link::TlsOptions& tls_flags() {
+  static link::TlsOptions tls;
+  return tls;
+}
+}  // namespace
+
+void set_tls(link::TlsOptions tls) { tls_flags() = std::move(tls); }
+
+link::TlsOptions current_tls() { return link::tls_from_env(tls_flags()); }
+
 std::unique_ptr<Client> connect(const std::string& address) {
   try {
     (void)remote::parse_address(address);
@@ -55,14 +66,16 @@ std::unique_ptr<Client> connect(const std::string& address) {
       throw CliError(exit_usage, e.what());
     }
   }
+  o.tls = current_tls();
   try {
     return std::make_unique<Client>(address, o);
+  } catch (const ValueError& e) {
+    throw CliError(exit_usage, e.what());  // a TLS file that cannot be used
   } catch (const ConnectionError& e) {
     std::string what = e.what();
-    if (what.find("refused the connection") != std::string::npos || what.find("token") != std::string::npos ||
-        what.find("runs as uid") != std::string::npos)
-      throw CliError(exit_no_coordinator, what);
-    throw CliError(exit_no_coordinator, "no coordinator at " + address + ": start one with `shoal start`");
+    if (what.rfind("no coordinator at", 0) == 0)
+      throw CliError(exit_no_coordinator, "no coordinator at " + address + ": start one with `shoal start`");
+    throw CliError(exit_no_coordinator, what);
   } catch (const TimeoutError&) {
     throw CliError(exit_no_coordinator,
                    "the coordinator at " + address + " did not answer within 5 s: is it overloaded or stuck?");

@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "shoal/link/tls.hpp"
 #include "shoal/core/error.hpp"
 #include "shoal/remote/client.hpp"
 
@@ -51,6 +52,10 @@ class CliError : public Error {
 void set_token_file(std::string path);
 /// The token file in force: --token-file, else $SHOAL_TOKEN_FILE, else "".
 std::string current_token_file();
+/// The TLS files connect() uses for TCP coordinators (--tls-ca, --tls-cert, --tls-key).
+void set_tls(link::TlsOptions tls);
+/// Those in force: the flags, each missing one from $SHOAL_TLS_CA, $SHOAL_TLS_CERT, $SHOAL_TLS_KEY.
+link::TlsOptions current_tls();
 
 /// The catalog entry of `function`, waiting up to `wait` for a worker that registers it.
 /// CliError(1) "no worker has registered FN (known: a, b, c)".
@@ -160,6 +165,7 @@ struct StartOptions {
 };
 int cmd_start(const Globals& g, const StartOptions& o);
 int cmd_stop(const Globals& g);
+int cmd_cert_init(const Globals& g, const std::string& dir, const std::vector<std::string>& hosts, int days);
 
 struct SubmitOptions {
   std::string function;

@@ -353,6 +353,12 @@ int run_main(int argc, char** argv) {
   app.add_flag("--json", g.json, "machine-readable output (one JSON document on stdout)");
   std::string token_file;
   app.add_option("--token-file", token_file, "file holding a TCP coordinator's token (else $SHOAL_TOKEN_FILE)");
+  link::TlsOptions tls;
+  app.add_option("--tls-ca", tls.ca,
+                 "TLS to a TCP coordinator: CA certificates its certificate must chain to (else $SHOAL_TLS_CA)");
+  app.add_option("--tls-cert", tls.cert,
+                 "TLS: the certificate to present (mutual TLS; with start, the coordinator's) (else $SHOAL_TLS_CERT)");
+  app.add_option("--tls-key", tls.key, "TLS: the key of --tls-cert (else $SHOAL_TLS_KEY)");
   app.add_option("--state-dir", g.state_dir,
                  "where start keeps pid and log files (default: $XDG_RUNTIME_DIR/shoal, else /tmp/shoal-$UID)");
 
@@ -411,8 +417,24 @@ int run_main(int argc, char** argv) {
   rn->add_option("-t,--threads", run.threads, "threads per embedded worker (default: cores / workers)");
   rn->add_option("-l,--load", run.load, "a task library for the embedded workers; repeatable");
 
+  std::string cert_dir;
+  std::vector<std::string> cert_hosts;
+  int cert_days = 825;
+  auto* cert = app.add_subcommand("cert", "make certificates for TLS between hosts");
+  cert->require_subcommand(1);
+  auto* cert_init = cert->add_subcommand(
+      "init", "make a CA, a coordinator certificate, worker and client certificates and a token in DIR");
+  cert_init->add_option("dir", cert_dir, "where to write them (made private, 0700)")->required();
+  cert_init->add_option("--host", cert_hosts,
+                        "a name or address the coordinator is reached at; repeatable (localhost, 127.0.0.1, ::1 "
+                        "and this host's name are always in)");
+  cert_init->add_option("--days", cert_days, "how long the certificates are valid")
+      ->check(CLI::Range(1, 36500))
+      ->capture_default_str();
+
   for (auto* verb : app.get_subcommands([](CLI::App*) { return true; }))
-    verb->footer("Global options (before or after the verb): -a,--address ADDR, --json, --state-dir DIR, --token-file F.\n"
+    verb->footer("Global options (before or after the verb): -a,--address ADDR, --json, --state-dir DIR, --token-file F,\n"
+                 "--tls-ca F, --tls-cert F, --tls-key F.\n"
                  "Exit codes: 0 ok, 1 a task failed, 2 usage error, 3 no coordinator, 4 timeout, 130 interrupted.");
   try {
     app.parse(argc, argv);
@@ -428,7 +450,9 @@ int run_main(int argc, char** argv) {
   }
 
   set_token_file(token_file);
+  set_tls(tls);
   try {
+    if (cert_init->parsed()) return cmd_cert_init(g, cert_dir, cert_hosts, cert_days);
     if (s->parsed()) return cmd_start(g, start);
     if (app.got_subcommand("stop")) return cmd_stop(g);
     if (sub->parsed()) return cmd_submit(g, submit);

@@ -17,6 +17,7 @@
 #include "shoal/cluster/spawn.hpp"
 #include "shoal/link/handshake.hpp"
 #include "shoal/link/private_files.hpp"
+#include "shoal/link/tls.hpp"
 #include "shoal/remote/link.hpp"
 
 namespace shoal::cli {
@@ -120,6 +121,24 @@ int cmd_start(const Globals& g, const StartOptions& o) {
     }
     set_token_file(token_file);
   }
+  // TLS: the coordinator presents --tls-cert; the workers (which dial `listen`) and this
+  // command check it against --tls-ca and present the same certificate where the
+  // coordinator asks for one (mutual TLS). Only a TCP address uses it.
+  auto tls = current_tls();
+  bool tcp = listen.rfind("tcp://", 0) == 0;
+  if (tcp && tls.enabled()) {
+    try {
+      (void)link::TlsContext::server(tls);
+      (void)link::TlsContext::client(tls);
+    } catch (const Error& e) {
+      throw CliError(exit_usage, std::string("start: ") + e.what());
+    }
+  }
+  auto tls_args = [&](std::vector<std::string>& argv) {
+    if (!tcp || !tls.enabled()) return;
+    if (!tls.cert.empty()) argv.insert(argv.end(), {"--tls-cert", tls.cert, "--tls-key", tls.key});
+    if (!tls.ca.empty()) argv.insert(argv.end(), {"--tls-ca", tls.ca});
+  };
 
   // A Ctrl-C from here on stops what this command started (exit 130) rather than leave
   // half a cluster behind.
@@ -135,6 +154,7 @@ int cmd_start(const Globals& g, const StartOptions& o) {
   c.program = sibling_program("shoal-coordinator");
   c.argv = {c.program, "--listen", listen, "--pid-file", (dir / "coordinator.pid").string(), "--grace", grace};
   if (!token_file.empty()) c.argv.insert(c.argv.end(), {"--token-file", token_file});
+  tls_args(c.argv);
   c.new_session = true;
   c.stdin_path = "/dev/null";
   c.stdout_path = (dir / "coordinator.out").string();
@@ -170,6 +190,7 @@ int cmd_start(const Globals& g, const StartOptions& o) {
     w.argv = {w.program, "-c", address, "--name", "w" + std::to_string(i + 1), "--grace", grace};
     if (o.threads) w.argv.insert(w.argv.end(), {"-t", std::to_string(o.threads)});
     if (!token_file.empty()) w.argv.insert(w.argv.end(), {"--token-file", token_file});
+    tls_args(w.argv);
     for (const auto& l : loads) w.argv.insert(w.argv.end(), {"--load", l});
     w.new_session = true;
     w.stdin_path = "/dev/null";
@@ -255,6 +276,36 @@ int cmd_stop(const Globals& g) {
               << "\n";
   else
     std::cout << "stopped the cluster at " << state.value("address", std::string("?")) << "\n";
+  return exit_ok;
+}
+
+int cmd_cert_init(const Globals& g, const std::string& dir, const std::vector<std::string>& hosts, int days) {
+  std::string written;
+  try {
+    written = link::init_certificates(dir, hosts, days);
+  } catch (const Error& e) {
+    throw CliError(exit_usage, std::string("cert init: ") + e.what());
+  }
+  if (g.json) {
+    nlohmann::json files = nlohmann::json::array();
+    std::istringstream in(written);
+    for (std::string line; std::getline(in, line);) files.push_back(line);
+    std::cout << nlohmann::json{{"dir", dir}, {"files", files}}.dump() << "\n";
+    return exit_ok;
+  }
+  std::cout << written;
+  auto at = [&](const char* f) { return (fs::path(dir) / f).string(); };
+  std::cout << "\nThe coordinator:  shoal-coordinator --listen tcp://0.0.0.0:7000 --token-file " << at("token")
+            << " \\\n                    --tls-cert " << at("coordinator.crt") << " --tls-key " << at("coordinator.key")
+            << " --tls-ca " << at("ca.crt") << "\n"
+            << "Each worker:      shoal-worker -c tcp://HOST:7000 --token-file " << at("token") << " \\\n"
+            << "                    --tls-ca " << at("ca.crt") << " --tls-cert " << at("worker.crt") << " --tls-key "
+            << at("worker.key") << "\n"
+            << "Clients:          shoal -a tcp://HOST:7000 --token-file " << at("token") << " --tls-ca " << at("ca.crt")
+            << " \\\n                    --tls-cert " << at("client.crt") << " --tls-key " << at("client.key")
+            << " status\n"
+            << "Copy ca.crt, the token and each host's certificate and key to it (keys and the token stay 0600);\n"
+            << "ca.key signs new certificates: keep it off the cluster.\n";
   return exit_ok;
 }
 

@@ -171,6 +171,9 @@ LocalCluster::LocalCluster(unsigned workers, LocalClusterOptions options) : impl
   im.address = "unix://" + im.dir + "/c.sock";
   coordinator::CoordinatorOptions co;
   co.listen = {im.address};
+  co.listen.insert(co.listen.end(), im.opt.listen.begin(), im.opt.listen.end());
+  co.token = im.opt.token;
+  co.tls = im.opt.tls;
   co.retries = im.opt.retries;
   co.exit_workers_on_stop = true;
   co.log = im.opt.log;
@@ -227,6 +230,8 @@ Client& LocalCluster::client() {
 }
 
 std::string LocalCluster::address() const { return impl_->address; }
+
+std::vector<std::string> LocalCluster::addresses() const { return impl_->coord->addresses(); }
 
 void LocalCluster::wait_for_workers(std::size_t n, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;

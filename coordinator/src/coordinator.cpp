@@ -7,6 +7,7 @@
 #include "engine.hpp"
 #include "shoal/link/address.hpp"
 #include "shoal/link/handshake.hpp"
+#include "shoal/link/tls.hpp"
 
 namespace shoal::coordinator {
 
@@ -21,6 +22,7 @@ void Coordinator::start() {
   auto& e = *engine_;
   std::vector<std::string> addrs = e.opt.listen;
   if (addrs.empty() && e.opt.listen_default) addrs.push_back(link::default_address());
+  if (e.opt.tls.enabled()) e.tls = link::TlsContext::server(e.opt.tls);
   for (auto& a : addrs) {
     auto addr = link::parse_address(a);
     if (addr.kind == link::Address::Kind::tcp && e.opt.token.size() < link::kMinTokenBytes)

@@ -16,6 +16,7 @@
 #include "shoal/link/address.hpp"
 #include "shoal/link/handshake.hpp"
 #include "shoal/link/private_files.hpp"
+#include "shoal/link/tls.hpp"
 
 namespace shoal::coordinator {
 
@@ -33,7 +34,16 @@ int coordinator_main(int argc, char** argv) {
   app.add_option("--listen,-l", opt.listen,
                  "address to listen on, repeatable: unix:///PATH or tcp://HOST:PORT (default: $SHOAL_ADDRESS, "
                  "else " + link::default_address() + ")");
-  app.add_option("--token-file", token_file, "file holding the token TCP peers must present");
+  app.add_option("--token-file", token_file, "file holding the token TCP peers must present")
+      ->envname("SHOAL_TOKEN_FILE");
+  app.add_option("--tls-cert", opt.tls.cert, "TLS for TCP peers: this coordinator's certificate (PEM)")
+      ->envname("SHOAL_TLS_CERT");
+  app.add_option("--tls-key", opt.tls.key, "TLS: the key of --tls-cert (a file only you can read)")
+      ->envname("SHOAL_TLS_KEY");
+  app.add_option("--tls-ca", opt.tls.ca,
+                 "TLS: CA certificates a peer's certificate must chain to; with it, every TCP peer needs one "
+                 "(mutual TLS)")
+      ->envname("SHOAL_TLS_CA");
   app.add_option("--retries", opt.retries, "attempts after a worker loss before a task fails with WorkerLost")
       ->capture_default_str();
   app.add_option("--function-retries", fn_retries, "NAME=N: retries for one function; repeatable");
@@ -73,6 +83,7 @@ int coordinator_main(int argc, char** argv) {
       opt.function_retries[f.substr(0, eq)] = std::stoi(f.substr(eq + 1));
     }
     if (!token_file.empty()) opt.token = link::read_token_file(token_file);
+    if (opt.tls.enabled()) (void)link::TlsContext::server(opt.tls);  // a bad file: one line, exit 2
     opt.heartbeat = std::chrono::milliseconds(heartbeat_ms);
     opt.hello_timeout = std::chrono::milliseconds(hello_timeout_ms);
     opt.auth_penalty = std::chrono::milliseconds(auth_penalty_ms);

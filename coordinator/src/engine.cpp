@@ -122,18 +122,22 @@ void Engine::close_late_hellos(std::uint64_t now) {
   for (auto* p : late) p->conn->close("no hello within " + std::to_string(opt.hello_timeout.count()) + " ms");
 }
 
-// A refused hello is answered after the penalty, and logged once per address per 10 s.
-void Engine::refuse(Peer& p, const link::HelloCheck& check) {
-  p.refused = true;
+// Refusals are logged once per address per 10 s, with how many there were.
+void Engine::note_refusal(const std::string& address, const std::string& reason) {
   auto now = steady_ns();
-  auto& r = refusals[p.conn->peer_address()];
+  auto& r = refusals[address];
   ++r.count;
   if (now - r.logged_at > 10'000'000'000ull) {
-    log("refused " + std::to_string(r.count) + " connection(s) from " + p.conn->peer_address() +
-        " in the last 10 s: " + check.reason);
+    log("refused " + std::to_string(r.count) + " connection(s) from " + address + " in the last 10 s: " + reason);
     r.count = 0;
     r.logged_at = now;
   }
+}
+
+// A refused hello is answered after the penalty.
+void Engine::refuse(Peer& p, const link::HelloCheck& check) {
+  p.refused = true;
+  note_refusal(p.conn->peer_address(), check.reason);
   auto timer = std::make_shared<asio::steady_timer>(ex, opt.auth_penalty);
   timer->async_wait([self = shared_from_this(), conn = p.conn, check, timer](std::error_code) {
     if (conn->closed()) return;
@@ -256,6 +260,8 @@ void Engine::handle(Peer& p, schema::Envelope::Reader env, const proto::FrameOwn
 void Engine::on_disconnect(Peer& p, const std::string& why) {
   auto keep = connections[&p];  // the peer lives to the end of this call
   connections.erase(&p);
+  if (!p.id && p.conn->secured() && why.rfind("TLS handshake failed", 0) == 0)
+    note_refusal(p.conn->peer_address(), why);
   if (p.id) peers.erase(p.id);
   if (p.role == schema::Role::WORKER && p.welcomed)
     worker_lost(p, why);
@@ -381,7 +387,9 @@ Coro<void> Engine::accept_loop(link::Listener* l) {
     try {
       auto s = co_await l->accept();
       if (stopping) break;  // the socket closes as it goes
-      start_peer(link::Connection::over_socket(std::move(s)));
+      auto conn = link::Connection::over_socket(std::move(s));
+      if (tls && conn->is_tcp()) conn->secure(tls);
+      start_peer(std::move(conn));
       continue;
     } catch (const std::exception& e) {
       if (stopping) break;

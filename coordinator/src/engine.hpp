@@ -67,6 +67,7 @@ struct Engine : std::enable_shared_from_this<Engine> {
   asio::any_io_executor ex;
   CoordinatorOptions opt;
   std::vector<std::unique_ptr<link::Listener>> listeners;
+  std::shared_ptr<link::TlsContext> tls;  // TCP peers speak TLS (opt.tls)
   std::unordered_map<Peer*, std::shared_ptr<Peer>> connections;  // every open connection
   std::unordered_map<std::uint64_t, Peer*> peers;                 // those past their hello
   FunctionTable functions;
@@ -98,6 +99,7 @@ struct Engine : std::enable_shared_from_this<Engine> {
   void start_peer(std::shared_ptr<link::Connection> conn);
   void admit_stranger(Peer& p);
   void refuse(Peer& p, const link::HelloCheck& check);
+  void note_refusal(const std::string& address, const std::string& reason);
   void close_late_hellos(std::uint64_t now);
   void hello(Peer& p, schema::Envelope::Reader env);
   void welcome(Peer& p);

@@ -48,14 +48,30 @@ void FrameReader::make_room(std::size_t need_words) {
   end_bytes_ = have_bytes;
 }
 
+asio::awaitable<std::pair<std::error_code, std::size_t>> FrameReader::read_some(asio::mutable_buffer buffer) {
+  if (!layer_) {
+    auto [ec, n] = co_await socket_.async_read_some(buffer, asio::experimental::as_tuple(asio::use_awaitable));
+    co_return std::pair{ec, n};
+  }
+  // Through the layer: its callback completes the awaiting coroutine (the handler Asio
+  // gives us is move-only, std::function wants a copy: share it).
+  auto token = asio::experimental::as_tuple(asio::use_awaitable);
+  auto [ec, n] = co_await asio::async_initiate<decltype(token), void(std::error_code, std::size_t)>(
+      [this, buffer](auto handler) {
+        auto h = std::make_shared<decltype(handler)>(std::move(handler));
+        layer_->async_read_some(buffer, [h](const std::error_code& e, std::size_t k) { std::move(*h)(e, k); });
+      },
+      token);
+  co_return std::pair{ec, n};
+}
+
 asio::awaitable<std::optional<Frame>> FrameReader::next() {
   for (;;) {
     if (auto f = try_next()) co_return f;
     make_room(want_words_);
     auto* base = reinterpret_cast<char*>(chunk_->data());
     std::size_t space = chunk_->capacity_words() * 8 - end_bytes_;
-    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(base + end_bytes_, space),
-                                                    asio::experimental::as_tuple(asio::use_awaitable));
+    auto [ec, n] = co_await read_some(asio::buffer(base + end_bytes_, space));
     ++reads_;
     end_bytes_ += n;
     if (ec == asio::error::eof) {
@@ -89,7 +105,13 @@ void FrameWriter::send_words(std::span<const std::uint64_t> words) {
   if (!writing_) start_write();
 }
 
+void FrameWriter::release() {
+  held_ = false;
+  if (!writing_) start_write();
+}
+
 void FrameWriter::start_write() {
+  if (held_) return;
   if (pending_.empty()) {
     idle_.cancel();  // wake drain() waiters
     return;
@@ -104,19 +126,23 @@ void FrameWriter::start_write() {
   pending_.clear();
   writing_ = true;
   ++writes_;
-  asio::async_write(socket_, asio::buffer(inflight_.data(), inflight_.size() * 8),
-                    [self = shared_from_this(), owner = std::move(owner)](const std::error_code& ec, std::size_t) {
-                      self->writing_ = false;
-                      self->inflight_.clear();
-                      if (ec) {
-                        self->error_ = ec;
-                        self->pending_.clear();
-                        self->idle_.cancel();
-                        if (self->on_error_) self->on_error_(ec);
-                        return;
-                      }
-                      self->start_write();
-                    });
+  auto done = [self = shared_from_this(), owner = std::move(owner)](const std::error_code& ec, std::size_t) {
+    self->writing_ = false;
+    self->inflight_.clear();
+    if (ec) {
+      self->error_ = ec;
+      self->pending_.clear();
+      self->idle_.cancel();
+      if (self->on_error_) self->on_error_(ec);
+      return;
+    }
+    self->start_write();
+  };
+  auto buffer = asio::buffer(inflight_.data(), inflight_.size() * 8);
+  if (layer_)
+    layer_->async_write(buffer, std::move(done));
+  else
+    asio::async_write(socket_, buffer, std::move(done));
 }
 
 asio::awaitable<void> FrameWriter::drain() {

@@ -287,6 +287,59 @@ TEST_CASE("shoal start --listen tcp:// makes a token (0600), and the daemons and
   CHECK(run_cli({"--state-dir", state, "stop"}, env).exit == 0);
 }
 
+TEST_CASE("shoal cert init, then shoal start over TCP with mutual TLS: verified peers in, the rest out",
+          "[integration][cli][security][tls]") {
+  TempDir dir;
+  Env env{{"XDG_RUNTIME_DIR", dir.path}, {"SHOAL_TOKEN_FILE", std::nullopt}, {"SHOAL_TLS_CA", std::nullopt},
+          {"SHOAL_TLS_CERT", std::nullopt}, {"SHOAL_TLS_KEY", std::nullopt}};
+  std::string pki = dir.file("pki"), state = dir.file("state");
+  auto made = run_cli({"cert", "init", pki, "--host", "node-a.example"}, env);
+  INFO(made);
+  REQUIRE(made.exit == 0);
+  CHECK(made.out.find(pki + "/coordinator.crt") != std::string::npos);
+  auto again = run_cli({"cert", "init", pki}, env);
+  CHECK(again.exit == 2);
+  CHECK(again.err.find("already holds a CA") != std::string::npos);
+
+  auto at = [&](const std::string& f) { return pki + "/" + f; };
+  auto started = run_cli({"--state-dir", state, "--token-file", at("token"), "--tls-cert", at("coordinator.crt"),
+                          "--tls-key", at("coordinator.key"), "--tls-ca", at("ca.crt"), "start", "--workers", "1",
+                          "--threads", "1", "--listen", "tcp://127.0.0.1:0"},
+                         env);
+  INFO(started);
+  REQUIRE(started.exit == 0);  // its worker joined through TLS
+  std::string address = trim(started.out);
+  std::vector<std::string> token{"--address", address, "--token-file", at("token")};
+  auto plus = [&](std::vector<std::string> more) {
+    auto v = token;
+    v.insert(v.end(), more.begin(), more.end());
+    return v;
+  };
+
+  auto plain = run_cli(plus({"workers"}), env);
+  INFO(plain);
+  CHECK(plain.exit == 3);
+  CHECK(plain.err.find("uses TLS needs its CA") != std::string::npos);
+  auto no_cert = run_cli(plus({"--tls-ca", at("ca.crt"), "workers"}), env);
+  INFO(no_cert);
+  CHECK(no_cert.exit == 3);
+  CHECK(no_cert.err.find("certificate required") != std::string::npos);
+
+  Env with_tls = env;  // the same through the environment
+  with_tls["SHOAL_TLS_CA"] = at("ca.crt");
+  with_tls["SHOAL_TLS_CERT"] = at("client.crt");
+  with_tls["SHOAL_TLS_KEY"] = at("client.key");
+  auto workers = run_cli(plus({"--json", "workers"}), with_tls);
+  INFO(workers);
+  CHECK(workers.exit == 0);
+  CHECK(parse_json(workers).size() == 1);
+  auto sum = run_cli(plus({"submit", "--wait", "add", "40", "2"}), with_tls);
+  INFO(sum);
+  CHECK(sum.exit == 0);
+  CHECK(trim(sum.out) == "42");
+  CHECK(run_cli({"--state-dir", state, "stop"}, env).exit == 0);
+}
+
 TEST_CASE("shoal submit, result and status: a plain task", "[integration][cli]") {
   ExampleCluster ec;
   auto sub = ec.run({"submit", "add", "40", "2"});

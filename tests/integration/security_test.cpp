@@ -29,7 +29,9 @@
 
 #include <capnp/message.h>
 
+#include "shoal/link/handshake.hpp"
 #include "shoal/link/private_files.hpp"
+#include "shoal/link/tls.hpp"
 #include "shoal/proto/frame.hpp"
 #include "shoal/remote/client.hpp"
 #include "support/daemons.hpp"
@@ -249,6 +251,62 @@ struct Fds {
   }
 };
 
+/// A relay on a loopback port that forwards one connection to `port` both ways and
+/// keeps every byte it forwards.
+class Relay {
+ public:
+  explicit Relay(std::uint16_t port) {
+    auto [fd, p] = listen_loopback();
+    listener_ = fd;
+    address = "tcp://127.0.0.1:" + std::to_string(p);
+    thread_ = std::thread([this, port] {
+      pollfd lp{listener_, POLLIN, 0};
+      if (::poll(&lp, 1, 10000) != 1) return;
+      int a = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+      int b = connect_tcp(port);
+      char buf[65536];
+      while (!stop_) {
+        pollfd ps[2] = {{a, POLLIN, 0}, {b, POLLIN, 0}};
+        if (::poll(ps, 2, 50) <= 0) continue;
+        bool done = false;
+        for (int i = 0; i < 2; ++i) {
+          if (!(ps[i].revents & (POLLIN | POLLHUP))) continue;
+          auto n = ::read(ps[i].fd, buf, sizeof buf);
+          if (n <= 0) {
+            done = true;
+            break;
+          }
+          recorded_.append(buf, static_cast<std::size_t>(n));
+          (void)::write(i == 0 ? b : a, buf, static_cast<std::size_t>(n));
+        }
+        if (done) break;
+      }
+      ::close(a);
+      ::close(b);
+    });
+  }
+  ~Relay() { finish(); }
+  Relay(const Relay&) = delete;
+  Relay& operator=(const Relay&) = delete;
+
+  /// Stops relaying; returns everything that crossed.
+  const std::string& finish() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    if (listener_ >= 0) ::close(listener_);
+    listener_ = -1;
+    return recorded_;
+  }
+
+  std::string address;
+
+ private:
+  int listener_ = -1;
+  std::atomic<bool> stop_{false};
+  std::string recorded_;
+  std::thread thread_;
+};
+
 }  // namespace
 
 TEST_CASE("a connection that says nothing is closed after the hello timeout, a big frame before hello at once",
@@ -444,56 +502,15 @@ TEST_CASE("a relay that records every byte between a worker and its coordinator 
   auto tcp = c.coordinator->line();
   REQUIRE(tcp.has_value());
   auto port = static_cast<std::uint16_t>(std::stoi(tcp->substr(tcp->rfind(':') + 1)));
-  // The relay: a listener, one connection forwarded both ways, every byte kept.
-  auto loopback = listen_loopback();
-  int listener = loopback.first;
-  std::uint16_t listen_port = loopback.second;
-  std::string recorded;
-  std::atomic<bool> stop{false};
-  std::thread relay([&] {
-    pollfd lp{listener, POLLIN, 0};
-    if (::poll(&lp, 1, 10000) != 1) return;
-    int a = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
-    int b = connect_tcp(port);
-    char buf[65536];
-    while (!stop) {
-      pollfd ps[2] = {{a, POLLIN, 0}, {b, POLLIN, 0}};
-      if (::poll(ps, 2, 50) <= 0) continue;
-      bool done = false;
-      for (int i = 0; i < 2; ++i) {
-        if (!(ps[i].revents & (POLLIN | POLLHUP))) continue;
-        auto n = ::read(ps[i].fd, buf, sizeof buf);
-        if (n <= 0) {
-          done = true;
-          break;
-        }
-        recorded.append(buf, static_cast<std::size_t>(n));
-        (void)::write(i == 0 ? b : a, buf, static_cast<std::size_t>(n));
-      }
-      if (done) break;
-    }
-    ::close(a);
-    ::close(b);
-  });
-  struct Join {
-    std::thread& t;
-    std::atomic<bool>& stop;
-    ~Join() {
-      stop = true;
-      t.join();
-    }
-  } join{relay, stop};
-  std::string via = "tcp://127.0.0.1:" + std::to_string(listen_port);
+  Relay relay(port);
+  std::string via = relay.address;
   shoal::test::Daemon worker({std::string(SHOAL_BIN_DIR) + "/shoal-worker", "-c", via, "--token-file", token,
                               "--load", SHOAL_TEST_TASKS_LIB, "-t", "1"},
                              t.file("w.log"));
   shoal::Client client(c.address);
   REQUIRE(shoal::test::wait_until([&] { return client.workers().result(5s).size() == 1; }, 15s));
   CHECK(client.submit<Int1>("square", 7).result(10s) == 49);
-  stop = true;
-  relay.join();
-  relay = std::thread([] {});
-  ::close(listener);
+  const auto& recorded = relay.finish();
   CHECK(recorded.size() > 200);  // it saw the handshake, the registration, the task
   CHECK(recorded.find(shoal::test::kTestToken) == std::string::npos);
 }
@@ -511,7 +528,7 @@ TEST_CASE("a token file that is short, readable by others or a symlink stops the
     std::string file, says;
   };
   for (const auto& [file, says] : {Case{short_one, "has 6 bytes: it needs at least 32"},
-                                   Case{open_one, "is readable by others: chmod 600"},
+                                   Case{open_one, "is readable by others (mode 0644): chmod 600"},
                                    Case{d.file("link"), "is a symlink"}}) {
     for (std::string daemon : {"shoal-coordinator", "shoal-worker"}) {
       std::vector<std::string> argv{std::string(SHOAL_BIN_DIR) + "/" + daemon, "--token-file", file};
@@ -527,4 +544,103 @@ TEST_CASE("a token file that is short, readable by others or a symlink stops the
       ::unlink(d.file(daemon + ".log").c_str());
     }
   }
+}
+
+namespace {
+
+// A CA, certificates and a token (`shoal cert init`) in a temporary directory.
+struct Pki {
+  shoal::test::TempDir tmp;
+  std::string dir = tmp.file("pki");
+  Pki() { (void)shoal::link::init_certificates(dir, {}); }
+  [[nodiscard]] std::string at(const std::string& f) const { return dir + "/" + f; }
+  [[nodiscard]] std::vector<std::string> coordinator_flags() const {
+    return {"--listen",   "tcp://127.0.0.1:0",     "--token-file", at("token"),        "--tls-cert",
+            at("coordinator.crt"), "--tls-key", at("coordinator.key"), "--tls-ca", at("ca.crt")};
+  }
+  [[nodiscard]] std::vector<std::string> worker_flags() const {
+    return {"--token-file", at("token"), "--tls-ca", at("ca.crt"), "--tls-cert", at("worker.crt"), "--tls-key",
+            at("worker.key")};
+  }
+};
+
+std::uint16_t port_of(const std::string& ready_line) {
+  return static_cast<std::uint16_t>(std::stoi(ready_line.substr(ready_line.rfind(':') + 1)));
+}
+
+}  // namespace
+
+TEST_CASE("with TLS, a relay between a worker and its coordinator sees neither the token nor the work",
+          "[integration][security][tls]") {
+  Pki pki;
+  shoal::test::Cluster c(pki.coordinator_flags());
+  auto tcp = c.coordinator->line();
+  REQUIRE(tcp.has_value());
+  Relay relay(port_of(*tcp));
+  auto argv = std::vector<std::string>{std::string(SHOAL_BIN_DIR) + "/shoal-worker", "-c", relay.address, "--load",
+                                       SHOAL_TEST_TASKS_LIB, "-t", "1"};
+  for (auto& f : pki.worker_flags()) argv.push_back(f);
+  shoal::test::Daemon worker(argv, c.dir.file("w.log"));
+  // A client over TCP too, with its own certificate.
+  shoal::ClientOptions o;
+  o.token = shoal::link::read_token_file(pki.at("token"));
+  o.tls = {.cert = pki.at("client.crt"), .key = pki.at("client.key"), .ca = pki.at("ca.crt")};
+  shoal::Client client("tcp://127.0.0.1:" + std::to_string(port_of(*tcp)), o);
+  REQUIRE(shoal::test::wait_until([&] { return client.workers().result(5s).size() == 1; }, 15s));
+  CHECK(client.submit<Int1>("square", 7).result(10s) == 49);
+  const auto& recorded = relay.finish();
+  INFO(c.logs());
+  CHECK(recorded.size() > 1000);  // the handshake, the registration, the task
+  CHECK(recorded.find(shoal::test::kTestToken) == std::string::npos);
+  CHECK(recorded.find("square") == std::string::npos);  // registered function names cross in the clear without TLS
+  CHECK(recorded.find("w0") == std::string::npos);
+}
+
+TEST_CASE("a mutual-TLS coordinator refuses a worker with another CA's certificate, or none, and logs it",
+          "[integration][security][tls]") {
+  Pki ours, theirs;
+  shoal::test::Cluster c(ours.coordinator_flags());
+  auto tcp = c.coordinator->line();
+  REQUIRE(tcp.has_value());
+  std::string address = "tcp://127.0.0.1:" + std::to_string(port_of(*tcp));
+  std::string worker_bin = std::string(SHOAL_BIN_DIR) + "/shoal-worker";
+  // Trusts our coordinator, but holds a certificate our CA never signed.
+  shoal::test::Daemon stranger({worker_bin, "-c", address, "--token-file", ours.at("token"), "--tls-ca",
+                                ours.at("ca.crt"), "--tls-cert", theirs.at("worker.crt"), "--tls-key",
+                                theirs.at("worker.key"), "--reconnect-timeout=-1", "--load", SHOAL_TEST_TASKS_LIB},
+                               c.dir.file("stranger.log"));
+  // The right token, no TLS at all.
+  shoal::test::Daemon plain({worker_bin, "-c", address, "--token-file", ours.at("token"), "--reconnect-timeout=-1",
+                             "--load", SHOAL_TEST_TASKS_LIB},
+                            c.dir.file("plain.log"));
+  CHECK(stranger.wait(15s) == 3);
+  CHECK(plain.wait(15s) == 3);
+  shoal::Client client(c.address);  // the Unix socket: plain and local
+  CHECK(client.workers().result(5s).empty());
+  INFO(c.logs());
+  REQUIRE(shoal::test::wait_until(
+      [&] { return shoal::test::read_file(c.dir.file("coordinator.log")).find("TLS handshake failed") != std::string::npos; },
+      5s));
+  CHECK_THAT(shoal::test::read_file(c.dir.file("coordinator.log")), Contains("refused"));
+  CHECK_THAT(shoal::test::read_file(c.dir.file("stranger.log")), Contains("does not trust our certificate"));
+}
+
+TEST_CASE("a TLS key file readable by others, or a CA that is not one, stops the daemons with one line",
+          "[integration][security][tls]") {
+  Pki pki;
+  REQUIRE(::chmod(pki.at("worker.key").c_str(), 0640) == 0);
+  shoal::test::TempDir d;
+  shoal::test::Daemon w({std::string(SHOAL_BIN_DIR) + "/shoal-worker", "-c", "tcp://127.0.0.1:9", "--tls-ca",
+                         pki.at("ca.crt"), "--tls-cert", pki.at("worker.crt"), "--tls-key", pki.at("worker.key")},
+                        d.file("w.log"));
+  CHECK(w.wait(10s) == 2);
+  CHECK_THAT(shoal::test::read_file(d.file("w.log")), Contains("is readable by others (mode 0640)"));
+  // The same through the environment.
+  shoal::test::Daemon c({"/usr/bin/env", "SHOAL_TLS_CERT=" + pki.at("coordinator.crt"),
+                         "SHOAL_TLS_KEY=" + pki.at("coordinator.key"), "SHOAL_TLS_CA=" + pki.at("token"),
+                         std::string(SHOAL_BIN_DIR) + "/shoal-coordinator", "--listen", "tcp://127.0.0.1:0",
+                         "--token-file", pki.at("token")},
+                        d.file("c.log"));
+  CHECK(c.wait(10s) == 2);
+  CHECK_THAT(shoal::test::read_file(d.file("c.log")), Contains("is not a PEM CA certificate"));
 }

@@ -26,6 +26,7 @@
 #include "shoal/link/connection.hpp"
 #include "shoal/link/handshake.hpp"
 #include "shoal/link/messages.hpp"
+#include "shoal/link/tls.hpp"
 #include "shoal/proto/describe.hpp"
 #include "shoal/remote/client.hpp"
 
@@ -60,8 +61,11 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
   std::unique_ptr<asio::steady_timer> wake;  // run() and session() sleep on it
   std::unique_ptr<asio::steady_timer> beat;  // the heartbeat coroutine's
   std::string last_connect_error;
+  bool ever_welcomed = false;  // some session got as far as the welcome
+  std::shared_ptr<link::TlsContext> tls;  // for a TCP coordinator (opt.tls)
 
   Engine(WorkerOptions o, remote::Registry& r) : opt(std::move(o)), registry(r) {
+    if (opt.tls.enabled()) tls = link::TlsContext::client(opt.tls);  // a bad file fails here, once
     if (opt.threads == 0) opt.threads = std::max(1u, std::thread::hardware_concurrency());
     if (opt.name.empty()) opt.name = "w" + std::to_string(::getpid());
   }
@@ -179,6 +183,8 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
         if (welcomed) throw ProtocolError("a second welcome");
         if (auto hb = env.getWelcome().getHeartbeatMs()) heartbeat_ns = std::uint64_t{hb} * 1'000'000;
         welcomed = true;
+        if (!ever_welcomed) log("connected to " + (opt.adopted_fd == -2 ? std::string("its parent") : opt.coordinator));
+        ever_welcomed = true;
         send_registration();
         flush();  // results kept from before a reconnect
         break;
@@ -225,7 +231,12 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
   }
 
   void on_closed(const std::string& why) override {
-    if (connected) log("lost the coordinator: " + why);
+    if (connected && welcomed) log("lost the coordinator: " + why);
+    if (!welcomed) {
+      auto error = "the coordinator at " + opt.coordinator + " did not let us in: " + why;
+      if (error != last_connect_error && opt.reconnect_timeout.count() >= 0) log(error + " (trying again)");
+      last_connect_error = error;
+    }
     connected = false;
     poke();
   }
@@ -314,10 +325,14 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
 
   bool connect() {
     try {
-      proto::Socket s = opt.adopted_fd >= 0 ? link::adopt_socket(ex, opt.adopted_fd)
-                                            : link::connect_socket(ex, link::parse_address(opt.coordinator));
-      if (opt.adopted_fd >= 0) opt.adopted_fd = -2;  // used
+      bool adopted = opt.adopted_fd >= 0;
+      auto addr = adopted ? link::Address{} : link::parse_address(opt.coordinator);
+      proto::Socket s = adopted ? link::adopt_socket(ex, opt.adopted_fd) : link::connect_socket(ex, addr);
+      if (adopted) opt.adopted_fd = -2;  // used
       conn = link::Connection::over_socket(std::move(s));
+      if (!adopted && addr.kind == link::Address::Kind::tcp && opt.tls.enabled()) {
+        conn->secure(tls, addr.host);
+      }
       return true;
     } catch (const std::exception& e) {
       last_connect_error = e.what();
@@ -385,20 +400,21 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
                           }});
     actors = std::make_shared<ActorHost>(runner, registry);
     if (opt.coordinator.empty()) opt.coordinator = link::default_address();
-    Client::set_current_address(opt.client_address.empty() ? opt.coordinator : opt.client_address);
+    Client::set_current_address(opt.client_address.empty() ? opt.coordinator : opt.client_address,
+                                ClientOptions{.token = opt.token, .tls = opt.tls});
     bool adopted = opt.adopted_fd >= 0;
-    bool ever = false;
     auto backoff = std::chrono::milliseconds(50);
     auto lost_at = std::chrono::steady_clock::now();
     for (;;) {
       if (finishing) break;  // stopped before (or between) sessions
+      bool joined = false;
       if (connect()) {
-        if (!ever) log("connected to " + (adopted ? std::string("its parent") : opt.coordinator));
-        ever = true;
-        backoff = std::chrono::milliseconds(50);
         co_await session();
+        joined = welcomed;
+        if (joined) backoff = std::chrono::milliseconds(50);
         lost_at = std::chrono::steady_clock::now();
-      } else if (!ever && opt.reconnect_timeout.count() < 0) {
+      }
+      if (!joined && !ever_welcomed && opt.reconnect_timeout.count() < 0) {
         log("cannot reach the coordinator: " + last_connect_error);
         exit_status = 3;
         break;
@@ -407,7 +423,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
       if (opt.reconnect_timeout.count() > 0 && std::chrono::steady_clock::now() - lost_at > opt.reconnect_timeout) {
         log("giving up: no coordinator at " + opt.coordinator + " for " + std::to_string(opt.reconnect_timeout.count()) +
             " ms" + (last_connect_error.empty() ? "" : " (" + last_connect_error + ")"));
-        exit_status = ever ? 0 : 3;
+        exit_status = ever_welcomed ? 0 : 3;
         break;
       }
       wake->expires_after(backoff);

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "shoal/core/loop.hpp"
+#include "shoal/link/tls.hpp"
 #include "shoal/link/handshake.hpp"
 #include "shoal/link/private_files.hpp"
 #include "shoal/remote/link.hpp"
@@ -36,7 +37,15 @@ int worker_main(int argc, char** argv) {
   app.add_option("--coroutines", opt.coroutines, "coroutine tasks run at once")->capture_default_str();
   app.add_option("--load,-l", loads, "a task library (.so) to load; repeatable")->check(CLI::ExistingFile);
   app.add_option("--name,-n", opt.name, "this worker's name (default: w<pid>)");
-  app.add_option("--token-file", token_file, "file holding the coordinator's token (TCP)");
+  app.add_option("--token-file", token_file, "file holding the coordinator's token (TCP)")->envname("SHOAL_TOKEN_FILE");
+  app.add_option("--tls-ca", opt.tls.ca,
+                 "TLS to a TCP coordinator: CA certificates its certificate must chain to (default with "
+                 "--tls-cert: the system's roots)")
+      ->envname("SHOAL_TLS_CA");
+  app.add_option("--tls-cert", opt.tls.cert, "TLS: this worker's certificate, for a coordinator that asks (mutual TLS)")
+      ->envname("SHOAL_TLS_CERT");
+  app.add_option("--tls-key", opt.tls.key, "TLS: the key of --tls-cert (a file only you can read)")
+      ->envname("SHOAL_TLS_KEY");
   app.add_option("--grace", grace_s, "seconds running tasks get to finish on SIGTERM")->capture_default_str();
   app.add_option("--reconnect-timeout", reconnect_s,
                  "seconds to keep trying when the coordinator goes away (0: forever, -1: never)")
@@ -56,6 +65,7 @@ int worker_main(int argc, char** argv) {
   try {
     if (!token_file.empty()) opt.token = link::read_token_file(token_file);
     if (!opt.coordinator.empty()) (void)remote::parse_address(opt.coordinator);
+    if (opt.tls.enabled()) (void)link::TlsContext::client(opt.tls);  // a bad file: one line, exit 2
     for (const auto& lib : loads) {
       auto loaded = load_task_library(lib);
       if (!quiet)

@@ -11,6 +11,7 @@
 #include <algorithm>
 
 #include "shoal/link/clock.hpp"
+#include "tls_layer.hpp"
 
 namespace shoal::link {
 
@@ -69,6 +70,37 @@ std::size_t Connection::pending_bytes() const noexcept {
   return writer_ ? writer_->pending_bytes() : outbox_.size() * 8;
 }
 
+void Connection::secure(std::shared_ptr<TlsContext> tls, const std::string& host) {
+  if (!socket_ || !tls || started_) return;
+  tls_ = std::make_unique<TlsLayer>(*socket_, std::move(tls), host);
+  reader_->set_layer(tls_.get());
+  writer_->set_layer(tls_.get());
+  writer_->hold();  // until the handshake is done
+}
+
+void Connection::tls_handshake() {
+  tls_deadline_ = std::make_unique<asio::steady_timer>(ex_, kTlsHandshakeTimeout);
+  tls_deadline_->async_wait([weak = weak_from_this()](const std::error_code& ec) {
+    if (ec) return;
+    if (auto self = weak.lock()) self->close("the TLS handshake took over " +
+                                             std::to_string(kTlsHandshakeTimeout.count()) + " ms");
+  });
+  tls_->handshake([self = shared_from_this()](const std::string& error) {
+    if (self->tls_deadline_) self->tls_deadline_->cancel();
+    self->reading_ = false;
+    if (self->closed_) return self->ended(self->why_);
+    if (!error.empty()) {
+      self->closed_ = true;
+      self->why_ = error;
+      std::error_code ec;
+      self->socket_->close(ec);
+      return self->ended(error);
+    }
+    self->writer_->release();
+    self->begin_reading();
+  });
+}
+
 void Connection::start(std::shared_ptr<ConnectionHandler> handler) {
   kept_handler_ = std::move(handler);
   start(*kept_handler_);
@@ -84,7 +116,22 @@ void Connection::start(ConnectionHandler& handler) {
     return;
   }
   if (socket_) {
-    reading_ = true;
+    if (tls_) {
+      reading_ = true;  // the handshake stands for the read loop until it is done
+      tls_handshake();
+      return;
+    }
+    begin_reading();
+    return;
+  }
+  auto early = std::move(early_);
+  early_.clear();
+  for (auto& words : early) deliver_local(std::move(words));
+}
+
+void Connection::begin_reading() {
+  reading_ = true;
+  {
     // The read loop is owned by this connection: close() ends it, and its end (clean or
     // not) is reported to the handler through ended().
     asio::co_spawn(ex_, read_loop(), [self = shared_from_this()](std::exception_ptr e) {
@@ -103,14 +150,11 @@ void Connection::start(ConnectionHandler& handler) {
           why = "an unknown failure while reading";
         }
       }
+      if (self->tls_) why = TlsLayer::explain(why);
       if (protocol && !self->closed_ && self->handler_) self->handler_->on_protocol_error(why);
       self->ended(why);
     });
-    return;
   }
-  auto early = std::move(early_);
-  early_.clear();
-  for (auto& words : early) deliver_local(std::move(words));
 }
 
 Coro<void> Connection::read_loop() {

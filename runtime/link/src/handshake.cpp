@@ -16,6 +16,7 @@
 
 #include "shoal/link/clock.hpp"
 #include "shoal/link/messages.hpp"
+#include "shoal/link/private_files.hpp"
 
 namespace shoal::link {
 
@@ -70,19 +71,8 @@ std::string peer_proof(const std::string& token, std::string_view coordinator_no
 }
 
 std::string read_token_file(const std::string& path) {
-  struct stat st{};
-  if (::lstat(path.c_str(), &st) != 0)
-    throw Error("cannot read the token file " + path + ": " + std::strerror(errno));
-  if (S_ISLNK(st.st_mode)) throw Error("the token file " + path + " is a symlink: name the file itself");
-  if (!S_ISREG(st.st_mode)) throw Error("the token file " + path + " is not a regular file");
-  if (st.st_uid != ::geteuid())
-    throw Error("the token file " + path + " is owned by uid " + std::to_string(st.st_uid) + ", not by you (uid " +
-                std::to_string(::geteuid()) + ")");
-  if (st.st_mode & 077)
-    throw Error("the token file " + path + " is readable by others: chmod 600 " + path);
-  std::ifstream in(path);
-  std::string token;
-  if (!in || !std::getline(in, token)) throw Error("cannot read the token file " + path);
+  auto text = read_secret_file(path, "token file", 64u << 10);
+  std::string token = text.substr(0, text.find('\n'));
   while (!token.empty() && (token.back() == '\r' || token.back() == ' ' || token.back() == '\t')) token.pop_back();
   if (token.size() < kMinTokenBytes)
     throw Error("the token in " + path + " has " + std::to_string(token.size()) + " bytes: it needs at least " +

@@ -41,6 +41,43 @@ void ensure_private_dir(const std::string& dir) {
                 " if you made it, else remove it and try again");
 }
 
+std::string read_secret_file(const std::string& path, std::string_view what_sv, std::size_t max_bytes) {
+  std::string what(what_sv);
+  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0) {
+    if (errno == ELOOP) throw Error("the " + what + " " + path + " is a symlink: name the file itself");
+    throw Error("cannot read the " + what + " " + path + ": " + std::strerror(errno));
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st{};
+  if (::fstat(fd, &st) != 0) throw Error("cannot read the " + what + " " + path + ": " + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) throw Error("the " + what + " " + path + " is not a regular file");
+  if (st.st_uid != ::geteuid() && st.st_uid != 0)
+    throw Error("the " + what + " " + path + " is owned by uid " + std::to_string(st.st_uid) + ", not by you (uid " +
+                std::to_string(::geteuid()) + ")");
+  bool group_ok = st.st_uid == 0 && st.st_uid != ::geteuid() && !(st.st_mode & 020);
+  if ((st.st_mode & 007) || ((st.st_mode & 070) && !group_ok))
+    throw Error("the " + what + " " + path + " is readable by others (mode " + octal(st.st_mode) + "): chmod 600 " +
+                path);
+  if (static_cast<std::size_t>(st.st_size) > max_bytes)
+    throw Error("the " + what + " " + path + " has " + std::to_string(st.st_size) + " bytes: more than " +
+                std::to_string(max_bytes) + " is not a " + what);
+  std::string out(static_cast<std::size_t>(st.st_size), '\0');
+  std::size_t got = 0;
+  while (got < out.size()) {
+    auto n = ::read(fd, out.data() + got, out.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw Error("cannot read the " + what + " " + path + ": " + std::strerror(errno));
+    if (n == 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  out.resize(got);
+  return out;
+}
+
 void write_private_file(const std::string& path, std::string_view text) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) {

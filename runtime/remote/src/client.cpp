@@ -8,6 +8,7 @@
 #include "client_impl.hpp"
 #include "shoal/link/address.hpp"
 #include "shoal/link/messages.hpp"
+#include "shoal/link/tls.hpp"
 
 namespace shoal {
 
@@ -59,6 +60,10 @@ void ClientCore::start() {
   address_text_ = addr.to_string();
   im.ex = im.io.get_executor();
   im.conn = link::Connection::over_socket(link::connect_socket(im.ex, addr));
+  if (addr.kind == link::Address::Kind::tcp) {
+    if (auto tls = link::tls_from_env(options_.tls); tls.enabled())
+      im.conn->secure(link::TlsContext::client(tls), addr.host);
+  }
   auto welcomed = im.welcomed.get_future();
   im.work.emplace(im.io.get_executor());
   asio::post(im.io, [this] {
@@ -330,12 +335,14 @@ std::vector<CatalogEntry> Client::catalog() const { return core_->catalog(); }
 namespace {
 std::mutex current_mu;
 std::string current_address;
+ClientOptions current_options;
 std::unique_ptr<Client> current_client;
 }  // namespace
 
-void Client::set_current_address(std::string address) {
+void Client::set_current_address(std::string address, ClientOptions options) {
   std::lock_guard lock(current_mu);
   current_address = std::move(address);
+  current_options = std::move(options);
 }
 
 Client& Client::current() {
@@ -343,7 +350,7 @@ Client& Client::current() {
   if (!current_client) {
     if (current_address.empty())
       throw InvalidStateError("Client::current() is only available inside a task running on a shoal worker");
-    ClientOptions o;
+    ClientOptions o = current_options;
     o.name = "nested";
     current_client = std::make_unique<Client>(current_address, o);
   }

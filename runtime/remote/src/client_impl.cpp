@@ -229,7 +229,10 @@ void ClientCore::Impl::on_message(schema::Envelope::Reader env, const proto::Fra
 }
 
 void ClientCore::Impl::on_closed(const std::string& why) {
-  lost("lost the connection to the coordinator at " + owner->address() + ": " + why);
+  std::string hint;
+  if (!welcome_seen && conn && conn->is_tcp() && !conn->secured())
+    hint = " (a coordinator that uses TLS needs its CA: --tls-ca or SHOAL_TLS_CA)";
+  lost("lost the connection to the coordinator at " + owner->address() + ": " + why + hint);
 }
 
 void ClientCore::Impl::lost(const std::string& why) {

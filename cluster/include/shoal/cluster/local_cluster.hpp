@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "shoal/link/tls.hpp"
 #include "shoal/remote/client.hpp"
 
 namespace shoal {
@@ -41,6 +42,11 @@ struct LocalClusterOptions {
   /// Called (on the supervisor thread) when a worker exits, with its index and exit
   /// status (-N: killed by signal N); return false to not respawn it.
   std::function<bool(unsigned index, int status)> on_worker_exit;
+  /// More addresses for the embedded coordinator besides its private socket (e.g.
+  /// `tcp://0.0.0.0:7000`), where workers and clients on other hosts join. TCP needs `token`.
+  std::vector<std::string> listen;
+  std::string token;    ///< what TCP peers must prove they know (at least 32 bytes)
+  link::TlsOptions tls;  ///< TLS for TCP peers: cert and key, and ca for mutual TLS
 };
 
 class LocalCluster {
@@ -57,6 +63,8 @@ class LocalCluster {
   Client& client();
   /// The coordinator's address (a private Unix socket).
   [[nodiscard]] std::string address() const;
+  /// Every address it listens on: address(), then `listen` with TCP ports resolved.
+  [[nodiscard]] std::vector<std::string> addresses() const;
   /// Blocks until `n` workers have registered, or throws TimeoutError.
   void wait_for_workers(std::size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(10));
   [[nodiscard]] std::vector<pid_t> worker_pids() const;

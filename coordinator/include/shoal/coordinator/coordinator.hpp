@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "shoal/link/tls.hpp"
 #include "shoal/proto/stream.hpp"
 
 namespace shoal::link {
@@ -43,6 +44,9 @@ struct CoordinatorOptions {
   std::vector<std::string> listen;
   bool listen_default = false;  ///< add remote::default_address() when `listen` is empty
   std::string token;            ///< required from TCP peers
+  /// TLS for every TCP connection (cert and key; with ca, peers must present a
+  /// certificate that chains to it: mutual TLS). Unix sockets stay plain.
+  link::TlsOptions tls;
   int retries = 3;              ///< attempts after a worker loss, unless a submit or function says
   std::map<std::string, int> function_retries;
   std::chrono::milliseconds heartbeat{1000};

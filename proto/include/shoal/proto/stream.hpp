@@ -23,10 +23,26 @@ namespace shoal::proto {
 
 using Socket = asio::generic::stream_protocol::socket;
 
+/// A byte stream layered over a socket (TLS, in the link layer): a FrameReader and a
+/// FrameWriter given one read and write through it instead of the socket. One read and
+/// one write may be in flight at once; handlers run on the socket's executor.
+class StreamLayer {
+ public:
+  using Handler = std::function<void(const std::error_code&, std::size_t)>;
+  virtual ~StreamLayer() = default;
+  /// Reads at least one byte into `buffer` (asio::error::eof at a clean end).
+  virtual void async_read_some(asio::mutable_buffer buffer, Handler handler) = 0;
+  /// Writes all of `buffer`.
+  virtual void async_write(asio::const_buffer buffer, Handler handler) = 0;
+};
+
 class FrameReader {
  public:
   /// Reads from `socket` (which must outlive the reader) in chunks of `chunk_bytes`.
   explicit FrameReader(Socket& socket, FrameLimits limits = {}, std::size_t chunk_bytes = 64 * 1024);
+
+  /// Reads through `layer` (which must outlive the reader) from now on.
+  void set_layer(StreamLayer* layer) noexcept { layer_ = layer; }
 
   /// The next frame. Returns nullopt at a clean end of stream (between frames). Throws
   /// ProtocolError for malformed or oversized input or an end of stream inside a frame,
@@ -48,8 +64,10 @@ class FrameReader {
 
  private:
   void make_room(std::size_t need_words);
+  asio::awaitable<std::pair<std::error_code, std::size_t>> read_some(asio::mutable_buffer buffer);
 
   Socket& socket_;
+  StreamLayer* layer_ = nullptr;
   FrameLimits limits_;
   std::size_t chunk_words_;
   std::shared_ptr<Chunk> chunk_;
@@ -75,6 +93,13 @@ class FrameWriter : public std::enable_shared_from_this<FrameWriter> {
   /// Completes when everything queued so far has been written (or throws ConnectionError).
   asio::awaitable<void> drain();
 
+  /// Writes through `layer` (which must outlive the writer) from now on.
+  void set_layer(StreamLayer* layer) noexcept { layer_ = layer; }
+  /// While held, frames queue and nothing is written (a TLS handshake is under way);
+  /// release() writes what queued.
+  void hold() noexcept { held_ = true; }
+  void release();
+
   /// Called once, on the socket's executor, when a write fails.
   void on_error(std::function<void(const std::error_code&)> fn) { on_error_ = std::move(fn); }
   /// The owner of the socket: each write holds it until it completes, so the socket
@@ -87,6 +112,7 @@ class FrameWriter : public std::enable_shared_from_this<FrameWriter> {
   [[nodiscard]] std::uint64_t frames_queued() const noexcept { return frames_; }
   [[nodiscard]] std::uint64_t writes() const noexcept { return writes_; }
   [[nodiscard]] std::size_t pending_bytes() const noexcept { return (pending_.size() + inflight_.size()) * 8; }
+  [[nodiscard]] bool held() const noexcept { return held_; }
   [[nodiscard]] bool failed() const noexcept { return static_cast<bool>(error_); }
 
  private:
@@ -95,6 +121,8 @@ class FrameWriter : public std::enable_shared_from_this<FrameWriter> {
   void check() const;
 
   Socket& socket_;
+  StreamLayer* layer_ = nullptr;
+  bool held_ = false;
   std::vector<std::uint64_t> pending_;
   std::vector<std::uint64_t> inflight_;
   bool writing_ = false;

@@ -21,6 +21,7 @@
 #include <memory>
 #include <string>
 
+#include "shoal/link/tls.hpp"
 #include "shoal/remote/registry.hpp"
 
 namespace shoal::worker {
@@ -32,6 +33,9 @@ struct WorkerOptions {
   unsigned coroutines = 1024;
   std::string name;         ///< shown in status; default "w<pid>"
   std::string token;        ///< for TCP coordinators
+  /// TLS to a TCP coordinator: ca checks the coordinator's certificate (else the system's
+  /// roots); cert and key answer a coordinator that asks for one (mutual TLS).
+  link::TlsOptions tls;
   std::chrono::milliseconds grace{30000};  ///< on stop(): how long running tasks may finish
   /// How long to keep trying when the coordinator goes away: 0 forever, negative never
   /// (an adopted socket never reconnects).

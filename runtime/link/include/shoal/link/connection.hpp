@@ -31,6 +31,9 @@
 
 namespace shoal::link {
 
+class TlsContext;
+class TlsLayer;
+
 /// What a Connection tells its owner. Called on the connection's executor.
 class ConnectionHandler {
  public:
@@ -47,6 +50,9 @@ class ConnectionHandler {
   /// inside close().
   virtual void on_closed(const std::string& why) = 0;
 };
+
+/// How long a TLS handshake may take before the connection is closed.
+inline constexpr std::chrono::milliseconds kTlsHandshakeTimeout{10000};
 
 /// The batching rule: a batch frame carries at most this many entries...
 inline constexpr std::size_t kBatchEntries = 512;
@@ -71,6 +77,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
+
+  /// TLS on this connection's socket from its first byte; call before start(). A client
+  /// gives the `host` it dialled (checked against the server's certificate). Frames sent
+  /// before the handshake completes wait for it; a failed or slow handshake (over
+  /// kTlsHandshakeTimeout) closes the connection with why. In-process connections ignore it.
+  void secure(std::shared_ptr<TlsContext> tls, const std::string& host = {});
+  [[nodiscard]] bool secured() const noexcept { return static_cast<bool>(tls_); }
 
   /// Starts reading; messages go to `handler`, which must outlive the connection or
   /// close() it first. The read loop is owned here: close() ends it.
@@ -129,6 +142,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   struct Local;
   Connection(asio::any_io_executor ex, proto::FrameLimits limits);
   Coro<void> read_loop();
+  void begin_reading();
+  void tls_handshake();
   void deliver_local(std::shared_ptr<std::vector<std::uint64_t>> words);
   void flush_local();
   void ended(const std::string& why);
@@ -141,6 +156,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::optional<proto::Socket> socket_;
   std::unique_ptr<proto::FrameReader> reader_;
   std::shared_ptr<proto::FrameWriter> writer_;
+  std::unique_ptr<TlsLayer> tls_;  // over socket_, after it: destroyed first
+  std::unique_ptr<asio::steady_timer> tls_deadline_;
   bool tcp_ = false;
   std::string peer_address_ = "local";
   // An in-process transport: frames for the other end, posted once per turn.

@@ -36,6 +36,7 @@
 #include "shoal/codec/codec.hpp"
 #include "shoal/core/future.hpp"
 #include "shoal/remote/errors.hpp"
+#include "shoal/link/tls.hpp"
 #include "shoal/remote/link.hpp"
 #include "shoal/remote/registry.hpp"
 
@@ -64,6 +65,9 @@ struct TaskOptions {
 struct ClientOptions {
   std::string name = "client";  ///< shown in the coordinator's logs
   std::string token;            ///< shared secret for TCP coordinators
+  /// TLS to a TCP coordinator (ca, and cert and key for mutual TLS); empty fields are
+  /// taken from SHOAL_TLS_CA, SHOAL_TLS_CERT, SHOAL_TLS_KEY. Unix sockets ignore it.
+  link::TlsOptions tls;
   std::chrono::milliseconds connect_timeout{5000};
 };
 
@@ -344,8 +348,9 @@ class Client {
   /// Inside a task running on a worker: a client connected to that worker's coordinator
   /// (nested tasks). InvalidStateError elsewhere.
   static Client& current();
-  /// Where current() connects (set by the worker at start).
-  static void set_current_address(std::string address);
+  /// Where current() connects, and with what token and TLS (set by the worker at start;
+  /// the name is set to "nested").
+  static void set_current_address(std::string address, ClientOptions options = {});
 
   /// Sends what is queued and closes the connection; pending futures fail with
   /// ConnectionError. The destructor calls it.
