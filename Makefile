@@ -58,18 +58,21 @@ demo: build
 bench: build
 	python3 bench/run.py --build build/release --out bench/results/latest.json
 
-# libFuzzer over the frame decoder and envelope reader for FUZZ_SECONDS (default 60);
-# fails on any crash. New inputs it finds stay in build/fuzz/corpus.
+# libFuzzer for FUZZ_SECONDS each (default 60): the frame decoder and envelope reader,
+# then every message the coordinator and the worker decode after the handshake. Fails on
+# any crash, sanitizer report or hang. New inputs found stay in build/fuzz/corpus-*.
 fuzz: deps
 	@missing=$$(for p in $(FUZZ_PACKAGES); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $$missing; fi
 	cmake -S tests/fuzz -B build/fuzz -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=RelWithDebInfo
-	cmake --build build/fuzz -j$(JOBS)
-	mkdir -p build/fuzz/corpus
+	cmake --build build/fuzz -j$(JOBS) --target frame_fuzz daemon_fuzz
+	mkdir -p build/fuzz/corpus-frame build/fuzz/corpus-daemon
 	./build/fuzz/frame_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 \
-	  build/fuzz/corpus tests/fuzz/corpus
+	  build/fuzz/corpus-frame tests/fuzz/corpus
+	ASAN_OPTIONS=detect_leaks=0 ./build/fuzz/daemon_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -timeout=10 \
+	  -rss_limit_mb=4096 build/fuzz/corpus-daemon tests/fuzz/corpus-daemon
 
 install: build
 	cmake --install build/release --prefix $(PREFIX)

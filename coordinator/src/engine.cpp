@@ -197,7 +197,7 @@ void Engine::handle(Peer& p, schema::Envelope::Reader env, const proto::FrameOwn
       on_submit(p, env.getSubmit(), frame);
       break;
     case schema::Envelope::SUBMIT_BATCH:
-      for (auto s : env.getSubmitBatch()) on_submit(p, s, frame);
+      for (auto s : link::batch_entries(env.getSubmitBatch())) on_submit(p, s, frame);
       break;
     case schema::Envelope::RESULT:
       if (!worker) throw ProtocolError("a result from a client");
@@ -207,7 +207,7 @@ void Engine::handle(Peer& p, schema::Envelope::Reader env, const proto::FrameOwn
       break;
     case schema::Envelope::RESULT_BATCH:
       if (!worker) throw ProtocolError("a result from a client");
-      for (auto r : env.getResultBatch()) on_result(p, r, frame);
+      for (auto r : link::batch_entries(env.getResultBatch())) on_result(p, r, frame);
       schedule_dispatch();
       maybe_finish_stop();
       break;

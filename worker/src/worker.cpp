@@ -192,7 +192,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
         on_assign(env.getAssign(), frame);
         break;
       case schema::Envelope::ASSIGN_BATCH:
-        for (auto a : env.getAssignBatch()) on_assign(a, frame);
+        for (auto a : link::batch_entries(env.getAssignBatch())) on_assign(a, frame);
         break;
       case schema::Envelope::CANCEL:
         if (auto it = jobs.find(env.getCancel().getTaskId()); it != jobs.end()) runner->cancel(*it->second);

@@ -200,7 +200,7 @@ void ClientCore::Impl::on_message(schema::Envelope::Reader env, const proto::Fra
       complete_result(env.getResult(), frame);
       break;
     case schema::Envelope::RESULT_BATCH:
-      for (auto r : env.getResultBatch()) complete_result(r, frame);
+      for (auto r : link::batch_entries(env.getResultBatch())) complete_result(r, frame);
       break;
     case schema::Envelope::CATALOG:
       set_catalog(env.getCatalog());

@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <asio/co_spawn.hpp>
@@ -298,4 +299,57 @@ TEST_CASE("in process: bad input closes that one connection with a protocol erro
   // The other client's work went on throughout.
   CHECK(before.result(10s) == 200);
   CHECK(good->submit(&inproc::square, 12).result(10s) == 144);
+}
+
+TEST_CASE("a worker refuses a batch over the batching rule, however little it weighs on the wire", "[daemons]") {
+  // Found by daemon_fuzz: a 40-byte frame announcing an assign batch of a million empty
+  // entries (an inline-composite list of zero-sized structs costs nothing on the wire)
+  // made the worker answer each with an error result, for minutes. Batches beyond the
+  // batching rule's 512 entries are malformed: the worker hangs up at once.
+  namespace schema = shoal::proto::schema;
+  int fds[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) == 0);
+  std::vector<std::uint64_t> out;
+  capnp::MallocMessageBuilder welcome;
+  welcome.initRoot<schema::Envelope>().initWelcome().setProtocolVersion(schema::PROTOCOL_VERSION);
+  shoal::proto::append_frame(welcome, out);
+  const std::uint64_t million = 1'000'000;
+  for (std::uint64_t w : {
+           std::uint64_t{4} << 32,                                // one segment of 4 words
+           (std::uint64_t{1} << 48) | (std::uint64_t{1} << 32),  // root: 1 data word, 1 pointer
+           std::uint64_t{6},                                      // Envelope's union: assignBatch (@6)
+           1 | (std::uint64_t{7} << 32),                          // a list: inline composite, 0 words
+           million << 2})                                         // its tag: a million empty structs
+    out.push_back(w);
+  REQUIRE(::write(fds[0], out.data(), out.size() * 8) == static_cast<ssize_t>(out.size() * 8));
+  ::shutdown(fds[0], SHUT_WR);
+
+  auto started = std::chrono::steady_clock::now();
+  std::thread worker_thread([fd = fds[1]] {
+    shoal::worker::WorkerOptions o;
+    o.adopted_fd = fd;
+    o.threads = 1;
+    o.log = false;
+    o.grace = std::chrono::milliseconds(0);
+    shoal::Loop loop;
+    shoal::worker::Worker worker(o);
+    (void)loop.run_until_complete([&]() -> shoal::Coro<int> { co_return co_await worker.run(); }());
+    loop.shutdown();
+  });
+  // What the worker sends back, to its end (bounded: 20 s).
+  std::string back;
+  char buf[65536];
+  auto deadline = started + 20s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fds[0], POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    auto n = ::read(fds[0], buf, sizeof buf);
+    if (n <= 0) break;
+    back.append(buf, static_cast<std::size_t>(n));
+  }
+  auto took = std::chrono::steady_clock::now() - started;
+  ::close(fds[0]);
+  worker_thread.join();
+  CHECK(took < 5s);
+  CHECK(back.size() < 64 * 1024);  // a hello and an error, not a million results
 }

@@ -176,6 +176,7 @@ class SleeperImpl final : public Sleeper {
 
  private:
   struct CancelFn {
+    explicit CancelFn(Ref<SleeperImpl> s) : self(std::move(s)) {}  // emplace() constructs it with ()
     Ref<SleeperImpl> self;
     void operator()(asio::cancellation_type type) const noexcept {
       if (type != asio::cancellation_type::none) self->on_cancel();

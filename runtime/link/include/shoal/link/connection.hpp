@@ -59,6 +59,18 @@ inline constexpr std::size_t kBatchEntries = 512;
 /// ...and is cut once its payload passes this many bytes.
 inline constexpr std::size_t kBatchBytes = 256u << 10;
 
+/// The entries of a received batch frame. Senders follow the batching rule, so a batch of
+/// more than kBatchEntries is malformed: ProtocolError. (A list of empty structs costs its
+/// sender almost nothing on the wire; unchecked, a 100-byte frame could stand for millions
+/// of submits or assigns.)
+template <typename List>
+[[nodiscard]] List batch_entries(List list) {
+  if (list.size() > kBatchEntries)
+    throw ProtocolError("a batch of " + std::to_string(list.size()) + " entries: at most " +
+                        std::to_string(kBatchEntries) + " travel in one frame");
+  return list;
+}
+
 /// A first segment that holds `entries` entries of about `words_each` fixed words plus
 /// `bytes` of payload: one segment per message, since readers lock for every other one.
 [[nodiscard]] unsigned batch_segment_words(std::size_t entries, std::size_t bytes, std::size_t words_each) noexcept;
