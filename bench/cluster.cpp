@@ -5,6 +5,10 @@
 //   bench_cluster b4 N ROUNDS   N submits, then every result: tasks/s
 //   bench_cluster b8 ROUNDS     LocalCluster(2) construction to the first result: ms
 //                               (each sample a fresh process: `b8 --once`)
+//   bench_cluster tls N ROUNDS  the cost of TLS: B3 and B4 with the client on TCP loopback,
+//                               with mutual TLS (B3tls, B4tls) and without (the peer), in
+//                               alternating rounds of one run; the workers' hop stays a
+//                               Unix socket in both
 
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -14,12 +18,16 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "common.hpp"
 #include "shoal/cluster/local_cluster.hpp"
 #include "shoal/core/loop.hpp"
+#include "shoal/link/handshake.hpp"
+#include "shoal/link/tls.hpp"
 
 std::int64_t noop(std::int64_t x) { return x; }
 SHOAL_REMOTE(noop)
@@ -151,6 +159,66 @@ int b8(int rounds, const char* self) {
   return 0;
 }
 
+// One LocalCluster(2) that also listens on TCP loopback, and a client over TCP.
+struct TcpCluster {
+  shoal::LocalCluster local;
+  std::unique_ptr<shoal::Client> client;
+  TcpCluster(const std::string& token, shoal::link::TlsOptions server, shoal::link::TlsOptions client_tls)
+      : local(2, {.threads_per_worker = 1, .listen = {"tcp://127.0.0.1:0"}, .token = token, .tls = server}) {
+    std::string address = local.addresses().back();
+    client = std::make_unique<shoal::Client>(address, shoal::ClientOptions{.token = token, .tls = client_tls});
+  }
+};
+
+int tls(int n, int rounds) {
+  char tmpl[] = "/tmp/shoal-bench-XXXXXX";
+  if (!::mkdtemp(tmpl)) std::abort();
+  std::string pki = std::string(tmpl) + "/pki";
+  (void)shoal::link::init_certificates(pki, {});
+  auto at = [&](const char* f) { return pki + "/" + f; };
+  std::string token = shoal::link::read_token_file(at("token"));
+  TcpCluster plain(token, {}, {});
+  TcpCluster secure(token, {.cert = at("coordinator.crt"), .key = at("coordinator.key"), .ca = at("ca.crt")},
+                    {.cert = at("client.crt"), .key = at("client.key"), .ca = at("ca.crt")});
+  auto round_trips = [&](shoal::Client& client) {
+    std::vector<double> us;
+    us.reserve(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      auto t0 = Clock::now();
+      if (client.submit(&noop, i).result() != i) std::abort();
+      us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+    }
+    return percentile(us, 0.5);
+  };
+  auto throughput = [&](shoal::Client& client, int count) {
+    std::vector<shoal::Future<std::int64_t>> fs;
+    fs.reserve(static_cast<std::size_t>(count));
+    auto t0 = Clock::now();
+    for (int i = 0; i < count; ++i) fs.push_back(client.submit(&noop, i));
+    std::int64_t sum = 0;
+    for (auto& f : fs) sum += f.result();
+    if (sum != std::int64_t{count} * (count - 1) / 2) std::abort();
+    return count / std::chrono::duration<double>(Clock::now() - t0).count();
+  };
+  for (auto* c : {&plain, &secure}) {  // warm both
+    (void)round_trips(*c->client);
+    (void)throughput(*c->client, 10000);
+  }
+  std::vector<double> b3_plain, b3_tls, b4_plain, b4_tls;
+  for (int r = 0; r < rounds; ++r) {
+    b3_plain.push_back(round_trips(*plain.client));
+    b3_tls.push_back(round_trips(*secure.client));
+    b4_plain.push_back(throughput(*plain.client, 100000));
+    b4_tls.push_back(throughput(*secure.client, 100000));
+  }
+  shoal::bench::print_result("B3tls", nullptr, "us", b3_tls);
+  shoal::bench::print_result("B3tls", "tcp without TLS", "us", b3_plain);
+  shoal::bench::print_result("B4tls", nullptr, "tasks/s", b4_tls);
+  shoal::bench::print_result("B4tls", "tcp without TLS", "tasks/s", b4_plain);
+  std::filesystem::remove_all(tmpl);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -161,6 +229,7 @@ int main(int argc, char** argv) {
     if (argc > 2 && std::string(argv[2]) == "--once") return b8_once();
     return b8(argc > 2 ? std::atoi(argv[2]) : 7, argv[0]);
   }
-  std::fprintf(stderr, "usage: bench_cluster b3|b4|b8 ...\n");
+  if (mode == "tls") return tls(argc > 2 ? std::atoi(argv[2]) : 5000, argc > 3 ? std::atoi(argv[3]) : 5);
+  std::fprintf(stderr, "usage: bench_cluster b3|b4|b8|tls ...\n");
   return 2;
 }

@@ -140,6 +140,24 @@ BENCHMARKS = [
         },
     },
     {
+        # The client's hop over TCP loopback with mutual TLS, beside the same without TLS,
+        # rounds alternating in one process (the workers' hop is a Unix socket in both).
+        "id": "B3tls",
+        "name": "round trip, client over TCP with TLS, p50",
+        "unit": "us",
+        "better": "lower",
+        "shoal": ["{bin}/bench_cluster", "tls", "5000", "5"],
+        "peers": {"tcp without TLS": ["{bin}/bench_cluster", "tls", "5000", "5"]},
+    },
+    {
+        "id": "B4tls",
+        "name": "100k tasks, client over TCP with TLS",
+        "unit": "tasks/s",
+        "better": "higher",
+        "shoal": ["{bin}/bench_cluster", "tls", "5000", "5"],
+        "peers": {"tcp without TLS": ["{bin}/bench_cluster", "tls", "5000", "5"]},
+    },
+    {
         "id": "B8",
         "name": "LocalCluster(2) start to first result",
         "unit": "ms",
