@@ -47,6 +47,11 @@ int coordinator_main(int argc, char** argv) {
   app.add_option("--retries", opt.retries, "attempts after a worker loss before a task fails with WorkerLost")
       ->capture_default_str();
   app.add_option("--function-retries", fn_retries, "NAME=N: retries for one function; repeatable");
+  app.add_option("--max-crashes", opt.max_crashes,
+                 "a task that killed its worker this many times (named by the dying worker, or running alone) "
+                 "fails with TaskCrashed")
+      ->check(CLI::Range(1u, 1000u))
+      ->capture_default_str();
   app.add_option("--heartbeat-ms", heartbeat_ms, "heartbeat interval")->capture_default_str();
   app.add_option("--heartbeat-timeout-ms", heartbeat_timeout_ms, "a worker silent this long is lost")
       ->capture_default_str();

@@ -248,6 +248,13 @@ void Engine::handle(Peer& p, schema::Envelope::Reader env, const proto::FrameOwn
     case schema::Envelope::BLOCKED:
       if (worker) on_blocked(p, env.getBlocked());
       break;
+    case schema::Envelope::CRASHED:
+      // Its last words; the connection ends next, and recovery reads them.
+      if (auto* w = worker ? scheduler.worker(p.id) : nullptr) {
+        w->crash_signal = env.getCrashed().getSignal();
+        w->crash_task = env.getCrashed().getTaskId();
+      }
+      break;
     case schema::Envelope::ERROR:
       log("peer " + p.name + " reported: " + text(env.getError().getMessage()));
       if (env.getError().getFatal()) close_peer(p, "it reported a fatal error");
@@ -274,6 +281,7 @@ void Engine::on_disconnect(Peer& p, const std::string& why) {
 void Engine::close_peer(Peer& p, const std::string& why) {
   // A worker whose connection is closing gets nothing more, though it stays in the
   // scheduler until its connection reports the end (on_disconnect settles its tasks).
+  p.closed_by_us = true;
   if (auto* w = scheduler.worker(p.id)) w->lost = true;
   p.conn->close(why);
 }

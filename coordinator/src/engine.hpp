@@ -51,6 +51,7 @@ struct Peer final : link::ConnectionHandler {
   std::uint32_t pid = 0;
   std::uint64_t accepted_ns = 0;  // when the connection came (its hello is due within hello_timeout)
   bool refused = false;           // its hello was refused: the answer waits out the penalty
+  bool closed_by_us = false;      // close_peer() ended it (a heartbeat timeout, bad input)
   bool challenged = false;        // a TCP peer sent its hello; its proof of the token is due
   std::string peer_nonce, challenge_nonce;
   FunctionTable::Cache fn_cache;

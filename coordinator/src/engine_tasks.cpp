@@ -412,8 +412,12 @@ void Engine::fail_unregistered(std::uint32_t fn) {
 
 void Engine::worker_lost(Peer& p, const std::string& why) {
   auto slot = scheduler.remove_worker(p.id);
-  log(slot.label() + " lost: " + why);
-  auto decision = settle_lost_worker(slot, tasks, functions, why);
+  slot.died = !p.closed_by_us;
+  log(slot.label() + " lost: " + why +
+      (slot.crash_signal ? " (it reported " + describe_signal(slot.crash_signal) +
+                               (slot.crash_task ? " in task " + std::to_string(slot.crash_task) : std::string()) + ")"
+                         : std::string()));
+  auto decision = settle_lost_worker(slot, tasks, functions, why, opt.max_crashes);
   for (auto id : decision.cancel) finish(id, TaskState::CANCELLED);
   for (auto& [id, info] : decision.fail) finish(id, TaskState::FAILED, {}, std::move(info));
   for (auto id : decision.retry)

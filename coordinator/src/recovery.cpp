@@ -1,12 +1,20 @@
 #include "recovery.hpp"
 
+#include <string.h>
+
 #include <algorithm>
 
 namespace shoal::coordinator {
 
+std::string describe_signal(int signal) {
+  const char* name = ::sigabbrev_np(signal);
+  return name ? "SIG" + std::string(name) + " (signal " + std::to_string(signal) + ")" : "signal " + std::to_string(signal);
+}
+
 LossDecision settle_lost_worker(const WorkerSlot& lost, TaskTable& tasks, const FunctionTable& functions,
-                                const std::string& why) {
+                                const std::string& why, std::uint32_t max_crashes) {
   LossDecision out;
+  const bool named = lost.crash_signal != 0 && lost.crash_task != 0;
   // In assign order. Retries go to the back of their queue: a task whose result was lost
   // with its worker is not kept next to the task that killed it, time after time.
   std::vector<std::uint64_t> ids(lost.inflight.begin(), lost.inflight.end());
@@ -30,6 +38,35 @@ LossDecision settle_lost_worker(const WorkerSlot& lost, TaskTable& tasks, const 
     // killed it (one that finished may have lost its result with it): each is charged,
     // and runs alone on its next attempt, so that a second death is charged exactly.
     bool coro = functions[t->fn].coroutine;
+    // The culprit: named by the dying worker, or alone on a worker that died.
+    bool culprit = named ? lost.crash_task == id : lost.died && lost.isolated == id && !coro;
+    if (culprit && !t->cancel_requested) {
+      ++t->crashes;
+      if (t->crashes >= max_crashes) {
+        std::string how = lost.crash_signal ? "with " + describe_signal(lost.crash_signal)
+                                            : std::string("while it ran alone (the worker's connection ended without a "
+                                                          "word: it exited or was killed)");
+        out.fail.emplace_back(
+            id, task_error(functions, *t, "shoal::TaskCrashed",
+                           "task " + std::to_string(id) + " (" + functions[t->fn].name + ") crashed its worker " +
+                               lost.label() + " " + how + "; not retried after " + std::to_string(t->crashes) +
+                               (t->crashes == 1 ? " crash" : " crashes") + " (--max-crashes " +
+                               std::to_string(max_crashes) + ")",
+                           ErrorKind::failed));
+        continue;
+      }
+    }
+    if (named && !culprit) {
+      // Another task killed the worker: this one only shared it. Retried at no cost.
+      if (t->attempt > 0) --t->attempt;
+      if (t->cancel_requested) {
+        out.cancel.push_back(id);
+      } else {
+        t->state = TaskState::QUEUED;
+        out.retry.push_back(id);
+      }
+      continue;
+    }
     bool could_have_started = coro || lost.isolated == id || t->seq < lost.started + lost.capacity;
     if (lost.isolated && lost.isolated != id) could_have_started = false;
     if (!could_have_started && t->attempt > 0) --t->attempt;

@@ -39,6 +39,10 @@ struct WorkerSlot {
   std::uint64_t isolated = 0;        // the task it runs alone, if any (nothing else meanwhile)
   std::uint64_t done = 0;            // tasks it finished
   std::uint32_t actors = 0;          // actors placed on it
+  // How it ended (set before recovery settles its tasks).
+  bool died = false;                 // its connection ended by itself (not a heartbeat timeout, not us)
+  std::int32_t crash_signal = 0;     // its last words: the fatal signal (0: none reported)
+  std::uint64_t crash_task = 0;      // and the task the faulting thread ran (0: none known)
 
   [[nodiscard]] std::string label() const;
 };

@@ -54,6 +54,7 @@ struct TaskRecord {
   std::uint64_t run_ns = 0;  // as its worker measured it
   std::uint64_t seq = 0;     // its place among its worker's assigns
   bool isolate = false;      // charged an attempt by a worker's death: run it alone next time
+  std::uint8_t crashes = 0;  // times it was found to have killed its worker (alone, or named by it)
   bool blocked = false;      // waiting on other tasks in its worker: its slot is lent out
 };
 

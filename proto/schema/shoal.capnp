@@ -168,6 +168,14 @@ struct Blocked {
   blocked @1 :Bool;
 }
 
+struct Crashed {
+  # Worker -> coordinator, from a fatal signal handler as the worker dies: which signal,
+  # and the task the faulting thread ran (0: none known). Best effort: skipped when a
+  # write was under way, so that it never corrupts the stream.
+  signal @0 :Int32;
+  taskId @1 :UInt64;
+}
+
 struct Release {
   # Client -> coordinator: nobody holds these futures or actor handles any more.
   tasks @0 :List(UInt64);
@@ -284,5 +292,6 @@ struct Envelope {
     release @20 :Release;
     challenge @21 :Challenge;
     proof @22 :Proof;
+    crashed @23 :Crashed;
   }
 }

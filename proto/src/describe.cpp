@@ -168,6 +168,10 @@ std::string describe(Envelope::Reader e) {
     case Envelope::BLOCKED:
       out = "blocked task=" + std::to_string(e.getBlocked().getTaskId()) + (e.getBlocked().getBlocked() ? " yes" : " no");
       break;
+    case Envelope::CRASHED:
+      out = "crashed signal=" + std::to_string(e.getCrashed().getSignal()) +
+            " task=" + std::to_string(e.getCrashed().getTaskId());
+      break;
     case Envelope::RELEASE:
       out = "release tasks=" + std::to_string(e.getRelease().getTasks().size()) +
             " actors=" + std::to_string(e.getRelease().getActors().size());

@@ -76,14 +76,14 @@ TEST_CASE("LocalCluster: stop leaves no child behind", "[cluster]") {
   for (auto pid : pids) CHECK_FALSE(pid_alive(pid));
 }
 
-TEST_CASE("LocalCluster: a dead worker is replaced, a poison task fails with WorkerLost", "[cluster]") {
+TEST_CASE("LocalCluster: a dead worker is replaced, a poison task fails with TaskCrashed", "[cluster]") {
   shoal::LocalCluster local(2, {.threads_per_worker = 1, .retries = 3});
   auto& client = local.client();
   local.wait_for_workers(2);
   auto poison = client.submit(&crash_now);
   std::vector<shoal::Future<std::int64_t>> innocent;
   for (std::int64_t i = 0; i < 200; ++i) innocent.push_back(client.submit(&shoal_test_tasks::block_ms, 1));
-  CHECK_THROWS_AS(poison.result(30s), shoal::WorkerLost);
+  CHECK_THROWS_AS(poison.result(30s), shoal::TaskCrashed);
   for (auto& f : innocent) CHECK(f.result(30s) == 1);
   // Both workers are back.
   CHECK(wait_until([&] { return client.workers().result(5s).size() == 2; }, 10s));

@@ -260,19 +260,54 @@ TEST_CASE("kill -9 of a worker with 1,000 tasks in flight: every future complete
   REQUIRE(wait_until([&] { return client.workers().result(5s).size() == 1; }));
 }
 
-TEST_CASE("a task that kills its worker fails with WorkerLost after its retries", "[integration]") {
-  Cluster c({"--retries", "1"});
+TEST_CASE("a task that kills its worker without a word fails with TaskCrashed once it killed one running alone",
+          "[integration]") {
+  // crash() is _Exit(42): no signal, no report. Its first death charges it and makes it
+  // run alone; the second, alone, proves it: TaskCrashed, and no third worker is spent.
+  Cluster c({"--retries", "3"});
+  c.add_worker(1);
   c.add_worker(1);
   c.add_worker(1);
   shoal::Client client(c.address);
-  await_workers(client, 2, c);
+  await_workers(client, 3, c);
   auto f = client.submit<void()>("crash");
   try {
     f.result(20s);
     FAIL("no exception");
-  } catch (const shoal::WorkerLost& e) {
-    CHECK(std::string(e.what()).find("tried 2 times") != std::string::npos);
+  } catch (const shoal::TaskCrashed& e) {
+    CHECK(std::string(e.what()).find("while it ran alone") != std::string::npos);
   }
+  CHECK(client.workers().result(5s).size() == 1);
+}
+
+TEST_CASE("a segfaulting task on a 3-worker cluster costs one worker and fails with TaskCrashed naming the signal",
+          "[integration]") {
+  // Found broken: one segfaulting task took down all three workers of a cluster, one
+  // retry each; its fourth attempt then waited forever on a cluster with no worker.
+  Cluster c;
+  for (int i = 0; i < 3; ++i) c.add_worker(2);
+  shoal::Client client(c.address);
+  await_workers(client, 3, c);
+  std::vector<shoal::Future<std::int64_t>> beside;
+  for (int i = 0; i < 6; ++i) beside.push_back(client.submit<Int1>("block_ms", 300));
+  auto f = client.submit<void()>("segfault");
+  try {
+    f.result(20s);
+    FAIL("no exception");
+  } catch (const shoal::TaskCrashed& e) {
+    INFO(e.what());
+    CHECK(std::string(e.what()).find("with SIGSEGV (signal 11)") != std::string::npos);
+    CHECK(std::string(e.what()).find("after 1 crash") != std::string::npos);
+  }
+  for (auto& b : beside) CHECK(b.result(20s) == 300);  // those beside it, retried if they shared its worker
+  CHECK(client.workers().result(5s).size() == 2);
+  INFO(c.logs());
+  bool named = false;
+  for (std::size_t i = 0; i < 3; ++i)
+    named |= shoal::test::read_file(c.dir.file("w" + std::to_string(i) + ".log")).find("SIGSEGV in task") !=
+             std::string::npos;
+  CHECK(named);
+  CHECK(client.submit<Int1>("square", 9).result(10s) == 81);
 }
 
 TEST_CASE("an unknown function fails with NotRegistered naming the workers asked", "[integration]") {

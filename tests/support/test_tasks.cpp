@@ -4,6 +4,7 @@
 // two into a worker, not both (the second load fails: a name registered twice).
 
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
@@ -80,6 +81,11 @@ SHOAL_REMOTE(sum_list)
 /// the tests of a worker dying mid-task (retries, respawn).
 [[noreturn]] void crash() { std::_Exit(42); }
 SHOAL_REMOTE(crash)
+
+/// Dies of SIGSEGV on the thread running it (as a bad pointer would): the worker's crash
+/// report names this task.
+void segfault() { std::raise(SIGSEGV); }
+SHOAL_REMOTE(segfault)
 
 using shoal::this_task::stop_requested;
 

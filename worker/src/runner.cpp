@@ -2,6 +2,7 @@
 
 #include <asio/post.hpp>
 
+#include "crash_report.hpp"
 #include "shoal/link/clock.hpp"
 #include "shoal/link/messages.hpp"
 #include "shoal/remote/errors.hpp"
@@ -238,6 +239,7 @@ void Runner::run_plain(const std::shared_ptr<Job>& j, std::function<Bytes(const 
     Bytes value;
     {
       this_task::StopScope scope(j->stop.get_token());
+      crash::TaskScope crash_scope(j->id);
       BlockHook hook(self.get(), j->id);
       try {
         value = call(j->args);
@@ -264,6 +266,7 @@ void Runner::run_inline(const std::shared_ptr<Job>& j, const remote::FunctionEnt
   std::exception_ptr error;
   {
     this_task::StopScope scope(j->stop.get_token());
+    crash::TaskScope crash_scope(j->id);
     try {
       value = entry.invoke(j->args);
     } catch (...) {

@@ -19,6 +19,7 @@
 #include <unordered_map>
 
 #include "actor_host.hpp"
+#include "crash_report.hpp"
 #include "runner.hpp"
 #include "shoal/codec/future_ref.hpp"
 #include "shoal/link/address.hpp"
@@ -297,6 +298,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
   Coro<void> session() {
     connected = true;
     welcomed = false;
+    if (opt.report_crashes) crash::set_channel(conn->native_handle(), conn->write_flag());
     conn->start(*this);
     handshake.emplace(opt.token, conn->is_tcp());
     handshake->hello(*conn, schema::Role::WORKER, opt.name);  // registration follows the welcome
@@ -320,6 +322,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
       wake->expires_after(std::chrono::milliseconds(5));
       co_await wake->async_wait(as_tuple);
     }
+    if (opt.report_crashes) crash::set_channel(-1, nullptr);
     conn.reset();
   }
 
@@ -380,6 +383,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
   }
 
   Coro<int> run() {
+    if (opt.report_crashes) crash::install();
     ex = co_await asio::this_coro::executor;
     wake = std::make_unique<asio::steady_timer>(ex);
     beat = std::make_unique<asio::steady_timer>(ex);

@@ -64,6 +64,10 @@ void Connection::set_limits(proto::FrameLimits limits, std::size_t read_chunk_by
   if (reader_) reader_->set_limits(limits, read_chunk_bytes);
 }
 
+const std::atomic<bool>* Connection::write_flag() const noexcept {
+  return writer_ ? &writer_->writing_flag() : nullptr;
+}
+
 int Connection::native_handle() noexcept { return socket_ ? socket_->native_handle() : -1; }
 
 std::size_t Connection::pending_bytes() const noexcept {

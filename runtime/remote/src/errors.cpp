@@ -18,6 +18,7 @@ struct ExceptionTable {
     add<TypeMismatch>("shoal::TypeMismatch");
     add<ValueError>("shoal::ValueError");
     add<WorkerLost>("shoal::WorkerLost");
+    add<TaskCrashed>("shoal::TaskCrashed");
     add<DependencyFailed>("shoal::DependencyFailed");
     add<InvalidStateError>("shoal::InvalidStateError");
     add<DecodeError>("shoal::DecodeError");

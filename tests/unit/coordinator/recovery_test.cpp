@@ -76,3 +76,84 @@ TEST_CASE("only the isolated task is charged when a worker running it alone dies
   CHECK(d.retry == std::vector<std::uint64_t>{1});
   CHECK(c.tasks.find(1)->attempt == 2);
 }
+
+TEST_CASE("a task its dying worker names fails with TaskCrashed at once, the tasks beside it retry free",
+          "[coordinator][recovery]") {
+  // Found broken: one segfaulting task took down all three workers of a cluster, one
+  // retry each, then waited forever on a cluster with no worker.
+  Tables c;
+  auto f = c.fn("segfault");
+  auto g = c.fn("fine");
+  c.worker(10, {f, g}, 4);
+  c.task(1, g);
+  auto& culprit = c.task(2, f);
+  c.task(3, g);
+  REQUIRE(c.pick().size() == 3);
+  auto lost = c.scheduler.remove_worker(10);
+  lost.started = 3;
+  lost.died = true;
+  lost.crash_signal = 11;
+  lost.crash_task = 2;
+  auto d = settle_lost_worker(lost, c.tasks, c.functions, "the peer closed the connection");
+  REQUIRE(d.fail.size() == 1);
+  CHECK(d.fail[0].first == 2);
+  CHECK(d.fail[0].second.type_name == "shoal::TaskCrashed");
+  CHECK(d.fail[0].second.kind == shoal::ErrorKind::failed);
+  CHECK_THAT(d.fail[0].second.message, Contains("task 2 (segfault) crashed its worker worker w10"));
+  CHECK_THAT(d.fail[0].second.message, Contains("with SIGSEGV (signal 11)"));
+  CHECK(culprit.crashes == 1);
+  CHECK(d.retry == std::vector<std::uint64_t>{1, 3});
+  CHECK(c.tasks.find(1)->attempt == 0);  // not charged: they only shared the worker
+  CHECK_FALSE(c.tasks.find(1)->isolate);
+}
+
+TEST_CASE("a task alone on a worker that dies without a word is the culprit, a hung worker's is not",
+          "[coordinator][recovery]") {
+  for (bool died : {true, false}) {
+    Tables c;
+    auto f = c.fn("exit42");
+    c.worker(10, {f}, 1);
+    auto& suspect = c.task(1, f);
+    suspect.isolate = true;  // charged once already: runs alone
+    suspect.attempt = 1;
+    REQUIRE(c.pick().size() == 1);
+    auto lost = c.scheduler.remove_worker(10);
+    REQUIRE(lost.isolated == 1);
+    lost.died = died;  // false: a heartbeat timeout (or we closed it): no crash proven
+    auto d = settle_lost_worker(lost, c.tasks, c.functions, died ? "the peer closed the connection" : "no heartbeat");
+    INFO("died " << died);
+    if (died) {
+      REQUIRE(d.fail.size() == 1);
+      CHECK(d.fail[0].second.type_name == "shoal::TaskCrashed");
+      CHECK_THAT(d.fail[0].second.message, Contains("while it ran alone"));
+      CHECK(d.retry.empty());
+    } else {
+      CHECK(d.fail.empty());
+      CHECK(d.retry == std::vector<std::uint64_t>{1});
+    }
+  }
+}
+
+TEST_CASE("a max_crashes of N lets a task kill N-1 workers before it fails", "[coordinator][recovery]") {
+  Tables c;
+  auto f = c.fn("segfault");
+  auto& t = c.task(1, f);
+  for (int round = 1; round <= 3; ++round) {
+    c.worker(10 + round, {f}, 1);
+    REQUIRE(c.pick().size() == 1);
+    auto lost = c.scheduler.remove_worker(10 + round);
+    lost.died = true;
+    lost.crash_signal = 11;
+    lost.crash_task = 1;
+    auto d = settle_lost_worker(lost, c.tasks, c.functions, "EOF", 3);
+    INFO("round " << round);
+    CHECK(t.crashes == round);
+    if (round < 3) {
+      CHECK(d.retry == std::vector<std::uint64_t>{1});
+      c.scheduler.enqueue(t, 1);
+    } else {
+      REQUIRE(d.fail.size() == 1);
+      CHECK_THAT(d.fail[0].second.message, Contains("after 3 crashes (--max-crashes 3)"));
+    }
+  }
+}

@@ -231,7 +231,7 @@ TEST_CASE("child: libshoal_test_tasks.so registers what the daemon tests use", "
   auto loaded = load_task_library(SHOAL_TEST_TASKS_LIB);
   CHECK(loaded.functions == std::vector<std::string>{"add", "append_line", "blob", "block_ms", "crash",
                                                       "echo_string", "fail", "marker_on_cancel", "nested_blocking",
-                                                      "nested_sum", "noop", "sleep_ms", "spin_until_stopped", "square",
+                                                      "nested_sum", "noop", "segfault", "sleep_ms", "spin_until_stopped", "square",
                                                       "sum_list", "throw_std", "total_size"});
   CHECK(loaded.actors == std::vector<std::string>{"Counter"});
   auto& registry = remote::Registry::global();

@@ -33,6 +33,9 @@ struct LocalClusterOptions {
   std::string worker_program;
   std::vector<std::string> load;  ///< task libraries for worker_program's --load
   int retries = 3;
+  /// A task that killed its worker this many times fails with TaskCrashed (see
+  /// CoordinatorOptions::max_crashes).
+  std::uint32_t max_crashes = 1;
   std::uint32_t max_tasks_per_worker = 0;  ///< a worker exits after this many (0: never)
   bool respawn = true;  ///< replace workers that die (not while stopping)
   bool log = false;     ///< the coordinator's and workers' log lines on stderr

@@ -48,6 +48,9 @@ struct CoordinatorOptions {
   /// certificate that chains to it: mutual TLS). Unix sockets stay plain.
   link::TlsOptions tls;
   int retries = 3;              ///< attempts after a worker loss, unless a submit or function says
+  /// A task that killed its worker this many times (named by the dying worker, or
+  /// running alone) fails with TaskCrashed instead of being retried.
+  std::uint32_t max_crashes = 1;
   std::map<std::string, int> function_retries;
   std::chrono::milliseconds heartbeat{1000};
   std::chrono::milliseconds heartbeat_timeout{5000};

@@ -11,6 +11,7 @@
 #include <asio/steady_timer.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -113,6 +114,9 @@ class FrameWriter : public std::enable_shared_from_this<FrameWriter> {
   [[nodiscard]] std::uint64_t writes() const noexcept { return writes_; }
   [[nodiscard]] std::size_t pending_bytes() const noexcept { return (pending_.size() + inflight_.size()) * 8; }
   [[nodiscard]] bool held() const noexcept { return held_; }
+  /// True while a write is under way (bytes of a frame may be on the wire, the rest not):
+  /// readable from any thread, e.g. a signal handler that must not write into a frame.
+  [[nodiscard]] const std::atomic<bool>& writing_flag() const noexcept { return writing_; }
   [[nodiscard]] bool failed() const noexcept { return static_cast<bool>(error_); }
 
  private:
@@ -125,7 +129,7 @@ class FrameWriter : public std::enable_shared_from_this<FrameWriter> {
   bool held_ = false;
   std::vector<std::uint64_t> pending_;
   std::vector<std::uint64_t> inflight_;
-  bool writing_ = false;
+  std::atomic<bool> writing_{false};  // atomic: a fatal signal handler reads it (writing_flag)
   std::error_code error_;
   std::function<void(const std::error_code&)> on_error_;
   std::weak_ptr<const void> owner_;

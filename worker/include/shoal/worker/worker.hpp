@@ -42,6 +42,11 @@ struct WorkerOptions {
   std::chrono::milliseconds reconnect_timeout{0};
   std::uint32_t max_tasks = 0;  ///< exit after this many tasks (0: never)
   bool log = true;
+  /// On a fatal signal (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT), tell the coordinator
+  /// which task the faulting thread ran before dying (it then fails that task with
+  /// TaskCrashed rather than retry it onto another worker). Installs process-wide
+  /// handlers: a program embedding a Worker that keeps its own may turn it off.
+  bool report_crashes = true;
   /// Where Client::current() connects from inside tasks; empty: `coordinator`.
   std::string client_address;
 };

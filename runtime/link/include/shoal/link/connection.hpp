@@ -18,6 +18,7 @@
 #include <asio/steady_timer.hpp>
 #include <capnp/message.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -147,6 +148,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   /// Steady-clock ns of the last received frame and the last send.
   [[nodiscard]] std::uint64_t last_recv() const noexcept { return last_recv_; }
   [[nodiscard]] std::uint64_t last_send() const noexcept { return last_send_; }
+  /// The socket's "a write is under way" flag (FrameWriter::writing_flag), or nullptr for
+  /// an in-process connection. Lives as long as the connection.
+  [[nodiscard]] const std::atomic<bool>* write_flag() const noexcept;
   /// Bytes queued and not yet written.
   [[nodiscard]] std::size_t pending_bytes() const noexcept;
 

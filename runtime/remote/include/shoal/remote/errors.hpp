@@ -18,6 +18,15 @@ class WorkerLost : public Error {
   explicit WorkerLost(const std::string& what) : Error(what, ErrorKind::disconnected) {}
 };
 
+/// A task killed the worker running it (the worker named it as it died of a fatal signal,
+/// or the worker died while it ran alone) as many times as the coordinator's
+/// --max-crashes allows (1 by default): it is not retried, so that it takes no more
+/// workers down. The message names the signal where the worker reported one.
+class TaskCrashed : public Error {
+ public:
+  explicit TaskCrashed(const std::string& what) : Error(what, ErrorKind::failed) {}
+};
+
 /// A task was not run because one of its dependencies failed or was cancelled: the
 /// message names the dependency and its error.
 class DependencyFailed : public Error {
@@ -38,7 +47,7 @@ class ResultTooLarge : public Error {
 namespace shoal::remote {
 
 /// The exception for a remote failure: the original type where shoal knows it
-/// (CancelledError, TimeoutError, TypeMismatch, NotRegistered, WorkerLost,
+/// (CancelledError, TimeoutError, TypeMismatch, NotRegistered, WorkerLost, TaskCrashed,
 /// DependencyFailed, ValueError, or a type given to register_remote_exception), else
 /// RemoteError. The message keeps where it happened.
 [[nodiscard]] std::exception_ptr make_remote_exception(const codec::RemoteErrorInfo& info);

@@ -1,0 +1,37 @@
+#pragma once
+// The worker's last words: when a fatal signal (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT)
+// kills the process, a handler tells the coordinator which signal and which task the
+// faulting thread ran (a Crashed frame, prepared in advance and patched in the handler
+// with async-signal-safe code only), writes one line to stderr, and lets the signal kill
+// the process as it would have. The coordinator then blames that task alone: it fails
+// with TaskCrashed instead of being retried onto the next worker, and the tasks that
+// shared the worker are retried at no cost.
+//
+// Best effort, never harmful: nothing is sent while a write is under way on the
+// connection (its frame could be half out), nor when no connection is set.
+
+#include <atomic>
+#include <cstdint>
+
+namespace shoal::worker::crash {
+
+/// Installs the handlers (once per process; later calls do nothing).
+void install();
+
+/// Where the report goes: the connection's socket and its "a write is under way" flag
+/// (both may change per session; -1 and nullptr: nowhere).
+void set_channel(int fd, const std::atomic<bool>* writing) noexcept;
+
+/// Marks this thread as running task `id` for its lifetime (nests).
+class TaskScope {
+ public:
+  explicit TaskScope(std::uint64_t id) noexcept;
+  ~TaskScope();
+  TaskScope(const TaskScope&) = delete;
+  TaskScope& operator=(const TaskScope&) = delete;
+
+ private:
+  std::uint64_t previous_;
+};
+
+}  // namespace shoal::worker::crash
