@@ -48,7 +48,7 @@ LossDecision settle_lost_worker(const WorkerSlot& lost, TaskTable& tasks, const 
                                                           "word: it exited or was killed)");
         out.fail.emplace_back(
             id, task_error(functions, *t, "shoal::TaskCrashed",
-                           "task " + std::to_string(id) + " (" + functions[t->fn].name + ") crashed its worker " +
+                           "task " + std::to_string(id) + " (" + functions[t->fn].name + ") crashed " +
                                lost.label() + " " + how + "; not retried after " + std::to_string(t->crashes) +
                                (t->crashes == 1 ? " crash" : " crashes") + " (--max-crashes " +
                                std::to_string(max_crashes) + ")",

@@ -122,9 +122,12 @@ void FrameWriter::start_write() {
     idle_.cancel();
     return;
   }
+  // Claimed, not just set: a fatal signal handler on another thread may hold the socket
+  // for its last frame (writing_flag); then nothing more is written.
+  bool expected = false;
+  if (!writing_.compare_exchange_strong(expected, true)) return;
   inflight_.swap(pending_);
   pending_.clear();
-  writing_ = true;
   ++writes_;
   auto done = [self = shared_from_this(), owner = std::move(owner)](const std::error_code& ec, std::size_t) {
     self->writing_ = false;

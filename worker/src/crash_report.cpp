@@ -7,6 +7,7 @@
 #include <capnp/message.h>
 
 #include <cerrno>
+#include <ctime>
 #include <cstring>
 #include <mutex>
 #include <vector>
@@ -36,7 +37,7 @@ struct Template {
 } frame_template;
 
 std::atomic<int> channel_fd{-1};
-std::atomic<const std::atomic<bool>*> channel_writing{nullptr};
+std::atomic<std::atomic<bool>*> channel_writing{nullptr};
 const int kSignals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
 
 void build_template() {
@@ -107,8 +108,19 @@ void on_fatal(int sig, siginfo_t*, void*) {
   (void)!::write(2, line, len);
 
   int fd = channel_fd.load(std::memory_order_acquire);
-  const auto* writing = channel_writing.load(std::memory_order_acquire);
-  if (fd >= 0 && frame_template.ok && !(writing && writing->load(std::memory_order_acquire))) {
+  auto* writing = channel_writing.load(std::memory_order_acquire);
+  // Claim the socket: a write under way on the loop thread finishes first (up to 100 ms),
+  // and none starts after.
+  bool claimed = writing == nullptr;
+  for (int i = 0; !claimed && i < 100; ++i) {
+    bool expected = false;
+    claimed = writing->compare_exchange_strong(expected, true, std::memory_order_acq_rel);
+    if (!claimed) {
+      timespec ms{0, 1'000'000};
+      ::nanosleep(&ms, nullptr);
+    }
+  }
+  if (fd >= 0 && frame_template.ok && claimed) {
     std::uint64_t words[kMaxFrameWords];
     std::memcpy(words, frame_template.words, frame_template.n * 8);
     std::int32_t s = sig;
@@ -154,7 +166,7 @@ void install() {
   });
 }
 
-void set_channel(int fd, const std::atomic<bool>* writing) noexcept {
+void set_channel(int fd, std::atomic<bool>* writing) noexcept {
   channel_fd.store(-1, std::memory_order_release);
   channel_writing.store(writing, std::memory_order_release);
   channel_fd.store(fd, std::memory_order_release);

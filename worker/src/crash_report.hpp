@@ -7,8 +7,9 @@
 // with TaskCrashed instead of being retried onto the next worker, and the tasks that
 // shared the worker are retried at no cost.
 //
-// Best effort, never harmful: nothing is sent while a write is under way on the
-// connection (its frame could be half out), nor when no connection is set.
+// Best effort, never harmful: the handler claims the connection's write flag first, so
+// its frame never lands inside another; when a write stays under way (the crash is on
+// the loop thread itself), or no connection is set, nothing is sent.
 
 #include <atomic>
 #include <cstdint>
@@ -18,9 +19,11 @@ namespace shoal::worker::crash {
 /// Installs the handlers (once per process; later calls do nothing).
 void install();
 
-/// Where the report goes: the connection's socket and its "a write is under way" flag
-/// (both may change per session; -1 and nullptr: nowhere).
-void set_channel(int fd, const std::atomic<bool>* writing) noexcept;
+/// Where the report goes: the connection's socket and its "a write is under way" flag,
+/// which the handler claims (waiting up to 100 ms for a write in flight to finish) so
+/// that its frame never lands inside another (both may change per session; -1 and
+/// nullptr: nowhere).
+void set_channel(int fd, std::atomic<bool>* writing) noexcept;
 
 /// Marks this thread as running task `id` for its lifetime (nests).
 class TaskScope {

@@ -64,7 +64,7 @@ void Connection::set_limits(proto::FrameLimits limits, std::size_t read_chunk_by
   if (reader_) reader_->set_limits(limits, read_chunk_bytes);
 }
 
-const std::atomic<bool>* Connection::write_flag() const noexcept {
+std::atomic<bool>* Connection::write_flag() noexcept {
   return writer_ ? &writer_->writing_flag() : nullptr;
 }
 

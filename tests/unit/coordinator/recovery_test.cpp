@@ -99,7 +99,7 @@ TEST_CASE("a task its dying worker names fails with TaskCrashed at once, the tas
   CHECK(d.fail[0].first == 2);
   CHECK(d.fail[0].second.type_name == "shoal::TaskCrashed");
   CHECK(d.fail[0].second.kind == shoal::ErrorKind::failed);
-  CHECK_THAT(d.fail[0].second.message, Contains("task 2 (segfault) crashed its worker worker w10"));
+  CHECK_THAT(d.fail[0].second.message, Contains("task 2 (segfault) crashed worker w10 (host, pid 0) with SIGSEGV"));
   CHECK_THAT(d.fail[0].second.message, Contains("with SIGSEGV (signal 11)"));
   CHECK(culprit.crashes == 1);
   CHECK(d.retry == std::vector<std::uint64_t>{1, 3});

@@ -114,9 +114,10 @@ class FrameWriter : public std::enable_shared_from_this<FrameWriter> {
   [[nodiscard]] std::uint64_t writes() const noexcept { return writes_; }
   [[nodiscard]] std::size_t pending_bytes() const noexcept { return (pending_.size() + inflight_.size()) * 8; }
   [[nodiscard]] bool held() const noexcept { return held_; }
-  /// True while a write is under way (bytes of a frame may be on the wire, the rest not):
-  /// readable from any thread, e.g. a signal handler that must not write into a frame.
-  [[nodiscard]] const std::atomic<bool>& writing_flag() const noexcept { return writing_; }
+  /// True while a write is under way (bytes of a frame may be on the wire, the rest not).
+  /// Another thread may claim the socket by setting it false -> true (compare-exchange):
+  /// a fatal signal handler sending its last frame. The writer then writes nothing more.
+  [[nodiscard]] std::atomic<bool>& writing_flag() noexcept { return writing_; }
   [[nodiscard]] bool failed() const noexcept { return static_cast<bool>(error_); }
 
  private:

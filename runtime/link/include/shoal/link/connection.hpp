@@ -150,7 +150,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   [[nodiscard]] std::uint64_t last_send() const noexcept { return last_send_; }
   /// The socket's "a write is under way" flag (FrameWriter::writing_flag), or nullptr for
   /// an in-process connection. Lives as long as the connection.
-  [[nodiscard]] const std::atomic<bool>* write_flag() const noexcept;
+  [[nodiscard]] std::atomic<bool>* write_flag() noexcept;
   /// Bytes queued and not yet written.
   [[nodiscard]] std::size_t pending_bytes() const noexcept;
 
