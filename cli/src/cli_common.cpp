@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <sstream>
 #include <ctime>
 
 #include "shoal/codec/error_info.hpp"
@@ -191,6 +192,20 @@ sigset_t interrupt_set() {
   return s;
 }
 }  // namespace
+
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string last_line(const std::filesystem::path& p) {
+  auto text = slurp(p);
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  auto nl = text.rfind('\n');
+  return nl == std::string::npos ? text : text.substr(nl + 1);
+}
 
 Interrupts::Interrupts() {
   sigset_t s = interrupt_set();

@@ -165,6 +165,10 @@ struct StartOptions {
 };
 int cmd_start(const Globals& g, const StartOptions& o);
 int cmd_stop(const Globals& g);
+int cmd_supervise(const Globals& g);
+/// A file's contents ("" when it cannot be read), and its last line.
+[[nodiscard]] std::string slurp(const std::filesystem::path& p);
+[[nodiscard]] std::string last_line(const std::filesystem::path& p);
 int cmd_cert_init(const Globals& g, const std::string& dir, const std::vector<std::string>& hosts, int days);
 
 struct SubmitOptions {

@@ -374,6 +374,8 @@ int run_main(int argc, char** argv) {
   s->add_flag("--no-examples", start.no_examples, "do not load the bundled example library (libshoal_examples.so)");
 
   app.add_subcommand("stop", "stop the cluster that `shoal start` started");
+  // The process `shoal start` leaves to restart dead workers (supervise.cpp); not for users.
+  app.add_subcommand("__supervise", "")->group("");
 
   SubmitOptions submit;
   auto* sub = app.add_subcommand("submit", "submit a task: shoal submit FN [ARG]... (arguments in JSON)");
@@ -455,6 +457,7 @@ int run_main(int argc, char** argv) {
     if (cert_init->parsed()) return cmd_cert_init(g, cert_dir, cert_hosts, cert_days);
     if (s->parsed()) return cmd_start(g, start);
     if (app.got_subcommand("stop")) return cmd_stop(g);
+    if (app.got_subcommand("__supervise")) return cmd_supervise(g);
     if (sub->parsed()) return cmd_submit(g, submit);
     if (res->parsed()) return cmd_result(g, result_id, result_timeout);
     if (st->parsed()) return cmd_status(g, status_id);

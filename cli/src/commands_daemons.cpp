@@ -27,20 +27,6 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::string last_line(const fs::path& p) {
-  auto text = slurp(p);
-  while (!text.empty() && text.back() == '\n') text.pop_back();
-  auto nl = text.rfind('\n');
-  return nl == std::string::npos ? text : text.substr(nl + 1);
-}
-
 /// Whether `pid` is a live (not zombie) shoal daemon: the pid may have been reused.
 bool is_live_daemon(pid_t pid) {
   if (pid <= 0 || ::kill(pid, 0) != 0) return false;
@@ -48,7 +34,7 @@ bool is_live_daemon(pid_t pid) {
   auto close = stat.rfind(')');
   if (close != std::string::npos && close + 2 < stat.size() && stat[close + 2] == 'Z') return false;
   auto cmdline = slurp("/proc/" + std::to_string(pid) + "/cmdline");
-  return cmdline.find("shoal-") != std::string::npos;
+  return cmdline.find("shoal-") != std::string::npos || cmdline.find("__supervise") != std::string::npos;
 }
 
 void remove_state(const fs::path& dir) {
@@ -56,6 +42,7 @@ void remove_state(const fs::path& dir) {
   fs::remove(dir / "cluster.json", ec);
   fs::remove(dir / "coordinator.pid", ec);
   fs::remove(dir / "coordinator.out", ec);
+  fs::remove(dir / "supervisor.json", ec);
   for (auto& e : fs::directory_iterator(dir, ec))
     if (e.path().filename().string().rfind("worker-", 0) == 0 && e.path().extension() == ".pid") fs::remove(e.path(), ec);
 }
@@ -182,26 +169,40 @@ int cmd_start(const Globals& g, const StartOptions& o) {
     std::this_thread::sleep_for(10ms);
   }
 
+  // The workers, under a supervisor (`shoal __supervise`) that restarts any that dies.
   auto loads = worker_loads(o.load, !o.no_examples);
-  std::vector<pid_t> worker_pids;
+  nlohmann::json spec = {{"grace", o.grace}, {"workers", nlohmann::json::array()}};
   for (unsigned i = 0; i < o.workers; ++i) {
-    cluster::SpawnOptions w;
-    w.program = sibling_program("shoal-worker");
-    w.argv = {w.program, "-c", address, "--name", "w" + std::to_string(i + 1), "--grace", grace};
-    if (o.threads) w.argv.insert(w.argv.end(), {"-t", std::to_string(o.threads)});
-    if (!token_file.empty()) w.argv.insert(w.argv.end(), {"--token-file", token_file});
-    tls_args(w.argv);
-    for (const auto& l : loads) w.argv.insert(w.argv.end(), {"--load", l});
-    w.new_session = true;
-    w.stdin_path = "/dev/null";
-    w.stdout_path = w.stderr_path = (dir / ("worker-" + std::to_string(i + 1) + ".log")).string();
-    children.push_back(cluster::spawn(w));
-    worker_pids.push_back(children.back().pid());
-    link::write_private_file(dir / ("worker-" + std::to_string(i + 1) + ".pid"), std::to_string(children.back().pid()) + "\n");
+    std::string n = std::to_string(i + 1);
+    std::vector<std::string> argv = {sibling_program("shoal-worker"), "-c", address, "--name", "w" + n, "--grace", grace};
+    if (o.threads) argv.insert(argv.end(), {"-t", std::to_string(o.threads)});
+    if (!token_file.empty()) argv.insert(argv.end(), {"--token-file", token_file});
+    tls_args(argv);
+    for (const auto& l : loads) argv.insert(argv.end(), {"--load", l});
+    spec["workers"].push_back({{"name", "w" + n},
+                               {"argv", argv},
+                               {"log", (dir / ("worker-" + n + ".log")).string()},
+                               {"pid_file", (dir / ("worker-" + n + ".pid")).string()}});
   }
+  link::write_private_file(dir / "supervisor.json", spec.dump() + "\n");
+  cluster::SpawnOptions sv;
+  sv.program = cluster::self_exe();
+  sv.argv = {sv.program, "--state-dir", dir.string(), "__supervise"};
+  sv.new_session = true;
+  sv.stdin_path = "/dev/null";
+  sv.stdout_path = sv.stderr_path = (dir / "supervisor.log").string();
+  children.push_back(cluster::spawn(sv));
+  auto worker_pids = [&] {
+    std::vector<pid_t> pids;
+    for (unsigned i = 1; i <= o.workers; ++i) {
+      auto t = slurp(dir / ("worker-" + std::to_string(i) + ".pid"));
+      pids.push_back(t.empty() ? 0 : static_cast<pid_t>(std::stol(t)));
+    }
+    return pids;
+  };
   nlohmann::json state = {{"address", address},
                           {"coordinator", children[0].pid()},
-                          {"workers", worker_pids},
+                          {"supervisor", children[1].pid()},
                           {"grace", o.grace}};
   link::write_private_file(dir / "cluster.json", state.dump() + "\n");
 
@@ -212,11 +213,16 @@ int cmd_start(const Globals& g, const StartOptions& o) {
     for (;;) {
       auto ws = client->workers().result(5s);
       if (ws.size() >= o.workers) break;
-      for (std::size_t i = 1; i < children.size(); ++i)
-        if (!children[i].running())
+      // A worker that died while starting (the supervisor logs each exit) is reported
+      // now, with the last line of its log, rather than restarted in a loop.
+      auto sup = slurp(dir / "supervisor.log");
+      for (unsigned i = 1; i <= o.workers; ++i)
+        if (sup.find("worker w" + std::to_string(i) + " exited") != std::string::npos)
           throw CliError(exit_task_failed, "worker w" + std::to_string(i) + " exited: " +
                                                last_line(dir / ("worker-" + std::to_string(i) + ".log")) + " (log: " +
                                                (dir / ("worker-" + std::to_string(i) + ".log")).string() + ")");
+      if (!children[1].running())
+        throw CliError(exit_task_failed, "the worker supervisor exited: " + last_line(dir / "supervisor.log"));
       if (interrupts().interrupted())
         throw CliError(exit_interrupted, "interrupted: the daemons started so far were stopped");
       if (std::chrono::steady_clock::now() >= deadline)
@@ -225,17 +231,25 @@ int cmd_start(const Globals& g, const StartOptions& o) {
       std::this_thread::sleep_for(20ms);
     }
   } catch (...) {
+    children[1].terminate();  // the supervisor stops its workers
+    (void)children[1].wait(std::chrono::seconds(static_cast<long>(o.grace)) + 3s);
+    for (auto p : worker_pids())
+      if (p > 0 && is_live_daemon(p)) ::kill(p, SIGKILL);
     kill_all(children);
     remove_state(dir);
     throw;
   }
+  auto started_pids = worker_pids();
+  state["workers"] = started_pids;  // as started: the supervisor keeps worker-N.pid current
+  link::write_private_file(dir / "cluster.json", state.dump() + "\n");
   // They outlive this command; init reaps them.
   for (auto& ch : children) (void)ch.detach();
   if (g.json)
     std::cout << nlohmann::json{{"address", address},
                                 {"state_dir", dir.string()},
                                 {"coordinator", state["coordinator"]},
-                                {"workers", worker_pids}}
+                                {"supervisor", state["supervisor"]},
+                                {"workers", started_pids}}
                      .dump()
               << "\n";
   else
@@ -251,17 +265,33 @@ int cmd_stop(const Globals& g) {
   auto state = nlohmann::json::parse(text, nullptr, false);
   if (text.empty() || state.is_discarded())
     throw CliError(exit_no_coordinator, "no cluster running (no state in " + dir.string() + "; started with another --state-dir?)");
-  std::vector<pid_t> pids;
-  for (const auto& p : state.value("workers", nlohmann::json::array())) pids.push_back(p.get<pid_t>());
+  // The supervisor stops its workers (no restarts from then on); the coordinator drains.
+  // Workers are signalled directly only when their supervisor is gone.
+  std::vector<pid_t> pids, workers;
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(dir, ec))
+    if (e.path().filename().string().rfind("worker-", 0) == 0 && e.path().extension() == ".pid") {
+      auto t = slurp(e.path());
+      if (!t.empty()) workers.push_back(static_cast<pid_t>(std::stol(t)));
+    }
+  for (const auto& p : state.value("workers", nlohmann::json::array())) workers.push_back(p.get<pid_t>());
+  pid_t supervisor = state.value("supervisor", 0);
+  bool supervised = supervisor > 0 && is_live_daemon(supervisor);
+  if (supervised) pids.push_back(supervisor);
   pids.push_back(state.value("coordinator", 0));
   std::erase_if(pids, [](pid_t p) { return !is_live_daemon(p); });
+  std::erase_if(workers, [](pid_t p) { return !is_live_daemon(p); });
+  std::sort(workers.begin(), workers.end());
+  workers.erase(std::unique(workers.begin(), workers.end()), workers.end());
+  if (!supervised) pids.insert(pids.end(), workers.begin(), workers.end());
   if (pids.empty()) {
     remove_state(dir);
     throw CliError(exit_no_coordinator, "no cluster running (its processes are gone; removed the stale state in " +
                                             dir.string() + ")");
   }
-  // Workers and coordinator together: each drains for `grace`, then exits.
+  // Together: each drains for `grace`, then exits.
   for (auto p : pids) ::kill(p, SIGTERM);
+  if (supervised) pids.insert(pids.end(), workers.begin(), workers.end());  // waited for, not signalled
   auto grace = std::chrono::milliseconds(static_cast<std::int64_t>(state.value("grace", 5.0) * 1000)) + 2s;
   auto killed = wait_gone(pids, grace);
   for (auto p : killed) ::kill(p, SIGKILL);

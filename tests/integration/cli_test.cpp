@@ -258,6 +258,52 @@ TEST_CASE("shoal start runs a coordinator and workers in the background and shoa
   CHECK(gone.exit == 3);
 }
 
+TEST_CASE("shoal start restarts a worker that dies, and a segfaulting task costs one worker, which comes back",
+          "[integration][cli]") {
+  // Found broken: a segfaulting task took down all three workers of a `shoal start`
+  // cluster, and nothing restarted them.
+  TempDir dir;
+  std::string address = "unix://" + dir.file("c.sock");
+  Env env{{"SHOAL_ADDRESS", address}, {"XDG_RUNTIME_DIR", dir.path}};
+  std::string state = dir.file("state");
+  auto started = run_cli({"--state-dir", state, "start", "--workers", "3", "--threads", "1", "--listen", address,
+                          "--no-examples", "--load", SHOAL_TEST_TASKS_LIB},
+                         env);
+  INFO(started);
+  REQUIRE(started.exit == 0);
+  auto logs = [&] {
+    return shoal::test::read_file(state + "/supervisor.log") + shoal::test::read_file(state + "/coordinator.log");
+  };
+  auto worker_pid = [&](int n) {
+    auto t = shoal::test::read_file(state + "/worker-" + std::to_string(n) + ".pid");
+    return t.empty() ? pid_t{0} : static_cast<pid_t>(std::stol(t));
+  };
+  auto registered = [&] {
+    auto w = run_cli({"--json", "workers"}, env);
+    return w.exit == 0 ? parse_json(w).size() : std::size_t{0};
+  };
+
+  pid_t first = worker_pid(1);
+  REQUIRE(first > 0);
+  ::kill(first, SIGKILL);
+  if (!wait_until([&] { return worker_pid(1) != first && worker_pid(1) > 0 && registered() == 3; }, 15s))
+    FAIL("w1 was not restarted:\n" << logs());
+  CHECK(shoal::test::read_file(state + "/supervisor.log").find("worker w1 exited (signal SIGKILL)") != std::string::npos);
+
+  auto crashed = run_cli({"submit", "--wait", "segfault"}, env);
+  INFO(crashed << logs());
+  CHECK(crashed.exit == 1);
+  CHECK(crashed.err.find("crashed worker w") != std::string::npos);
+  CHECK(crashed.err.find("SIGSEGV") != std::string::npos);
+  if (!wait_until([&] { return registered() == 3; }, 15s)) FAIL("the crashed worker did not come back:\n" << logs());
+  CHECK(shoal::test::read_file(state + "/supervisor.log").find("exited (signal SIGSEGV)") != std::string::npos);
+  auto sum = run_cli({"submit", "--wait", "add", "2", "3"}, env);
+  CHECK(trim(sum.out) == "5");
+
+  CHECK(run_cli({"--state-dir", state, "stop"}, env).exit == 0);
+  CHECK(wait_until([&] { return processes_with_env("XDG_RUNTIME_DIR=" + dir.path).empty(); }, 10s));
+}
+
 TEST_CASE("shoal start --listen tcp:// makes a token (0600), and the daemons and clients use it",
           "[integration][cli][security]") {
   // Found broken: `shoal start --listen tcp://...` always failed: it could not hand the
