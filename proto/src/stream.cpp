@@ -1,9 +1,13 @@
 #include "shoal/proto/stream.hpp"
 
 #include <asio/buffer.hpp>
+#include <asio/post.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <cstring>
 
 namespace shoal::proto {
@@ -85,7 +89,9 @@ asio::awaitable<std::optional<Frame>> FrameReader::next() {
 }
 
 FrameWriter::FrameWriter(Socket& socket)
-    : socket_(socket), idle_(socket.get_executor(), asio::steady_timer::time_point::max()) {}
+    : socket_(socket),
+      retry_(socket.get_executor()),
+      idle_(socket.get_executor(), asio::steady_timer::time_point::max()) {}
 
 void FrameWriter::check() const {
   if (error_) throw ConnectionError("the connection failed earlier: " + error_.message());
@@ -122,12 +128,9 @@ void FrameWriter::start_write() {
     idle_.cancel();
     return;
   }
-  // Claimed, not just set: a fatal signal handler on another thread may hold the socket
-  // for its last frame (writing_flag); then nothing more is written.
-  bool expected = false;
-  if (!writing_.compare_exchange_strong(expected, true)) return;
   inflight_.swap(pending_);
   pending_.clear();
+  writing_ = true;
   ++writes_;
   auto done = [self = shared_from_this(), owner = std::move(owner)](const std::error_code& ec, std::size_t) {
     self->writing_ = false;
@@ -142,10 +145,48 @@ void FrameWriter::start_write() {
     self->start_write();
   };
   auto buffer = asio::buffer(inflight_.data(), inflight_.size() * 8);
-  if (layer_)
-    layer_->async_write(buffer, std::move(done));
-  else
-    asio::async_write(socket_, buffer, std::move(done));
+  if (layer_) {
+    wire_.store(true, std::memory_order_release);  // a layer's writes are never shared
+    layer_->async_write(buffer, [done = std::move(done), self = shared_from_this()](const std::error_code& ec,
+                                                                                    std::size_t n) mutable {
+      self->wire_.store(false, std::memory_order_release);
+      done(ec, n);
+    });
+    return;
+  }
+  // The socket is claimed for the bytes' time on the wire, not just set busy: another
+  // thread may hold it for a frame of its own (wire_flag). Then try again shortly.
+  bool expected = false;
+  if (!wire_.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) {
+    pending_.insert(pending_.begin(), inflight_.begin(), inflight_.end());
+    inflight_.clear();
+    writing_ = false;
+    --writes_;
+    retry_.expires_after(std::chrono::milliseconds(1));
+    retry_.async_wait([self = shared_from_this()](const std::error_code& ec) {
+      if (!ec && !self->writing_) self->start_write();
+    });
+    return;
+  }
+  // What the kernel takes now leaves now (as Asio's own first attempt would); the rest,
+  // if any, follows asynchronously. Either way the completion runs in a later turn, so
+  // that the frames queued meanwhile leave together.
+  auto* bytes = static_cast<const char*>(buffer.data());
+  std::size_t size = buffer.size();
+  auto n = ::send(socket_.native_handle(), bytes, size, MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (n == static_cast<ssize_t>(size) || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+    std::error_code ec = n < 0 ? std::error_code(errno, std::system_category()) : std::error_code();
+    wire_.store(false, std::memory_order_release);
+    asio::post(socket_.get_executor(), [done = std::move(done), ec, size]() mutable { done(ec, size); });
+    return;
+  }
+  std::size_t sent = n > 0 ? static_cast<std::size_t>(n) : 0;
+  asio::async_write(socket_, asio::buffer(bytes + sent, size - sent),
+                    [done = std::move(done), self = shared_from_this(), sent](const std::error_code& ec,
+                                                                               std::size_t k) mutable {
+                      self->wire_.store(false, std::memory_order_release);
+                      done(ec, sent + k);
+                    });
 }
 
 asio::awaitable<void> FrameWriter::drain() {

@@ -618,3 +618,25 @@ TEST_CASE("plain parents blocking on their children on 1-thread workers do not d
   for (std::int64_t i = 0; i < 40; ++i) parents.push_back(client.submit<Int1>("nested_blocking", i));
   for (std::int64_t i = 0; i < 40; ++i) CHECK(parents[static_cast<std::size_t>(i)].result(20s) == i * i + 1);
 }
+
+TEST_CASE("a once-slow tiny function does not make its worker miss heartbeats", "[integration]") {
+  // Found broken: a function measured tiny ran inline on the worker's loop, was once slow
+  // (fib 46 after 3,000 x fib 1), starved the heartbeats, and its worker was declared lost
+  // though healthy: two tasks ran twice. The worker's watchdog now sends the heartbeats
+  // when the loop is held up.
+  Cluster c({"--heartbeat-ms", "100", "--heartbeat-timeout-ms", "500"});
+  c.add_worker(1);
+  shoal::Client client(c.address);
+  await_workers(client, 1, c);
+  std::vector<shoal::Future<std::int64_t>> tiny;
+  for (int i = 0; i < 3000; ++i) tiny.push_back(client.submit<Int1>("block_ms", 0));
+  for (auto& f : tiny) REQUIRE(f.result(20s) == 0);
+  auto slow = client.submit<Int1>("block_ms", 1500);  // tiny so far: it runs on the loop
+  CHECK(slow.result(20s) == 1500);
+  auto info = client.status(shoal::Client::task_id(slow)).result(5s).tasks.at(0);
+  INFO(c.logs());
+  CHECK(info.attempt == 1);
+  CHECK(c.logs().find("lost") == std::string::npos);
+  CHECK(c.logs().find("the watchdog sends the heartbeats") != std::string::npos);
+  CHECK(client.workers().result(5s).size() == 1);
+}

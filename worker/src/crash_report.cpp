@@ -107,36 +107,13 @@ void on_fatal(int sig, siginfo_t*, void*) {
   put(line, len, sizeof line, ": this worker dies; the coordinator is told\n");
   (void)!::write(2, line, len);
 
-  int fd = channel_fd.load(std::memory_order_acquire);
-  auto* writing = channel_writing.load(std::memory_order_acquire);
-  // Claim the socket: a write under way on the loop thread finishes first (up to 100 ms),
-  // and none starts after.
-  bool claimed = writing == nullptr;
-  for (int i = 0; !claimed && i < 100; ++i) {
-    bool expected = false;
-    claimed = writing->compare_exchange_strong(expected, true, std::memory_order_acq_rel);
-    if (!claimed) {
-      timespec ms{0, 1'000'000};
-      ::nanosleep(&ms, nullptr);
-    }
-  }
-  if (fd >= 0 && frame_template.ok && claimed) {
+  if (frame_template.ok) {
     std::uint64_t words[kMaxFrameWords];
     std::memcpy(words, frame_template.words, frame_template.n * 8);
     std::int32_t s = sig;
     std::memcpy(reinterpret_cast<char*>(words) + frame_template.signal_at * 4, &s, 4);
     words[frame_template.task_at] = task;
-    const char* p = reinterpret_cast<const char*>(words);
-    std::size_t left = frame_template.n * 8;
-    for (int tries = 0; left > 0 && tries < 100; ++tries) {  // a non-blocking socket: a few retries
-      auto n = ::send(fd, p, left, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (n > 0) {
-        p += n;
-        left -= static_cast<std::size_t>(n);
-      } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
-        break;
-      }
-    }
+    (void)send_beside(words, frame_template.n, 100, true);  // keep the flag: nothing may follow
   }
   // Die of the same signal, as if nothing had been here.
   struct sigaction dfl{};
@@ -148,16 +125,59 @@ void on_fatal(int sig, siginfo_t*, void*) {
 
 }  // namespace
 
+bool send_beside(const std::uint64_t* words, std::size_t n, int wait_ms, bool keep) noexcept {
+  int saved_errno = errno;
+  int fd = channel_fd.load(std::memory_order_acquire);
+  auto* writing = channel_writing.load(std::memory_order_acquire);
+  if (fd < 0) return false;
+  // Claim the socket: a write under way on the loop thread finishes first, none starts after.
+  bool claimed = writing == nullptr;
+  for (int i = 0; !claimed; ++i) {
+    bool expected = false;
+    claimed = writing->compare_exchange_strong(expected, true, std::memory_order_acq_rel);
+    if (claimed || i >= wait_ms) break;
+    timespec ms{0, 1'000'000};
+    ::nanosleep(&ms, nullptr);
+  }
+  if (!claimed) return false;
+  const char* p = reinterpret_cast<const char*>(words);
+  std::size_t left = n * 8;
+  for (int tries = 0; left > 0 && tries < 100; ++tries) {  // a non-blocking socket: a few retries
+    auto sent = ::send(fd, p, left, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (sent > 0) {
+      p += sent;
+      left -= static_cast<std::size_t>(sent);
+    } else if (sent < 0 && errno != EAGAIN && errno != EINTR) {
+      break;
+    } else if (sent < 0) {
+      timespec us{0, 100'000};
+      ::nanosleep(&us, nullptr);
+    }
+  }
+  if (writing && !keep) writing->store(false, std::memory_order_release);
+  errno = saved_errno;
+  return left == 0;
+}
+
+std::mutex& channel_mutex() noexcept {
+  static std::mutex mu;
+  return mu;
+}
+
 void install() {
   static std::once_flag once;
   std::call_once(once, [] {
     build_template();
-    // The handler may run on a thread whose stack overflowed: give it its own.
-    static std::vector<char> alt(64 * 1024);
-    stack_t ss{};
-    ss.ss_sp = alt.data();
-    ss.ss_size = alt.size();
-    ::sigaltstack(&ss, nullptr);  // this thread's; others use their own stack
+    // The handler may run on a thread whose stack overflowed: give this thread an
+    // alternate stack, unless it has one (a sanitizer's, which it will unmap itself).
+    stack_t old{};
+    if (::sigaltstack(nullptr, &old) == 0 && (old.ss_flags & SS_DISABLE)) {
+      static std::vector<char> alt(64 * 1024);
+      stack_t ss{};
+      ss.ss_sp = alt.data();
+      ss.ss_size = alt.size();
+      ::sigaltstack(&ss, nullptr);
+    }
     struct sigaction sa{};
     sa.sa_sigaction = on_fatal;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESETHAND;
@@ -167,6 +187,7 @@ void install() {
 }
 
 void set_channel(int fd, std::atomic<bool>* writing) noexcept {
+  std::lock_guard lock(channel_mutex());
   channel_fd.store(-1, std::memory_order_release);
   channel_writing.store(writing, std::memory_order_release);
   channel_fd.store(fd, std::memory_order_release);

@@ -14,6 +14,7 @@
 #include <asio/use_awaitable.hpp>
 #include <capnp/message.h>
 
+#include <algorithm>
 #include <iostream>
 #include <thread>
 #include <unordered_map>
@@ -62,6 +63,13 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
   std::unique_ptr<asio::steady_timer> wake;  // run() and session() sleep on it
   std::unique_ptr<asio::steady_timer> beat;  // the heartbeat coroutine's
   std::string last_connect_error;
+  // The watchdog: a thread that sends heartbeats itself (beside the writer, on a plain
+  // socket) when the loop is held up, by a task running on it that was measured tiny
+  // and is not, or a coroutine that blocks. The loop stamps loop_tick at each beat.
+  std::atomic<std::uint64_t> loop_tick{0};
+  std::atomic<std::uint64_t> watch_ns{1'000'000'000};
+  std::atomic<bool> watch_stop{false};
+  std::thread watchdog;
   bool ever_welcomed = false;  // some session got as far as the welcome
   std::shared_ptr<link::TlsContext> tls;  // for a TCP coordinator (opt.tls)
 
@@ -183,6 +191,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
       case schema::Envelope::WELCOME:
         if (welcomed) throw ProtocolError("a second welcome");
         if (auto hb = env.getWelcome().getHeartbeatMs()) heartbeat_ns = std::uint64_t{hb} * 1'000'000;
+        watch_ns.store(heartbeat_ns, std::memory_order_relaxed);
         welcomed = true;
         if (!ever_welcomed) log("connected to " + (opt.adopted_fd == -2 ? std::string("its parent") : opt.coordinator));
         ever_welcomed = true;
@@ -286,6 +295,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
       co_await beat->async_wait(as_tuple);
       if (!connected || finishing) break;
       auto now = steady_ns();
+      loop_tick.store(now, std::memory_order_relaxed);
       if (now - conn->last_recv() > 5 * heartbeat_ns) {
         conn->close("no heartbeat from the coordinator for " + std::to_string(5 * heartbeat_ns / 1'000'000) + " ms");
         break;
@@ -294,11 +304,52 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
     }
   }
 
+  // The watchdog thread (see loop_tick). Sends a heartbeat when the loop is more than a
+  // beat late, at most every half beat, and says so in the log once per stall.
+  void watch(std::shared_ptr<Runner> r) {
+    bool stalled = false;
+    std::uint64_t last_sent = 0;
+    while (!watch_stop.load()) {
+      auto beat_ns = watch_ns.load(std::memory_order_relaxed);
+      // Look a few times a beat (10 times a second at the default beat of 1 s).
+      auto step = std::clamp<std::uint64_t>(beat_ns / 4, 5'000'000, 100'000'000);
+      std::this_thread::sleep_for(std::chrono::nanoseconds(step));
+      auto tick = loop_tick.load(std::memory_order_relaxed);
+      auto now = steady_ns();
+      if (!tick || now - tick <= beat_ns) {
+        stalled = false;
+        continue;
+      }
+      if (now - last_sent < beat_ns / 2) continue;
+      capnp::MallocMessageBuilder msg(16);
+      auto h = msg.initRoot<schema::Envelope>().initHeartbeat();
+      h.setSentNs(link::wall_ns());
+      h.setRunning(r->running());
+      h.setStarted(r->started());
+      std::vector<std::uint64_t> words;
+      proto::append_frame(msg, words);
+      bool sent;
+      {
+        std::lock_guard lock(crash::channel_mutex());
+        sent = crash::send_beside(words.data(), words.size(), 0, false);
+      }
+      if (!sent) continue;
+      last_sent = now;
+      if (!stalled)
+        log("the loop has been busy for " + std::to_string((now - tick) / 1'000'000) +
+            " ms (a task running on it?): the watchdog sends the heartbeats");
+      stalled = true;
+    }
+  }
+
   // One connection's life: hello, then messages until it ends or the worker finishes.
   Coro<void> session() {
     connected = true;
     welcomed = false;
-    if (opt.report_crashes) crash::set_channel(conn->native_handle(), conn->write_flag());
+    // The side channel (crash reports, the watchdog's heartbeats) writes raw frames: not
+    // under TLS, whose records it would break.
+    crash::set_channel(conn->secured() ? -1 : conn->native_handle(), conn->write_flag());
+    loop_tick.store(steady_ns(), std::memory_order_relaxed);
     conn->start(*this);
     handshake.emplace(opt.token, conn->is_tcp());
     handshake->hello(*conn, schema::Role::WORKER, opt.name);  // registration follows the welcome
@@ -322,7 +373,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
       wake->expires_after(std::chrono::milliseconds(5));
       co_await wake->async_wait(as_tuple);
     }
-    if (opt.report_crashes) crash::set_channel(-1, nullptr);
+    crash::set_channel(-1, nullptr);
     conn.reset();
   }
 
@@ -403,6 +454,14 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
                             self->send(msg);
                           }});
     actors = std::make_shared<ActorHost>(runner, registry);
+    watchdog = std::thread([this, r = runner] { watch(r); });
+    struct StopWatch {
+      Engine* e;
+      ~StopWatch() {
+        e->watch_stop.store(true);
+        if (e->watchdog.joinable()) e->watchdog.join();
+      }
+    } stop_watch{this};
     if (opt.coordinator.empty()) opt.coordinator = link::default_address();
     Client::set_current_address(opt.client_address.empty() ? opt.coordinator : opt.client_address,
                                 ClientOptions{.token = opt.token, .tls = opt.tls});

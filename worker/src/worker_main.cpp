@@ -60,6 +60,7 @@ int worker_main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;  // --help is 0; a usage error is 2, as for `shoal`
   }
   opt.log = !quiet;
+  opt.report_crashes = true;  // a worker process: its last words name the task that killed it
   opt.grace = std::chrono::milliseconds(static_cast<long>(grace_s * 1000));
   opt.reconnect_timeout = std::chrono::milliseconds(static_cast<long>(reconnect_s * 1000));
   try {

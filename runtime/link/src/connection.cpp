@@ -65,7 +65,7 @@ void Connection::set_limits(proto::FrameLimits limits, std::size_t read_chunk_by
 }
 
 std::atomic<bool>* Connection::write_flag() noexcept {
-  return writer_ ? &writer_->writing_flag() : nullptr;
+  return writer_ ? &writer_->wire_flag() : nullptr;
 }
 
 int Connection::native_handle() noexcept { return socket_ ? socket_->native_handle() : -1; }

@@ -114,10 +114,13 @@ class FrameWriter : public std::enable_shared_from_this<FrameWriter> {
   [[nodiscard]] std::uint64_t writes() const noexcept { return writes_; }
   [[nodiscard]] std::size_t pending_bytes() const noexcept { return (pending_.size() + inflight_.size()) * 8; }
   [[nodiscard]] bool held() const noexcept { return held_; }
-  /// True while a write is under way (bytes of a frame may be on the wire, the rest not).
-  /// Another thread may claim the socket by setting it false -> true (compare-exchange):
-  /// a fatal signal handler sending its last frame. The writer then writes nothing more.
-  [[nodiscard]] std::atomic<bool>& writing_flag() noexcept { return writing_; }
+  /// True while bytes of a frame may be on the wire with the rest still to come (a write
+  /// syscall, or the remainder of a partial one). Another thread may claim the socket by
+  /// setting it false -> true (compare-exchange) to send whole frames of its own: a
+  /// worker's fatal-signal handler, its watchdog's heartbeats. While it is held the writer
+  /// queues; it tries again a millisecond later. Plain sockets only (a layer's writes are
+  /// never shared: it reads true throughout).
+  [[nodiscard]] std::atomic<bool>& wire_flag() noexcept { return wire_; }
   [[nodiscard]] bool failed() const noexcept { return static_cast<bool>(error_); }
 
  private:
@@ -130,7 +133,9 @@ class FrameWriter : public std::enable_shared_from_this<FrameWriter> {
   bool held_ = false;
   std::vector<std::uint64_t> pending_;
   std::vector<std::uint64_t> inflight_;
-  std::atomic<bool> writing_{false};  // atomic: a fatal signal handler reads it (writing_flag)
+  bool writing_ = false;               // a write is under way (until its completion runs)
+  std::atomic<bool> wire_{false};      // see wire_flag()
+  asio::steady_timer retry_;           // a claimed socket: start_write again shortly
   std::error_code error_;
   std::function<void(const std::error_code&)> on_error_;
   std::weak_ptr<const void> owner_;

@@ -45,8 +45,9 @@ struct WorkerOptions {
   /// On a fatal signal (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT), tell the coordinator
   /// which task the faulting thread ran before dying (it then fails that task with
   /// TaskCrashed rather than retry it onto another worker). Installs process-wide
-  /// handlers: a program embedding a Worker that keeps its own may turn it off.
-  bool report_crashes = true;
+  /// handlers, so it is for worker processes: shoal-worker and LocalCluster's workers
+  /// turn it on; a program embedding a Worker beside other work decides for itself.
+  bool report_crashes = false;
   /// Where Client::current() connects from inside tasks; empty: `coordinator`.
   std::string client_address;
 };

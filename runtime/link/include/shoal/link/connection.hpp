@@ -148,8 +148,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   /// Steady-clock ns of the last received frame and the last send.
   [[nodiscard]] std::uint64_t last_recv() const noexcept { return last_recv_; }
   [[nodiscard]] std::uint64_t last_send() const noexcept { return last_send_; }
-  /// The socket's "a write is under way" flag (FrameWriter::writing_flag), or nullptr for
-  /// an in-process connection. Lives as long as the connection.
+  /// The socket's "bytes of a frame on the wire" flag (FrameWriter::wire_flag), which
+  /// another thread may claim to send whole frames beside the writer; nullptr for an
+  /// in-process connection. Lives as long as the connection.
   [[nodiscard]] std::atomic<bool>* write_flag() noexcept;
   /// Bytes queued and not yet written.
   [[nodiscard]] std::size_t pending_bytes() const noexcept;
