@@ -114,21 +114,24 @@ int b3(int n, int rounds) {
   return 0;
 }
 
+// `count` submits, then every result: tasks/s.
+double throughput(shoal::Client& client, int count) {
+  std::vector<shoal::Future<std::int64_t>> fs;
+  fs.reserve(static_cast<std::size_t>(count));
+  auto t0 = Clock::now();
+  for (int i = 0; i < count; ++i) fs.push_back(client.submit(&noop, i));
+  std::int64_t sum = 0;
+  for (auto& f : fs) sum += f.result();
+  double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (sum != std::int64_t{count} * (count - 1) / 2) std::abort();
+  return count / s;
+}
+
 int b4(int n, int rounds) {
   shoal::LocalCluster local(2, {.threads_per_worker = 1});
   auto& client = local.client();
   std::vector<double> rates;
-  auto once = [&](int count) {
-    std::vector<shoal::Future<std::int64_t>> fs;
-    fs.reserve(static_cast<std::size_t>(count));
-    auto t0 = Clock::now();
-    for (int i = 0; i < count; ++i) fs.push_back(client.submit(&noop, i));
-    std::int64_t sum = 0;
-    for (auto& f : fs) sum += f.result();
-    double s = std::chrono::duration<double>(Clock::now() - t0).count();
-    if (sum != std::int64_t{count} * (count - 1) / 2) std::abort();
-    return count / s;
-  };
+  auto once = [&](int count) { return throughput(client, count); };
   once(n / 10);
   for (int r = 0; r < rounds; ++r) rates.push_back(once(n));
   shoal::bench::print_result("B4", nullptr, "tasks/s", rates);
@@ -189,16 +192,6 @@ int tls(int n, int rounds) {
       us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
     }
     return percentile(us, 0.5);
-  };
-  auto throughput = [&](shoal::Client& client, int count) {
-    std::vector<shoal::Future<std::int64_t>> fs;
-    fs.reserve(static_cast<std::size_t>(count));
-    auto t0 = Clock::now();
-    for (int i = 0; i < count; ++i) fs.push_back(client.submit(&noop, i));
-    std::int64_t sum = 0;
-    for (auto& f : fs) sum += f.result();
-    if (sum != std::int64_t{count} * (count - 1) / 2) std::abort();
-    return count / std::chrono::duration<double>(Clock::now() - t0).count();
   };
   for (auto* c : {&plain, &secure}) {  // warm both
     (void)round_trips(*c->client);

@@ -11,6 +11,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <set>
 #include <sstream>
 #include <string>
@@ -150,25 +151,23 @@ TEST_CASE("across network namespaces over TCP with TLS: a job spans two hosts, a
           20s))
     FAIL("the four workers did not join\n" << logs());
 
-  // A job across both hosts: 8 tasks that each hold a worker a while; each host runs some.
-  std::vector<std::string> ids;
-  for (int i = 0; i < 8; ++i) {
-    auto [rc, out] = capture(cli + "submit block_ms 300");
-    REQUIRE(rc == 0);
-    ids.push_back(out.substr(0, out.find('\n')));
+  // A job across both hosts: 8 tasks that each hold a worker a while, submitted together
+  // (a job file: one client, one batch); each host runs some.
+  {
+    std::ofstream job(d.file("spread.toml"));
+    job << "name = \"spread\"\n[[task]]\nname = \"hold\"\nfunction = \"block_ms\"\ncount = 8\nargs = [300]\n";
   }
+  auto [run_rc, run_out] = capture(cli + "run " + quote(d.file("spread.toml")));
+  if (run_rc != 0) FAIL("the job failed: " << run_out << "\n" << logs());
   std::set<char> hosts;
-  for (auto& id : ids) {
-    auto [rc, out] = capture(cli + "result --timeout 20 " + id);
-    REQUIRE(rc == 0);
-    CHECK(out.substr(0, out.find('\n')) == "300");
-    auto [src, status] = capture(cli + "--json status " + id);
-    auto j = nlohmann::json::parse(status, nullptr, false);
-    REQUIRE(j.is_object());
-    hosts.insert(j.value("worker", std::string("?"))[0]);
-  }
+  auto [wrc, wout] = capture(cli + "--json workers");
+  auto ws = nlohmann::json::parse(wout, nullptr, false);
+  REQUIRE(ws.is_array());
+  for (auto& w : ws)
+    if (w.value("done", 0) > 0) hosts.insert(w.value("name", std::string("?"))[0]);
   CHECK(hosts == std::set<char>{'a', 'b'});
 
+  std::vector<std::string> ids;
   // Four long tasks, one per worker; then host a goes silent: its link is cut (no FIN
   // reaches the coordinator) and everything on it is killed.
   ids.clear();
