@@ -272,11 +272,11 @@ int cmd_status(const Globals& g, std::optional<std::uint64_t> id) {
   return exit_ok;
 }
 
-int cmd_cancel(const Globals& g, std::uint64_t id) {
+int cmd_cancel(const Globals& g, std::uint64_t id, bool force) {
   auto client = connect(resolve_address(g));
   auto before = task_status(*client, id);
   bool finished = before.state == "done" || before.state == "failed" || before.state == "cancelled";
-  if (!finished) client->cancel(id);
+  if (!finished) client->cancel(id, force);
   // The coordinator handles the request in order: a status after it sees its effect on a
   // queued task; a running one may take until the worker stops it.
   auto after = finished ? before : task_status(*client, id);
@@ -399,8 +399,12 @@ int run_main(int argc, char** argv) {
   st->add_option("id", status_id, "a task id");
 
   std::uint64_t cancel_id = 0;
+  bool cancel_force = false;
   auto* can = app.add_subcommand("cancel", "cancel a task");
   can->add_option("id", cancel_id, "the task id")->required();
+  can->add_flag("--force", cancel_force,
+                "a plain task that ignores its stop request is stopped by replacing its worker process "
+                "(the worker exits after the coordinator's cancel grace; its supervisor restarts it)");
 
   app.add_subcommand("workers", "list the connected workers");
 
@@ -461,7 +465,7 @@ int run_main(int argc, char** argv) {
     if (sub->parsed()) return cmd_submit(g, submit);
     if (res->parsed()) return cmd_result(g, result_id, result_timeout);
     if (st->parsed()) return cmd_status(g, status_id);
-    if (can->parsed()) return cmd_cancel(g, cancel_id);
+    if (can->parsed()) return cmd_cancel(g, cancel_id, cancel_force);
     if (app.got_subcommand("workers")) return cmd_workers(g);
     if (ts->parsed()) return cmd_tasks(g, tasks_state, tasks_limit);
     if (rn->parsed()) return cmd_run(g, run);

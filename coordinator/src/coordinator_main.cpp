@@ -28,7 +28,7 @@ int coordinator_main(int argc, char** argv) {
   std::string token_file, pid_file;
   std::vector<std::string> fn_retries;
   long heartbeat_ms = 1000, heartbeat_timeout_ms = 5000, unregistered_ms = 2000, ttl_s = 3600;
-  long hello_timeout_ms = 5000, auth_penalty_ms = 1000;
+  long hello_timeout_ms = 5000, auth_penalty_ms = 1000, cancel_grace_ms = 2000;
   double grace_s = 30;
   bool quiet = false;
   app.add_option("--listen,-l", opt.listen,
@@ -57,6 +57,11 @@ int coordinator_main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--unregistered-wait-ms", unregistered_ms,
                  "how long a task waits for a worker with its function before failing NotRegistered")
+      ->capture_default_str();
+  app.add_option("--cancel-grace-ms", cancel_grace_ms,
+                 "how long a running task may take to stop after a cancel (then: reported cancelled; with "
+                 "cancel --force, its worker exits)")
+      ->check(CLI::Range(0L, 600'000L))
       ->capture_default_str();
   app.add_option("--grace", grace_s, "seconds running tasks get to finish on SIGTERM")->capture_default_str();
   app.add_option("--result-ttl", ttl_s, "seconds detached results are kept")->capture_default_str();
@@ -91,6 +96,7 @@ int coordinator_main(int argc, char** argv) {
     if (opt.tls.enabled()) (void)link::TlsContext::server(opt.tls);  // a bad file: one line, exit 2
     opt.heartbeat = std::chrono::milliseconds(heartbeat_ms);
     opt.hello_timeout = std::chrono::milliseconds(hello_timeout_ms);
+    opt.cancel_grace = std::chrono::milliseconds(cancel_grace_ms);
     opt.auth_penalty = std::chrono::milliseconds(auth_penalty_ms);
     opt.heartbeat_timeout = std::chrono::milliseconds(heartbeat_timeout_ms);
     opt.unregistered_wait = std::chrono::milliseconds(unregistered_ms);

@@ -216,7 +216,7 @@ void Engine::handle(Peer& p, schema::Envelope::Reader env, const proto::FrameOwn
       on_register(p, env.getRegisterWorker());
       break;
     case schema::Envelope::CANCEL:
-      on_cancel(env.getCancel().getTaskId());
+      on_cancel(env.getCancel().getTaskId(), env.getCancel().getForce());
       break;
     case schema::Envelope::ACTOR_CREATE:
       on_actor_create(p, env.getActorCreate(), frame);
@@ -253,6 +253,7 @@ void Engine::handle(Peer& p, schema::Envelope::Reader env, const proto::FrameOwn
       if (auto* w = worker ? scheduler.worker(p.id) : nullptr) {
         w->crash_signal = env.getCrashed().getSignal();
         w->crash_task = env.getCrashed().getTaskId();
+        w->crash_forced = env.getCrashed().getForced();
       }
       break;
     case schema::Envelope::ERROR:
@@ -382,7 +383,12 @@ void Engine::flush(Peer& p) {
   p.out_errors.clear();
   for (auto id : p.out_cancels) {
     capnp::MallocMessageBuilder msg;
-    msg.initRoot<schema::Envelope>().initCancel().setTaskId(id);
+    auto c = msg.initRoot<schema::Envelope>().initCancel();
+    c.setTaskId(id);
+    if (auto* t = tasks.find(id); t && t->force_cancel) {
+      c.setForce(true);
+      c.setGraceMs(static_cast<std::uint64_t>(opt.cancel_grace.count()));
+    }
     send(p, msg);
   }
   p.out_cancels.clear();

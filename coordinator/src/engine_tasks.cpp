@@ -298,21 +298,28 @@ void Engine::on_result(Peer& p, schema::Result::Reader r, const proto::FrameOwne
   }
 }
 
-void Engine::on_cancel(std::uint64_t id) {
+void Engine::on_cancel(std::uint64_t id, bool force) {
   auto* t = tasks.find(id);
   if (!t) return;
   if (t->state == TaskState::WAITING || t->state == TaskState::QUEUED) return finish(id, TaskState::CANCELLED);
-  if (t->state != TaskState::RUNNING || t->cancel_requested) return;
+  if (t->state != TaskState::RUNNING) return;
+  bool upgrade = force && !t->force_cancel;  // a plain cancel first, --force after it
+  if (t->cancel_requested && !upgrade) return;
   t->cancel_requested = true;
+  t->force_cancel = t->force_cancel || force;
   if (auto* p = peer(t->worker)) {
     p->out_cancels.push_back(id);
     touch_flush(*p);
   }
+  // Forced: it ends when its worker says so, or with its worker (which exits if the task
+  // will not stop): never reported ended while it runs.
+  if (t->force_cancel || upgrade) return;
   // A plain task that never looks at its stop token: give up waiting after a grace.
   auto timer = std::make_shared<asio::steady_timer>(ex, opt.cancel_grace);
   timer->async_wait([self = shared_from_this(), id, timer](std::error_code ec) {
     auto* t = self->tasks.find(id);
-    if (!ec && t && t->state == TaskState::RUNNING && t->cancel_requested) self->finish(id, TaskState::CANCELLED);
+    if (!ec && t && t->state == TaskState::RUNNING && t->cancel_requested && !t->force_cancel)
+      self->finish(id, TaskState::CANCELLED);
   });
 }
 

@@ -14,7 +14,8 @@ std::string describe_signal(int signal) {
 LossDecision settle_lost_worker(const WorkerSlot& lost, TaskTable& tasks, const FunctionTable& functions,
                                 const std::string& why, std::uint32_t max_crashes) {
   LossDecision out;
-  const bool named = lost.crash_signal != 0 && lost.crash_task != 0;
+  // Named: by a dying worker's last words, or by a worker exiting for a forced cancel.
+  const bool named = (lost.crash_signal != 0 || lost.crash_forced) && lost.crash_task != 0;
   // In assign order. Retries go to the back of their queue: a task whose result was lost
   // with its worker is not kept next to the task that killed it, time after time.
   std::vector<std::uint64_t> ids(lost.inflight.begin(), lost.inflight.end());
@@ -40,7 +41,7 @@ LossDecision settle_lost_worker(const WorkerSlot& lost, TaskTable& tasks, const 
     bool coro = functions[t->fn].coroutine;
     // The culprit: named by the dying worker, or alone on a worker that died.
     bool culprit = named ? lost.crash_task == id : lost.died && lost.isolated == id && !coro;
-    if (culprit && !t->cancel_requested) {
+    if (culprit && !t->cancel_requested && !lost.crash_forced) {
       ++t->crashes;
       if (t->crashes >= max_crashes) {
         std::string how = lost.crash_signal ? "with " + describe_signal(lost.crash_signal)

@@ -43,6 +43,7 @@ struct WorkerSlot {
   bool died = false;                 // its connection ended by itself (not a heartbeat timeout, not us)
   std::int32_t crash_signal = 0;     // its last words: the fatal signal (0: none reported)
   std::uint64_t crash_task = 0;      // and the task the faulting thread ran (0: none known)
+  bool crash_forced = false;         // not a crash: it exits for a forced cancel of crash_task
 
   [[nodiscard]] std::string label() const;
 };

@@ -49,6 +49,7 @@ struct TaskRecord {
   std::vector<std::uint64_t> subscribers;  // peers that asked for the result
   bool released = false;                   // its submitter dropped every future of it
   bool cancel_requested = false;
+  bool force_cancel = false;  // its worker exits rather than let it run on (cancel --force)
   std::uint64_t submitted_wall = 0, finished_wall = 0;
   std::uint64_t finished_steady = 0;
   std::uint64_t run_ns = 0;  // as its worker measured it

@@ -146,6 +146,8 @@ struct Result {
 
 struct Cancel {
   taskId @0 :UInt64;
+  force @1 :Bool;          # a plain task still running `graceMs` after its stop was asked:
+  graceMs @2 :UInt64;      # its worker reports it cancelled and exits (its supervisor restarts it)
 }
 
 struct Heartbeat {
@@ -174,6 +176,7 @@ struct Crashed {
   # write was under way, so that it never corrupts the stream.
   signal @0 :Int32;
   taskId @1 :UInt64;
+  forced @2 :Bool;         # not a signal: it exits for a forced cancel of taskId (signal 0)
 }
 
 struct Release {

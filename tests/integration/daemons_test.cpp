@@ -640,3 +640,36 @@ TEST_CASE("a once-slow tiny function does not make its worker miss heartbeats", 
   CHECK(c.logs().find("the watchdog sends the heartbeats") != std::string::npos);
   CHECK(client.workers().result(5s).size() == 1);
 }
+
+TEST_CASE("cancel --force replaces the worker of a plain task that ignores its stop, freeing its core",
+          "[integration]") {
+  // Found broken: a plain task that ignores its stop token kept burning its core after
+  // cancel, while the coordinator reported it ended.
+  Cluster c({"--cancel-grace-ms", "300"});
+  c.add_worker(1);
+  c.add_worker(1);
+  shoal::Client client(c.address);
+  await_workers(client, 2, c);
+  auto burn = client.submit<Int1>("burn_ms", 60000);
+  auto id = shoal::Client::task_id(burn);
+  REQUIRE(wait_until([&] { return client.status(id).result(5s).tasks.at(0).state == "running"; }));
+  std::uint32_t pid = 0;  // the worker running it: the busy one
+  REQUIRE(wait_until([&] {
+    for (auto& w : client.workers().result(5s))
+      if (w.running > 0) pid = w.pid;
+    return pid != 0;
+  }));
+  shoal::test::Daemon* burning = nullptr;
+  for (auto& w : c.workers)
+    if (static_cast<std::uint32_t>(w->pid()) == pid) burning = w.get();
+  REQUIRE(burning != nullptr);
+
+  client.cancel(id, true);
+  CHECK_THROWS_AS(burn.result(10s), shoal::CancelledError);
+  INFO(c.logs());
+  // Not reported while it ran: by then its worker is exiting, and it is gone soon after.
+  CHECK(burning->wait(5s) == 75);
+  CHECK(c.logs().find("ignored its cancel for 300 ms: this worker exits") != std::string::npos);
+  CHECK(client.submit<Int1>("square", 9).result(10s) == 81);  // the other worker carries on
+  REQUIRE(wait_until([&] { return client.workers().result(5s).size() == 1; }));
+}

@@ -82,6 +82,16 @@ SHOAL_REMOTE(sum_list)
 [[noreturn]] void crash() { std::_Exit(42); }
 SHOAL_REMOTE(crash)
 
+/// Burns its core for `ms` without ever looking at its stop token (a plain task that
+/// cancel cannot stop; cancel --force replaces its worker). Returns `ms`.
+std::int64_t burn_ms(std::int64_t ms) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  volatile std::uint64_t spins = 0;
+  while (std::chrono::steady_clock::now() < until) spins = spins + 1;
+  return ms;
+}
+SHOAL_REMOTE(burn_ms)
+
 /// Dies of SIGSEGV on the thread running it (as a bad pointer would): the worker's crash
 /// report names this task.
 void segfault() { std::raise(SIGSEGV); }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
@@ -33,6 +34,9 @@
 #include "shoal/remote/client.hpp"
 
 namespace shoal::worker {
+
+/// The exit status of a worker that exits because a task ignored a forced cancel.
+constexpr int kExitForcedCancel = 75;  // EX_TEMPFAIL: start it again
 
 namespace schema = proto::schema;
 using link::steady_ns;
@@ -138,6 +142,59 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
     send(msg);
   }
 
+  // cancel --force: a plain job still running `grace` after its stop was asked (it
+  // ignores its stop token) cannot be stopped from here. The worker tells the coordinator
+  // it drains, reports the job cancelled, names it as the reason it exits (a Crashed
+  // frame marked forced: the tasks beside it are retried at no cost) and exits; its
+  // supervisor (shoal start, LocalCluster, systemd) starts a fresh one.
+  void force_later(const std::shared_ptr<Job>& j, std::chrono::milliseconds grace) {
+    if (j->coro) return;  // a coroutine stops at its next suspension: cancel is enough
+    auto timer = std::make_shared<asio::steady_timer>(ex, grace);
+    timer->async_wait([self = shared_from_this(), j, timer, grace](std::error_code ec) {
+      if (ec || j->phase.load() != JobPhase::running || !self->connected) return;
+      self->log("task " + std::to_string(j->id) + " (" + j->function + ") ignored its cancel for " +
+                std::to_string(grace.count()) +
+                " ms: this worker exits to free its thread (forced cancel); its supervisor starts a new one");
+      self->forced_exit(j);
+    });
+  }
+
+  void forced_exit(const std::shared_ptr<Job>& j) {
+    {
+      capnp::MallocMessageBuilder msg;
+      auto s = msg.initRoot<schema::Envelope>().initShutdown();
+      s.setReason("exiting: task " + std::to_string(j->id) + " ignored a forced cancel");
+      s.setExit(true);
+      send(msg);
+    }
+    int expected = JobPhase::running;
+    if (j->phase.compare_exchange_strong(expected, JobPhase::reported)) {
+      capnp::MallocMessageBuilder msg;
+      auto r = msg.initRoot<schema::Envelope>().initResult();
+      r.setTaskId(j->id);
+      r.setAttempt(j->attempt);
+      r.setCancelled();
+      send(msg);
+    }
+    flush();  // what others finished goes first
+    {
+      capnp::MallocMessageBuilder msg;
+      auto c = msg.initRoot<schema::Envelope>().initCrashed();
+      c.setTaskId(j->id);
+      c.setForced(true);
+      send(msg);
+    }
+    auto self = shared_from_this();
+    asio::co_spawn(
+        ex,
+        [self]() -> Coro<void> {
+          co_await self->conn->drain(std::chrono::seconds(1));
+          std::cerr << std::flush;
+          std::_Exit(kExitForcedCancel);
+        },
+        asio::detached);
+  }
+
   void hand_back(const std::shared_ptr<Job>& j) {
     Outcome r;
     r.id = j->id;
@@ -205,7 +262,11 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
         for (auto a : link::batch_entries(env.getAssignBatch())) on_assign(a, frame);
         break;
       case schema::Envelope::CANCEL:
-        if (auto it = jobs.find(env.getCancel().getTaskId()); it != jobs.end()) runner->cancel(*it->second);
+        if (auto it = jobs.find(env.getCancel().getTaskId()); it != jobs.end()) {
+          runner->cancel(*it->second);
+          if (env.getCancel().getForce())
+            force_later(it->second, std::chrono::milliseconds(std::min<std::uint64_t>(env.getCancel().getGraceMs(), 600'000)));
+        }
         break;
       case schema::Envelope::ACTOR_CREATE: {
         auto c = env.getActorCreate();

@@ -202,9 +202,10 @@ void ClientCore::subscribe(shoal::detail::Ref<shoal::detail::StateBase> state, C
   enqueue(std::move(state), complete, [](Impl& im, std::uint64_t id) { im.subscribes.push_back(id); });
 }
 
-void ClientCore::cancel(std::uint64_t task) {
+void ClientCore::cancel(std::uint64_t task, bool force) {
   std::lock_guard lock(impl_->mu);
   impl_->cancels.push_back(task);
+  if (force) impl_->forced.insert(task);
   impl_->post_flush_locked();
 }
 
@@ -308,7 +309,7 @@ Future<Bytes> Client::subscribe(std::uint64_t task_id) {
   return f;
 }
 
-void Client::cancel(std::uint64_t task_id) { core_->cancel(task_id); }
+void Client::cancel(std::uint64_t task_id, bool force) { core_->cancel(task_id, force); }
 
 Future<ClusterStatus> Client::status(std::uint64_t task_id) { return core_->status(task_id, false, {}, 0); }
 

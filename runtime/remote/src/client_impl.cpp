@@ -74,6 +74,7 @@ void ClientCore::Impl::flush() {
   std::vector<CreateOut> c;
   std::vector<Pending> regs;
   std::vector<std::uint64_t> can, rel, rela, sub;
+  std::unordered_set<std::uint64_t> force;
   std::vector<StatusOut> st;
   {
     std::lock_guard lock(mu);
@@ -82,6 +83,7 @@ void ClientCore::Impl::flush() {
     c.swap(creates);
     regs.swap(registrations);
     can.swap(cancels);
+    force.swap(forced);
     rel.swap(releases);
     rela.swap(release_actors);
     sub.swap(subscribes);
@@ -112,7 +114,9 @@ void ClientCore::Impl::flush() {
       });
   for (auto id : can) {
     capnp::MallocMessageBuilder msg;
-    msg.initRoot<schema::Envelope>().initCancel().setTaskId(id);
+    auto c = msg.initRoot<schema::Envelope>().initCancel();
+    c.setTaskId(id);
+    c.setForce(force.count(id) != 0);
     conn->send(msg);
   }
   if (!sub.empty()) {

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "shoal/link/connection.hpp"
 #include "shoal/link/handshake.hpp"
@@ -81,6 +82,7 @@ struct ClientCore::Impl final : link::ConnectionHandler {
   std::vector<CreateOut> creates;
   std::vector<Pending> registrations;  // submits, subscriptions and actor readiness, by id
   std::vector<std::uint64_t> cancels, releases, release_actors, subscribes;
+  std::unordered_set<std::uint64_t> forced;  // of `cancels`, those to force
   std::vector<StatusOut> statuses;
   std::unordered_map<std::uint64_t, Promise<ClusterStatus>> status_waiting;
   bool flush_posted = false;

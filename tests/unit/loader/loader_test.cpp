@@ -229,7 +229,7 @@ TEST_CASE("libshoal_test_tasks.so loads and its functions and Counter actor work
 
 TEST_CASE("child: libshoal_test_tasks.so registers what the daemon tests use", "[.][loader_test_tasks_child]") {
   auto loaded = load_task_library(SHOAL_TEST_TASKS_LIB);
-  CHECK(loaded.functions == std::vector<std::string>{"add", "append_line", "blob", "block_ms", "crash",
+  CHECK(loaded.functions == std::vector<std::string>{"add", "append_line", "blob", "block_ms", "burn_ms", "crash",
                                                       "echo_string", "fail", "marker_on_cancel", "nested_blocking",
                                                       "nested_sum", "noop", "segfault", "sleep_ms", "spin_until_stopped", "square",
                                                       "sum_list", "throw_std", "total_size"});

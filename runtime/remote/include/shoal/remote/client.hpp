@@ -193,7 +193,7 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   void actor_create(std::uint64_t actor, std::shared_ptr<const remote::ActorEntry> type, Bytes args,
                     shoal::detail::Ref<shoal::detail::StateBase> ready, Completer complete);
   void subscribe(shoal::detail::Ref<shoal::detail::StateBase> state, Completer complete);
-  void cancel(std::uint64_t task);
+  void cancel(std::uint64_t task, bool force = false);
   void release(std::uint64_t task);
   void release_actor(std::uint64_t actor);
   Future<ClusterStatus> status(std::uint64_t task, bool list, std::string state_filter, std::uint32_t limit);
@@ -327,8 +327,13 @@ class Client {
   RawTask submit_raw(RawCall call);
   /// The result of a task submitted elsewhere (retained by the coordinator), encoded.
   Future<Bytes> subscribe(std::uint64_t task_id);
-  /// Asks the coordinator to cancel task `id` (any client of the same user may).
-  void cancel(std::uint64_t task_id);
+  /// Asks the coordinator to cancel task `id` (any client of the same user may). With
+  /// `force`, a plain task that does not stop within the coordinator's cancel grace (it
+  /// ignores this_task::stop_requested()) has its worker process replaced: the worker
+  /// reports it cancelled and exits, its supervisor restarts it, and the tasks that shared
+  /// it run again elsewhere at no cost (Ray's cancel(force=True)). The task is reported
+  /// cancelled only once it no longer runs.
+  void cancel(std::uint64_t task_id, bool force = false);
   /// Counts and workers; with a task id, that task too.
   Future<ClusterStatus> status(std::uint64_t task_id = 0);
   /// Tasks the coordinator still knows, optionally of one state ("running").
