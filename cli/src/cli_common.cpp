@@ -128,6 +128,8 @@ int exit_code_of(std::exception_ptr e) {
     std::rethrow_exception(e);
   } catch (const TimeoutError&) {
     return exit_timeout;
+  } catch (const CoordinatorLost&) {
+    return exit_no_coordinator;  // the task's outcome is unknown, not a failure
   } catch (...) {
     return exit_task_failed;
   }

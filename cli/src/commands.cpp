@@ -149,6 +149,14 @@ int report_result(Client& client, const Globals& g, std::uint64_t id, const std:
     std::cerr << s.str() << "\n";
     return exit_timeout;
   }
+  if (w.error && w.code == exit_no_coordinator) {
+    // Not a task failure: its outcome is unknown here.
+    auto msg = message_of(w.error);
+    if (g.json) std::cout << nlohmann::json{{"id", id}, {"state", "unknown"}, {"error", msg}}.dump() << "\n";
+    std::cerr << "shoal: " << msg << "; task " << id << " (" << function
+              << ") may still run there: ask `shoal result " << id << "` once the coordinator is back\n";
+    return w.code;
+  }
   if (w.error) {
     auto msg = message_of(w.error);
     if (g.json) std::cout << nlohmann::json{{"id", id}, {"state", "failed"}, {"error", msg}}.dump() << "\n";

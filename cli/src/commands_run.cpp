@@ -165,6 +165,7 @@ int cmd_run(const Globals& g, const RunOptions& o) {
   };
   std::set<std::size_t> held;  // DependencyFailed whose cause is not reported yet
 
+  std::string lost_coordinator;  // set when a future failed because the coordinator went away
   while (!run.finished() && !interrupts().interrupted()) {
     events->wake->wait_for(100ms);
     for (auto ev : events->take()) {
@@ -197,6 +198,7 @@ int cmd_run(const Globals& g, const RunOptions& o) {
       finished_ns[i] = info.finished_ns;
       auto elapsed = std::chrono::nanoseconds(info.run_ns);
       if (auto e = error_of(futures[i])) {
+        if (exit_code_of(e) == exit_no_coordinator) lost_coordinator = message_of(e);
         auto also = run.on_failed(i, message_of(e), who, elapsed);
         report(i, also);
       } else {
@@ -227,6 +229,7 @@ int cmd_run(const Globals& g, const RunOptions& o) {
   }
 
   int code = run.exit_code();
+  if (!lost_coordinator.empty()) code = exit_no_coordinator;  // outcomes unknown, not failures
   if (interrupts().interrupted() && !run.finished()) {
     for (std::size_t i = 0; i < ids.size(); ++i)
       if (ids[i] && !futures[i].done()) client.cancel(ids[i]);
@@ -243,7 +246,7 @@ int cmd_run(const Globals& g, const RunOptions& o) {
   }
   progress.finish(run);
   auto summary = summarize(run, std::chrono::steady_clock::now() - started);
-  if (code == exit_interrupted) summary.exit_code = code;
+  if (code == exit_interrupted || code == exit_no_coordinator) summary.exit_code = code;
   if (g.json)
     std::cout << summary.to_json().dump() << "\n";
   else
@@ -255,6 +258,9 @@ int cmd_run(const Globals& g, const RunOptions& o) {
     std::cerr << "stopped the embedded cluster\n";
   }
   if (code == exit_interrupted) std::cerr << "interrupted: the job's unfinished tasks were cancelled\n";
+  if (code == exit_no_coordinator)
+    std::cerr << "shoal: " << lost_coordinator
+              << ": the job's unfinished tasks may still run there (not counted as failures)\n";
   return code;
 }
 

@@ -386,6 +386,25 @@ TEST_CASE("shoal cert init, then shoal start over TCP with mutual TLS: verified 
   CHECK(run_cli({"--state-dir", state, "stop"}, env).exit == 0);
 }
 
+TEST_CASE("a coordinator killed under shoal submit --wait is exit 3, never a task failure", "[integration][cli]") {
+  // Found broken: kill -9 of the coordinator made the CLI report "lost the connection" as
+  // a task failure (exit 1).
+  ExampleCluster ec(1);
+  CliProcess waiting({"submit", "--wait", "sleep_ms", "20000"}, ec.env);
+  REQUIRE(wait_until(
+      [&] {
+        auto t = ec.run({"--json", "tasks", "--state", "running"});
+        return t.exit == 0 && parse_json(t).size() == 1;
+      },
+      10s));
+  ec.c.coordinator->signal(SIGKILL);
+  auto r = waiting.finish(20s);
+  INFO(r);
+  CHECK(r.exit == 3);
+  CHECK(r.err.find("may still run there") != std::string::npos);
+  CHECK(r.err.find("failed") == std::string::npos);
+}
+
 TEST_CASE("shoal submit, result and status: a plain task", "[integration][cli]") {
   ExampleCluster ec;
   auto sub = ec.run({"submit", "add", "40", "2"});

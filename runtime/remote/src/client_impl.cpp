@@ -260,8 +260,8 @@ void ClientCore::Impl::lost(const std::string& why) {
   }
   auto failing = std::move(pending);
   pending.clear();
-  for (auto& [id, p] : failing) p.state->try_set_exception(std::make_exception_ptr(ConnectionError(why)));
-  for (auto& p : statuses_lost) p.set_exception(std::make_exception_ptr(ConnectionError(why)));
+  for (auto& [id, p] : failing) p.state->try_set_exception(std::make_exception_ptr(CoordinatorLost(why)));
+  for (auto& p : statuses_lost) p.set_exception(std::make_exception_ptr(CoordinatorLost(why)));
   if (conn) conn->close(why);
 }
 

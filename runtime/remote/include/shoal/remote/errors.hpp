@@ -8,6 +8,7 @@
 
 #include "shoal/codec/error_info.hpp"
 #include "shoal/core/error.hpp"
+#include "shoal/proto/frame.hpp"  // ConnectionError
 
 namespace shoal {
 
@@ -25,6 +26,14 @@ class WorkerLost : public Error {
 class TaskCrashed : public Error {
  public:
   explicit TaskCrashed(const std::string& what) : Error(what, ErrorKind::failed) {}
+};
+
+/// This client lost its coordinator while the task was pending: the task may still run
+/// (or have run) there; its outcome is unknown here. A ConnectionError, so code that
+/// catches those keeps working; the CLI exits 3 on it, never as a task failure.
+class CoordinatorLost : public ConnectionError {
+ public:
+  explicit CoordinatorLost(const std::string& what) : ConnectionError(what) {}
 };
 
 /// A task was not run because one of its dependencies failed or was cancelled: the
