@@ -5,6 +5,9 @@
 //   bench_cluster b4 N ROUNDS   N submits, then every result: tasks/s
 //   bench_cluster b8 ROUNDS     LocalCluster(2) construction to the first result: ms
 //                               (each sample a fresh process: `b8 --once`)
+//   bench_cluster b9 N          memory per queued task: N tasks queued on a standalone
+//                               shoal-coordinator (a function no worker has), its RSS
+//                               growth per task, and this client's per pending future
 //   bench_cluster tls N ROUNDS  the cost of TLS: B3 and B4 with the client on TCP loopback,
 //                               with mutual TLS (B3tls, B4tls) and without (the peer), in
 //                               alternating rounds of one run; the workers' hop stays a
@@ -19,12 +22,15 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <thread>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "common.hpp"
 #include "shoal/cluster/local_cluster.hpp"
+#include "shoal/cluster/spawn.hpp"
 #include "shoal/core/loop.hpp"
 #include "shoal/link/handshake.hpp"
 #include "shoal/link/tls.hpp"
@@ -212,6 +218,59 @@ int tls(int n, int rounds) {
   return 0;
 }
 
+std::uint64_t rss_kib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6));
+  return 0;
+}
+
+int b9(int n, const char* self) {
+  char tmpl[] = "/tmp/shoal-bench-XXXXXX";
+  if (!::mkdtemp(tmpl)) std::abort();
+  std::string dir = tmpl, address = "unix://" + dir + "/c.sock";
+  shoal::cluster::SpawnOptions o;
+  o.program = (std::filesystem::path(self).parent_path() / "shoal-coordinator").string();
+  o.argv = {o.program, "--listen", address, "--unregistered-wait-ms", "3600000", "--quiet"};
+  o.stdout_path = dir + "/out";
+  o.stdin_path = "/dev/null";
+  auto coord = shoal::cluster::spawn(o);
+  for (int i = 0; i < 500; ++i) {
+    std::ifstream in(dir + "/out");
+    std::string l;
+    if (std::getline(in, l) && l.rfind("ready", 0) == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::vector<shoal::Future<std::int64_t>> fs;  // outlives the client: retrieved after
+  {
+    shoal::Client client(address);
+    (void)client.status().result(std::chrono::seconds(10));
+    auto coord0 = rss_kib(coord.pid()), self0 = rss_kib(::getpid());
+    fs.reserve(static_cast<std::size_t>(n));
+    auto self_reserved = rss_kib(::getpid());  // the vector itself is not the client's cost
+    for (int i = 0; i < n; ++i) fs.push_back(client.submit<std::int64_t(std::int64_t)>("b9_nowhere", i));
+    for (int i = 0; i < 6000; ++i) {
+      auto s = client.status().result(std::chrono::seconds(30));
+      if (s.queued + s.waiting >= static_cast<std::uint64_t>(n)) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    auto coord1 = rss_kib(coord.pid()), self1 = rss_kib(::getpid());
+    double per_coord = static_cast<double>(coord1 - coord0) * 1024.0 / n;
+    double per_client = static_cast<double>(self1 - self_reserved) * 1024.0 / n;
+    (void)self0;
+    shoal::bench::print_result("B9", nullptr, "bytes/task", {per_coord});
+    shoal::bench::print_result("B9", "goal (issue 12)", "bytes/task", {300});
+    shoal::bench::print_result("B9client", nullptr, "bytes/task", {per_client});
+    shoal::bench::print_result("B9client", "goal (issue 12)", "bytes/task", {150});
+  }
+  for (auto& f : fs) (void)f.exception();  // CoordinatorLost ("the client was closed"): seen
+  coord.kill();
+  (void)coord.wait(std::chrono::seconds(5));
+  std::filesystem::remove_all(dir);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -222,6 +281,7 @@ int main(int argc, char** argv) {
     if (argc > 2 && std::string(argv[2]) == "--once") return b8_once();
     return b8(argc > 2 ? std::atoi(argv[2]) : 7, argv[0]);
   }
+  if (mode == "b9") return b9(argc > 2 ? std::atoi(argv[2]) : 1000000, argv[0]);
   if (mode == "tls") return tls(argc > 2 ? std::atoi(argv[2]) : 5000, argc > 3 ? std::atoi(argv[3]) : 5);
   std::fprintf(stderr, "usage: bench_cluster b3|b4|b8|tls ...\n");
   return 2;

@@ -158,6 +158,24 @@ BENCHMARKS = [
         "peers": {"tcp without TLS": ["{bin}/bench_cluster", "tls", "5000", "5"]},
     },
     {
+        # Memory per queued task: 1,000,000 tasks waiting on a standalone coordinator (a
+        # function no worker has), its RSS growth per task; the peer is the issue's goal.
+        "id": "B9",
+        "name": "coordinator bytes per queued task (1M queued)",
+        "unit": "bytes/task",
+        "better": "lower",
+        "shoal": ["{bin}/bench_cluster", "b9", "1000000"],
+        "peers": {"goal (issue 12)": ["{bin}/bench_cluster", "b9", "1000000"]},
+    },
+    {
+        "id": "B9client",
+        "name": "client bytes per pending remote future (1M)",
+        "unit": "bytes/task",
+        "better": "lower",
+        "shoal": ["{bin}/bench_cluster", "b9", "1000000"],
+        "peers": {"goal (issue 12)": ["{bin}/bench_cluster", "b9", "1000000"]},
+    },
+    {
         "id": "B8",
         "name": "LocalCluster(2) start to first result",
         "unit": "ms",
