@@ -655,7 +655,8 @@ TEST_CASE("cancel --force replaces the worker of a plain task that ignores its s
   REQUIRE(wait_until([&] { return client.status(id).result(5s).tasks.at(0).state == "running"; }));
   std::uint32_t pid = 0;  // the worker running it: the busy one
   REQUIRE(wait_until([&] {
-    for (auto& w : client.workers().result(5s))
+    auto workers = client.workers().result(5s);  // a copy: result() refers into the future
+    for (auto& w : workers)
       if (w.running > 0) pid = w.pid;
     return pid != 0;
   }));
