@@ -28,7 +28,7 @@ int coordinator_main(int argc, char** argv) {
   std::string token_file, pid_file;
   std::vector<std::string> fn_retries;
   long heartbeat_ms = 1000, heartbeat_timeout_ms = 5000, unregistered_ms = 2000, ttl_s = 3600;
-  long hello_timeout_ms = 5000, auth_penalty_ms = 1000, cancel_grace_ms = 2000;
+  long hello_timeout_ms = 5000, auth_penalty_ms = 1000, cancel_grace_ms = 2000, max_peer_queue_mib = 512;
   double grace_s = 30;
   bool quiet = false;
   app.add_option("--listen,-l", opt.listen,
@@ -57,6 +57,10 @@ int coordinator_main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--unregistered-wait-ms", unregistered_ms,
                  "how long a task waits for a worker with its function before failing NotRegistered")
+      ->capture_default_str();
+  app.add_option("--max-peer-queue-mib", max_peer_queue_mib,
+                 "what may wait to be written to one peer; a peer that stops reading beyond it is disconnected")
+      ->check(CLI::Range(1L, 1L << 20))
       ->capture_default_str();
   app.add_option("--cancel-grace-ms", cancel_grace_ms,
                  "how long a running task may take to stop after a cancel (then: reported cancelled; with "
@@ -97,6 +101,7 @@ int coordinator_main(int argc, char** argv) {
     opt.heartbeat = std::chrono::milliseconds(heartbeat_ms);
     opt.hello_timeout = std::chrono::milliseconds(hello_timeout_ms);
     opt.cancel_grace = std::chrono::milliseconds(cancel_grace_ms);
+    opt.max_peer_queue_bytes = static_cast<std::size_t>(max_peer_queue_mib) << 20;
     opt.auth_penalty = std::chrono::milliseconds(auth_penalty_ms);
     opt.heartbeat_timeout = std::chrono::milliseconds(heartbeat_timeout_ms);
     opt.unregistered_wait = std::chrono::milliseconds(unregistered_ms);

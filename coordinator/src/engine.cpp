@@ -88,6 +88,8 @@ void Engine::start_peer(std::shared_ptr<link::Connection> conn) {
   auto p = std::make_shared<Peer>(*this, std::move(conn));
   p->accepted_ns = steady_ns();
   p->conn->set_limits(kStrangerLimits, kStrangerReadBytes);
+  // An in-process peer's queue is flushed every turn; a socket's waits for its reader.
+  if (p->conn->native_handle() >= 0) p->conn->set_max_queued_bytes(opt.max_peer_queue_bytes);
   connections.emplace(p.get(), p);
   if (p->conn->is_tcp()) admit_stranger(*p);
   p->conn->start(*p);

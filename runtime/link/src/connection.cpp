@@ -179,6 +179,11 @@ Coro<void> Connection::read_loop() {
 void Connection::send(capnp::MessageBuilder& message) {
   if (closed_) return;
   last_send_ = steady_ns();
+  if (max_queued_ && pending_bytes() > max_queued_) {
+    close("the peer does not read: " + std::to_string(pending_bytes() >> 20) + " MiB wait to be written to it (at most " +
+          std::to_string(max_queued_ >> 20) + " MiB)");
+    return;
+  }
   if (writer_) {
     try {
       writer_->send(message);

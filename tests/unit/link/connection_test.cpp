@@ -150,3 +150,28 @@ TEST_CASE("send_batched cuts entries at the count and byte limits", "[link][conn
   CHECK(shoal::link::batch_segment_words(1, 0, 4) >= 8);
   CHECK(shoal::link::batch_segment_words(100000, 1u << 30, 4) == 1u << 20);  // capped
 }
+
+TEST_CASE("a peer that stops reading is disconnected once its queue passes the bound", "[link][connection]") {
+  // Found broken: per-peer write queues were unbounded; a client that stopped reading
+  // grew the coordinator without limit.
+  asio::io_context io;
+  auto [s1, s2] = shoal::test::socket_pair(io.get_executor());
+  auto a = Connection::over_socket(std::move(s1));
+  a->set_max_queued_bytes(4u << 20);
+  Recorder ra;
+  a->start(ra);
+  std::string mib(1u << 20, 'x');  // s2 is never read: the socket buffer fills, then the queue
+  int sent = 0;
+  for (; sent < 64 && !a->closed(); ++sent) {
+    capnp::MallocMessageBuilder msg;
+    msg.initRoot<schema::Envelope>().initResult().setValue(
+        capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(mib.data()), mib.size()));
+    a->send(msg);
+    io.poll();
+  }
+  CHECK(a->closed());
+  CHECK(sent < 20);
+  CHECK_THAT(a->closed_why(), Catch::Matchers::Contains("the peer does not read"));
+  io.run_for(std::chrono::milliseconds(50));
+  CHECK(ra.closed_calls == 1);
+}

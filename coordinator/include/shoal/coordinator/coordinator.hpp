@@ -69,6 +69,9 @@ struct CoordinatorOptions {
   /// A refused hello (bad token, another uid) is answered only after this, so that
   /// guessing the token is slow.
   std::chrono::milliseconds auth_penalty{1000};
+  /// What may wait to be written to one peer; a peer that stops reading while more
+  /// queues for it is disconnected (its tasks settled as for any lost peer).
+  std::size_t max_peer_queue_bytes = std::size_t{512} << 20;
   std::string name = "shoal-coordinator";
 };
 

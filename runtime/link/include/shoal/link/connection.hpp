@@ -124,6 +124,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
   }
 
+  /// At most `bytes` may wait to be written to the peer: a send() that would queue more
+  /// closes the connection ("the peer does not read: ...") rather than let a peer that
+  /// stopped reading grow this process without bound. 0: no bound (the default).
+  void set_max_queued_bytes(std::size_t bytes) noexcept { max_queued_ = bytes; }
+
   /// New frame limits and read size from the next frame on (socket connections).
   void set_limits(proto::FrameLimits limits, std::size_t read_chunk_bytes = 1u << 20);
 
@@ -183,6 +188,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool outbox_posted_ = false;
   std::vector<std::shared_ptr<std::vector<std::uint64_t>>> early_;  // arrived before start()
 
+  std::size_t max_queued_ = 0;
   bool started_ = false;
   bool closed_ = false;
   bool notified_ = false;  // on_closed called
