@@ -172,8 +172,8 @@ struct Blocked {
 
 struct Crashed {
   # Worker -> coordinator, from a fatal signal handler as the worker dies: which signal,
-  # and the task the faulting thread ran (0: none known). Best effort: skipped when a
-  # write was under way, so that it never corrupts the stream.
+  # and the task the faulting thread ran (0: none known). Sent beside the frame writer
+  # once it has claimed the socket, so that it never lands inside another frame.
   signal @0 :Int32;
   taskId @1 :UInt64;
   forced @2 :Bool;         # not a signal: it exits for a forced cancel of taskId (signal 0)

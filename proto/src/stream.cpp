@@ -145,15 +145,7 @@ void FrameWriter::start_write() {
     self->start_write();
   };
   auto buffer = asio::buffer(inflight_.data(), inflight_.size() * 8);
-  if (layer_) {
-    wire_.store(true, std::memory_order_release);  // a layer's writes are never shared
-    layer_->async_write(buffer, [done = std::move(done), self = shared_from_this()](const std::error_code& ec,
-                                                                                    std::size_t n) mutable {
-      self->wire_.store(false, std::memory_order_release);
-      done(ec, n);
-    });
-    return;
-  }
+  if (layer_) return layer_->async_write(buffer, std::move(done));  // never shared: see wire_flag()
   // The socket is claimed for the bytes' time on the wire, not just set busy: another
   // thread may hold it for a frame of its own (wire_flag). Then try again shortly.
   bool expected = false;

@@ -205,6 +205,11 @@ std::optional<std::string> read_frame(int fd, std::chrono::milliseconds limit) {
   }
 }
 
+/// The port of a coordinator's `ready tcp://HOST:PORT` line.
+std::uint16_t port_of(const std::string& ready_line) {
+  return static_cast<std::uint16_t>(std::stoi(ready_line.substr(ready_line.rfind(':') + 1)));
+}
+
 /// A TCP listener on a free loopback port: its descriptor and the port.
 std::pair<int, std::uint16_t> listen_loopback() {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -382,7 +387,7 @@ TEST_CASE("1,100 strangers on TCP do not lock out a Unix-socket client, and the 
                           "60000"});
   auto tcp = c.coordinator->line();
   REQUIRE(tcp.has_value());
-  auto port = static_cast<std::uint16_t>(std::stoi(tcp->substr(tcp->rfind(':') + 1)));
+  auto port = port_of(*tcp);
   // The coordinator at the default limit the finding was made with: 1,024 descriptors.
   rlimit small{1024, 1024};
   REQUIRE(::prlimit(c.coordinator->pid(), RLIMIT_NOFILE, &small, nullptr) == 0);
@@ -413,7 +418,7 @@ TEST_CASE("a wrong token is refused: the client refuses the coordinator, a wrong
   auto tcp = c.coordinator->line();
   REQUIRE(tcp.has_value());
   std::string address = tcp->substr(6);
-  auto port = static_cast<std::uint16_t>(std::stoi(tcp->substr(tcp->rfind(':') + 1)));
+  auto port = port_of(*tcp);
   // A client with another token finds the coordinator's proof wrong and leaves, having
   // sent nothing derived from its own token.
   shoal::ClientOptions wrong;
@@ -501,7 +506,7 @@ TEST_CASE("a relay that records every byte between a worker and its coordinator 
   shoal::test::Cluster c({"--listen", "tcp://127.0.0.1:0", "--token-file", token});
   auto tcp = c.coordinator->line();
   REQUIRE(tcp.has_value());
-  auto port = static_cast<std::uint16_t>(std::stoi(tcp->substr(tcp->rfind(':') + 1)));
+  auto port = port_of(*tcp);
   Relay relay(port);
   std::string via = relay.address;
   shoal::test::Daemon worker({std::string(SHOAL_BIN_DIR) + "/shoal-worker", "-c", via, "--token-file", token,
@@ -563,10 +568,6 @@ struct Pki {
             at("worker.key")};
   }
 };
-
-std::uint16_t port_of(const std::string& ready_line) {
-  return static_cast<std::uint16_t>(std::stoi(ready_line.substr(ready_line.rfind(':') + 1)));
-}
 
 }  // namespace
 

@@ -445,9 +445,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
       proto::Socket s = adopted ? link::adopt_socket(ex, opt.adopted_fd) : link::connect_socket(ex, addr);
       if (adopted) opt.adopted_fd = -2;  // used
       conn = link::Connection::over_socket(std::move(s));
-      if (!adopted && addr.kind == link::Address::Kind::tcp && opt.tls.enabled()) {
-        conn->secure(tls, addr.host);
-      }
+      if (tls && !adopted && addr.kind == link::Address::Kind::tcp) conn->secure(tls, addr.host);
       return true;
     } catch (const std::exception& e) {
       last_connect_error = e.what();

@@ -93,13 +93,7 @@ void Connection::tls_handshake() {
     if (self->tls_deadline_) self->tls_deadline_->cancel();
     self->reading_ = false;
     if (self->closed_) return self->ended(self->why_);
-    if (!error.empty()) {
-      self->closed_ = true;
-      self->why_ = error;
-      std::error_code ec;
-      self->socket_->close(ec);
-      return self->ended(error);
-    }
+    if (!error.empty()) return self->ended(error);  // closes the socket, tells the handler
     self->writer_->release();
     self->begin_reading();
   });
@@ -135,30 +129,28 @@ void Connection::start(ConnectionHandler& handler) {
 
 void Connection::begin_reading() {
   reading_ = true;
-  {
-    // The read loop is owned by this connection: close() ends it, and its end (clean or
-    // not) is reported to the handler through ended().
-    asio::co_spawn(ex_, read_loop(), [self = shared_from_this()](std::exception_ptr e) {
-      self->reading_ = false;
-      std::string why = "the peer closed the connection";
-      bool protocol = false;
-      if (e) {
-        try {
-          std::rethrow_exception(e);
-        } catch (const ProtocolError& x) {
-          why = x.what();
-          protocol = true;
-        } catch (const std::exception& x) {
-          why = x.what();
-        } catch (...) {
-          why = "an unknown failure while reading";
-        }
+  // The read loop is owned by this connection: close() ends it, and its end (clean or
+  // not) is reported to the handler through ended().
+  asio::co_spawn(ex_, read_loop(), [self = shared_from_this()](std::exception_ptr e) {
+    self->reading_ = false;
+    std::string why = "the peer closed the connection";
+    bool protocol = false;
+    if (e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const ProtocolError& x) {
+        why = x.what();
+        protocol = true;
+      } catch (const std::exception& x) {
+        why = x.what();
+      } catch (...) {
+        why = "an unknown failure while reading";
       }
-      if (self->tls_) why = TlsLayer::explain(why);
-      if (protocol && !self->closed_ && self->handler_) self->handler_->on_protocol_error(why);
-      self->ended(why);
-    });
-  }
+    }
+    if (self->tls_) why = TlsLayer::explain(why);
+    if (protocol && !self->closed_ && self->handler_) self->handler_->on_protocol_error(why);
+    self->ended(why);
+  });
 }
 
 Coro<void> Connection::read_loop() {

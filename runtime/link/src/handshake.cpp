@@ -5,14 +5,12 @@
 #include <openssl/hmac.h>
 #include <sys/random.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <capnp/message.h>
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 
 #include "shoal/link/clock.hpp"
 #include "shoal/link/messages.hpp"

@@ -252,9 +252,11 @@ void make_cert(Cert& out, EVP_PKEY* key, const std::string& cn, X509* issuer, EV
   check(X509_sign(x, issuer_key ? issuer_key : key, EVP_sha256()) > 0, "signing " + cn);
 }
 
-std::string pem_of(X509* cert) {
+// What `write` puts in a memory BIO, as text.
+template <typename Write>
+std::string pem(Write write) {
   BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_X509(bio, cert);
+  check(bio != nullptr && write(bio) == 1, "writing PEM");
   char* data = nullptr;
   long n = BIO_get_mem_data(bio, &data);
   std::string out(data, static_cast<std::size_t>(n));
@@ -262,14 +264,12 @@ std::string pem_of(X509* cert) {
   return out;
 }
 
+std::string pem_of(X509* cert) {
+  return pem([cert](BIO* b) { return PEM_write_bio_X509(b, cert); });
+}
+
 std::string pem_of(EVP_PKEY* key) {
-  BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
-  char* data = nullptr;
-  long n = BIO_get_mem_data(bio, &data);
-  std::string out(data, static_cast<std::size_t>(n));
-  BIO_free(bio);
-  return out;
+  return pem([key](BIO* b) { return PEM_write_bio_PrivateKey(b, key, nullptr, nullptr, 0, nullptr, nullptr); });
 }
 
 }  // namespace

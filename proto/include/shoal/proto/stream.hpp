@@ -113,13 +113,12 @@ class FrameWriter : public std::enable_shared_from_this<FrameWriter> {
   [[nodiscard]] std::uint64_t frames_queued() const noexcept { return frames_; }
   [[nodiscard]] std::uint64_t writes() const noexcept { return writes_; }
   [[nodiscard]] std::size_t pending_bytes() const noexcept { return (pending_.size() + inflight_.size()) * 8; }
-  [[nodiscard]] bool held() const noexcept { return held_; }
   /// True while bytes of a frame may be on the wire with the rest still to come (a write
   /// syscall, or the remainder of a partial one). Another thread may claim the socket by
   /// setting it false -> true (compare-exchange) to send whole frames of its own: a
   /// worker's fatal-signal handler, its watchdog's heartbeats. While it is held the writer
-  /// queues; it tries again a millisecond later. Plain sockets only (a layer's writes are
-  /// never shared: it reads true throughout).
+  /// queues; it tries again a millisecond later. Plain sockets only: under a layer (TLS)
+  /// raw frames would break its records, so nobody may write beside it.
   [[nodiscard]] std::atomic<bool>& wire_flag() noexcept { return wire_; }
   [[nodiscard]] bool failed() const noexcept { return static_cast<bool>(error_); }
 

@@ -35,9 +35,8 @@ inline constexpr std::size_t kMinTokenBytes = 32;
 [[nodiscard]] std::string peer_proof(const std::string& token, std::string_view coordinator_nonce,
                                      std::string_view peer_nonce);
 
-/// Reads a token file: a regular file (not a symlink) owned by this user, readable by
-/// no one else, whose first line holds at least kMinTokenBytes bytes. Error with a
-/// one-line reason otherwise.
+/// Reads a token file (read_secret_file's rules: not a symlink, closed to others) whose
+/// first line holds at least kMinTokenBytes bytes. Error with a one-line reason otherwise.
 [[nodiscard]] std::string read_token_file(const std::string& path);
 /// A new token: kMinTokenBytes random bytes as 64 hex digits.
 [[nodiscard]] std::string new_token();
