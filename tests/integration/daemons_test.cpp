@@ -650,9 +650,14 @@ TEST_CASE("cancel --force replaces the worker of a plain task that ignores its s
   c.add_worker(1);
   shoal::Client client(c.address);
   await_workers(client, 2, c);
-  auto burn = client.submit<Int1>("burn_ms", 60000);
+  // Started on its worker's thread, not only assigned: a forced cancel that arrives
+  // before it starts cancels it there, and its worker has no reason to exit (found
+  // flaky in CI with both cores busy).
+  shoal::test::TempDir d;
+  auto started = d.file("started");
+  auto burn = client.submit<std::int64_t(std::string, std::int64_t)>("burn_ms", started, 60000);
   auto id = shoal::Client::task_id(burn);
-  REQUIRE(wait_until([&] { return client.status(id).result(5s).tasks.at(0).state == "running"; }));
+  REQUIRE(wait_until([&] { return std::filesystem::exists(started); }, 10s));
   std::uint32_t pid = 0;  // the worker running it: the busy one
   REQUIRE(wait_until([&] {
     auto workers = client.workers().result(5s);  // a copy: result() refers into the future

@@ -83,8 +83,11 @@ SHOAL_REMOTE(sum_list)
 SHOAL_REMOTE(crash)
 
 /// Burns its core for `ms` without ever looking at its stop token (a plain task that
-/// cancel cannot stop; cancel --force replaces its worker). Returns `ms`.
-std::int64_t burn_ms(std::int64_t ms) {
+/// cancel cannot stop; cancel --force replaces its worker). Returns `ms`. When `started`
+/// is not empty it first creates that file: a test then knows the task runs on a thread,
+/// not merely that the coordinator assigned it.
+std::int64_t burn_ms(std::string started, std::int64_t ms) {
+  if (!started.empty()) std::ofstream(started) << "started\n";
   auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
   volatile std::uint64_t spins = 0;
   while (std::chrono::steady_clock::now() < until) spins = spins + 1;
