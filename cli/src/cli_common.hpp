@@ -160,6 +160,7 @@ struct StartOptions {
   unsigned workers = 2, threads = 0;
   std::vector<std::string> load;
   std::string listen;
+  std::string journal;  ///< the coordinator's --journal (made absolute)
   double grace = 5;
   bool no_examples = false;
 };

@@ -207,6 +207,15 @@ int cmd_submit(const Globals& g, const SubmitOptions& o) {
   auto task = client->submit_raw(std::move(call));
 
   if (!wait) {
+    // With a journal the id printed is durable: the coordinator says so first (a submit
+    // it answers at once, refused or failed, is never journaled: its result shows it).
+    if (client->journaled()) {
+      auto deadline = std::chrono::steady_clock::now() + 30s;
+      while (!task.result.done() && !client->wait_accepted(task.id, 20ms))
+        if (std::chrono::steady_clock::now() > deadline)
+          throw CliError(exit_no_coordinator, "the coordinator did not confirm task " + std::to_string(task.id) +
+                                                  " as journaled within 30 s: it may not be kept if the coordinator dies");
+    }
     if (g.json)
       std::cout << nlohmann::json{{"id", task.id}, {"function", entry.name}}.dump() << "\n";
     else
@@ -379,6 +388,9 @@ int run_main(int argc, char** argv) {
   s->add_option("--grace", start.grace, "seconds running tasks get to finish on `shoal stop`")
       ->check(seconds(true))
       ->capture_default_str();
+  s->add_option("--journal", start.journal,
+                "the coordinator's journal (an SQLite file): accepted tasks survive its crash and run when it is "
+                "started again on the same file (docs/durability.md)");
   s->add_flag("--no-examples", start.no_examples, "do not load the bundled example library (libshoal_examples.so)");
 
   app.add_subcommand("stop", "stop the cluster that `shoal start` started");

@@ -141,6 +141,9 @@ int cmd_start(const Globals& g, const StartOptions& o) {
   c.program = sibling_program("shoal-coordinator");
   c.argv = {c.program, "--listen", listen, "--pid-file", (dir / "coordinator.pid").string(), "--grace", grace};
   if (!token_file.empty()) c.argv.insert(c.argv.end(), {"--token-file", token_file});
+  // Absolute: the coordinator runs in its own session, and a relative path would be read
+  // against wherever that is.
+  if (!o.journal.empty()) c.argv.insert(c.argv.end(), {"--journal", std::filesystem::absolute(o.journal).string()});
   tls_args(c.argv);
   c.new_session = true;
   c.stdin_path = "/dev/null";

@@ -176,6 +176,7 @@ LocalCluster::LocalCluster(unsigned workers, LocalClusterOptions options) : impl
   co.tls = im.opt.tls;
   co.retries = im.opt.retries;
   co.max_crashes = im.opt.max_crashes;
+  co.journal = im.opt.journal;
   co.exit_workers_on_stop = true;
   co.log = im.opt.log;
   co.grace = std::chrono::milliseconds(1000);

@@ -23,6 +23,7 @@ void Coordinator::start() {
   std::vector<std::string> addrs = e.opt.listen;
   if (addrs.empty() && e.opt.listen_default) addrs.push_back(link::default_address());
   if (e.opt.tls.enabled()) e.tls = link::TlsContext::server(e.opt.tls);
+  if (!e.opt.journal.empty() && !e.journal) e.open_journal();
   for (auto& a : addrs) {
     auto addr = link::parse_address(a);
     if (addr.kind == link::Address::Kind::tcp && e.opt.token.size() < link::kMinTokenBytes)

@@ -84,6 +84,11 @@ int coordinator_main(int argc, char** argv) {
   app.add_option("--auth-penalty-ms", auth_penalty_ms, "a refused hello is answered after this")
       ->check(CLI::Range(0L, 60'000L))
       ->capture_default_str();
+  app.add_option("--journal", opt.journal,
+                 "an SQLite file (created 0600 if missing): submits are acknowledged once on disk, and a "
+                 "coordinator started again on it runs every accepted task that had not finished and keeps "
+                 "every result not yet fetched (docs/durability.md)")
+      ->envname("SHOAL_JOURNAL");
   app.add_flag("--quiet,-q", quiet, "no log lines on stderr");
   try {
     app.parse(argc, argv);

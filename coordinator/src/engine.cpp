@@ -186,6 +186,11 @@ void Engine::welcome(Peer& p) {
   w.setPeerId(p.id);
   w.setName(opt.name);
   w.setHeartbeatMs(static_cast<std::uint32_t>(opt.heartbeat.count()));
+  if (journal) {
+    w.setJournaled(true);
+    journal->note_next_peer(next_peer);  // never given again, even after a crash
+    journal_touch();
+  }
   if (p.role == schema::Role::CLIENT) fill_catalog(w.initCatalog());
   send(p, msg);
   if (p.role == schema::Role::CLIENT) p.welcomed = true;
@@ -273,7 +278,10 @@ void Engine::on_disconnect(Peer& p, const std::string& why) {
   if (!p.id && p.conn->secured() && why.rfind("TLS handshake failed", 0) == 0)
     note_refusal(p.conn->peer_address(), why);
   if (p.id) peers.erase(p.id);
-  if (p.role == schema::Role::WORKER && p.welcomed)
+  if (stopped && journal) {
+    // The coordinator closes every connection as it ends: what they had stays in the
+    // journal as it is, for the next start (nothing cancelled, released or retried).
+  } else if (p.role == schema::Role::WORKER && p.welcomed)
     worker_lost(p, why);
   else if (p.welcomed)
     client_gone(p);
@@ -459,7 +467,7 @@ Coro<void> Engine::housekeeping() {
     for (auto id : tasks.select([&](const TaskRecord& t) {
            return is_finished(t.state) && t.detached && t.holders == 0 && now - t.finished_steady > ttl;
          }))
-      tasks.erase(id);
+      forget(id);
   }
 }
 
@@ -475,10 +483,12 @@ void Engine::begin_stop(std::chrono::milliseconds grace) {
   stopping = true;
   log("stopping: " + std::to_string(grace.count()) + " ms for running tasks");
   for (auto& l : listeners) l->close();
-  for (auto id : tasks.select([](const TaskRecord& t) {
-         return t.state == TaskState::WAITING || t.state == TaskState::QUEUED;
-       }))
-    finish(id, TaskState::CANCELLED);
+  // With a journal, what has not started stays in it for the next start; else it ends here.
+  if (!journal)
+    for (auto id : tasks.select([](const TaskRecord& t) {
+           return t.state == TaskState::WAITING || t.state == TaskState::QUEUED;
+         }))
+      finish(id, TaskState::CANCELLED);
   for (auto aid : std::vector<std::uint64_t>(actors.waiting_placement()))
     if (auto* a = actors.find(aid)) {
       ActorTable::kill(*a, "the coordinator is shutting down");
@@ -503,8 +513,11 @@ void Engine::finish_stop() {
   stopped = true;
   if (stop_timer) stop_timer->cancel();
   if (tick) tick->cancel();
-  for (auto id : tasks.select([](const TaskRecord& t) { return !is_finished(t.state); }))
-    finish(id, TaskState::CANCELLED);
+  auto unfinished = tasks.select([](const TaskRecord& t) { return !is_finished(t.state); });
+  if (!journal)
+    for (auto id : unfinished) finish(id, TaskState::CANCELLED);
+  else if (!unfinished.empty())
+    log(std::to_string(unfinished.size()) + " unfinished task(s) stay in the journal for the next start");
   std::vector<Peer*> all;
   for (auto& [id, p] : peers) all.push_back(p);
   for (auto* p : all) {

@@ -19,6 +19,7 @@
 
 #include "actor_table.hpp"
 #include "functions.hpp"
+#include "journal.hpp"
 #include "recovery.hpp"
 #include "scheduler.hpp"
 #include "shoal/coordinator/coordinator.hpp"
@@ -91,6 +92,12 @@ struct Engine : std::enable_shared_from_this<Engine> {
   };
   std::unordered_map<std::string, Refusals> refusals;
   std::uint64_t accept_failures = 0, accept_logged_at = 0;
+  // The journal (opt.journal): what this turn changed is committed at its end; submits
+  // are acknowledged (Envelope.accepted: the highest durable id, per client) once on disk.
+  std::unique_ptr<Journal> journal;
+  bool journal_posted = false;
+  std::unordered_map<std::uint64_t, std::uint64_t> journal_acks;  // peer -> highest task id this turn
+  std::string journal_trouble;  // why the last write failed ("" while writes succeed)
 
   void log(const std::string& line) const;
   std::uint64_t now_wall();
@@ -118,6 +125,12 @@ struct Engine : std::enable_shared_from_this<Engine> {
   void maybe_finish_stop();
   void finish_stop();
   Coro<void> run();
+
+  // The journal (engine_journal.cpp).
+  void open_journal();
+  void journal_accept(Peer& p, TaskRecord& t);
+  void journal_touch();
+  void forget(std::uint64_t id);
 
   // Tasks (engine_tasks.cpp).
   void on_submit(Peer& p, schema::Submit::Reader s, const proto::FrameOwner& frame);

@@ -27,7 +27,13 @@ void Engine::finish(std::uint64_t id, TaskState state, Bytes value, std::optiona
   TaskTable::Finished out;
   tasks.finish(id, state, std::move(value), std::move(error), now_wall(), steady_ns(), out);
   for (auto ended : out.ended)
-    if (auto* t = tasks.find(ended)) notify(*t);
+    if (auto* t = tasks.find(ended)) {
+      if (t->journaled && journal) {
+        journal->finish(t->id, t->state, t->attempt, t->value, t->error, t->finished_wall);
+        journal_touch();
+      }
+      notify(*t);
+    }
   for (auto ready : out.ready)
     if (auto* t = tasks.find(ready)) make_ready(*t);
   for (auto f : out.freeable) maybe_free(f);
@@ -66,7 +72,7 @@ void Engine::maybe_free(std::uint64_t id) {
       auto ids = std::move(self->to_free);
       self->to_free.clear();
       for (auto id : ids)
-        if (auto* t = self->tasks.find(id); t && TaskTable::collectable(*t)) self->tasks.erase(id);
+        if (auto* t = self->tasks.find(id); t && TaskTable::collectable(*t)) self->forget(id);
     });
 }
 
@@ -103,7 +109,8 @@ void Engine::schedule_dispatch() {
 }
 
 void Engine::dispatch() {
-  if (stopped) return;
+  // Stopping with a journal: what has not started stays there for the next start.
+  if (stopped || (stopping && journal)) return;
   for (const auto& [id, slot] : scheduler.workers())  // a connection that failed a write closes by itself
     if (auto* p = peer(id); !slot.lost && p && p->conn->closed()) scheduler.worker(id)->lost = true;
   for (auto [task, worker] : scheduler.pick())
@@ -215,6 +222,9 @@ void Engine::on_submit(Peer& p, schema::Submit::Reader s, const proto::FrameOwne
   t.retries = retries_for(functions[t.fn].name, requested);
   if (stopping)
     return fail(id, "shoal::Error", "the coordinator is shutting down: submit to another one", ErrorKind::overloaded);
+  if (journal && !journal_trouble.empty())
+    return fail(id, "shoal::Error", journal_trouble + ": the coordinator accepts no work until its journal can be written",
+                ErrorKind::overloaded);
   for (auto dep : s.getDeps()) t.deps.push_back(dep);
   auto problem = tasks.link_dependencies(t);
   if (t.actor) {
@@ -229,6 +239,8 @@ void Engine::on_submit(Peer& p, schema::Submit::Reader s, const proto::FrameOwne
     return fail(id, "shoal::DependencyFailed",
                 "task " + std::to_string(problem->first) + ", a dependency, " + problem->second, ErrorKind::failed);
   }
+  // Actor calls live and die with their actor's worker: not journaled.
+  if (journal && !t.actor) journal_accept(p, t);
   if (t.unresolved > 0)
     t.state = TaskState::WAITING;
   else

@@ -57,6 +57,7 @@ struct TaskRecord {
   bool isolate = false;      // charged an attempt by a worker's death: run it alone next time
   std::uint8_t crashes = 0;  // times it was found to have killed its worker (alone, or named by it)
   bool blocked = false;      // waiting on other tasks in its worker: its slot is lent out
+  bool journaled = false;    // in the journal: its outcome and its end are written there too
 };
 
 /// An error record for task `t`, raised here, on the coordinator.

@@ -160,7 +160,7 @@ nlohmann::json parse_json(const CliResult& r) {
 struct ExampleCluster {
   shoal::test::Cluster c;
   Env env;
-  explicit ExampleCluster(int n = 2) {
+  explicit ExampleCluster(int n = 2, std::vector<std::string> coordinator_flags = {}) : c(std::move(coordinator_flags)) {
     for (int i = 0; i < n; ++i) {
       std::string name = "w" + std::to_string(i);
       c.workers.push_back(std::make_unique<Daemon>(
@@ -403,6 +403,27 @@ TEST_CASE("a coordinator killed under shoal submit --wait is exit 3, never a tas
   CHECK(r.exit == 3);
   CHECK(r.err.find("may still run there") != std::string::npos);
   CHECK(r.err.find("failed") == std::string::npos);
+}
+
+TEST_CASE("shoal submit to a journaled coordinator: the ids it prints survive kill -9, shoal result gets them after",
+          "[integration][cli][journal]") {
+  shoal::test::TempDir d;
+  ExampleCluster ec(1, {"--journal", d.file("journal.db")});
+  auto finished = ec.run({"submit", "add", "40", "2"});
+  REQUIRE(finished.exit == 0);
+  REQUIRE(ec.run({"result", trim(finished.out)}).exit == 0);  // done before the crash
+  auto running = ec.run({"submit", "sleep_ms", "1500"});       // not done at the crash
+  INFO(finished << running);
+  REQUIRE(running.exit == 0);
+  ec.c.kill_coordinator();
+  ec.c.start_coordinator();  // the worker comes back by itself
+  auto a = ec.run({"result", trim(finished.out)});
+  auto b = ec.run({"result", trim(running.out)}, 30s);
+  INFO(a << b << ec.c.logs());
+  CHECK(a.exit == 0);
+  CHECK(trim(a.out) == "42");
+  CHECK(b.exit == 0);
+  CHECK(trim(b.out) == "1500");
 }
 
 TEST_CASE("shoal submit, result and status: a plain task", "[integration][cli]") {

@@ -167,14 +167,27 @@ struct Cluster {
   std::string address = "unix://" + dir.file("c.sock");
   std::unique_ptr<Daemon> coordinator;
   std::vector<std::unique_ptr<Daemon>> workers;
+  std::vector<std::string> coordinator_argv;
 
   explicit Cluster(std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv{std::string(SHOAL_BIN_DIR) + "/shoal-coordinator", "--listen", address};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    coordinator = std::make_unique<Daemon>(argv, dir.file("coordinator.log"));
+    coordinator_argv = {std::string(SHOAL_BIN_DIR) + "/shoal-coordinator", "--listen", address};
+    coordinator_argv.insert(coordinator_argv.end(), extra.begin(), extra.end());
+    start_coordinator();
+  }
+
+  /// Starts the coordinator with the flags it was first given (again, after
+  /// kill_coordinator() or its exit). Its log goes on in coordinator.log.
+  void start_coordinator() {
+    coordinator = std::make_unique<Daemon>(coordinator_argv, dir.file("coordinator.log"));
     auto ready = coordinator->line();
     if (!ready || ready->rfind("ready ", 0) != 0)
       throw std::runtime_error("the coordinator did not start: " + read_file(dir.file("coordinator.log")));
+  }
+
+  /// kill -9 of the coordinator, waited for.
+  void kill_coordinator() {
+    coordinator->signal(SIGKILL);
+    (void)coordinator->wait();
   }
 
   Daemon& add_worker(unsigned threads = 2, std::vector<std::string> extra = {}) {

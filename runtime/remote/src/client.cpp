@@ -283,6 +283,21 @@ Client::Client(remote::detail::LocalLink in_process, ClientOptions options)
 
 Client::~Client() { close(); }
 
+bool remote::detail::ClientCore::wait_accepted(std::uint64_t id, std::chrono::milliseconds timeout) {
+  auto& im = *impl_;
+  std::unique_lock lock(im.mu);
+  bool done = im.accepted_cv.wait_for(lock, timeout, [&] {
+    return im.closed || (journaled() ? im.accepted >= id : im.sent >= id);
+  });
+  if (done && (journaled() ? im.accepted < id : im.sent < id))
+    throw ConnectionError(im.closed_why.empty() ? "the client was closed" : im.closed_why);
+  return done;
+}
+
+bool Client::wait_accepted(std::uint64_t id, std::chrono::milliseconds timeout) {
+  return core_->wait_accepted(id, timeout);
+}
+
 void Client::close() noexcept {
   if (core_) core_->close();
 }

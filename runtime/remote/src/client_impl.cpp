@@ -112,6 +112,15 @@ void ClientCore::Impl::flush() {
         auto list = env.initSubmitBatch(static_cast<unsigned>(end - begin));
         for (auto i = begin; i < end; ++i) fill_submit(list[static_cast<unsigned>(i - begin)], s[i]);
       });
+  if (!s.empty()) {
+    std::uint64_t highest = 0;
+    for (auto& o : s) highest = std::max(highest, o.id);
+    {
+      std::lock_guard lock(mu);
+      sent = std::max(sent, highest);
+    }
+    accepted_cv.notify_all();
+  }
   for (auto id : can) {
     capnp::MallocMessageBuilder msg;
     auto c = msg.initRoot<schema::Envelope>().initCancel();
@@ -193,6 +202,7 @@ void ClientCore::Impl::on_message(schema::Envelope::Reader env, const proto::Fra
     case schema::Envelope::WELCOME: {
       auto w = env.getWelcome();
       owner->peer_id_ = w.getPeerId();
+      owner->journaled_.store(w.getJournaled(), std::memory_order_release);
       set_catalog(w.getCatalog());
       if (!welcome_seen) {
         welcome_seen = true;
@@ -223,9 +233,18 @@ void ClientCore::Impl::on_message(schema::Envelope::Reader env, const proto::Fra
       if (e.getFatal()) throw ConnectionError("the coordinator reported: " + msg);
       break;
     }
+    case schema::Envelope::ACCEPTED: {
+      std::uint64_t highest = 0;
+      for (auto id : env.getAccepted()) highest = std::max<std::uint64_t>(highest, id);
+      {
+        std::lock_guard lock(mu);
+        accepted = std::max(accepted, highest);
+      }
+      accepted_cv.notify_all();
+      break;
+    }
     case schema::Envelope::HEARTBEAT:
     case schema::Envelope::SHUTDOWN:
-    case schema::Envelope::ACCEPTED:
       break;
     default:
       throw ProtocolError("unexpected message from the coordinator: " + proto::describe(env));
@@ -254,6 +273,7 @@ void ClientCore::Impl::lost(const std::string& why) {
     submits.clear();  // their states are in registrations
     creates.clear();
   }
+  accepted_cv.notify_all();
   if (!welcome_seen) {
     welcome_seen = true;
     welcomed.set_exception(std::make_exception_ptr(ConnectionError(why)));

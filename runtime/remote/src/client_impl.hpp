@@ -8,6 +8,7 @@
 #include <asio/io_context.hpp>
 
 #include <atomic>
+#include <condition_variable>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -88,6 +89,9 @@ struct ClientCore::Impl final : link::ConnectionHandler {
   bool flush_posted = false;
   bool closed = false;
   std::string closed_why;
+  std::uint64_t accepted = 0;          // journal mode: every submit up to this id is durable
+  std::uint64_t sent = 0;              // the highest task id whose submit has left
+  std::condition_variable accepted_cv;  // accepted, sent or closed moved
 
   // On `ex` only.
   std::unordered_multimap<std::uint64_t, Pending> pending;

@@ -50,6 +50,9 @@ struct LocalClusterOptions {
   std::vector<std::string> listen;
   std::string token;    ///< what TCP peers must prove they know (at least 32 bytes)
   link::TlsOptions tls;  ///< TLS for TCP peers: cert and key, and ca for mutual TLS
+  /// The embedded coordinator's journal (CoordinatorOptions::journal): a LocalCluster
+  /// started again on the same file runs what an earlier one accepted and did not finish.
+  std::string journal;
 };
 
 class LocalCluster {

@@ -72,6 +72,11 @@ struct CoordinatorOptions {
   /// What may wait to be written to one peer; a peer that stops reading while more
   /// queues for it is disconnected (its tasks settled as for any lost peer).
   std::size_t max_peer_queue_bytes = std::size_t{512} << 20;
+  /// The journal (an SQLite file; empty: none). With one, a submit is acknowledged as
+  /// accepted once it is on disk, and a coordinator started again on the same file after
+  /// a crash or a stop runs every accepted task that had not finished and keeps every
+  /// result not yet released (see docs/durability.md). start() opens it.
+  std::string journal;
   std::string name = "shoal-coordinator";
 };
 
@@ -82,8 +87,9 @@ class Coordinator {
   Coordinator(const Coordinator&) = delete;
   Coordinator& operator=(const Coordinator&) = delete;
 
-  /// Opens the listeners. Throws shoal::Error ("a coordinator is already listening at
-  /// ...", "cannot listen at ...").
+  /// Opens the journal (recovering what it holds) and the listeners. Throws shoal::Error
+  /// ("a coordinator is already listening at ...", "cannot listen at ...", "the journal
+  /// at ... is in use by another coordinator").
   void start();
   /// Serves until stop() has drained: its accept loops and housekeeping are its children,
   /// and it returns once they ended and every connection closed. Run it on the executor

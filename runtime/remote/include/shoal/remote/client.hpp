@@ -203,6 +203,8 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   std::vector<CatalogEntry> catalog() const;
   std::uint64_t peer_id() const noexcept { return peer_id_; }
   const std::string& address() const noexcept { return address_text_; }
+  bool journaled() const noexcept { return journaled_.load(std::memory_order_acquire); }
+  bool wait_accepted(std::uint64_t id, std::chrono::milliseconds timeout);
 
   struct Impl;
 
@@ -210,6 +212,7 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   std::string address_text_;
   ClientOptions options_;
   std::uint64_t peer_id_ = 0;
+  std::atomic<bool> journaled_{false};
   std::unique_ptr<Impl> impl_;
   void wait_welcome(std::future<void>& welcomed);
   template <typename Add>
@@ -349,6 +352,15 @@ class Client {
   }
   [[nodiscard]] std::uint64_t peer_id() const noexcept { return core_->peer_id(); }
   [[nodiscard]] const std::string& address() const noexcept { return core_->address(); }
+
+  /// Whether the coordinator keeps a journal (--journal): then what it accepted survives
+  /// its crash (docs/durability.md).
+  [[nodiscard]] bool journaled() const noexcept { return core_->journaled(); }
+  /// With a journal: waits until the coordinator says the task `id` submitted here is on
+  /// disk (true), or `timeout` passed (false). A submit answered at once (refused, failed)
+  /// is never journaled: watch its future too. Without a journal: true once the submit
+  /// has left. ConnectionError when the connection is lost first.
+  bool wait_accepted(std::uint64_t id, std::chrono::milliseconds timeout);
 
   /// Inside a task running on a worker: a client connected to that worker's coordinator
   /// (nested tasks). InvalidStateError elsewhere.

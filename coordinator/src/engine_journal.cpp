@@ -1,0 +1,134 @@
+// The coordinator engine and its journal (journal.hpp): what is recovered at start, what
+// each turn writes, and when a client hears that its submits are durable.
+
+#include <asio/post.hpp>
+#include <capnp/message.h>
+
+#include <algorithm>
+
+#include "engine.hpp"
+#include "shoal/link/clock.hpp"
+
+namespace shoal::coordinator {
+
+using link::steady_ns;
+
+void Engine::open_journal() {
+  journal = std::make_unique<Journal>(opt.journal);
+  journal->set_trouble([weak = weak_from_this(), ex = ex](const std::string& why) {
+    asio::post(ex, [weak, why] {
+      auto self = weak.lock();
+      if (!self) return;
+      if (why.empty())
+        self->log("the journal is written again: accepting work");
+      else
+        self->log(why + ": refusing new work until it can be written (accepted work is kept and written then)");
+      self->journal_trouble = why;
+    });
+  });
+  auto rows = journal->load();
+  // Ids are never given twice: a new connection's id space is past every earlier one.
+  std::uint64_t past = journal->next_peer();
+  for (const auto& r : rows) past = std::max(past, r.submitter + 1);
+  next_peer = std::max(next_peer, past);
+  std::vector<std::uint64_t> unfinished;
+  std::size_t kept = 0;
+  for (auto& r : rows) {
+    auto& t = tasks.insert(r.id);
+    t.submitter = r.submitter;
+    t.fn = functions.intern(r.function, r.hash);
+    t.args = std::move(r.args);
+    t.deps = std::move(r.deps);
+    t.timeout_ms = r.timeout_ms;
+    t.retries = r.retries;
+    // Its submitter's connection is gone: whoever asks (shoal result ID, a subscribe) gets
+    // the result until the result TTL after it ends.
+    t.detached = true;
+    t.submitted_wall = r.submitted_wall;
+    t.attempt = r.attempt;
+    t.journaled = true;
+    if (is_finished(r.state)) {
+      t.state = r.state;
+      t.value = std::move(r.value);
+      t.error = std::move(r.error);
+      t.finished_wall = r.finished_wall;
+      t.finished_steady = steady_ns();
+      ++kept;
+    } else {
+      unfinished.push_back(r.id);
+    }
+  }
+  // Every record exists: link the edges, then run what is ready.
+  for (auto id : unfinished) {
+    auto* t = tasks.find(id);
+    if (!t || is_finished(t->state)) continue;  // failed with a dependency already
+    auto problem = tasks.link_dependencies(*t);
+    if (problem) {
+      t->state = TaskState::WAITING;
+      fail(id, "shoal::DependencyFailed", "task " + std::to_string(problem->first) + ", a dependency, " + problem->second,
+           ErrorKind::failed);
+    } else if (t->unresolved > 0) {
+      t->state = TaskState::WAITING;
+    } else {
+      make_ready(*t);
+    }
+  }
+  log("journal " + opt.journal + ": " + std::to_string(unfinished.size()) + " unfinished task(s) to run, " +
+      std::to_string(kept) + " result(s) kept");
+}
+
+void Engine::journal_accept(Peer& p, TaskRecord& t) {
+  JournalTask r;
+  r.id = t.id;
+  r.submitter = t.submitter;
+  r.function = functions[t.fn].name;
+  r.hash = functions[t.fn].hash;
+  r.args = t.args;
+  r.deps = t.deps;
+  r.timeout_ms = t.timeout_ms;
+  r.retries = t.retries;
+  r.detached = t.detached;
+  r.submitted_wall = t.submitted_wall;
+  journal->accept(std::move(r));
+  t.journaled = true;
+  auto& highest = journal_acks[p.id];
+  highest = std::max(highest, t.id);
+  journal_touch();
+}
+
+// Once per loop turn: everything this turn changed goes to the journal's thread in one
+// batch; the clients whose submits it holds hear so once it is on disk.
+void Engine::journal_touch() {
+  if (journal_posted) return;
+  journal_posted = true;
+  asio::post(ex, [self = shared_from_this()] {
+    self->journal_posted = false;
+    if (!self->journal || !self->journal->has_pending()) return;
+    auto acks = std::move(self->journal_acks);
+    self->journal_acks.clear();
+    self->journal->commit([weak = self->weak_from_this(), ex = self->ex, acks = std::move(acks)]() mutable {
+      if (acks.empty()) return;
+      asio::post(ex, [weak, acks = std::move(acks)] {
+        auto self = weak.lock();
+        if (!self) return;
+        for (auto [peer_id, highest] : acks)
+          if (auto* p = self->peer(peer_id)) {
+            // Every submit of this connection up to `highest` is durable (or answered).
+            capnp::MallocMessageBuilder msg;
+            msg.initRoot<schema::Envelope>().initAccepted(1).set(0, highest);
+            self->send(*p, msg);
+          }
+      });
+    });
+  });
+}
+
+void Engine::forget(std::uint64_t id) {
+  if (auto* t = tasks.find(id); t && t->journaled && journal) {
+    journal->forget(id);
+    journal_touch();
+  }
+  tasks.erase(id);
+}
+
+}  // namespace shoal::coordinator

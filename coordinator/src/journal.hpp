@@ -1,0 +1,116 @@
+#pragma once
+// The journal (`--journal PATH`): every accepted task, its dependency edges and its
+// outcome, in SQLite (WAL mode, synchronous=FULL), so that a coordinator restarted on the
+// same file after a crash knows every task it had accepted. The engine buffers what
+// changed during a loop turn; commit() hands the batch to the journal's own thread, which
+// writes everything queued in one transaction (one fsync however many tasks) and then
+// says so, off the engine's thread: the engine acknowledges submits as accepted only
+// then. A task is forgotten (its row deleted) when the engine frees it, so the file stays
+// bounded by the tasks alive; freed pages are reclaimed as it goes.
+//
+// The file is the coordinator's alone: created 0600, never opened through a symlink, and
+// locked (a second coordinator on it is refused with why).
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "shoal/codec/bytes.hpp"
+#include "shoal/codec/error_info.hpp"
+#include "task_table.hpp"
+
+struct sqlite3;
+
+namespace shoal::coordinator {
+
+/// One journaled task, as written and as read back.
+struct JournalTask {
+  std::uint64_t id = 0, submitter = 0;
+  std::string function;
+  std::uint64_t hash = 0;
+  Bytes args;
+  std::vector<std::uint64_t> deps;
+  std::uint64_t timeout_ms = 0;
+  int retries = 0;
+  bool detached = false;
+  std::uint64_t submitted_wall = 0;
+  TaskState state = TaskState::QUEUED;  // QUEUED: not finished (whatever it was doing)
+  std::uint32_t attempt = 0;
+  Bytes value;
+  std::optional<codec::RemoteErrorInfo> error;
+  std::uint64_t finished_wall = 0;
+};
+
+class Journal {
+ public:
+  /// Opens the journal at `path`, creating it (0600) if missing. Throws shoal::Error
+  /// naming the path and why ("is a symbolic link", "in use by another coordinator", "not
+  /// a shoal journal", SQLite's message).
+  explicit Journal(std::string path);
+  /// Writes what is still pending (trying for a few seconds if the disk refuses), then
+  /// stops its thread.
+  ~Journal();
+  Journal(const Journal&) = delete;
+  Journal& operator=(const Journal&) = delete;
+
+  [[nodiscard]] const std::string& path() const noexcept { return path_; }
+  /// Every task it holds, in id order (read once, before the engine serves). Throws
+  /// shoal::Error on a row it cannot decode.
+  [[nodiscard]] std::vector<JournalTask> load();
+  /// The first peer id not yet given out by an earlier run (0: none recorded).
+  [[nodiscard]] std::uint64_t next_peer() const noexcept { return next_peer_; }
+
+  // The engine's thread: what changed this turn.
+  void accept(JournalTask task);
+  void finish(std::uint64_t id, TaskState state, std::uint32_t attempt, const Bytes& value,
+              const std::optional<codec::RemoteErrorInfo>& error, std::uint64_t wall);
+  void forget(std::uint64_t id);
+  void note_next_peer(std::uint64_t next);
+  [[nodiscard]] bool has_pending() const noexcept { return !buffer_.ops.empty() || buffer_.next_peer != 0; }
+  /// Hands the buffered changes to the journal's thread; `durable` runs there once they
+  /// are on disk. A write that fails is retried (every 500 ms) until it succeeds; while it
+  /// fails, `trouble` (set_trouble) hears why, and hears "" once writes succeed again.
+  void commit(std::function<void()> durable);
+  void set_trouble(std::function<void(const std::string&)> trouble);
+
+  /// Rows and file size, for status and tests.
+  struct Size {
+    std::uint64_t rows = 0, bytes = 0;
+  };
+  [[nodiscard]] Size size();
+
+ private:
+  struct Op {
+    enum Kind : std::uint8_t { accept, finish, forget } kind;
+    JournalTask task;  // accept: the whole task; finish: id, state, attempt, value, error, finished_wall
+  };
+  struct Batch {
+    std::vector<Op> ops;
+    std::uint64_t next_peer = 0;
+    std::function<void()> durable;
+  };
+
+  void writer();
+  void write(std::vector<Batch>& batches);  // throws shoal::Error
+  void exec(const char* sql);
+
+  std::string path_;
+  sqlite3* db_ = nullptr;
+  std::uint64_t next_peer_ = 0;
+  Batch buffer_;  // the engine's, until commit()
+
+  std::mutex db_mu_;  // the connection: the writer's, load()'s, size()'s
+  std::mutex mu_;     // the queue
+  std::condition_variable cv_;
+  std::vector<Batch> queue_;
+  bool stopping_ = false;
+  std::function<void(const std::string&)> trouble_;
+  std::thread thread_;
+};
+
+}  // namespace shoal::coordinator

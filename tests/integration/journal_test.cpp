@@ -1,0 +1,195 @@
+// The journal for real: shoal-coordinator processes with --journal, killed with SIGKILL
+// (or stopped) and started again on the same file, workers and clients in between. Each
+// test names what it kills and what it then finds; each is bounded.
+
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <random>
+#include <set>
+
+#include "shoal/codec/codec.hpp"
+#include "shoal/remote/client.hpp"
+#include "support/daemons.hpp"
+
+using namespace std::chrono_literals;
+using shoal::test::Cluster;
+using shoal::test::wait_until;
+using Int1 = std::int64_t(std::int64_t);
+
+namespace {
+
+void await_workers(shoal::Client& client, std::size_t n, Cluster& c) {
+  if (!wait_until([&] { return client.workers().result(5s).size() == n; }, 15s))
+    FAIL("workers did not register:\n" << c.logs());
+}
+
+std::int64_t fetched(shoal::Client& client, std::uint64_t id) {
+  return shoal::codec::decode<std::int64_t>(client.subscribe(id).result(30s));
+}
+
+}  // namespace
+
+TEST_CASE("kill -9 of a journaled coordinator with 10,000 tasks accepted: after a restart each completes",
+          "[integration][journal]") {
+  // Found broken: kill -9 of the coordinator lost every accepted task; after a restart
+  // none of the unfinished tasks was known, and finished results were thrown away.
+  shoal::test::TempDir d;
+  Cluster c({"--journal", d.file("journal.db")});
+  auto& first_worker = c.add_worker(2);
+  std::vector<std::uint64_t> ids;
+  {
+    shoal::Client client(c.address);
+    await_workers(client, 1, c);
+    REQUIRE(client.journaled());
+    // 2,000 finish before the crash (their results delivered, not yet released) ...
+    std::vector<shoal::Future<std::int64_t>> done;
+    for (std::int64_t i = 0; i < 2000; ++i) done.push_back(client.submit<Int1>("square", i));
+    for (auto& f : done) REQUIRE(f.result(30s) >= 0);
+    for (auto& f : done) ids.push_back(shoal::Client::task_id(f));
+    // ... 8,000 are accepted with no worker left to run them.
+    first_worker.signal(SIGKILL);
+    REQUIRE(wait_until([&] { return client.workers().result(5s).empty(); }, 15s));
+    std::vector<shoal::Future<std::int64_t>> waiting;
+    for (std::int64_t i = 2000; i < 10000; ++i) waiting.push_back(client.submit<Int1>("square", i));
+    for (auto& f : waiting) ids.push_back(shoal::Client::task_id(f));
+    REQUIRE(client.wait_accepted(ids.back(), 30s));
+    c.kill_coordinator();
+    // The client's own futures fail (it does not reconnect yet): CoordinatorLost.
+    CHECK_THROWS_AS(waiting.back().result(10s), shoal::CoordinatorLost);
+    for (auto& f : waiting) REQUIRE(f.exception(10s));
+  }
+  c.start_coordinator();
+  c.add_worker(2);
+  shoal::Client client(c.address);
+  INFO(c.logs());
+  CHECK(shoal::test::read_file(c.dir.file("coordinator.log"))
+            .find("8000 unfinished task(s) to run, 2000 result(s) kept") != std::string::npos);
+  std::vector<shoal::Future<shoal::Bytes>> results;
+  for (auto id : ids) results.push_back(client.subscribe(id));
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    auto v = shoal::codec::decode<std::int64_t>(results[i].result(60s));
+    REQUIRE(v == static_cast<std::int64_t>(i * i));
+  }
+}
+
+TEST_CASE("kill -9 at 20 random moments while a journaled coordinator writes: every acknowledged submit survives",
+          "[integration][journal]") {
+  shoal::test::TempDir d;
+  Cluster c({"--journal", d.file("journal.db")});
+  std::mt19937 rng(20261206);
+  std::vector<std::uint64_t> confirmed;  // the highest acknowledged id of each round
+  for (int round = 0; round < 20; ++round) {
+    {
+      shoal::Client client(c.address);
+      REQUIRE(client.journaled());
+      // A stream of batches of 100, at most one batch a millisecond, killed at a random
+      // moment between 10 and 120 ms: the journal is mid-write more often than not.
+      auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(10 + rng() % 110);
+      std::vector<std::uint64_t> sent;
+      std::vector<shoal::Future<std::int64_t>> futures;
+      while (std::chrono::steady_clock::now() < until) {
+        for (int i = 0; i < 100; ++i) {
+          futures.push_back(client.submit<Int1>(shoal::TaskOptions{.detached = true}, "square", i));
+          sent.push_back(shoal::Client::task_id(futures.back()));
+        }
+        (void)client.wait_accepted(sent.back(), 1ms);
+      }
+      c.kill_coordinator();  // in the middle of the stream: some batch is being written
+      // What the client heard before the end: every id up to the highest acknowledged.
+      std::uint64_t highest = 0;
+      for (auto id : sent) {
+        bool yes = false;
+        try {
+          yes = client.wait_accepted(id, 0ms);
+        } catch (const shoal::ConnectionError&) {
+        }
+        if (!yes) break;
+        highest = id;
+      }
+      REQUIRE(highest != 0);
+      confirmed.push_back(highest);
+      for (auto& f : futures) REQUIRE(f.exception(10s));  // CoordinatorLost, each
+    }
+    c.start_coordinator();  // the journal opens after every crash
+  }
+  INFO(c.logs());
+  shoal::Client client(c.address);
+  // Every acknowledged id is known (a task id is its client's id space and a sequence, so
+  // the highest acknowledged one stands for those below it; a sample of them checks).
+  for (auto id : confirmed) {
+    auto info = client.status(id).result(10s).tasks.at(0);
+    CHECK(info.state == "queued");
+    for (std::uint64_t below : std::vector<std::uint64_t>{id - 1, (id & ~0xffffffffull) | 1}) {
+      if ((below & 0xffffffffull) == 0) continue;
+      CHECK(client.status(below).result(10s).tasks.at(0).state == "queued");
+    }
+  }
+}
+
+TEST_CASE("a journaled coordinator stopped with SIGTERM keeps the tasks not yet run and runs them when started again",
+          "[integration][journal]") {
+  shoal::test::TempDir d;
+  Cluster c({"--journal", d.file("journal.db"), "--grace", "1"});
+  std::vector<std::uint64_t> ids;
+  {
+    shoal::Client client(c.address);
+    std::vector<shoal::Future<std::int64_t>> fs;
+    for (std::int64_t i = 0; i < 50; ++i) {
+      fs.push_back(client.submit<Int1>("square", i));
+      ids.push_back(shoal::Client::task_id(fs.back()));
+    }
+    REQUIRE(client.wait_accepted(ids.back(), 10s));
+    c.coordinator->signal(SIGTERM);
+    REQUIRE(c.coordinator->wait(15s) == 0);
+    for (auto& f : fs) CHECK_THROWS_AS(f.result(10s), shoal::CoordinatorLost);  // not cancelled
+  }
+  INFO(c.logs());
+  CHECK(shoal::test::read_file(c.dir.file("coordinator.log")).find("50 unfinished task(s) stay in the journal") !=
+        std::string::npos);
+  c.start_coordinator();
+  c.add_worker(2);
+  shoal::Client client(c.address);
+  for (std::size_t i = 0; i < ids.size(); ++i) CHECK(fetched(client, ids[i]) == static_cast<std::int64_t>(i * i));
+}
+
+TEST_CASE("tasks finished and released leave the journal: 20,000 of them, and a restart recovers none",
+          "[integration][journal]") {
+  shoal::test::TempDir d;
+  auto journal = d.file("journal.db");
+  Cluster c({"--journal", journal});
+  c.add_worker(2);
+  {
+    shoal::Client client(c.address);
+    await_workers(client, 1, c);
+    for (int round = 0; round < 4; ++round) {
+      std::vector<shoal::Future<std::int64_t>> fs;
+      for (std::int64_t i = 0; i < 5000; ++i) fs.push_back(client.submit<Int1>("square", i));
+      for (auto& f : fs) REQUIRE(f.result(30s) >= 0);
+    }  // the futures go: their tasks are released
+    REQUIRE(wait_until([&] { return client.tasks("", 10).result(5s).tasks.empty(); }, 15s));
+  }
+  c.coordinator->signal(SIGTERM);
+  REQUIRE(c.coordinator->wait(15s) == 0);
+  struct stat st {};
+  REQUIRE(::stat(journal.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  CHECK(st.st_size < (4 << 20));
+  c.start_coordinator();
+  INFO(c.logs());
+  auto log = shoal::test::read_file(c.dir.file("coordinator.log"));
+  CHECK(log.find("0 unfinished task(s) to run, 0 result(s) kept", log.find("journal", log.find("stopped"))) !=
+        std::string::npos);
+}
+
+TEST_CASE("a coordinator whose journal another one holds does not start, and says why", "[integration][journal]") {
+  shoal::test::TempDir d;
+  Cluster c({"--journal", d.file("journal.db")});
+  shoal::test::Daemon second({std::string(SHOAL_BIN_DIR) + "/shoal-coordinator", "--listen",
+                              "unix://" + d.file("other.sock"), "--journal", d.file("journal.db")},
+                             d.file("second.log"));
+  CHECK(second.wait(10s) == 1);
+  CHECK(shoal::test::read_file(d.file("second.log")).find("in use by another coordinator") != std::string::npos);
+}
