@@ -12,6 +12,9 @@
 //                               with mutual TLS (B3tls, B4tls) and without (the peer), in
 //                               alternating rounds of one run; the workers' hop stays a
 //                               Unix socket in both
+//   bench_cluster journal N ROUNDS  the cost of the journal: B3 and B4 on a LocalCluster(2)
+//                               with --journal (a file in /tmp, ext4 here: one fsync per
+//                               commit) beside one without it, rounds alternating (B3j, B4j)
 
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -218,6 +221,41 @@ int tls(int n, int rounds) {
   return 0;
 }
 
+int journal(int n, int rounds) {
+  char tmpl[] = "/tmp/shoal-bench-XXXXXX";
+  if (!::mkdtemp(tmpl)) std::abort();
+  shoal::LocalCluster plain(2, {.threads_per_worker = 1});
+  shoal::LocalCluster journaled(2, {.threads_per_worker = 1, .journal = std::string(tmpl) + "/journal.db"});
+  if (!journaled.client().journaled()) std::abort();
+  auto round_trips = [&](shoal::Client& client) {
+    std::vector<double> us;
+    us.reserve(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      auto t0 = Clock::now();
+      if (client.submit(&noop, i).result() != i) std::abort();
+      us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+    }
+    return percentile(us, 0.5);
+  };
+  for (auto* c : {&plain, &journaled}) {  // warm both
+    (void)round_trips(c->client());
+    (void)throughput(c->client(), 10000);
+  }
+  std::vector<double> b3_plain, b3_j, b4_plain, b4_j;
+  for (int r = 0; r < rounds; ++r) {
+    b3_plain.push_back(round_trips(plain.client()));
+    b3_j.push_back(round_trips(journaled.client()));
+    b4_plain.push_back(throughput(plain.client(), 100000));
+    b4_j.push_back(throughput(journaled.client(), 100000));
+  }
+  shoal::bench::print_result("B3j", nullptr, "us", b3_j);
+  shoal::bench::print_result("B3j", "without the journal", "us", b3_plain);
+  shoal::bench::print_result("B4j", nullptr, "tasks/s", b4_j);
+  shoal::bench::print_result("B4j", "without the journal", "tasks/s", b4_plain);
+  std::filesystem::remove_all(tmpl);
+  return 0;
+}
+
 std::uint64_t rss_kib(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
@@ -282,6 +320,7 @@ int main(int argc, char** argv) {
     return b8(argc > 2 ? std::atoi(argv[2]) : 7, argv[0]);
   }
   if (mode == "b9") return b9(argc > 2 ? std::atoi(argv[2]) : 1000000, argv[0]);
+  if (mode == "journal") return journal(argc > 2 ? std::atoi(argv[2]) : 5000, argc > 3 ? std::atoi(argv[3]) : 5);
   if (mode == "tls") return tls(argc > 2 ? std::atoi(argv[2]) : 5000, argc > 3 ? std::atoi(argv[3]) : 5);
   std::fprintf(stderr, "usage: bench_cluster b3|b4|b8|tls ...\n");
   return 2;

@@ -158,6 +158,24 @@ BENCHMARKS = [
         "peers": {"tcp without TLS": ["{bin}/bench_cluster", "tls", "5000", "5"]},
     },
     {
+        # The journal's cost: a LocalCluster(2) with --journal (SQLite, WAL, one fsync per
+        # commit on this disk) beside one without, rounds alternating in one process.
+        "id": "B3j",
+        "name": "round trip with the journal on, p50",
+        "unit": "us",
+        "better": "lower",
+        "shoal": ["{bin}/bench_cluster", "journal", "3000", "5"],
+        "peers": {"without the journal": ["{bin}/bench_cluster", "journal", "3000", "5"]},
+    },
+    {
+        "id": "B4j",
+        "name": "100k tasks with the journal on",
+        "unit": "tasks/s",
+        "better": "higher",
+        "shoal": ["{bin}/bench_cluster", "journal", "3000", "5"],
+        "peers": {"without the journal": ["{bin}/bench_cluster", "journal", "3000", "5"]},
+    },
+    {
         # Memory per queued task: 1,000,000 tasks waiting on a standalone coordinator (a
         # function no worker has), its RSS growth per task; the peer is the goal.
         "id": "B9",

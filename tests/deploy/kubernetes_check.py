@@ -12,6 +12,7 @@
 - the coordinator's probes ask the coordinator (on a socket it listens on), the
   workers' readiness asks the coordinator whether it lists them;
 - a pod's termination grace outlasts the daemons' --grace;
+- the coordinator's --journal is on its StatefulSet's PersistentVolumeClaim;
 - make-secrets.sh, run on the output of a real `shoal cert init`, makes Secrets with the
   keys the manifests mount; with kubectl present, `kubectl kustomize` renders the set.
 Exits 1 with one line per problem.
@@ -156,6 +157,17 @@ def check_pod(name, obj, binary, grace_default=30):
 secret_mounts = {}
 c_container, c_opts, c_all = check_pod("coordinator", coord, "shoal-coordinator")
 w_container, w_opts, w_all = check_pod("workers", workers, "shoal-worker")
+
+# The journal lies on the StatefulSet's PersistentVolumeClaim (not the container's own
+# filesystem or an emptyDir, which a rescheduled pod loses).
+journal = c_opts.get("--journal")
+if not journal:
+    problem("coordinator: no --journal: a coordinator restart would lose the accepted tasks")
+else:
+    claims = {t["metadata"]["name"] for t in coord["spec"].get("volumeClaimTemplates", [])}
+    under = [m for m in c_container.get("volumeMounts", []) if journal.startswith(m["mountPath"].rstrip("/") + "/")]
+    if not under or under[0]["name"] not in claims:
+        problem(f"coordinator: --journal {journal} is not on a volumeClaimTemplate mount ({sorted(claims)})")
 
 # The coordinator listens where the Service sends, and the workers dial the Service.
 listens = [v for f, v in c_all if f == "--listen"]
