@@ -98,6 +98,8 @@ struct Engine : std::enable_shared_from_this<Engine> {
   bool journal_posted = false;
   std::unordered_map<std::uint64_t, std::uint64_t> journal_acks;  // peer -> highest task id this turn
   std::string journal_trouble;  // why the last write failed ("" while writes succeed)
+  std::vector<std::uint64_t> held;           // recovered, ready, waiting out adopt_wait
+  std::unique_ptr<asio::steady_timer> held_timer;
 
   void log(const std::string& line) const;
   std::uint64_t now_wall();
@@ -131,6 +133,10 @@ struct Engine : std::enable_shared_from_this<Engine> {
   void journal_accept(Peer& p, TaskRecord& t);
   void journal_touch();
   void forget(std::uint64_t id);
+  void release_held();
+  [[nodiscard]] static bool adoptable(const TaskRecord& t) {
+    return t.state == TaskState::QUEUED && !t.actor && !t.actor_create;
+  }
 
   // Tasks (engine_tasks.cpp).
   void on_submit(Peer& p, schema::Submit::Reader s, const proto::FrameOwner& frame);

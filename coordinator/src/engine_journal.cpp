@@ -70,11 +70,34 @@ void Engine::open_journal() {
     } else if (t->unresolved > 0) {
       t->state = TaskState::WAITING;
     } else {
-      make_ready(*t);
+      t->state = TaskState::QUEUED;
+      held.push_back(id);  // its worker may come back with it still running
     }
+  }
+  if (!held.empty()) {
+    held_timer = std::make_unique<asio::steady_timer>(ex, opt.adopt_wait);
+    held_timer->async_wait([weak = weak_from_this()](std::error_code ec) {
+      if (auto self = weak.lock(); self && !ec) self->release_held();
+    });
   }
   log("journal " + opt.journal + ": " + std::to_string(unfinished.size()) + " unfinished task(s) to run, " +
       std::to_string(kept) + " result(s) kept");
+}
+
+// The recovered tasks no worker claimed within adopt_wait: queued as any other.
+void Engine::release_held() {
+  auto ids = std::move(held);
+  held.clear();
+  std::size_t adopted = 0;
+  for (auto id : ids) {
+    auto* t = tasks.find(id);
+    if (!t || !adoptable(*t)) {
+      if (t && t->state == TaskState::RUNNING) ++adopted;
+      continue;
+    }
+    make_ready(*t);
+  }
+  if (adopted) log(std::to_string(adopted) + " recovered task(s) adopted by the workers still running them");
 }
 
 void Engine::journal_accept(Peer& p, TaskRecord& t) {

@@ -279,6 +279,9 @@ void Engine::on_result(Peer& p, schema::Result::Reader r, const proto::FrameOwne
   if (!w) return;
   std::uint64_t id = r.getTaskId();
   auto* t = tasks.find(id);
+  // A result a worker kept across a reconnect, for a task queued again meanwhile (the
+  // coordinator restarted, or lost sight of the worker): it ran once; take it.
+  if (t && adoptable(*t) && r.which() != schema::Result::HANDED_BACK) scheduler.assign(*t, *w);
   scheduler.release_slot(*w, id, t, r.getRunNs());
   if (!t || t->state != TaskState::RUNNING || t->worker != w->id) return;  // stale
   t->run_ns = r.getRunNs();
@@ -392,6 +395,15 @@ void Engine::on_register(Peer& p, schema::RegisterWorker::Reader r) {
   }
   auto& slot = scheduler.add_worker(std::move(w));
   p.welcomed = true;
+  // A worker back after a reconnect still runs these: those queued again meanwhile (a
+  // restarted coordinator's recovered tasks) are its again rather than run twice.
+  std::size_t adopted = 0;
+  for (auto id : r.getRunning())
+    if (auto* t = tasks.find(id); t && adoptable(*t)) {
+      scheduler.assign(*t, slot);
+      ++adopted;
+    }
+  if (adopted) log(slot.label() + " still runs " + std::to_string(adopted) + " task(s) from before: adopted");
   log(slot.label() + " registered: " + std::to_string(slot.fns.size()) + " functions, " +
       std::to_string(slot.actor_classes.size()) + " actor types, " + std::to_string(slot.capacity) + " threads");
   broadcast_catalog();

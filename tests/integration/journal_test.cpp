@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <random>
 #include <set>
 
@@ -182,6 +183,44 @@ TEST_CASE("tasks finished and released leave the journal: 20,000 of them, and a 
   auto log = shoal::test::read_file(c.dir.file("coordinator.log"));
   CHECK(log.find("0 unfinished task(s) to run, 0 result(s) kept", log.find("journal", log.find("stopped"))) !=
         std::string::npos);
+}
+
+TEST_CASE("a worker that reconnects to a restarted coordinator keeps its tasks: their results count, none runs again",
+          "[integration][journal]") {
+  shoal::test::TempDir d;
+  Cluster c({"--journal", d.file("journal.db")});
+  c.add_worker(2);
+  using Burn = std::int64_t(std::string, std::int64_t);
+  std::uint64_t still_running = 0, done_meanwhile = 0;
+  auto long_marker = d.file("long"), short_marker = d.file("short");
+  {
+    shoal::Client client(c.address);
+    await_workers(client, 1, c);
+    auto a = client.submit<Burn>("burn_ms", long_marker, 3000);
+    auto b = client.submit<Burn>("burn_ms", short_marker, 300);
+    still_running = shoal::Client::task_id(a);
+    done_meanwhile = shoal::Client::task_id(b);
+    REQUIRE(client.wait_accepted(done_meanwhile, 10s));
+    REQUIRE(wait_until([&] { return std::filesystem::exists(long_marker) && std::filesystem::exists(short_marker); }));
+    auto started_short = std::filesystem::last_write_time(short_marker);
+    std::filesystem::remove(long_marker);
+    std::filesystem::remove(short_marker);
+    c.kill_coordinator();
+    CHECK_THROWS_AS(a.result(10s), shoal::CoordinatorLost);
+    CHECK_THROWS_AS(b.result(10s), shoal::CoordinatorLost);
+    // The short one ends (by the wall clock it spins on) while no coordinator is there.
+    REQUIRE(wait_until([&] { return std::filesystem::file_time_type::clock::now() > started_short + 800ms; }));
+  }
+  c.start_coordinator();
+  shoal::Client client(c.address);
+  INFO(c.logs());
+  CHECK(fetched(client, done_meanwhile) == 300);
+  CHECK(fetched(client, still_running) == 3000);
+  // Neither started again, and each counts as its first attempt.
+  CHECK_FALSE(std::filesystem::exists(long_marker));
+  CHECK_FALSE(std::filesystem::exists(short_marker));
+  CHECK(client.status(still_running).result(5s).tasks.at(0).attempt == 1);
+  CHECK(shoal::test::read_file(c.dir.file("coordinator.log")).find("from before: adopted") != std::string::npos);
 }
 
 TEST_CASE("a coordinator whose journal another one holds does not start, and says why", "[integration][journal]") {

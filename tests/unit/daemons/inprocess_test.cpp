@@ -17,6 +17,7 @@
 #include <future>
 #include <thread>
 
+#include "shoal/codec/codec.hpp"
 #include "shoal/compose/gather.hpp"
 #include "shoal/coordinator/coordinator.hpp"
 #include "shoal/link/connection.hpp"
@@ -63,9 +64,10 @@ struct InProcess {
   std::promise<void> coord_done;
   std::vector<std::thread> workers;
 
-  explicit InProcess(int n, unsigned threads = 2) {
+  explicit InProcess(int n, unsigned threads = 2, std::string journal = {}) {
     shoal::coordinator::CoordinatorOptions o;
     o.listen = {"unix://" + dir.file("c.sock")};
+    o.journal = std::move(journal);
     o.log = false;
     o.exit_workers_on_stop = true;
     o.grace = 2s;
@@ -109,13 +111,19 @@ struct InProcess {
     REQUIRE(shoal::test::wait_until([&] { return c.workers().result(5s).size() == n; }));
   }
 
-  ~InProcess() {
+  // Stops the coordinator (its workers exit) and joins every thread. Idempotent.
+  void stop() {
+    if (stopped) return;
+    stopped = true;
     asio::post(io, [this] { coord->stop(); });
     auto done = coord_done.get_future();
     if (done.wait_for(20s) != std::future_status::ready) io.stop();
     for (auto& t : workers) t.join();
     coord_thread.join();
   }
+  bool stopped = false;
+
+  ~InProcess() { stop(); }
 };
 
 }  // namespace inproc
@@ -352,4 +360,40 @@ TEST_CASE("a worker refuses a batch over the batching rule, however little it we
   worker_thread.join();
   CHECK(took < 5s);
   CHECK(back.size() < 64 * 1024);  // a hello and an error, not a million results
+}
+
+TEST_CASE("in process with a journal: submits acknowledged from two threads, and the next coordinator runs what "
+          "the first left queued",
+          "[daemons][journal]") {
+  shoal::test::TempDir keep;
+  auto journal = keep.file("journal.db");
+  std::vector<std::uint64_t> left;
+  {
+    InProcess first(0, 2, journal);  // no worker: everything stays queued
+    auto local = first.local_client();
+    shoal::Client remote(first.address());
+    REQUIRE(local->journaled());
+    std::vector<shoal::Future<std::int64_t>> a, b;
+    std::thread t1([&] {
+      for (std::int64_t i = 0; i < 300; ++i) a.push_back(local->submit(&inproc::square, i));
+    });
+    std::thread t2([&] {
+      for (std::int64_t i = 300; i < 600; ++i) b.push_back(remote.submit(&inproc::square, i));
+    });
+    t1.join();
+    t2.join();
+    CHECK(local->wait_accepted(shoal::Client::task_id(a.back()), 10s));
+    CHECK(remote.wait_accepted(shoal::Client::task_id(b.back()), 10s));
+    for (auto* fs : {&a, &b})
+      for (auto& f : *fs) left.push_back(shoal::Client::task_id(f));
+    first.stop();  // with the clients still connected: their tasks stay in the journal
+    for (auto* fs : {&a, &b})
+      for (auto& f : *fs) REQUIRE_THROWS_AS(f.result(10s), shoal::CoordinatorLost);
+  }
+  InProcess second(1, 2, journal);
+  shoal::Client client(second.address());
+  std::vector<shoal::Future<shoal::Bytes>> results;
+  for (auto id : left) results.push_back(client.subscribe(id));
+  for (std::size_t i = 0; i < results.size(); ++i)
+    REQUIRE(shoal::codec::decode<std::int64_t>(results[i].result(20s)) == static_cast<std::int64_t>(i * i));
 }

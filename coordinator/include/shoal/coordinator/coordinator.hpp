@@ -77,6 +77,10 @@ struct CoordinatorOptions {
   /// a crash or a stop runs every accepted task that had not finished and keeps every
   /// result not yet released (see docs/durability.md). start() opens it.
   std::string journal;
+  /// After a restart on a journal, the unfinished tasks wait this long before they are
+  /// queued: a worker that reconnects meanwhile adopts the ones it still runs (and
+  /// delivers their results) instead of them running again elsewhere.
+  std::chrono::milliseconds adopt_wait{1000};
   std::string name = "shoal-coordinator";
 };
 
