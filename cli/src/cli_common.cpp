@@ -59,6 +59,8 @@ std::unique_ptr<Client> connect(const std::string& address) {
   ClientOptions o;
   o.name = "shoal-cli";
   o.connect_timeout = std::chrono::seconds(5);
+  // A lost coordinator is exit 3 at once (docs/cli.md); `shoal result ID` fetches later.
+  o.reconnect = std::chrono::milliseconds(0);
   std::string path = current_token_file();
   if (!path.empty()) {
     try {

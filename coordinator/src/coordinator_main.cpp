@@ -28,7 +28,7 @@ int coordinator_main(int argc, char** argv) {
   std::string token_file, pid_file;
   std::vector<std::string> fn_retries;
   long heartbeat_ms = 1000, heartbeat_timeout_ms = 5000, unregistered_ms = 2000, ttl_s = 3600;
-  long adopt_wait_ms = 1000;
+  long adopt_wait_ms = 1000, client_grace_ms = 10000;
   long hello_timeout_ms = 5000, auth_penalty_ms = 1000, cancel_grace_ms = 2000, max_peer_queue_mib = 512;
   double grace_s = 30;
   bool quiet = false;
@@ -90,6 +90,11 @@ int coordinator_main(int argc, char** argv) {
                  "coordinator started again on it runs every accepted task that had not finished and keeps "
                  "every result not yet fetched (docs/durability.md)")
       ->envname("SHOAL_JOURNAL");
+  app.add_option("--client-grace-ms", client_grace_ms,
+                 "a client whose connection ends without a goodbye may reconnect within this and find its "
+                 "tasks; after it they are cancelled (unless detached)")
+      ->check(CLI::Range(0L, 3'600'000L))
+      ->capture_default_str();
   app.add_option("--adopt-wait-ms", adopt_wait_ms,
                  "after a restart on a journal, how long unfinished tasks wait for the workers still running "
                  "them to reconnect and claim them before they are queued again")
@@ -113,6 +118,7 @@ int coordinator_main(int argc, char** argv) {
     opt.hello_timeout = std::chrono::milliseconds(hello_timeout_ms);
     opt.cancel_grace = std::chrono::milliseconds(cancel_grace_ms);
     opt.adopt_wait = std::chrono::milliseconds(adopt_wait_ms);
+    opt.client_grace = std::chrono::milliseconds(client_grace_ms);
     opt.max_peer_queue_bytes = static_cast<std::size_t>(max_peer_queue_mib) << 20;
     opt.auth_penalty = std::chrono::milliseconds(auth_penalty_ms);
     opt.heartbeat_timeout = std::chrono::milliseconds(heartbeat_timeout_ms);

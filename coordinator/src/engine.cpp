@@ -169,6 +169,9 @@ void Engine::hello(Peer& p, schema::Envelope::Reader env) {
   p.name = text(h.getName());
   p.host = text(h.getHost());
   p.pid = h.getPid();
+  // A client taking over an earlier connection's identity (its ids are in that space).
+  if (p.role == schema::Role::CLIENT && h.getResumePeerId() && (h.getResumePeerId() >> 32) == 0)
+    p.resume = h.getResumePeerId();
   if (!p.conn->is_tcp()) return welcome(p);  // a Unix socket of our own uid, or in process
   // The token never travels: prove we know it, and ask the peer to prove it too.
   p.peer_nonce = std::string(link::view(h.getNonce()));
@@ -178,7 +181,11 @@ void Engine::hello(Peer& p, schema::Envelope::Reader env) {
 
 void Engine::welcome(Peer& p) {
   p.conn->set_limits(proto::FrameLimits{});  // a known peer: the full limits
-  p.id = next_peer++;
+  if (p.resume) {
+    resume_client(p);
+  } else {
+    p.id = next_peer++;
+  }
   peers.emplace(p.id, &p);
   capnp::MallocMessageBuilder msg;
   auto w = msg.initRoot<schema::Envelope>().initWelcome();
@@ -247,6 +254,7 @@ void Engine::handle(Peer& p, schema::Envelope::Reader env, const proto::FrameOwn
       }
       break;
     case schema::Envelope::SHUTDOWN:
+      if (!worker) p.goodbye = true;  // a client closing: its tasks go with it, no grace
       if (auto* w = worker ? scheduler.worker(p.id) : nullptr) {
         w->draining = true;
         log(w->label() + " is draining: " + text(env.getShutdown().getReason()));
@@ -278,13 +286,16 @@ void Engine::on_disconnect(Peer& p, const std::string& why) {
   if (!p.id && p.conn->secured() && why.rfind("TLS handshake failed", 0) == 0)
     note_refusal(p.conn->peer_address(), why);
   if (p.id) peers.erase(p.id);
-  if (stopped && journal) {
+  if (p.superseded) {
+    // Its client is back on another connection, which has its id and its tasks.
+  } else if (stopped && journal) {
     // The coordinator closes every connection as it ends: what they had stays in the
     // journal as it is, for the next start (nothing cancelled, released or retried).
-  } else if (p.role == schema::Role::WORKER && p.welcomed)
+  } else if (p.role == schema::Role::WORKER && p.welcomed) {
     worker_lost(p, why);
-  else if (p.welcomed)
-    client_gone(p);
+  } else if (p.welcomed) {
+    client_away(p);
+  }
   maybe_finish_stop();
   if (stopped && wake) wake->cancel();  // run() may be waiting for the last connection
 }
@@ -471,6 +482,46 @@ Coro<void> Engine::housekeeping() {
   }
 }
 
+// ---- clients that come back ----
+
+// A client reconnecting takes its earlier id back (its task ids are in that space), and
+// with it the tasks it left: those kept during its grace, or recovered from the journal.
+void Engine::resume_client(Peer& p) {
+  auto id = p.resume;
+  if (auto* old = peer(id)) {
+    // Its old connection has not ended yet here (a half-open TCP connection): it goes.
+    old->superseded = true;
+    old->conn->close("its client reconnected on another connection");
+    peers.erase(id);
+  }
+  away.erase(id);  // the timer is cancelled with it
+  p.id = id;
+  next_peer = std::max(next_peer, id + 1);  // never given to another
+  std::size_t kept = 0;
+  for (auto tid : tasks.select([&](const TaskRecord& t) { return t.submitter == id; })) {
+    auto* t = tasks.find(tid);
+    ++kept;
+    if (t->orphan) {
+      t->orphan = false;
+      t->detached = false;
+    }
+  }
+  log("client " + p.name + " reconnected as " + std::to_string(id) + ": " + std::to_string(kept) +
+      " task(s) of it known here");
+}
+
+void Engine::client_away(Peer& p) {
+  if (p.goodbye || opt.client_grace.count() == 0) return client_gone(p.id);
+  auto timer = std::make_unique<asio::steady_timer>(ex, opt.client_grace);
+  timer->async_wait([weak = weak_from_this(), id = p.id](std::error_code ec) {
+    auto self = weak.lock();
+    if (ec || !self || !self->away.count(id)) return;
+    self->away.erase(id);
+    if (!self->peer(id)) self->client_gone(id);
+  });
+  away[p.id] = std::move(timer);
+}
+
 // ---- stopping ----
 
 void Engine::begin_stop(std::chrono::milliseconds grace) {
@@ -513,6 +564,8 @@ void Engine::finish_stop() {
   stopped = true;
   if (stop_timer) stop_timer->cancel();
   if (tick) tick->cancel();
+  if (held_timer) held_timer->cancel();
+  away.clear();  // their timers end with them
   auto unfinished = tasks.select([](const TaskRecord& t) { return !is_finished(t.state); });
   if (!journal)
     for (auto id : unfinished) finish(id, TaskState::CANCELLED);

@@ -54,6 +54,9 @@ struct Peer final : link::ConnectionHandler {
   bool refused = false;           // its hello was refused: the answer waits out the penalty
   bool closed_by_us = false;      // close_peer() ended it (a heartbeat timeout, bad input)
   bool challenged = false;        // a TCP peer sent its hello; its proof of the token is due
+  std::uint64_t resume = 0;       // a client's hello: the id of the connection it takes over
+  bool goodbye = false;           // a client said it closes (Shutdown): no grace for its tasks
+  bool superseded = false;        // a client reconnected on a new connection: this one ends quietly
   std::string peer_nonce, challenge_nonce;
   FunctionTable::Cache fn_cache;
   // Outgoing, flushed at the end of the loop turn.
@@ -96,7 +99,13 @@ struct Engine : std::enable_shared_from_this<Engine> {
   // are acknowledged (Envelope.accepted: the highest durable id, per client) once on disk.
   std::unique_ptr<Journal> journal;
   bool journal_posted = false;
-  std::unordered_map<std::uint64_t, std::uint64_t> journal_acks;  // peer -> highest task id this turn
+  // Every submit is acknowledged (the highest id per client, each turn): with a journal
+  // once on disk, else at the end of the turn. A client resends what was not.
+  std::unordered_map<std::uint64_t, std::uint64_t> acks;  // peer -> highest task id this turn
+  bool acks_posted = false;
+  // Clients whose connection ended without a goodbye: their tasks wait client_grace for
+  // them to reconnect (Hello.resumePeerId) before they are cancelled.
+  std::unordered_map<std::uint64_t, std::unique_ptr<asio::steady_timer>> away;
   std::string journal_trouble;  // why the last write failed ("" while writes succeed)
   std::vector<std::uint64_t> held;           // recovered, ready, waiting out adopt_wait
   std::unique_ptr<asio::steady_timer> held_timer;
@@ -130,8 +139,10 @@ struct Engine : std::enable_shared_from_this<Engine> {
 
   // The journal (engine_journal.cpp).
   void open_journal();
-  void journal_accept(Peer& p, TaskRecord& t);
+  void journal_accept(TaskRecord& t);
   void journal_touch();
+  void note_ack(std::uint64_t peer_id, std::uint64_t task_id);
+  void send_acks(const std::unordered_map<std::uint64_t, std::uint64_t>& acks);
   void forget(std::uint64_t id);
   void release_held();
   [[nodiscard]] static bool adoptable(const TaskRecord& t) {
@@ -148,7 +159,9 @@ struct Engine : std::enable_shared_from_this<Engine> {
   void on_register(Peer& w, schema::RegisterWorker::Reader r);
   void on_blocked(Peer& w, schema::Blocked::Reader b);
   void worker_lost(Peer& p, const std::string& why);
-  void client_gone(Peer& p);
+  void client_gone(std::uint64_t peer_id);
+  void client_away(Peer& p);
+  void resume_client(Peer& p);
   void finish(std::uint64_t id, TaskState state, Bytes value = {}, std::optional<codec::RemoteErrorInfo> error = {});
   void fail(std::uint64_t id, std::string type, std::string message, ErrorKind kind);
   void notify(TaskRecord& t);

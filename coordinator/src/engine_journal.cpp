@@ -42,7 +42,8 @@ void Engine::open_journal() {
     t.timeout_ms = r.timeout_ms;
     t.retries = r.retries;
     // Its submitter's connection is gone: whoever asks (shoal result ID, a subscribe) gets
-    // the result until the result TTL after it ends.
+    // the result until the result TTL after it ends, unless the submitter comes back.
+    t.orphan = !r.detached;
     t.detached = true;
     t.submitted_wall = r.submitted_wall;
     t.attempt = r.attempt;
@@ -100,7 +101,7 @@ void Engine::release_held() {
   if (adopted) log(std::to_string(adopted) + " recovered task(s) adopted by the workers still running them");
 }
 
-void Engine::journal_accept(Peer& p, TaskRecord& t) {
+void Engine::journal_accept(TaskRecord& t) {
   JournalTask r;
   r.id = t.id;
   r.submitter = t.submitter;
@@ -114,33 +115,49 @@ void Engine::journal_accept(Peer& p, TaskRecord& t) {
   r.submitted_wall = t.submitted_wall;
   journal->accept(std::move(r));
   t.journaled = true;
-  auto& highest = journal_acks[p.id];
-  highest = std::max(highest, t.id);
   journal_touch();
 }
 
+void Engine::note_ack(std::uint64_t peer_id, std::uint64_t task_id) {
+  auto& highest = acks[peer_id];
+  highest = std::max(highest, task_id);
+  if (journal) return journal_touch();
+  if (acks_posted) return;
+  acks_posted = true;
+  asio::post(ex, [self = shared_from_this()] {
+    self->acks_posted = false;
+    auto sent = std::move(self->acks);
+    self->acks.clear();
+    self->send_acks(sent);
+  });
+}
+
+void Engine::send_acks(const std::unordered_map<std::uint64_t, std::uint64_t>& to_send) {
+  for (auto [peer_id, highest] : to_send)
+    if (auto* p = peer(peer_id)) {
+      // Every submit of this connection up to `highest` is known here (with a journal: on
+      // disk), or was answered.
+      capnp::MallocMessageBuilder msg;
+      msg.initRoot<schema::Envelope>().initAccepted(1).set(0, highest);
+      send(*p, msg);
+    }
+}
+
 // Once per loop turn: everything this turn changed goes to the journal's thread in one
-// batch; the clients whose submits it holds hear so once it is on disk.
+// batch; the clients whose submits it holds hear so once it is on disk (acks ride in the
+// same queue even with nothing to write: they never overtake an earlier batch).
 void Engine::journal_touch() {
   if (journal_posted) return;
   journal_posted = true;
   asio::post(ex, [self = shared_from_this()] {
     self->journal_posted = false;
-    if (!self->journal || !self->journal->has_pending()) return;
-    auto acks = std::move(self->journal_acks);
-    self->journal_acks.clear();
-    self->journal->commit([weak = self->weak_from_this(), ex = self->ex, acks = std::move(acks)]() mutable {
-      if (acks.empty()) return;
-      asio::post(ex, [weak, acks = std::move(acks)] {
-        auto self = weak.lock();
-        if (!self) return;
-        for (auto [peer_id, highest] : acks)
-          if (auto* p = self->peer(peer_id)) {
-            // Every submit of this connection up to `highest` is durable (or answered).
-            capnp::MallocMessageBuilder msg;
-            msg.initRoot<schema::Envelope>().initAccepted(1).set(0, highest);
-            self->send(*p, msg);
-          }
+    if (!self->journal || (!self->journal->has_pending() && self->acks.empty())) return;
+    auto sent = std::move(self->acks);
+    self->acks.clear();
+    self->journal->commit([weak = self->weak_from_this(), ex = self->ex, sent = std::move(sent)]() mutable {
+      if (sent.empty()) return;
+      asio::post(ex, [weak, sent = std::move(sent)] {
+        if (auto self = weak.lock()) self->send_acks(sent);
       });
     });
   });

@@ -196,7 +196,9 @@ void Engine::expire_unplaced_actors(std::uint64_t now) {
 void Engine::on_submit(Peer& p, schema::Submit::Reader s, const proto::FrameOwner& frame) {
   std::uint64_t id = s.getTaskId();
   if ((id >> 32) != p.id) throw ProtocolError("task id " + std::to_string(id) + " is not in this connection's id space");
-  if (tasks.contains(id)) throw ProtocolError("task id " + std::to_string(id) + " submitted twice");
+  // Ids are the idempotency keys: a submit sent again after a reconnect is the same task.
+  note_ack(p.id, id);
+  if (tasks.contains(id)) return;
   auto& t = tasks.insert(id);
   t.submitter = p.id;
   t.actor = s.getActorId();
@@ -240,7 +242,7 @@ void Engine::on_submit(Peer& p, schema::Submit::Reader s, const proto::FrameOwne
                 "task " + std::to_string(problem->first) + ", a dependency, " + problem->second, ErrorKind::failed);
   }
   // Actor calls live and die with their actor's worker: not journaled.
-  if (journal && !t.actor) journal_accept(p, t);
+  if (journal && !t.actor) journal_accept(t);
   if (t.unresolved > 0)
     t.state = TaskState::WAITING;
   else
@@ -355,8 +357,8 @@ void Engine::on_subscribe(Peer& p, schema::Subscribe::Reader s) {
     if (!t) {
       codec::RemoteErrorInfo i;
       i.type_name = "shoal::ValueError";
-      i.message = "task " + std::to_string(id) +
-                  " is unknown to this coordinator (never submitted, or its result was released or expired)";
+      i.message = "task " + std::to_string(id) + " " + std::string(link::kUnknownTask) +
+                  " (never submitted, or its result was released or expired)";
       i.task_id = id;
       p.out_errors.emplace_back(id, std::move(i));
       touch_flush(p);
@@ -468,16 +470,16 @@ void Engine::worker_lost(Peer& p, const std::string& why) {
   schedule_dispatch();
 }
 
-void Engine::client_gone(Peer& p) {
+void Engine::client_gone(std::uint64_t peer_id) {
   // Its unfinished, non-detached tasks are cancelled; its results released.
-  for (auto id : tasks.select([&](const TaskRecord& t) { return t.submitter == p.id && !t.detached; })) {
+  for (auto id : tasks.select([&](const TaskRecord& t) { return t.submitter == peer_id && !t.detached; })) {
     auto* t = tasks.find(id);
     if (!t) continue;
     t->released = true;
     if (!is_finished(t->state)) on_cancel(id);
     maybe_free(id);
   }
-  for (auto aid : actors.of_submitter(p.id))
+  for (auto aid : actors.of_submitter(peer_id))
     if (auto* a = actors.find(aid)) release_actor(*a);
 }
 

@@ -561,10 +561,11 @@ TEST_CASE("TCP: a token is required, with it, tasks run", "[integration]") {
   CHECK(client.submit<Int1>("square", 12).result(10s) == 144);
 }
 
-TEST_CASE("kill -9 of the coordinator: every pending future fails with ConnectionError, none hangs", "[integration]") {
+TEST_CASE("kill -9 of the coordinator, a client that does not reconnect: every pending future fails, none hangs",
+          "[integration]") {
   Cluster c;
   c.add_worker(1);
-  shoal::Client client(c.address);
+  shoal::Client client(c.address, {.reconnect = 0ms});
   await_workers(client, 1, c);
   std::vector<shoal::Future<std::int64_t>> fs;
   for (int i = 0; i < 100; ++i) fs.push_back(client.submit<Int1>("block_ms", 50));
@@ -580,6 +581,35 @@ TEST_CASE("kill -9 of the coordinator: every pending future fails with Connectio
   }
   // Later submits fail at once, with the same clear error.
   CHECK_THROWS_AS(client.submit<Int1>("square", 1).result(1s), shoal::ConnectionError);
+}
+
+TEST_CASE("kill -9 of a coordinator without a journal: a client reconnects to the new one, only the tasks it "
+          "lost fail",
+          "[integration]") {
+  Cluster c;
+  c.add_worker(1);
+  shoal::Client client(c.address);
+  await_workers(client, 1, c);
+  auto done = client.submit<Int1>("square", 7);
+  REQUIRE(done.result(10s) == 49);
+  std::vector<shoal::Future<std::int64_t>> lost;
+  for (int i = 0; i < 20; ++i) lost.push_back(client.submit<Int1>("sleep_ms", 30000));
+  REQUIRE(client.wait_accepted(shoal::Client::task_id(lost.back()), 10s));
+  c.kill_coordinator();
+  c.start_coordinator();
+  INFO(c.logs());
+  // The new coordinator never heard of them: CoordinatorLost, saying why.
+  for (auto& f : lost) {
+    try {
+      (void)f.result(30s);
+      FAIL("a task the new coordinator never knew completed");
+    } catch (const shoal::CoordinatorLost& e) {
+      CHECK(std::string(e.what()).find("no longer knows it") != std::string::npos);
+    }
+  }
+  // The client itself carries on with the new coordinator, under its old identity.
+  REQUIRE(wait_until([&] { return client.workers().result(5s).size() == 1; }, 20s));
+  CHECK(client.submit<Int1>("square", 9).result(20s) == 81);
 }
 
 TEST_CASE("arguments that do not match the registered types fail the task with TypeMismatch", "[integration]") {

@@ -135,7 +135,7 @@ void send_error(Connection& c, schema::ErrorCode code, const std::string& messag
   c.send(msg);
 }
 
-void PeerHandshake::hello(Connection& c, schema::Role role, const std::string& name) {
+void PeerHandshake::hello(Connection& c, schema::Role role, const std::string& name, std::uint64_t resume) {
   nonce_ = random_bytes(kNonceBytes);
   capnp::MallocMessageBuilder msg;
   auto h = msg.initRoot<schema::Envelope>().initHello();
@@ -145,6 +145,7 @@ void PeerHandshake::hello(Connection& c, schema::Role role, const std::string& n
   h.setHost(this_host());
   h.setPid(static_cast<std::uint32_t>(::getpid()));
   h.setNonce(link::data(nonce_));
+  h.setResumePeerId(resume);
   c.send(msg);
 }
 

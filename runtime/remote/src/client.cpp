@@ -106,7 +106,12 @@ void ClientCore::close() noexcept {
       std::lock_guard lock(gate->mu);
       auto* client = static_cast<Impl*>(gate->client);
       if (!client) return;
+      {
+        std::lock_guard lock(client->mu);
+        client->user_closed = true;
+      }
       client->flush();
+      client->goodbye();
       client->lost("the client was closed");
       client->conn->abandon();
       gate->client = nullptr;
@@ -127,6 +132,7 @@ void ClientCore::close() noexcept {
   if (!im.thread.joinable()) return;
   {
     std::lock_guard lock(im.mu);
+    im.user_closed = true;  // no reconnecting from here on
     if (!im.closed) {
       // Send what is queued first (releases included), then close.
       im.flush_posted = true;
@@ -134,6 +140,7 @@ void ClientCore::close() noexcept {
     }
   }
   asio::post(im.io, [&im] {
+    im.goodbye();  // its tasks need no grace on the coordinator
     // Bounded: a coordinator that stopped reading cannot hold the close up.
     auto drain = [](std::shared_ptr<link::Connection> c) -> Coro<void> { co_await c->drain(std::chrono::seconds(1)); };
     asio::co_spawn(im.io, drain(im.conn), [&im](std::exception_ptr) {
@@ -152,7 +159,7 @@ void ClientCore::close() noexcept {
 
 std::uint64_t ClientCore::next_id() {
   auto seq = impl_->seq.fetch_add(1, std::memory_order_relaxed) + 1;
-  return (peer_id_ << 32) | seq;
+  return (peer_id() << 32) | seq;
 }
 
 // Registers `state` as pending and queues what `add` puts in the outbox (under the lock);
@@ -286,10 +293,8 @@ Client::~Client() { close(); }
 bool remote::detail::ClientCore::wait_accepted(std::uint64_t id, std::chrono::milliseconds timeout) {
   auto& im = *impl_;
   std::unique_lock lock(im.mu);
-  bool done = im.accepted_cv.wait_for(lock, timeout, [&] {
-    return im.closed || (journaled() ? im.accepted >= id : im.sent >= id);
-  });
-  if (done && (journaled() ? im.accepted < id : im.sent < id))
+  bool done = im.accepted_cv.wait_for(lock, timeout, [&] { return im.closed || im.accepted >= id; });
+  if (done && im.accepted < id)
     throw ConnectionError(im.closed_why.empty() ? "the client was closed" : im.closed_why);
   return done;
 }

@@ -5,8 +5,10 @@
 #include <asio/post.hpp>
 #include <capnp/message.h>
 
+#include "shoal/link/address.hpp"
 #include "shoal/link/handshake.hpp"
 #include "shoal/link/messages.hpp"
+#include "shoal/link/tls.hpp"
 #include "shoal/proto/describe.hpp"
 #include "shoal/remote/errors.hpp"
 
@@ -43,8 +45,17 @@ void ClientCore::Impl::post_flush_locked() {
 
 void ClientCore::Impl::send_hello(const ClientOptions& options) {
   handshake.emplace(options.token, conn->is_tcp());
-  handshake->hello(*conn, schema::Role::CLIENT, options.name);
+  handshake->hello(*conn, schema::Role::CLIENT, options.name, reconnecting ? owner->peer_id() : 0);
+  awaiting_welcome = true;
 }
+
+void ClientCore::Impl::goodbye() {
+  if (!conn || conn->closed()) return;
+  capnp::MallocMessageBuilder msg;
+  msg.initRoot<schema::Envelope>().initShutdown().setReason("the client closed");
+  conn->send(msg);
+}
+
 
 namespace {
 
@@ -68,6 +79,19 @@ void fill_submit(schema::Submit::Builder b, const ClientCore::Impl::SubmitOut& o
 }
 
 }  // namespace
+
+void ClientCore::Impl::send_submits(std::vector<SubmitOut>& s) {
+  conn->send_batched(
+      s.size(), 20, [&](std::size_t i) { return s[i].args.size() + s[i].function.size() + 8 * s[i].deps.size(); },
+      [&](schema::Envelope::Builder env, std::size_t begin, std::size_t end) {
+        if (end - begin == 1) return fill_submit(env.initSubmit(), s[begin]);
+        auto list = env.initSubmitBatch(static_cast<unsigned>(end - begin));
+        for (auto i = begin; i < end; ++i) fill_submit(list[static_cast<unsigned>(i - begin)], s[i]);
+      });
+  // Kept until acknowledged: a reconnect sends them again.
+  if (keeps_unacked())
+    for (auto& o : s) unacked.push_back(std::move(o));
+}
 
 void ClientCore::Impl::flush() {
   std::vector<SubmitOut> s;
@@ -93,6 +117,19 @@ void ClientCore::Impl::flush() {
     auto id = dynamic_cast<RemoteCallInfo*>(r.state.get())->task_id;
     pending.emplace(id, std::move(r));
   }
+  if (reconnecting) {
+    // Kept, in order, for the next connection.
+    for (auto& o : s) unacked.push_back(std::move(o));
+    std::lock_guard lock(mu);
+    creates.insert(creates.begin(), std::make_move_iterator(c.begin()), std::make_move_iterator(c.end()));
+    cancels.insert(cancels.begin(), can.begin(), can.end());
+    forced.insert(force.begin(), force.end());
+    releases.insert(releases.begin(), rel.begin(), rel.end());
+    release_actors.insert(release_actors.begin(), rela.begin(), rela.end());
+    subscribes.insert(subscribes.begin(), sub.begin(), sub.end());
+    statuses.insert(statuses.begin(), st.begin(), st.end());
+    return;
+  }
   if (!conn || conn->closed()) return;
   // Actors first: calls in this flush may be on them.
   for (auto& o : c) {
@@ -105,22 +142,7 @@ void ClientCore::Impl::flush() {
     a.setTaskId(o.task);
     conn->send(msg);
   }
-  conn->send_batched(
-      s.size(), 20, [&](std::size_t i) { return s[i].args.size() + s[i].function.size() + 8 * s[i].deps.size(); },
-      [&](schema::Envelope::Builder env, std::size_t begin, std::size_t end) {
-        if (end - begin == 1) return fill_submit(env.initSubmit(), s[begin]);
-        auto list = env.initSubmitBatch(static_cast<unsigned>(end - begin));
-        for (auto i = begin; i < end; ++i) fill_submit(list[static_cast<unsigned>(i - begin)], s[i]);
-      });
-  if (!s.empty()) {
-    std::uint64_t highest = 0;
-    for (auto& o : s) highest = std::max(highest, o.id);
-    {
-      std::lock_guard lock(mu);
-      sent = std::max(sent, highest);
-    }
-    accepted_cv.notify_all();
-  }
+  send_submits(s);
   for (auto id : can) {
     capnp::MallocMessageBuilder msg;
     auto c = msg.initRoot<schema::Envelope>().initCancel();
@@ -156,6 +178,7 @@ void ClientCore::Impl::flush() {
 }
 
 void ClientCore::Impl::complete_result(schema::Result::Reader r, const proto::FrameOwner& frame) {
+  bool asked_again = !resubscribed.empty() && resubscribed.erase(r.getTaskId()) > 0;
   auto range = pending.equal_range(r.getTaskId());
   if (range.first == range.second) return;
   std::vector<Pending> done;
@@ -169,6 +192,14 @@ void ClientCore::Impl::complete_result(schema::Result::Reader r, const proto::Fr
     }
     case schema::Result::ERROR: {
       auto info = link::get_error(r.getError());
+      if (asked_again && info.message.find(link::kUnknownTask) != std::string::npos) {
+        // Asked again after a reconnect, and unknown there: lost with the coordinator.
+        auto e = std::make_exception_ptr(CoordinatorLost(
+            "task " + std::to_string(r.getTaskId()) + " was lost: the coordinator at " + owner->address() +
+            " no longer knows it (it restarted without a journal, or the result expired)"));
+        for (auto& p : done) p.state->try_set_exception(e);
+        break;
+      }
       for (auto& p : done) {
         auto e = make_remote_exception(info);
         if (info.kind == ErrorKind::cancelled)
@@ -197,10 +228,15 @@ void ClientCore::Impl::set_catalog(schema::Catalog::Reader c) {
 }
 
 void ClientCore::Impl::on_message(schema::Envelope::Reader env, const proto::FrameOwner& frame) {
-  if (!welcome_seen && handshake && handshake->on_message(*conn, env, owner->address())) return;
+  if (awaiting_welcome && handshake && handshake->on_message(*conn, env, owner->address())) return;
   switch (env.which()) {
     case schema::Envelope::WELCOME: {
       auto w = env.getWelcome();
+      awaiting_welcome = false;
+      if (reconnecting) {
+        resumed(w);
+        break;
+      }
       owner->peer_id_ = w.getPeerId();
       owner->journaled_.store(w.getJournaled(), std::memory_order_release);
       set_catalog(w.getCatalog());
@@ -241,6 +277,7 @@ void ClientCore::Impl::on_message(schema::Envelope::Reader env, const proto::Fra
         accepted = std::max(accepted, highest);
       }
       accepted_cv.notify_all();
+      while (!unacked.empty() && unacked.front().id <= highest) unacked.pop_front();
       break;
     }
     case schema::Envelope::HEARTBEAT:
@@ -255,7 +292,94 @@ void ClientCore::Impl::on_closed(const std::string& why) {
   std::string hint;
   if (!welcome_seen && conn && conn->is_tcp() && !conn->secured())
     hint = " (a coordinator that uses TLS needs its CA: --tls-ca or SHOAL_TLS_CA)";
-  lost("lost the connection to the coordinator at " + owner->address() + ": " + why + hint);
+  std::string full = "lost the connection to the coordinator at " + owner->address() + ": " + why + hint;
+  bool retry = false;
+  if (welcome_seen && keeps_unacked()) {
+    std::lock_guard lock(mu);
+    retry = !closed && !user_closed;
+  }
+  if (retry) return begin_reconnect(reconnecting ? lost_why : full);
+  lost(reconnecting ? lost_why : full);
+}
+
+void ClientCore::Impl::begin_reconnect(const std::string& why) {
+  auto now = std::chrono::steady_clock::now();
+  if (!reconnecting) {
+    reconnecting = true;
+    lost_at = now;
+    backoff = std::chrono::milliseconds(50);
+    lost_why = why;
+    // Status requests already sent get no answer on another connection.
+    std::vector<Promise<ClusterStatus>> unanswered;
+    {
+      std::lock_guard lock(mu);
+      std::unordered_set<std::uint64_t> queued;
+      for (auto& q : statuses) queued.insert(q.request);
+      for (auto it = status_waiting.begin(); it != status_waiting.end();) {
+        if (queued.count(it->first)) {
+          ++it;
+          continue;
+        }
+        unanswered.push_back(std::move(it->second));
+        it = status_waiting.erase(it);
+      }
+    }
+    for (auto& p : unanswered) p.set_exception(std::make_exception_ptr(CoordinatorLost(why)));
+  }
+  auto limit = owner->options_.reconnect;
+  if (now - lost_at >= limit)
+    return lost(lost_why + " (it was not back within " + std::to_string(limit.count()) + " ms)");
+  if (!retry_timer) retry_timer = std::make_unique<asio::steady_timer>(ex);
+  retry_timer->expires_after(backoff);
+  backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+  retry_timer->async_wait([this](std::error_code ec) {
+    if (!ec) try_reconnect();
+  });
+}
+
+void ClientCore::Impl::try_reconnect() {
+  {
+    std::lock_guard lock(mu);
+    if (closed || user_closed) return;
+  }
+  try {
+    auto addr = link::parse_address(owner->address());
+    auto c = link::Connection::over_socket(link::connect_socket(ex, addr));
+    if (addr.kind == link::Address::Kind::tcp)
+      if (auto tls = link::tls_from_env(owner->options_.tls); tls.enabled())
+        c->secure(link::TlsContext::client(tls), addr.host);
+    conn = std::move(c);
+    conn->start(*this);
+    send_hello(owner->options_);
+  } catch (const std::exception&) {
+    begin_reconnect(lost_why);
+  }
+}
+
+void ClientCore::Impl::resumed(schema::Welcome::Reader w) {
+  reconnecting = false;
+  if (w.getPeerId() != owner->peer_id())
+    return lost("the coordinator at " + owner->address() + " did not let this client take its identity back: " +
+                "its tasks are not known there");
+  owner->journaled_.store(w.getJournaled(), std::memory_order_release);
+  set_catalog(w.getCatalog());
+  // What the coordinator may not have got, in order (a duplicate id is the same task) ...
+  std::vector<SubmitOut> again(std::make_move_iterator(unacked.begin()), std::make_move_iterator(unacked.end()));
+  unacked.clear();
+  send_submits(again);
+  // ... then every result still awaited (a task it no longer knows fails CoordinatorLost).
+  std::vector<std::uint64_t> ids;
+  for (auto& [id, p] : pending)
+    if (resubscribed.insert(id).second) ids.push_back(id);
+  constexpr std::size_t kChunk = 1u << 16;
+  for (std::size_t at = 0; at < ids.size(); at += kChunk) {
+    auto n = std::min(kChunk, ids.size() - at);
+    capnp::MallocMessageBuilder msg;
+    auto l = msg.initRoot<schema::Envelope>().initSubscribe().initTaskIds(static_cast<unsigned>(n));
+    for (std::size_t i = 0; i < n; ++i) l.set(static_cast<unsigned>(i), ids[at + i]);
+    conn->send(msg);
+  }
+  flush();  // and what queued meanwhile
 }
 
 void ClientCore::Impl::lost(const std::string& why) {
@@ -274,6 +398,10 @@ void ClientCore::Impl::lost(const std::string& why) {
     creates.clear();
   }
   accepted_cv.notify_all();
+  reconnecting = false;
+  unacked.clear();
+  resubscribed.clear();
+  if (retry_timer) retry_timer->cancel();
   if (!welcome_seen) {
     welcome_seen = true;
     welcomed.set_exception(std::make_exception_ptr(ConnectionError(why)));

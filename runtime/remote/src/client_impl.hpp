@@ -7,8 +7,11 @@
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 
+#include <asio/steady_timer.hpp>
+
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -89,12 +92,20 @@ struct ClientCore::Impl final : link::ConnectionHandler {
   bool flush_posted = false;
   bool closed = false;
   std::string closed_why;
-  std::uint64_t accepted = 0;          // journal mode: every submit up to this id is durable
-  std::uint64_t sent = 0;              // the highest task id whose submit has left
-  std::condition_variable accepted_cv;  // accepted, sent or closed moved
+  bool user_closed = false;            // close() was called: never reconnect
+  std::uint64_t accepted = 0;          // every submit up to this id is acknowledged
+  std::condition_variable accepted_cv;  // accepted or closed moved
 
   // On `ex` only.
   std::unordered_multimap<std::uint64_t, Pending> pending;
+  // Reconnecting (ClientOptions::reconnect), on `ex` only.
+  std::deque<SubmitOut> unacked;                   // sent, not yet acknowledged: sent again after a reconnect
+  std::unordered_set<std::uint64_t> resubscribed;  // asked for again after a reconnect
+  bool reconnecting = false;
+  std::chrono::steady_clock::time_point lost_at;
+  std::chrono::milliseconds backoff{50};
+  std::string lost_why;
+  std::unique_ptr<asio::steady_timer> retry_timer;
 
   mutable std::mutex catalog_mu;
   std::vector<CatalogEntry> catalog;
@@ -105,6 +116,7 @@ struct ClientCore::Impl final : link::ConnectionHandler {
   std::atomic<std::uint64_t> status_seq{0};
   std::promise<void> welcomed;
   bool welcome_seen = false;
+  bool awaiting_welcome = false;  // a hello is out: messages go to the handshake first
   std::optional<link::PeerHandshake> handshake;  // until the Welcome
 
   void post_flush_locked();
@@ -117,6 +129,14 @@ struct ClientCore::Impl final : link::ConnectionHandler {
   void set_catalog(schema::Catalog::Reader c);
   /// Fails everything pending with ConnectionError(why); later submits fail at once.
   void lost(const std::string& why);
+  void begin_reconnect(const std::string& why);
+  void try_reconnect();
+  /// The Welcome after a reconnect: sends again what the coordinator may not have.
+  void resumed(schema::Welcome::Reader w);
+  void send_submits(std::vector<SubmitOut>& s);
+  /// Tells the coordinator this client closes (its tasks need no grace), when connected.
+  void goodbye();
+  [[nodiscard]] bool keeps_unacked() const { return !local && owner->options_.reconnect.count() > 0; }
 };
 
 /// The wire's task state for a name ("running"); ValueError for an unknown one.

@@ -81,6 +81,10 @@ struct CoordinatorOptions {
   /// queued: a worker that reconnects meanwhile adopts the ones it still runs (and
   /// delivers their results) instead of them running again elsewhere.
   std::chrono::milliseconds adopt_wait{1000};
+  /// A client whose connection ends without a goodbye (a crash, a network cut) may
+  /// reconnect within this and find its tasks; after it they are cancelled (unless
+  /// detached) as for a client that closed. 0: at once.
+  std::chrono::milliseconds client_grace{10000};
   std::string name = "shoal-coordinator";
 };
 

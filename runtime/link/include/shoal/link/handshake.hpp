@@ -72,8 +72,9 @@ class PeerHandshake {
  public:
   /// `token` may be empty on a Unix socket; `tcp` says the connection crosses hosts.
   PeerHandshake(std::string token, bool tcp) : token_(std::move(token)), tcp_(tcp) {}
-  /// Sends the Hello on `c`.
-  void hello(Connection& c, proto::schema::Role role, const std::string& name);
+  /// Sends the Hello on `c`; `resume`: the peer id of an earlier connection this one
+  /// takes over (a client reconnecting), 0 for a new identity.
+  void hello(Connection& c, proto::schema::Role role, const std::string& name, std::uint64_t resume = 0);
   /// A message before the Welcome. Returns true when it was the Challenge (answered
   /// here). Throws ConnectionError when the coordinator is not to be trusted: a Welcome
   /// or anything else over TCP before a proven Challenge, a wrong proof, or a Challenge

@@ -23,6 +23,9 @@ inline constexpr std::size_t kMaxPayloadBytes = 48u << 20;
 /// refuses more, and so does the coordinator, which does not trust the wire.
 inline constexpr std::int64_t kMaxTimeoutMs = 1'000'000'000'000;
 inline constexpr int kMaxRetries = 1000;
+/// In the coordinator's answer to a subscription for a task it does not know; a client
+/// that asked again after a reconnect reads it as "lost with the coordinator".
+inline constexpr std::string_view kUnknownTask = "is unknown to this coordinator";
 
 /// Payloads of this size or more alias their frame instead of being copied out of it.
 inline constexpr std::size_t kAliasAtBytes = 64 * 1024;

@@ -69,6 +69,13 @@ struct ClientOptions {
   /// taken from SHOAL_TLS_CA, SHOAL_TLS_CERT, SHOAL_TLS_KEY. Unix sockets ignore it.
   link::TlsOptions tls;
   std::chrono::milliseconds connect_timeout{5000};
+  /// A lost connection (the coordinator restarted, a network cut) is dialled again, with
+  /// backoff (50 ms doubling to 2 s), for up to this long; the client then takes its
+  /// identity back, sends again the submits the coordinator had not acknowledged (ids
+  /// make that safe) and asks again for every pending result. Futures fail only for
+  /// tasks the coordinator no longer knows (CoordinatorLost), or when this runs out. 0: no
+  /// reconnecting (pending futures fail at once). In-process links never reconnect.
+  std::chrono::milliseconds reconnect{30000};
 };
 
 /// A worker, as `Client::workers()` reports it.
@@ -201,7 +208,7 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   /// Throws TypeMismatch when the catalog has `name` with other signatures only.
   void check_signature(const std::string& name, std::uint64_t hash, const std::string& signature) const;
   std::vector<CatalogEntry> catalog() const;
-  std::uint64_t peer_id() const noexcept { return peer_id_; }
+  std::uint64_t peer_id() const noexcept { return peer_id_.load(std::memory_order_relaxed); }
   const std::string& address() const noexcept { return address_text_; }
   bool journaled() const noexcept { return journaled_.load(std::memory_order_acquire); }
   bool wait_accepted(std::uint64_t id, std::chrono::milliseconds timeout);
@@ -211,7 +218,7 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
  private:
   std::string address_text_;
   ClientOptions options_;
-  std::uint64_t peer_id_ = 0;
+  std::atomic<std::uint64_t> peer_id_{0};
   std::atomic<bool> journaled_{false};
   std::unique_ptr<Impl> impl_;
   void wait_welcome(std::future<void>& welcomed);
@@ -356,10 +363,10 @@ class Client {
   /// Whether the coordinator keeps a journal (--journal): then what it accepted survives
   /// its crash (docs/durability.md).
   [[nodiscard]] bool journaled() const noexcept { return core_->journaled(); }
-  /// With a journal: waits until the coordinator says the task `id` submitted here is on
-  /// disk (true), or `timeout` passed (false). A submit answered at once (refused, failed)
-  /// is never journaled: watch its future too. Without a journal: true once the submit
-  /// has left. ConnectionError when the connection is lost first.
+  /// Waits until the coordinator acknowledges the task `id` submitted here (true), or
+  /// `timeout` passed (false). With a journal an acknowledged task is on disk; without
+  /// one it is in the coordinator's memory. ConnectionError when the connection is lost
+  /// for good first.
   bool wait_accepted(std::uint64_t id, std::chrono::milliseconds timeout);
 
   /// Inside a task running on a worker: a client connected to that worker's coordinator

@@ -1,0 +1,212 @@
+// Clients that lose their connection while the coordinator lives: a relay in this process
+// between the client and the coordinator's socket cuts it for real. Each test names what
+// it cuts and what it then finds; each is bounded.
+
+#include <catch2/catch.hpp>
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <thread>
+
+#include "shoal/remote/client.hpp"
+#include "support/daemons.hpp"
+
+using namespace std::chrono_literals;
+using shoal::test::Cluster;
+using shoal::test::wait_until;
+using Int1 = std::int64_t(std::int64_t);
+
+namespace {
+
+bool running(shoal::Client& watcher, std::uint64_t task) {
+  auto tasks = watcher.status(task).result(5s).tasks;
+  return !tasks.empty() && tasks.at(0).state == "running";
+}
+
+// Cancelled, or already cancelled and freed (its submitter released it on the way out).
+bool cancelled(shoal::Client& watcher, std::uint64_t task) {
+  auto tasks = watcher.status(task).result(5s).tasks;
+  return tasks.empty() || tasks.at(0).state == "cancelled";
+}
+
+int unix_socket() { return ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0); }
+
+sockaddr_un unix_address(const std::string& path) {
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
+  return a;
+}
+
+// Listens on a Unix socket and joins each connection to the coordinator's socket, one at
+// a time; cut() closes the current pair (both sides see the connection end); refuse()
+// stops taking new ones.
+class UnixRelay {
+ public:
+  UnixRelay(const std::string& path, const std::string& target) : address("unix://" + path) {
+    listener_ = unix_socket();
+    auto a = unix_address(path);
+    REQUIRE(::bind(listener_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(::listen(listener_, 8) == 0);
+    thread_ = std::thread([this, target] { run(target); });
+  }
+  ~UnixRelay() {
+    stop_ = true;
+    thread_.join();
+    ::close(listener_);
+  }
+  UnixRelay(const UnixRelay&) = delete;
+  UnixRelay& operator=(const UnixRelay&) = delete;
+
+  void cut() {
+    cuts_.fetch_add(1);
+    auto seen = cut_done_.load();
+    REQUIRE(wait_until([&] { return cut_done_.load() > seen; }, 5s));
+  }
+  void refuse() { refusing_ = true; }
+  [[nodiscard]] int connections() const { return accepted_.load(); }
+
+  std::string address;
+
+ private:
+  void run(const std::string& target) {
+    int a = -1, b = -1;
+    char buf[65536];
+    int handled_cuts = 0;
+    auto close_pair = [&] {
+      if (a >= 0) ::close(a);
+      if (b >= 0) ::close(b);
+      a = b = -1;
+    };
+    while (!stop_) {
+      if (cuts_.load() > handled_cuts) {
+        ++handled_cuts;
+        close_pair();
+        cut_done_.fetch_add(1);
+      }
+      pollfd ps[3] = {{listener_, POLLIN, 0}, {a, POLLIN, 0}, {b, POLLIN, 0}};
+      if (::poll(ps, 3, 10) <= 0) continue;
+      if (ps[0].revents & POLLIN) {
+        int c = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (c >= 0 && (refusing_ || a >= 0)) {
+          ::close(c);
+        } else if (c >= 0) {
+          int t = unix_socket();
+          auto ta = unix_address(target);
+          if (::connect(t, reinterpret_cast<sockaddr*>(&ta), sizeof ta) != 0) {
+            ::close(c);
+            ::close(t);
+          } else {
+            a = c;
+            b = t;
+            accepted_.fetch_add(1);
+          }
+        }
+      }
+      for (int i = 1; i < 3; ++i) {
+        if (!(ps[i].revents & (POLLIN | POLLHUP)) || a < 0) continue;
+        auto n = ::read(ps[i].fd, buf, sizeof buf);
+        if (n <= 0) {
+          close_pair();
+          break;
+        }
+        const char* p = buf;
+        auto left = static_cast<std::size_t>(n);
+        int to = i == 1 ? b : a;
+        while (left > 0) {
+          auto w = ::write(to, p, left);
+          if (w <= 0) break;
+          p += w;
+          left -= static_cast<std::size_t>(w);
+        }
+      }
+    }
+    close_pair();
+  }
+
+  int listener_ = -1;
+  std::thread thread_;
+  std::atomic<bool> stop_{false}, refusing_{false};
+  std::atomic<int> cuts_{0}, cut_done_{0}, accepted_{0};
+};
+
+std::string socket_path(const std::string& address) { return address.substr(std::strlen("unix://")); }
+
+}  // namespace
+
+TEST_CASE("a client's connection cut while the coordinator lives: it reconnects, takes its tasks back, none is "
+          "cancelled",
+          "[integration][reconnect]") {
+  Cluster c;
+  c.add_worker(2);
+  UnixRelay relay(c.dir.file("relay.sock"), socket_path(c.address));
+  shoal::Client client(relay.address);
+  REQUIRE(wait_until([&] { return client.workers().result(5s).size() == 1; }, 15s));
+  auto id = client.peer_id();
+  std::vector<shoal::Future<std::int64_t>> before;
+  for (std::int64_t i = 0; i < 50; ++i) before.push_back(client.submit<Int1>("sleep_ms", 300 + i));
+  REQUIRE(client.wait_accepted(shoal::Client::task_id(before.back()), 10s));
+  relay.cut();
+  // Submitted while the connection is down: queued, and sent once it is back.
+  std::vector<shoal::Future<std::int64_t>> during;
+  for (std::int64_t i = 0; i < 50; ++i) during.push_back(client.submit<Int1>("square", i));
+  INFO(c.logs());
+  for (std::size_t i = 0; i < before.size(); ++i) CHECK(before[i].result(20s) == static_cast<std::int64_t>(300 + i));
+  for (std::size_t i = 0; i < during.size(); ++i) CHECK(during[i].result(20s) == static_cast<std::int64_t>(i * i));
+  CHECK(relay.connections() == 2);
+  CHECK(client.peer_id() == id);
+  CHECK(shoal::test::read_file(c.dir.file("coordinator.log")).find("reconnected as " + std::to_string(id)) !=
+        std::string::npos);
+  auto st = client.status().result(5s);
+  CHECK(st.cancelled == 0);
+}
+
+TEST_CASE("a client that vanishes without a goodbye: its tasks wait out the grace, then are cancelled",
+          "[integration][reconnect]") {
+  Cluster c({"--client-grace-ms", "1500"});
+  c.add_worker(1);
+  UnixRelay relay(c.dir.file("relay.sock"), socket_path(c.address));
+  shoal::Client watcher(c.address);
+  REQUIRE(wait_until([&] { return watcher.workers().result(5s).size() == 1; }, 15s));
+  std::uint64_t task = 0;
+  {
+    shoal::Client client(relay.address, {.reconnect = 0ms});
+    auto f = client.submit<Int1>("sleep_ms", 60000);
+    task = shoal::Client::task_id(f);
+    REQUIRE(client.wait_accepted(task, 10s));
+    REQUIRE(wait_until([&] { return running(watcher, task); }));
+    relay.refuse();
+    relay.cut();  // no goodbye reaches the coordinator
+    CHECK_THROWS_AS(f.result(10s), shoal::CoordinatorLost);
+    auto gone = std::chrono::steady_clock::now();
+    // Still there during the grace ...
+    CHECK(running(watcher, task));
+    // ... cancelled after it.
+    REQUIRE(wait_until([&] { return cancelled(watcher, task); }, 10s));
+    CHECK(std::chrono::steady_clock::now() - gone >= 1000ms);
+  }
+}
+
+TEST_CASE("a client that closes says goodbye: its tasks are cancelled at once, with no grace",
+          "[integration][reconnect]") {
+  Cluster c({"--client-grace-ms", "600000"});
+  c.add_worker(1);
+  shoal::Client watcher(c.address);
+  REQUIRE(wait_until([&] { return watcher.workers().result(5s).size() == 1; }, 15s));
+  std::uint64_t task = 0;
+  {
+    shoal::Client client(c.address);
+    auto f = client.submit<Int1>("sleep_ms", 60000);
+    task = shoal::Client::task_id(f);
+    REQUIRE(client.wait_accepted(task, 10s));
+    REQUIRE(wait_until([&] { return running(watcher, task); }));
+    client.close();
+    CHECK_THROWS_AS(f.result(10s), shoal::ConnectionError);
+  }
+  REQUIRE(wait_until([&] { return cancelled(watcher, task); }, 10s));
+}
