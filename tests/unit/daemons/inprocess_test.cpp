@@ -15,6 +15,7 @@
 #include <capnp/message.h>
 
 #include <future>
+#include <optional>
 #include <thread>
 
 #include "shoal/codec/codec.hpp"
@@ -64,9 +65,12 @@ struct InProcess {
   std::promise<void> coord_done;
   std::vector<std::thread> workers;
 
-  explicit InProcess(int n, unsigned threads = 2, std::string journal = {}) {
+  std::string socket;
+
+  explicit InProcess(int n, unsigned threads = 2, std::string journal = {}, std::string socket_path = {})
+      : socket(socket_path.empty() ? dir.file("c.sock") : std::move(socket_path)) {
     shoal::coordinator::CoordinatorOptions o;
-    o.listen = {"unix://" + dir.file("c.sock")};
+    o.listen = {"unix://" + socket};
     o.journal = std::move(journal);
     o.log = false;
     o.exit_workers_on_stop = true;
@@ -97,7 +101,7 @@ struct InProcess {
     });
   }
 
-  std::string address() const { return "unix://" + dir.file("c.sock"); }
+  std::string address() const { return "unix://" + socket; }
 
   std::unique_ptr<shoal::Client> local_client() {
     shoal::remote::detail::LocalLink link;
@@ -396,4 +400,26 @@ TEST_CASE("in process with a journal: submits acknowledged from two threads, and
   for (auto id : left) results.push_back(client.subscribe(id));
   for (std::size_t i = 0; i < results.size(); ++i)
     REQUIRE(shoal::codec::decode<std::int64_t>(results[i].result(20s)) == static_cast<std::int64_t>(i * i));
+}
+
+TEST_CASE("in process: a client reconnects to the next coordinator on its socket while another thread submits, "
+          "and every future completes",
+          "[daemons][journal][reconnect]") {
+  shoal::test::TempDir keep;
+  auto journal = keep.file("journal.db"), sock = keep.file("c.sock");
+  std::optional<InProcess> first(std::in_place, 1, 2, journal, sock);
+  shoal::Client client(first->address());
+  first->wait_workers(client, 1);
+  std::vector<shoal::Future<std::int64_t>> before, during;
+  for (std::int64_t i = 0; i < 200; ++i) before.push_back(client.submit(&inproc::nap, 20 + i % 5));
+  REQUIRE(client.wait_accepted(shoal::Client::task_id(before.back()), 10s));
+  first->stop();
+  first.reset();
+  std::thread submitter([&] {
+    for (std::int64_t i = 0; i < 100; ++i) during.push_back(client.submit(&inproc::square, i));
+  });
+  InProcess second(1, 2, journal, sock);
+  submitter.join();
+  for (std::size_t i = 0; i < before.size(); ++i) REQUIRE(before[i].result(30s) == static_cast<std::int64_t>(20 + i % 5));
+  for (std::size_t i = 0; i < during.size(); ++i) REQUIRE(during[i].result(30s) == static_cast<std::int64_t>(i * i));
 }
