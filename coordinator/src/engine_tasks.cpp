@@ -252,6 +252,7 @@ void Engine::on_submit(Peer& p, schema::Submit::Reader s, const proto::FrameOwne
 void Engine::on_actor_create(Peer& p, schema::ActorCreate::Reader c, const proto::FrameOwner& frame) {
   std::uint64_t aid = c.getActorId(), tid = c.getTaskId();
   if ((aid >> 32) != p.id || (tid >> 32) != p.id) throw ProtocolError("actor ids outside this connection's id space");
+  note_ack(p.id, tid);  // its id counts among the client's acknowledged ones
   if (tasks.contains(tid) || actors.find(aid)) throw ProtocolError("actor " + std::to_string(aid) + " created twice");
   auto& t = tasks.insert(tid);
   t.submitter = p.id;

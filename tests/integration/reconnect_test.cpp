@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -209,4 +210,24 @@ TEST_CASE("a client that closes says goodbye: its tasks are cancelled at once, w
     CHECK_THROWS_AS(f.result(10s), shoal::ConnectionError);
   }
   REQUIRE(wait_until([&] { return cancelled(watcher, task); }, 10s));
+}
+
+TEST_CASE("a client never gets more than max_unacknowledged submits ahead of its coordinator: then it waits, "
+          "and fails a submit with Overloaded after submit_timeout",
+          "[integration][admission]") {
+  Cluster c;
+  shoal::Client client(c.address, {.max_unacknowledged = 100, .submit_timeout = 300ms});
+  (void)client.status().result(5s);
+  c.coordinator->signal(SIGSTOP);  // it acknowledges nothing while stopped
+  std::vector<shoal::Future<std::int64_t>> fs;
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 100; ++i) fs.push_back(client.submit<Int1>("square", i));  // within the bound: at once
+  CHECK(std::chrono::steady_clock::now() - t0 < 250ms);
+  auto over = client.submit<Int1>("square", 100);
+  CHECK(std::chrono::steady_clock::now() - t0 >= 300ms);
+  CHECK_THROWS_AS(over.result(1s), shoal::Overloaded);
+  c.coordinator->signal(SIGCONT);
+  REQUIRE(client.wait_accepted(shoal::Client::task_id(fs.back()), 10s));
+  auto after = client.submit<Int1>("square", 7);  // room again
+  CHECK(client.wait_accepted(shoal::Client::task_id(after), 10s));
 }

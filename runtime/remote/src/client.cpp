@@ -162,13 +162,35 @@ std::uint64_t ClientCore::next_id() {
   return (peer_id() << 32) | seq;
 }
 
+// Backpressure: no more than max_unacknowledged submits ahead of the coordinator's
+// acknowledgements; false (the state failed with Overloaded) when none came in time.
+bool ClientCore::room_for(Impl& im, std::unique_lock<std::mutex>& lock, std::uint64_t id,
+                          shoal::detail::Ref<shoal::detail::StateBase>& state) {
+  auto ahead = [&] { return (id & 0xffffffffu) - std::min(id & 0xffffffffu, im.accepted & 0xffffffffu); };
+  if (ahead() <= options_.max_unacknowledged) return true;
+  bool may_wait = !im.local ? std::this_thread::get_id() != im.thread_id
+                            : im.gate->loop_thread.load(std::memory_order_relaxed) != std::this_thread::get_id();
+  if (!may_wait ||
+      im.accepted_cv.wait_for(lock, options_.submit_timeout,
+                              [&] { return im.closed || ahead() <= options_.max_unacknowledged; }))
+    return true;
+  lock.unlock();
+  state->try_set_exception(std::make_exception_ptr(Overloaded(
+      "the coordinator at " + address_text_ + " acknowledged none of this client's last " +
+      std::to_string(options_.max_unacknowledged) + " submits within " +
+      std::to_string(options_.submit_timeout.count()) + " ms: it is overloaded (retry later)")));
+  return false;
+}
+
 // Registers `state` as pending and queues what `add` puts in the outbox (under the lock);
 // once the connection is closed the state fails at once with ConnectionError instead.
 template <typename Add>
-void ClientCore::enqueue(shoal::detail::Ref<shoal::detail::StateBase> state, Completer complete, Add&& add) {
+void ClientCore::enqueue(shoal::detail::Ref<shoal::detail::StateBase> state, Completer complete, Add&& add,
+                         bool submit) {
   auto& im = *impl_;
   auto id = dynamic_cast<RemoteCallInfo*>(state.get())->task_id;
   std::unique_lock lock(im.mu);
+  if (submit && !room_for(im, lock, id, state)) return;
   if (im.closed) {
     auto why = im.closed_why;
     lock.unlock();
@@ -195,7 +217,7 @@ void ClientCore::submit(shoal::detail::Ref<shoal::detail::StateBase> state, Comp
                      " MiB: more than the 48 MiB a task may carry");
   enqueue(std::move(state), complete, [&](Impl& im, std::uint64_t id) {
     im.submits.push_back({id, function, hash, std::move(args), std::move(deps), options, actor, method});
-  });
+  }, /*submit=*/true);
 }
 
 void ClientCore::actor_create(std::uint64_t actor, std::shared_ptr<const remote::ActorEntry> type, Bytes args,

@@ -76,6 +76,13 @@ struct ClientOptions {
   /// tasks the coordinator no longer knows (CoordinatorLost), or when this runs out. 0: no
   /// reconnecting (pending futures fail at once). In-process links never reconnect.
   std::chrono::milliseconds reconnect{30000};
+  /// Submits the coordinator has not yet acknowledged, at most: a submit beyond them
+  /// blocks its thread until acknowledgements make room (the coordinator's pace bounds
+  /// this client's memory), for up to `submit_timeout`, then throws Overloaded. Not on
+  /// the client's own thread or an in-process coordinator's loop (they would wait on
+  /// themselves): there it never blocks.
+  std::uint32_t max_unacknowledged = 1u << 16;
+  std::chrono::milliseconds submit_timeout{60000};
 };
 
 /// A worker, as `Client::workers()` reports it.
@@ -223,7 +230,10 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   std::unique_ptr<Impl> impl_;
   void wait_welcome(std::future<void>& welcomed);
   template <typename Add>
-  void enqueue(shoal::detail::Ref<shoal::detail::StateBase> state, Completer complete, Add&& add);
+  void enqueue(shoal::detail::Ref<shoal::detail::StateBase> state, Completer complete, Add&& add,
+               bool submit = false);
+  bool room_for(Impl& im, std::unique_lock<std::mutex>& lock, std::uint64_t id,
+                shoal::detail::Ref<shoal::detail::StateBase>& state);
 };
 
 /// Registry::global()'s entry for the function at `address` (a one-entry cache per

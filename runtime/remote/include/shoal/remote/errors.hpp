@@ -36,6 +36,13 @@ class CoordinatorLost : public ConnectionError {
   explicit CoordinatorLost(const std::string& what) : ConnectionError(what) {}
 };
 
+/// The coordinator could not take more work in time: a submit waited its
+/// ClientOptions::submit_timeout for room and gave up. Retry later (kind overloaded).
+class Overloaded : public Error {
+ public:
+  explicit Overloaded(const std::string& what) : Error(what, ErrorKind::overloaded) {}
+};
+
 /// A task was not run because one of its dependencies failed or was cancelled: the
 /// message names the dependency and its error.
 class DependencyFailed : public Error {
