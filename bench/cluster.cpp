@@ -270,7 +270,7 @@ int b9(int n, const char* self) {
   std::string dir = tmpl, address = "unix://" + dir + "/c.sock";
   shoal::cluster::SpawnOptions o;
   o.program = (std::filesystem::path(self).parent_path() / "shoal-coordinator").string();
-  o.argv = {o.program, "--listen", address, "--unregistered-wait-ms", "3600000", "--quiet"};
+  o.argv = {o.program, "--listen", address, "--unregistered-wait-ms", "3600000", "--max-queued", "0", "--quiet"};
   o.stdout_path = dir + "/out";
   o.stdin_path = "/dev/null";
   auto coord = shoal::cluster::spawn(o);

@@ -95,6 +95,13 @@ int coordinator_main(int argc, char** argv) {
                  "tasks; after it they are cancelled (unless detached)")
       ->check(CLI::Range(0L, 3'600'000L))
       ->capture_default_str();
+  app.add_option("--max-queued", opt.max_queued,
+                 "unfinished tasks held at most; past it, clients over their fair share are not read (their "
+                 "submits wait, then fail Overloaded); 0: no limit")
+      ->capture_default_str();
+  app.add_option("--max-queued-bytes", opt.max_queued_bytes,
+                 "the same for the unfinished tasks' argument bytes; 0: no limit")
+      ->capture_default_str();
   app.add_option("--adopt-wait-ms", adopt_wait_ms,
                  "after a restart on a journal, how long unfinished tasks wait for the workers still running "
                  "them to reconnect and claim them before they are queued again")

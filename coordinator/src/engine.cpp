@@ -209,9 +209,11 @@ void Engine::handle(Peer& p, schema::Envelope::Reader env, const proto::FrameOwn
   switch (env.which()) {
     case schema::Envelope::SUBMIT:
       on_submit(p, env.getSubmit(), frame);
+      admit(p);
       break;
     case schema::Envelope::SUBMIT_BATCH:
       for (auto s : link::batch_entries(env.getSubmitBatch())) on_submit(p, s, frame);
+      admit(p);
       break;
     case schema::Envelope::RESULT:
       if (!worker) throw ProtocolError("a result from a client");
@@ -286,6 +288,7 @@ void Engine::on_disconnect(Peer& p, const std::string& why) {
   if (!p.id && p.conn->secured() && why.rfind("TLS handshake failed", 0) == 0)
     note_refusal(p.conn->peer_address(), why);
   if (p.id) peers.erase(p.id);
+  if (p.id) paused.erase(p.id);
   if (p.superseded) {
     // Its client is back on another connection, which has its id and its tasks.
   } else if (stopped && journal) {
@@ -520,6 +523,87 @@ void Engine::client_away(Peer& p) {
     if (!self->peer(id)) self->client_gone(id);
   });
   away[p.id] = std::move(timer);
+}
+
+// ---- admission ----
+
+void Engine::count_in(TaskRecord& t) {
+  if (t.counted) return;
+  t.counted = true;
+  auto& l = load[t.submitter];
+  ++l.tasks;
+  l.bytes += t.args.size();
+  ++total.tasks;
+  total.bytes += t.args.size();
+}
+
+void Engine::count_out(TaskRecord& t) {
+  if (!t.counted) return;
+  t.counted = false;
+  if (auto it = load.find(t.submitter); it != load.end()) {
+    --it->second.tasks;
+    it->second.bytes -= std::min(it->second.bytes, std::uint64_t{t.args.size()});
+    if (it->second.tasks == 0) load.erase(it);
+  }
+  --total.tasks;
+  total.bytes -= std::min(total.bytes, std::uint64_t{t.args.size()});
+  if (!paused.empty() && !readmit_posted) {
+    readmit_posted = true;
+    asio::post(ex, [self = shared_from_this()] {
+      self->readmit_posted = false;
+      self->readmit();
+    });
+  }
+}
+
+namespace {
+// Whether `l` reaches `fraction` of a limit (0: none).
+bool reaches(std::uint64_t value, std::uint64_t limit, double fraction) {
+  return limit && static_cast<double>(value) >= static_cast<double>(limit) * fraction;
+}
+}  // namespace
+
+// After a client's submits: past the limits, a client at or over its fair share is no
+// longer read (its socket's backpressure, then its own bound, hold it back); past twice
+// the limits, every client is. In-process clients are paced by acknowledgements only.
+void Engine::admit(Peer& p) {
+  bool full = reaches(total.tasks, opt.max_queued, 1) || reaches(total.bytes, opt.max_queued_bytes, 1);
+  if (!full || p.conn->native_handle() < 0 || p.conn->reading_paused()) return;
+  auto clients = std::max<std::size_t>(load.size(), 1);
+  auto& l = load[p.id];
+  bool over_share = (opt.max_queued && l.tasks >= opt.max_queued / clients) ||
+                    (opt.max_queued_bytes && l.bytes >= opt.max_queued_bytes / clients);
+  bool hard = reaches(total.tasks, opt.max_queued, 2) || reaches(total.bytes, opt.max_queued_bytes, 2);
+  if (!over_share && !hard) return;
+  p.conn->pause_reading();
+  paused.insert(p.id);
+  log("not reading client " + p.name + " (" + std::to_string(p.id) + ") for now: " + std::to_string(total.tasks) +
+      " unfinished tasks, " + std::to_string(total.bytes >> 20) + " MiB of arguments (--max-queued " +
+      std::to_string(opt.max_queued) + ", --max-queued-bytes " + std::to_string(opt.max_queued_bytes) + "); " +
+      std::to_string(l.tasks) + " of them its own");
+}
+
+// As tasks end: read again the clients back under their share, all of them below 90%.
+void Engine::readmit() {
+  bool below = !reaches(total.tasks, opt.max_queued, 0.9) && !reaches(total.bytes, opt.max_queued_bytes, 0.9);
+  bool hard = reaches(total.tasks, opt.max_queued, 2) || reaches(total.bytes, opt.max_queued_bytes, 2);
+  auto clients = std::max<std::size_t>(load.size(), 1);
+  for (auto it = paused.begin(); it != paused.end();) {
+    auto* p = peer(*it);
+    if (!p) {
+      it = paused.erase(it);
+      continue;
+    }
+    auto l = load.count(*it) ? load[*it] : Load{};
+    bool under_share = (!opt.max_queued || l.tasks < opt.max_queued / clients) &&
+                       (!opt.max_queued_bytes || l.bytes < opt.max_queued_bytes / clients);
+    if (below || (under_share && !hard)) {
+      p->conn->resume_reading();
+      it = paused.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 // ---- stopping ----

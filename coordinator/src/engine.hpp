@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -106,6 +107,15 @@ struct Engine : std::enable_shared_from_this<Engine> {
   // Clients whose connection ended without a goodbye: their tasks wait client_grace for
   // them to reconnect (Hello.resumePeerId) before they are cancelled.
   std::unordered_map<std::uint64_t, std::unique_ptr<asio::steady_timer>> away;
+  // Admission (opt.max_queued, opt.max_queued_bytes): unfinished tasks per submitter, in
+  // all, and the clients not read meanwhile.
+  struct Load {
+    std::uint64_t tasks = 0, bytes = 0;
+  };
+  std::unordered_map<std::uint64_t, Load> load;
+  Load total;
+  std::unordered_set<std::uint64_t> paused;
+  bool readmit_posted = false;
   std::string journal_trouble;  // why the last write failed ("" while writes succeed)
   std::vector<std::uint64_t> held;           // recovered, ready, waiting out adopt_wait
   std::unique_ptr<asio::steady_timer> held_timer;
@@ -162,6 +172,12 @@ struct Engine : std::enable_shared_from_this<Engine> {
   void client_gone(std::uint64_t peer_id);
   void client_away(Peer& p);
   void resume_client(Peer& p);
+
+  // Admission (engine.cpp).
+  void count_in(TaskRecord& t);
+  void count_out(TaskRecord& t);
+  void admit(Peer& p);
+  void readmit();
   void finish(std::uint64_t id, TaskState state, Bytes value = {}, std::optional<codec::RemoteErrorInfo> error = {});
   void fail(std::uint64_t id, std::string type, std::string message, ErrorKind kind);
   void notify(TaskRecord& t);

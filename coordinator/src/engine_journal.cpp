@@ -57,6 +57,7 @@ void Engine::open_journal() {
       ++kept;
     } else {
       unfinished.push_back(r.id);
+      count_in(t);
     }
   }
   // Every record exists: link the edges, then run what is ready.

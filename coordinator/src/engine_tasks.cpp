@@ -28,6 +28,7 @@ void Engine::finish(std::uint64_t id, TaskState state, Bytes value, std::optiona
   tasks.finish(id, state, std::move(value), std::move(error), now_wall(), steady_ns(), out);
   for (auto ended : out.ended)
     if (auto* t = tasks.find(ended)) {
+      count_out(*t);
       if (t->journaled && journal) {
         journal->finish(t->id, t->state, t->attempt, t->value, t->error, t->finished_wall);
         journal_touch();
@@ -243,6 +244,7 @@ void Engine::on_submit(Peer& p, schema::Submit::Reader s, const proto::FrameOwne
   }
   // Actor calls live and die with their actor's worker: not journaled.
   if (journal && !t.actor) journal_accept(t);
+  count_in(t);
   if (t.unresolved > 0)
     t.state = TaskState::WAITING;
   else

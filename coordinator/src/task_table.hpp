@@ -58,7 +58,8 @@ struct TaskRecord {
   std::uint8_t crashes = 0;  // times it was found to have killed its worker (alone, or named by it)
   bool blocked = false;      // waiting on other tasks in its worker: its slot is lent out
   bool journaled = false;    // in the journal: its outcome and its end are written there too
-  bool orphan = false;       // recovered with its submitter away: kept as if detached until it returns
+  bool orphan = false;
+  bool counted = false;      // in the admission counts (unfinished)       // recovered with its submitter away: kept as if detached until it returns
 };
 
 /// An error record for task `t`, raised here, on the coordinator.

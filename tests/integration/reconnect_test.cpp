@@ -231,3 +231,39 @@ TEST_CASE("a client never gets more than max_unacknowledged submits ahead of its
   auto after = client.submit<Int1>("square", 7);  // room again
   CHECK(client.wait_accepted(shoal::Client::task_id(after), 10s));
 }
+
+TEST_CASE("admission: 50,000 submits against --max-queued 5000 hold the coordinator near its limit, the submitter "
+          "waits, and every task completes once a worker comes",
+          "[integration][admission]") {
+  // Found broken: 1,000,000 submits were all accepted in 3 s, the coordinator growing
+  // without bound; submit() never waited.
+  Cluster c({"--max-queued", "5000"});
+  shoal::Client client(c.address, {.max_unacknowledged = 1000});
+  shoal::Client watcher(c.address);
+  constexpr int kTasks = 50000;
+  std::vector<shoal::Future<std::int64_t>> fs;
+  fs.reserve(kTasks);
+  std::atomic<int> submitted{0};
+  std::thread submitter([&] {
+    for (int i = 0; i < kTasks; ++i) {
+      fs.push_back(client.submit<Int1>("square", i));
+      submitted.store(i + 1);
+    }
+  });
+  // No worker yet: the coordinator fills to its limit and stops reading the client.
+  REQUIRE(wait_until([&] { return watcher.status().result(5s).queued >= 5000; }, 20s));
+  auto held = submitted.load();
+  std::uint64_t peak = 0;
+  for (int i = 0; i < 20; ++i) {  // a while: it stays there
+    peak = std::max(peak, watcher.status().result(5s).queued);
+    (void)watcher.workers().result(5s);
+  }
+  INFO(c.logs());
+  CHECK(peak <= 5000 + 512);          // at most one batch frame past the limit
+  CHECK(submitted.load() < kTasks);   // the submitter waits
+  CHECK(submitted.load() <= held + 1000 + 512);
+  CHECK(shoal::test::read_file(c.dir.file("coordinator.log")).find("not reading client") != std::string::npos);
+  c.add_worker(2);
+  submitter.join();
+  for (int i = 0; i < kTasks; ++i) REQUIRE(fs[static_cast<std::size_t>(i)].result(60s) == std::int64_t{i} * i);
+}

@@ -153,8 +153,19 @@ void Connection::begin_reading() {
   });
 }
 
+void Connection::resume_reading() {
+  paused_ = false;
+  if (resume_) resume_->cancel();
+}
+
 Coro<void> Connection::read_loop() {
   for (;;) {
+    while (paused_ && !closed_) {
+      if (!resume_) resume_ = std::make_unique<asio::steady_timer>(ex_);
+      resume_->expires_at(std::chrono::steady_clock::time_point::max());
+      co_await resume_->async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    }
+    if (closed_) co_return;
     auto frame = co_await reader_->next();
     if (!frame || closed_ || !handler_) co_return;
     last_recv_ = steady_ns();
@@ -163,6 +174,7 @@ Coro<void> Connection::read_loop() {
       const auto& owner = frame->owner();
       proto::guarded([&] { handler_->on_message(frame->envelope(), owner); });
       if (closed_ || !handler_) co_return;
+      if (paused_) break;  // the rest stays buffered in the reader
       frame = reader_->try_next();
     }
   }
@@ -240,6 +252,7 @@ void Connection::close(const std::string& why) {
   if (!socket_) flush_local();  // what was sent before the close goes first
   closed_ = true;
   why_ = why;
+  if (resume_) resume_->cancel();  // a paused read loop wakes, sees the close, and ends
   if (socket_) {
     std::error_code ec;
     socket_->shutdown(asio::socket_base::shutdown_both, ec);

@@ -85,6 +85,12 @@ struct CoordinatorOptions {
   /// reconnect within this and find its tasks; after it they are cancelled (unless
   /// detached) as for a client that closed. 0: at once.
   std::chrono::milliseconds client_grace{10000};
+  /// Admission: unfinished tasks (and their argument bytes) the coordinator holds, at
+  /// most. Past either, a client over its fair share (the limit over the clients with
+  /// unfinished tasks) is no longer read until it drops below: its socket fills and its
+  /// submits wait (then fail Overloaded). 0: no limit.
+  std::uint64_t max_queued = 1'000'000;
+  std::uint64_t max_queued_bytes = std::uint64_t{1} << 30;
   std::string name = "shoal-coordinator";
 };
 

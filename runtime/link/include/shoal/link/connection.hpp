@@ -129,6 +129,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   /// stopped reading grow this process without bound. 0: no bound (the default).
   void set_max_queued_bytes(std::size_t bytes) noexcept { max_queued_ = bytes; }
 
+  /// Stops delivering frames (socket connections: what is read stays buffered, and the
+  /// peer's writes block once the socket's buffers fill: its own backpressure) until
+  /// resume_reading(). In-process connections ignore it.
+  void pause_reading() noexcept { paused_ = true; }
+  void resume_reading();
+  [[nodiscard]] bool reading_paused() const noexcept { return paused_; }
+
   /// New frame limits and read size from the next frame on (socket connections).
   void set_limits(proto::FrameLimits limits, std::size_t read_chunk_bytes = 1u << 20);
 
@@ -193,6 +200,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool closed_ = false;
   bool notified_ = false;  // on_closed called
   bool reading_ = false;   // the read loop runs
+  bool paused_ = false;    // pause_reading(): the read loop waits on resume_
+  std::unique_ptr<asio::steady_timer> resume_;
   std::string why_;
   std::uint64_t last_recv_ = 0, last_send_ = 0;
 };
