@@ -30,7 +30,7 @@ void Engine::finish(std::uint64_t id, TaskState state, Bytes value, std::optiona
     if (auto* t = tasks.find(ended)) {
       count_out(*t);
       if (t->journaled && journal) {
-        journal->finish(t->id, t->state, t->attempt, t->value, t->error, t->finished_wall);
+        journal->finish(t->id, t->state, t->attempt, t->value, t->error.get(), t->finished_wall);
         journal_touch();
       }
       notify(*t);

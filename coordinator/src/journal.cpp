@@ -242,13 +242,13 @@ Journal::Size Journal::size() {
 void Journal::accept(JournalTask task) { buffer_.ops.push_back({Op::accept, std::move(task)}); }
 
 void Journal::finish(std::uint64_t id, TaskState state, std::uint32_t attempt, const Bytes& value,
-                     const std::optional<codec::RemoteErrorInfo>& error, std::uint64_t wall) {
+                     const codec::RemoteErrorInfo* error, std::uint64_t wall) {
   Op op{Op::finish, {}};
   op.task.id = id;
   op.task.state = state;
   op.task.attempt = attempt;
   op.task.value = value;
-  op.task.error = error;
+  if (error) op.task.error = *error;
   op.task.finished_wall = wall;
   buffer_.ops.push_back(std::move(op));
 }

@@ -68,7 +68,7 @@ class Journal {
   // The engine's thread: what changed this turn.
   void accept(JournalTask task);
   void finish(std::uint64_t id, TaskState state, std::uint32_t attempt, const Bytes& value,
-              const std::optional<codec::RemoteErrorInfo>& error, std::uint64_t wall);
+              const codec::RemoteErrorInfo* error, std::uint64_t wall);
   void forget(std::uint64_t id);
   void note_next_peer(std::uint64_t next);
   [[nodiscard]] bool has_pending() const noexcept { return !buffer_.ops.empty() || buffer_.next_peer != 0; }

@@ -67,7 +67,7 @@ void TaskTable::finish(std::uint64_t id, TaskState state, Bytes value, std::opti
   if (!t || is_finished(t->state)) return;
   t->state = state;
   t->value = std::move(value);
-  t->error = std::move(error);
+  if (error) t->error = std::make_unique<codec::RemoteErrorInfo>(std::move(*error));
   t->finished_wall = wall_ns;
   if (t->detached) t->finished_steady = steady_ns;
   if (state == TaskState::DONE)

@@ -4,6 +4,7 @@
 // ready, those that may now be freed); the engine decides whom to tell. No I/O here.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -45,7 +46,7 @@ struct TaskRecord {
   std::uint32_t attempt = 0;
   std::uint64_t worker = 0;
   Bytes value;
-  std::optional<codec::RemoteErrorInfo> error;
+  std::unique_ptr<codec::RemoteErrorInfo> error;  // a failed task's (boxed: most tasks have none)
   std::vector<std::uint64_t> subscribers;  // peers that asked for the result
   bool released = false;                   // its submitter dropped every future of it
   bool cancel_requested = false;

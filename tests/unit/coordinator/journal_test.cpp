@@ -65,12 +65,12 @@ TEST_CASE("the journal reads back after a reopen what it was told: tasks, edges,
     j.accept(task(gone));
     j.note_next_peer(9);
     commit(j);
-    j.finish(a, TaskState::DONE, 1, Bytes::copy(std::string_view("forty-nine")), std::nullopt, 99);
+    j.finish(a, TaskState::DONE, 1, Bytes::copy(std::string_view("forty-nine")), nullptr, 99);
     shoal::codec::RemoteErrorInfo e;
     e.type_name = "shoal::ValueError";
     e.message = "no";
     e.kind = shoal::ErrorKind::failed;
-    j.finish(c, TaskState::FAILED, 2, {}, e, 100);
+    j.finish(c, TaskState::FAILED, 2, {}, &e, 100);
     j.forget(gone);
     commit(j);
   }
