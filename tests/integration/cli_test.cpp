@@ -258,6 +258,36 @@ TEST_CASE("shoal start runs a coordinator and workers in the background and shoa
   CHECK(gone.exit == 3);
 }
 
+TEST_CASE("shoal start --journal: a task accepted before shoal stop is there again after the next start",
+          "[integration][cli][journal]") {
+  TempDir dir;
+  std::string address = "unix://" + dir.file("c.sock");
+  Env env{{"SHOAL_ADDRESS", address}, {"XDG_RUNTIME_DIR", dir.path}};
+  std::string state = dir.file("state"), journal = dir.file("journal.db");
+  auto start = [&] {
+    return run_cli({"--state-dir", state, "start", "--workers", "1", "--threads", "1", "--listen", address,
+                    "--journal", journal, "--grace", "1"},
+                   env);
+  };
+  auto first = start();
+  INFO(first);
+  REQUIRE(first.exit == 0);
+  auto sub = run_cli({"submit", "sleep_ms", "60000"}, env);
+  REQUIRE(sub.exit == 0);
+  auto id = trim(sub.out);
+  struct stat st {};
+  REQUIRE(::stat(journal.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  REQUIRE(run_cli({"--state-dir", state, "stop"}, env).exit == 0);
+  auto second = start();
+  INFO(second);
+  REQUIRE(second.exit == 0);
+  auto status = parse_json(run_cli({"--json", "status", id}, env));
+  CHECK((status["state"] == "queued" || status["state"] == "running"));
+  CHECK(run_cli({"cancel", id}, env).exit == 0);
+  CHECK(run_cli({"--state-dir", state, "stop"}, env).exit == 0);
+}
+
 TEST_CASE("shoal start restarts a worker that dies, and a segfaulting task costs one worker, which comes back",
           "[integration][cli]") {
   // Found broken: a segfaulting task took down all three workers of a `shoal start`
