@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <unordered_map>
 #include <utility>
 
 #include "shoal/codec/codec.hpp"
@@ -17,6 +18,7 @@ namespace shoal::coordinator {
 namespace {
 
 constexpr std::int64_t kFormat = 1;  // meta 'format': the layout below
+constexpr auto kGroupWindow = std::chrono::milliseconds(2);
 
 // auto_vacuum takes effect only before the first table exists.
 constexpr const char* kSchema = R"sql(
@@ -270,6 +272,7 @@ void Journal::commit(std::function<void()> durable) {
   Batch b = std::move(buffer_);
   buffer_ = Batch{};
   b.durable = std::move(durable);
+  b.queued_at = std::chrono::steady_clock::now();
   {
     std::lock_guard lock(mu_);
     queue_.push_back(std::move(b));
@@ -277,7 +280,42 @@ void Journal::commit(std::function<void()> durable) {
   cv_.notify_one();
 }
 
+// A task accepted and finished before its row was written is written once, finished; one
+// also forgotten meanwhile is not written at all (short tasks never touch the disk twice).
+void Journal::coalesce(std::vector<Batch>& batches) {
+  std::unordered_map<std::uint64_t, Op*> accepted;
+  for (auto& b : batches)
+    for (auto& op : b.ops) {
+      switch (op.kind) {
+        case Op::accept:
+          accepted[op.task.id] = &op;
+          break;
+        case Op::finish:
+          if (auto it = accepted.find(op.task.id); it != accepted.end()) {
+            auto& t = it->second->task;
+            t.state = op.task.state;
+            t.attempt = op.task.attempt;
+            t.value = std::move(op.task.value);
+            t.error = std::move(op.task.error);
+            t.finished_wall = op.task.finished_wall;
+            op.kind = Op::skip;
+          }
+          break;
+        case Op::forget:
+          if (auto it = accepted.find(op.task.id); it != accepted.end()) {
+            it->second->kind = Op::skip;
+            accepted.erase(it);
+            op.kind = Op::skip;
+          }
+          break;
+        case Op::skip:
+          break;
+      }
+    }
+}
+
 void Journal::write(std::vector<Batch>& batches) {
+  coalesce(batches);
   // Prepared once per call: a few microseconds against the fsync.
   Statement insert(db_,
                    "INSERT OR REPLACE INTO tasks(id, submitter, function, hash, args, deps, timeout_ms, retries, "
@@ -318,6 +356,8 @@ void Journal::write(std::vector<Batch>& batches) {
             erase.bind(1, t.id).step(db_, path_);
             ++forgotten;
             break;
+          case Op::skip:
+            break;
         }
       }
     }
@@ -345,6 +385,10 @@ void Journal::writer() {
       if (work.empty()) {
         cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
         if (queue_.empty()) return;  // stopping, and everything is written
+        // Group commit: what comes within kGroupWindow of the first batch goes in the same
+        // transaction, and a task that starts and ends within it never touches the disk.
+        auto until = queue_.front().queued_at + kGroupWindow;
+        cv_.wait_until(lock, until, [&] { return stopping_; });
       }
       for (auto& b : queue_) work.push_back(std::move(b));
       queue_.clear();

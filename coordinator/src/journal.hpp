@@ -11,6 +11,7 @@
 // The file is the coordinator's alone: created 0600, never opened through a symlink, and
 // locked (a second coordinator on it is refused with why).
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -86,17 +87,19 @@ class Journal {
 
  private:
   struct Op {
-    enum Kind : std::uint8_t { accept, finish, forget } kind;
+    enum Kind : std::uint8_t { accept, finish, forget, skip } kind;
     JournalTask task;  // accept: the whole task; finish: id, state, attempt, value, error, finished_wall
   };
   struct Batch {
     std::vector<Op> ops;
     std::uint64_t next_peer = 0;
     std::function<void()> durable;
+    std::chrono::steady_clock::time_point queued_at;
   };
 
   void writer();
   void write(std::vector<Batch>& batches);  // throws shoal::Error
+  static void coalesce(std::vector<Batch>& batches);
   void exec(const char* sql);
 
   std::string path_;
