@@ -177,3 +177,31 @@ TEST_CASE("a journal of another format is refused with both formats named", "[co
   sqlite3_close(db);
   CHECK_THROWS_WITH(Journal(path), Contains("has format 99; this coordinator reads 1"));
 }
+
+TEST_CASE("within one write, a task accepted and finished is one finished row, one also forgotten is none",
+          "[coordinator][journal]") {
+  shoal::test::TempDir d;
+  auto path = d.file("j.db");
+  {
+    Journal j(path);
+    j.accept(task(1));
+    j.finish(1, TaskState::DONE, 1, Bytes::copy(std::string_view("one")), nullptr, 5);
+    j.accept(task(2));
+    j.finish(2, TaskState::DONE, 1, {}, nullptr, 6);
+    j.forget(2);
+    commit(j);
+    CHECK(j.size().rows == 1);  // task 1, finished; task 2 never written
+    j.forget(1);  // a later write: the row goes
+    j.accept(task(3));
+    commit(j);
+  }
+  Journal j(path);
+  auto rows = j.load();
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].id == 3);
+  CHECK(rows[0].state == TaskState::QUEUED);
+  {
+    Journal::Size s = j.size();
+    CHECK(s.rows == 1);
+  }
+}
