@@ -339,18 +339,18 @@ void fill_assign(schema::Assign::Builder a, const TaskRecord& t, const FunctionT
                  const TaskTable& tasks) {
   const auto& f = functions[t.fn];
   a.setTaskId(t.id);
-  a.setFunction(t.actor ? t.method : f.name);
+  a.setFunction(t.actor ? t.method() : f.name);
   a.setSignatureHash(f.hash);
   a.setArgs(link::data(t.args));
-  if (!t.deps.empty()) {
-    auto dv = a.initDepValues(static_cast<unsigned>(t.deps.size()));
-    for (unsigned i = 0; i < t.deps.size(); ++i)
-      if (const auto* d = tasks.find(t.deps[i])) dv.set(i, link::data(d->value));
+  if (const auto& deps = t.deps(); !deps.empty()) {
+    auto dv = a.initDepValues(static_cast<unsigned>(deps.size()));
+    for (unsigned i = 0; i < deps.size(); ++i)
+      if (const auto* d = tasks.find(deps[i])) dv.set(i, link::data(d->value));
   }
   a.setAttempt(t.attempt);
   a.setTimeoutMs(t.timeout_ms);
   a.setActorId(t.actor);
-  if (t.actor) a.setMethod(t.method);
+  if (t.actor) a.setMethod(t.method());
 }
 
 void fill_result(schema::Result::Builder b, const TaskRecord& t) {

@@ -38,7 +38,7 @@ void Engine::open_journal() {
     t.submitter = r.submitter;
     t.fn = functions.intern(r.function, r.hash);
     t.args = std::move(r.args);
-    t.deps = std::move(r.deps);
+    if (!r.deps.empty()) t.mut().deps = std::move(r.deps);
     t.timeout_ms = r.timeout_ms;
     t.retries = r.retries;
     // Its submitter's connection is gone: whoever asks (shoal result ID, a subscribe) gets
@@ -109,7 +109,7 @@ void Engine::journal_accept(TaskRecord& t) {
   r.function = functions[t.fn].name;
   r.hash = functions[t.fn].hash;
   r.args = t.args;
-  r.deps = t.deps;
+  r.deps = t.deps();
   r.timeout_ms = t.timeout_ms;
   r.retries = t.retries;
   r.detached = t.detached;

@@ -53,14 +53,14 @@ void Engine::notify(TaskRecord& t) {
       touch_flush(*p);
     }
   }
-  for (auto sub : t.subscribers) {
+  for (auto sub : t.subscribers()) {
     if (sub == t.submitter) continue;
     if (auto* p = peer(sub)) {
       p->out_results.push_back(t.id);
       touch_flush(*p);
     }
   }
-  t.subscribers.clear();
+  if (t.links) t.links->subscribers.clear();
 }
 
 void Engine::maybe_free(std::uint64_t id) {
@@ -82,7 +82,7 @@ void Engine::make_ready(TaskRecord& t) {
   // Its arguments and its dependencies' values travel in one Assign: too much for one
   // message fails the task here, never the worker's connection.
   std::size_t bytes = t.args.size();
-  for (auto dep : t.deps)
+  for (auto dep : t.deps())
     if (const auto* d = tasks.find(dep)) bytes += d->value.size();
   if (bytes > link::kMaxPayloadBytes)
     return fail(t.id, "shoal::ResultTooLarge",
@@ -205,7 +205,7 @@ void Engine::on_submit(Peer& p, schema::Submit::Reader s, const proto::FrameOwne
   t.actor = s.getActorId();
   auto name = s.getFunction();
   t.fn = functions.intern(std::string_view(name.cStr(), name.size()), s.getSignatureHash(), p.fn_cache);
-  if (t.actor) t.method = text(s.getMethod());
+  if (t.actor) t.mut().method = text(s.getMethod());
   t.args = link::bytes(s.getArgs(), frame);
   int requested = -1;
   if (s.hasOptions()) {
@@ -228,7 +228,7 @@ void Engine::on_submit(Peer& p, schema::Submit::Reader s, const proto::FrameOwne
   if (journal && !journal_trouble.empty())
     return fail(id, "shoal::Error", journal_trouble + ": the coordinator accepts no work until its journal can be written",
                 ErrorKind::overloaded);
-  for (auto dep : s.getDeps()) t.deps.push_back(dep);
+  for (auto dep : s.getDeps()) t.mut().deps.push_back(dep);
   auto problem = tasks.link_dependencies(t);
   if (t.actor) {
     auto* a = actors.find(t.actor);
@@ -369,7 +369,7 @@ void Engine::on_subscribe(Peer& p, schema::Subscribe::Reader s) {
       p.out_results.push_back(id);
       touch_flush(p);
     } else {
-      t->subscribers.push_back(p.id);
+      t->mut().subscribers.push_back(p.id);
     }
   }
 }

@@ -43,7 +43,7 @@ std::string failure_of(const TaskRecord& t) {
 
 std::optional<std::pair<std::uint64_t, std::string>> TaskTable::link_dependencies(TaskRecord& t) {
   std::optional<std::pair<std::uint64_t, std::string>> problem;
-  for (auto dep : t.deps) {
+  for (auto dep : t.deps()) {
     auto* d = find(dep);
     if (!d) {
       problem = {dep, "is unknown to the coordinator (never submitted, or its result was released)"};
@@ -55,7 +55,7 @@ std::optional<std::pair<std::uint64_t, std::string>> TaskTable::link_dependencie
       if (!problem) problem = {dep, failure_of(*d)};
       continue;
     }
-    d->dependents.push_back(t.id);
+    d->mut().dependents.push_back(t.id);
     ++t.unresolved;
   }
   return problem;
@@ -77,8 +77,11 @@ void TaskTable::finish(std::uint64_t id, TaskState state, Bytes value, std::opti
   else
     ++cancelled_;
   out.ended.push_back(id);
-  auto dependents = std::move(t->dependents);
-  t->dependents.clear();
+  std::vector<std::uint64_t> dependents;
+  if (t->links) {
+    dependents = std::move(t->links->dependents);
+    t->links->dependents.clear();
+  }
   std::string why = state == TaskState::DONE ? "" : failure_of(*t);
   std::string dep_fn = functions_[t->fn].name;
   for (auto d : dependents) {
@@ -98,7 +101,7 @@ void TaskTable::finish(std::uint64_t id, TaskState state, Bytes value, std::opti
   // This task no longer holds its dependencies' results.
   t = find(id);
   if (!t) return;
-  for (auto dep : t->deps)
+  for (auto dep : t->deps())
     if (auto* d = find(dep); d && d->holders > 0) {
       --d->holders;
       out.freeable.push_back(dep);

@@ -27,27 +27,32 @@ using TaskState = proto::schema::TaskState;
   return s == TaskState::DONE || s == TaskState::FAILED || s == TaskState::CANCELLED;
 }
 
+/// What few tasks have: dependency edges, subscribers, an actor method (boxed, so that a
+/// plain queued task stays small: B9).
+struct TaskLinks {
+  std::vector<std::uint64_t> deps;         // the tasks whose results it takes, in order
+  std::vector<std::uint64_t> dependents;   // unfinished tasks waiting on it
+  std::vector<std::uint64_t> subscribers;  // peers that asked for the result
+  std::string method;                      // an actor call's method
+};
+
 struct TaskRecord {
   std::uint64_t id = 0;
   std::uint64_t submitter = 0;  // peer id of the client that submitted it
   std::uint32_t fn = 0;         // index into the FunctionTable
   Bytes args;
-  std::vector<std::uint64_t> deps;
   std::uint32_t unresolved = 0;  // deps not done yet
-  std::vector<std::uint64_t> dependents;
   std::uint32_t holders = 0;  // unfinished dependents that still need this result
   std::uint64_t timeout_ms = 0;
   int retries = 3;
   bool detached = false;  // the result outlives its submitter (kept for the result TTL)
   std::uint64_t actor = 0;
-  std::string method;
   bool actor_create = false;  // the task standing for an actor's constructor
   TaskState state = TaskState::QUEUED;
   std::uint32_t attempt = 0;
   std::uint64_t worker = 0;
   Bytes value;
   std::unique_ptr<codec::RemoteErrorInfo> error;  // a failed task's (boxed: most tasks have none)
-  std::vector<std::uint64_t> subscribers;  // peers that asked for the result
   bool released = false;                   // its submitter dropped every future of it
   bool cancel_requested = false;
   bool force_cancel = false;  // its worker exits rather than let it run on (cancel --force)
@@ -60,7 +65,31 @@ struct TaskRecord {
   bool blocked = false;      // waiting on other tasks in its worker: its slot is lent out
   bool journaled = false;    // in the journal: its outcome and its end are written there too
   bool orphan = false;
-  bool counted = false;      // in the admission counts (unfinished)       // recovered with its submitter away: kept as if detached until it returns
+  bool counted = false;      // in the admission counts (unfinished)
+  std::unique_ptr<TaskLinks> links;
+
+  [[nodiscard]] const std::vector<std::uint64_t>& deps() const noexcept { return links ? links->deps : none(); }
+  [[nodiscard]] const std::vector<std::uint64_t>& dependents() const noexcept {
+    return links ? links->dependents : none();
+  }
+  [[nodiscard]] const std::vector<std::uint64_t>& subscribers() const noexcept {
+    return links ? links->subscribers : none();
+  }
+  [[nodiscard]] const std::string& method() const noexcept {
+    static const std::string empty;
+    return links ? links->method : empty;
+  }
+  /// The links, made on first use.
+  TaskLinks& mut() {
+    if (!links) links = std::make_unique<TaskLinks>();
+    return *links;
+  }
+
+ private:
+  static const std::vector<std::uint64_t>& none() noexcept {
+    static const std::vector<std::uint64_t> empty;
+    return empty;
+  }       // recovered with its submitter away: kept as if detached until it returns
 };
 
 /// An error record for task `t`, raised here, on the coordinator.
@@ -99,7 +128,7 @@ class TaskTable {
   /// Whether nobody can ask for `t`'s result any more: finished, released, not detached,
   /// held by no dependent and no subscriber.
   [[nodiscard]] static bool collectable(const TaskRecord& t) noexcept {
-    return is_finished(t.state) && t.released && !t.detached && t.holders == 0 && t.subscribers.empty();
+    return is_finished(t.state) && t.released && !t.detached && t.holders == 0 && t.subscribers().empty();
   }
 
   [[nodiscard]] std::uint64_t done_count() const noexcept { return done_; }

@@ -31,7 +31,7 @@ struct Tables {
   TaskRecord& task(std::uint64_t id, std::uint32_t function, std::vector<std::uint64_t> deps = {}) {
     auto& t = tasks.insert(id);
     t.fn = function;
-    t.deps = std::move(deps);
+    if (!deps.empty()) t.mut().deps = std::move(deps);
     t.submitter = 1;
     auto problem = tasks.link_dependencies(t);
     t.state = problem || t.unresolved ? TaskState::WAITING : TaskState::QUEUED;

@@ -57,7 +57,7 @@ TEST_CASE("link_dependencies names an unknown or already failed dependency", "[c
   Tables c;
   auto f = c.fn("f");
   auto& orphan = c.tasks.insert(7);
-  orphan.deps = {99};
+  orphan.mut().deps = {99};
   auto unknown = c.tasks.link_dependencies(orphan);
   REQUIRE(unknown);
   CHECK(unknown->first == 99);
@@ -66,7 +66,7 @@ TEST_CASE("link_dependencies names an unknown or already failed dependency", "[c
   c.task(1, f);
   c.finish(1, TaskState::FAILED);
   auto& late = c.tasks.insert(8);
-  late.deps = {1};
+  late.mut().deps = {1};
   auto failed = c.tasks.link_dependencies(late);
   REQUIRE(failed);
   CHECK(failed->first == 1);
