@@ -80,9 +80,16 @@ TEST_CASE("kill -9 at 20 random moments while a journaled coordinator writes: ev
       REQUIRE(client.journaled());
       // A stream of batches of 100, at most one batch a millisecond, killed at a random
       // moment between 10 and 120 ms: the journal is mid-write more often than not.
-      auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(10 + rng() % 110);
       std::vector<std::uint64_t> sent;
       std::vector<shoal::Future<std::int64_t>> futures;
+      // A first batch, acknowledged, so that each round has something to check ...
+      for (int i = 0; i < 100; ++i) {
+        futures.push_back(client.submit<Int1>(shoal::TaskOptions{.detached = true}, "square", i));
+        sent.push_back(shoal::Client::task_id(futures.back()));
+      }
+      REQUIRE(client.wait_accepted(sent.back(), 10s));
+      // ... then the stream the kill interrupts.
+      auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(10 + rng() % 110);
       while (std::chrono::steady_clock::now() < until) {
         for (int i = 0; i < 100; ++i) {
           futures.push_back(client.submit<Int1>(shoal::TaskOptions{.detached = true}, "square", i));
