@@ -81,7 +81,7 @@ struct ClientOptions {
   /// this client's memory), for up to `submit_timeout`, then throws Overloaded. Not on
   /// the client's own thread or an in-process coordinator's loop (they would wait on
   /// themselves): there it never blocks.
-  std::uint32_t max_unacknowledged = 1u << 16;
+  std::uint32_t max_unacknowledged = 1u << 13;
   std::chrono::milliseconds submit_timeout{60000};
 };
 
