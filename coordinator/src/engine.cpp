@@ -491,6 +491,13 @@ Coro<void> Engine::housekeeping() {
 // with it the tasks it left: those kept during its grace, or recovered from the journal.
 void Engine::resume_client(Peer& p) {
   auto id = p.resume;
+  if (auto* old = peer(id); old && old->role != schema::Role::CLIENT) {
+    // Not a client's identity (a live worker's): a new one, and that worker untouched.
+    p.id = next_peer++;
+    log("client " + p.name + " asked for identity " + std::to_string(id) + ", a worker's: given " +
+        std::to_string(p.id));
+    return;
+  }
   if (auto* old = peer(id)) {
     // Its old connection has not ended yet here (a half-open TCP connection): it goes.
     old->superseded = true;

@@ -423,3 +423,34 @@ TEST_CASE("in process: a client reconnects to the next coordinator on its socket
   for (std::size_t i = 0; i < before.size(); ++i) REQUIRE(before[i].result(30s) == static_cast<std::int64_t>(20 + i % 5));
   for (std::size_t i = 0; i < during.size(); ++i) REQUIRE(during[i].result(30s) == static_cast<std::int64_t>(i * i));
 }
+
+TEST_CASE("in process: a client that asks to resume a live worker's identity gets its own, and the worker is "
+          "untouched",
+          "[daemons][reconnect]") {
+  InProcess cluster(1);
+  shoal::Client client(cluster.address());
+  cluster.wait_workers(client, 1);
+  namespace schema = shoal::proto::schema;
+  auto worker_id = client.workers().result(5s).at(0).id;
+  asio::io_context io;
+  auto socket = shoal::remote::connect_socket(io.get_executor(), shoal::remote::parse_address(cluster.address()));
+  capnp::MallocMessageBuilder m;
+  auto h = m.initRoot<schema::Envelope>().initHello();
+  h.setProtocolVersion(schema::PROTOCOL_VERSION);
+  h.setRole(schema::Role::CLIENT);
+  h.setResumePeerId(worker_id);
+  std::string nonce(32, 'n');
+  h.setNonce(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(nonce.data()), nonce.size()));
+  std::vector<std::uint64_t> out;
+  shoal::proto::append_frame(m, out);
+  asio::write(socket, asio::buffer(out.data(), out.size() * 8));
+  shoal::proto::FrameReader reader(socket);
+  std::optional<shoal::proto::Frame> welcome;
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> { welcome = co_await reader.next(); }, asio::detached);
+  io.run_for(std::chrono::seconds(5));
+  REQUIRE(welcome);
+  REQUIRE(welcome->envelope().which() == schema::Envelope::WELCOME);
+  CHECK(welcome->envelope().getWelcome().getPeerId() != worker_id);
+  CHECK(client.workers().result(5s).size() == 1);
+  CHECK(client.submit(&inproc::square, 12).result(10s) == 144);
+}
