@@ -36,6 +36,8 @@ ClientCore::ClientCore(std::string address, ClientOptions options)
       options_(std::move(options)),
       impl_(std::make_unique<Impl>()) {
   impl_->owner = this;
+  // A million pending futures: short chains cost less than a bucket per future (B9client).
+  impl_->pending.max_load_factor(4.0f);
 }
 
 ClientCore::~ClientCore() { close(); }
