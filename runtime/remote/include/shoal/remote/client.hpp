@@ -80,7 +80,8 @@ struct ClientOptions {
   /// blocks its thread until acknowledgements make room (the coordinator's pace bounds
   /// this client's memory), for up to `submit_timeout`, then throws Overloaded. Not on
   /// the client's own thread or an in-process coordinator's loop (they would wait on
-  /// themselves): there it never blocks.
+  /// themselves): there it never blocks. With a journaled coordinator (acknowledgements
+  /// wait for the disk) the bound is 8 times this.
   std::uint32_t max_unacknowledged = 1u << 13;
   std::chrono::milliseconds submit_timeout{60000};
 };
