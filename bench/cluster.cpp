@@ -171,6 +171,18 @@ int b8(int rounds, const char* self) {
   return 0;
 }
 
+// `n` sequential blocking round trips: their p50 in us.
+double round_trip_p50(shoal::Client& client, int n) {
+  std::vector<double> us;
+  us.reserve(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    auto t0 = Clock::now();
+    if (client.submit(&noop, i).result() != i) std::abort();
+    us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+  }
+  return percentile(us, 0.5);
+}
+
 // One LocalCluster(2) that also listens on TCP loopback, and a client over TCP.
 struct TcpCluster {
   shoal::LocalCluster local;
@@ -192,16 +204,7 @@ int tls(int n, int rounds) {
   TcpCluster plain(token, {}, {});
   TcpCluster secure(token, {.cert = at("coordinator.crt"), .key = at("coordinator.key"), .ca = at("ca.crt")},
                     {.cert = at("client.crt"), .key = at("client.key"), .ca = at("ca.crt")});
-  auto round_trips = [&](shoal::Client& client) {
-    std::vector<double> us;
-    us.reserve(static_cast<std::size_t>(n));
-    for (int i = 0; i < n; ++i) {
-      auto t0 = Clock::now();
-      if (client.submit(&noop, i).result() != i) std::abort();
-      us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
-    }
-    return percentile(us, 0.5);
-  };
+  auto round_trips = [&](shoal::Client& client) { return round_trip_p50(client, n); };
   for (auto* c : {&plain, &secure}) {  // warm both
     (void)round_trips(*c->client);
     (void)throughput(*c->client, 10000);
@@ -227,16 +230,7 @@ int journal(int n, int rounds) {
   shoal::LocalCluster plain(2, {.threads_per_worker = 1});
   shoal::LocalCluster journaled(2, {.threads_per_worker = 1, .journal = std::string(tmpl) + "/journal.db"});
   if (!journaled.client().journaled()) std::abort();
-  auto round_trips = [&](shoal::Client& client) {
-    std::vector<double> us;
-    us.reserve(static_cast<std::size_t>(n));
-    for (int i = 0; i < n; ++i) {
-      auto t0 = Clock::now();
-      if (client.submit(&noop, i).result() != i) std::abort();
-      us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
-    }
-    return percentile(us, 0.5);
-  };
+  auto round_trips = [&](shoal::Client& client) { return round_trip_p50(client, n); };
   for (auto* c : {&plain, &journaled}) {  // warm both
     (void)round_trips(c->client());
     (void)throughput(c->client(), 10000);
