@@ -297,6 +297,7 @@ void Engine::on_result(Peer& p, schema::Result::Reader r, const proto::FrameOwne
       break;
     case schema::Result::ERROR: {
       auto info = link::get_error(r.getError());
+      if (info.kind == ErrorKind::cancelled && drained_away(*t, *w)) break;
       if (t->actor_create)
         if (auto* a = actors.by_create_task(id)) {
           ActorTable::kill(*a, "the actor's constructor failed: " + info.message);
@@ -314,8 +315,21 @@ void Engine::on_result(Peer& p, schema::Result::Reader r, const proto::FrameOwne
         scheduler.enqueue(*t, steady_ns(), /*front=*/true);
       break;
     default:
-      finish(id, TaskState::CANCELLED);
+      if (!drained_away(*t, *w)) finish(id, TaskState::CANCELLED);
   }
+}
+
+bool Engine::drained_away(TaskRecord& t, WorkerSlot& w) {
+  // A cancelled outcome nobody asked for, from a worker that said it drains: the worker
+  // stopped the task as its own grace ended (its operator stopped it), which is no
+  // outcome of the task's. It goes back to the queue at no cost, to run on another
+  // worker or, with a journaled coordinator stopping too, to wait for the next start.
+  if (t.cancel_requested || !w.draining || t.actor || t.actor_create || (stopping && !journal)) return false;
+  if (t.attempt > 0) --t.attempt;
+  t.state = TaskState::QUEUED;
+  log("task " + std::to_string(t.id) + " was stopped by " + w.label() + " as it drained: queued again");
+  scheduler.enqueue(t, steady_ns(), /*front=*/true);
+  return true;
 }
 
 void Engine::on_cancel(std::uint64_t id, bool force) {

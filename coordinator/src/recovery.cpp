@@ -16,6 +16,9 @@ LossDecision settle_lost_worker(const WorkerSlot& lost, TaskTable& tasks, const 
   LossDecision out;
   // Named: by a dying worker's last words, or by a worker exiting for a forced cancel.
   const bool named = (lost.crash_signal != 0 || lost.crash_forced) && lost.crash_task != 0;
+  // A worker that said it was draining and exited with no crash reported was stopped by
+  // its operator: what it still ran is not charged.
+  const bool drained = lost.draining && lost.crash_signal == 0 && !lost.crash_forced;
   // In assign order. Retries go to the back of their queue: a task whose result was lost
   // with its worker is not kept next to the task that killed it, time after time.
   std::vector<std::uint64_t> ids(lost.inflight.begin(), lost.inflight.end());
@@ -40,7 +43,7 @@ LossDecision settle_lost_worker(const WorkerSlot& lost, TaskTable& tasks, const 
     // and runs alone on its next attempt, so that a second death is charged exactly.
     bool coro = functions[t->fn].coroutine;
     // The culprit: named by the dying worker, or alone on a worker that died.
-    bool culprit = named ? lost.crash_task == id : lost.died && lost.isolated == id && !coro;
+    bool culprit = !drained && (named ? lost.crash_task == id : lost.died && lost.isolated == id && !coro);
     if (culprit && !t->cancel_requested && !lost.crash_forced) {
       ++t->crashes;
       if (t->crashes >= max_crashes) {
@@ -57,8 +60,9 @@ LossDecision settle_lost_worker(const WorkerSlot& lost, TaskTable& tasks, const 
         continue;
       }
     }
-    if (named && !culprit) {
-      // Another task killed the worker: this one only shared it. Retried at no cost.
+    if ((named && !culprit) || drained) {
+      // Another task killed the worker (this one only shared it), or its operator stopped
+      // it. Retried at no cost.
       if (t->attempt > 0) --t->attempt;
       if (t->cancel_requested) {
         out.cancel.push_back(id);

@@ -436,6 +436,25 @@ TEST_CASE("worker SIGTERM: its queue finishes on the other worker, exit 0", "[in
   CHECK(status == 0);
 }
 
+TEST_CASE("worker SIGTERM with a task that outlasts its grace: the task runs again on another worker, not "
+          "cancelled",
+          "[integration]") {
+  // Found broken: a worker stopped by its operator cancelled the task it still ran when
+  // its grace ended, and the caller got CancelledError for a cancel nobody asked for.
+  Cluster c;
+  auto& first = c.add_worker(1, {"--grace", "0.3"});
+  shoal::Client client(c.address);
+  await_workers(client, 1, c);
+  auto f = client.submit<Int1>("sleep_ms", 1500);
+  REQUIRE(wait_until([&] { return client.status().result(5s).running == 1; }));
+  c.add_worker(1);
+  await_workers(client, 2, c);
+  first.signal(SIGTERM);
+  INFO(c.logs());
+  CHECK(first.wait(15s) == 0);
+  CHECK(f.result(20s) == 1500);
+}
+
 TEST_CASE("a client that is not its coordinator's uid peer: no coordinator gives ConnectionError", "[integration]") {
   shoal::test::TempDir d;
   CHECK_THROWS_AS(shoal::Client("unix://" + d.file("none.sock")), shoal::ConnectionError);

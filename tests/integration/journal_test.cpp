@@ -148,6 +148,32 @@ TEST_CASE("a journaled coordinator stopped with SIGTERM keeps the tasks not yet 
   for (std::size_t i = 0; i < fs.size(); ++i) CHECK(fs[i].result(30s) == static_cast<std::int64_t>(i * i));
 }
 
+TEST_CASE("a journaled coordinator and its worker stopped together: the task the worker stops as its grace ends "
+          "is there again at the next start",
+          "[integration][journal]") {
+  // Found broken (CI, `shoal start --journal` then `shoal stop`): when the worker's grace
+  // ended before the coordinator's, the worker cancelled the task it ran and the
+  // coordinator recorded that as the task's outcome: the task nobody cancelled was gone.
+  shoal::test::TempDir d;
+  Cluster c({"--journal", d.file("journal.db"), "--grace", "20"});
+  auto& worker = c.add_worker(1, {"--grace", "0.3"});
+  shoal::Client client(c.address, {.reconnect = 0ms});
+  await_workers(client, 1, c);
+  auto id = shoal::Client::task_id(client.submit<Int1>("sleep_ms", 60000));
+  REQUIRE(client.wait_accepted(id, 10s));
+  REQUIRE(wait_until([&] { return client.status().result(5s).running == 1; }));
+  worker.signal(SIGTERM);
+  c.coordinator->signal(SIGTERM);
+  REQUIRE(worker.wait(15s) == 0);
+  REQUIRE(c.coordinator->wait(15s) == 0);  // not its 20 s grace: nothing runs once the worker is gone
+  INFO(c.logs());
+  CHECK(shoal::test::read_file(c.dir.file("coordinator.log")).find("1 unfinished task(s) stay in the journal") !=
+        std::string::npos);
+  c.start_coordinator();
+  shoal::Client again(c.address);
+  CHECK(again.status(id).result(10s).tasks.at(0).state == "queued");
+}
+
 TEST_CASE("tasks finished and released leave the journal: 20,000 of them, and a restart recovers none",
           "[integration][journal]") {
   shoal::test::TempDir d;

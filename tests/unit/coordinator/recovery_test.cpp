@@ -157,3 +157,26 @@ TEST_CASE("a max_crashes of N lets a task kill N-1 workers before it fails", "[c
     }
   }
 }
+
+TEST_CASE("a worker that said it was draining and then went: its tasks retry free, none is charged as a crash",
+          "[coordinator][recovery]") {
+  // Its operator stopped it (SIGTERM), and a task ignored the stop past the grace: the
+  // task did nothing wrong. One that had no retries left must not fail for it.
+  Tables c;
+  auto f = c.fn("f");
+  auto& w = c.worker(10, {f}, 1);
+  auto& alone = c.task(1, f);
+  alone.retries = 0;
+  alone.isolate = true;
+  REQUIRE(c.pick().size() == 1);
+  w.started = 1;
+  w.draining = true;
+  auto lost = c.scheduler.remove_worker(10);
+  lost.died = true;
+  auto d = settle_lost_worker(lost, c.tasks, c.functions, "EOF");
+  CHECK(d.retry == std::vector<std::uint64_t>{1});
+  CHECK(d.fail.empty());
+  CHECK(c.tasks.find(1)->attempt == 0);
+  CHECK(c.tasks.find(1)->crashes == 0);
+  CHECK(c.tasks.find(1)->state == TaskState::QUEUED);
+}
