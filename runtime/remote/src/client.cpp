@@ -341,7 +341,7 @@ RawTask Client::submit_raw(RawCall call) {
   // A detached raw task (the CLI's) is kept by the coordinator: no release when dropped.
   state->owned = !call.options.detached;
   RawTask out{state->task_id, Future<Bytes>::from_state(state)};
-  core_->submit(shoal::detail::Ref<shoal::detail::StateBase>(state), &remote::detail::RemoteCall<Bytes>::complete,
+  core_->submit(shoal::detail::Ref<shoal::detail::StateBase>(state), &remote::detail::RemoteCall<Bytes>::complete_raw,
                 call.function, call.signature_hash, std::move(call.args), std::move(call.deps), call.options);
   return out;
 }
@@ -352,7 +352,7 @@ Future<Bytes> Client::subscribe(std::uint64_t task_id) {
   state->core = core_;
   state->owned = false;
   auto f = Future<Bytes>::from_state(state);
-  core_->subscribe(shoal::detail::Ref<shoal::detail::StateBase>(state), &remote::detail::RemoteCall<Bytes>::complete);
+  core_->subscribe(shoal::detail::Ref<shoal::detail::StateBase>(state), &remote::detail::RemoteCall<Bytes>::complete_raw);
   return f;
 }
 

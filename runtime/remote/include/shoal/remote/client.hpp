@@ -170,13 +170,11 @@ class RemoteCall final : public shoal::detail::State<T>, public RemoteCallInfo {
   [[nodiscard]] bool is_task() const noexcept override { return true; }
   ~RemoteCall() override;
 
-  /// Completes with an encoded value (decoding it as T).
+  /// Completes with an encoded value (decoding it as T, a Bytes result too).
   static void complete(shoal::detail::StateBase* base, const Bytes& value) {
     auto* self = static_cast<RemoteCall*>(base);
     try {
-      if constexpr (std::is_same_v<T, Bytes>) {
-        self->try_set_value(value);
-      } else if constexpr (std::is_void_v<T>) {
+      if constexpr (std::is_void_v<T>) {
         self->try_set_value();
       } else {
         self->try_set_value(codec::decode<T>(value));
@@ -184,6 +182,13 @@ class RemoteCall final : public shoal::detail::State<T>, public RemoteCallInfo {
     } catch (...) {
       self->try_set_exception(std::current_exception());
     }
+  }
+
+  /// Completes with the encoded value itself (submit_raw, subscribe).
+  static void complete_raw(shoal::detail::StateBase* base, const Bytes& value)
+    requires std::is_same_v<T, Bytes>
+  {
+    static_cast<RemoteCall*>(base)->try_set_value(value);
   }
 };
 
