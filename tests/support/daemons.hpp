@@ -51,6 +51,15 @@ inline std::uint64_t rss_kib(pid_t pid) {
   return 0;
 }
 
+/// The peak resident memory of process `pid` (VmHWM), in KiB (0 when it cannot be read).
+inline std::uint64_t peak_rss_kib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6));
+  return 0;
+}
+
 /// A token of 32 bytes, the least a token file may hold.
 inline const std::string kTestToken = "0123456789abcdef0123456789abcdef";
 

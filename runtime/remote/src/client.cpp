@@ -165,26 +165,23 @@ std::uint64_t ClientCore::next_id() {
 }
 
 // Backpressure: no more than max_unacknowledged submits ahead of the coordinator's
-// acknowledgements; false (the state failed with Overloaded) when none came in time.
-bool ClientCore::room_for(Impl& im, std::unique_lock<std::mutex>& lock, std::uint64_t id,
-                          shoal::detail::Ref<shoal::detail::StateBase>& state) {
+// acknowledgements; throws Overloaded when none came in time.
+void ClientCore::room_for(Impl& im, std::unique_lock<std::mutex>& lock, std::uint64_t id) {
   auto ahead = [&] { return (id & 0xffffffffu) - std::min(id & 0xffffffffu, im.accepted & 0xffffffffu); };
   // A journaled coordinator acknowledges only once on disk (a group commit and an fsync
   // later): a window 8 times as wide keeps the same pace.
   const std::uint64_t bound = std::uint64_t{options_.max_unacknowledged} * (journaled() ? 8 : 1);
-  if (ahead() <= bound) return true;
+  if (ahead() <= bound) return;
   bool may_wait = !im.local ? std::this_thread::get_id() != im.thread_id
                             : im.gate->loop_thread.load(std::memory_order_relaxed) != std::this_thread::get_id();
   if (!may_wait ||
       im.accepted_cv.wait_for(lock, options_.submit_timeout,
                               [&] { return im.closed || ahead() <= bound; }))
-    return true;
+    return;
   lock.unlock();
-  state->try_set_exception(std::make_exception_ptr(Overloaded(
-      "the coordinator at " + address_text_ + " acknowledged none of this client's last " +
-      std::to_string(bound) + " submits within " +
-      std::to_string(options_.submit_timeout.count()) + " ms: it is overloaded (retry later)")));
-  return false;
+  throw Overloaded("the coordinator at " + address_text_ + " acknowledged none of this client's last " +
+                   std::to_string(bound) + " submits within " + std::to_string(options_.submit_timeout.count()) +
+                   " ms: it is overloaded (retry later)");
 }
 
 // Registers `state` as pending and queues what `add` puts in the outbox (under the lock);
@@ -193,9 +190,15 @@ template <typename Add>
 void ClientCore::enqueue(shoal::detail::Ref<shoal::detail::StateBase> state, Completer complete, Add&& add,
                          bool submit) {
   auto& im = *impl_;
-  auto id = dynamic_cast<RemoteCallInfo*>(state.get())->task_id;
+  auto* info = dynamic_cast<RemoteCallInfo*>(state.get());
+  auto id = info->task_id;
   std::unique_lock lock(im.mu);
-  if (submit && !room_for(im, lock, id, state)) return;
+  if (submit) try {
+      room_for(im, lock, id);
+    } catch (const Overloaded&) {
+      info->owned = false;  // never sent: nothing to release
+      throw;
+    }
   if (im.closed) {
     auto why = im.closed_why;
     lock.unlock();

@@ -238,8 +238,7 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   template <typename Add>
   void enqueue(shoal::detail::Ref<shoal::detail::StateBase> state, Completer complete, Add&& add,
                bool submit = false);
-  bool room_for(Impl& im, std::unique_lock<std::mutex>& lock, std::uint64_t id,
-                shoal::detail::Ref<shoal::detail::StateBase>& state);
+  void room_for(Impl& im, std::unique_lock<std::mutex>& lock, std::uint64_t id);
 };
 
 /// Registry::global()'s entry for the function at `address` (a one-entry cache per
