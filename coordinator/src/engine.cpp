@@ -97,26 +97,43 @@ void Engine::start_peer(std::shared_ptr<link::Connection> conn) {
 
 // Caps the strangers over TCP, in all and per address, by closing the oldest ones: a
 // flood of half-open connections costs the flooder its own older connections, never
-// a Unix-socket client (not capped) or a peer that said hello.
+// a Unix-socket client (not capped) or a peer that said hello. A stranger whose guess
+// of the token was refused counts too, but is not closed early (that would answer its
+// guess before the penalty): when only such ones are left, the newcomer goes instead.
+// So wrong guesses held at once are capped, and answered at the penalty's pace.
 void Engine::admit_stranger(Peer& p) {
   std::vector<Peer*> all, same;
   for (auto& [ptr, q] : connections) {
-    if (q->id != 0 || q->refused || !q->conn->is_tcp() || q->conn->closed() || ptr == &p) continue;
+    if (q->id != 0 || !q->conn->is_tcp() || q->conn->closed() || ptr == &p) continue;
     all.push_back(ptr);
     if (q->conn->peer_address() == p.conn->peer_address()) same.push_back(ptr);
   }
-  auto oldest_first = [](Peer* a, Peer* b) { return a->accepted_ns < b->accepted_ns; };
-  auto evict = [&](std::vector<Peer*>& list, std::size_t cap, const char* what) {
-    if (list.size() < cap) return;
-    std::sort(list.begin(), list.end(), oldest_first);
-    for (std::size_t i = 0; i + cap <= list.size(); ++i) list[i]->conn->close(what);
-    list.clear();
+  // Not refused first, then oldest first.
+  auto order = [](Peer* a, Peer* b) { return std::pair(a->refused, a->accepted_ns) < std::pair(b->refused, b->accepted_ns); };
+  auto make_room = [&](std::vector<Peer*>& list, std::size_t cap, const char* what) {
+    std::erase_if(list, [](Peer* q) { return q->conn->closed(); });
+    if (list.size() < cap) return true;
+    std::sort(list.begin(), list.end(), order);
+    std::size_t excess = list.size() + 1 - cap;
+    for (auto* q : list) {
+      if (excess == 0 || q->refused) break;
+      q->conn->close(what);
+      --excess;
+    }
+    if (excess == 0) return true;
+    p.conn->close(what);
+    return false;
   };
-  evict(same, opt.max_strangers_per_address, "too many connections without a hello from this address");
-  evict(all, opt.max_strangers, "too many connections without a hello");
+  if (make_room(same, opt.max_strangers_per_address, "too many connections without a hello from this address"))
+    make_room(all, opt.max_strangers, "too many connections without a hello");
 }
 
 void Engine::close_late_hellos(std::uint64_t now) {
+  // Addresses quiet for a minute are forgotten (a scan from many addresses leaves no trace).
+  std::erase_if(refusals, [&](const auto& kv) {
+    const auto& r = kv.second;
+    return now - std::max(r.logged_at, r.answer_at) > 60'000'000'000ull;
+  });
   std::vector<Peer*> late;
   for (auto& [ptr, p] : connections)
     if (p->id == 0 && !p->refused && !p->conn->closed() && now - p->accepted_ns > ns(opt.hello_timeout))
@@ -136,11 +153,15 @@ void Engine::note_refusal(const std::string& address, const std::string& reason)
   }
 }
 
-// A refused hello is answered after the penalty.
+// A refused hello is answered after the penalty; the refusals of one address are answered
+// one penalty apart (parallel guesses are no faster than one after another).
 void Engine::refuse(Peer& p, const link::HelloCheck& check) {
   p.refused = true;
   note_refusal(p.conn->peer_address(), check.reason);
-  auto timer = std::make_shared<asio::steady_timer>(ex, opt.auth_penalty);
+  auto& r = refusals[p.conn->peer_address()];
+  auto now = steady_ns();
+  r.answer_at = std::max(now, r.answer_at) + ns(opt.auth_penalty);
+  auto timer = std::make_shared<asio::steady_timer>(ex, std::chrono::nanoseconds(r.answer_at - now));
   timer->async_wait([self = shared_from_this(), conn = p.conn, check, timer](std::error_code) {
     if (conn->closed()) return;
     link::send_error(*conn, check.code, check.message, true);

@@ -93,6 +93,7 @@ struct Engine : std::enable_shared_from_this<Engine> {
   // Refused hellos per peer address, for the log (one line per address per 10 s).
   struct Refusals {
     std::uint64_t count = 0, logged_at = 0;
+    std::uint64_t answer_at = 0;  // steady ns: when its latest refusal is answered
   };
   std::unordered_map<std::string, Refusals> refusals;
   std::uint64_t accept_failures = 0, accept_logged_at = 0;

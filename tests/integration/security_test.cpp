@@ -224,6 +224,30 @@ std::pair<int, std::uint16_t> listen_loopback() {
 }
 
 /// Reads until EOF (or `limit`); true when the peer closed.
+// Connects, says hello as a client and answers the challenge with a wrong proof: the fd,
+// or -1 when the coordinator closed the connection before its challenge.
+int wrong_guess(std::uint16_t port) {
+  int fd = connect_tcp(port);
+  if (fd < 0) return -1;
+  capnp::MallocMessageBuilder hello;
+  auto h = hello.initRoot<schema::Envelope>().initHello();
+  h.setProtocolVersion(schema::PROTOCOL_VERSION);
+  h.setRole(schema::Role::CLIENT);
+  std::string nonce(32, 'n');
+  h.setNonce(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(nonce.data()), nonce.size()));
+  send_frame(fd, hello);
+  if (!read_frame(fd, 5s)) {
+    ::close(fd);
+    return -1;
+  }
+  capnp::MallocMessageBuilder proof;
+  std::string guess(32, 'g');
+  proof.initRoot<schema::Envelope>().initProof().setProof(
+      capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(guess.data()), guess.size()));
+  send_frame(fd, proof);
+  return fd;
+}
+
 bool closed_by_peer(int fd, std::chrono::milliseconds limit) {
   auto deadline = std::chrono::steady_clock::now() + limit;
   char buf[4096];
@@ -427,23 +451,9 @@ TEST_CASE("a wrong token is refused: the client refuses the coordinator, a wrong
   // A guesser that answers the challenge with a wrong proof waits out the penalty each
   // time (found broken: ~3,800 guesses a second were answered at once).
   for (int i = 0; i < 3; ++i) {
-    int fd = connect_tcp(port);
-    REQUIRE(fd >= 0);
-    capnp::MallocMessageBuilder hello;
-    auto h = hello.initRoot<schema::Envelope>().initHello();
-    h.setProtocolVersion(schema::PROTOCOL_VERSION);
-    h.setRole(schema::Role::CLIENT);
-    std::string nonce(32, 'n');
-    h.setNonce(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(nonce.data()), nonce.size()));
-    send_frame(fd, hello);
-    auto challenge = read_frame(fd, 5s);
-    REQUIRE(challenge.has_value());
-    capnp::MallocMessageBuilder proof;
-    std::string guess(32, 'g');
-    proof.initRoot<schema::Envelope>().initProof().setProof(
-        capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(guess.data()), guess.size()));
     auto t0 = std::chrono::steady_clock::now();
-    send_frame(fd, proof);
+    int fd = wrong_guess(port);
+    REQUIRE(fd >= 0);
     CHECK(closed_by_peer(fd, 5s));
     CHECK(std::chrono::steady_clock::now() - t0 >= 350ms);
     ::close(fd);
@@ -455,6 +465,50 @@ TEST_CASE("a wrong token is refused: the client refuses the coordinator, a wrong
   auto log = shoal::test::read_file(c.dir.file("coordinator.log"));
   CHECK_THAT(log, Contains("refused 1 connection(s) from 127.0.0.1 in the last 10 s: a wrong proof of the token"));
   CHECK(log.find("refused 2") == std::string::npos);  // the next two were counted, not logged
+}
+
+TEST_CASE("wrong guesses in parallel from one address are answered one penalty apart, and at most 32 wait",
+          "[integration][security]") {
+  // Found broken (review): each refused connection waited out its own penalty and none
+  // counted as a stranger, so 1,000 guesses on 1,000 connections were all answered after
+  // one penalty, and held 1,000 descriptors meanwhile.
+  shoal::test::TempDir t;
+  shoal::test::write_token_file(t.file("token"));
+  shoal::test::Cluster c({"--listen", "tcp://127.0.0.1:0", "--token-file", t.file("token"), "--auth-penalty-ms",
+                          "1000"});
+  auto tcp = c.coordinator->line();
+  REQUIRE(tcp.has_value());
+  auto port = port_of(*tcp);
+  std::vector<int> waiting;
+  int turned_away = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 40; ++i) {
+    int fd = wrong_guess(port);
+    if (fd >= 0)
+      waiting.push_back(fd);
+    else
+      ++turned_away;
+  }
+  struct Close {
+    std::vector<int>& fds;
+    ~Close() {
+      for (int fd : fds) ::close(fd);
+    }
+  } close_all{waiting};
+  INFO(c.logs());
+  CHECK(waiting.size() == 32);  // --max-strangers-per-address: the rest never got to guess
+  CHECK(turned_away == 8);
+  // One second after the first guess its answer comes; the next ones one second apart.
+  int answered = 0;
+  auto until = t0 + 1500ms;
+  for (int fd : waiting) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    if (closed_by_peer(fd, std::max(left, 0ms))) ++answered;
+  }
+  CHECK(answered <= 1);
+  // A local client is not held up by any of it.
+  shoal::Client local(c.address);
+  CHECK(local.workers().result(5s).empty());
 }
 
 TEST_CASE("an impostor on the coordinator's port learns no token and cannot make a worker run anything",
