@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "cli_common.hpp"
+#include "shoal/link/flags.hpp"
 #include "shoal/proto/frame.hpp"
 #include "shoal/remote/link.hpp"
 
@@ -26,27 +27,10 @@ std::chrono::milliseconds seconds_to_ms(double s) {
   return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000.0 + 0.5));
 }
 
-/// The longest timeout or grace a flag takes: the longest task timeout, in seconds.
-constexpr double kMaxSeconds = static_cast<double>(link::kMaxTimeoutMs) / 1000;
-
-/// A number of seconds: finite, above zero (or zero when `zero_ok`), at most kMaxSeconds.
-/// Checked before CLI11 converts it, so "nan", "-1" and "1e300" are usage errors (exit 2).
+/// A number of seconds (link::seconds_flag_error): finite, above zero (or zero when
+/// `zero_ok`), at most 1e9. Checked before CLI11 converts it (exit 2).
 CLI::Validator seconds(bool zero_ok) {
-  return CLI::Validator(
-      [zero_ok](std::string& text) -> std::string {
-        double v = 0;
-        try {
-          std::size_t used = 0;
-          v = std::stod(text, &used);
-          if (used != text.size()) return "'" + text + "' is not a number of seconds";
-        } catch (const std::exception&) {
-          return "'" + text + "' is not a number of seconds";
-        }
-        if (!std::isfinite(v) || v < 0 || (!zero_ok && v == 0) || v > kMaxSeconds)
-          return "seconds must be " + std::string(zero_ok ? "0" : "more than 0") + " to 1e9, not " + text;
-        return {};
-      },
-      "SECONDS");
+  return CLI::Validator([zero_ok](std::string& text) { return link::seconds_flag_error(text, zero_ok); }, "SECONDS");
 }
 
 /// The name of worker `id`, from a workers() list ("" when unknown).

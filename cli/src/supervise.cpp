@@ -6,9 +6,13 @@
 // passes SIGTERM on (each worker drains for its --grace), waits, SIGKILLs stragglers and
 // exits 0.
 
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -66,8 +70,24 @@ int cmd_supervise(const Globals& g) {
   auto spec = nlohmann::json::parse(slurp(dir / "supervisor.json"), nullptr, false);
   if (spec.is_discarded() || !spec.contains("workers"))
     throw CliError(exit_usage, "__supervise: no worker spec in " + (dir / "supervisor.json").string());
-  std::ofstream log(dir / "supervisor.log", std::ios::app);
-  auto say = [&](const std::string& line) { log << now_text() << " " << line << std::endl; };
+  // Appended to, never through a symlink (as every file in the state directory).
+  int log_fd = ::open((dir / "supervisor.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (log_fd < 0)
+    throw CliError(exit_usage, "__supervise: cannot open " + (dir / "supervisor.log").string() + ": " +
+                                   std::strerror(errno));
+  struct CloseFd {
+    int fd;
+    ~CloseFd() { ::close(fd); }
+  } close_log{log_fd};
+  auto say = [&](const std::string& line) {
+    auto text = now_text() + " " + line + "\n";
+    for (std::size_t at = 0; at < text.size();) {
+      auto n = ::write(log_fd, text.data() + at, text.size() - at);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;  // a full disk: the line is lost, supervising goes on
+      at += static_cast<std::size_t>(n);
+    }
+  };
   auto grace = std::chrono::milliseconds(static_cast<std::int64_t>(spec.value("grace", 5.0) * 1000));
 
   std::vector<Slot> slots;

@@ -7,18 +7,30 @@
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 
+#include <charconv>
+#include <cmath>
 #include <csignal>
 #include <fstream>
 #include <iostream>
+#include <string_view>
 
 #include "shoal/coordinator/coordinator.hpp"
 #include "shoal/core/error.hpp"
 #include "shoal/link/address.hpp"
+#include "shoal/link/flags.hpp"
 #include "shoal/link/handshake.hpp"
 #include "shoal/link/private_files.hpp"
 #include "shoal/link/tls.hpp"
 
 namespace shoal::coordinator {
+
+namespace {
+
+CLI::Validator seconds_flag(bool zero_ok) {
+  return CLI::Validator([zero_ok](std::string& text) { return link::seconds_flag_error(text, zero_ok); }, "SECONDS");
+}
+
+}  // namespace
 
 int coordinator_main(int argc, char** argv) {
   CLI::App app{"shoal-coordinator: queues tasks and dispatches them to shoal workers.\n"
@@ -46,6 +58,7 @@ int coordinator_main(int argc, char** argv) {
                  "(mutual TLS)")
       ->envname("SHOAL_TLS_CA");
   app.add_option("--retries", opt.retries, "attempts after a worker loss before a task fails with WorkerLost")
+      ->check(CLI::Range(0, link::kMaxRetries))
       ->capture_default_str();
   app.add_option("--function-retries", fn_retries, "NAME=N: retries for one function; repeatable");
   app.add_option("--max-crashes", opt.max_crashes,
@@ -53,11 +66,15 @@ int coordinator_main(int argc, char** argv) {
                  "fails with TaskCrashed")
       ->check(CLI::Range(1u, 1000u))
       ->capture_default_str();
-  app.add_option("--heartbeat-ms", heartbeat_ms, "heartbeat interval")->capture_default_str();
+  app.add_option("--heartbeat-ms", heartbeat_ms, "heartbeat interval")
+      ->check(CLI::Range(1L, 600'000L))
+      ->capture_default_str();
   app.add_option("--heartbeat-timeout-ms", heartbeat_timeout_ms, "a worker silent this long is lost")
+      ->check(CLI::Range(1L, 3'600'000L))
       ->capture_default_str();
   app.add_option("--unregistered-wait-ms", unregistered_ms,
                  "how long a task waits for a worker with its function before failing NotRegistered")
+      ->check(CLI::Range(0L, 3'600'000L))
       ->capture_default_str();
   app.add_option("--max-peer-queue-mib", max_peer_queue_mib,
                  "what may wait to be written to one peer; a peer that stops reading beyond it is disconnected")
@@ -68,8 +85,12 @@ int coordinator_main(int argc, char** argv) {
                  "cancel --force, its worker exits)")
       ->check(CLI::Range(0L, 600'000L))
       ->capture_default_str();
-  app.add_option("--grace", grace_s, "seconds running tasks get to finish on SIGTERM")->capture_default_str();
-  app.add_option("--result-ttl", ttl_s, "seconds detached results are kept")->capture_default_str();
+  app.add_option("--grace", grace_s, "seconds running tasks get to finish on SIGTERM")
+      ->check(seconds_flag(true))
+      ->capture_default_str();
+  app.add_option("--result-ttl", ttl_s, "seconds detached results are kept")
+      ->check(CLI::Range(1L, 10L * 365 * 86400))
+      ->capture_default_str();
   app.add_option("--pid-file", pid_file, "write the pid here (mode 0600; a symlink there is refused)");
   app.add_option("--hello-timeout-ms", hello_timeout_ms, "a connection must say hello within this")
       ->check(CLI::Range(1L, 600'000L))
@@ -117,7 +138,12 @@ int coordinator_main(int argc, char** argv) {
     for (auto& f : fn_retries) {
       auto eq = f.find('=');
       if (eq == std::string::npos || eq == 0) throw ValueError("--function-retries wants NAME=N, not " + f);
-      opt.function_retries[f.substr(0, eq)] = std::stoi(f.substr(eq + 1));
+      int n = -1;
+      auto digits = std::string_view(f).substr(eq + 1);
+      auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+      if (ec != std::errc() || end != digits.data() + digits.size() || n < 0 || n > link::kMaxRetries)
+        throw ValueError("--function-retries " + f + ": N must be 0 to " + std::to_string(link::kMaxRetries));
+      opt.function_retries[f.substr(0, eq)] = n;
     }
     if (!token_file.empty()) opt.token = link::read_token_file(token_file);
     if (opt.tls.enabled()) (void)link::TlsContext::server(opt.tls);  // a bad file: one line, exit 2
@@ -130,7 +156,7 @@ int coordinator_main(int argc, char** argv) {
     opt.auth_penalty = std::chrono::milliseconds(auth_penalty_ms);
     opt.heartbeat_timeout = std::chrono::milliseconds(heartbeat_timeout_ms);
     opt.unregistered_wait = std::chrono::milliseconds(unregistered_ms);
-    opt.grace = std::chrono::milliseconds(static_cast<long>(grace_s * 1000));
+    opt.grace = std::chrono::milliseconds(std::llround(grace_s * 1000));
     opt.result_ttl = std::chrono::seconds(ttl_s);
     opt.log = !quiet;
     opt.listen_default = true;

@@ -100,6 +100,20 @@ TEST_CASE("a pid or state file is never written through a planted symlink", "[in
   CHECK_THAT(slurp(d.file("c.log")), Contains("is a symlink"));
   CHECK(slurp(d.file("precious")) == "keep me\n");
 
+  // The supervisor of `shoal start` appends to its log, never through a symlink (found
+  // in review: it opened supervisor.log with std::ofstream).
+  auto state = d.file("state");
+  REQUIRE(::mkdir(state.c_str(), 0700) == 0);
+  {
+    std::ofstream(state + "/supervisor.json") << R"({"workers": [], "grace": 1})";
+  }
+  REQUIRE(::symlink(d.file("precious").c_str(), (state + "/supervisor.log").c_str()) == 0);
+  shoal::test::Daemon supervisor({std::string(SHOAL_BIN_DIR) + "/shoal", "--state-dir", state, "__supervise"},
+                                 d.file("supervisor.out"));
+  CHECK(supervisor.wait(10s) == 2);
+  CHECK_THAT(slurp(d.file("supervisor.out")), Contains("supervisor.log"));
+  CHECK(slurp(d.file("precious")) == "keep me\n");
+
   shoal::link::write_private_file(d.file("fresh.pid"), "42\n");
   struct stat st{};
   REQUIRE(::stat(d.file("fresh.pid").c_str(), &st) == 0);
@@ -699,4 +713,40 @@ TEST_CASE("a TLS key file readable by others, or a CA that is not one, stops the
                         d.file("c.log"));
   CHECK(c.wait(10s) == 2);
   CHECK_THAT(shoal::test::read_file(d.file("c.log")), Contains("is not a PEM CA certificate"));
+}
+
+TEST_CASE("the daemons refuse NaN, negative and overflowing durations and counts with exit 2 and one line",
+          "[integration][security]") {
+  // Found in review of issue 11: `shoal` checked its numbers, the daemons that systemd,
+  // Slurm and Kubernetes start directly did not (--grace nan was undefined behaviour).
+  shoal::test::TempDir d;
+  auto sock = "unix://" + d.file("c.sock");
+  std::string coordinator = std::string(SHOAL_BIN_DIR) + "/shoal-coordinator",
+              worker = std::string(SHOAL_BIN_DIR) + "/shoal-worker";
+  int n = 0;
+  for (std::vector<std::string> argv : std::vector<std::vector<std::string>>{
+           {coordinator, "--grace", "nan"},
+           {coordinator, "--grace", "-1"},
+           {coordinator, "--grace", "1e300"},
+           {coordinator, "--retries", "-5"},
+           {coordinator, "--retries", "2000000000"},
+           {coordinator, "--function-retries", "f=-1"},
+           {coordinator, "--function-retries", "f=2x"},
+           {coordinator, "--heartbeat-ms", "0"},
+           {coordinator, "--heartbeat-timeout-ms", "-3"},
+           {coordinator, "--result-ttl", "0"},
+           {worker, "--grace", "nan"},
+           {worker, "--grace", "inf"},
+           {worker, "--reconnect-timeout", "-2"},
+           {worker, "--reconnect-timeout", "nan"},
+           {worker, "--coroutines", "0"}}) {
+    argv.insert(argv.end(), {argv[0] == coordinator ? "--listen" : "-c", sock});
+    auto log = d.file("out" + std::to_string(n++));
+    shoal::test::Daemon daemon(argv, log);
+    INFO(argv[1] << " " << argv[2] << ": " << slurp(log));
+    CHECK(daemon.wait(10s) == 2);
+    auto text = slurp(log);
+    CHECK(std::count(text.begin(), text.end(), '\n') <= 2);  // CLI11's line and its --help hint
+    CHECK(text.find(argv[1]) != std::string::npos);
+  }
 }

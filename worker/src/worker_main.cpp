@@ -5,12 +5,14 @@
 #include <CLI/CLI.hpp>
 #include <asio/signal_set.hpp>
 
+#include <cmath>
 #include <csignal>
 #include <fstream>
 #include <iostream>
 #include <thread>
 
 #include "shoal/core/loop.hpp"
+#include "shoal/link/flags.hpp"
 #include "shoal/link/tls.hpp"
 #include "shoal/link/handshake.hpp"
 #include "shoal/link/private_files.hpp"
@@ -19,6 +21,14 @@
 #include "shoal/worker/worker.hpp"
 
 namespace shoal::worker {
+
+namespace {
+
+CLI::Validator seconds_flag(bool zero_ok) {
+  return CLI::Validator([zero_ok](std::string& text) { return link::seconds_flag_error(text, zero_ok); }, "SECONDS");
+}
+
+}  // namespace
 
 int worker_main(int argc, char** argv) {
   CLI::App app{"shoal-worker: runs tasks for a shoal coordinator.\n"
@@ -34,7 +44,9 @@ int worker_main(int argc, char** argv) {
                  "default socket " + remote::default_address() + ")");
   app.add_option("--threads,-t", opt.threads, "threads for plain (blocking) tasks (default: one per core)")
       ->check(CLI::Range(1u, 4096u));
-  app.add_option("--coroutines", opt.coroutines, "coroutine tasks run at once")->capture_default_str();
+  app.add_option("--coroutines", opt.coroutines, "coroutine tasks run at once")
+      ->check(CLI::Range(1u, 1'000'000u))
+      ->capture_default_str();
   app.add_option("--load,-l", loads, "a task library (.so) to load; repeatable")->check(CLI::ExistingFile);
   app.add_option("--name,-n", opt.name, "this worker's name (default: w<pid>)");
   app.add_option("--token-file", token_file, "file holding the coordinator's token (TCP)")->envname("SHOAL_TOKEN_FILE");
@@ -46,9 +58,14 @@ int worker_main(int argc, char** argv) {
       ->envname("SHOAL_TLS_CERT");
   app.add_option("--tls-key", opt.tls.key, "TLS: the key of --tls-cert (a file only you can read)")
       ->envname("SHOAL_TLS_KEY");
-  app.add_option("--grace", grace_s, "seconds running tasks get to finish on SIGTERM")->capture_default_str();
+  app.add_option("--grace", grace_s, "seconds running tasks get to finish on SIGTERM")
+      ->check(seconds_flag(true))
+      ->capture_default_str();
   app.add_option("--reconnect-timeout", reconnect_s,
                  "seconds to keep trying when the coordinator goes away (0: forever, -1: never)")
+      ->check(CLI::Validator(
+          [](std::string& text) { return text == "-1" ? std::string() : link::seconds_flag_error(text, true); },
+          "SECONDS"))
       ->capture_default_str();
   app.add_option("--max-tasks", opt.max_tasks, "exit after this many tasks (0: never)")->capture_default_str();
   app.add_option("--fd", opt.adopted_fd, "use this inherited, connected socket (set by LocalCluster)")
@@ -61,8 +78,8 @@ int worker_main(int argc, char** argv) {
   }
   opt.log = !quiet;
   opt.report_crashes = true;  // a worker process: its last words name the task that killed it
-  opt.grace = std::chrono::milliseconds(static_cast<long>(grace_s * 1000));
-  opt.reconnect_timeout = std::chrono::milliseconds(static_cast<long>(reconnect_s * 1000));
+  opt.grace = std::chrono::milliseconds(std::llround(grace_s * 1000));
+  opt.reconnect_timeout = std::chrono::milliseconds(std::llround(reconnect_s * 1000));
   try {
     if (!token_file.empty()) opt.token = link::read_token_file(token_file);
     if (!opt.coordinator.empty()) (void)remote::parse_address(opt.coordinator);
