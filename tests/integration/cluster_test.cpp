@@ -13,6 +13,8 @@
 #include "shoal/cluster/local_cluster.hpp"
 #include "shoal/cluster/process.hpp"
 #include "shoal/cluster/process_pool.hpp"
+#include "shoal/link/handshake.hpp"
+#include "shoal/link/tls.hpp"
 #include "support/daemons.hpp"
 #include "support/test_tasks.hpp"
 
@@ -90,6 +92,47 @@ TEST_CASE("a remote function returning shoal::Bytes gives the caller exactly its
     CHECK(echoed.size() == want.size());
     CHECK((echoed.view() == want.view()));
   }
+}
+
+TEST_CASE("LocalCluster with TCP, a token and mutual TLS: a client with the CA's certificate works, one "
+          "without it or with another token is refused",
+          "[cluster][tls]") {
+  // LocalClusterOptions::listen, token and tls, for real (found untested in review).
+  shoal::test::TempDir d;
+  auto pki = d.file("pki");
+  (void)shoal::link::init_certificates(pki, {});
+  auto at = [&](const char* f) { return pki + "/" + f; };
+  auto token = shoal::link::read_token_file(at("token"));
+  shoal::LocalCluster local(1, {.threads_per_worker = 1,
+                                .listen = {"tcp://127.0.0.1:0"},
+                                .token = token,
+                                .tls = {.cert = at("coordinator.crt"), .key = at("coordinator.key"), .ca = at("ca.crt")}});
+  auto tcp = local.addresses().back();
+  REQUIRE(tcp.rfind("tcp://127.0.0.1:", 0) == 0);
+  shoal::link::TlsOptions mine{.cert = at("client.crt"), .key = at("client.key"), .ca = at("ca.crt")};
+  shoal::Client client(tcp, {.token = token, .tls = mine});
+  CHECK(client.submit(&shoal_test_tasks::square, std::int64_t{12}).result(30s) == 144);
+  // No client certificate: the mutual-TLS coordinator refuses the handshake.
+  CHECK_THROWS_AS(shoal::Client(tcp, {.token = token, .tls = {.ca = at("ca.crt")}, .connect_timeout = 5s}),
+                  shoal::ConnectionError);
+  // The right certificate, the wrong token.
+  CHECK_THROWS_AS(shoal::Client(tcp, {.token = std::string(32, 'w'), .tls = mine, .connect_timeout = 5s}),
+                  shoal::ConnectionError);
+  // The local client, on the private socket, is untouched by all of it.
+  CHECK(local.client().submit(&shoal_test_tasks::square, std::int64_t{3}).result(30s) == 9);
+}
+
+TEST_CASE("submit refuses a timeout or retries out of range with ValueError, and sends nothing", "[cluster]") {
+  // The API's side of the CLI's checks (found untested in review of issue 11).
+  shoal::LocalCluster local(1, {.threads_per_worker = 1});
+  auto& client = local.client();
+  using namespace std::chrono;
+  for (auto bad : {milliseconds(0), milliseconds(-1), milliseconds(shoal::kMaxTimeoutMs + 1)})
+    CHECK_THROWS_AS(client.submit({.timeout = bad}, &shoal_test_tasks::square, std::int64_t{2}), shoal::ValueError);
+  for (int bad : {-2, -5, shoal::kMaxRetries + 1, 2'000'000'000})
+    CHECK_THROWS_AS(client.submit({.retries = bad}, &shoal_test_tasks::square, std::int64_t{2}), shoal::ValueError);
+  CHECK(client.submit({.timeout = 30s, .retries = 0}, &shoal_test_tasks::square, std::int64_t{5}).result(30s) == 25);
+  CHECK(client.status().result(5s).done == 1);  // the refused ones never reached the coordinator
 }
 
 TEST_CASE("LocalCluster: stop leaves no child behind", "[cluster]") {

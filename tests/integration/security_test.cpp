@@ -23,6 +23,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -447,6 +448,53 @@ TEST_CASE("1,100 strangers on TCP do not lock out a Unix-socket client, and the 
   CHECK(std::count(log.begin(), log.end(), '\n') < 20);
 }
 
+TEST_CASE("strangers from many addresses are capped in all by --max-strangers, oldest first, and the coordinator "
+          "raised its descriptor limit",
+          "[integration][security]") {
+  // The cap in all was never reached by a test: every stranger came from 127.0.0.1, so
+  // the per-address cap closed them first. Linux routes all of 127/8 to lo.
+  shoal::test::TempDir t;
+  shoal::test::write_token_file(t.file("token"));
+  shoal::test::Cluster c({"--listen", "tcp://127.0.0.1:0", "--token-file", t.file("token"), "--hello-timeout-ms",
+                          "60000", "--max-strangers", "10", "--max-strangers-per-address", "4"});
+  auto tcp = c.coordinator->line();
+  REQUIRE(tcp.has_value());
+  auto port = port_of(*tcp);
+  // RLIMIT_NOFILE raised to its hard limit at start.
+  std::ifstream limits("/proc/" + std::to_string(c.coordinator->pid()) + "/limits");
+  std::string line, soft, hard;
+  while (std::getline(limits, line))
+    if (line.rfind("Max open files", 0) == 0) std::istringstream(line.substr(14)) >> soft >> hard;
+  CHECK(!soft.empty());
+  CHECK(soft == hard);
+  Fds open;
+  for (int host = 2; host <= 6; ++host)
+    for (int i = 0; i < 3; ++i) {
+      int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      REQUIRE(fd >= 0);
+      open.fds.push_back(fd);
+      sockaddr_in from{};
+      from.sin_family = AF_INET;
+      from.sin_addr.s_addr = htonl(0x7f000000u | static_cast<std::uint32_t>(host));
+      REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) == 0);
+      sockaddr_in to{};
+      to.sin_family = AF_INET;
+      to.sin_port = htons(port);
+      to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0);  // accepted in this order
+    }
+  // 15 strangers, 3 per address (under its cap of 4), 10 in all: the 5 oldest were closed.
+  int closed_oldest = 0;
+  for (std::size_t i = 0; i < 5; ++i) closed_oldest += closed_by_peer(open.fds[i], 5s) ? 1 : 0;
+  CHECK(closed_oldest == 5);
+  int closed_newest = 0;
+  for (std::size_t i = 5; i < open.fds.size(); ++i) closed_newest += closed_by_peer(open.fds[i], 200ms) ? 1 : 0;
+  CHECK(closed_newest == 0);
+  // A local client is never one of them.
+  shoal::Client client(c.address);
+  CHECK(client.workers().result(5s).empty());
+}
+
 TEST_CASE("a wrong token is refused: the client refuses the coordinator, a wrong proof waits out the penalty",
           "[integration][security]") {
   shoal::test::TempDir t;
@@ -600,9 +648,17 @@ TEST_CASE("a token file that is short, readable by others or a symlink stops the
   struct Case {
     std::string file, says;
   };
-  for (const auto& [file, says] : {Case{short_one, "has 6 bytes: it needs at least 32"},
-                                   Case{open_one, "is readable by others (mode 0644): chmod 600"},
-                                   Case{d.file("link"), "is a symlink"}}) {
+  std::vector<Case> cases{Case{short_one, "has 6 bytes: it needs at least 32"},
+                          Case{open_one, "is readable by others (mode 0644): chmod 600"},
+                          Case{d.file("link"), "is a symlink"}};
+  if (::geteuid() == 0) {  // a file another user owns (and could rewrite): root can make one
+    auto theirs = shoal::test::write_token_file(d.file("theirs"));
+    REQUIRE(::chown(theirs.c_str(), 65534, 65534) == 0);
+    cases.push_back({theirs, "is owned by uid 65534, not by you"});
+  } else {
+    WARN("not root: the token file of another user is not tried here");
+  }
+  for (const auto& [file, says] : cases) {
     for (std::string daemon : {"shoal-coordinator", "shoal-worker"}) {
       std::vector<std::string> argv{std::string(SHOAL_BIN_DIR) + "/" + daemon, "--token-file", file};
       if (daemon == "shoal-coordinator")
