@@ -72,6 +72,13 @@ std::vector<std::uint64_t> ActorTable::on_worker(std::uint64_t worker) const {
   return out;
 }
 
+std::vector<std::uint64_t> ActorTable::ids() const {
+  std::vector<std::uint64_t> out;
+  out.reserve(actors_.size());
+  for (const auto& [id, a] : actors_) out.push_back(id);
+  return out;
+}
+
 std::vector<std::uint64_t> ActorTable::of_submitter(std::uint64_t submitter) const {
   std::vector<std::uint64_t> out;
   for (const auto& [id, a] : actors_)

@@ -25,6 +25,8 @@ struct ActorRecord {
   bool dead = false;
   std::string dead_why;
   bool released = false;
+  bool journaled = false;   // its row is in the journal (forgotten when it is released or dies)
+  bool recovering = false;  // from the journal: waits --adopt-wait-ms for its worker to claim it
   std::deque<std::uint64_t> calls;  // not yet forwarded, in arrival order
   std::uint64_t waiting_since = 0;  // steady ns since it waits for a worker with its class
 };
@@ -61,6 +63,8 @@ class ActorTable {
   }
   /// The live actors on worker `worker`.
   [[nodiscard]] std::vector<std::uint64_t> on_worker(std::uint64_t worker) const;
+  /// Every actor's id.
+  [[nodiscard]] std::vector<std::uint64_t> ids() const;
   /// The actors `submitter` spawned.
   [[nodiscard]] std::vector<std::uint64_t> of_submitter(std::uint64_t submitter) const;
   /// The actor whose constructor task is `task`, or null.

@@ -150,7 +150,11 @@ struct Engine : std::enable_shared_from_this<Engine> {
 
   // The journal (engine_journal.cpp).
   void open_journal();
-  void journal_accept(TaskRecord& t);
+  void journal_accept(TaskRecord& t, std::uint64_t created_actor = 0);
+  void journal_actor_gone(ActorRecord& a);
+  void recover_actors(std::vector<JournalActor> rows);
+  void settle_recovering_actors();
+  void adopt_actors(Peer& p, WorkerSlot& slot, schema::RegisterWorker::Reader r);
   void journal_touch();
   void note_ack(std::uint64_t peer_id, std::uint64_t task_id);
   void send_acks(const std::unordered_map<std::uint64_t, std::uint64_t>& acks);

@@ -27,6 +27,7 @@ void Engine::open_journal() {
     });
   });
   auto rows = journal->load();
+  recover_actors(journal->load_actors());
   // Ids are never given twice: a new connection's id space is past every earlier one.
   std::uint64_t past = journal->next_peer();
   for (const auto& r : rows) past = std::max(past, r.submitter + 1);
@@ -48,6 +49,12 @@ void Engine::open_journal() {
     t.submitted_wall = r.submitted_wall;
     t.attempt = r.attempt;
     t.journaled = true;
+    if (r.kind == JournalTask::actor_create) {
+      t.actor_create = true;
+    } else if (r.kind == JournalTask::actor_call) {
+      t.actor = r.actor;
+      t.mut().method = std::move(r.method);
+    }
     if (is_finished(r.state)) {
       t.state = r.state;
       t.value = std::move(r.value);
@@ -64,30 +71,133 @@ void Engine::open_journal() {
   for (auto id : unfinished) {
     auto* t = tasks.find(id);
     if (!t || is_finished(t->state)) continue;  // failed with a dependency already
+    if (t->actor_create) continue;  // its actor's recovery decides (settle_recovering_actors)
+    ActorRecord* a = t->actor ? actors.find(t->actor) : nullptr;
+    if (t->actor && (!a || a->dead)) {
+      fail(id, "shoal::InvalidStateError",
+           "actor " + std::to_string(t->actor) + " was released before the coordinator restarted", ErrorKind::invalid_state);
+      continue;
+    }
     auto problem = tasks.link_dependencies(*t);
     if (problem) {
       t->state = TaskState::WAITING;
       fail(id, "shoal::DependencyFailed", "task " + std::to_string(problem->first) + ", a dependency, " + problem->second,
            ErrorKind::failed);
-    } else if (t->unresolved > 0) {
-      t->state = TaskState::WAITING;
-    } else {
-      t->state = TaskState::QUEUED;
-      held.push_back(id);  // its worker may come back with it still running
+      continue;
     }
+    t->state = t->unresolved > 0 ? TaskState::WAITING : TaskState::QUEUED;
+    if (a)
+      a->calls.push_back(id);  // in id order: forwarded once its worker claims the actor
+    else if (t->state == TaskState::QUEUED)
+      held.push_back(id);  // its worker may come back with it still running
   }
-  if (!held.empty()) {
+  bool recovering_actors = false;
+  for (auto aid : actors.ids())
+    if (auto* a = actors.find(aid); a && a->recovering) recovering_actors = true;
+  if (!held.empty() || recovering_actors) {
     held_timer = std::make_unique<asio::steady_timer>(ex, opt.adopt_wait);
     held_timer->async_wait([weak = weak_from_this()](std::error_code ec) {
       if (auto self = weak.lock(); self && !ec) self->release_held();
     });
   }
   log("journal " + opt.journal + ": " + std::to_string(unfinished.size()) + " unfinished task(s) to run, " +
-      std::to_string(kept) + " result(s) kept");
+      std::to_string(kept) + " result(s) kept" +
+      (recovering_actors ? ", " + std::to_string(actors.ids().size()) + " actor(s) waiting for their workers" : ""));
+}
+
+// Actors alive when the coordinator stopped: each waits adopt_wait for the worker that
+// hosts it to come back and claim it (its state lives there).
+void Engine::recover_actors(std::vector<JournalActor> rows) {
+  for (auto& r : rows) {
+    auto& a = actors.create(r.id);
+    a.cls = std::move(r.cls);
+    a.hash = r.hash;
+    a.args = std::move(r.args);
+    a.create_task = r.create_task;
+    a.submitter = r.submitter;
+    a.journaled = true;
+    a.recovering = true;
+    a.waiting_since = steady_ns();
+  }
+}
+
+// A worker registering with actors it hosts (liveActors) or constructs (its running
+// create tasks): those recovered from the journal are its again, with their state, and
+// their calls go on where they were (the calls it still runs are its, the rest follow in
+// order). Actors nobody here knows any more are released on the worker.
+void Engine::adopt_actors(Peer& p, WorkerSlot& slot, schema::RegisterWorker::Reader r) {
+  std::vector<std::uint64_t> unknown, bound;
+  auto claim = [&](ActorRecord& a) {
+    a.recovering = false;
+    a.worker = p.id;
+    ++slot.actors;
+    bound.push_back(a.id);
+  };
+  for (auto aid : r.getLiveActors()) {
+    auto* a = actors.find(aid);
+    if (!a || !a->recovering || a->dead) {
+      unknown.push_back(aid);
+      continue;
+    }
+    claim(*a);
+    // Constructed: its ready() is done, though the word of it may have died with the
+    // coordinator.
+    if (auto* t = tasks.find(a->create_task); t && !is_finished(t->state)) finish(t->id, TaskState::DONE);
+  }
+  for (auto id : r.getRunning()) {
+    auto* t = tasks.find(id);
+    if (!t || t->state != TaskState::QUEUED) continue;
+    if (t->actor_create) {
+      auto* a = actors.by_create_task(id);
+      if (!a || !a->recovering || a->dead) continue;
+      claim(*a);
+      t->state = TaskState::RUNNING;
+      t->worker = p.id;
+      slot.inflight.insert(id);
+    } else if (t->actor) {
+      auto* a = actors.find(t->actor);
+      if (!a || a->worker != p.id) continue;
+      std::erase(a->calls, id);
+      scheduler.assign(*t, slot);
+    }
+  }
+  for (auto aid : bound)
+    if (auto* a = actors.find(aid)) pump_actor(*a);
+  if (!bound.empty())
+    log(slot.label() + " claimed " + std::to_string(bound.size()) + " actor(s) recovered from the journal");
+  if (!unknown.empty()) {
+    capnp::MallocMessageBuilder msg;
+    auto l = msg.initRoot<schema::Envelope>().initRelease().initActors(static_cast<unsigned>(unknown.size()));
+    for (unsigned i = 0; i < unknown.size(); ++i) l.set(i, unknown[i]);
+    send(p, msg);
+  }
+}
+
+// adopt_wait is over: a recovered actor no worker claimed is constructed again if its
+// constructor never finished, else its state is gone with its worker, and so is it.
+void Engine::settle_recovering_actors() {
+  for (auto aid : actors.ids()) {
+    auto* a = actors.find(aid);
+    if (!a || !a->recovering) continue;
+    a->recovering = false;
+    auto* t = tasks.find(a->create_task);
+    if (t && !is_finished(t->state)) {
+      t->state = TaskState::QUEUED;
+      a->waiting_since = steady_ns();
+      actors.unplaced(aid);
+      schedule_dispatch();
+    } else {
+      ActorTable::kill(*a, "actor " + std::to_string(aid) + " (" + a->cls +
+                               ") was lost: its worker did not come back within --adopt-wait-ms of the coordinator's "
+                               "restart, and its state lived there");
+      pump_actor(*a);
+    }
+  }
 }
 
 // The recovered tasks no worker claimed within adopt_wait: queued as any other.
 void Engine::release_held() {
+  settle_recovering_actors();
   auto ids = std::move(held);
   held.clear();
   std::size_t adopted = 0;
@@ -102,8 +212,16 @@ void Engine::release_held() {
   if (adopted) log(std::to_string(adopted) + " recovered task(s) adopted by the workers still running them");
 }
 
-void Engine::journal_accept(TaskRecord& t) {
+void Engine::journal_accept(TaskRecord& t, std::uint64_t created_actor) {
   JournalTask r;
+  if (t.actor_create) {
+    r.kind = JournalTask::actor_create;
+    r.actor = created_actor;
+  } else if (t.actor) {
+    r.kind = JournalTask::actor_call;
+    r.actor = t.actor;
+    r.method = t.method();
+  }
   r.id = t.id;
   r.submitter = t.submitter;
   r.function = functions[t.fn].name;
@@ -162,6 +280,13 @@ void Engine::journal_touch() {
       });
     });
   });
+}
+
+void Engine::journal_actor_gone(ActorRecord& a) {
+  if (!a.journaled || !journal) return;
+  a.journaled = false;
+  journal->forget_actor(a.id);
+  journal_touch();
 }
 
 void Engine::forget(std::uint64_t id) {

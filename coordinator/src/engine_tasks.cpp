@@ -146,6 +146,7 @@ void Engine::dispatch() {
 // ---- actors ----
 
 void Engine::pump_actor(ActorRecord& a) {
+  if (a.dead) journal_actor_gone(a);
   auto pumped = actors.pump(a, tasks);
   for (auto id : pumped.fail) fail(id, "shoal::WorkerLost", a.dead_why, ErrorKind::disconnected);
   if (pumped.forward.empty()) return;
@@ -166,6 +167,7 @@ void Engine::pump_actor(ActorRecord& a) {
 
 void Engine::release_actor(ActorRecord& a) {
   a.released = true;
+  journal_actor_gone(a);
   if (a.worker)
     if (auto* p = peer(a.worker)) {
       flush(*p);  // calls already assigned go first
@@ -242,8 +244,7 @@ void Engine::on_submit(Peer& p, schema::Submit::Reader s, const proto::FrameOwne
     return fail(id, "shoal::DependencyFailed",
                 "task " + std::to_string(problem->first) + ", a dependency, " + problem->second, ErrorKind::failed);
   }
-  // Actor calls live and die with their actor's worker: not journaled.
-  if (journal && !t.actor) journal_accept(t);
+  if (journal) journal_accept(t);
   count_in(t);
   if (t.unresolved > 0)
     t.state = TaskState::WAITING;
@@ -270,6 +271,11 @@ void Engine::on_actor_create(Peer& p, schema::ActorCreate::Reader c, const proto
   a.create_task = tid;
   a.submitter = p.id;
   a.waiting_since = steady_ns();
+  if (journal && !stopping) {
+    journal->accept_actor({aid, p.id, a.cls, a.hash, a.args, tid});
+    a.journaled = true;
+    journal_accept(t, aid);
+  }
   if (stopping) {
     ActorTable::kill(a, "the coordinator is shutting down");
     pump_actor(a);
@@ -425,6 +431,7 @@ void Engine::on_register(Peer& p, schema::RegisterWorker::Reader r) {
   if (adopted) log(slot.label() + " still runs " + std::to_string(adopted) + " task(s) from before: adopted");
   log(slot.label() + " registered: " + std::to_string(slot.fns.size()) + " functions, " +
       std::to_string(slot.actor_classes.size()) + " actor types, " + std::to_string(slot.capacity) + " threads");
+  adopt_actors(p, slot, r);
   broadcast_catalog();
   schedule_dispatch();
 }

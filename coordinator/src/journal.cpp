@@ -17,7 +17,7 @@ namespace shoal::coordinator {
 
 namespace {
 
-constexpr std::int64_t kFormat = 1;  // meta 'format': the layout below
+constexpr std::int64_t kFormat = 2;  // meta 'format': the layout below (1: no actors; upgraded in place)
 constexpr auto kGroupWindow = std::chrono::milliseconds(2);
 
 // auto_vacuum takes effect only before the first table exists.
@@ -38,7 +38,25 @@ CREATE TABLE IF NOT EXISTS tasks(
   attempt INTEGER NOT NULL DEFAULT 0,
   value BLOB,
   error BLOB,
-  finished_wall INTEGER NOT NULL DEFAULT 0);
+  finished_wall INTEGER NOT NULL DEFAULT 0,
+  kind INTEGER NOT NULL DEFAULT 0,
+  actor INTEGER NOT NULL DEFAULT 0,
+  method TEXT);
+CREATE TABLE IF NOT EXISTS actors(
+  id INTEGER PRIMARY KEY,
+  submitter INTEGER NOT NULL,
+  cls TEXT NOT NULL,
+  hash INTEGER NOT NULL,
+  args BLOB,
+  create_task INTEGER NOT NULL);
+)sql";
+
+// Format 1 had no actors: its tasks table gains their columns (the actors table is made
+// by kSchema).
+constexpr const char* kUpgrade1 = R"sql(
+ALTER TABLE tasks ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tasks ADD COLUMN actor INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tasks ADD COLUMN method TEXT;
 )sql";
 
 std::int64_t i64(std::uint64_t v) { return static_cast<std::int64_t>(v); }
@@ -154,7 +172,8 @@ Journal::Journal(std::string path) : path_(std::move(path)) {
       if (key == "format") format = get.integer(1);
       if (key == "next_peer") next_peer_ = u64(get.integer(1));
     }
-    if (format == 0) {
+    if (format == 1) exec(kUpgrade1);
+    if (format == 0 || format == 1) {
       Statement put(db_, "INSERT OR REPLACE INTO meta(key, value) VALUES('format', ?)", path_);
       put.bind(1, kFormat).step(db_, path_);
     } else if (format != kFormat) {
@@ -197,7 +216,7 @@ std::vector<JournalTask> Journal::load() {
   std::vector<JournalTask> out;
   Statement q(db_,
               "SELECT id, submitter, function, hash, args, deps, timeout_ms, retries, detached, submitted_wall, "
-              "state, attempt, value, error, finished_wall FROM tasks ORDER BY id",
+              "state, attempt, value, error, finished_wall, kind, actor, method FROM tasks ORDER BY id",
               path_);
   while (q.step(db_, path_)) {
     JournalTask t;
@@ -220,11 +239,33 @@ std::vector<JournalTask> Journal::load() {
       t.value = q.blob(12);
       if (auto e = q.blob(13); !e.empty()) t.error = codec::decode<codec::RemoteErrorInfo>(e);
       t.finished_wall = u64(q.integer(14));
+      auto kind = q.integer(15);
+      if (kind < 0 || kind > JournalTask::actor_call) throw Error("bad kind");
+      t.kind = static_cast<JournalTask::Kind>(kind);
+      t.actor = u64(q.integer(16));
+      t.method = q.text(17);
     } catch (const std::exception& e) {
       q.done();
       throw Error("the journal at " + path_ + " has a task it cannot read (" + std::to_string(t.id) + "): " + e.what());
     }
     out.push_back(std::move(t));
+  }
+  return out;
+}
+
+std::vector<JournalActor> Journal::load_actors() {
+  std::lock_guard lock(db_mu_);
+  std::vector<JournalActor> out;
+  Statement q(db_, "SELECT id, submitter, cls, hash, args, create_task FROM actors ORDER BY id", path_);
+  while (q.step(db_, path_)) {
+    JournalActor a;
+    a.id = u64(q.integer(0));
+    a.submitter = u64(q.integer(1));
+    a.cls = q.text(2);
+    a.hash = u64(q.integer(3));
+    a.args = q.blob(4);
+    a.create_task = u64(q.integer(5));
+    out.push_back(std::move(a));
   }
   return out;
 }
@@ -257,6 +298,23 @@ void Journal::finish(std::uint64_t id, TaskState state, std::uint32_t attempt, c
 
 void Journal::forget(std::uint64_t id) {
   Op op{Op::forget, {}};
+  op.task.id = id;
+  buffer_.ops.push_back(std::move(op));
+}
+
+void Journal::accept_actor(const JournalActor& actor) {
+  Op op{Op::accept_actor, {}};
+  op.task.id = actor.id;
+  op.task.submitter = actor.submitter;
+  op.task.function = actor.cls;
+  op.task.hash = actor.hash;
+  op.task.args = actor.args;
+  op.task.actor = actor.create_task;
+  buffer_.ops.push_back(std::move(op));
+}
+
+void Journal::forget_actor(std::uint64_t id) {
+  Op op{Op::forget_actor, {}};
   op.task.id = id;
   buffer_.ops.push_back(std::move(op));
 }
@@ -309,6 +367,8 @@ void Journal::coalesce(std::vector<Batch>& batches) {
           }
           break;
         case Op::skip:
+        case Op::accept_actor:
+        case Op::forget_actor:
           break;
       }
     }
@@ -319,9 +379,13 @@ void Journal::write(std::vector<Batch>& batches) {
   // Prepared once per call: a few microseconds against the fsync.
   Statement insert(db_,
                    "INSERT OR REPLACE INTO tasks(id, submitter, function, hash, args, deps, timeout_ms, retries, "
-                   "detached, submitted_wall, state, attempt, value, error, finished_wall) "
-                   "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                   "detached, submitted_wall, state, attempt, value, error, finished_wall, kind, actor, method) "
+                   "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                    path_);
+  Statement insert_actor(db_,
+                         "INSERT OR REPLACE INTO actors(id, submitter, cls, hash, args, create_task) VALUES(?,?,?,?,?,?)",
+                         path_);
+  Statement erase_actor(db_, "DELETE FROM actors WHERE id=?", path_);
   Statement update(db_, "UPDATE tasks SET state=?, attempt=?, value=?, error=?, finished_wall=? WHERE id=?", path_);
   Statement erase(db_, "DELETE FROM tasks WHERE id=?", path_);
   Statement peer(db_, "INSERT OR REPLACE INTO meta(key, value) VALUES('next_peer', ?)", path_);
@@ -342,9 +406,17 @@ void Journal::write(std::vector<Batch>& batches) {
             insert.bind(9, std::int64_t{t.detached}).bind(10, t.submitted_wall);
             insert.bind(11, static_cast<std::int64_t>(t.state)).bind(12, std::uint64_t{t.attempt});
             insert.bind(13, t.value).bind(14, error).bind(15, t.finished_wall);
+            insert.bind(16, std::int64_t{t.kind}).bind(17, t.actor).bind(18, t.method);
             insert.step(db_, path_);
             break;
           }
+          case Op::accept_actor:
+            insert_actor.bind(1, t.id).bind(2, t.submitter).bind(3, t.function).bind(4, t.hash).bind(5, t.args);
+            insert_actor.bind(6, t.actor).step(db_, path_);
+            break;
+          case Op::forget_actor:
+            erase_actor.bind(1, t.id).step(db_, path_);
+            break;
           case Op::finish: {
             Bytes error = t.error ? codec::encode(*t.error) : Bytes();
             update.bind(1, static_cast<std::int64_t>(t.state)).bind(2, std::uint64_t{t.attempt}).bind(3, t.value);

@@ -45,6 +45,19 @@ struct JournalTask {
   Bytes value;
   std::optional<codec::RemoteErrorInfo> error;
   std::uint64_t finished_wall = 0;
+  enum Kind : std::uint8_t { plain = 0, actor_create = 1, actor_call = 2 };
+  Kind kind = plain;
+  std::uint64_t actor = 0;  // actor_create, actor_call: the actor's id
+  std::string method;       // actor_call
+};
+
+/// One journaled actor (alive when written: spawned, not released nor dead).
+struct JournalActor {
+  std::uint64_t id = 0, submitter = 0;
+  std::string cls;
+  std::uint64_t hash = 0;  // its constructor's signature hash
+  Bytes args;              // the constructor's arguments
+  std::uint64_t create_task = 0;
 };
 
 class Journal {
@@ -63,6 +76,8 @@ class Journal {
   /// Every task it holds, in id order (read once, before the engine serves). Throws
   /// shoal::Error on a row it cannot decode.
   [[nodiscard]] std::vector<JournalTask> load();
+  /// Every actor it holds, in id order.
+  [[nodiscard]] std::vector<JournalActor> load_actors();
   /// The first peer id not yet given out by an earlier run (0: none recorded).
   [[nodiscard]] std::uint64_t next_peer() const noexcept { return next_peer_; }
 
@@ -71,6 +86,8 @@ class Journal {
   void finish(std::uint64_t id, TaskState state, std::uint32_t attempt, const Bytes& value,
               const codec::RemoteErrorInfo* error, std::uint64_t wall);
   void forget(std::uint64_t id);
+  void accept_actor(const JournalActor& actor);
+  void forget_actor(std::uint64_t id);
   void note_next_peer(std::uint64_t next);
   [[nodiscard]] bool has_pending() const noexcept { return !buffer_.ops.empty() || buffer_.next_peer != 0; }
   /// Hands the buffered changes to the journal's thread; `durable` runs there once they
@@ -87,8 +104,10 @@ class Journal {
 
  private:
   struct Op {
-    enum Kind : std::uint8_t { accept, finish, forget, skip } kind;
+    enum Kind : std::uint8_t { accept, finish, forget, skip, accept_actor, forget_actor } kind;
     JournalTask task;  // accept: the whole task; finish: id, state, attempt, value, error, finished_wall
+    // accept_actor: task.id, submitter, function (the class), hash, args, and actor (the
+    // create task); forget_actor: task.id.
   };
   struct Batch {
     std::vector<Op> ops;

@@ -79,6 +79,8 @@ struct RegisterWorker {
   coroutineCapacity @5 :UInt32;  # coroutine tasks it runs at once
   running @6 :List(UInt64);      # tasks still running from before a reconnect
   maxTasks @7 :UInt32;           # 0: unlimited; else it exits after this many
+  liveActors @8 :List(UInt64);   # actors it hosts from before a reconnect (a coordinator
+                                 # restarted on its journal takes them back; others release them)
 }
 
 struct TaskOptions {

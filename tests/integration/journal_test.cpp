@@ -14,11 +14,13 @@
 #include "shoal/codec/codec.hpp"
 #include "shoal/remote/client.hpp"
 #include "support/daemons.hpp"
+#include "support/test_tasks.hpp"
 
 using namespace std::chrono_literals;
 using shoal::test::Cluster;
 using shoal::test::wait_until;
 using Int1 = std::int64_t(std::int64_t);
+using Catch::Matchers::Contains;
 
 namespace {
 
@@ -231,6 +233,60 @@ TEST_CASE("a worker that reconnects to a restarted coordinator keeps its tasks: 
   CHECK_FALSE(std::filesystem::exists(short_marker));
   CHECK(client.status(shoal::Client::task_id(still_running)).result(5s).tasks.at(0).attempt == 1);
   CHECK(shoal::test::read_file(c.dir.file("coordinator.log")).find("from before: adopted") != std::string::npos);
+}
+
+TEST_CASE("kill -9 of a journaled coordinator: an actor keeps its state in its worker, and its pending calls "
+          "carry on in order",
+          "[integration][journal][actor]") {
+  // Found missing (issue 12): actor calls were not journaled, and a restarted coordinator
+  // knew no actor: every pending call was lost, though the actor lived on in its worker.
+  shoal::test::TempDir d;
+  Cluster c({"--journal", d.file("journal.db")});
+  c.add_worker(2);
+  shoal::Client client(c.address);
+  await_workers(client, 1, c);
+  using shoal_test_tasks::Counter;
+  auto counter = client.spawn<Counter>(std::int64_t{0});
+  counter.ready().result(10s);
+  for (std::int64_t i = 0; i < 5; ++i) REQUIRE(counter.call(&Counter::add, std::int64_t{1}).result(10s) == i + 1);
+  // A call that waits on a slow task, and one behind it: both accepted, neither run.
+  auto slow = client.submit<Int1>("sleep_ms", 1500);
+  auto waits = counter.call(&Counter::add, slow);
+  auto behind = counter.call(&Counter::add, std::int64_t{1});
+  REQUIRE(client.wait_accepted(shoal::Client::task_id(behind), 10s));
+  c.kill_coordinator();
+  c.start_coordinator();
+  INFO(c.logs());
+  CHECK(waits.result(30s) == 1505);
+  CHECK(behind.result(30s) == 1506);
+  CHECK(counter.call(&Counter::get).result(10s) == 1506);
+  CHECK(shoal::test::read_file(c.dir.file("coordinator.log")).find("claimed 1 actor(s) recovered from the journal") !=
+        std::string::npos);
+}
+
+TEST_CASE("an actor whose worker does not come back after the coordinator's restart is lost: its pending calls "
+          "fail saying so, and a new actor works",
+          "[integration][journal][actor]") {
+  shoal::test::TempDir d;
+  Cluster c({"--journal", d.file("journal.db"), "--adopt-wait-ms", "300"});
+  auto& first = c.add_worker(2);
+  shoal::Client client(c.address);
+  await_workers(client, 1, c);
+  using shoal_test_tasks::Counter;
+  auto counter = client.spawn<Counter>(std::int64_t{0});
+  REQUIRE(counter.call(&Counter::add, std::int64_t{1}).result(10s) == 1);
+  auto slow = client.submit<Int1>("sleep_ms", 60000);
+  auto waits = counter.call(&Counter::add, slow);
+  REQUIRE(client.wait_accepted(shoal::Client::task_id(waits), 10s));
+  c.kill_coordinator();
+  first.signal(SIGKILL);
+  REQUIRE(first.wait(10s).has_value());
+  c.start_coordinator();
+  c.add_worker(2);
+  INFO(c.logs());
+  CHECK_THROWS_WITH(waits.result(30s), Contains("its worker did not come back"));
+  auto fresh = client.spawn<Counter>(std::int64_t{7});
+  CHECK(fresh.call(&Counter::add, std::int64_t{1}).result(10s) == 8);
 }
 
 TEST_CASE("a coordinator whose journal another one holds does not start, and says why", "[integration][journal]") {

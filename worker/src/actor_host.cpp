@@ -41,6 +41,13 @@ void ActorHost::release(std::uint64_t aid) {
   if (!it->second.busy && it->second.mailbox.empty()) actors_.erase(it);
 }
 
+std::vector<std::uint64_t> ActorHost::live() const {
+  std::vector<std::uint64_t> out;
+  for (const auto& [id, a] : actors_)
+    if (a.instance && !a.released) out.push_back(id);
+  return out;
+}
+
 void ActorHost::pump(std::uint64_t aid) {
   auto it = actors_.find(aid);
   if (it == actors_.end()) return;

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <unordered_map>
+#include <vector>
 
 #include "runner.hpp"
 
@@ -24,6 +25,9 @@ class ActorHost : public std::enable_shared_from_this<ActorHost> {
   void call(std::shared_ptr<Job> j);
   /// The actor goes once its mailbox is empty and no call runs.
   void release(std::uint64_t actor);
+  /// The actors constructed here and not released (told to a coordinator on registering,
+  /// so that one restarted on its journal finds them again).
+  [[nodiscard]] std::vector<std::uint64_t> live() const;
 
  private:
   struct Actor {

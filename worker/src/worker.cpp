@@ -344,6 +344,9 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
       if (j->phase.load() != reported) still.push_back(id);
     auto rl = r.initRunning(static_cast<unsigned>(still.size()));
     for (unsigned i = 0; i < still.size(); ++i) rl.set(i, still[i]);
+    auto live = actors->live();
+    auto ll = r.initLiveActors(static_cast<unsigned>(live.size()));
+    for (unsigned i = 0; i < live.size(); ++i) ll.set(i, live[i]);
     send(reg);
   }
 

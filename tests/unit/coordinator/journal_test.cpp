@@ -17,6 +17,7 @@
 
 using shoal::Bytes;
 using shoal::coordinator::Journal;
+using shoal::coordinator::JournalActor;
 using shoal::coordinator::JournalTask;
 using shoal::coordinator::TaskState;
 using Catch::Matchers::Contains;
@@ -175,7 +176,7 @@ TEST_CASE("a journal of another format is refused with both formats named", "[co
   REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
   REQUIRE(sqlite3_exec(db, "UPDATE meta SET value = 99 WHERE key = 'format'", nullptr, nullptr, nullptr) == SQLITE_OK);
   sqlite3_close(db);
-  CHECK_THROWS_WITH(Journal(path), Contains("has format 99; this coordinator reads 1"));
+  CHECK_THROWS_WITH(Journal(path), Contains("has format 99; this coordinator reads 2"));
 }
 
 TEST_CASE("within one write, a task accepted and finished is one finished row, one also forgotten is none",
@@ -204,4 +205,82 @@ TEST_CASE("within one write, a task accepted and finished is one finished row, o
     Journal::Size s = j.size();
     CHECK(s.rows == 1);
   }
+}
+
+TEST_CASE("actors and their calls read back after a reopen, and a forgotten actor is gone", "[coordinator][journal]") {
+  shoal::test::TempDir d;
+  auto path = d.file("j.db");
+  const std::uint64_t peer = 7ull << 32;
+  {
+    Journal j(path);
+    j.accept_actor({peer | 1, 7, "Counter", 0xabcdef0123456789ull, Bytes::copy(std::string("ctor")), peer | 2});
+    j.accept_actor({peer | 9, 7, "Other", 1, Bytes(), peer | 10});
+    auto create = task(peer | 2, "");
+    create.kind = JournalTask::actor_create;
+    create.actor = peer | 1;
+    j.accept(create);
+    auto call = task(peer | 3);
+    call.kind = JournalTask::actor_call;
+    call.actor = peer | 1;
+    call.method = "add";
+    j.accept(call);
+    commit(j);
+    j.forget_actor(peer | 9);
+    commit(j);
+  }
+  Journal j(path);
+  auto actors = j.load_actors();
+  REQUIRE(actors.size() == 1);
+  CHECK(actors[0].id == (peer | 1));
+  CHECK(actors[0].submitter == 7);
+  CHECK(actors[0].cls == "Counter");
+  CHECK(actors[0].hash == 0xabcdef0123456789ull);
+  CHECK(actors[0].args.to_string() == "ctor");
+  CHECK(actors[0].create_task == (peer | 2));
+  auto tasks = j.load();
+  REQUIRE(tasks.size() == 2);
+  CHECK(tasks[0].kind == JournalTask::actor_create);
+  CHECK(tasks[0].actor == (peer | 1));
+  CHECK(tasks[1].kind == JournalTask::actor_call);
+  CHECK(tasks[1].actor == (peer | 1));
+  CHECK(tasks[1].method == "add");
+}
+
+TEST_CASE("a journal of format 1 (before actors) is upgraded in place and its tasks kept", "[coordinator][journal]") {
+  shoal::test::TempDir d;
+  auto path = d.file("j.db");
+  {
+    // The layout format 1 wrote, with one unfinished task.
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    const char* v1 = R"sql(
+      CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE TABLE tasks(id INTEGER PRIMARY KEY, submitter INTEGER NOT NULL, function TEXT NOT NULL,
+        hash INTEGER NOT NULL, args BLOB, deps BLOB, timeout_ms INTEGER NOT NULL, retries INTEGER NOT NULL,
+        detached INTEGER NOT NULL, submitted_wall INTEGER NOT NULL, state INTEGER NOT NULL,
+        attempt INTEGER NOT NULL DEFAULT 0, value BLOB, error BLOB, finished_wall INTEGER NOT NULL DEFAULT 0);
+      INSERT INTO meta VALUES('format', 1);
+      INSERT INTO meta VALUES('next_peer', 12);
+      INSERT INTO tasks(id, submitter, function, hash, args, timeout_ms, retries, detached, submitted_wall, state)
+        VALUES(42, 3, 'square', 5, x'01', 0, 3, 0, 99, 1);
+    )sql";
+    REQUIRE(sqlite3_exec(db, v1, nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+    REQUIRE(::chmod(path.c_str(), 0600) == 0);
+  }
+  {
+    Journal j(path);
+    CHECK(j.next_peer() == 12);
+    auto tasks = j.load();
+    REQUIRE(tasks.size() == 1);
+    CHECK(tasks[0].id == 42);
+    CHECK(tasks[0].function == "square");
+    CHECK(tasks[0].kind == JournalTask::plain);
+    CHECK(j.load_actors().empty());
+    j.accept_actor({99, 3, "Counter", 1, Bytes(), 100});
+    commit(j);
+  }
+  Journal again(path);  // now format 2
+  CHECK(again.load_actors().size() == 1);
+  CHECK(again.load().size() == 1);
 }
