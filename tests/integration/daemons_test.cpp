@@ -150,16 +150,22 @@ TEST_CASE("cancelling a queued task: it never runs", "[integration]") {
   c.add_worker(1);
   shoal::Client client(c.address);
   await_workers(client, 1, c);
-  // The one thread is busy; with a window of a few tasks, the last ones stay queued.
-  std::vector<shoal::Future<std::int64_t>> blockers;
-  for (int i = 0; i < 8; ++i) blockers.push_back(client.submit<Int1>("block_ms", 100));
+  // The one thread is taken until the blocker is cancelled, so the victim cannot start
+  // before its cancel arrives, however slow the machine (found flaky: 8 x 100 ms blockers
+  // on a loaded machine sometimes ended before the cancel got through).
+  auto blocker = client.submit<bool(std::int64_t)>("spin_until_stopped", 120000);
+  REQUIRE(wait_until([&] { return client.status().result(5s).running == 1; }));
   auto marker = c.dir.file("ran");
   auto victim = client.submit<std::int64_t(std::string, std::int64_t)>("append_line", marker, 7);
   CHECK(victim.cancel());
   CHECK_THROWS_AS(victim.result(10s), shoal::CancelledError);
   CHECK(victim.cancelled());
-  for (auto& b : blockers) CHECK(b.result(10s) == 100);
-  // Everything submitted before it ran; it did not.
+  CHECK(blocker.cancel());
+  try {
+    CHECK(blocker.result(10s));  // it saw its stop token
+  } catch (const shoal::CancelledError&) {
+  }
+  // The thread is free again and runs what comes next; the victim never ran.
   CHECK(client.submit<Int1>("noop", 1).result(10s) == 1);
   CHECK_FALSE(std::filesystem::exists(marker));
 }
