@@ -17,6 +17,7 @@
 
 #include "shoal/remote/client.hpp"
 #include "support/daemons.hpp"
+#include "support/run.hpp"
 
 using namespace std::chrono_literals;
 using shoal::test::Cluster;
@@ -230,6 +231,53 @@ TEST_CASE("a client never gets more than max_unacknowledged submits ahead of its
   REQUIRE(client.wait_accepted(shoal::Client::task_id(fs.back()), 10s));
   auto after = client.submit<Int1>("square", 7);  // room again
   CHECK(client.wait_accepted(shoal::Client::task_id(after), 10s));
+}
+
+namespace {
+
+shoal::Coro<std::int64_t> submit_when_room(shoal::Client& client) {
+  co_await client.room().wait();
+  auto f = client.submit<Int1>("square", 12);
+  co_return static_cast<std::int64_t>(shoal::Client::task_id(f) != 0);
+}
+
+shoal::Coro<std::int64_t> room_then_submit_while_ticking(shoal::Client& client, Cluster& c, int& ticks) {
+  auto waiter = shoal::create_task(submit_when_room(client));
+  // The loop is free while the waiter is suspended: these ticks run.
+  for (int i = 0; i < 20; ++i) {
+    co_await shoal::sleep(5ms);
+    if (!waiter.done()) ++ticks;
+  }
+  c.coordinator->signal(SIGCONT);
+  co_return co_await waiter.wait();
+}
+
+}  // namespace
+
+TEST_CASE("a coroutine awaiting room() is suspended while the window is full, its loop runs on, and it goes on "
+          "once acknowledgements come",
+          "[integration][admission]") {
+  // Found missing (issue 12): a full window blocked the submitting thread, so a coroutine
+  // submitting in a loop stopped its whole event loop.
+  Cluster c;
+  shoal::Client client(c.address, {.max_unacknowledged = 50, .submit_timeout = 30s});
+  (void)client.status().result(5s);
+  c.coordinator->signal(SIGSTOP);  // it acknowledges nothing while stopped
+  struct Cont {
+    Cluster& c;
+    ~Cont() { c.coordinator->signal(SIGCONT); }
+  } cont{c};
+  std::vector<shoal::Future<std::int64_t>> fs;
+  for (int i = 0; i < 50; ++i) fs.push_back(client.submit<Int1>("square", i));  // the window, full
+  CHECK_FALSE(client.room().done());
+  int ticks_while_waiting = 0;
+  // Coroutines get what they use as parameters (a lambda's captures die with the
+  // temporary lambda, before the coroutine ends).
+  auto got = shoal::test::run(room_then_submit_while_ticking(client, c, ticks_while_waiting), 30s);
+  CHECK(got == 1);
+  CHECK(ticks_while_waiting == 20);
+  CHECK(client.room().done());
+  CHECK(client.wait_accepted(shoal::Client::task_id(fs.back()), 10s));  // no worker here: accepted is enough
 }
 
 TEST_CASE("admission: 3,000,000 submits (300,000 under ASan) against --max-queued 100000: the coordinator stays "

@@ -166,17 +166,32 @@ std::uint64_t ClientCore::next_id() {
 
 // Backpressure: no more than max_unacknowledged submits ahead of the coordinator's
 // acknowledgements; throws Overloaded when none came in time.
-void ClientCore::room_for(Impl& im, std::unique_lock<std::mutex>& lock, std::uint64_t id) {
-  auto ahead = [&] { return (id & 0xffffffffu) - std::min(id & 0xffffffffu, im.accepted & 0xffffffffu); };
+bool ClientCore::has_room(const Impl& im, std::uint64_t id) const {
   // A journaled coordinator acknowledges only once on disk (a group commit and an fsync
   // later): a window 8 times as wide keeps the same pace.
   const std::uint64_t bound = std::uint64_t{options_.max_unacknowledged} * (journaled() ? 8 : 1);
-  if (ahead() <= bound) return;
+  return (id & 0xffffffffu) - std::min(id & 0xffffffffu, im.accepted & 0xffffffffu) <= bound;
+}
+
+Future<void> ClientCore::room() {
+  auto& im = *impl_;
+  std::lock_guard lock(im.mu);
+  if (im.closed || has_room(im, im.seq.load(std::memory_order_relaxed) + 1)) {
+    Promise<void> now;
+    now.set_result();
+    return now.get_future();
+  }
+  im.room_waiters.emplace_back();
+  return im.room_waiters.back().get_future();
+}
+
+void ClientCore::room_for(Impl& im, std::unique_lock<std::mutex>& lock, std::uint64_t id) {
+  const std::uint64_t bound = std::uint64_t{options_.max_unacknowledged} * (journaled() ? 8 : 1);
+  if (has_room(im, id)) return;
   bool may_wait = !im.local ? std::this_thread::get_id() != im.thread_id
                             : im.gate->loop_thread.load(std::memory_order_relaxed) != std::this_thread::get_id();
   if (!may_wait ||
-      im.accepted_cv.wait_for(lock, options_.submit_timeout,
-                              [&] { return im.closed || ahead() <= bound; }))
+      im.accepted_cv.wait_for(lock, options_.submit_timeout, [&] { return im.closed || has_room(im, id); }))
     return;
   lock.unlock();
   throw Overloaded("the coordinator at " + address_text_ + " acknowledged none of this client's last " +
@@ -332,6 +347,8 @@ bool remote::detail::ClientCore::wait_accepted(std::uint64_t id, std::chrono::mi
 bool Client::wait_accepted(std::uint64_t id, std::chrono::milliseconds timeout) {
   return core_->wait_accepted(id, timeout);
 }
+
+Future<void> Client::room() { return core_->room(); }
 
 void Client::close() noexcept {
   if (core_) core_->close();

@@ -276,7 +276,7 @@ void ClientCore::Impl::on_message(schema::Envelope::Reader env, const proto::Fra
         std::lock_guard lock(mu);
         accepted = std::max(accepted, highest);
       }
-      accepted_cv.notify_all();
+      accepted_moved();
       while (!unacked.empty() && unacked.front().id <= highest) unacked.pop_front();
       break;
     }
@@ -382,6 +382,17 @@ void ClientCore::Impl::resumed(schema::Welcome::Reader w) {
   flush();  // and what queued meanwhile
 }
 
+void ClientCore::Impl::accepted_moved() {
+  accepted_cv.notify_all();
+  std::vector<Promise<void>> ready;
+  {
+    std::lock_guard lock(mu);
+    if (room_waiters.empty()) return;
+    if (closed || owner->has_room(*this, seq.load(std::memory_order_relaxed) + 1)) ready.swap(room_waiters);
+  }
+  for (auto& p : ready) p.set_result();  // a submit after a close fails by itself
+}
+
 void ClientCore::Impl::lost(const std::string& why) {
   std::vector<Promise<ClusterStatus>> statuses_lost;
   {
@@ -397,7 +408,7 @@ void ClientCore::Impl::lost(const std::string& why) {
     submits.clear();  // their states are in registrations
     creates.clear();
   }
-  accepted_cv.notify_all();
+  accepted_moved();
   reconnecting = false;
   unacked.clear();
   resubscribed.clear();

@@ -95,6 +95,7 @@ struct ClientCore::Impl final : link::ConnectionHandler {
   bool user_closed = false;            // close() was called: never reconnect
   std::uint64_t accepted = 0;          // every submit up to this id is acknowledged
   std::condition_variable accepted_cv;  // accepted or closed moved
+  std::vector<Promise<void>> room_waiters;  // room(): set once a submit would not wait
 
   // On `ex` only.
   std::unordered_multimap<std::uint64_t, Pending> pending;
@@ -120,6 +121,8 @@ struct ClientCore::Impl final : link::ConnectionHandler {
   std::optional<link::PeerHandshake> handshake;  // until the Welcome
 
   void post_flush_locked();
+  /// `accepted` or `closed` moved (called without `mu`): wakes submits and room() waiters.
+  void accepted_moved();
   void flush();
   void send_hello(const ClientOptions& options);
   void on_message(schema::Envelope::Reader env, const proto::FrameOwner& frame) override;

@@ -239,6 +239,10 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   void enqueue(shoal::detail::Ref<shoal::detail::StateBase> state, Completer complete, Add&& add,
                bool submit = false);
   void room_for(Impl& im, std::unique_lock<std::mutex>& lock, std::uint64_t id);
+  [[nodiscard]] bool has_room(const Impl& im, std::uint64_t id) const;
+
+ public:
+  Future<void> room();
 };
 
 /// Registry::global()'s entry for the function at `address` (a one-entry cache per
@@ -383,6 +387,14 @@ class Client {
   /// one it is in the coordinator's memory. ConnectionError when the connection is lost
   /// for good first.
   bool wait_accepted(std::uint64_t id, std::chrono::milliseconds timeout);
+  /// Completes once a submit would not wait for the coordinator's acknowledgements
+  /// (ClientOptions::max_unacknowledged), or the client is closed. A coroutine that
+  /// submits in a loop awaits it first, so that a full window suspends the coroutine
+  /// rather than blocking its loop's thread:
+  ///
+  ///     co_await client.room().wait();
+  ///     auto f = client.submit(&fn, x);
+  Future<void> room();
 
   /// Inside a task running on a worker: a client connected to that worker's coordinator
   /// (nested tasks). InvalidStateError elsewhere.
