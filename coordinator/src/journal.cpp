@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -387,12 +388,12 @@ void Journal::write(std::vector<Batch>& batches) {
                          path_);
   Statement erase_actor(db_, "DELETE FROM actors WHERE id=?", path_);
   Statement update(db_, "UPDATE tasks SET state=?, attempt=?, value=?, error=?, finished_wall=? WHERE id=?", path_);
-  Statement erase(db_, "DELETE FROM tasks WHERE id=?", path_);
+  Statement erase(db_, "DELETE FROM tasks WHERE id BETWEEN ? AND ?", path_);
   Statement peer(db_, "INSERT OR REPLACE INTO meta(key, value) VALUES('next_peer', ?)", path_);
   exec("BEGIN IMMEDIATE");
   try {
     std::uint64_t next_peer = 0;
-    std::size_t forgotten = 0;
+    std::vector<std::uint64_t> forgotten;  // deleted at the end, in runs of consecutive ids
     for (auto& b : batches) {
       if (b.next_peer) next_peer = b.next_peer;
       for (auto& op : b.ops) {
@@ -425,13 +426,21 @@ void Journal::write(std::vector<Batch>& batches) {
             break;
           }
           case Op::forget:
-            erase.bind(1, t.id).step(db_, path_);
-            ++forgotten;
+            forgotten.push_back(t.id);  // ids are never reused: deleting later is the same
             break;
           case Op::skip:
             break;
         }
       }
+    }
+    // A client's ids run consecutively, and so do the releases of its results: one
+    // range delete where there were thousands of single ones.
+    std::sort(forgotten.begin(), forgotten.end());
+    for (std::size_t i = 0; i < forgotten.size();) {
+      std::size_t j = i + 1;
+      while (j < forgotten.size() && forgotten[j] == forgotten[j - 1] + 1) ++j;
+      erase.bind(1, forgotten[i]).bind(2, forgotten[j - 1]).step(db_, path_);
+      i = j;
     }
     if (next_peer) {
       peer.bind(1, next_peer).step(db_, path_);
@@ -439,7 +448,7 @@ void Journal::write(std::vector<Batch>& batches) {
     }
     exec("COMMIT");
     // Give freed pages back (a few at a time, so that no commit pays for a big purge).
-    if (forgotten) exec("PRAGMA incremental_vacuum(256)");
+    if (!forgotten.empty()) exec("PRAGMA incremental_vacuum(256)");
   } catch (...) {
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     throw;
