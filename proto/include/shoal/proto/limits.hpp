@@ -9,7 +9,8 @@
 namespace shoal::proto {
 
 struct FrameLimits {
-  /// The largest frame accepted, in bytes (large payloads travel by shared memory).
+  /// The largest frame accepted, in bytes. A task's arguments and result must fit in one
+  /// frame today (link::kMaxPayloadBytes); larger ones fail with a typed error.
   std::size_t max_frame_bytes = 64u << 20;
   /// Cap'n Proto traversal limit per message, in words; set on every reader.
   std::uint64_t traversal_limit_words = 16u << 20;
