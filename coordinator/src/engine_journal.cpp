@@ -58,7 +58,7 @@ void Engine::open_journal() {
     if (is_finished(r.state)) {
       t.state = r.state;
       t.value = std::move(r.value);
-      if (r.error) t.error = std::make_unique<codec::RemoteErrorInfo>(std::move(*r.error));
+      t.error = std::move(r.error);
       t.finished_wall = r.finished_wall;
       t.finished_steady = steady_ns();
       ++kept;

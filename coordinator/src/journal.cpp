@@ -238,7 +238,7 @@ std::vector<JournalTask> Journal::load() {
       if (!is_finished(t.state)) t.state = TaskState::QUEUED;
       t.attempt = static_cast<std::uint32_t>(q.integer(11));
       t.value = q.blob(12);
-      if (auto e = q.blob(13); !e.empty()) t.error = codec::decode<codec::RemoteErrorInfo>(e);
+      if (auto e = q.blob(13); !e.empty()) t.error = std::make_unique<codec::RemoteErrorInfo>(codec::decode<codec::RemoteErrorInfo>(e));
       t.finished_wall = u64(q.integer(14));
       auto kind = q.integer(15);
       if (kind < 0 || kind > JournalTask::actor_call) throw Error("bad kind");
@@ -292,7 +292,7 @@ void Journal::finish(std::uint64_t id, TaskState state, std::uint32_t attempt, c
   op.task.state = state;
   op.task.attempt = attempt;
   op.task.value = value;
-  if (error) op.task.error = *error;
+  if (error) op.task.error = std::make_unique<codec::RemoteErrorInfo>(*error);
   op.task.finished_wall = wall;
   buffer_.ops.push_back(std::move(op));
 }

@@ -15,6 +15,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -43,7 +44,7 @@ struct JournalTask {
   TaskState state = TaskState::QUEUED;  // QUEUED: not finished (whatever it was doing)
   std::uint32_t attempt = 0;
   Bytes value;
-  std::optional<codec::RemoteErrorInfo> error;
+  std::unique_ptr<codec::RemoteErrorInfo> error;  // boxed: most tasks have none (an Op is one of these)
   std::uint64_t finished_wall = 0;
   enum Kind : std::uint8_t { plain = 0, actor_create = 1, actor_call = 2 };
   Kind kind = plain;

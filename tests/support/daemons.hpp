@@ -42,23 +42,20 @@ struct TempDir {
   [[nodiscard]] std::string file(const std::string& name) const { return path + "/" + name; }
 };
 
-/// The resident memory of process `pid`, in KiB (0 when it cannot be read).
-inline std::uint64_t rss_kib(pid_t pid) {
+/// A "Vm...:" line of /proc/PID/status (in KiB; 0 when it cannot be read).
+inline std::uint64_t proc_status_kib(pid_t pid, const std::string& key) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
   while (std::getline(in, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6));
+    if (line.rfind(key, 0) == 0) return std::stoull(line.substr(key.size()));
   return 0;
 }
 
+/// The resident memory of process `pid`, in KiB (0 when it cannot be read).
+inline std::uint64_t rss_kib(pid_t pid) { return proc_status_kib(pid, "VmRSS:"); }
+
 /// The peak resident memory of process `pid` (VmHWM), in KiB (0 when it cannot be read).
-inline std::uint64_t peak_rss_kib(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6));
-  return 0;
-}
+inline std::uint64_t peak_rss_kib(pid_t pid) { return proc_status_kib(pid, "VmHWM:"); }
 
 /// A token of 32 bytes, the least a token file may hold.
 inline const std::string kTestToken = "0123456789abcdef0123456789abcdef";

@@ -61,7 +61,7 @@ TEST_CASE("the journal reads back after a reopen what it was told: tasks, edges,
     auto tb = task(b);
     tb.deps = {a};
     tb.detached = true;
-    j.accept(tb);
+    j.accept(std::move(tb));
     j.accept(task(c));
     j.accept(task(gone));
     j.note_next_peer(9);
@@ -218,12 +218,12 @@ TEST_CASE("actors and their calls read back after a reopen, and a forgotten acto
     auto create = task(peer | 2, "");
     create.kind = JournalTask::actor_create;
     create.actor = peer | 1;
-    j.accept(create);
+    j.accept(std::move(create));
     auto call = task(peer | 3);
     call.kind = JournalTask::actor_call;
     call.actor = peer | 1;
     call.method = "add";
-    j.accept(call);
+    j.accept(std::move(call));
     commit(j);
     j.forget_actor(peer | 9);
     commit(j);
