@@ -180,7 +180,7 @@ struct SubmitOptions {
   int retries = -1;
 };
 int cmd_submit(const Globals& g, const SubmitOptions& o);
-int cmd_result(const Globals& g, std::uint64_t id, std::optional<double> timeout);
+int cmd_result(const Globals& g, std::uint64_t id, std::optional<double> timeout, const std::string& output);
 int cmd_status(const Globals& g, std::optional<std::uint64_t> id);
 int cmd_cancel(const Globals& g, std::uint64_t id, bool force = false);
 int cmd_workers(const Globals& g);

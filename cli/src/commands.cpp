@@ -3,11 +3,16 @@
 
 #include "commands.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 
+#include <cerrno>
 #include <cmath>
 
 #include <cstdio>
+#include <cstring>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
@@ -118,9 +123,45 @@ Waited wait_result(Client& client, Future<Bytes>& f, std::uint64_t id, std::opti
   return w;
 }
 
-/// Prints a waited-for result of task `id` of `function`; returns the exit code.
+/// Writes a result to `path`: a Bytes or string result as its raw bytes, anything else as
+/// its JSON and a newline. Created 0644 (as the umask allows), never through a symlink.
+void write_result_file(const std::string& path, const std::string& signature, const Bytes& value) {
+  std::string text;
+  codec::TypeDesc::Kind kind = codec::TypeDesc::Kind::named;
+  if (!signature.empty()) try {
+      kind = codec::parse_signature(signature).result.kind;
+    } catch (const std::exception&) {
+    }
+  if (kind == codec::TypeDesc::Kind::bytes)
+    text = codec::decode<Bytes>(value).to_string();
+  else if (kind == codec::TypeDesc::Kind::string)
+    text = codec::decode<std::string>(value);
+  else
+    text = decode_result(signature, value).dump() + "\n";
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (fd < 0)
+    throw CliError(exit_task_failed, "cannot write the result to " + path + ": " + std::strerror(errno) +
+                                         (errno == ELOOP ? " (a symlink: give the file itself)" : ""));
+  std::size_t at = 0;
+  while (at < text.size()) {
+    auto n = ::write(fd, text.data() + at, text.size() - at);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int e = errno;
+      ::close(fd);
+      throw CliError(exit_task_failed, "cannot write the result to " + path + ": " + std::strerror(e));
+    }
+    at += static_cast<std::size_t>(n);
+  }
+  if (::close(fd) != 0)
+    throw CliError(exit_task_failed, "cannot write the result to " + path + ": " + std::strerror(errno));
+  std::cerr << "wrote " << text.size() << " bytes to " << path << "\n";
+}
+
+/// Prints a waited-for result of task `id` of `function` (or writes it to `output`);
+/// returns the exit code.
 int report_result(Client& client, const Globals& g, std::uint64_t id, const std::string& function, Waited& w,
-                  std::optional<double> timeout) {
+                  std::optional<double> timeout, const std::string& output = {}) {
   if (w.code == exit_interrupted) {
     std::cerr << "interrupted: task " << id << " cancelled\n";
     return w.code;
@@ -146,6 +187,11 @@ int report_result(Client& client, const Globals& g, std::uint64_t id, const std:
     if (g.json) std::cout << nlohmann::json{{"id", id}, {"state", "failed"}, {"error", msg}}.dump() << "\n";
     std::cerr << "task " << id << " (" << function << ") failed: " << msg << "\n";
     return w.code;
+  }
+  if (!output.empty()) {
+    write_result_file(output, signature_of(client, function), *w.value);
+    if (g.json) std::cout << nlohmann::json{{"id", id}, {"state", "done"}, {"output", output}}.dump() << "\n";
+    return exit_ok;
   }
   auto value = decode_result(signature_of(client, function), *w.value);
   if (g.json)
@@ -225,7 +271,7 @@ int cmd_submit(const Globals& g, const SubmitOptions& o) {
   return code < 0 ? 128 - code : code;
 }
 
-int cmd_result(const Globals& g, std::uint64_t id, std::optional<double> timeout) {
+int cmd_result(const Globals& g, std::uint64_t id, std::optional<double> timeout, const std::string& output) {
   auto client = connect(resolve_address(g));
   auto info = task_status(*client, id);
   auto f = client->subscribe(id);
@@ -233,7 +279,7 @@ int cmd_result(const Globals& g, std::uint64_t id, std::optional<double> timeout
   if (timeout) limit = seconds_to_ms(*timeout);
   // Ctrl-C stops waiting; the task was submitted elsewhere (detached), so it stays.
   auto w = wait_result(*client, f, id, limit, false);
-  return report_result(*client, g, id, info.function, w, timeout);
+  return report_result(*client, g, id, info.function, w, timeout, output);
 }
 
 int cmd_status(const Globals& g, std::optional<std::uint64_t> id) {
@@ -397,6 +443,10 @@ int run_main(int argc, char** argv) {
   auto* res = app.add_subcommand("result", "wait for a task's result and print it as JSON");
   res->add_option("id", result_id, "the task id `shoal submit` printed")->required();
   res->add_option("--timeout", result_timeout, "seconds to wait (exit 4 when it runs out)")->check(seconds(false));
+  std::string result_output;
+  res->add_option("--output,-o", result_output,
+                  "write the result to this file instead: a Bytes or string result as its raw bytes, anything "
+                  "else as JSON (never through a symlink)");
 
   std::optional<std::uint64_t> status_id;
   auto* st = app.add_subcommand("status", "the cluster's counts, or one task's state");
@@ -467,7 +517,7 @@ int run_main(int argc, char** argv) {
     if (app.got_subcommand("stop")) return cmd_stop(g);
     if (app.got_subcommand("__supervise")) return cmd_supervise(g);
     if (sub->parsed()) return cmd_submit(g, submit);
-    if (res->parsed()) return cmd_result(g, result_id, result_timeout);
+    if (res->parsed()) return cmd_result(g, result_id, result_timeout, result_output);
     if (st->parsed()) return cmd_status(g, status_id);
     if (can->parsed()) return cmd_cancel(g, cancel_id, cancel_force);
     if (app.got_subcommand("workers")) return cmd_workers(g);

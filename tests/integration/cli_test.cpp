@@ -502,6 +502,44 @@ TEST_CASE("shoal result of a coroutine task: a short --timeout exits 4, waiting 
   CHECK(trim(late.out) == "1500");
 }
 
+TEST_CASE("shoal result -o FILE writes a string result's bytes as they are, other results as JSON, never "
+          "through a symlink",
+          "[integration][cli]") {
+  // Issue 13: a large result goes to a file, not through the terminal as JSON.
+  shoal::test::Cluster c;
+  c.add_worker(1);
+  Env env{{"SHOAL_ADDRESS", c.address}};
+  shoal::Client client(c.address);
+  REQUIRE(wait_until([&] { return client.workers().result(5s).size() == 1; }, 15s));
+  auto big = run_cli({"submit", "blob", "3000000"}, env);  // a 3 MB string of 'x'
+  REQUIRE(big.exit == 0);
+  auto file = c.dir.file("blob.out");
+  auto r = run_cli({"result", trim(big.out), "-o", file}, env);
+  INFO(r);
+  CHECK(r.exit == 0);
+  CHECK(r.out.empty());
+  CHECK(r.err.find("wrote 3000000 bytes to " + file) != std::string::npos);
+  auto text = shoal::test::read_file(file);
+  CHECK(text.size() == 3000000);
+  CHECK(text.find_first_not_of('x') == std::string::npos);
+
+  auto sq = run_cli({"submit", "square", "12"}, env);
+  REQUIRE(sq.exit == 0);
+  auto json_file = c.dir.file("square.json");
+  CHECK(run_cli({"result", trim(sq.out), "--output", json_file}, env).exit == 0);
+  CHECK(shoal::test::read_file(json_file) == "144\n");
+
+  // A symlink where the file goes is refused (exit 1, one line); its target is untouched.
+  {
+    std::ofstream(c.dir.file("precious")) << "keep me\n";
+  }
+  REQUIRE(::symlink(c.dir.file("precious").c_str(), c.dir.file("link.out").c_str()) == 0);
+  auto refused = run_cli({"result", trim(sq.out), "-o", c.dir.file("link.out")}, env);
+  CHECK(refused.exit == 1);
+  CHECK(refused.err.find("a symlink") != std::string::npos);
+  CHECK(shoal::test::read_file(c.dir.file("precious")) == "keep me\n");
+}
+
 TEST_CASE("a failing task: submit --wait and result exit 1 with its message", "[integration][cli]") {
   ExampleCluster ec;
   auto waited = ec.run({"submit", "--wait", "fail", "\"boom\""});
