@@ -50,7 +50,7 @@ void set_tls(link::TlsOptions tls) { tls_flags() = std::move(tls); }
 
 link::TlsOptions current_tls() { return link::tls_from_env(tls_flags()); }
 
-std::unique_ptr<Client> connect(const std::string& address) {
+std::unique_ptr<Client> connect(const std::string& address, decltype(ClientOptions::on_output) on_output) {
   try {
     (void)remote::parse_address(address);
   } catch (const std::exception& e) {
@@ -61,6 +61,7 @@ std::unique_ptr<Client> connect(const std::string& address) {
   o.connect_timeout = std::chrono::seconds(5);
   // A lost coordinator is exit 3 at once (docs/cli.md); `shoal result ID` fetches later.
   o.reconnect = std::chrono::milliseconds(0);
+  o.on_output = std::move(on_output);
   std::string path = current_token_file();
   if (!path.empty()) {
     try {

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <iomanip>
 #include <iostream>
+#include <mutex>
 #include <sstream>
 
 #include "cli_common.hpp"
@@ -224,7 +225,26 @@ int cmd_submit(const Globals& g, const SubmitOptions& o) {
       }
     }
   }
-  auto client = connect(resolve_address(g));
+  // shoal.exec streams the command's output as it comes: on ours at once, or, with --json,
+  // gathered for the one JSON line (at most 4 MiB a stream: the worker caps it).
+  struct Streamed {
+    std::mutex mu;
+    std::string out, err;
+  };
+  auto streamed = std::make_shared<Streamed>();
+  decltype(ClientOptions::on_output) on_output;
+  if (o.exec)
+    on_output = [streamed, json = g.json](std::uint64_t, int stream, std::string_view data) {
+      if (json) {
+        std::lock_guard lock(streamed->mu);
+        (stream == 2 ? streamed->err : streamed->out).append(data);
+        return;
+      }
+      std::FILE* f = stream == 2 ? stderr : stdout;
+      std::fwrite(data.data(), 1, data.size(), f);
+      std::fflush(f);
+    };
+  auto client = connect(resolve_address(g), std::move(on_output));
   auto entry = find_function(*client, function);
   RawCall call;
   call.function = entry.name;
@@ -261,8 +281,14 @@ int cmd_submit(const Globals& g, const SubmitOptions& o) {
   // shoal.exec: the command's output on ours, and its exit code as ours (as ssh does).
   auto r = decode_result(entry.signature, *w.value);
   int code = r.at(0).get<int>();
+  // What was not streamed: the note of what was dropped (or, from a worker that does not
+  // stream, all of it). The streamed part came before the result.
   std::string out = r.at(1).get<std::string>(), err = r.at(2).get<std::string>();
   if (g.json) {
+    client->close();  // no more output can come
+    std::lock_guard lock(streamed->mu);
+    out = streamed->out + out;
+    err = streamed->err + err;
     std::cout << nlohmann::json{{"id", task.id}, {"exit_code", code}, {"stdout", out}, {"stderr", err}}.dump() << "\n";
     return exit_ok;
   }

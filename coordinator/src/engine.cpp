@@ -286,6 +286,9 @@ void Engine::handle(Peer& p, schema::Envelope::Reader env, const proto::FrameOwn
     case schema::Envelope::BLOCKED:
       if (worker) on_blocked(p, env.getBlocked());
       break;
+    case schema::Envelope::OUTPUT:
+      if (worker) on_output(p, env.getOutput());
+      break;
     case schema::Envelope::CRASHED:
       // Its last words; the connection ends next, and recovery reads them.
       if (auto* w = worker ? scheduler.worker(p.id) : nullptr) {

@@ -168,6 +168,7 @@ struct Engine : std::enable_shared_from_this<Engine> {
   void on_submit(Peer& p, schema::Submit::Reader s, const proto::FrameOwner& frame);
   void on_actor_create(Peer& p, schema::ActorCreate::Reader c, const proto::FrameOwner& frame);
   void on_result(Peer& w, schema::Result::Reader r, const proto::FrameOwner& frame);
+  void on_output(Peer& w, schema::TaskOutput::Reader o);
   bool drained_away(TaskRecord& t, WorkerSlot& w);
   void on_cancel(std::uint64_t id, bool force = false);
   void on_release(Peer& p, schema::Release::Reader r);

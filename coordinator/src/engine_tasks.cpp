@@ -325,6 +325,29 @@ void Engine::on_result(Peer& p, schema::Result::Reader r, const proto::FrameOwne
   }
 }
 
+// A running task's output (this_task::write_output, shoal.exec): passed on to its
+// submitter and subscribers as it comes, never kept. A client that does not read it (its
+// queue past kOutputBacklog) misses chunks rather than growing the coordinator.
+void Engine::on_output(Peer& p, schema::TaskOutput::Reader o) {
+  constexpr std::size_t kOutputBacklog = 16u << 20;
+  auto* t = tasks.find(o.getTaskId());
+  if (!t || t->state != TaskState::RUNNING || t->worker != p.id) return;
+  auto pass = [&](std::uint64_t to) {
+    auto* c = peer(to);
+    if (!c || c->role == schema::Role::WORKER || c->conn->closed() || c->conn->pending_bytes() > kOutputBacklog)
+      return;
+    capnp::MallocMessageBuilder msg;
+    auto out = msg.initRoot<schema::Envelope>().initOutput();
+    out.setTaskId(o.getTaskId());
+    out.setStream(o.getStream());
+    out.setData(o.getData());
+    send(*c, msg);
+  };
+  pass(t->submitter);
+  for (auto s : t->subscribers())
+    if (s != t->submitter) pass(s);
+}
+
 bool Engine::drained_away(TaskRecord& t, WorkerSlot& w) {
   // A cancelled outcome nobody asked for, from a worker that said it drains: the worker
   // stopped the task as its own grace ended (its operator stopped it), which is no

@@ -272,6 +272,12 @@ struct StatusReply {
   waiting @9 :UInt64;
 }
 
+struct TaskOutput {
+  taskId @0 :UInt64;
+  stream @1 :UInt8;        # 1: stdout, 2: stderr
+  data @2 :Data;           # a chunk, as the task wrote it (a task's stream is capped)
+}
+
 struct Envelope {
   union {
     hello @0 :Hello;
@@ -298,5 +304,7 @@ struct Envelope {
     challenge @21 :Challenge;
     proof @22 :Proof;
     crashed @23 :Crashed;
+    output @24 :TaskOutput;       # worker -> coordinator -> the task's submitter and
+                                  # subscribers: its output as it comes (shoal.exec)
   }
 }

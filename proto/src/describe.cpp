@@ -127,6 +127,11 @@ std::string describe(Envelope::Reader e) {
     case Envelope::CANCEL:
       out = "cancel task=" + std::to_string(e.getCancel().getTaskId());
       break;
+    case Envelope::OUTPUT:
+      out = "output task=" + std::to_string(e.getOutput().getTaskId()) +
+            " stream=" + std::to_string(e.getOutput().getStream()) + " " +
+            std::to_string(e.getOutput().getData().size()) + "B";
+      break;
     case Envelope::HEARTBEAT:
       out = "heartbeat running=" + std::to_string(e.getHeartbeat().getRunning());
       break;

@@ -97,6 +97,23 @@ class CliProcess {
   [[nodiscard]] pid_t pid() const noexcept { return pid_; }
   void signal(int sig) const { ::kill(pid_, sig); }
 
+  /// Reads its stdout until what was read ends with `want` (or `limit` passes), and returns
+  /// it; finish() then reads the rest.
+  std::string read_out_until(const std::string& want, std::chrono::milliseconds limit) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    std::string got;
+    while (out_ >= 0 && (got.size() < want.size() || got.compare(got.size() - want.size(), want.size(), want) != 0)) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) break;
+      pollfd p{out_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+      char c;
+      if (::read(out_, &c, 1) != 1) break;
+      got += c;
+    }
+    return got;
+  }
+
   /// Reads its output to EOF and reaps it; past `limit` it is SIGKILLed (exit -9).
   CliResult finish(std::chrono::milliseconds limit = 30s) {
     auto deadline = std::chrono::steady_clock::now() + limit;
@@ -696,7 +713,7 @@ TEST_CASE("a queued task no worker can run says so in shoal status and shoal tas
   CHECK(parse_json(ec.run({"--json", "status", id})).value("note", "") == "");
 }
 
-TEST_CASE("shoal submit --exec keeps 4 MiB of a command's output and says how much it dropped",
+TEST_CASE("shoal submit --exec passes on at most 4 MiB of a stream of output and says how much it dropped",
           "[integration][cli]") {
   // Found broken: `submit --exec -- yes` grew the worker by about 200 MB/s.
   ExampleCluster ec(1);
@@ -714,6 +731,29 @@ TEST_CASE("shoal submit --exec keeps 4 MiB of a command's output and says how mu
   CHECK(big.out.size() < (4u << 20) + 200);
   CHECK(big.out.find("[shoal.exec: 15805696 more bytes dropped: output is capped at 4 MiB per stream]") !=
         std::string::npos);
+}
+
+TEST_CASE("shoal submit --exec streams the command's output as it comes, before the command ends",
+          "[integration][cli]") {
+  // Issue 12: the output was held on the worker (up to 4 MiB a stream) and came back only
+  // with the result.
+  ExampleCluster ec;
+  TempDir d;
+  auto go = d.file("go");
+  CliProcess p({"submit", "--exec", "--", "/bin/sh", "-c",
+                "echo first; while [ ! -e " + go + " ]; do sleep 0.02; done; echo second; echo warn >&2"},
+               ec.env);
+  // The command waits for the file: "first" can only have come while it still runs.
+  auto early = p.read_out_until("first\n", 20s);
+  CHECK(early == "first\n");
+  {
+    std::ofstream touch(go);
+  }
+  auto r = p.finish();
+  INFO(r);
+  CHECK(r.exit == 0);
+  CHECK(early + r.out == "first\nsecond\n");
+  CHECK(r.err == "warn\n");
 }
 
 TEST_CASE("cancelling shoal submit --exec kills the command and what it started", "[integration][cli]") {

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <vector>
 
@@ -41,15 +42,22 @@ struct Fd {
   }
 };
 
-/// What a command wrote on one stream: the first kOutputCap bytes, and how many more
-/// were read and dropped (a command that writes without end must not grow the worker).
+/// What a command wrote on one stream: its first kOutputCap bytes go to whoever waits for
+/// the task as they come (this_task::write_output: `shoal submit --exec` prints them
+/// live), or, where no worker carries them (in-process use), are kept for the result; the
+/// rest is read, counted and dropped (a command that writes without end must not grow the
+/// worker, nor its caller).
 struct Captured {
   static constexpr std::size_t kOutputCap = 4u << 20;
+  int stream = 1;
   std::string text;
+  std::size_t taken = 0;  // streamed or kept
   std::uint64_t dropped = 0;
+  explicit Captured(int s) : stream(s) {}
   void append(const char* data, std::size_t n) {
-    std::size_t keep = std::min(n, kOutputCap - std::min(kOutputCap, text.size()));
-    text.append(data, keep);
+    std::size_t keep = std::min(n, kOutputCap - std::min(kOutputCap, taken));
+    if (keep && !this_task::write_output(stream, std::string_view(data, keep))) text.append(data, keep);
+    taken += keep;
     dropped += n - keep;
   }
   /// The text, with a last line saying what was dropped, if anything was.
@@ -80,8 +88,10 @@ bool drain(int fd, Captured& out) {
 }  // namespace
 
 /// Runs `argv` (argv[0] looked up in PATH) with stdin from /dev/null and returns its exit
-/// code (-S when killed by signal S), its stdout and its stderr, each read in full and
-/// kept up to 4 MiB (the rest is read, counted and dropped, and a last line says so). A stop
+/// code (-S when killed by signal S), and what of its stdout and stderr was not streamed:
+/// each is read in full, its first 4 MiB streamed to the task's caller as it comes (kept
+/// for the result only where no worker streams it), the rest counted and dropped, and a
+/// last line of the result says so. A stop
 /// request (the task cancelled, or its timeout) kills the command's process group and
 /// reports the task cancelled. ValueError when argv is empty or the program cannot be started.
 std::tuple<std::int32_t, std::string, std::string> shoal_exec(std::vector<std::string> argv) {
@@ -127,7 +137,7 @@ std::tuple<std::int32_t, std::string, std::string> shoal_exec(std::vector<std::s
   err_w.reset();
   if (rc != 0) throw ValueError("shoal.exec: cannot run " + argv[0] + ": " + std::strerror(rc));
 
-  Captured stdout_text, stderr_text;
+  Captured stdout_text(1), stderr_text(2);
   bool out_open = true, err_open = true, killed = false;
   while (out_open || err_open) {
     if (!killed && this_task::stop_requested()) {

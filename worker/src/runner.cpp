@@ -239,6 +239,7 @@ void Runner::run_plain(const std::shared_ptr<Job>& j, std::function<Bytes(const 
     Bytes value;
     {
       this_task::StopScope scope(j->stop.get_token());
+      this_task::OutputScope output(self->output_sink_.get(), j->id);
       crash::TaskScope crash_scope(j->id);
       BlockHook hook(self.get(), j->id);
       try {
@@ -266,6 +267,7 @@ void Runner::run_inline(const std::shared_ptr<Job>& j, const remote::FunctionEnt
   std::exception_ptr error;
   {
     this_task::StopScope scope(j->stop.get_token());
+    this_task::OutputScope output(output_sink_.get(), j->id);
     crash::TaskScope crash_scope(j->id);
     try {
       value = entry.invoke(j->args);

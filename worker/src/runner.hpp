@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "job.hpp"
+#include "shoal/remote/this_task.hpp"
 #include "shoal/exec/thread_pool.hpp"
 #include "shoal/remote/registry.hpp"
 
@@ -59,6 +60,8 @@ class Runner : public std::enable_shared_from_this<Runner> {
   /// Stops the pool (loop thread): joins it when nothing runs, else leaves the threads
   /// that ignore their stop tokens to the process's exit (returns false then).
   bool shutdown();
+  /// Where the output of plain jobs goes (this_task::write_output); set before any job runs.
+  void set_output_sink(std::shared_ptr<this_task::OutputSink> sink) { output_sink_ = std::move(sink); }
 
  private:
   struct FnStats {
@@ -77,6 +80,7 @@ class Runner : public std::enable_shared_from_this<Runner> {
   unsigned threads_;
   remote::Registry& registry_;
   Callbacks callbacks_;
+  std::shared_ptr<this_task::OutputSink> output_sink_;
   std::unique_ptr<ThreadPoolExecutor> pool_;
   std::atomic<std::uint64_t> started_{0};
   std::atomic<std::uint32_t> running_now_{0};

@@ -16,7 +16,10 @@
 #include <capnp/message.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <iostream>
+#include <mutex>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 
@@ -32,6 +35,7 @@
 #include "shoal/link/tls.hpp"
 #include "shoal/proto/describe.hpp"
 #include "shoal/remote/client.hpp"
+#include "shoal/remote/this_task.hpp"
 
 namespace shoal::worker {
 
@@ -46,12 +50,70 @@ namespace {
 constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 }  // namespace
 
+// The output of running plain tasks (this_task::write_output), from pool threads to the
+// loop, which sends it to the coordinator. A writer waits while what it and the others
+// wrote is over kWindow and not yet handed to the connection (flow control: a command
+// that writes fast is slowed to what the link takes); a stop request ends the wait.
+class OutputPipe final : public this_task::OutputSink {
+ public:
+  static constexpr std::size_t kWindow = 1u << 20;
+  struct Chunk {
+    std::uint64_t task;
+    int stream;
+    std::string data;
+  };
+  explicit OutputPipe(std::function<void()> wake) : wake_(std::move(wake)) {}
+
+  void write(std::uint64_t task, int stream, std::string_view data) override {
+    std::unique_lock lock(mu_);
+    // The loop thread itself (a task run inline) never waits: it is what drains.
+    if (std::this_thread::get_id() != loop_)
+      while (bytes_ >= kWindow && !closed_) {
+        room_.wait_for(lock, std::chrono::milliseconds(50));
+        if (this_task::stop_requested()) return;  // stopping: the rest is not wanted
+      }
+    if (closed_) return;
+    bool first = chunks_.empty();
+    chunks_.push_back({task, stream, std::string(data)});
+    bytes_ += data.size();
+    lock.unlock();
+    if (first) wake_();
+  }
+  std::vector<Chunk> take() {
+    std::lock_guard lock(mu_);
+    std::vector<Chunk> out;
+    out.swap(chunks_);
+    bytes_ = 0;
+    room_.notify_all();
+    return out;
+  }
+  void set_loop(std::thread::id id) {
+    std::lock_guard lock(mu_);
+    loop_ = id;
+  }
+  void close() {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+    room_.notify_all();
+  }
+
+ private:
+  std::function<void()> wake_;
+  std::mutex mu_;
+  std::condition_variable room_;
+  std::vector<Chunk> chunks_;
+  std::size_t bytes_ = 0;
+  std::thread::id loop_;
+  bool closed_ = false;
+};
+
 struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_this<Worker::Engine> {
   WorkerOptions opt;
   remote::Registry& registry;
   asio::any_io_executor ex;
   std::shared_ptr<Runner> runner;
   std::shared_ptr<ActorHost> actors;
+  std::shared_ptr<OutputPipe> output;  // tasks' output on its way to the coordinator
   std::shared_ptr<link::Connection> conn;  // the session's; null between sessions
   std::unordered_map<std::uint64_t, std::shared_ptr<Job>> jobs;  // assigned, not yet reported
   std::uint64_t heartbeat_ns = 1'000'000'000;
@@ -102,8 +164,31 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
   // ---- results ----
 
   // Loop thread: every outcome reported since the last flush leaves in batches.
+  // Loop thread: the output tasks wrote, in order, before their results (flush() sends
+  // it first). While the connection is backed up it waits (and so do its writers), unless
+  // results must follow it.
+  void send_output(bool before_results) {
+    if (!output || !can_send()) return;
+    if (!before_results && conn->pending_bytes() > 4 * OutputPipe::kWindow) {
+      auto later = std::make_shared<asio::steady_timer>(ex, std::chrono::milliseconds(5));
+      later->async_wait([weak = weak_from_this(), later](std::error_code) {
+        if (auto self = weak.lock()) self->send_output(false);
+      });
+      return;
+    }
+    for (auto& c : output->take()) {
+      capnp::MallocMessageBuilder msg;
+      auto o = msg.initRoot<schema::Envelope>().initOutput();
+      o.setTaskId(c.task);
+      o.setStream(static_cast<std::uint8_t>(c.stream));
+      o.setData(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(c.data.data()), c.data.size()));
+      conn->send(msg);
+    }
+  }
+
   void flush() {
     if (!can_send()) return;  // kept until the next connection
+    send_output(true);
     auto out = runner->take_outcomes();
     if (out.empty()) return;
     for (auto& r : out)
@@ -516,10 +601,18 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
                             self->send(msg);
                           }});
     actors = std::make_shared<ActorHost>(runner, registry);
+    output = std::make_shared<OutputPipe>([weak, ex = ex] {
+      asio::post(ex, [weak] {
+        if (auto self = weak.lock()) self->send_output(false);
+      });
+    });
+    output->set_loop(std::this_thread::get_id());
+    runner->set_output_sink(output);
     watchdog = std::thread([this, r = runner] { watch(r); });
     struct StopWatch {
       Engine* e;
       ~StopWatch() {
+        if (e->output) e->output->close();  // a writer waiting for room returns
         e->watch_stop.store(true);
         if (e->watchdog.joinable()) e->watchdog.join();
       }

@@ -280,6 +280,15 @@ void ClientCore::Impl::on_message(schema::Envelope::Reader env, const proto::Fra
       while (!unacked.empty() && unacked.front().id <= highest) unacked.pop_front();
       break;
     }
+    case schema::Envelope::OUTPUT: {
+      auto o = env.getOutput();
+      if (owner->options_.on_output) {
+        auto d = o.getData();
+        owner->options_.on_output(o.getTaskId(), o.getStream(),
+                                  std::string_view(reinterpret_cast<const char*>(d.begin()), d.size()));
+      }
+      break;
+    }
     case schema::Envelope::HEARTBEAT:
     case schema::Envelope::SHUTDOWN:
       break;

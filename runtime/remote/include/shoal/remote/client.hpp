@@ -30,6 +30,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -84,6 +85,10 @@ struct ClientOptions {
   /// wait for the disk) the bound is 8 times this.
   std::uint32_t max_unacknowledged = 1u << 13;
   std::chrono::milliseconds submit_timeout{60000};
+  /// The output of this client's running tasks as it comes (stream 1: stdout, 2: stderr;
+  /// shoal.exec, this_task::write_output), called on the client's I/O thread, before the
+  /// task's result. Empty: output is not wanted (it is then never kept anywhere).
+  std::function<void(std::uint64_t task, int stream, std::string_view data)> on_output;
 };
 
 /// A worker, as `Client::workers()` reports it.

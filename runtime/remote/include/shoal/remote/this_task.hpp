@@ -15,7 +15,9 @@
 /// Outside a remote plain task the token is empty and stop_requested() is false.
 /// (A coroutine task is cancelled the asyncio way: CancelledError at its next co_await.)
 
+#include <cstdint>
 #include <stop_token>
+#include <string_view>
 
 namespace shoal::this_task {
 
@@ -25,6 +27,34 @@ namespace shoal::this_task {
 [[nodiscard]] bool stop_requested() noexcept;
 /// Throws CancelledError when the running task was asked to stop.
 void throw_if_stop_requested();
+
+/// Streams `data` as the running task's output on `stream` (1: stdout, 2: stderr) to its
+/// submitter and subscribers as it comes (what `shoal submit --exec` prints live). May
+/// block while earlier output has not left (the stream's flow control). False, and
+/// nothing sent, outside a task run by a worker.
+bool write_output(int stream, std::string_view data);
+
+/// Where a worker sends the output of the task running on a thread.
+class OutputSink {
+ public:
+  virtual void write(std::uint64_t task, int stream, std::string_view data) = 0;
+
+ protected:
+  ~OutputSink() = default;
+};
+
+/// Sets this thread's output sink and task for its lifetime (used by workers).
+class OutputScope {
+ public:
+  OutputScope(OutputSink* sink, std::uint64_t task) noexcept;
+  ~OutputScope();
+  OutputScope(const OutputScope&) = delete;
+  OutputScope& operator=(const OutputScope&) = delete;
+
+ private:
+  OutputSink* previous_sink_;
+  std::uint64_t previous_task_;
+};
 
 /// Sets this thread's current stop token for its lifetime (used by workers).
 class StopScope {
