@@ -15,6 +15,7 @@
 #include <capnp/message.h>
 
 #include <future>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -27,6 +28,7 @@
 #include "shoal/proto/describe.hpp"
 #include "shoal/proto/stream.hpp"
 #include "shoal/remote/client.hpp"
+#include "shoal/remote/this_task.hpp"
 #include "shoal/worker/worker.hpp"
 #include "support/daemons.hpp"
 
@@ -48,6 +50,16 @@ SHOAL_REMOTE(nap)
 
 std::int64_t refuse(std::int64_t) { throw shoal::ValueError("refused"); }
 SHOAL_REMOTE(refuse)
+
+/// Streams `chunks` chunks of 64 KiB (each filled with the letter of its index) on stdout
+/// and a line on stderr, then returns how many it wrote.
+std::int64_t chatter(std::int64_t chunks) {
+  for (std::int64_t i = 0; i < chunks; ++i)
+    shoal::this_task::write_output(1, std::string(64 * 1024, static_cast<char>('a' + i % 26)));
+  shoal::this_task::write_output(2, "done\n");
+  return chunks;
+}
+SHOAL_REMOTE(chatter)
 
 struct Acc {
   explicit Acc(std::int64_t start) : n(start) {}
@@ -271,6 +283,30 @@ std::string provoke(const std::string& address, bool hello, const std::function<
 }
 
 }  // namespace
+
+TEST_CASE("in process: a task's output streams to its client in order, before its result, past the worker's "
+          "1 MiB window",
+          "[daemons]") {
+  InProcess cluster(1);
+  struct Got {
+    std::mutex mu;
+    std::string out, err;
+  } got;
+  shoal::ClientOptions o;
+  o.on_output = [&got](std::uint64_t, int stream, std::string_view data) {
+    std::lock_guard lock(got.mu);
+    (stream == 2 ? got.err : got.out).append(data);
+  };
+  shoal::Client client(cluster.address(), o);
+  cluster.wait_workers(client, 1);
+  // 48 chunks: 3 MiB, three times the window, so that the writer waits for the loop.
+  CHECK(client.submit(&inproc::chatter, 48).result(20s) == 48);
+  std::lock_guard lock(got.mu);  // the output came before the result, on the same thread
+  REQUIRE(got.out.size() == 48u * 64 * 1024);
+  for (std::size_t i = 0; i < 48; ++i)
+    if (got.out[i * 64 * 1024] != static_cast<char>('a' + i % 26)) FAIL("chunk " << i << " out of order");
+  CHECK(got.err == "done\n");
+}
 
 TEST_CASE("in process: bad input closes that one connection with a protocol error", "[daemons]") {
   namespace schema = shoal::proto::schema;
