@@ -98,14 +98,17 @@ void Engine::start_peer(std::shared_ptr<link::Connection> conn) {
 // Caps the strangers over TCP, in all and per address, by closing the oldest ones: a
 // flood of half-open connections costs the flooder its own older connections, never
 // a Unix-socket client (not capped) or a peer that said hello. A stranger whose guess
-// of the token was refused counts too, but is not closed early (that would answer its
-// guess before the penalty): when only such ones are left, the newcomer goes instead.
-// So wrong guesses held at once are capped, and answered at the penalty's pace.
+// of the token was refused still counts against its address's cap, but is not closed
+// early (its answer waits out the penalty): when only such ones are left, the newcomer
+// from that address goes instead, so one address has at most that many guesses pending,
+// answered one penalty apart. Refused ones do not count against the cap in all, so that
+// a few guessing addresses cannot shut every other peer out; they have their own cap
+// (refuse()).
 void Engine::admit_stranger(Peer& p) {
   std::vector<Peer*> all, same;
   for (auto& [ptr, q] : connections) {
     if (q->id != 0 || !q->conn->is_tcp() || q->conn->closed() || ptr == &p) continue;
-    all.push_back(ptr);
+    if (!q->refused) all.push_back(ptr);
     if (q->conn->peer_address() == p.conn->peer_address()) same.push_back(ptr);
   }
   // Not refused first, then oldest first.
@@ -132,7 +135,8 @@ void Engine::close_late_hellos(std::uint64_t now) {
   // Addresses quiet for a minute are forgotten (a scan from many addresses leaves no trace).
   std::erase_if(refusals, [&](const auto& kv) {
     const auto& r = kv.second;
-    return now - std::max(r.logged_at, r.answer_at) > 60'000'000'000ull;
+    auto last = std::max(r.logged_at, r.answer_at);  // answer_at may lie ahead of now
+    return now > last && now - last > 60'000'000'000ull;
   });
   std::vector<Peer*> late;
   for (auto& [ptr, p] : connections)
@@ -156,6 +160,16 @@ void Engine::note_refusal(const std::string& address, const std::string& reason)
 // A refused hello is answered after the penalty; the refusals of one address are answered
 // one penalty apart (parallel guesses are no faster than one after another).
 void Engine::refuse(Peer& p, const link::HelloCheck& check) {
+  // Refused connections held at once, from all addresses, are capped too (descriptors):
+  // past it the oldest is closed without its answer.
+  std::vector<Peer*> held;
+  for (auto& [ptr, q] : connections)
+    if (q->refused && !q->conn->closed()) held.push_back(ptr);
+  if (held.size() >= opt.max_strangers) {
+    auto oldest = std::min_element(held.begin(), held.end(),
+                                   [](Peer* a, Peer* b) { return a->accepted_ns < b->accepted_ns; });
+    (*oldest)->conn->close("too many refused connections waiting for their answer");
+  }
   p.refused = true;
   note_refusal(p.conn->peer_address(), check.reason);
   auto& r = refusals[p.conn->peer_address()];

@@ -349,11 +349,15 @@ void Engine::on_output(Peer& p, schema::TaskOutput::Reader o) {
 }
 
 bool Engine::drained_away(TaskRecord& t, WorkerSlot& w) {
-  // A cancelled outcome nobody asked for, from a worker that said it drains: the worker
+  // A cancelled outcome nobody asked for, from a worker that said it drains (or while a
+  // journaled coordinator stops): the worker
   // stopped the task as its own grace ended (its operator stopped it), which is no
   // outcome of the task's. It goes back to the queue at no cost, to run on another
   // worker or, with a journaled coordinator stopping too, to wait for the next start.
-  if (t.cancel_requested || !w.draining || t.actor || t.actor_create || (stopping && !journal)) return false;
+  // A journaled coordinator that stops tells its workers to stop too (LocalCluster): what
+  // they cancel then is the same, though they did not say they drain.
+  if (t.cancel_requested || t.actor || t.actor_create || (stopping && !journal)) return false;
+  if (!w.draining && !(stopping && journal)) return false;
   if (t.attempt > 0) --t.attempt;
   t.state = TaskState::QUEUED;
   log("task " + std::to_string(t.id) + " was stopped by " + w.label() + " as it drained: queued again");

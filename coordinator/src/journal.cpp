@@ -173,10 +173,18 @@ Journal::Journal(std::string path) : path_(std::move(path)) {
       if (key == "format") format = get.integer(1);
       if (key == "next_peer") next_peer_ = u64(get.integer(1));
     }
-    if (format == 1) exec(kUpgrade1);
     if (format == 0 || format == 1) {
-      Statement put(db_, "INSERT OR REPLACE INTO meta(key, value) VALUES('format', ?)", path_);
-      put.bind(1, kFormat).step(db_, path_);
+      // One transaction: a crash within the upgrade leaves format 1 as it was.
+      exec("BEGIN IMMEDIATE");
+      try {
+        if (format == 1) exec(kUpgrade1);
+        Statement put(db_, "INSERT OR REPLACE INTO meta(key, value) VALUES('format', ?)", path_);
+        put.bind(1, kFormat).step(db_, path_);
+        exec("COMMIT");
+      } catch (...) {
+        sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+        throw;
+      }
     } else if (format != kFormat) {
       throw Error("the journal at " + path_ + " has format " + std::to_string(format) + "; this coordinator reads " +
                   std::to_string(kFormat));

@@ -177,8 +177,17 @@ int connect_unix(const std::string& path) {
   return fd;
 }
 
-int connect_tcp(std::uint16_t port) {
+int connect_tcp(std::uint16_t port, std::uint32_t from = 0) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd >= 0 && from) {  // from 127.0.0.x: another "host" on lo
+    sockaddr_in src{};
+    src.sin_family = AF_INET;
+    src.sin_addr.s_addr = htonl(from);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0) {
+      ::close(fd);
+      return -1;
+    }
+  }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
@@ -241,8 +250,8 @@ std::pair<int, std::uint16_t> listen_loopback() {
 /// Reads until EOF (or `limit`); true when the peer closed.
 // Connects, says hello as a client and answers the challenge with a wrong proof: the fd,
 // or -1 when the coordinator closed the connection before its challenge.
-int wrong_guess(std::uint16_t port) {
-  int fd = connect_tcp(port);
+int wrong_guess(std::uint16_t port, std::uint32_t from = 0) {
+  int fd = connect_tcp(port, from);
   if (fd < 0) return -1;
   capnp::MallocMessageBuilder hello;
   auto h = hello.initRoot<schema::Envelope>().initHello();
@@ -571,6 +580,33 @@ TEST_CASE("wrong guesses in parallel from one address are answered one penalty a
   // A local client is not held up by any of it.
   shoal::Client local(c.address);
   CHECK(local.workers().result(5s).empty());
+}
+
+TEST_CASE("guesses held from several addresses do not shut other peers out: the cap in all counts silent "
+          "strangers only",
+          "[integration][security]") {
+  // Found in review: refused guesses counted against --max-strangers and were never
+  // closed early, so a few guessing addresses filled it and every new peer was closed.
+  shoal::test::TempDir t;
+  shoal::test::write_token_file(t.file("token"));
+  shoal::test::Cluster c({"--listen", "tcp://127.0.0.1:0", "--token-file", t.file("token"), "--auth-penalty-ms",
+                          "60000", "--max-strangers", "10", "--max-strangers-per-address", "4"});
+  auto tcp = c.coordinator->line();
+  REQUIRE(tcp.has_value());
+  auto port = port_of(*tcp);
+  Fds held;
+  for (std::uint32_t host = 2; host <= 4; ++host)  // 12 guesses waiting, past the cap of 10
+    for (int i = 0; i < 4; ++i) {
+      int fd = wrong_guess(port, 0x7f000000u | host);
+      REQUIRE(fd >= 0);
+      held.fds.push_back(fd);
+    }
+  INFO(c.logs());
+  // A newcomer from elsewhere still gets its challenge, and a right token its welcome.
+  shoal::ClientOptions right;
+  right.token = shoal::test::kTestToken;
+  shoal::Client ok(tcp->substr(6), right);
+  CHECK(ok.workers().result(5s).empty());
 }
 
 TEST_CASE("an impostor on the coordinator's port learns no token and cannot make a worker run anything",

@@ -65,6 +65,11 @@ class OutputPipe final : public this_task::OutputSink {
   explicit OutputPipe(std::function<void()> wake) : wake_(std::move(wake)) {}
 
   void write(std::uint64_t task, int stream, std::string_view data) override {
+    // In pieces of at most kWindow: one frame each, far under the frame limit.
+    while (data.size() > kWindow) {
+      write(task, stream, data.substr(0, kWindow));
+      data.remove_prefix(kWindow);
+    }
     std::unique_lock lock(mu_);
     // The loop thread itself (a task run inline) never waits: it is what drains.
     if (std::this_thread::get_id() != loop_)
@@ -176,7 +181,14 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
       });
       return;
     }
-    for (auto& c : output->take()) {
+    auto chunks = output->take();
+    // Results must follow, so the output goes now whatever the backlog, up to a hard
+    // bound: past it (a coordinator that does not read) the output is dropped, not held.
+    if (conn->pending_bytes() > 64 * OutputPipe::kWindow) {
+      if (!chunks.empty()) log("the coordinator is not reading: task output dropped");
+      return;
+    }
+    for (auto& c : chunks) {
       capnp::MallocMessageBuilder msg;
       auto o = msg.initRoot<schema::Envelope>().initOutput();
       o.setTaskId(c.task);
@@ -188,8 +200,10 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
 
   void flush() {
     if (!can_send()) return;  // kept until the next connection
-    send_output(true);
+    // Outcomes first, then the output: all a task wrote before its outcome was reported
+    // is in the pipe by now, and leaves before its result.
     auto out = runner->take_outcomes();
+    send_output(true);
     if (out.empty()) return;
     for (auto& r : out)
       if (jobs.erase(r.id) && r.kind != Outcome::handed_back) ++completed;
@@ -424,9 +438,11 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
       auto ml = al[i].initMethods(static_cast<unsigned>(acts[i]->methods.size()));
       for (unsigned k = 0; k < acts[i]->methods.size(); ++k) fill_sig(ml[k], acts[i]->methods[k]);
     }
+    // Every job it holds: those still running, and those whose outcome waits to be sent
+    // (finished while the coordinator was away): a restarted coordinator takes them as
+    // this worker's, so that none is sent again (an actor call must not run twice).
     std::vector<std::uint64_t> still;
-    for (auto& [id, j] : jobs)
-      if (j->phase.load() != reported) still.push_back(id);
+    for (auto& [id, j] : jobs) still.push_back(id);
     auto rl = r.initRunning(static_cast<unsigned>(still.size()));
     for (unsigned i = 0; i < still.size(); ++i) rl.set(i, still[i]);
     auto live = actors->live();
