@@ -5,6 +5,8 @@
 #include <asio/post.hpp>
 #include <capnp/message.h>
 
+#include <cstdio>
+
 #include "shoal/link/address.hpp"
 #include "shoal/link/handshake.hpp"
 #include "shoal/link/messages.hpp"
@@ -284,8 +286,16 @@ void ClientCore::Impl::on_message(schema::Envelope::Reader env, const proto::Fra
       auto o = env.getOutput();
       if (owner->options_.on_output) {
         auto d = o.getData();
-        owner->options_.on_output(o.getTaskId(), o.getStream(),
-                                  std::string_view(reinterpret_cast<const char*>(d.begin()), d.size()));
+        try {
+          owner->options_.on_output(o.getTaskId(), o.getStream(),
+                                    std::string_view(reinterpret_cast<const char*>(d.begin()), d.size()));
+        } catch (const std::exception& e) {
+          // The caller's callback failing is not the connection's problem: said once, and on.
+          if (!output_callback_failed) std::fprintf(stderr, "shoal: ClientOptions::on_output threw: %s\n", e.what());
+          output_callback_failed = true;
+        } catch (...) {
+          output_callback_failed = true;
+        }
       }
       break;
     }

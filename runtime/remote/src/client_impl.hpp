@@ -99,6 +99,7 @@ struct ClientCore::Impl final : link::ConnectionHandler {
 
   // On `ex` only.
   std::unordered_multimap<std::uint64_t, Pending> pending;
+  bool output_callback_failed = false;  // ClientOptions::on_output threw (said once)
   // Reconnecting (ClientOptions::reconnect), on `ex` only.
   std::deque<SubmitOut> unacked;                   // sent, not yet acknowledged: sent again after a reconnect
   std::unordered_set<std::uint64_t> resubscribed;  // asked for again after a reconnect

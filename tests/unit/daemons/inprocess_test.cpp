@@ -308,6 +308,19 @@ TEST_CASE("in process: a task's output streams to its client in order, before it
   CHECK(got.err == "done\n");
 }
 
+TEST_CASE("in process: an on_output callback that throws costs its output, not the connection", "[daemons]") {
+  // Found in review: the exception reached the client's message handling, which closed
+  // the connection.
+  InProcess cluster(1);
+  shoal::ClientOptions o;
+  o.on_output = [](std::uint64_t, int, std::string_view) { throw std::runtime_error("the caller's bug"); };
+  o.reconnect = 0ms;  // a closed connection would fail the futures, not be hidden by a reconnect
+  shoal::Client client(cluster.address(), o);
+  cluster.wait_workers(client, 1);
+  CHECK(client.submit(&inproc::chatter, 2).result(20s) == 2);
+  CHECK(client.submit(&inproc::square, 9).result(20s) == 81);
+}
+
 TEST_CASE("in process: bad input closes that one connection with a protocol error", "[daemons]") {
   namespace schema = shoal::proto::schema;
   InProcess cluster(1);
