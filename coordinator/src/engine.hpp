@@ -9,6 +9,7 @@
 #include <asio/any_io_executor.hpp>
 #include <asio/steady_timer.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -30,6 +31,9 @@
 #include "task_table.hpp"
 
 namespace shoal::coordinator {
+
+/// A duration as the steady nanoseconds the engine's clocks count in.
+[[nodiscard]] inline std::uint64_t ns(std::chrono::nanoseconds d) { return static_cast<std::uint64_t>(d.count()); }
 
 namespace schema = proto::schema;
 
@@ -152,7 +156,7 @@ struct Engine : std::enable_shared_from_this<Engine> {
   void open_journal();
   void journal_accept(TaskRecord& t, std::uint64_t created_actor = 0);
   void journal_actor_gone(ActorRecord& a);
-  void recover_actors(std::vector<JournalActor> rows);
+  std::size_t recover_actors(std::vector<JournalActor> rows);  // how many
   void settle_recovering_actors();
   void adopt_actors(Peer& p, WorkerSlot& slot, schema::RegisterWorker::Reader r);
   void journal_touch();

@@ -27,7 +27,7 @@ void Engine::open_journal() {
     });
   });
   auto rows = journal->load();
-  recover_actors(journal->load_actors());
+  auto recovered_actors = recover_actors(journal->load_actors());
   // Ids are never given twice: a new connection's id space is past every earlier one.
   std::uint64_t past = journal->next_peer();
   for (const auto& r : rows) past = std::max(past, r.submitter + 1);
@@ -91,10 +91,7 @@ void Engine::open_journal() {
     else if (t->state == TaskState::QUEUED)
       held.push_back(id);  // its worker may come back with it still running
   }
-  bool recovering_actors = false;
-  for (auto aid : actors.ids())
-    if (auto* a = actors.find(aid); a && a->recovering) recovering_actors = true;
-  if (!held.empty() || recovering_actors) {
+  if (!held.empty() || recovered_actors) {
     held_timer = std::make_unique<asio::steady_timer>(ex, opt.adopt_wait);
     held_timer->async_wait([weak = weak_from_this()](std::error_code ec) {
       if (auto self = weak.lock(); self && !ec) self->release_held();
@@ -102,12 +99,12 @@ void Engine::open_journal() {
   }
   log("journal " + opt.journal + ": " + std::to_string(unfinished.size()) + " unfinished task(s) to run, " +
       std::to_string(kept) + " result(s) kept" +
-      (recovering_actors ? ", " + std::to_string(actors.ids().size()) + " actor(s) waiting for their workers" : ""));
+      (recovered_actors ? ", " + std::to_string(recovered_actors) + " actor(s) waiting for their workers" : ""));
 }
 
 // Actors alive when the coordinator stopped: each waits adopt_wait for the worker that
 // hosts it to come back and claim it (its state lives there).
-void Engine::recover_actors(std::vector<JournalActor> rows) {
+std::size_t Engine::recover_actors(std::vector<JournalActor> rows) {
   for (auto& r : rows) {
     auto& a = actors.create(r.id);
     a.cls = std::move(r.cls);
@@ -119,6 +116,7 @@ void Engine::recover_actors(std::vector<JournalActor> rows) {
     a.recovering = true;
     a.waiting_since = steady_ns();
   }
+  return rows.size();
 }
 
 // A worker registering with actors it hosts (liveActors) or constructs (its running

@@ -180,8 +180,7 @@ void Engine::release_actor(ActorRecord& a) {
 }
 
 void Engine::expire_unplaced_actors(std::uint64_t now) {
-  auto wait = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(opt.unregistered_wait).count());
+  auto wait = ns(opt.unregistered_wait);
   for (auto aid : std::vector<std::uint64_t>(actors.waiting_placement())) {
     auto* a = actors.find(aid);
     if (!a || a->dead || now - a->waiting_since < wait) continue;

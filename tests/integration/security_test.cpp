@@ -234,6 +234,28 @@ std::uint16_t port_of(const std::string& ready_line) {
   return static_cast<std::uint16_t>(std::stoi(ready_line.substr(ready_line.rfind(':') + 1)));
 }
 
+std::vector<std::string> listen_tcp_with(const std::string& token_file, std::vector<std::string> flags) {
+  flags.insert(flags.begin(), {"--listen", "tcp://127.0.0.1:0", "--token-file", token_file});
+  return flags;
+}
+
+/// A coordinator that also listens on TCP loopback, with a token file (and `flags`):
+/// `tcp` is its TCP address, `port` its port (0: it printed none); `c.address` its Unix
+/// socket.
+struct TcpCoordinator {
+  shoal::test::TempDir t;
+  std::string token_file = shoal::test::write_token_file(t.file("token"));
+  shoal::test::Cluster c;
+  std::string tcp;
+  std::uint16_t port = 0;
+  explicit TcpCoordinator(std::vector<std::string> flags) : c(listen_tcp_with(token_file, std::move(flags))) {
+    if (auto line = c.coordinator->line()) {
+      tcp = line->substr(6);
+      port = port_of(*line);
+    }
+  }
+};
+
 /// A TCP listener on a free loopback port: its descriptor and the port.
 std::pair<int, std::uint16_t> listen_loopback() {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -429,13 +451,10 @@ TEST_CASE("1,100 strangers on TCP do not lock out a Unix-socket client, and the 
     WARN("this process may not open 1,400 descriptors: not run here");
     return;
   }
-  shoal::test::TempDir t;
-  shoal::test::write_token_file(t.file("token"));
-  shoal::test::Cluster c({"--listen", "tcp://127.0.0.1:0", "--token-file", t.file("token"), "--hello-timeout-ms",
-                          "60000"});
-  auto tcp = c.coordinator->line();
-  REQUIRE(tcp.has_value());
-  auto port = port_of(*tcp);
+  TcpCoordinator tc({"--hello-timeout-ms", "60000"});
+  auto& c = tc.c;
+  REQUIRE(tc.port != 0);
+  auto port = tc.port;
   // The coordinator at the default limit the finding was made with: 1,024 descriptors.
   rlimit small{1024, 1024};
   REQUIRE(::prlimit(c.coordinator->pid(), RLIMIT_NOFILE, &small, nullptr) == 0);
@@ -462,13 +481,10 @@ TEST_CASE("strangers from many addresses are capped in all by --max-strangers, o
           "[integration][security]") {
   // The cap in all was never reached by a test: every stranger came from 127.0.0.1, so
   // the per-address cap closed them first. Linux routes all of 127/8 to lo.
-  shoal::test::TempDir t;
-  shoal::test::write_token_file(t.file("token"));
-  shoal::test::Cluster c({"--listen", "tcp://127.0.0.1:0", "--token-file", t.file("token"), "--hello-timeout-ms",
-                          "60000", "--max-strangers", "10", "--max-strangers-per-address", "4"});
-  auto tcp = c.coordinator->line();
-  REQUIRE(tcp.has_value());
-  auto port = port_of(*tcp);
+  TcpCoordinator tc({"--hello-timeout-ms", "60000", "--max-strangers", "10", "--max-strangers-per-address", "4"});
+  auto& c = tc.c;
+  REQUIRE(tc.port != 0);
+  auto port = tc.port;
   // RLIMIT_NOFILE raised to its hard limit at start.
   std::ifstream limits("/proc/" + std::to_string(c.coordinator->pid()) + "/limits");
   std::string line, soft, hard;
@@ -506,14 +522,11 @@ TEST_CASE("strangers from many addresses are capped in all by --max-strangers, o
 
 TEST_CASE("a wrong token is refused: the client refuses the coordinator, a wrong proof waits out the penalty",
           "[integration][security]") {
-  shoal::test::TempDir t;
-  shoal::test::write_token_file(t.file("token"));
-  shoal::test::Cluster c({"--listen", "tcp://127.0.0.1:0", "--token-file", t.file("token"), "--auth-penalty-ms",
-                          "400"});
-  auto tcp = c.coordinator->line();
-  REQUIRE(tcp.has_value());
-  std::string address = tcp->substr(6);
-  auto port = port_of(*tcp);
+  TcpCoordinator tc({"--auth-penalty-ms", "400"});
+  auto& c = tc.c;
+  REQUIRE(tc.port != 0);
+  std::string address = tc.tcp;
+  auto port = tc.port;
   // A client with another token finds the coordinator's proof wrong and leaves, having
   // sent nothing derived from its own token.
   shoal::ClientOptions wrong;
@@ -543,13 +556,10 @@ TEST_CASE("wrong guesses in parallel from one address are answered one penalty a
   // Found broken (review): each refused connection waited out its own penalty and none
   // counted as a stranger, so 1,000 guesses on 1,000 connections were all answered after
   // one penalty, and held 1,000 descriptors meanwhile.
-  shoal::test::TempDir t;
-  shoal::test::write_token_file(t.file("token"));
-  shoal::test::Cluster c({"--listen", "tcp://127.0.0.1:0", "--token-file", t.file("token"), "--auth-penalty-ms",
-                          "1000"});
-  auto tcp = c.coordinator->line();
-  REQUIRE(tcp.has_value());
-  auto port = port_of(*tcp);
+  TcpCoordinator tc({"--auth-penalty-ms", "1000"});
+  auto& c = tc.c;
+  REQUIRE(tc.port != 0);
+  auto port = tc.port;
   std::vector<int> waiting;
   int turned_away = 0;
   auto t0 = std::chrono::steady_clock::now();
@@ -587,13 +597,10 @@ TEST_CASE("guesses held from several addresses do not shut other peers out: the 
           "[integration][security]") {
   // Found in review: refused guesses counted against --max-strangers and were never
   // closed early, so a few guessing addresses filled it and every new peer was closed.
-  shoal::test::TempDir t;
-  shoal::test::write_token_file(t.file("token"));
-  shoal::test::Cluster c({"--listen", "tcp://127.0.0.1:0", "--token-file", t.file("token"), "--auth-penalty-ms",
-                          "60000", "--max-strangers", "10", "--max-strangers-per-address", "4"});
-  auto tcp = c.coordinator->line();
-  REQUIRE(tcp.has_value());
-  auto port = port_of(*tcp);
+  TcpCoordinator tc({"--auth-penalty-ms", "60000", "--max-strangers", "10", "--max-strangers-per-address", "4"});
+  auto& c = tc.c;
+  REQUIRE(tc.port != 0);
+  auto port = tc.port;
   Fds held;
   for (std::uint32_t host = 2; host <= 4; ++host)  // 12 guesses waiting, past the cap of 10
     for (int i = 0; i < 4; ++i) {
@@ -605,7 +612,7 @@ TEST_CASE("guesses held from several addresses do not shut other peers out: the 
   // A newcomer from elsewhere still gets its challenge, and a right token its welcome.
   shoal::ClientOptions right;
   right.token = shoal::test::kTestToken;
-  shoal::Client ok(tcp->substr(6), right);
+  shoal::Client ok(tc.tcp, right);
   CHECK(ok.workers().result(5s).empty());
 }
 

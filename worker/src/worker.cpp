@@ -16,15 +16,14 @@
 #include <capnp/message.h>
 
 #include <algorithm>
-#include <condition_variable>
 #include <iostream>
-#include <mutex>
-#include <string_view>
 #include <thread>
 #include <unordered_map>
 
 #include "actor_host.hpp"
 #include "crash_report.hpp"
+#include "output_pipe.hpp"
+#include "registration.hpp"
 #include "runner.hpp"
 #include "shoal/codec/future_ref.hpp"
 #include "shoal/link/address.hpp"
@@ -35,7 +34,6 @@
 #include "shoal/link/tls.hpp"
 #include "shoal/proto/describe.hpp"
 #include "shoal/remote/client.hpp"
-#include "shoal/remote/this_task.hpp"
 
 namespace shoal::worker {
 
@@ -49,68 +47,6 @@ using link::text;
 namespace {
 constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 }  // namespace
-
-// The output of running plain tasks (this_task::write_output), from pool threads to the
-// loop, which sends it to the coordinator. A writer waits while what it and the others
-// wrote is over kWindow and not yet handed to the connection (flow control: a command
-// that writes fast is slowed to what the link takes); a stop request ends the wait.
-class OutputPipe final : public this_task::OutputSink {
- public:
-  static constexpr std::size_t kWindow = 1u << 20;
-  struct Chunk {
-    std::uint64_t task;
-    int stream;
-    std::string data;
-  };
-  explicit OutputPipe(std::function<void()> wake) : wake_(std::move(wake)) {}
-
-  void write(std::uint64_t task, int stream, std::string_view data) override {
-    // In pieces of at most kWindow: one frame each, far under the frame limit.
-    while (data.size() > kWindow) {
-      write(task, stream, data.substr(0, kWindow));
-      data.remove_prefix(kWindow);
-    }
-    std::unique_lock lock(mu_);
-    // The loop thread itself (a task run inline) never waits: it is what drains.
-    if (std::this_thread::get_id() != loop_)
-      while (bytes_ >= kWindow && !closed_) {
-        room_.wait_for(lock, std::chrono::milliseconds(50));
-        if (this_task::stop_requested()) return;  // stopping: the rest is not wanted
-      }
-    if (closed_) return;
-    bool first = chunks_.empty();
-    chunks_.push_back({task, stream, std::string(data)});
-    bytes_ += data.size();
-    lock.unlock();
-    if (first) wake_();
-  }
-  std::vector<Chunk> take() {
-    std::lock_guard lock(mu_);
-    std::vector<Chunk> out;
-    out.swap(chunks_);
-    bytes_ = 0;
-    room_.notify_all();
-    return out;
-  }
-  void set_loop(std::thread::id id) {
-    std::lock_guard lock(mu_);
-    loop_ = id;
-  }
-  void close() {
-    std::lock_guard lock(mu_);
-    closed_ = true;
-    room_.notify_all();
-  }
-
- private:
-  std::function<void()> wake_;
-  std::mutex mu_;
-  std::condition_variable room_;
-  std::vector<Chunk> chunks_;
-  std::size_t bytes_ = 0;
-  std::thread::id loop_;
-  bool closed_ = false;
-};
 
 struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_this<Worker::Engine> {
   WorkerOptions opt;
@@ -168,7 +104,6 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
 
   // ---- results ----
 
-  // Loop thread: every outcome reported since the last flush leaves in batches.
   // Loop thread: the output tasks wrote, in order, before their results (flush() sends
   // it first). While the connection is backed up it waits (and so do its writers), unless
   // results must follow it.
@@ -181,23 +116,12 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
       });
       return;
     }
-    auto chunks = output->take();
-    // Results must follow, so the output goes now whatever the backlog, up to a hard
-    // bound: past it (a coordinator that does not read) the output is dropped, not held.
-    if (conn->pending_bytes() > 64 * OutputPipe::kWindow) {
-      if (!chunks.empty()) log("the coordinator is not reading: task output dropped");
-      return;
-    }
-    for (auto& c : chunks) {
-      capnp::MallocMessageBuilder msg;
-      auto o = msg.initRoot<schema::Envelope>().initOutput();
-      o.setTaskId(c.task);
-      o.setStream(static_cast<std::uint8_t>(c.stream));
-      o.setData(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(c.data.data()), c.data.size()));
-      conn->send(msg);
-    }
+    // Results must follow, so the output goes now whatever the backlog, up to
+    // send_chunks()'s bound (past it, it is dropped rather than held).
+    if (!send_chunks(*conn, output->take())) log("the coordinator is not reading: task output dropped");
   }
 
+  // Loop thread: every outcome reported since the last flush leaves in batches.
   void flush() {
     if (!can_send()) return;  // kept until the next connection
     // Outcomes first, then the output: all a task wrote before its outcome was reported
@@ -415,39 +339,12 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
 
   void send_registration() {
     capnp::MallocMessageBuilder reg;
-    auto r = reg.initRoot<schema::Envelope>().initRegisterWorker();
-    r.setCapacity(opt.threads);
-    r.setCoroutineCapacity(opt.coroutines);
-    r.setHost(link::this_host());
-    r.setPid(static_cast<std::uint32_t>(::getpid()));
-    r.setMaxTasks(opt.max_tasks);
-    auto fill_sig = [](schema::FunctionSig::Builder b, const auto& e) {
-      b.setName(e.name);
-      b.setSignatureHash(e.signature_hash);
-      b.setSignature(e.signature);
-      b.setIsCoroutine(e.is_coroutine);
-    };
-    auto fns = registry.functions();
-    auto fl = r.initFunctions(static_cast<unsigned>(fns.size()));
-    for (unsigned i = 0; i < fns.size(); ++i) fill_sig(fl[i], *fns[i]);
-    auto acts = registry.actors();
-    auto al = r.initActors(static_cast<unsigned>(acts.size()));
-    for (unsigned i = 0; i < acts.size(); ++i) {
-      al[i].setName(acts[i]->name);
-      al[i].setConstructorHash(acts[i]->constructor_hash);
-      auto ml = al[i].initMethods(static_cast<unsigned>(acts[i]->methods.size()));
-      for (unsigned k = 0; k < acts[i]->methods.size(); ++k) fill_sig(ml[k], acts[i]->methods[k]);
-    }
     // Every job it holds: those still running, and those whose outcome waits to be sent
     // (finished while the coordinator was away): a restarted coordinator takes them as
     // this worker's, so that none is sent again (an actor call must not run twice).
-    std::vector<std::uint64_t> still;
-    for (auto& [id, j] : jobs) still.push_back(id);
-    auto rl = r.initRunning(static_cast<unsigned>(still.size()));
-    for (unsigned i = 0; i < still.size(); ++i) rl.set(i, still[i]);
-    auto live = actors->live();
-    auto ll = r.initLiveActors(static_cast<unsigned>(live.size()));
-    for (unsigned i = 0; i < live.size(); ++i) ll.set(i, live[i]);
+    std::vector<std::uint64_t> held;
+    for (auto& [id, j] : jobs) held.push_back(id);
+    fill_registration(reg.initRoot<schema::Envelope>().initRegisterWorker(), opt, registry, held, actors->live());
     send(reg);
   }
 
@@ -617,12 +514,11 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
                             self->send(msg);
                           }});
     actors = std::make_shared<ActorHost>(runner, registry);
-    output = std::make_shared<OutputPipe>([weak, ex = ex] {
+    output = std::make_shared<OutputPipe>(std::this_thread::get_id(), [weak, ex = ex] {
       asio::post(ex, [weak] {
         if (auto self = weak.lock()) self->send_output(false);
       });
     });
-    output->set_loop(std::this_thread::get_id());
     runner->set_output_sink(output);
     watchdog = std::thread([this, r = runner] { watch(r); });
     struct StopWatch {

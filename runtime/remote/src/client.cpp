@@ -166,11 +166,14 @@ std::uint64_t ClientCore::next_id() {
 
 // Backpressure: no more than max_unacknowledged submits ahead of the coordinator's
 // acknowledgements; throws Overloaded when none came in time.
-bool ClientCore::has_room(const Impl& im, std::uint64_t id) const {
+std::uint64_t ClientCore::window() const {
   // A journaled coordinator acknowledges only once on disk (a group commit and an fsync
   // later): a window 8 times as wide keeps the same pace.
-  const std::uint64_t bound = std::uint64_t{options_.max_unacknowledged} * (journaled() ? 8 : 1);
-  return (id & 0xffffffffu) - std::min(id & 0xffffffffu, im.accepted & 0xffffffffu) <= bound;
+  return std::uint64_t{options_.max_unacknowledged} * (journaled() ? 8 : 1);
+}
+
+bool ClientCore::has_room(const Impl& im, std::uint64_t id) const {
+  return (id & 0xffffffffu) - std::min(id & 0xffffffffu, im.accepted & 0xffffffffu) <= window();
 }
 
 Future<void> ClientCore::room() {
@@ -186,7 +189,6 @@ Future<void> ClientCore::room() {
 }
 
 void ClientCore::room_for(Impl& im, std::unique_lock<std::mutex>& lock, std::uint64_t id) {
-  const std::uint64_t bound = std::uint64_t{options_.max_unacknowledged} * (journaled() ? 8 : 1);
   if (has_room(im, id)) return;
   bool may_wait = !im.local ? std::this_thread::get_id() != im.thread_id
                             : im.gate->loop_thread.load(std::memory_order_relaxed) != std::this_thread::get_id();
@@ -195,7 +197,7 @@ void ClientCore::room_for(Impl& im, std::unique_lock<std::mutex>& lock, std::uin
     return;
   lock.unlock();
   throw Overloaded("the coordinator at " + address_text_ + " acknowledged none of this client's last " +
-                   std::to_string(bound) + " submits within " + std::to_string(options_.submit_timeout.count()) +
+                   std::to_string(window()) + " submits within " + std::to_string(options_.submit_timeout.count()) +
                    " ms: it is overloaded (retry later)");
 }
 

@@ -244,6 +244,7 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   void enqueue(shoal::detail::Ref<shoal::detail::StateBase> state, Completer complete, Add&& add,
                bool submit = false);
   void room_for(Impl& im, std::unique_lock<std::mutex>& lock, std::uint64_t id);
+  [[nodiscard]] std::uint64_t window() const;  // submits that may be unacknowledged
   [[nodiscard]] bool has_room(const Impl& im, std::uint64_t id) const;
 
  public:

@@ -1,0 +1,40 @@
+#include "registration.hpp"
+
+#include <unistd.h>
+
+#include "shoal/link/clock.hpp"
+
+namespace shoal::worker {
+
+void fill_registration(proto::schema::RegisterWorker::Builder r, const WorkerOptions& opt,
+                       const remote::Registry& registry, const std::vector<std::uint64_t>& held_jobs,
+                       const std::vector<std::uint64_t>& live_actors) {
+  r.setCapacity(opt.threads);
+  r.setCoroutineCapacity(opt.coroutines);
+  r.setHost(link::this_host());
+  r.setPid(static_cast<std::uint32_t>(::getpid()));
+  r.setMaxTasks(opt.max_tasks);
+  auto fill_sig = [](proto::schema::FunctionSig::Builder b, const auto& e) {
+    b.setName(e.name);
+    b.setSignatureHash(e.signature_hash);
+    b.setSignature(e.signature);
+    b.setIsCoroutine(e.is_coroutine);
+  };
+  auto fns = registry.functions();
+  auto fl = r.initFunctions(static_cast<unsigned>(fns.size()));
+  for (unsigned i = 0; i < fns.size(); ++i) fill_sig(fl[i], *fns[i]);
+  auto acts = registry.actors();
+  auto al = r.initActors(static_cast<unsigned>(acts.size()));
+  for (unsigned i = 0; i < acts.size(); ++i) {
+    al[i].setName(acts[i]->name);
+    al[i].setConstructorHash(acts[i]->constructor_hash);
+    auto ml = al[i].initMethods(static_cast<unsigned>(acts[i]->methods.size()));
+    for (unsigned k = 0; k < acts[i]->methods.size(); ++k) fill_sig(ml[k], acts[i]->methods[k]);
+  }
+  auto rl = r.initRunning(static_cast<unsigned>(held_jobs.size()));
+  for (unsigned i = 0; i < held_jobs.size(); ++i) rl.set(i, held_jobs[i]);
+  auto ll = r.initLiveActors(static_cast<unsigned>(live_actors.size()));
+  for (unsigned i = 0; i < live_actors.size(); ++i) ll.set(i, live_actors[i]);
+}
+
+}  // namespace shoal::worker
