@@ -12,6 +12,9 @@
 //                               with mutual TLS (B3tls, B4tls) and without (the peer), in
 //                               alternating rounds of one run; the workers' hop stays a
 //                               Unix socket in both
+//   bench_cluster b7 ROUNDS     a 64 MiB shoal::Bytes echoed by a worker of LocalCluster(2):
+//                               MB/s of payload per round trip, beside memcpy of 64 MiB into
+//                               a fresh buffer in this process (the peer "memcpy fresh")
 //   bench_cluster journal N ROUNDS  the cost of the journal: B3 and B4 on a LocalCluster(2)
 //                               with --journal (a file in /tmp, ext4 here: one fsync per
 //                               commit) beside one without it, rounds alternating (B3j, B4j)
@@ -40,6 +43,9 @@
 
 std::int64_t noop(std::int64_t x) { return x; }
 SHOAL_REMOTE(noop)
+
+shoal::Bytes echo(shoal::Bytes b) { return b; }
+SHOAL_REMOTE(echo)
 
 namespace {
 
@@ -144,6 +150,37 @@ int b4(int n, int rounds) {
   once(n / 10);
   for (int r = 0; r < rounds; ++r) rates.push_back(once(n));
   shoal::bench::print_result("B4", nullptr, "tasks/s", rates);
+  return 0;
+}
+
+int b7(int rounds) {
+  constexpr std::size_t n = 64u << 20;
+  auto payload = shoal::Bytes::build(n, [](std::span<std::byte> out) {
+    for (std::size_t i = 0; i < out.size(); i += 4096) out[i] = static_cast<std::byte>(i >> 12);
+  });
+  std::vector<double> fresh;
+  for (int r = 0; r < rounds; ++r) {
+    auto t0 = Clock::now();
+    {
+      std::unique_ptr<std::byte[]> copy(new std::byte[n]);
+      std::memcpy(copy.get(), payload.data(), n);
+      asm volatile("" : : "r"(copy.get()) : "memory");
+    }
+    fresh.push_back(n / std::chrono::duration<double>(Clock::now() - t0).count() / 1e6);
+  }
+  shoal::LocalCluster local(2, {.threads_per_worker = 1});
+  auto& client = local.client();
+  if (client.submit(&echo, payload).result().size() != n) std::abort();  // warm
+  std::vector<double> rates;
+  for (int r = 0; r < rounds; ++r) {
+    auto t0 = Clock::now();
+    auto back = client.submit(&echo, payload).result();
+    double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    if (back.size() != n || back[n - 4096] != payload[n - 4096]) std::abort();
+    rates.push_back(n / s / 1e6);
+  }
+  shoal::bench::print_result("B7", nullptr, "MB/s", rates);
+  shoal::bench::print_result("B7", "memcpy fresh", "MB/s", fresh);
   return 0;
 }
 
@@ -309,6 +346,7 @@ int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "b3";
   if (mode == "b3") return b3(argc > 2 ? std::atoi(argv[2]) : 20000, argc > 3 ? std::atoi(argv[3]) : 5);
   if (mode == "b4") return b4(argc > 2 ? std::atoi(argv[2]) : 100000, argc > 3 ? std::atoi(argv[3]) : 7);
+  if (mode == "b7") return b7(argc > 2 ? std::atoi(argv[2]) : 7);
   if (mode == "b8") {
     if (argc > 2 && std::string(argv[2]) == "--once") return b8_once();
     return b8(argc > 2 ? std::atoi(argv[2]) : 7, argv[0]);

@@ -194,6 +194,20 @@ BENCHMARKS = [
         "peers": {"goal (issue 12)": ["{bin}/bench_cluster", "b9", "1000000"]},
     },
     {
+        # Large values: a 64 MiB shoal::Bytes echoed by a worker (shared memory on one
+        # host), MB/s of payload per round trip; memcpy into a fresh buffer in the same
+        # program, and Python's process pool echoing 64 MiB of bytes.
+        "id": "B7",
+        "name": "64 MiB Bytes echo on LocalCluster(2)",
+        "unit": "MB/s",
+        "better": "higher",
+        "shoal": ["{bin}/bench_cluster", "b7", "7"],
+        "peers": {
+            "memcpy fresh": ["{bin}/bench_cluster", "b7", "7"],
+            "python ProcessPoolExecutor": [sys.executable, f"{HERE}/python/b7_pool.py", "5"],
+        },
+    },
+    {
         "id": "B8",
         "name": "LocalCluster(2) start to first result",
         "unit": "ms",

@@ -208,17 +208,41 @@ void Engine::touch_flush(Peer& p) {
 
 namespace {
 
-void fill_assign(schema::Assign::Builder a, const TaskRecord& t, const FunctionTable& functions,
-                 const TaskTable& tasks) {
+// What an Assign of `t` carries inline, for the batching rule.
+std::size_t assign_bytes(const TaskRecord& t, const TaskTable& tasks) {
+  std::size_t n = link::inline_bytes(t.args);
+  for (auto dep : t.deps())
+    if (const auto* d = tasks.find(dep)) n += link::inline_bytes(d->value);
+  return std::min(n, link::kInlineBudgetBytes);
+}
+
+void fill_assign(link::Connection& conn, schema::Assign::Builder a, const TaskRecord& t,
+                 const FunctionTable& functions, const TaskTable& tasks) {
   const auto& f = functions[t.fn];
   a.setTaskId(t.id);
   a.setFunction(t.actor ? t.method() : f.name);
   a.setSignatureHash(f.hash);
-  a.setArgs(link::data(t.args));
+  if (auto blob = conn.attach(t.args))
+    a.setArgsBlob(blob);
+  else
+    a.setArgs(link::data(t.args));
   if (const auto& deps = t.deps(); !deps.empty()) {
+    // Large values travel beside the message, and so do small ones past the budget.
     auto dv = a.initDepValues(static_cast<unsigned>(deps.size()));
-    for (unsigned i = 0; i < deps.size(); ++i)
-      if (const auto* d = tasks.find(deps[i])) dv.set(i, link::data(d->value));
+    capnp::List<std::uint64_t>::Builder blobs;
+    std::size_t budget = link::kInlineBudgetBytes - std::min(link::kInlineBudgetBytes, link::inline_bytes(t.args));
+    for (unsigned i = 0; i < deps.size(); ++i) {
+      const auto* d = tasks.find(deps[i]);
+      if (!d) continue;
+      auto blob = conn.attach(d->value, d->value.size() > budget ? 1 : codec::shm::kSharedAtBytes);
+      if (!blob) {
+        budget -= d->value.size();
+        dv.set(i, link::data(d->value));
+        continue;
+      }
+      if (blobs.size() == 0) blobs = a.initDepBlobs(static_cast<unsigned>(deps.size()));
+      blobs.set(i, blob);
+    }
   }
   a.setAttempt(t.attempt);
   a.setTimeoutMs(t.timeout_ms);
@@ -226,12 +250,18 @@ void fill_assign(schema::Assign::Builder a, const TaskRecord& t, const FunctionT
   if (t.actor) a.setMethod(t.method());
 }
 
-void fill_result(schema::Result::Builder b, const TaskRecord& t) {
+void fill_result(link::Connection& conn, schema::Result::Builder b, const TaskRecord& t) {
   b.setTaskId(t.id);
   b.setAttempt(t.attempt);
   b.setWorker(t.worker);
-  if (t.state == TaskState::DONE)
-    b.setValue(link::data(t.value));
+  if (t.state == TaskState::DONE) {
+    if (auto blob = conn.attach(t.value)) {
+      b.setValue({});
+      b.setValueBlob(blob);
+    } else {
+      b.setValue(link::data(t.value));
+    }
+  }
   else if (t.state == TaskState::FAILED && t.error)
     link::set_error(b.initError(), *t.error);
   else
@@ -256,19 +286,20 @@ void Engine::flush(Peer& p) {
     return t.state == TaskState::RUNNING && t.worker == p.id;
   });
   p.conn->send_batched(
-      assigns.size(), 24, [&](std::size_t i) { return assigns[i]->args.size(); },
+      assigns.size(), 24, [&](std::size_t i) { return assign_bytes(*assigns[i], tasks); },
       [&](schema::Envelope::Builder env, std::size_t begin, std::size_t end) {
-        if (end - begin == 1) return fill_assign(env.initAssign(), *assigns[begin], functions, tasks);
+        if (end - begin == 1) return fill_assign(*p.conn, env.initAssign(), *assigns[begin], functions, tasks);
         auto l = env.initAssignBatch(static_cast<unsigned>(end - begin));
-        for (auto i = begin; i < end; ++i) fill_assign(l[static_cast<unsigned>(i - begin)], *assigns[i], functions, tasks);
+        for (auto i = begin; i < end; ++i)
+          fill_assign(*p.conn, l[static_cast<unsigned>(i - begin)], *assigns[i], functions, tasks);
       });
   auto results = records(p.out_results, [](const TaskRecord& t) { return is_finished(t.state); });
   p.conn->send_batched(
-      results.size(), 16, [&](std::size_t i) { return results[i]->value.size(); },
+      results.size(), 16, [&](std::size_t i) { return link::inline_bytes(results[i]->value); },
       [&](schema::Envelope::Builder env, std::size_t begin, std::size_t end) {
-        if (end - begin == 1) return fill_result(env.initResult(), *results[begin]);
+        if (end - begin == 1) return fill_result(*p.conn, env.initResult(), *results[begin]);
         auto l = env.initResultBatch(static_cast<unsigned>(end - begin));
-        for (auto i = begin; i < end; ++i) fill_result(l[static_cast<unsigned>(i - begin)], *results[i]);
+        for (auto i = begin; i < end; ++i) fill_result(*p.conn, l[static_cast<unsigned>(i - begin)], *results[i]);
       });
   for (auto& [id, info] : p.out_errors) {
     capnp::MallocMessageBuilder msg;

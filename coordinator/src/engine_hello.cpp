@@ -155,7 +155,7 @@ void Engine::hello(Peer& p, schema::Envelope::Reader env) {
 }
 
 void Engine::welcome(Peer& p) {
-  p.conn->set_limits(proto::FrameLimits{});  // a known peer: the full limits
+  p.conn->set_limits(proto::authenticated_limits());  // a known peer: the full limits
   if (p.resume) {
     resume_client(p);
   } else {

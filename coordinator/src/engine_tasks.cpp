@@ -79,17 +79,6 @@ void Engine::maybe_free(std::uint64_t id) {
 
 void Engine::make_ready(TaskRecord& t) {
   t.state = TaskState::QUEUED;
-  // Its arguments and its dependencies' values travel in one Assign: too much for one
-  // message fails the task here, never the worker's connection.
-  std::size_t bytes = t.args.size();
-  for (auto dep : t.deps())
-    if (const auto* d = tasks.find(dep)) bytes += d->value.size();
-  if (bytes > link::kMaxPayloadBytes)
-    return fail(t.id, "shoal::ResultTooLarge",
-                "task " + std::to_string(t.id) + " (" + functions[t.fn].name + ") would receive " +
-                    std::to_string(bytes >> 20) + " MiB of arguments and dependency values: more than the " +
-                    std::to_string(link::kMaxPayloadBytes >> 20) + " MiB a task may carry",
-                ErrorKind::failed);
   if (t.actor) {
     if (auto* a = actors.find(t.actor)) pump_actor(*a);
     return;
@@ -130,14 +119,17 @@ void Engine::dispatch() {
       ++t->attempt;
       w->inflight.insert(t->id);
     }
+    flush(*p);  // keep order: earlier assigns first (and nothing between a value and its message)
     capnp::MallocMessageBuilder msg;
     auto c = msg.initRoot<schema::Envelope>().initActorCreate();
     c.setActorId(a->id);
     c.setClassName(a->cls);
     c.setConstructorHash(a->hash);
-    c.setArgs(link::data(a->args));
+    if (auto blob = p->conn->attach(a->args))
+      c.setArgsBlob(blob);
+    else
+      c.setArgs(link::data(a->args));
     c.setTaskId(a->create_task);
-    flush(*p);  // keep order: earlier assigns first
     send(*p, msg);
     pump_actor(*a);
   }
@@ -207,7 +199,7 @@ void Engine::on_submit(Peer& p, schema::Submit::Reader s, const proto::FrameOwne
   auto name = s.getFunction();
   t.fn = functions.intern(std::string_view(name.cStr(), name.size()), s.getSignatureHash(), p.fn_cache);
   if (t.actor) t.mut().method = text(s.getMethod());
-  t.args = link::bytes(s.getArgs(), frame);
+  t.args = p.conn->value(s.getArgs(), s.getArgsBlob(), frame);
   int requested = -1;
   if (s.hasOptions()) {
     auto o = s.getOptions();
@@ -229,6 +221,11 @@ void Engine::on_submit(Peer& p, schema::Submit::Reader s, const proto::FrameOwne
   if (journal && !journal_trouble.empty())
     return fail(id, "shoal::Error", journal_trouble + ": the coordinator accepts no work until its journal can be written",
                 ErrorKind::overloaded);
+  if (journal && t.args.size() > kMaxJournalValueBytes)
+    return fail(id, "shoal::ResultTooLarge",
+                "arguments of " + std::to_string(t.args.size() >> 20) + " MiB: a journaled coordinator keeps values of up to " +
+                    std::to_string(kMaxJournalValueBytes >> 20) + " MiB (run it without --journal for larger ones)",
+                ErrorKind::failed);
   for (auto dep : s.getDeps()) t.mut().deps.push_back(dep);
   auto problem = tasks.link_dependencies(t);
   if (t.actor) {
@@ -266,7 +263,7 @@ void Engine::on_actor_create(Peer& p, schema::ActorCreate::Reader c, const proto
   auto& a = actors.create(aid);
   a.cls = text(c.getClassName());
   a.hash = c.getConstructorHash();
-  a.args = link::bytes(c.getArgs(), frame);
+  a.args = p.conn->value(c.getArgs(), c.getArgsBlob(), frame);
   a.create_task = tid;
   a.submitter = p.id;
   a.waiting_since = steady_ns();
@@ -297,9 +294,18 @@ void Engine::on_result(Peer& p, schema::Result::Reader r, const proto::FrameOwne
   t->run_ns = r.getRunNs();
   ++w->done;
   switch (r.which()) {
-    case schema::Result::VALUE:
-      finish(id, TaskState::DONE, link::bytes(r.getValue(), frame));
+    case schema::Result::VALUE: {
+      Bytes value = p.conn->value(r.getValue(), r.getValueBlob(), frame);
+      if (journal && value.size() > kMaxJournalValueBytes) {
+        fail(id, "shoal::ResultTooLarge",
+             "a result of " + std::to_string(value.size() >> 20) + " MiB: a journaled coordinator keeps values of up to " +
+                 std::to_string(kMaxJournalValueBytes >> 20) + " MiB (run it without --journal for larger ones)",
+             ErrorKind::failed);
+        break;
+      }
+      finish(id, TaskState::DONE, std::move(value));
       break;
+    }
     case schema::Result::ERROR: {
       auto info = link::get_error(r.getError());
       if (info.kind == ErrorKind::cancelled && drained_away(*t, *w)) break;

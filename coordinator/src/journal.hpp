@@ -30,6 +30,11 @@ struct sqlite3;
 
 namespace shoal::coordinator {
 
+/// The largest value (arguments, result) a journal keeps: SQLite's own limit on a blob
+/// (SQLITE_MAX_LENGTH, 10^9 bytes) with room for the row. A journaled coordinator fails a
+/// task whose value is larger with ResultTooLarge rather than keep what it cannot restore.
+inline constexpr std::size_t kMaxJournalValueBytes = 999'000'000;
+
 /// One journaled task, as written and as read back.
 struct JournalTask {
   std::uint64_t id = 0, submitter = 0;

@@ -6,9 +6,10 @@
 using Cxx = import "/capnp/c++.capnp";
 $Cxx.namespace("shoal::proto::schema");
 
-const protocolVersion :UInt32 = 3;
+const protocolVersion :UInt32 = 4;
 # 2: error kinds and connection error codes are enums (they were text).
 # 3: the token never travels: TCP peers answer a challenge (Challenge, Proof).
+# 4: values of 1 MiB or more travel beside the message that names them (BlobHeader).
 
 enum Role {
   client @0;
@@ -98,6 +99,7 @@ struct Submit {
   options @5 :TaskOptions;
   actorId @6 :UInt64;      # 0: a plain task; else a call on this actor
   method @7 :Text;         # with actorId: the method
+  argsBlob @8 :UInt64;     # not 0: args is empty, the value is this blob (BlobHeader)
 }
 
 struct Assign {
@@ -111,6 +113,8 @@ struct Assign {
   timeoutMs @6 :UInt64;
   actorId @7 :UInt64;
   method @8 :Text;
+  argsBlob @9 :UInt64;     # as Submit.argsBlob
+  depBlobs @10 :List(UInt64);  # empty, or one per depValues entry: not 0 = that blob
 }
 
 enum ErrorKind {
@@ -144,6 +148,7 @@ struct Result {
   attempt @4 :UInt32;
   runNs @5 :UInt64;        # how long it ran, for the coordinator's windows
   worker @6 :UInt64;       # set by the coordinator: the peer id of the worker that ran it
+  valueBlob @8 :UInt64;    # with value: not 0 = the value is this blob (value is empty)
 }
 
 struct Cancel {
@@ -164,6 +169,7 @@ struct ActorCreate {
   constructorHash @2 :UInt64;
   args @3 :Data;
   taskId @4 :UInt64;       # its Result completes the actor's ready() (and reports a failed constructor)
+  argsBlob @5 :UInt64;     # as Submit.argsBlob
 }
 
 struct Blocked {
@@ -278,6 +284,27 @@ struct TaskOutput {
   data @2 :Data;           # a chunk, as the task wrote it (a task's stream is capped)
 }
 
+enum BlobVia {
+  fd @0;                   # a sealed memfd passed with this frame (SCM_RIGHTS, Unix sockets)
+  stream @1;               # BlobChunk frames follow, in order, until `size` bytes came
+  local @2;                # in-process: handed over beside the frame
+}
+
+struct BlobHeader {
+  # A large value travelling beside the frames: it comes before the one message that
+  # names it (by id) and belongs to that message. Ids count up from 1 per connection and
+  # direction. Only after the handshake; a receiver drops blobs nobody claimed.
+  id @0 :UInt64;
+  size @1 :UInt64;
+  via @2 :BlobVia;
+}
+
+struct BlobChunk {
+  # The next bytes of the blob being streamed (at most 1 MiB a chunk).
+  id @0 :UInt64;
+  data @1 :Data;
+}
+
 struct Envelope {
   union {
     hello @0 :Hello;
@@ -306,5 +333,7 @@ struct Envelope {
     crashed @23 :Crashed;
     output @24 :TaskOutput;       # worker -> coordinator -> the task's submitter and
                                   # subscribers: its output as it comes (shoal.exec)
+    blob @25 :BlobHeader;
+    blobChunk @26 :BlobChunk;
   }
 }

@@ -181,6 +181,14 @@ std::string describe(Envelope::Reader e) {
       out = "release tasks=" + std::to_string(e.getRelease().getTasks().size()) +
             " actors=" + std::to_string(e.getRelease().getActors().size());
       break;
+    case Envelope::BLOB:
+      out = "blob id=" + std::to_string(e.getBlob().getId()) + " size=" + std::to_string(e.getBlob().getSize()) +
+            " via=" + std::to_string(int(e.getBlob().getVia()));
+      break;
+    case Envelope::BLOB_CHUNK:
+      out = "blob_chunk id=" + std::to_string(e.getBlobChunk().getId()) +
+            " bytes=" + std::to_string(e.getBlobChunk().getData().size());
+      break;
     default:
       out = "unknown envelope kind " + std::to_string(int(e.which()));
   }

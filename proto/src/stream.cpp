@@ -6,14 +6,34 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 #include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
 namespace shoal::proto {
 
+namespace {
+// SCM_MAX_FD: the most descriptors one sendmsg may pass.
+constexpr std::size_t kMaxFdsPerWrite = 253;
+// Descriptors received and not claimed by a frame yet, before the peer is cut off.
+constexpr std::size_t kMaxFdsWaiting = 4096;
+}  // namespace
+
 FrameReader::FrameReader(Socket& socket, FrameLimits limits, std::size_t chunk_bytes)
     : socket_(socket), limits_(limits), chunk_words_(std::max<std::size_t>(chunk_bytes / 8, 16)) {}
+
+FrameReader::~FrameReader() {
+  for (int fd : fds_) ::close(fd);
+}
+
+int FrameReader::take_fd() noexcept {
+  if (fds_.empty()) return -1;
+  int fd = fds_.front();
+  fds_.pop_front();
+  return fd;
+}
 
 std::optional<Frame> FrameReader::try_next() {
   if (!chunk_) return std::nullopt;
@@ -53,6 +73,43 @@ void FrameReader::make_room(std::size_t need_words) {
 }
 
 asio::awaitable<std::pair<std::error_code, std::size_t>> FrameReader::read_some(asio::mutable_buffer buffer) {
+  if (!layer_ && accept_fds_) {
+    // recvmsg, to take the descriptors that come with the bytes; tried first, as Asio's
+    // own read would, and only then waited for.
+    for (;;) {
+      alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFdsPerWrite)];
+      iovec iov{buffer.data(), buffer.size()};
+      msghdr msg{};
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof control;
+      auto n = ::recvmsg(socket_.native_handle(), &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+      if (n >= 0) {
+        for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+          if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+          std::size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+          for (std::size_t i = 0; i < k; ++i) {
+            int fd;
+            std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+            fds_.push_back(fd);
+          }
+        }
+        if (msg.msg_flags & MSG_CTRUNC)
+          throw ProtocolError("the peer passed more descriptors with one write than may travel together");
+        if (fds_.size() > kMaxFdsWaiting)
+          throw ProtocolError("the peer passed " + std::to_string(fds_.size()) + " descriptors no frame claimed");
+        if (n == 0) co_return std::pair{std::error_code(asio::error::eof), std::size_t{0}};
+        co_return std::pair{std::error_code(), static_cast<std::size_t>(n)};
+      }
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK)
+        co_return std::pair{std::error_code(errno, std::system_category()), std::size_t{0}};
+      auto [ec] = co_await socket_.async_wait(asio::socket_base::wait_read,
+                                              asio::experimental::as_tuple(asio::use_awaitable));
+      if (ec) co_return std::pair{ec, std::size_t{0}};
+    }
+  }
   if (!layer_) {
     auto [ec, n] = co_await socket_.async_read_some(buffer, asio::experimental::as_tuple(asio::use_awaitable));
     co_return std::pair{ec, n};
@@ -111,6 +168,14 @@ void FrameWriter::send_words(std::span<const std::uint64_t> words) {
   if (!writing_) start_write();
 }
 
+void FrameWriter::send_with_fd(capnp::MessageBuilder& message, int fd, std::shared_ptr<const void> keep) {
+  check();
+  fds_.push_back({pending_.size(), fd, std::move(keep)});
+  append_frame(message, pending_);
+  ++frames_;
+  if (!writing_) start_write();
+}
+
 void FrameWriter::release() {
   held_ = false;
   if (!writing_) start_write();
@@ -125,35 +190,55 @@ void FrameWriter::start_write() {
   std::shared_ptr<const void> owner = owner_.lock();
   if (owned_ && !owner) {
     pending_.clear();  // the socket's owner is gone: so is the socket
+    fds_.clear();
     idle_.cancel();
     return;
   }
-  inflight_.swap(pending_);
-  pending_.clear();
+  // Descriptors to pass: this write carries the frames up to the first one it has no
+  // room for (a sendmsg passes at most kMaxFdsPerWrite).
+  std::size_t cut = pending_.size(), nfds = 0;
+  if (!fds_.empty() && !layer_) {
+    nfds = std::min(fds_.size(), kMaxFdsPerWrite);
+    if (nfds < fds_.size()) cut = fds_[nfds].at;
+  }
+  if (cut == pending_.size()) {
+    inflight_.swap(pending_);
+    pending_.clear();
+  } else {
+    inflight_.assign(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(cut));
+    pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(cut));
+  }
   writing_ = true;
   ++writes_;
-  auto done = [self = shared_from_this(), owner = std::move(owner)](const std::error_code& ec, std::size_t) {
+  auto done = [self = shared_from_this(), owner](const std::error_code& ec, std::size_t) {
     self->writing_ = false;
     self->inflight_.clear();
     if (ec) {
       self->error_ = ec;
       self->pending_.clear();
+      self->fds_.clear();
       self->idle_.cancel();
       if (self->on_error_) self->on_error_(ec);
       return;
     }
     self->start_write();
+    if (self->on_written_) self->on_written_();
   };
   auto buffer = asio::buffer(inflight_.data(), inflight_.size() * 8);
   if (layer_) return layer_->async_write(buffer, std::move(done));  // never shared: see wire_flag()
-  // The socket is claimed for the bytes' time on the wire, not just set busy: another
-  // thread may hold it for a frame of its own (wire_flag). Then try again shortly.
-  bool expected = false;
-  if (!wire_.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) {
+  // Puts what this write took back in front of pending_ (it did not leave).
+  // (The descriptors' positions still count from its start.)
+  auto put_back = [this] {
     pending_.insert(pending_.begin(), inflight_.begin(), inflight_.end());
     inflight_.clear();
     writing_ = false;
     --writes_;
+  };
+  // The socket is claimed for the bytes' time on the wire, not just set busy: another
+  // thread may hold it for a frame of its own (wire_flag). Then try again shortly.
+  bool expected = false;
+  if (!wire_.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) {
+    put_back();
     retry_.expires_after(std::chrono::milliseconds(1));
     retry_.async_wait([self = shared_from_this()](const std::error_code& ec) {
       if (!ec && !self->writing_) self->start_write();
@@ -165,7 +250,40 @@ void FrameWriter::start_write() {
   // that the frames queued meanwhile leave together.
   auto* bytes = static_cast<const char*>(buffer.data());
   std::size_t size = buffer.size();
-  auto n = ::send(socket_.native_handle(), bytes, size, MSG_DONTWAIT | MSG_NOSIGNAL);
+  ssize_t n;
+  if (nfds == 0) {
+    n = ::send(socket_.native_handle(), bytes, size, MSG_DONTWAIT | MSG_NOSIGNAL);
+  } else {
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFdsPerWrite)] = {};
+    iovec iov{const_cast<char*>(bytes), size};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+    for (std::size_t i = 0; i < nfds; ++i) std::memcpy(CMSG_DATA(c) + i * sizeof(int), &fds_[i].fd, sizeof(int));
+    n = ::sendmsg(socket_.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+      // Not a byte left, so neither did the descriptors: wait until the socket takes
+      // more, and send them with the bytes then.
+      wire_.store(false, std::memory_order_release);
+      put_back();
+      writing_ = true;
+      socket_.async_wait(asio::socket_base::wait_write, [self = shared_from_this(), owner](const std::error_code& ec) {
+        self->writing_ = false;
+        if (ec == asio::error::operation_aborted) return;
+        self->start_write();
+      });
+      return;
+    }
+    // Sent (they went with the first byte) or failed for good: either way they are done.
+    for (std::size_t i = 0; i < nfds; ++i) fds_.pop_front();
+    for (auto& f : fds_) f.at -= cut;
+  }
   if (n == static_cast<ssize_t>(size) || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
     std::error_code ec = n < 0 ? std::error_code(errno, std::system_category()) : std::error_code();
     wire_.store(false, std::memory_order_release);

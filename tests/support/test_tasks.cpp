@@ -29,6 +29,26 @@ namespace shoal_test_tasks {
 std::string blob(std::int64_t n) { return std::string(static_cast<std::size_t>(n), 'x'); }
 SHOAL_REMOTE(blob)
 
+/// Returns its argument: large values there and back (shared memory, streams).
+shoal::Bytes echo_bytes(shoal::Bytes b) { return b; }
+SHOAL_REMOTE(echo_bytes)
+
+/// `n` bytes of a pattern (pattern_byte(i)): a large Bytes result.
+shoal::Bytes pattern_bytes(std::int64_t n) {
+  return shoal::Bytes::build(static_cast<std::size_t>(n), [](std::span<std::byte> out) {
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = pattern_byte(i);
+  });
+}
+SHOAL_REMOTE(pattern_bytes)
+
+/// How many bytes of `b` differ from the pattern (0: all as pattern_bytes made them).
+std::int64_t pattern_errors(shoal::Bytes b) {
+  std::int64_t bad = 0;
+  for (std::size_t i = 0; i < b.size(); ++i) bad += b[i] != pattern_byte(i);
+  return bad;
+}
+SHOAL_REMOTE(pattern_errors)
+
 /// The sum of two strings' sizes: a task whose dependencies' values can be large.
 std::int64_t total_size(std::string a, std::string b) { return static_cast<std::int64_t>(a.size() + b.size()); }
 SHOAL_REMOTE(total_size)
@@ -52,6 +72,13 @@ shoal::Coro<std::int64_t> sleep_ms(std::int64_t ms) {
   co_return ms;
 }
 SHOAL_REMOTE(sleep_ms)
+
+/// A coroutine holding a large value for `ms` (sleeping), then returning its size.
+shoal::Coro<std::int64_t> hold_bytes_ms(shoal::Bytes b, std::int64_t ms) {
+  co_await shoal::sleep(std::chrono::milliseconds(ms));
+  co_return static_cast<std::int64_t>(b.size());
+}
+SHOAL_REMOTE(hold_bytes_ms)
 
 /// A plain function that blocks its thread for `ms` (std::this_thread::sleep_for) and
 /// returns `ms`: occupies a worker slot; cannot be interrupted.

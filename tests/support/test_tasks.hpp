@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include <shoal/codec/bytes.hpp>
 #include <shoal/core/coro.hpp>
 
 namespace shoal_test_tasks {
@@ -17,6 +18,11 @@ shoal::Coro<std::int64_t> sleep_ms(std::int64_t ms);
 std::int64_t block_ms(std::int64_t ms);
 std::string blob(std::int64_t n);
 std::int64_t total_size(std::string a, std::string b);
+shoal::Bytes echo_bytes(shoal::Bytes b);
+shoal::Bytes pattern_bytes(std::int64_t n);
+std::int64_t pattern_errors(shoal::Bytes b);
+/// Byte i of pattern_bytes(n).
+inline std::byte pattern_byte(std::size_t i) noexcept { return static_cast<std::byte>((i * 131 + (i >> 12)) >> 3); }
 
 /// An actor holding a number: Counter(start), add(k) -> the new value, get().
 class Counter {

@@ -287,10 +287,6 @@ void Runner::finished(Job& j, std::exception_ptr error, Bytes value, std::uint64
   int expected = JobPhase::running;
   if (!j.phase.compare_exchange_strong(expected, reported)) return;
   if (!error && j.timed_out) error = std::make_exception_ptr(CancelledError());
-  if (!error && value.size() > link::kMaxPayloadBytes)
-    error = std::make_exception_ptr(ResultTooLarge(
-        "the result of " + j.function + " is " + std::to_string(value.size() >> 20) + " MiB: more than the " +
-        std::to_string(link::kMaxPayloadBytes >> 20) + " MiB a result may carry"));
   if (error) return report_error(j, error, run_ns);
   Outcome r;
   r.id = j.id;

@@ -131,19 +131,26 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
     if (out.empty()) return;
     for (auto& r : out)
       if (jobs.erase(r.id) && r.kind != Outcome::handed_back) ++completed;
-    auto fill = [](schema::Result::Builder b, const Outcome& r) {
+    auto fill = [this](schema::Result::Builder b, const Outcome& r) {
       b.setTaskId(r.id);
       b.setAttempt(r.attempt);
       b.setRunNs(r.run_ns);
       switch (r.kind) {
-        case Outcome::value: b.setValue(link::data(r.bytes)); break;
+        case Outcome::value:
+          if (auto blob = conn->attach(r.bytes)) {
+            b.setValue({});
+            b.setValueBlob(blob);
+          } else {
+            b.setValue(link::data(r.bytes));
+          }
+          break;
         case Outcome::failure: link::set_error(b.initError(), r.error); break;
         case Outcome::cancelled: b.setCancelled(); break;
         case Outcome::handed_back: b.setHandedBack(); break;
       }
     };
     conn->send_batched(
-        out.size(), 16, [&](std::size_t i) { return out[i].bytes.size() + out[i].error.message.size(); },
+        out.size(), 16, [&](std::size_t i) { return link::inline_bytes(out[i].bytes) + out[i].error.message.size(); },
         [&](schema::Envelope::Builder env, std::size_t begin, std::size_t end) {
           if (end - begin == 1) return fill(env.initResult(), out[begin]);
           auto l = env.initResultBatch(static_cast<unsigned>(end - begin));
@@ -238,11 +245,16 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
     j->actor = a.getActorId();
     if (j->actor) j->function = text(a.getMethod());
     jobs.emplace(j->id, j);
-    Bytes args = link::bytes(a.getArgs(), frame);
+    Bytes args = conn->value(a.getArgs(), a.getArgsBlob(), frame);
     if (auto deps = a.getDepValues(); deps.size() > 0) {
+      auto blobs = a.getDepBlobs();
+      if (blobs.size() != 0 && blobs.size() != deps.size())
+        throw ProtocolError("an assign with " + std::to_string(blobs.size()) + " values beside it for " +
+                            std::to_string(deps.size()) + " dependencies");
       std::vector<Bytes> values;
       values.reserve(deps.size());
-      for (auto d : deps) values.push_back(link::bytes(d, frame));
+      for (unsigned i = 0; i < deps.size(); ++i)
+        values.push_back(conn->value(deps[i], blobs.size() ? blobs[i] : 0, frame));
       try {
         args = codec::resolve_refs(args, values);
       } catch (...) {
@@ -270,6 +282,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
     switch (env.which()) {
       case schema::Envelope::WELCOME:
         if (welcomed) throw ProtocolError("a second welcome");
+        conn->set_limits(proto::authenticated_limits());  // values may travel beside the frames now
         if (auto hb = env.getWelcome().getHeartbeatMs()) heartbeat_ns = std::uint64_t{hb} * 1'000'000;
         watch_ns.store(heartbeat_ns, std::memory_order_relaxed);
         welcomed = true;
@@ -293,7 +306,8 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
         break;
       case schema::Envelope::ACTOR_CREATE: {
         auto c = env.getActorCreate();
-        actors->create(c.getActorId(), text(c.getClassName()), c.getConstructorHash(), link::bytes(c.getArgs(), frame),
+        actors->create(c.getActorId(), text(c.getClassName()), c.getConstructorHash(),
+                       conn->value(c.getArgs(), c.getArgsBlob(), frame),
                        c.getTaskId());
         break;
       }

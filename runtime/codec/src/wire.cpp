@@ -30,7 +30,14 @@ std::string_view tag_name(Tag t) noexcept {
 
 // ---- Writer ----
 
+namespace {
+constexpr std::size_t kSpillWindow = 256u << 10;
+}
+
+Writer::~Writer() = default;
+
 void Writer::grow(std::size_t need) {
+  if (spill_ || flushed_ + size_ + need >= shm::kSharedAtBytes) return spill(need);
   std::size_t cap = std::max({cap_ * 2, size_ + need, std::size_t{64}});
   cap = (cap + 7) / 8 * 8;
   auto next = std::make_shared_for_overwrite<std::uint64_t[]>(cap / 8);
@@ -41,7 +48,43 @@ void Writer::grow(std::size_t need) {
   cap_ = cap;
 }
 
+void Writer::spill(std::size_t need) {
+  if (!spill_) spill_ = std::make_unique<shm::SegmentWriter>();
+  spill_->write(data_, size_);
+  flushed_ += size_;
+  size_ = 0;
+  if (cap_ >= std::max(need, kSpillWindow)) return;
+  std::size_t cap = (std::max(need, kSpillWindow) + 7) / 8 * 8;
+  buf_ = std::make_shared_for_overwrite<std::uint64_t[]>(cap / 8);
+  data_ = reinterpret_cast<std::byte*>(buf_.get());
+  cap_ = cap;
+}
+
+bool Writer::raw_large(const void* data, std::size_t n) {
+  if (!spill_ && flushed_ + size_ + n < shm::kSharedAtBytes) {
+    grow(n);
+    return false;
+  }
+  spill(n < kSpillWindow ? n : 0);
+  if (n < kSpillWindow) return false;  // the window has room now
+  spill_->write(data, n);  // a big run goes straight into the segment
+  flushed_ += n;
+  return true;
+}
+
+void Writer::drop_spill() noexcept {
+  spill_.reset();
+  flushed_ = 0;
+}
+
 Bytes Writer::finish() {
+  if (spill_) {
+    spill_->write(data_, size_);
+    auto seg = spill_->finish();
+    spill_.reset();
+    flushed_ = size_ = 0;
+    return seg->bytes();
+  }
   if (size_ == 0) {
     clear();
     return {};

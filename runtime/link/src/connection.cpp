@@ -11,6 +11,7 @@
 #include <algorithm>
 
 #include "shoal/link/clock.hpp"
+#include "shoal/link/messages.hpp"
 #include "tls_layer.hpp"
 
 namespace shoal::link {
@@ -47,6 +48,10 @@ std::shared_ptr<Connection> Connection::over_socket(proto::Socket socket, proto:
   c->writer_->on_error([weak = std::weak_ptr<Connection>(c)](const std::error_code& ec) {
     if (auto self = weak.lock()) self->close("write failed: " + ec.message());
   });
+  c->writer_->on_written([weak = std::weak_ptr<Connection>(c)] {
+    if (auto self = weak.lock(); self && !self->queue_.empty()) self->pump();
+  });
+  c->reader_->accept_fds(!c->tcp_);
   return c;
 }
 
@@ -71,7 +76,7 @@ std::atomic<bool>* Connection::write_flag() noexcept {
 int Connection::native_handle() noexcept { return socket_ ? socket_->native_handle() : -1; }
 
 std::size_t Connection::pending_bytes() const noexcept {
-  return writer_ ? writer_->pending_bytes() : outbox_.size() * 8;
+  return (writer_ ? writer_->pending_bytes() : outbox_.size() * 8) + queued_bytes_;
 }
 
 void Connection::secure(std::shared_ptr<TlsContext> tls, const std::string& host) {
@@ -172,7 +177,7 @@ Coro<void> Connection::read_loop() {
     if (handler_) handler_->on_frames();
     while (frame) {
       const auto& owner = frame->owner();
-      proto::guarded([&] { handler_->on_message(frame->envelope(), owner); });
+      proto::guarded([&] { deliver(frame->envelope(), owner); });
       if (closed_ || !handler_) co_return;
       if (paused_) break;  // the rest stays buffered in the reader
       frame = reader_->try_next();
@@ -183,9 +188,18 @@ Coro<void> Connection::read_loop() {
 void Connection::send(capnp::MessageBuilder& message) {
   if (closed_) return;
   last_send_ = steady_ns();
-  if (max_queued_ && pending_bytes() > max_queued_) {
-    close("the peer does not read: " + std::to_string(pending_bytes() >> 20) + " MiB wait to be written to it (at most " +
+  std::size_t waiting = pending_bytes() - queued_bytes_;  // a value being streamed is paced, not piled up
+  if (max_queued_ && waiting > max_queued_) {
+    close("the peer does not read: " + std::to_string(waiting >> 20) + " MiB wait to be written to it (at most " +
           std::to_string(max_queued_ >> 20) + " MiB)");
+    return;
+  }
+  if (writer_ && !queue_.empty()) {
+    // Behind a value being streamed: in order, after it.
+    Outgoing o;
+    proto::append_frame(message, o.frame);
+    queued_bytes_ += o.frame.size() * 8;
+    queue_.push_back(std::move(o));
     return;
   }
   if (writer_) {
@@ -227,7 +241,7 @@ void Connection::deliver_local(std::shared_ptr<std::vector<std::uint64_t>> words
       if (!size || *size > rest.size()) throw ProtocolError("a truncated frame from an in-process peer");
       proto::Frame frame(owner, rest.first(*size), limits_);
       rest = rest.subspan(*size);
-      proto::guarded([&] { handler_->on_message(frame.envelope(), owner); });
+      proto::guarded([&] { deliver(frame.envelope(), owner); });
     }
   } catch (const ProtocolError& e) {
     if (!closed_) handler_->on_protocol_error(e.what());
@@ -247,11 +261,161 @@ Coro<void> Connection::drain(std::chrono::milliseconds timeout) {
   }
 }
 
+// ---- values beside the frames (blobs) ----
+
+std::uint64_t Connection::attach(const Bytes& value, std::size_t at_bytes) {
+  if (value.empty() || value.size() < at_bytes) return 0;
+  auto id = ++out_blob_id_;
+  if (closed_) return id;  // nothing is sent any more: neither is the message naming it
+  capnp::MallocMessageBuilder msg(16);
+  auto h = msg.initRoot<proto::schema::Envelope>().initBlob();
+  h.setId(id);
+  h.setSize(value.size());
+  if (!socket_) {
+    h.setVia(proto::schema::BlobVia::LOCAL);
+    if (auto peer = peer_.lock()) peer->handed_[id] = value;
+    send(msg);
+    return id;
+  }
+  if (!tcp_ && !tls_) {
+    h.setVia(proto::schema::BlobVia::FD);
+    last_send_ = steady_ns();
+    try {
+      auto seg = codec::shm::segment_of(value);
+      if (!seg) seg = codec::shm::Segment::copy_of(value.span());
+      writer_->send_with_fd(msg, seg->fd(), seg);
+    } catch (const std::exception& e) {
+      close(std::string("a value could not be sent: ") + e.what());
+    }
+    return id;
+  }
+  h.setVia(proto::schema::BlobVia::STREAM);
+  send(msg);
+  Outgoing o;
+  o.blob = value;
+  o.id = id;
+  queued_bytes_ += value.size();
+  queue_.push_back(std::move(o));
+  pump();
+  return id;
+}
+
+void Connection::pump() {
+  try {
+    while (!queue_.empty() && !closed_) {
+      auto& o = queue_.front();
+      if (o.blob.empty()) {
+        queued_bytes_ -= o.frame.size() * 8;
+        writer_->send_words(o.frame);
+        queue_.pop_front();
+        continue;
+      }
+      while (o.offset < o.blob.size()) {
+        if (writer_->pending_bytes() >= kBlobWindowBytes) return;  // on_written brings us back
+        std::size_t n = std::min(kBlobChunkBytes, o.blob.size() - o.offset);
+        capnp::MallocMessageBuilder msg(static_cast<unsigned>(n / 8 + 16));
+        auto c = msg.initRoot<proto::schema::Envelope>().initBlobChunk();
+        c.setId(o.id);
+        c.setData(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(o.blob.data() + o.offset), n));
+        writer_->send(msg);
+        o.offset += n;
+        queued_bytes_ -= n;
+      }
+      queue_.pop_front();
+    }
+  } catch (const std::exception& e) {
+    close(e.what());
+  }
+}
+
+Bytes Connection::take_blob(std::uint64_t id) {
+  auto it = inbox_.find(id);
+  if (it == inbox_.end())
+    throw ProtocolError("a message names value " + std::to_string(id) + ", which did not come before it");
+  Bytes b = std::move(it->second);
+  inbox_.erase(it);
+  return b;
+}
+
+Bytes Connection::value(capnp::Data::Reader inline_data, std::uint64_t blob, const proto::FrameOwner& frame) {
+  if (blob) return take_blob(blob);
+  return link::bytes(inline_data, frame);
+}
+
+void Connection::deliver(proto::schema::Envelope::Reader env, const proto::FrameOwner& owner) {
+  using E = proto::schema::Envelope;
+  auto which = env.which();
+  if (which == E::BLOB) return on_blob(env.getBlob());
+  if (which == E::BLOB_CHUNK) return on_blob_chunk(env.getBlobChunk());
+  handler_->on_message(env, owner);
+  // Values belong to the message right after them; what it left is dropped. (A worker's
+  // watchdog may slip a heartbeat in between, from another thread.)
+  if (!inbox_.empty() && which != E::HEARTBEAT && which != E::CRASHED) inbox_.clear();
+}
+
+void Connection::on_blob(proto::schema::BlobHeader::Reader h) {
+  if (limits_.max_blob_bytes == 0) throw ProtocolError("a value beside the frames before the handshake");
+  if (h.getId() != in_blob_id_ + 1)
+    throw ProtocolError("value " + std::to_string(h.getId()) + " came after value " + std::to_string(in_blob_id_));
+  in_blob_id_ = h.getId();
+  auto size = h.getSize();
+  if (size == 0 || size > limits_.max_blob_bytes)
+    throw ProtocolError("a value of " + std::to_string(size) + " bytes (limit " + std::to_string(limits_.max_blob_bytes) +
+                        ")");
+  if (incoming_) throw ProtocolError("a value announced while another is still streaming in");
+  if (inbox_.size() >= 4096) throw ProtocolError("over 4096 values came that no message claimed");
+  switch (h.getVia()) {
+    case proto::schema::BlobVia::FD: {
+      int fd = reader_ ? reader_->take_fd() : -1;
+      if (fd < 0) throw ProtocolError("a value announced in shared memory came without its descriptor");
+      try {
+        inbox_[h.getId()] = codec::shm::Segment::adopt(fd, size)->bytes();
+      } catch (const ValueError& e) {
+        throw ProtocolError(e.what());
+      }
+      return;
+    }
+    case proto::schema::BlobVia::LOCAL: {
+      auto it = handed_.find(h.getId());
+      if (socket_ || it == handed_.end()) throw ProtocolError("an in-process value that was not handed over");
+      if (it->second.size() != size) throw ProtocolError("an in-process value of another size than announced");
+      inbox_[h.getId()] = std::move(it->second);
+      handed_.erase(it);
+      return;
+    }
+    case proto::schema::BlobVia::STREAM:
+      incoming_.emplace();
+      incoming_->id = h.getId();
+      incoming_->size = size;
+      incoming_->writer = std::make_unique<codec::shm::SegmentWriter>(static_cast<std::size_t>(size));
+      return;
+  }
+  throw ProtocolError("a value announced with an unknown way of travelling");
+}
+
+void Connection::on_blob_chunk(proto::schema::BlobChunk::Reader c) {
+  if (!incoming_ || c.getId() != incoming_->id)
+    throw ProtocolError("a chunk of value " + std::to_string(c.getId()) + ", which is not streaming in");
+  auto data = c.getData();
+  auto& in = *incoming_;
+  if (data.size() == 0 || data.size() > in.size - in.writer->size())
+    throw ProtocolError("a chunk of " + std::to_string(data.size()) + " bytes where " +
+                        std::to_string(in.size - in.writer->size()) + " remain of value " + std::to_string(in.id));
+  in.writer->write(data.begin(), data.size());
+  if (in.writer->size() < in.size) return;
+  inbox_[in.id] = in.writer->finish()->bytes();
+  incoming_.reset();
+}
+
 void Connection::close(const std::string& why) {
   if (closed_) return;
   if (!socket_) flush_local();  // what was sent before the close goes first
   closed_ = true;
   why_ = why;
+  queue_.clear();
+  queued_bytes_ = 0;
+  incoming_.reset();
+  handed_.clear();
   if (resume_) resume_->cancel();  // a paused read loop wakes, sees the close, and ends
   if (socket_) {
     std::error_code ec;

@@ -237,9 +237,6 @@ void ClientCore::submit(shoal::detail::Ref<shoal::detail::StateBase> state, Comp
   if (options.retries < -1 || options.retries > kMaxRetries)
     throw ValueError("the retries of " + function + " must be 0 to " + std::to_string(kMaxRetries) +
                      " (or -1: the coordinator's default), not " + std::to_string(options.retries));
-  if (args.size() > link::kMaxPayloadBytes)
-    throw ValueError("the arguments of " + function + " are " + std::to_string(args.size() >> 20) +
-                     " MiB: more than the 48 MiB a task may carry");
   enqueue(std::move(state), complete, [&](Impl& im, std::uint64_t id) {
     im.submits.push_back({id, function, hash, std::move(args), std::move(deps), options, actor, method});
   }, /*submit=*/true);

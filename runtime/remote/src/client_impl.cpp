@@ -61,11 +61,14 @@ void ClientCore::Impl::goodbye() {
 
 namespace {
 
-void fill_submit(schema::Submit::Builder b, const ClientCore::Impl::SubmitOut& o) {
+void fill_submit(link::Connection& conn, schema::Submit::Builder b, const ClientCore::Impl::SubmitOut& o) {
   b.setTaskId(o.id);
   b.setFunction(o.function);
   b.setSignatureHash(o.hash);
-  b.setArgs(link::data(o.args));
+  if (auto blob = conn.attach(o.args))
+    b.setArgsBlob(blob);
+  else
+    b.setArgs(link::data(o.args));
   if (!o.deps.empty()) {
     auto d = b.initDeps(static_cast<unsigned>(o.deps.size()));
     for (unsigned i = 0; i < o.deps.size(); ++i) d.set(i, o.deps[i]);
@@ -84,11 +87,12 @@ void fill_submit(schema::Submit::Builder b, const ClientCore::Impl::SubmitOut& o
 
 void ClientCore::Impl::send_submits(std::vector<SubmitOut>& s) {
   conn->send_batched(
-      s.size(), 20, [&](std::size_t i) { return s[i].args.size() + s[i].function.size() + 8 * s[i].deps.size(); },
+      s.size(), 20,
+      [&](std::size_t i) { return link::inline_bytes(s[i].args) + s[i].function.size() + 8 * s[i].deps.size(); },
       [&](schema::Envelope::Builder env, std::size_t begin, std::size_t end) {
-        if (end - begin == 1) return fill_submit(env.initSubmit(), s[begin]);
+        if (end - begin == 1) return fill_submit(*conn, env.initSubmit(), s[begin]);
         auto list = env.initSubmitBatch(static_cast<unsigned>(end - begin));
-        for (auto i = begin; i < end; ++i) fill_submit(list[static_cast<unsigned>(i - begin)], s[i]);
+        for (auto i = begin; i < end; ++i) fill_submit(*conn, list[static_cast<unsigned>(i - begin)], s[i]);
       });
   // Kept until acknowledged: a reconnect sends them again.
   if (keeps_unacked())
@@ -140,7 +144,10 @@ void ClientCore::Impl::flush() {
     a.setActorId(o.actor);
     a.setClassName(o.cls);
     a.setConstructorHash(o.hash);
-    a.setArgs(link::data(o.args));
+    if (auto blob = conn->attach(o.args))
+      a.setArgsBlob(blob);
+    else
+      a.setArgs(link::data(o.args));
     a.setTaskId(o.task);
     conn->send(msg);
   }
@@ -188,7 +195,7 @@ void ClientCore::Impl::complete_result(schema::Result::Reader r, const proto::Fr
   pending.erase(range.first, range.second);
   switch (r.which()) {
     case schema::Result::VALUE: {
-      Bytes value = link::bytes(r.getValue(), frame);
+      Bytes value = conn->value(r.getValue(), r.getValueBlob(), frame);
       for (auto& p : done) p.complete(p.state.get(), value);
       break;
     }
@@ -235,6 +242,7 @@ void ClientCore::Impl::on_message(schema::Envelope::Reader env, const proto::Fra
     case schema::Envelope::WELCOME: {
       auto w = env.getWelcome();
       awaiting_welcome = false;
+      conn->set_limits(proto::authenticated_limits());  // values may travel beside the frames now
       if (reconnecting) {
         resumed(w);
         break;

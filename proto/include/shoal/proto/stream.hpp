@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -41,6 +42,18 @@ class FrameReader {
  public:
   /// Reads from `socket` (which must outlive the reader) in chunks of `chunk_bytes`.
   explicit FrameReader(Socket& socket, FrameLimits limits = {}, std::size_t chunk_bytes = 64 * 1024);
+  ~FrameReader();
+  FrameReader(const FrameReader&) = delete;
+  FrameReader& operator=(const FrameReader&) = delete;
+
+  /// A Unix socket: keep the descriptors the peer passes beside its bytes (SCM_RIGHTS),
+  /// in arrival order, for take_fd(). Off: none can arrive (TCP), or they are refused.
+  void accept_fds(bool on) noexcept { accept_fds_ = on; }
+  /// The oldest descriptor received and not yet taken (the caller owns it), or -1. A
+  /// descriptor arrives no later than the frame its sender sent it with.
+  [[nodiscard]] int take_fd() noexcept;
+  /// Descriptors received and not yet taken.
+  [[nodiscard]] std::size_t fds_waiting() const noexcept { return fds_.size(); }
 
   /// Reads through `layer` (which must outlive the reader) from now on.
   void set_layer(StreamLayer* layer) noexcept { layer_ = layer; }
@@ -76,6 +89,8 @@ class FrameReader {
   std::size_t end_bytes_ = 0;    // bytes received into chunk_
   std::size_t want_words_ = 0;   // size of the frame being assembled, when known
   std::uint64_t reads_ = 0;
+  bool accept_fds_ = false;
+  std::deque<int> fds_;
 };
 
 class FrameWriter : public std::enable_shared_from_this<FrameWriter> {
@@ -90,6 +105,13 @@ class FrameWriter : public std::enable_shared_from_this<FrameWriter> {
   void send(capnp::MessageBuilder& message);
   /// Queues frames already encoded (whole words).
   void send_words(std::span<const std::uint64_t> words);
+  /// Queues `message` with the descriptor `fd` passed beside it (Unix sockets only): it
+  /// leaves with the first byte of the write that carries the frame. `keep` (which owns
+  /// `fd`) is held until then.
+  void send_with_fd(capnp::MessageBuilder& message, int fd, std::shared_ptr<const void> keep);
+  /// Called after each completed write (on the socket's executor): a sender pacing a
+  /// stream by pending_bytes() goes on from there.
+  void on_written(std::function<void()> fn) { on_written_ = std::move(fn); }
 
   /// Completes when everything queued so far has been written (or throws ConnectionError).
   asio::awaitable<void> drain();
@@ -125,6 +147,7 @@ class FrameWriter : public std::enable_shared_from_this<FrameWriter> {
  private:
   explicit FrameWriter(Socket& socket);
   void start_write();
+  bool write_with_fds(std::shared_ptr<const void> owner);
   void check() const;
 
   Socket& socket_;
@@ -142,6 +165,13 @@ class FrameWriter : public std::enable_shared_from_this<FrameWriter> {
   asio::steady_timer idle_;  // expires never; cancelled to wake drain() waiters
   std::uint64_t frames_ = 0;
   std::uint64_t writes_ = 0;
+  struct PendingFd {
+    std::size_t at;  // word offset in pending_ of the frame it goes with
+    int fd;
+    std::shared_ptr<const void> keep;
+  };
+  std::deque<PendingFd> fds_;
+  std::function<void()> on_written_;
 };
 
 }  // namespace shoal::proto

@@ -31,6 +31,7 @@
 #include <utility>
 
 #include "shoal/codec/bytes.hpp"
+#include "shoal/codec/shm.hpp"
 #include "shoal/core/error.hpp"
 
 namespace shoal::codec {
@@ -70,10 +71,14 @@ struct ReaderLimits {
   std::size_t max_alloc_bytes = 64u << 20;
 };
 
-/// Appends encoded values to a growing buffer.
+/// Appends encoded values to a growing buffer. A value that grows past
+/// shm::kSharedAtBytes moves into a shared-memory segment as it is written (big byte runs
+/// are copied there once, by the kernel), so that finish() hands back Bytes that can
+/// cross to another process on this host without another copy.
 class Writer {
  public:
   Writer() = default;
+  ~Writer();
   /// Reserves `capacity` bytes up front.
   explicit Writer(std::size_t capacity) { reserve(capacity); }
   /// Moving leaves `other` empty.
@@ -81,12 +86,16 @@ class Writer {
       : buf_(std::move(other.buf_)),
         data_(std::exchange(other.data_, nullptr)),
         size_(std::exchange(other.size_, 0)),
-        cap_(std::exchange(other.cap_, 0)) {}
+        cap_(std::exchange(other.cap_, 0)),
+        spill_(std::move(other.spill_)),
+        flushed_(std::exchange(other.flushed_, 0)) {}
   Writer& operator=(Writer&& other) noexcept {
     buf_ = std::move(other.buf_);
     data_ = std::exchange(other.data_, nullptr);
     size_ = std::exchange(other.size_, 0);
     cap_ = std::exchange(other.cap_, 0);
+    spill_ = std::move(other.spill_);
+    flushed_ = std::exchange(other.flushed_, 0);
     return *this;
   }
 
@@ -113,7 +122,7 @@ class Writer {
   /// `n` bytes as they are.
   void raw(const void* data, std::size_t n) {
     if (n == 0) return;
-    if (cap_ - size_ < n) grow(n);
+    if (cap_ - size_ < n && raw_large(data, n)) return;
     std::memcpy(data_ + size_, data, n);
     size_ += n;
   }
@@ -121,14 +130,17 @@ class Writer {
     if (capacity > cap_) grow(capacity - size_);
   }
 
-  [[nodiscard]] std::size_t size() const noexcept { return size_; }
-  /// What was written so far (valid until the next write).
-  [[nodiscard]] std::span<const std::byte> view() const noexcept { return {data_, size_}; }
+  [[nodiscard]] std::size_t size() const noexcept { return flushed_ + size_; }
+  /// Whether what was written lives in a shared-memory segment already.
+  [[nodiscard]] bool spilled() const noexcept { return static_cast<bool>(spill_); }
   /// Everything written, as Bytes (no copy: the buffer, 8-byte aligned, becomes the
   /// Bytes'); the writer is empty afterwards.
   [[nodiscard]] Bytes finish();
   /// Forgets what was written, keeping the capacity.
-  void clear() noexcept { size_ = 0; }
+  void clear() noexcept {
+    size_ = 0;
+    if (spill_) drop_spill();
+  }
 
  private:
   void fixed(std::uint64_t v, int n) {
@@ -136,12 +148,19 @@ class Writer {
     for (int i = 0; i < n; ++i) data_[size_++] = static_cast<std::byte>(v >> (8 * i));
   }
   void grow(std::size_t need);
+  bool raw_large(const void* data, std::size_t n);  // true: written (into the segment)
+  void spill(std::size_t need);
+  void drop_spill() noexcept;
 
   // One allocation with its reference count, so that finish() allocates nothing.
   std::shared_ptr<std::uint64_t[]> buf_;
   std::byte* data_ = nullptr;
   std::size_t size_ = 0;
   std::size_t cap_ = 0;
+  // Past shm::kSharedAtBytes: the segment being written, and the bytes in it; the buffer
+  // above is then a window flushed into it.
+  std::unique_ptr<shm::SegmentWriter> spill_;
+  std::size_t flushed_ = 0;
 };
 
 /// Takes encoded values apart. Every read is checked: past the end, an invalid tag, a

@@ -21,12 +21,16 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "shoal/codec/bytes.hpp"
+#include "shoal/codec/shm.hpp"
 #include "shoal/core/coro.hpp"
 #include "shoal/proto/stream.hpp"
 
@@ -54,6 +58,12 @@ class ConnectionHandler {
 
 /// How long a TLS handshake may take before the connection is closed.
 inline constexpr std::chrono::milliseconds kTlsHandshakeTimeout{10000};
+
+/// A value streamed to a TCP peer leaves in chunks of this size...
+inline constexpr std::size_t kBlobChunkBytes = 512u << 10;
+/// ...while fewer than this many bytes wait in the writer: the stream goes at the pace
+/// the peer reads, and a large value never sits twice in this process's memory.
+inline constexpr std::size_t kBlobWindowBytes = 4u << 20;
 
 /// The batching rule: a batch frame carries at most this many entries...
 inline constexpr std::size_t kBatchEntries = 512;
@@ -108,6 +118,22 @@ class Connection : public std::enable_shared_from_this<Connection> {
   /// Queues `message`; frames queued in one turn leave in one write. Sending on a closed
   /// connection does nothing (the handler heard on_closed already).
   void send(capnp::MessageBuilder& message);
+
+  /// Large values travel beside frames, never inside one ("blobs"): over a Unix socket as
+  /// a sealed shared-memory segment whose descriptor is passed (no copy: the receiver maps
+  /// the same pages), over TCP streamed in kBlobChunkBytes chunks paced by the peer's
+  /// reading, in-process handed over as they are. attach() sends `value` ahead of the next
+  /// message, which names it by the id returned (a field such as Submit.argsBlob); the
+  /// receiver's handler takes it with take_blob(id). Returns 0, sending nothing, when
+  /// `value` is under `at_bytes`: the caller puts it in the message. Send the naming
+  /// message right after: the receiver drops blobs the next message does not claim.
+  std::uint64_t attach(const Bytes& value, std::size_t at_bytes = codec::shm::kSharedAtBytes);
+  /// Inside on_message: the blob `id` that came before this message. ProtocolError when
+  /// none did (a second take, or an id the peer never sent).
+  [[nodiscard]] Bytes take_blob(std::uint64_t id);
+  /// A value field of a received message: the blob when `blob` is not 0, else `inline_data`
+  /// (link::bytes).
+  [[nodiscard]] Bytes value(capnp::Data::Reader inline_data, std::uint64_t blob, const proto::FrameOwner& frame);
 
   /// Sends entries [0, n) as batch frames under the batching rule: `bytes_of(i)` is entry
   /// i's payload, `words_each` its fixed size in words, and `fill(envelope, begin, end)`
@@ -164,7 +190,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   /// another thread may claim to send whole frames beside the writer; nullptr for an
   /// in-process connection. Lives as long as the connection.
   [[nodiscard]] std::atomic<bool>* write_flag() noexcept;
-  /// Bytes queued and not yet written.
+  /// Bytes queued and not yet written, streamed values included.
   [[nodiscard]] std::size_t pending_bytes() const noexcept;
 
  private:
@@ -176,6 +202,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void deliver_local(std::shared_ptr<std::vector<std::uint64_t>> words);
   void flush_local();
   void ended(const std::string& why);
+  void deliver(proto::schema::Envelope::Reader env, const proto::FrameOwner& owner);
+  void on_blob(proto::schema::BlobHeader::Reader h);
+  void on_blob_chunk(proto::schema::BlobChunk::Reader c);
+  void pump();
 
   asio::any_io_executor ex_;
   proto::FrameLimits limits_;
@@ -194,6 +224,28 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::vector<std::uint64_t> outbox_;
   bool outbox_posted_ = false;
   std::vector<std::shared_ptr<std::vector<std::uint64_t>>> early_;  // arrived before start()
+
+  // Blobs. Sent: ids, and (TCP) what waits behind a value being streamed, in order.
+  struct Outgoing {
+    std::vector<std::uint64_t> frame;  // an encoded frame, or:
+    Bytes blob;                        // a value being streamed
+    std::uint64_t id = 0;
+    std::size_t offset = 0;
+  };
+  std::uint64_t out_blob_id_ = 0;
+  std::deque<Outgoing> queue_;
+  std::size_t queued_bytes_ = 0;
+  // Received: the next id expected, what came and waits for its message, the value being
+  // streamed in, and (in-process) what the peer handed over.
+  std::uint64_t in_blob_id_ = 0;
+  std::map<std::uint64_t, Bytes> inbox_;
+  struct Incoming {
+    std::uint64_t id = 0;
+    std::uint64_t size = 0;
+    std::unique_ptr<codec::shm::SegmentWriter> writer;
+  };
+  std::optional<Incoming> incoming_;
+  std::map<std::uint64_t, Bytes> handed_;
 
   std::size_t max_queued_ = 0;
   bool started_ = false;

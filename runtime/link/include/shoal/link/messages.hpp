@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "shoal/codec/error_info.hpp"
+#include "shoal/codec/shm.hpp"
 #include "shoal/proto/frame.hpp"
 
 namespace shoal::link {
@@ -15,9 +16,6 @@ namespace shoal::link {
 /// Capnp text as a std::string.
 [[nodiscard]] inline std::string text(capnp::Text::Reader t) { return std::string(t.cStr(), t.size()); }
 
-/// The most one task's arguments (with its dependencies' values) or one result may carry:
-/// what fits in a frame (64 MiB) with room to spare. Larger fails with ResultTooLarge.
-inline constexpr std::size_t kMaxPayloadBytes = 48u << 20;
 /// The longest task timeout (about 31 years: far inside what the clocks count, so that
 /// no `now + timeout` overflows), and the most retries a task may ask for. The Client
 /// refuses more, and so does the coordinator, which does not trust the wire.
@@ -26,6 +24,14 @@ inline constexpr int kMaxRetries = 1000;
 /// In the coordinator's answer to a subscription for a task it does not know; a client
 /// that asked again after a reconnect reads it as "lost with the coordinator".
 inline constexpr std::string_view kUnknownTask = "is unknown to this coordinator";
+
+/// The bytes of `b` that travel inside a message: values of shm::kSharedAtBytes or more
+/// travel beside it (Connection::attach), and count nothing towards the batching rule.
+[[nodiscard]] inline std::size_t inline_bytes(const Bytes& b) noexcept {
+  return b.size() < codec::shm::kSharedAtBytes ? b.size() : 0;
+}
+/// What one message may carry inline in values before the rest goes beside it.
+inline constexpr std::size_t kInlineBudgetBytes = 4u << 20;
 
 /// Payloads of this size or more alias their frame instead of being copied out of it.
 inline constexpr std::size_t kAliasAtBytes = 64 * 1024;

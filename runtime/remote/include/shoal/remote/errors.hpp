@@ -50,9 +50,10 @@ class DependencyFailed : public Error {
   explicit DependencyFailed(const std::string& what) : Error(what, ErrorKind::failed) {}
 };
 
-/// A task's result, or its arguments with its dependencies' values, would not fit in one
-/// message (link::kMaxPayloadBytes). The task fails with this; its worker and its
-/// connection carry on. Retrying the same call fails again.
+/// A task's arguments or result are larger than where they must be kept allows: values
+/// have no size limit below memory, but a journaled coordinator keeps values of up to
+/// 953 MiB (its journal's limit). The task fails with this; its worker and its connection
+/// carry on. Retrying the same call fails again.
 class ResultTooLarge : public Error {
  public:
   explicit ResultTooLarge(const std::string& what) : Error(what, ErrorKind::failed) {}

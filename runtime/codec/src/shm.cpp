@@ -1,0 +1,156 @@
+#include "shoal/codec/shm.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+namespace shoal::codec::shm {
+
+namespace {
+
+constexpr int kSeals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+
+struct Registry {
+  std::mutex mu;
+  std::unordered_map<const void*, std::weak_ptr<const Segment>> live;
+};
+
+Registry& registry() {
+  static auto* r = new Registry;  // never destroyed: segments may outlive static destruction
+  return *r;
+}
+
+std::atomic<std::uint64_t> g_live_bytes{0}, g_created{0}, g_adopted{0};
+
+std::string errno_text(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
+
+[[noreturn]] void fail(const char* what) {
+  int e = errno;
+  bool short_of_memory = e == ENOMEM || e == ENOSPC || e == EFBIG || e == EMFILE || e == ENFILE;
+  throw Error("shared memory: " + errno_text(what), short_of_memory ? ErrorKind::overloaded : ErrorKind::failed);
+}
+
+std::shared_ptr<const Segment> map_sealed(int fd, std::size_t size) {
+  void* p = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) {
+    int e = errno;
+    ::close(fd);
+    errno = e;
+    fail("mmap");
+  }
+  auto seg = std::make_shared<Segment>(fd, static_cast<const std::byte*>(p), size);
+  auto& r = registry();
+  {
+    std::lock_guard lock(r.mu);
+    r.live[static_cast<const void*>(seg.get())] = seg;
+  }
+  g_live_bytes.fetch_add(size, std::memory_order_relaxed);
+  return seg;
+}
+
+}  // namespace
+
+Segment::~Segment() {
+  {
+    auto& r = registry();
+    std::lock_guard lock(r.mu);
+    r.live.erase(static_cast<const void*>(this));
+  }
+  g_live_bytes.fetch_sub(size_, std::memory_order_relaxed);
+  ::munmap(const_cast<std::byte*>(data_), size_);
+  ::close(fd_);
+}
+
+std::shared_ptr<const Segment> Segment::adopt(int fd, std::size_t size) {
+  struct stat st{};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw ValueError("a shared-memory value that is not a regular file");
+  }
+  int seals = ::fcntl(fd, F_GET_SEALS);
+  if (seals < 0 || (seals & kSeals) != kSeals) {
+    ::close(fd);
+    throw ValueError("a shared-memory value that is not sealed (its sender could change or shrink it)");
+  }
+  if (size == 0 || static_cast<std::uint64_t>(st.st_size) != size) {
+    ::close(fd);
+    throw ValueError("a shared-memory value of " + std::to_string(st.st_size) + " bytes announced as " +
+                     std::to_string(size));
+  }
+  auto seg = map_sealed(fd, size);
+  g_adopted.fetch_add(1, std::memory_order_relaxed);
+  return seg;
+}
+
+std::shared_ptr<const Segment> Segment::copy_of(std::span<const std::byte> data) {
+  SegmentWriter w(data.size());
+  w.write(data);
+  return w.finish();
+}
+
+std::shared_ptr<const Segment> segment_of(const Bytes& b) {
+  if (!b.owner() || b.size() < kSharedAtBytes) return nullptr;
+  auto& r = registry();
+  std::lock_guard lock(r.mu);
+  auto it = r.live.find(b.owner().get());
+  if (it == r.live.end()) return nullptr;
+  auto seg = it->second.lock();
+  if (!seg || seg->data() != b.data() || seg->size() != b.size()) return nullptr;
+  return seg;
+}
+
+std::uint64_t live_bytes() noexcept { return g_live_bytes.load(std::memory_order_relaxed); }
+std::uint64_t segments_created() noexcept { return g_created.load(std::memory_order_relaxed); }
+std::uint64_t segments_adopted() noexcept { return g_adopted.load(std::memory_order_relaxed); }
+
+SegmentWriter::SegmentWriter(std::size_t size_hint) {
+  fd_ = ::memfd_create("shoal-value", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd_ < 0) fail("memfd_create");
+  if (size_hint && ::ftruncate(fd_, static_cast<off_t>(size_hint)) != 0) {
+    int e = errno;
+    ::close(fd_);
+    fd_ = -1;
+    errno = e;
+    fail("ftruncate");
+  }
+}
+
+SegmentWriter::~SegmentWriter() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void SegmentWriter::write(std::span<const std::byte> data) {
+  const auto* p = data.data();
+  std::size_t left = data.size();
+  while (left > 0) {
+    auto n = ::pwrite(fd_, p, left, static_cast<off_t>(size_));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail("pwrite");
+    }
+    p += n;
+    left -= static_cast<std::size_t>(n);
+    size_ += static_cast<std::size_t>(n);
+  }
+}
+
+std::shared_ptr<const Segment> SegmentWriter::finish() {
+  if (size_ == 0) throw ValueError("an empty shared-memory value");
+  // The reserve may have been larger than what was written.
+  if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) fail("ftruncate");
+  if (::fcntl(fd_, F_ADD_SEALS, kSeals | F_SEAL_SEAL) != 0) fail("sealing a memfd");
+  int fd = std::exchange(fd_, -1);
+  auto seg = map_sealed(fd, size_);
+  g_created.fetch_add(1, std::memory_order_relaxed);
+  return seg;
+}
+
+}  // namespace shoal::codec::shm
