@@ -297,6 +297,7 @@ struct BlobHeader {
   id @0 :UInt64;
   size @1 :UInt64;
   via @2 :BlobVia;
+  offset @3 :UInt64;       # fd: where the value starts in the memfd
 }
 
 struct BlobChunk {

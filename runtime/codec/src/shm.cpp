@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -20,7 +21,7 @@ constexpr int kSeals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
 
 struct Registry {
   std::mutex mu;
-  std::unordered_map<const void*, std::weak_ptr<const Segment>> live;
+  std::map<const std::byte*, std::weak_ptr<const Segment>, std::less<>> live;  // by first byte
 };
 
 Registry& registry() {
@@ -50,7 +51,7 @@ std::shared_ptr<const Segment> map_sealed(int fd, std::size_t size) {
   auto& r = registry();
   {
     std::lock_guard lock(r.mu);
-    r.live[static_cast<const void*>(seg.get())] = seg;
+    r.live[seg->data()] = seg;
   }
   g_live_bytes.fetch_add(size, std::memory_order_relaxed);
   return seg;
@@ -62,14 +63,14 @@ Segment::~Segment() {
   {
     auto& r = registry();
     std::lock_guard lock(r.mu);
-    r.live.erase(static_cast<const void*>(this));
+    r.live.erase(data_);
   }
   g_live_bytes.fetch_sub(size_, std::memory_order_relaxed);
   ::munmap(const_cast<std::byte*>(data_), size_);
   ::close(fd_);
 }
 
-std::shared_ptr<const Segment> Segment::adopt(int fd, std::size_t size) {
+std::shared_ptr<const Segment> Segment::adopt(int fd) {
   struct stat st{};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
@@ -80,12 +81,11 @@ std::shared_ptr<const Segment> Segment::adopt(int fd, std::size_t size) {
     ::close(fd);
     throw ValueError("a shared-memory value that is not sealed (its sender could change or shrink it)");
   }
-  if (size == 0 || static_cast<std::uint64_t>(st.st_size) != size) {
+  if (st.st_size <= 0) {
     ::close(fd);
-    throw ValueError("a shared-memory value of " + std::to_string(st.st_size) + " bytes announced as " +
-                     std::to_string(size));
+    throw ValueError("an empty shared-memory value");
   }
-  auto seg = map_sealed(fd, size);
+  auto seg = map_sealed(fd, static_cast<std::size_t>(st.st_size));
   g_adopted.fetch_add(1, std::memory_order_relaxed);
   return seg;
 }
@@ -96,15 +96,33 @@ std::shared_ptr<const Segment> Segment::copy_of(std::span<const std::byte> data)
   return w.finish();
 }
 
-std::shared_ptr<const Segment> segment_of(const Bytes& b) {
-  if (!b.owner() || b.size() < kSharedAtBytes) return nullptr;
+Bytes Segment::bytes(std::uint64_t offset, std::uint64_t size) const {
+  if (offset > size_ || size > size_ - offset)
+    throw ValueError("a shared-memory value of " + std::to_string(size) + " bytes at offset " + std::to_string(offset) +
+                     " is outside its segment of " + std::to_string(size_) + " bytes");
+  return Bytes::alias(shared_from_this(), data_ + offset, static_cast<std::size_t>(size));
+}
+
+Location locate(const std::byte* data, std::size_t size) {
+  if (!data || size < kSharedAtBytes) return {};
   auto& r = registry();
-  std::lock_guard lock(r.mu);
-  auto it = r.live.find(b.owner().get());
-  if (it == r.live.end()) return nullptr;
-  auto seg = it->second.lock();
-  if (!seg || seg->data() != b.data() || seg->size() != b.size()) return nullptr;
-  return seg;
+  std::shared_ptr<const Segment> seg;
+  {
+    std::lock_guard lock(r.mu);
+    auto it = r.live.upper_bound(data);  // the first segment starting after data
+    if (it == r.live.begin()) return {};
+    seg = std::prev(it)->second.lock();
+  }
+  if (!seg || data < seg->data() || data + size > seg->data() + seg->size()) return {};
+  return {seg, static_cast<std::size_t>(data - seg->data())};
+}
+
+Location locate(const Bytes& b) { return locate(b.data(), b.size()); }
+
+std::shared_ptr<const Segment> segment_of(const Bytes& b) {
+  auto at = locate(b);
+  if (!at.segment || at.offset != 0 || at.segment->size() != b.size()) return nullptr;
+  return at.segment;
 }
 
 std::uint64_t live_bytes() noexcept { return g_live_bytes.load(std::memory_order_relaxed); }

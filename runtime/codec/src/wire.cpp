@@ -37,6 +37,11 @@ constexpr std::size_t kSpillWindow = 256u << 10;
 Writer::~Writer() = default;
 
 void Writer::grow(std::size_t need) {
+  if (!alias_.empty()) {
+    // More after an aliased run: the value is no longer that run. Copy it and go on.
+    spill(need);
+    return;
+  }
   if (spill_ || flushed_ + size_ + need >= shm::kSharedAtBytes) return spill(need);
   std::size_t cap = std::max({cap_ * 2, size_ + need, std::size_t{64}});
   cap = (cap + 7) / 8 * 8;
@@ -50,6 +55,7 @@ void Writer::grow(std::size_t need) {
 
 void Writer::spill(std::size_t need) {
   if (!spill_) spill_ = std::make_unique<shm::SegmentWriter>();
+  if (!alias_.empty()) spill_->write(std::exchange(alias_, {}).span());  // flushed_ counts it already
   spill_->write(data_, size_);
   flushed_ += size_;
   size_ = 0;
@@ -60,7 +66,26 @@ void Writer::spill(std::size_t need) {
   cap_ = cap;
 }
 
+// A run that lies in a segment right after the bytes this writer holds (a Bytes value
+// being encoded again with the same header: echo, a result passed on) becomes the value
+// itself, with no copy.
+bool Writer::try_alias(const void* data, std::size_t n) {
+  constexpr std::size_t kMaxHeader = 16;
+  if (spill_ || !alias_.empty() || size_ > kMaxHeader) return false;
+  auto at = shm::locate(static_cast<const std::byte*>(data), n);
+  if (!at.segment || at.offset < size_) return false;
+  if (size_ && std::memcmp(at.segment->data() + at.offset - size_, data_, size_) != 0) return false;
+  alias_ = at.segment->bytes(at.offset - size_, size_ + n);
+  flushed_ = alias_.size();
+  buf_.reset();
+  data_ = nullptr;
+  size_ = cap_ = 0;
+  return true;
+}
+
 bool Writer::raw_large(const void* data, std::size_t n) {
+  if (n >= shm::kSharedAtBytes && try_alias(data, n)) return true;
+  if (!alias_.empty()) spill(0);
   if (!spill_ && flushed_ + size_ + n < shm::kSharedAtBytes) {
     grow(n);
     return false;
@@ -74,10 +99,15 @@ bool Writer::raw_large(const void* data, std::size_t n) {
 
 void Writer::drop_spill() noexcept {
   spill_.reset();
+  alias_ = {};
   flushed_ = 0;
 }
 
 Bytes Writer::finish() {
+  if (!alias_.empty()) {
+    flushed_ = 0;
+    return std::exchange(alias_, {});
+  }
   if (spill_) {
     spill_->write(data_, size_);
     auto seg = spill_->finish();

@@ -281,9 +281,10 @@ std::uint64_t Connection::attach(const Bytes& value, std::size_t at_bytes) {
     h.setVia(proto::schema::BlobVia::FD);
     last_send_ = steady_ns();
     try {
-      auto seg = codec::shm::segment_of(value);
-      if (!seg) seg = codec::shm::Segment::copy_of(value.span());
-      writer_->send_with_fd(msg, seg->fd(), seg);
+      auto at = codec::shm::locate(value);
+      if (!at.segment) at = {codec::shm::Segment::copy_of(value.span()), 0};
+      h.setOffset(at.offset);
+      writer_->send_with_fd(msg, at.segment->fd(), at.segment);
     } catch (const std::exception& e) {
       close(std::string("a value could not be sent: ") + e.what());
     }
@@ -369,7 +370,7 @@ void Connection::on_blob(proto::schema::BlobHeader::Reader h) {
       int fd = reader_ ? reader_->take_fd() : -1;
       if (fd < 0) throw ProtocolError("a value announced in shared memory came without its descriptor");
       try {
-        inbox_[h.getId()] = codec::shm::Segment::adopt(fd, size)->bytes();
+        inbox_[h.getId()] = codec::shm::Segment::adopt(fd)->bytes(h.getOffset(), size);
       } catch (const ValueError& e) {
         throw ProtocolError(e.what());
       }

@@ -249,7 +249,7 @@ TEST_CASE("a hostile peer's values: unsealed, missing, misnamed, oversized chunk
     header(h, 1, 3 << 20, schema::BlobVia::FD);
     send_raw(p.raw.native_handle(), {&h}, seg->fd());
     p.run();
-    CHECK_THAT(p.taker.protocol_error, Contains("announced as"));
+    CHECK_THAT(p.taker.protocol_error, Contains("outside its segment"));
   }
   SECTION("a value announced in shared memory without its descriptor") {
     RawPeer p;

@@ -30,10 +30,10 @@ inline constexpr std::size_t kSharedAtBytes = 1u << 20;
 
 class Segment : public std::enable_shared_from_this<Segment> {
  public:
-  /// Adopts `fd` (closed in any case) received from a peer, which promises `size` bytes.
-  /// Throws ProtocolError-like ValueError unless it is a sealed memfd of exactly `size`
-  /// bytes: a peer could otherwise shrink it under our mapping (SIGBUS) or change it.
-  static std::shared_ptr<const Segment> adopt(int fd, std::size_t size);
+  /// Adopts `fd` (closed in any case) received from a peer and maps all of it. Throws
+  /// ValueError unless it is a sealed memfd (a peer could otherwise shrink it under our
+  /// mapping, SIGBUS, or change it) that is not empty.
+  static std::shared_ptr<const Segment> adopt(int fd);
   /// A new segment holding a copy of `data`.
   static std::shared_ptr<const Segment> copy_of(std::span<const std::byte> data);
 
@@ -46,6 +46,8 @@ class Segment : public std::enable_shared_from_this<Segment> {
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
   /// The whole segment as Bytes (which keep it alive).
   [[nodiscard]] Bytes bytes() const { return Bytes::alias(shared_from_this(), data_, size_); }
+  /// `size` bytes at `offset`, as Bytes; ValueError when outside the segment.
+  [[nodiscard]] Bytes bytes(std::uint64_t offset, std::uint64_t size) const;
 
   /// Private: use adopt(), copy_of() or SegmentWriter.
   Segment(int fd, const std::byte* data, std::size_t size) noexcept : fd_(fd), data_(data), size_(size) {}
@@ -58,6 +60,17 @@ class Segment : public std::enable_shared_from_this<Segment> {
 
 /// The segment `b` is the whole of, or null (a heap value, or a slice of a segment).
 [[nodiscard]] std::shared_ptr<const Segment> segment_of(const Bytes& b);
+
+/// Where `b` lies in a segment: the segment and the offset of b's first byte; a null
+/// segment when `b` is not in one (or is under kSharedAtBytes).
+struct Location {
+  std::shared_ptr<const Segment> segment;
+  std::size_t offset = 0;
+};
+[[nodiscard]] Location locate(const Bytes& b);
+/// As locate(), for any range of memory (the codec's writer, finding a run of bytes it is
+/// asked to copy inside a segment it may alias instead).
+[[nodiscard]] Location locate(const std::byte* data, std::size_t size);
 
 /// Bytes in segments this process holds (mapped), and how many segments it made or
 /// adopted so far: for --object-store-memory and for tests that count copies.

@@ -88,7 +88,8 @@ class Writer {
         size_(std::exchange(other.size_, 0)),
         cap_(std::exchange(other.cap_, 0)),
         spill_(std::move(other.spill_)),
-        flushed_(std::exchange(other.flushed_, 0)) {}
+        flushed_(std::exchange(other.flushed_, 0)),
+        alias_(std::move(other.alias_)) {}
   Writer& operator=(Writer&& other) noexcept {
     buf_ = std::move(other.buf_);
     data_ = std::exchange(other.data_, nullptr);
@@ -96,6 +97,7 @@ class Writer {
     cap_ = std::exchange(other.cap_, 0);
     spill_ = std::move(other.spill_);
     flushed_ = std::exchange(other.flushed_, 0);
+    alias_ = std::move(other.alias_);
     return *this;
   }
 
@@ -139,7 +141,7 @@ class Writer {
   /// Forgets what was written, keeping the capacity.
   void clear() noexcept {
     size_ = 0;
-    if (spill_) drop_spill();
+    if (spill_ || !alias_.empty()) drop_spill();
   }
 
  private:
@@ -149,6 +151,7 @@ class Writer {
   }
   void grow(std::size_t need);
   bool raw_large(const void* data, std::size_t n);  // true: written (into the segment)
+  bool try_alias(const void* data, std::size_t n);
   void spill(std::size_t need);
   void drop_spill() noexcept;
 
@@ -161,6 +164,10 @@ class Writer {
   // above is then a window flushed into it.
   std::unique_ptr<shm::SegmentWriter> spill_;
   std::size_t flushed_ = 0;
+  // A value that is a run of a segment already (a worker returning the bytes it was
+  // given): everything written so far is these bytes of it (flushed_ counts them, and
+  // the buffer is gone, so that any further write comes through grow() and copies).
+  Bytes alias_;
 };
 
 /// Takes encoded values apart. Every read is checked: past the end, an invalid tag, a
