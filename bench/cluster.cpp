@@ -15,6 +15,9 @@
 //   bench_cluster b7 ROUNDS     a 64 MiB shoal::Bytes echoed by a worker of LocalCluster(2):
 //                               MB/s of payload per round trip, beside memcpy of 64 MiB into
 //                               a fresh buffer in this process (the peer "memcpy fresh")
+//   bench_cluster b7put ROUNDS  one 64 MiB put read by 100 tasks (each touching every page):
+//                               seconds, beside 100 separate submits of the same 64 MiB
+//                               (at most 8 in flight, to bound memory)
 //   bench_cluster journal N ROUNDS  the cost of the journal: B3 and B4 on a LocalCluster(2)
 //                               with --journal (a file in /tmp, ext4 here: one fsync per
 //                               commit) beside one without it, rounds alternating (B3j, B4j)
@@ -46,6 +49,14 @@ SHOAL_REMOTE(noop)
 
 shoal::Bytes echo(shoal::Bytes b) { return b; }
 SHOAL_REMOTE(echo)
+
+// Reads a byte of every page of `b`: a task that uses a large object.
+std::int64_t touch(shoal::Bytes b, std::int64_t i) {
+  std::int64_t sum = i;
+  for (std::size_t at = 0; at < b.size(); at += 4096) sum += static_cast<std::int64_t>(b[at]);
+  return sum;
+}
+SHOAL_REMOTE(touch)
 
 namespace {
 
@@ -181,6 +192,43 @@ int b7(int rounds) {
   }
   shoal::bench::print_result("B7", nullptr, "MB/s", rates);
   shoal::bench::print_result("B7", "memcpy fresh", "MB/s", fresh);
+  return 0;
+}
+
+int b7put(int rounds) {
+  constexpr std::size_t n = 64u << 20;
+  constexpr int tasks = 100;
+  auto payload = shoal::Bytes::build(n, [](std::span<std::byte> out) {
+    for (std::size_t i = 0; i < out.size(); i += 4096) out[i] = static_cast<std::byte>(i >> 12);
+  });
+  std::int64_t pages = 0;
+  for (std::size_t at = 0; at < n; at += 4096) pages += static_cast<std::int64_t>(payload[at]);
+  shoal::LocalCluster local(2, {.threads_per_worker = 1});
+  auto& client = local.client();
+  if (client.submit(&touch, payload, 0).result() != pages) std::abort();  // warm
+  std::vector<double> put_s, submit_s;
+  for (int r = 0; r < rounds; ++r) {
+    auto t0 = Clock::now();
+    {
+      auto ref = client.put(payload);
+      std::vector<shoal::Future<std::int64_t>> fs;
+      for (int i = 0; i < tasks; ++i) fs.push_back(client.submit(&touch, ref, i));
+      for (int i = 0; i < tasks; ++i)
+        if (fs[static_cast<std::size_t>(i)].result() != pages + i) std::abort();
+    }
+    put_s.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+    t0 = Clock::now();
+    std::vector<shoal::Future<std::int64_t>> fs;
+    for (int i = 0; i < tasks; ++i) {
+      if (i >= 8 && fs[static_cast<std::size_t>(i - 8)].result() != pages + i - 8) std::abort();
+      fs.push_back(client.submit(&touch, payload, i));
+    }
+    for (int i = tasks - 8; i < tasks; ++i)
+      if (fs[static_cast<std::size_t>(i)].result() != pages + i) std::abort();
+    submit_s.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+  }
+  shoal::bench::print_result("B7put", nullptr, "s", put_s);
+  shoal::bench::print_result("B7put", "100 separate submits", "s", submit_s);
   return 0;
 }
 
@@ -347,6 +395,7 @@ int main(int argc, char** argv) {
   if (mode == "b3") return b3(argc > 2 ? std::atoi(argv[2]) : 20000, argc > 3 ? std::atoi(argv[3]) : 5);
   if (mode == "b4") return b4(argc > 2 ? std::atoi(argv[2]) : 100000, argc > 3 ? std::atoi(argv[3]) : 7);
   if (mode == "b7") return b7(argc > 2 ? std::atoi(argv[2]) : 7);
+  if (mode == "b7put") return b7put(argc > 2 ? std::atoi(argv[2]) : 5);
   if (mode == "b8") {
     if (argc > 2 && std::string(argv[2]) == "--once") return b8_once();
     return b8(argc > 2 ? std::atoi(argv[2]) : 7, argv[0]);

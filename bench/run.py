@@ -208,6 +208,16 @@ BENCHMARKS = [
         },
     },
     {
+        # The object store: one 64 MiB put read by 100 tasks, beside 100 submits each
+        # carrying the 64 MiB (at most 8 in flight), total seconds.
+        "id": "B7put",
+        "name": "one 64 MiB put read by 100 tasks",
+        "unit": "s",
+        "better": "lower",
+        "shoal": ["{bin}/bench_cluster", "b7put", "5"],
+        "peers": {"100 separate submits": ["{bin}/bench_cluster", "b7put", "5"]},
+    },
+    {
         "id": "B8",
         "name": "LocalCluster(2) start to first result",
         "unit": "ms",

@@ -177,6 +177,7 @@ LocalCluster::LocalCluster(unsigned workers, LocalClusterOptions options) : impl
   co.retries = im.opt.retries;
   co.max_crashes = im.opt.max_crashes;
   co.journal = im.opt.journal;
+  co.object_store_memory = im.opt.object_store_memory;
   co.exit_workers_on_stop = true;
   co.log = im.opt.log;
   co.grace = std::chrono::milliseconds(1000);

@@ -123,6 +123,11 @@ int coordinator_main(int argc, char** argv) {
   app.add_option("--max-queued-bytes", opt.max_queued_bytes,
                  "the same for the unfinished tasks' argument bytes; 0: no limit")
       ->capture_default_str();
+  app.add_option("--object-store-memory", opt.object_store_memory,
+                 "bytes of large values (puts, and arguments and results of 1 MiB or more) held at most: past "
+                 "it a put or such a submit fails with ObjectStoreFull; 0: no limit but memory (accepts 512MiB, 4GiB)")
+      ->transform(CLI::AsSizeValue(false))
+      ->capture_default_str();
   app.add_option("--adopt-wait-ms", adopt_wait_ms,
                  "after a restart on a journal, how long unfinished tasks wait for the workers still running "
                  "them to reconnect and claim them before they are queued again")

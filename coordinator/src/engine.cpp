@@ -250,12 +250,15 @@ void fill_assign(link::Connection& conn, schema::Assign::Builder a, const TaskRe
   if (t.actor) a.setMethod(t.method());
 }
 
-void fill_result(link::Connection& conn, schema::Result::Builder b, const TaskRecord& t) {
+// `ack`: the answer to a put's own client, which holds the object already.
+void fill_result(link::Connection& conn, schema::Result::Builder b, const TaskRecord& t, bool ack) {
   b.setTaskId(t.id);
   b.setAttempt(t.attempt);
   b.setWorker(t.worker);
   if (t.state == TaskState::DONE) {
-    if (auto blob = conn.attach(t.value)) {
+    if (ack) {
+      b.setValue({});
+    } else if (auto blob = conn.attach(t.value)) {
       b.setValue({});
       b.setValueBlob(blob);
     } else {
@@ -294,12 +297,16 @@ void Engine::flush(Peer& p) {
           fill_assign(*p.conn, l[static_cast<unsigned>(i - begin)], *assigns[i], functions, tasks);
       });
   auto results = records(p.out_results, [](const TaskRecord& t) { return is_finished(t.state); });
+  auto put_ack = [&](const TaskRecord& t) {
+    return t.submitter == p.id && functions[t.fn].name == link::kPutFunction;
+  };
   p.conn->send_batched(
       results.size(), 16, [&](std::size_t i) { return link::inline_bytes(results[i]->value); },
       [&](schema::Envelope::Builder env, std::size_t begin, std::size_t end) {
-        if (end - begin == 1) return fill_result(*p.conn, env.initResult(), *results[begin]);
+        if (end - begin == 1) return fill_result(*p.conn, env.initResult(), *results[begin], put_ack(*results[begin]));
         auto l = env.initResultBatch(static_cast<unsigned>(end - begin));
-        for (auto i = begin; i < end; ++i) fill_result(*p.conn, l[static_cast<unsigned>(i - begin)], *results[i]);
+        for (auto i = begin; i < end; ++i)
+          fill_result(*p.conn, l[static_cast<unsigned>(i - begin)], *results[i], put_ack(*results[i]));
       });
   for (auto& [id, info] : p.out_errors) {
     capnp::MallocMessageBuilder msg;

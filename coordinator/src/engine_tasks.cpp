@@ -29,6 +29,7 @@ void Engine::finish(std::uint64_t id, TaskState state, Bytes value, std::optiona
   for (auto ended : out.ended)
     if (auto* t = tasks.find(ended)) {
       count_out(*t);
+      t->args = {};  // never needed again: a finished task's arguments (maybe 1 GiB) go now
       if (t->journaled && journal) {
         journal->finish(t->id, t->state, t->attempt, t->value, t->error.get(), t->finished_wall);
         journal_touch();
@@ -226,6 +227,24 @@ void Engine::on_submit(Peer& p, schema::Submit::Reader s, const proto::FrameOwne
                 "arguments of " + std::to_string(t.args.size() >> 20) + " MiB: a journaled coordinator keeps values of up to " +
                     std::to_string(kMaxJournalValueBytes >> 20) + " MiB (run it without --journal for larger ones)",
                 ErrorKind::failed);
+  bool put = functions[t.fn].name == link::kPutFunction;
+  if (opt.object_store_memory && t.args.size() >= codec::shm::kSharedAtBytes &&
+      codec::shm::live_bytes() > opt.object_store_memory) {
+    auto size = t.args.size();
+    t.args = {};
+    return fail(id, "shoal::ObjectStoreFull",
+                std::string(put ? "a put" : "arguments") + " of " + std::to_string(size >> 20) +
+                    " MiB do not fit: the object store holds " + std::to_string(codec::shm::live_bytes() >> 20) +
+                    " MiB (--object-store-memory " + std::to_string(opt.object_store_memory >> 20) +
+                    " MiB); release objects or raise the limit",
+                ErrorKind::overloaded);
+  }
+  if (put) {
+    // The object is the task's result at once: dependents read it like any result, and it
+    // lives until its last holder lets go (Release, as for a task's future).
+    if (journal) journal_accept(t);
+    return finish(id, TaskState::DONE, std::exchange(t.args, {}));
+  }
   for (auto dep : s.getDeps()) t.mut().deps.push_back(dep);
   auto problem = tasks.link_dependencies(t);
   if (t.actor) {

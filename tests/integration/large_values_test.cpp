@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <dirent.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <set>
@@ -153,4 +154,67 @@ TEST_CASE("over TCP a 256 MiB value streams in chunks both ways, beside small ta
   REQUIRE(echoed.size() == want.size());
   CHECK((echoed.view() == want.view()));
   CHECK_THAT(shoal::test::read_file(t.file("worker.log")), !Contains("protocol error"));
+}
+
+TEST_CASE("one put read by 100 tasks on 2 workers: the object is stored once and never sent again",
+          "[integration][large][object]") {
+  shoal::test::Cluster c;
+  c.add_worker(2);
+  c.add_worker(2);
+  shoal::Client client(c.address);
+  REQUIRE(shoal::test::wait_until([&] { return client.workers().result(5s).size() == 2; }, 15s));
+  auto created = shoal::codec::shm::segments_created();
+  auto ref = client.put(shoal_test_tasks::pattern_bytes(64 * MiB));
+  CHECK(shoal::codec::shm::segments_created() == created + 1);  // encoded once, here
+  auto mine = shoal::codec::shm::locate(ref.get(30s));
+  REQUIRE(mine.segment);
+  struct stat st{};
+  REQUIRE(::fstat(mine.segment->fd(), &st) == 0);
+  using Inode = std::int64_t(shoal::Bytes);
+  std::vector<shoal::Future<std::int64_t>> reads;
+  for (int i = 0; i < 100; ++i) reads.push_back(client.submit<Inode>("object_inode", ref));
+  std::set<std::int64_t> inodes;
+  for (auto& f : reads) inodes.insert(f.result(60s));
+  // Every task, on either worker, mapped the very memfd this client wrote: no copy anywhere.
+  CHECK(inodes == std::set<std::int64_t>{static_cast<std::int64_t>(st.st_ino)});
+  CHECK(shoal::codec::shm::segments_created() == created + 1);
+  auto ws = client.workers().result(5s);
+  REQUIRE(ws.size() == 2);
+  CHECK(ws[0].done > 0);
+  CHECK(ws[1].done > 0);
+  CHECK(client.submit<Errors>("pattern_errors", ref).result(60s) == 0);
+  CHECK((client.get(ref) == shoal_test_tasks::pattern_bytes(64 * MiB)));
+  // Freed once the last holder lets go: the coordinator holds no memfd any more.
+  ref = {};
+  mine = {};
+  CHECK(shoal::test::wait_until([&] { return memfds_of(c.coordinator->pid()) == 0; }, 10s));
+}
+
+TEST_CASE("a full object store refuses a put with ObjectStoreFull, and takes it once objects were released",
+          "[integration][large][object]") {
+  shoal::test::Cluster c({"--object-store-memory", "100MiB"});
+  c.add_worker(1);
+  shoal::Client client(c.address);
+  auto first = client.put(shoal_test_tasks::pattern_bytes(64 * MiB));
+  CHECK(first.get(30s).size() == std::size_t(64 * MiB));
+  auto second = client.put(shoal_test_tasks::pattern_bytes(64 * MiB));
+  CHECK_THROWS_AS(second.get(30s), shoal::ObjectStoreFull);
+  CHECK_THROWS_WITH(second.get(), Contains("--object-store-memory 100 MiB"));
+  // A task given the refused object fails with it; the worker and the store go on.
+  using Size = std::int64_t(shoal::Bytes, std::int64_t);
+  CHECK_THROWS_AS(client.submit<Size>("hold_bytes_ms", second, 0).result(30s), shoal::DependencyFailed);
+  CHECK(client.submit<Size>("hold_bytes_ms", first, 0).result(30s) == 64 * MiB);
+  first = {};
+  second = {};
+  bool taken = shoal::test::wait_until(
+      [&] {
+        auto again = client.put(shoal_test_tasks::pattern_bytes(64 * MiB));
+        try {
+          return again.get(30s).size() == std::size_t(64 * MiB);
+        } catch (const shoal::ObjectStoreFull&) {
+          return false;
+        }
+      },
+      15s);
+  CHECK(taken);
 }

@@ -13,6 +13,9 @@
 #include <thread>
 #include <vector>
 
+#include <sys/stat.h>
+
+#include <shoal/codec/shm.hpp>
 #include <shoal/core/coro.hpp>
 #include <shoal/core/error.hpp>
 #include <shoal/core/sleep.hpp>
@@ -48,6 +51,16 @@ std::int64_t pattern_errors(shoal::Bytes b) {
   return bad;
 }
 SHOAL_REMOTE(pattern_errors)
+
+/// The inode of the shared-memory segment `b` lies in (-1: it is not in one): tasks given
+/// the same stored object see the same inode, whichever worker runs them.
+std::int64_t object_inode(shoal::Bytes b) {
+  auto at = shoal::codec::shm::locate(b);
+  struct stat st{};
+  if (!at.segment || ::fstat(at.segment->fd(), &st) != 0) return -1;
+  return static_cast<std::int64_t>(st.st_ino);
+}
+SHOAL_REMOTE(object_inode)
 
 /// The sum of two strings' sizes: a task whose dependencies' values can be large.
 std::int64_t total_size(std::string a, std::string b) { return static_cast<std::int64_t>(a.size() + b.size()); }

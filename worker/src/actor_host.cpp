@@ -82,9 +82,10 @@ void ActorHost::pump(std::uint64_t aid) {
     } else {
       runner_->run_plain(
           j,
-          [inst, m](const Bytes& args) {
-            codec::Reader r(args);
-            return inst.invoke(*m, r);
+          [inst, m](codec::Reader& r) {
+            auto out = inst.invoke(*m, r);
+            r.expect_end();
+            return out;
           },
           then);
     }

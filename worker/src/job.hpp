@@ -11,7 +11,10 @@
 #include <stop_token>
 #include <string>
 
+#include <vector>
+
 #include "shoal/codec/bytes.hpp"
+#include "shoal/codec/wire.hpp"
 #include "shoal/codec/error_info.hpp"
 #include "shoal/core/task.hpp"
 
@@ -25,7 +28,16 @@ struct Job {
   std::uint64_t id = 0;
   std::string function;  // for an actor call: the method, then "Class.method"
   std::uint64_t hash = 0;
-  Bytes args;  // dependencies already spliced in
+  Bytes args;
+  // The dependencies' values, when every one is an argument itself (read in place through
+  // reader()); else they were spliced into args already and this is empty.
+  std::vector<Bytes> deps;
+  /// A reader of the arguments, dependencies included.
+  [[nodiscard]] codec::Reader reader() const {
+    codec::Reader r(args);
+    r.set_refs(deps);
+    return r;
+  }
   std::uint32_t attempt = 0;
   std::uint64_t timeout_ms = 0;
   std::uint64_t actor = 0;

@@ -161,9 +161,10 @@ void Runner::start(const std::shared_ptr<Job>& j) {
   if (auto d = st.demoted.load(std::memory_order_relaxed)) st.demoted.store(d - 1, std::memory_order_relaxed);
   run_plain(
       j,
-      [entry, &st](const Bytes& args) {
+      [entry, &st](codec::Reader& args) {
         auto t0 = steady_ns();
         auto out = entry->invoke(args);
+        args.expect_end();
         observe(st, steady_ns() - t0);
         return out;
       },
@@ -189,7 +190,7 @@ void Runner::run_coroutine(const std::shared_ptr<Job>& j, std::function<Coro<Byt
                            std::function<void()> then) {
   Coro<Bytes> coro;
   try {
-    codec::Reader r(j->args);
+    codec::Reader r = j->reader();
     coro = make(r);
   } catch (...) {
     j->phase = reported;
@@ -216,7 +217,7 @@ void Runner::run_coroutine(const std::shared_ptr<Job>& j, std::function<Coro<Byt
   j->coro.emplace(create_task(ex_, body(shared_from_this(), j, std::move(coro), std::move(then))));
 }
 
-void Runner::run_plain(const std::shared_ptr<Job>& j, std::function<Bytes(const Bytes&)> call,
+void Runner::run_plain(const std::shared_ptr<Job>& j, std::function<Bytes(codec::Reader&)> call,
                        std::function<void()> then) {
   auto self = shared_from_this();
   plain_fifo_.push_back([self, j, call = std::move(call), then = std::move(then)]() mutable {
@@ -243,7 +244,8 @@ void Runner::run_plain(const std::shared_ptr<Job>& j, std::function<Bytes(const 
       crash::TaskScope crash_scope(j->id);
       BlockHook hook(self.get(), j->id);
       try {
-        value = call(j->args);
+        codec::Reader r = j->reader();
+        value = call(r);
       } catch (...) {
         error = std::current_exception();
       }
@@ -270,7 +272,9 @@ void Runner::run_inline(const std::shared_ptr<Job>& j, const remote::FunctionEnt
     this_task::OutputScope output(output_sink_.get(), j->id);
     crash::TaskScope crash_scope(j->id);
     try {
-      value = entry.invoke(j->args);
+      codec::Reader r = j->reader();
+      value = entry.invoke(r);
+      r.expect_end();
     } catch (...) {
       error = std::current_exception();
     }

@@ -38,7 +38,7 @@ class Runner : public std::enable_shared_from_this<Runner> {
   void run_coroutine(const std::shared_ptr<Job>& j, std::function<Coro<Bytes>(codec::Reader&)> make,
                      std::function<void()> then);
   /// Runs `call(args)` on the pool; `then` runs after, on the loop.
-  void run_plain(const std::shared_ptr<Job>& j, std::function<Bytes(const Bytes&)> call, std::function<void()> then);
+  void run_plain(const std::shared_ptr<Job>& j, std::function<Bytes(codec::Reader&)> call, std::function<void()> then);
   /// Cancels a job: not started, it is reported cancelled now; running, a coroutine gets
   /// CancelledError at its next await and a plain function its stop token.
   void cancel(Job& j);

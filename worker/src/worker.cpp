@@ -256,7 +256,12 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
       for (unsigned i = 0; i < deps.size(); ++i)
         values.push_back(conn->value(deps[i], blobs.size() ? blobs[i] : 0, frame));
       try {
-        args = codec::resolve_refs(args, values);
+        // An argument that is a dependency's value is read where it lies (a large object
+        // is never copied into the arguments); one inside an argument is spliced in.
+        if (codec::refs_are_arguments(args))
+          j->deps = std::move(values);
+        else
+          args = codec::resolve_refs(args, values);
       } catch (...) {
         j->phase = reported;
         return runner->report_error(*j, std::current_exception(), 0);

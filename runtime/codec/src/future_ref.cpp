@@ -106,6 +106,25 @@ Bytes resolve_refs(const Bytes& args, std::span<const Bytes> values, ReaderLimit
   return w.finish();
 }
 
+bool refs_are_arguments(const Bytes& args, ReaderLimits limits) {
+  Reader r(args, limits);
+  if (r.at_end() || r.peek() != Tag::tuple) return false;
+  r.tag();
+  std::size_t n = r.count(1);
+  std::vector<std::uint32_t> inside;
+  Splicer s{{}, limits, &inside};
+  for (std::size_t i = 0; i < n; ++i) {
+    if (r.peek() == Tag::future_ref) {
+      r.tag();
+      r.varint();
+      continue;
+    }
+    s.copy(r, nullptr, true);
+    if (!inside.empty()) return false;
+  }
+  return r.at_end();
+}
+
 std::vector<std::uint32_t> future_refs(const Bytes& args, ReaderLimits limits) {
   std::vector<std::uint32_t> out;
   Reader r(args, limits);

@@ -22,6 +22,9 @@ constexpr int kSeals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
 struct Registry {
   std::mutex mu;
   std::map<const std::byte*, std::weak_ptr<const Segment>, std::less<>> live;  // by first byte
+  // Adopted segments by the memfd's identity: the same object passed again (a put read by
+  // many tasks) maps once, and pages already faulted in stay so.
+  std::map<std::pair<dev_t, ino_t>, std::weak_ptr<const Segment>> adopted;
 };
 
 Registry& registry() {
@@ -85,7 +88,26 @@ std::shared_ptr<const Segment> Segment::adopt(int fd) {
     ::close(fd);
     throw ValueError("an empty shared-memory value");
   }
+  auto key = std::make_pair(st.st_dev, st.st_ino);
+  auto& r = registry();
+  {
+    std::lock_guard lock(r.mu);
+    if (auto it = r.adopted.find(key); it != r.adopted.end()) {
+      if (auto seg = it->second.lock(); seg && seg->size() == static_cast<std::size_t>(st.st_size)) {
+        ::close(fd);  // mapped already (sealed: the same bytes)
+        return seg;
+      }
+      r.adopted.erase(it);
+    }
+    // Forget the ones gone (a cheap sweep, bounded by what is adopted at once).
+    if (r.adopted.size() > 64)
+      std::erase_if(r.adopted, [](const auto& kv) { return kv.second.expired(); });
+  }
   auto seg = map_sealed(fd, static_cast<std::size_t>(st.st_size));
+  {
+    std::lock_guard lock(r.mu);
+    r.adopted[key] = seg;
+  }
   g_adopted.fetch_add(1, std::memory_order_relaxed);
   return seg;
 }

@@ -128,6 +128,16 @@ Bytes Writer::finish() {
 
 // ---- Reader ----
 
+std::optional<Reader> Reader::take_ref() {
+  if (refs_.empty() || pos_ == end_ || static_cast<Tag>(*pos_) != Tag::future_ref) return std::nullopt;
+  ++pos_;
+  std::uint64_t index = varint();
+  if (index >= refs_.size())
+    malformed("future_ref " + std::to_string(index) + " but the task has " + std::to_string(refs_.size()) +
+              " dependencies");
+  return Reader(refs_[static_cast<std::size_t>(index)], limits_);
+}
+
 std::uint64_t Reader::varint_slow() {
   std::uint64_t v = 0;
   for (int shift = 0; shift < 64; shift += 7) {

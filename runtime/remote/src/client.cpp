@@ -26,6 +26,10 @@ const std::shared_ptr<const remote::FunctionEntry>& find_cached(void (*address)(
   return entry;
 }
 
+void release_task(const std::weak_ptr<ClientCore>& core, std::uint64_t id) noexcept {
+  if (auto c = core.lock()) c->release(id);
+}
+
 std::uint64_t task_id_of(shoal::detail::StateBase* state) noexcept {
   if (auto* info = dynamic_cast<RemoteCallInfo*>(state)) return info->task_id;
   return 0;

@@ -23,6 +23,7 @@ struct ExceptionTable {
     add<InvalidStateError>("shoal::InvalidStateError");
     add<DecodeError>("shoal::DecodeError");
     add<ResultTooLarge>("shoal::ResultTooLarge");
+    add<ObjectStoreFull>("shoal::ObjectStoreFull");
   }
   template <typename E>
   void add(const char* name) {

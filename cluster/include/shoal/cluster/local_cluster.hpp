@@ -53,6 +53,9 @@ struct LocalClusterOptions {
   /// The embedded coordinator's journal (CoordinatorOptions::journal): a LocalCluster
   /// started again on the same file runs what an earlier one accepted and did not finish.
   std::string journal;
+  /// The embedded coordinator's object store limit in bytes
+  /// (CoordinatorOptions::object_store_memory; 0: memory is the limit).
+  std::uint64_t object_store_memory = 0;
 };
 
 class LocalCluster {

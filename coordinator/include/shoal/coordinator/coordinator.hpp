@@ -91,6 +91,11 @@ struct CoordinatorOptions {
   /// submits wait (then fail Overloaded). 0: no limit.
   std::uint64_t max_queued = 1'000'000;
   std::uint64_t max_queued_bytes = std::uint64_t{1} << 30;
+  /// The object store: bytes of large values (1 MiB or more: puts, arguments and results
+  /// in shared memory) this coordinator may hold. Past it, a put or a submit with a large
+  /// argument fails with ObjectStoreFull (retry once objects were released). 0: no limit
+  /// but memory.
+  std::uint64_t object_store_memory = 0;
   std::string name = "shoal-coordinator";
 };
 

@@ -21,6 +21,10 @@ namespace shoal::codec {
 /// `args` itself (no copy).
 [[nodiscard]] Bytes resolve_refs(const Bytes& args, std::span<const Bytes> values, ReaderLimits limits = {});
 
+/// Whether every future_ref in `args` (an argument tuple) is an argument itself, none
+/// inside one: then the arguments decode with Reader::set_refs and need no resolve_refs.
+[[nodiscard]] bool refs_are_arguments(const Bytes& args, ReaderLimits limits = {});
+
 /// The future_ref indices in `args`, in encoding order (checked like a decode).
 [[nodiscard]] std::vector<std::uint32_t> future_refs(const Bytes& args, ReaderLimits limits = {});
 

@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -189,6 +190,14 @@ class Reader {
   explicit Reader(const Bytes& b, ReaderLimits limits = {}) noexcept
       : Reader(b.span(), b.owner(), limits) {}
 
+  /// The values that `future_ref i` stands for (a task's dependencies, which must outlive
+  /// the reader): an argument that is one is read from its value in place (take_ref), not
+  /// spliced into a copy of the arguments first (resolve_refs).
+  void set_refs(std::span<const Bytes> refs) noexcept { refs_ = refs; }
+  /// At a `future_ref i` with refs set: consumes it and returns a reader of value i.
+  /// Otherwise nullopt, consuming nothing. DecodeError for an index past the refs.
+  [[nodiscard]] std::optional<Reader> take_ref();
+
   /// The next value's tag, not consumed. DecodeError at the end or on an invalid tag.
   [[nodiscard]] Tag peek() const {
     if (pos_ == end_) truncated("a tag");
@@ -300,6 +309,7 @@ class Reader {
   ReaderLimits limits_;
   std::uint64_t alloc_left_;
   std::size_t depth_ = 0;
+  std::span<const Bytes> refs_;
 };
 
 /// What the next value of `r` looks like, read from the wire alone (a copy of `r` is

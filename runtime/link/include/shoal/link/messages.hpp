@@ -21,6 +21,9 @@ namespace shoal::link {
 /// refuses more, and so does the coordinator, which does not trust the wire.
 inline constexpr std::int64_t kMaxTimeoutMs = 1'000'000'000'000;
 inline constexpr int kMaxRetries = 1000;
+/// The submitted "function" that is a put (Client::put): its arguments are the object,
+/// stored as the task's result; its submitter's answer carries no value back.
+inline constexpr std::string_view kPutFunction = "shoal.put";
 /// In the coordinator's answer to a subscription for a task it does not know; a client
 /// that asked again after a reconnect reads it as "lost with the coordinator".
 inline constexpr std::string_view kUnknownTask = "is unknown to this coordinator";

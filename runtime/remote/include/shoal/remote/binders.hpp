@@ -64,6 +64,11 @@ std::tuple<A...> decode_args_at(const CallableInfo& fn, std::string_view qualifi
                                 const codec::Reader& start, std::index_sequence<I...>) {
   [[maybe_unused]] auto arg = [&]<std::size_t J, typename T>() -> T {
     try {
+      if (auto dep = r.take_ref()) {  // a dependency's value, read where it lies
+        T v = codec::Codec<T>::decode(*dep);
+        dep->expect_end();
+        return v;
+      }
       return codec::Codec<T>::decode(r);
     } catch (const TypeMismatch& e) {
       argument_mismatch(fn, qualified, J, start, e);

@@ -39,6 +39,7 @@
 #include "shoal/remote/errors.hpp"
 #include "shoal/link/tls.hpp"
 #include "shoal/remote/link.hpp"
+#include "shoal/remote/object_ref.hpp"
 #include "shoal/remote/registry.hpp"
 
 namespace shoal::link {
@@ -156,15 +157,6 @@ struct LocalLink {
   std::string address;  ///< shown in messages
   asio::any_io_executor executor;
   std::function<void(std::shared_ptr<link::Connection>)> adopt;
-};
-
-/// What a remote future's state knows of its task (found with dynamic_cast).
-class RemoteCallInfo {
- public:
-  virtual ~RemoteCallInfo() = default;
-  std::uint64_t task_id = 0;
-  std::weak_ptr<ClientCore> core;
-  bool owned = true;  ///< submitted here (release it when dropped); false for subscriptions
 };
 
 /// The state behind a remote Future<T>: cancel() is a request sent to the coordinator.
@@ -354,6 +346,24 @@ class Client {
     return submit_named(options, name, std::forward<A>(args)..., static_cast<Sig*>(nullptr));
   }
 
+  /// Puts `value` in the cluster's object store (see ObjectRef): encoded once here, then
+  /// passed to any number of tasks as an argument of type T without being sent again.
+  template <typename T>
+  ObjectRef<T> put(const T& value) {
+    auto state = shoal::detail::Ref<remote::detail::PutCall<T>>::adopt(new remote::detail::PutCall<T>());
+    state->task_id = core_->next_id();
+    state->core = core_;
+    state->kept = codec::encode(value);
+    core_->submit(shoal::detail::Ref<shoal::detail::StateBase>(state), &remote::detail::PutCall<T>::complete,
+                  std::string(link::kPutFunction), 0, state->kept, {}, TaskOptions{});
+    return ObjectRef<T>(Future<T>::from_state(std::move(state)));
+  }
+  /// The value of `ref` (Ray's get): waits for the store's answer.
+  template <typename T>
+  decltype(auto) get(const ObjectRef<T>& ref) const {
+    return ref.get();
+  }
+
   /// Places an actor A (registered with SHOAL_ACTOR) on a worker, constructed from `args`.
   template <typename A, typename... Args>
   Actor<A> spawn(Args&&... args);
@@ -420,7 +430,15 @@ class Client {
   template <typename P, typename A>
   static void encode_arg(codec::Writer& w, A&& a, std::vector<std::uint64_t>& deps) {
     using D = std::decay_t<A>;
-    if constexpr (remote::detail::is_future<D>::value) {
+    if constexpr (remote::detail::is_object_ref<D>::value) {
+      // Always a reference: the store sends the object, never this client again.
+      if (auto id = a.id(); id != 0) {
+        codec::encode(w, codec::FutureRef{static_cast<std::uint32_t>(deps.size())});
+        deps.push_back(id);
+      } else {
+        throw ValueError("an empty ObjectRef cannot be a task's argument");
+      }
+    } else if constexpr (remote::detail::is_future<D>::value) {
       const auto& f = a;
       // A done future's value is inlined. A remote task's future stays a dependency even
       // when it failed, so that the task fails with DependencyFailed whenever its

@@ -59,6 +59,13 @@ class ResultTooLarge : public Error {
   explicit ResultTooLarge(const std::string& what) : Error(what, ErrorKind::failed) {}
 };
 
+/// The coordinator's object store is full (--object-store-memory): a put, or a submit
+/// whose arguments travel beside it, was refused. Retry once objects were released.
+class ObjectStoreFull : public Error {
+ public:
+  explicit ObjectStoreFull(const std::string& what) : Error(what, ErrorKind::overloaded) {}
+};
+
 }  // namespace shoal
 
 namespace shoal::remote {
