@@ -377,7 +377,8 @@ class Parser {
         if (!s) fail(v, "{ path = ... } takes a string, not " + type_name(v));
         std::filesystem::path p(substitute(s->get(), m, v));
         if (p.is_relative()) p = dir_ / p;
-        return p.lexically_normal().string();
+        // A string parameter gets the path, a bytes one the file's contents (json_to_wire).
+        return json{{"$path", p.lexically_normal().string()}};
       }
     }
     for (auto&& [k, v] : *t)

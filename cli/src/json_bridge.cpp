@@ -1,7 +1,13 @@
 #include "json_bridge.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 
 #include "shoal/codec/codec.hpp"
@@ -124,11 +130,70 @@ std::string base64(std::span<const std::byte> in) {
   return out;
 }
 
+int base64_digit(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+') return 62;
+  if (c == '/') return 63;
+  return -1;
+}
+
+// {"$bytes": "<base64>"}, as results show bytes.
+void write_base64(codec::Writer& w, const std::string& text) {
+  std::string out;
+  out.reserve(text.size() / 4 * 3);
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (char c : text) {
+    if (c == '=') break;
+    int d = base64_digit(c);
+    if (d < 0) throw TypeMismatch("{\"$bytes\": ...} takes base64, and '" + std::string(1, c) + "' is not a base64 digit");
+    acc = (acc << 6) | static_cast<std::uint32_t>(d);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xff);
+    }
+  }
+  w.tag(Tag::bytes);
+  w.varint(out.size());
+  w.raw(out.data(), out.size());
+}
+
+// {"$path": "file"}: the file's contents, read as they are streamed into the encoding (a
+// large file goes to shared memory with no copy held in between).
+void write_file(codec::Writer& w, const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw ValueError("cannot read " + path + ": " + std::strerror(errno));
+  struct stat st{};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw ValueError(path + " is not a regular file: a bytes argument reads a file");
+  }
+  auto size = static_cast<std::uint64_t>(st.st_size);
+  w.tag(Tag::bytes);
+  w.varint(size);
+  std::vector<char> buf(std::min<std::uint64_t>(size, 4u << 20));
+  std::uint64_t done = 0;
+  while (done < size) {
+    auto n = ::read(fd, buf.data(), std::min<std::uint64_t>(buf.size(), size - done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int e = errno;
+      ::close(fd);
+      throw ValueError("cannot read " + path + ": " + (n < 0 ? std::strerror(e) : "it shrank while being read"));
+    }
+    w.raw(buf.data(), static_cast<std::size_t>(n));
+    done += static_cast<std::uint64_t>(n);
+  }
+  ::close(fd);
+}
+
 }  // namespace
 
 std::optional<std::string> json_unsupported(const TypeDesc& t) {
   switch (t.kind) {
-    case Kind::bytes:
     case Kind::duration:
     case Kind::variant:
     case Kind::capnp:
@@ -163,7 +228,33 @@ void json_to_wire(codec::Writer& w, const TypeDesc& t, const json& v) {
     w.varint(index);
     return;
   }
+  // {"$path": "file"}: a file's contents for bytes, its path for a string (job files'
+  // { path = ... }).
+  if (v.is_object() && v.size() == 1 && v.contains("$path") && v["$path"].is_string()) {
+    const auto& path = v["$path"].get_ref<const std::string&>();
+    if (t.kind == Kind::bytes) return write_file(w, path);
+    if (t.kind == Kind::string) {
+      w.tag(Tag::string);
+      w.varint(path.size());
+      w.raw(path.data(), path.size());
+      return;
+    }
+    throw TypeMismatch("{\"$path\": ...} gives a bytes argument a file's contents, or a string its path; expected " +
+                       t.text());
+  }
   switch (t.kind) {
+    case Kind::bytes:
+      if (v.is_object() && v.size() == 1 && v.contains("$bytes") && v["$bytes"].is_string())
+        return write_base64(w, v["$bytes"].get_ref<const std::string&>());
+      if (v.is_string()) {  // its UTF-8 bytes
+        const auto& s = v.get_ref<const std::string&>();
+        w.tag(Tag::bytes);
+        w.varint(s.size());
+        w.raw(s.data(), s.size());
+        return;
+      }
+      throw TypeMismatch("expected bytes ({\"$path\": \"file\"}, {\"$bytes\": \"base64\"} or a string), received " +
+                         show(v));
     case Kind::none:
       if (!v.is_null()) json_mismatch(t, v);
       w.tag(Tag::none);
@@ -266,6 +357,10 @@ json wire_to_json(codec::Reader& r, const TypeDesc& t) {
     case Kind::float32: return codec::decode<float>(r);
     case Kind::float64: return codec::decode<double>(r);
     case Kind::string: return codec::decode<std::string>(r);
+    case Kind::bytes: {
+      auto b = codec::decode<Bytes>(r);
+      return json{{"$bytes", base64(b.span())}};
+    }
     case Kind::list:
     case Kind::set:
     case Kind::array: {

@@ -25,6 +25,7 @@
 
 #include "shoal/remote/client.hpp"
 #include "support/daemons.hpp"
+#include "support/test_tasks.hpp"
 
 using namespace std::chrono_literals;
 using shoal::test::Daemon;
@@ -555,6 +556,41 @@ TEST_CASE("shoal result -o FILE writes a string result's bytes as they are, othe
   CHECK(refused.exit == 1);
   CHECK(refused.err.find("a symlink") != std::string::npos);
   CHECK(shoal::test::read_file(c.dir.file("precious")) == "keep me\n");
+}
+
+TEST_CASE("a file as a bytes argument: shoal submit {\"$path\": ...} and a job's { path = ... }, back with -o",
+          "[integration][cli][large]") {
+  // Issue 13: a payload from a file, of any size, and a large result to a file.
+  shoal::test::Cluster c;
+  c.add_worker(1);
+  Env env{{"SHOAL_ADDRESS", c.address}};
+  auto input = c.dir.file("in.bin");
+  {
+    auto data = shoal_test_tasks::pattern_bytes(20 << 20);
+    std::ofstream(input, std::ios::binary).write(reinterpret_cast<const char*>(data.data()),
+                                                 static_cast<std::streamsize>(data.size()));
+  }
+  auto echo = run_cli({"submit", "echo_bytes", "{\"$path\": \"" + input + "\"}"}, env);
+  INFO(echo);
+  REQUIRE(echo.exit == 0);
+  auto output = c.dir.file("out.bin");
+  auto r = run_cli({"result", trim(echo.out), "-o", output}, env, 60s);
+  INFO(r);
+  CHECK(r.exit == 0);
+  CHECK(shoal::test::read_file(output) == shoal::test::read_file(input));
+  // In a job file, relative to the job's directory; a string parameter would get the path.
+  {
+    std::ofstream(c.dir.file("check.toml")) << "[[task]]\nname = \"check\"\nfunction = \"pattern_errors\"\n"
+                                               "args = [{ path = \"in.bin\" }]\n";
+  }
+  auto job = run_cli({"--json", "run", c.dir.file("check.toml")}, env, 60s);
+  INFO(job);
+  CHECK(job.exit == 0);
+  CHECK(parse_json(job)["results"]["check"] == 0);
+  // A file that is not there: one line, exit 2 (bad input), nothing submitted.
+  auto missing = run_cli({"submit", "echo_bytes", "{\"$path\": \"/nonexistent/x\"}"}, env);
+  CHECK(missing.exit != 0);
+  CHECK(missing.err.find("cannot read /nonexistent/x") != std::string::npos);
 }
 
 TEST_CASE("a failing task: submit --wait and result exit 1 with its message", "[integration][cli]") {

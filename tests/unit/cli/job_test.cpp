@@ -100,7 +100,7 @@ TEST_CASE("wordcount.toml resolves its paths against the job file's directory", 
     const auto& t = job.tasks[i];
     CHECK(t.name == "count[" + std::to_string(i) + "]");
     REQUIRE(t.args.size() == 1);
-    fs::path p = t.args[0].get<std::string>();
+    fs::path p = t.args[0].at("$path").get<std::string>();
     CHECK(p.is_absolute());
     CHECK(p == data / (std::string(files[i]) + ".txt"));
     CHECK(fs::exists(p));
@@ -175,10 +175,10 @@ args = [{ item = true }, "{i}"]
   CHECK(job.tasks[0].args == json::parse(R"([0, 10, "out-0.txt", "{0}", "{i}"])"));
   CHECK(job.tasks[2].args == json::parse(R"([2, 12, "out-2.txt", "{2}", "{i}"])"));
   CHECK(job.tasks[3].name == "b[0]");
-  CHECK(job.tasks[3].args == json::parse(R"(["x", "x-0", "/jobs/data/x.txt"])"));
-  CHECK(job.tasks[4].args == json::parse(R"(["y", "y-1", "/jobs/data/y.txt"])"));
-  CHECK(job.tasks[5].args == json::parse(R"(["/jobs/p.txt", "0"])"));
-  CHECK(job.tasks[6].args == json::parse(R"(["/q.txt", "1"])"));
+  CHECK(job.tasks[3].args == json::parse(R"(["x", "x-0", {"$path": "/jobs/data/x.txt"}])"));
+  CHECK(job.tasks[4].args == json::parse(R"(["y", "y-1", {"$path": "/jobs/data/y.txt"}])"));
+  CHECK(job.tasks[5].args == json::parse(R"([{"$path": "/jobs/p.txt"}, "0"])"));
+  CHECK(job.tasks[6].args == json::parse(R"([{"$path": "/q.txt"}, "1"])"));
 }
 
 TEST_CASE("outside a fan-out {i} stays as written, and paths resolve against the job's directory", "[cli][job]") {
@@ -188,7 +188,7 @@ name = "a"
 function = "f"
 args = ["{i}", { path = "../data/a.txt" }, { path = "/abs/b.txt" }, { literal = { result = "x" } }]
 )");
-  CHECK(job.tasks[0].args == json::parse(R"(["{i}", "/data/a.txt", "/abs/b.txt", {"result": "x"}])"));
+  CHECK(job.tasks[0].args == json::parse(R"(["{i}", {"$path": "/data/a.txt"}, {"$path": "/abs/b.txt"}, {"result": "x"}])"));
 }
 
 TEST_CASE("references become $future indices into the task's own deps in first-use order", "[cli][job]") {

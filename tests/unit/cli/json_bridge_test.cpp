@@ -1,5 +1,10 @@
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
 #include <shoal/codec/future_ref.hpp>
 #include "json_bridge.hpp"
 #include <shoal/remote/registry.hpp>
@@ -104,9 +109,24 @@ TEST_CASE("call_json refuses the wrong arity and names both", "[registry][json][
 
 TEST_CASE("call_json refuses functions whose types do not map to JSON before calling them", "[registry][json][errors]") {
   auto& r = remote::Registry::global();
-  CHECK_THROWS_WITH(shoal::remote::call_json(r, "jb.bytes", json::parse(R"(["x"])")),
-                    Contains("the result type bytes does not map to JSON"));
   CHECK_THROWS_WITH(shoal::remote::call_json(r, "jb.later", json::parse("[1]")), Contains("duration does not map to JSON"));
+}
+
+TEST_CASE("bytes to and from JSON: a string's bytes, {\"$bytes\": base64}, {\"$path\": file}", "[registry][json]") {
+  auto& r = remote::Registry::global();
+  CHECK(shoal::remote::call_json(r, "jb.bytes", json::parse(R"(["hi"])")) == json::parse(R"({"$bytes": "aGk="})"));
+  CHECK(shoal::remote::call_json(r, "jb.bytes", json::parse(R"([{"$bytes": "AAEC/w=="}])")) ==
+        json::parse(R"({"$bytes": "AAEC/w=="})"));
+  auto file = std::filesystem::temp_directory_path() / ("shoal-jb-" + std::to_string(::getpid()));
+  std::ofstream(file) << "abc";
+  CHECK(shoal::remote::call_json(r, "jb.bytes", json{json{{"$path", file.string()}}}) ==
+        json::parse(R"({"$bytes": "YWJj"})"));
+  std::filesystem::remove(file);
+  CHECK_THROWS_WITH(shoal::remote::call_json(r, "jb.bytes", json{json{{"$path", file.string()}}}),
+                    Contains("cannot read " + file.string()));
+  CHECK_THROWS_WITH(shoal::remote::call_json(r, "jb.bytes", json::parse(R"([{"$bytes": "a*b"}])")),
+                    Contains("not a base64 digit"));
+  CHECK_THROWS_AS(shoal::remote::call_json(r, "jb.bytes", json::parse("[5]")), shoal::TypeMismatch);
 }
 
 TEST_CASE("json_to_args and result_to_json work from the signature text alone", "[registry][json]") {
