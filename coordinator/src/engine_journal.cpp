@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "engine.hpp"
+#include "shoal/link/messages.hpp"
 #include "shoal/link/clock.hpp"
 
 namespace shoal::coordinator {
@@ -72,6 +73,11 @@ void Engine::open_journal() {
     auto* t = tasks.find(id);
     if (!t || is_finished(t->state)) continue;  // failed with a dependency already
     if (t->actor_create) continue;  // its actor's recovery decides (settle_recovering_actors)
+    if (functions[t->fn].name == link::kPutFunction) {
+      // A put whose end did not reach the journal: its arguments are the object.
+      finish(id, TaskState::DONE, std::exchange(t->args, {}));
+      continue;
+    }
     ActorRecord* a = t->actor ? actors.find(t->actor) : nullptr;
     if (t->actor && (!a || a->dead)) {
       fail(id, "shoal::InvalidStateError",

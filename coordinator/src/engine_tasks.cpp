@@ -358,7 +358,7 @@ void Engine::on_output(Peer& p, schema::TaskOutput::Reader o) {
   if (!t || t->state != TaskState::RUNNING || t->worker != p.id) return;
   auto pass = [&](std::uint64_t to) {
     auto* c = peer(to);
-    if (!c || c->role == schema::Role::WORKER || c->conn->closed() || c->conn->pending_bytes() > kOutputBacklog)
+    if (!c || c->role == schema::Role::WORKER || c->conn->closed() || c->conn->backlog_bytes() > kOutputBacklog)
       return;
     capnp::MallocMessageBuilder msg;
     auto out = msg.initRoot<schema::Envelope>().initOutput();

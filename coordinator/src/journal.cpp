@@ -400,7 +400,9 @@ void Journal::write(std::vector<Batch>& batches) {
                          "INSERT OR REPLACE INTO actors(id, submitter, cls, hash, args, create_task) VALUES(?,?,?,?,?,?)",
                          path_);
   Statement erase_actor(db_, "DELETE FROM actors WHERE id=?", path_);
-  Statement update(db_, "UPDATE tasks SET state=?, attempt=?, value=?, error=?, finished_wall=? WHERE id=?", path_);
+  // A finished task's arguments are not needed again, and a row holds at most 10^9 bytes.
+  Statement update(db_, "UPDATE tasks SET state=?, attempt=?, value=?, error=?, finished_wall=?, args=NULL WHERE id=?",
+                   path_);
   Statement erase(db_, "DELETE FROM tasks WHERE id BETWEEN ? AND ?", path_);
   Statement peer(db_, "INSERT OR REPLACE INTO meta(key, value) VALUES('next_peer', ?)", path_);
   exec("BEGIN IMMEDIATE");

@@ -17,8 +17,6 @@ namespace shoal::proto {
 namespace {
 // SCM_MAX_FD: the most descriptors one sendmsg may pass.
 constexpr std::size_t kMaxFdsPerWrite = 253;
-// Descriptors received and not claimed by a frame yet, before the peer is cut off.
-constexpr std::size_t kMaxFdsWaiting = 4096;
 }  // namespace
 
 FrameReader::FrameReader(Socket& socket, FrameLimits limits, std::size_t chunk_bytes)
@@ -97,7 +95,7 @@ asio::awaitable<std::pair<std::error_code, std::size_t>> FrameReader::read_some(
         }
         if (msg.msg_flags & MSG_CTRUNC)
           throw ProtocolError("the peer passed more descriptors with one write than may travel together");
-        if (fds_.size() > kMaxFdsWaiting)
+        if (fds_.size() > max_fds_)
           throw ProtocolError("the peer passed " + std::to_string(fds_.size()) + " descriptors no frame claimed");
         if (n == 0) co_return std::pair{std::error_code(asio::error::eof), std::size_t{0}};
         co_return std::pair{std::error_code(), static_cast<std::size_t>(n)};
@@ -267,6 +265,17 @@ void FrameWriter::start_write() {
     c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
     for (std::size_t i = 0; i < nfds; ++i) std::memcpy(CMSG_DATA(c) + i * sizeof(int), &fds_[i].fd, sizeof(int));
     n = ::sendmsg(socket_.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0 && errno == ETOOMANYREFS) {
+      // Too many descriptors in flight for this user (the peer has not read them yet):
+      // nothing left; try again shortly, as for a claimed socket.
+      wire_.store(false, std::memory_order_release);
+      put_back();
+      retry_.expires_after(std::chrono::milliseconds(1));
+      retry_.async_wait([self = shared_from_this()](const std::error_code& ec) {
+        if (!ec && !self->writing_) self->start_write();
+      });
+      return;
+    }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
       // Not a byte left, so neither did the descriptors: wait until the socket takes
       // more, and send them with the bytes then.

@@ -218,3 +218,29 @@ TEST_CASE("a full object store refuses a put with ObjectStoreFull, and takes it 
       15s);
   CHECK(taken);
 }
+
+TEST_CASE("a put to a journaled coordinator survives its kill -9, and a 2 MiB argument is journaled whole",
+          "[integration][large][object][journal]") {
+  shoal::test::TempDir d;
+  shoal::test::Cluster c({"--journal", d.file("journal.db")});  // no worker yet: the task waits
+  std::uint64_t put_id = 0, task_id = 0;
+  auto want = shoal_test_tasks::pattern_bytes(2 * MiB);
+  shoal::Future<std::int64_t> waiting;
+  {
+    shoal::Client client(c.address);
+    auto ref = client.put(want);
+    CHECK(ref.get(30s).size() == want.size());
+    put_id = ref.id();
+    waiting = client.submit<Errors>("pattern_errors", want);
+    task_id = shoal::Client::task_id(waiting);
+    REQUIRE(client.wait_accepted(task_id, 10s));  // both on disk
+    c.kill_coordinator();
+  }
+  CHECK_THROWS(waiting.result(10s));  // its client closed before the coordinator came back
+  c.start_coordinator();
+  c.add_worker(1);
+  shoal::Client again(c.address);
+  auto stored = shoal::codec::decode<shoal::Bytes>(again.subscribe(put_id).result(30s));
+  CHECK((stored == want));
+  CHECK(shoal::codec::decode<std::int64_t>(again.subscribe(task_id).result(30s)) == 0);
+}

@@ -21,6 +21,7 @@
 
 #include "shoal/link/tls.hpp"
 #include "support/daemons.hpp"
+#include "support/test_tasks.hpp"
 
 using namespace std::chrono_literals;
 
@@ -166,6 +167,24 @@ TEST_CASE("across network namespaces over TCP with TLS: a job spans two hosts, a
   for (auto& w : ws)
     if (w.value("done", 0) > 0) hosts.insert(w.value("name", std::string("?"))[0]);
   CHECK(hosts == std::set<char>{'a', 'b'});
+
+  // 256 MiB between hosts: streamed in chunks (no shared memory across hosts), through
+  // TLS, client -> coordinator -> a worker on host a or b, and a 256 MiB result back.
+  {
+    constexpr std::int64_t big = std::int64_t{256} << 20;
+    auto data = shoal_test_tasks::pattern_bytes(big);
+    std::ofstream(d.file("big.bin"), std::ios::binary)
+        .write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+    auto [rc, out] = capture(cli + "submit --wait pattern_errors '{\"$path\": \"" + d.file("big.bin") + "\"}'");
+    if (rc != 0) FAIL("256 MiB to a worker on another host failed: " << out << "\n" << logs());
+    CHECK(out.substr(0, out.find('\n')) == "0");  // every byte arrived as sent
+    auto [mrc, made] = capture(cli + "submit pattern_bytes " + std::to_string(big));
+    REQUIRE(mrc == 0);
+    auto [orc, oout] = capture(cli + "result --timeout 120 -o " + quote(d.file("back.bin")) + " " +
+                               made.substr(0, made.find('\n')));
+    if (orc != 0) FAIL("a 256 MiB result from another host failed: " << oout << "\n" << logs());
+    CHECK(shoal::test::read_file(d.file("back.bin")) == shoal::test::read_file(d.file("big.bin")));
+  }
 
   std::vector<std::string> ids;
   // Four long tasks, one per worker; then host a goes silent: its link is cut (no FIN

@@ -51,7 +51,7 @@ void OutputPipe::close() {
 
 bool send_chunks(link::Connection& conn, const std::vector<OutputPipe::Chunk>& chunks) {
   if (chunks.empty()) return true;
-  if (conn.pending_bytes() > 64 * OutputPipe::kWindow) return false;
+  if (conn.backlog_bytes() > 64 * OutputPipe::kWindow) return false;
   for (const auto& c : chunks) {
     capnp::MallocMessageBuilder msg;
     auto o = msg.initRoot<schema::Envelope>().initOutput();

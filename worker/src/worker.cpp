@@ -109,7 +109,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
   // results must follow it.
   void send_output(bool before_results) {
     if (!output || !can_send()) return;
-    if (!before_results && conn->pending_bytes() > 4 * OutputPipe::kWindow) {
+    if (!before_results && conn->backlog_bytes() > 4 * OutputPipe::kWindow) {
       auto later = std::make_shared<asio::steady_timer>(ex, std::chrono::milliseconds(5));
       later->async_wait([weak = weak_from_this(), later](std::error_code) {
         if (auto self = weak.lock()) self->send_output(false);
@@ -431,8 +431,8 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
     // under TLS, whose records it would break.
     crash::set_channel(conn->secured() ? -1 : conn->native_handle(), conn->write_flag());
     loop_tick.store(steady_ns(), std::memory_order_relaxed);
-    conn->start(*this);
     handshake.emplace(opt.token, conn->is_tcp());
+    conn->start(*this);
     handshake->hello(*conn, schema::Role::WORKER, opt.name);  // registration follows the welcome
     ++services;
     asio::co_spawn(ex, heartbeats(), [self = shared_from_this()](std::exception_ptr) {

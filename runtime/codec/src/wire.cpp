@@ -59,8 +59,11 @@ void Writer::spill(std::size_t need) {
   spill_->write(data_, size_);
   flushed_ += size_;
   size_ = 0;
-  if (cap_ >= std::max(need, kSpillWindow)) return;
-  std::size_t cap = (std::max(need, kSpillWindow) + 7) / 8 * 8;
+  // The window: what inline writes need (a run this big goes straight to the segment,
+  // and a reserve() asks for room the segment has anyway).
+  std::size_t want = std::max(std::min(need, kSpillWindow), std::size_t{64});
+  if (cap_ >= want) return;
+  std::size_t cap = (std::max(want, kSpillWindow) + 7) / 8 * 8;
   buf_ = std::make_shared_for_overwrite<std::uint64_t[]>(cap / 8);
   data_ = reinterpret_cast<std::byte*>(buf_.get());
   cap_ = cap;
@@ -108,6 +111,8 @@ Bytes Writer::finish() {
     flushed_ = 0;
     return std::exchange(alias_, {});
   }
+  // Reserved for more than was written: what was written stays on the heap.
+  if (spill_ && flushed_ == 0 && size_ < shm::kSharedAtBytes) drop_spill();
   if (spill_) {
     spill_->write(data_, size_);
     auto seg = spill_->finish();

@@ -52,6 +52,7 @@ std::shared_ptr<Connection> Connection::over_socket(proto::Socket socket, proto:
     if (auto self = weak.lock(); self && !self->queue_.empty()) self->pump();
   });
   c->reader_->accept_fds(!c->tcp_);
+  c->reader_->set_max_fds(limits.max_blob_bytes ? 4096 : 8);
   return c;
 }
 
@@ -66,7 +67,10 @@ std::pair<std::shared_ptr<Connection>, std::shared_ptr<Connection>> Connection::
 
 void Connection::set_limits(proto::FrameLimits limits, std::size_t read_chunk_bytes) {
   limits_ = limits;
-  if (reader_) reader_->set_limits(limits, read_chunk_bytes);
+  if (reader_) {
+    reader_->set_limits(limits, read_chunk_bytes);
+    reader_->set_max_fds(limits.max_blob_bytes ? 4096 : 8);
+  }
 }
 
 std::atomic<bool>* Connection::write_flag() noexcept {
@@ -75,8 +79,10 @@ std::atomic<bool>* Connection::write_flag() noexcept {
 
 int Connection::native_handle() noexcept { return socket_ ? socket_->native_handle() : -1; }
 
-std::size_t Connection::pending_bytes() const noexcept {
-  return (writer_ ? writer_->pending_bytes() : outbox_.size() * 8) + queued_bytes_;
+std::size_t Connection::pending_bytes() const noexcept { return backlog_bytes() + queued_blob_bytes_; }
+
+std::size_t Connection::backlog_bytes() const noexcept {
+  return (writer_ ? writer_->pending_bytes() : outbox_.size() * 8) + queued_frame_bytes_;
 }
 
 void Connection::secure(std::shared_ptr<TlsContext> tls, const std::string& host) {
@@ -164,6 +170,9 @@ void Connection::resume_reading() {
 }
 
 Coro<void> Connection::read_loop() {
+  // Never inside start(): a read that finds bytes waiting completes at once (recvmsg is
+  // tried before waiting), and the caller of start() may not be ready for its handler yet.
+  co_await asio::post(ex_, asio::use_awaitable);
   for (;;) {
     while (paused_ && !closed_) {
       if (!resume_) resume_ = std::make_unique<asio::steady_timer>(ex_);
@@ -188,7 +197,7 @@ Coro<void> Connection::read_loop() {
 void Connection::send(capnp::MessageBuilder& message) {
   if (closed_) return;
   last_send_ = steady_ns();
-  std::size_t waiting = pending_bytes() - queued_bytes_;  // a value being streamed is paced, not piled up
+  std::size_t waiting = backlog_bytes();  // a value being streamed is paced, not piled up
   if (max_queued_ && waiting > max_queued_) {
     close("the peer does not read: " + std::to_string(waiting >> 20) + " MiB wait to be written to it (at most " +
           std::to_string(max_queued_ >> 20) + " MiB)");
@@ -198,7 +207,7 @@ void Connection::send(capnp::MessageBuilder& message) {
     // Behind a value being streamed: in order, after it.
     Outgoing o;
     proto::append_frame(message, o.frame);
-    queued_bytes_ += o.frame.size() * 8;
+    queued_frame_bytes_ += o.frame.size() * 8;
     queue_.push_back(std::move(o));
     return;
   }
@@ -295,7 +304,7 @@ std::uint64_t Connection::attach(const Bytes& value, std::size_t at_bytes) {
   Outgoing o;
   o.blob = value;
   o.id = id;
-  queued_bytes_ += value.size();
+  queued_blob_bytes_ += value.size();
   queue_.push_back(std::move(o));
   pump();
   return id;
@@ -306,7 +315,7 @@ void Connection::pump() {
     while (!queue_.empty() && !closed_) {
       auto& o = queue_.front();
       if (o.blob.empty()) {
-        queued_bytes_ -= o.frame.size() * 8;
+        queued_frame_bytes_ -= o.frame.size() * 8;
         writer_->send_words(o.frame);
         queue_.pop_front();
         continue;
@@ -320,7 +329,7 @@ void Connection::pump() {
         c.setData(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(o.blob.data() + o.offset), n));
         writer_->send(msg);
         o.offset += n;
-        queued_bytes_ -= n;
+        queued_blob_bytes_ -= n;
       }
       queue_.pop_front();
     }
@@ -364,7 +373,7 @@ void Connection::on_blob(proto::schema::BlobHeader::Reader h) {
     throw ProtocolError("a value of " + std::to_string(size) + " bytes (limit " + std::to_string(limits_.max_blob_bytes) +
                         ")");
   if (incoming_) throw ProtocolError("a value announced while another is still streaming in");
-  if (inbox_.size() >= 4096) throw ProtocolError("over 4096 values came that no message claimed");
+  if (inbox_.size() >= 65536) throw ProtocolError("over 65536 values came that no message claimed");
   switch (h.getVia()) {
     case proto::schema::BlobVia::FD: {
       int fd = reader_ ? reader_->take_fd() : -1;
@@ -414,7 +423,7 @@ void Connection::close(const std::string& why) {
   closed_ = true;
   why_ = why;
   queue_.clear();
-  queued_bytes_ = 0;
+  queued_frame_bytes_ = queued_blob_bytes_ = 0;
   incoming_.reset();
   handed_.clear();
   if (resume_) resume_->cancel();  // a paused read loop wakes, sees the close, and ends

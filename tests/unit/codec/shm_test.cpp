@@ -101,3 +101,23 @@ TEST_CASE("a writer cleared after spilling starts again on the heap", "[codec][s
   CHECK(shm::locate(v).segment == nullptr);
   CHECK(shoal::codec::decode<std::int64_t>(v) == 5);
 }
+
+TEST_CASE("a writer moved from while aliasing is empty, and one that reserved much and wrote nothing finishes empty",
+          "[codec][shm]") {
+  // Found in review: the moved-from writer kept the alias (Bytes' move leaves its pointer),
+  // and finish() of a writer that spilled through reserve() threw on the empty segment.
+  auto args = shoal::codec::encode(std::make_tuple(pattern(2u << 20)));
+  auto [b] = shoal::codec::decode<std::tuple<Bytes>>(args);
+  shoal::codec::Writer a;
+  shoal::codec::encode(a, b);
+  shoal::codec::Writer moved(std::move(a));
+  CHECK(a.size() == 0);  // NOLINT(bugprone-use-after-move): the moved-from state is the point
+  CHECK(a.finish().empty());
+  CHECK((shoal::codec::decode<Bytes>(moved.finish()) == pattern(2u << 20)));
+  shoal::codec::Writer reserved(8u << 20);
+  CHECK(reserved.finish().empty());
+  shoal::codec::Writer small_after(8u << 20);
+  shoal::codec::encode(small_after, std::int64_t{3});
+  auto three = small_after.finish();
+  CHECK(shoal::codec::decode<std::int64_t>(three) == 3);
+}

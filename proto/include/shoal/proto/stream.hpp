@@ -54,6 +54,9 @@ class FrameReader {
   [[nodiscard]] int take_fd() noexcept;
   /// Descriptors received and not yet taken.
   [[nodiscard]] std::size_t fds_waiting() const noexcept { return fds_.size(); }
+  /// Past this many waiting descriptors the peer is cut off (ProtocolError): a handful
+  /// until it has authenticated, then enough for batches of values.
+  void set_max_fds(std::size_t n) noexcept { max_fds_ = n; }
 
   /// Reads through `layer` (which must outlive the reader) from now on.
   void set_layer(StreamLayer* layer) noexcept { layer_ = layer; }
@@ -90,6 +93,7 @@ class FrameReader {
   std::size_t want_words_ = 0;   // size of the frame being assembled, when known
   std::uint64_t reads_ = 0;
   bool accept_fds_ = false;
+  std::size_t max_fds_ = 8;
   std::deque<int> fds_;
 };
 

@@ -90,7 +90,7 @@ class Writer {
         cap_(std::exchange(other.cap_, 0)),
         spill_(std::move(other.spill_)),
         flushed_(std::exchange(other.flushed_, 0)),
-        alias_(std::move(other.alias_)) {}
+        alias_(std::exchange(other.alias_, {})) {}
   Writer& operator=(Writer&& other) noexcept {
     buf_ = std::move(other.buf_);
     data_ = std::exchange(other.data_, nullptr);
@@ -98,7 +98,7 @@ class Writer {
     cap_ = std::exchange(other.cap_, 0);
     spill_ = std::move(other.spill_);
     flushed_ = std::exchange(other.flushed_, 0);
-    alias_ = std::move(other.alias_);
+    alias_ = std::exchange(other.alias_, {});
     return *this;
   }
 

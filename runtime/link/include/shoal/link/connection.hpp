@@ -192,6 +192,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   [[nodiscard]] std::atomic<bool>* write_flag() noexcept;
   /// Bytes queued and not yet written, streamed values included.
   [[nodiscard]] std::size_t pending_bytes() const noexcept;
+  /// The frames queued and not yet written, not counting values being streamed (they
+  /// are paced, not piled up): what tells a peer that does not read.
+  [[nodiscard]] std::size_t backlog_bytes() const noexcept;
 
  private:
   struct Local;
@@ -234,7 +237,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   };
   std::uint64_t out_blob_id_ = 0;
   std::deque<Outgoing> queue_;
-  std::size_t queued_bytes_ = 0;
+  std::size_t queued_frame_bytes_ = 0;  // frames waiting behind a streamed value
+  std::size_t queued_blob_bytes_ = 0;   // what remains to stream
   // Received: the next id expected, what came and waits for its message, the value being
   // streamed in, and (in-process) what the peer handed over.
   std::uint64_t in_blob_id_ = 0;

@@ -28,10 +28,11 @@ inline constexpr std::string_view kPutFunction = "shoal.put";
 /// that asked again after a reconnect reads it as "lost with the coordinator".
 inline constexpr std::string_view kUnknownTask = "is unknown to this coordinator";
 
-/// The bytes of `b` that travel inside a message: values of shm::kSharedAtBytes or more
-/// travel beside it (Connection::attach), and count nothing towards the batching rule.
+/// What `b` weighs in a message under the batching rule: its size when it travels inside
+/// it, and when it travels beside it (shm::kSharedAtBytes or more: Connection::attach) a
+/// fixed 32 KiB, so that a batch frame names at most a few such values.
 [[nodiscard]] inline std::size_t inline_bytes(const Bytes& b) noexcept {
-  return b.size() < codec::shm::kSharedAtBytes ? b.size() : 0;
+  return b.size() < codec::shm::kSharedAtBytes ? b.size() : std::size_t{32} << 10;
 }
 /// What one message may carry inline in values before the rest goes beside it.
 inline constexpr std::size_t kInlineBudgetBytes = 4u << 20;
