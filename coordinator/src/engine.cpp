@@ -216,8 +216,11 @@ std::size_t assign_bytes(const TaskRecord& t, const TaskTable& tasks) {
   return std::min(n, link::kInlineBudgetBytes);
 }
 
+// `held`: for a worker values stream to (TCP), the large dependency values it holds: each
+// is sent once, then named by id (link::kHeldValue); the ones sent now are added to it.
 void fill_assign(link::Connection& conn, schema::Assign::Builder a, const TaskRecord& t,
-                 const FunctionTable& functions, const TaskTable& tasks) {
+                 const FunctionTable& functions, const TaskTable& tasks, Peer* held,
+                 std::unordered_map<std::uint64_t, std::vector<std::uint64_t>>& held_values) {
   const auto& f = functions[t.fn];
   a.setTaskId(t.id);
   a.setFunction(t.actor ? t.method() : f.name);
@@ -234,6 +237,21 @@ void fill_assign(link::Connection& conn, schema::Assign::Builder a, const TaskRe
     for (unsigned i = 0; i < deps.size(); ++i) {
       const auto* d = tasks.find(deps[i]);
       if (!d) continue;
+      if (held && d->value.size() >= codec::shm::kSharedAtBytes) {
+        if (blobs.size() == 0) blobs = a.initDepBlobs(static_cast<unsigned>(deps.size()));
+        if (!a.hasDepIds()) {
+          auto ids = a.initDepIds(static_cast<unsigned>(deps.size()));
+          for (unsigned k = 0; k < deps.size(); ++k) ids.set(k, deps[k]);
+        }
+        if (held->held.contains(deps[i])) {
+          blobs.set(i, link::kHeldValue);
+          continue;
+        }
+        blobs.set(i, conn.attach(d->value));
+        held->held.insert(deps[i]);
+        held_values[deps[i]].push_back(held->id);
+        continue;
+      }
       auto blob = conn.attach(d->value, d->value.size() > budget ? 1 : codec::shm::kSharedAtBytes);
       if (!blob) {
         budget -= d->value.size();
@@ -291,10 +309,12 @@ void Engine::flush(Peer& p) {
   p.conn->send_batched(
       assigns.size(), 24, [&](std::size_t i) { return assign_bytes(*assigns[i], tasks); },
       [&](schema::Envelope::Builder env, std::size_t begin, std::size_t end) {
-        if (end - begin == 1) return fill_assign(*p.conn, env.initAssign(), *assigns[begin], functions, tasks);
+        Peer* held = p.conn->is_tcp() ? &p : nullptr;
+        if (end - begin == 1)
+          return fill_assign(*p.conn, env.initAssign(), *assigns[begin], functions, tasks, held, held_values);
         auto l = env.initAssignBatch(static_cast<unsigned>(end - begin));
         for (auto i = begin; i < end; ++i)
-          fill_assign(*p.conn, l[static_cast<unsigned>(i - begin)], *assigns[i], functions, tasks);
+          fill_assign(*p.conn, l[static_cast<unsigned>(i - begin)], *assigns[i], functions, tasks, held, held_values);
       });
   auto results = records(p.out_results, [](const TaskRecord& t) { return is_finished(t.state); });
   auto put_ack = [&](const TaskRecord& t) {

@@ -68,6 +68,9 @@ struct Peer final : link::ConnectionHandler {
   std::vector<std::uint64_t> out_assigns, out_results, out_cancels;
   std::vector<std::pair<std::uint64_t, codec::RemoteErrorInfo>> out_errors;  // results for unknown ids
   bool flush_posted = false;
+  // A worker values stream to (TCP): the large dependency values it holds (by task id),
+  // sent once and named by id after (link::kHeldValue) until released.
+  std::unordered_set<std::uint64_t> held;
 };
 
 struct Engine : std::enable_shared_from_this<Engine> {
@@ -87,6 +90,9 @@ struct Engine : std::enable_shared_from_this<Engine> {
   std::uint64_t next_peer = 0;
   bool dispatch_posted = false;
   std::vector<std::uint64_t> to_free;
+  // Large values held by streamed-to workers (Peer::held): task id -> the workers, told
+  // to let go when the task is forgotten.
+  std::unordered_map<std::uint64_t, std::vector<std::uint64_t>> held_values;
   bool stopping = false;  // refuses new work; running tasks may finish within the grace
   bool stopped = false;   // everything ended; run() drains and returns
   int services = 0;       // accept loops and housekeeping still running

@@ -299,6 +299,17 @@ void Engine::forget(std::uint64_t id) {
     journal_touch();
   }
   tasks.erase(id);
+  if (held_values.empty()) return;
+  auto it = held_values.find(id);
+  if (it == held_values.end()) return;
+  // The workers holding its value let go of it too.
+  for (auto wid : it->second)
+    if (auto* p = peer(wid); p && p->held.erase(id)) {
+      capnp::MallocMessageBuilder msg(16);
+      msg.initRoot<schema::Envelope>().initRelease().initTasks(1).set(0, id);
+      send(*p, msg);
+    }
+  held_values.erase(it);
 }
 
 }  // namespace shoal::coordinator

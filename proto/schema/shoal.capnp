@@ -114,7 +114,11 @@ struct Assign {
   actorId @7 :UInt64;
   method @8 :Text;
   argsBlob @9 :UInt64;     # as Submit.argsBlob
-  depBlobs @10 :List(UInt64);  # empty, or one per depValues entry: not 0 = that blob
+  depBlobs @10 :List(UInt64);  # empty, or one per depValues entry: not 0 = that blob;
+                               # 0xffffffffffffffff = the value of depIds[i], which the
+                               # worker holds from an earlier assign (streamed peers)
+  depIds @11 :List(UInt64);    # with depBlobs over TCP: the dependencies' task ids; the
+                               # worker keeps a large value under its id until a Release
 }
 
 enum ErrorKind {

@@ -244,3 +244,30 @@ TEST_CASE("a put to a journaled coordinator survives its kill -9, and a 2 MiB ar
   CHECK((stored == want));
   CHECK(shoal::codec::decode<std::int64_t>(again.subscribe(task_id).result(30s)) == 0);
 }
+
+TEST_CASE("over TCP a put read by 20 tasks crosses to the worker once, and goes when released",
+          "[integration][large][object]") {
+  shoal::test::TempDir t;
+  auto token = shoal::test::write_token_file(t.file("token"));
+  shoal::test::Cluster c({"--listen", "tcp://127.0.0.1:0", "--token-file", token});
+  auto line = c.coordinator->line();
+  REQUIRE(line);
+  std::string tcp = line->substr(6);
+  shoal::test::Daemon worker({std::string(SHOAL_BIN_DIR) + "/shoal-worker", "-c", tcp, "--token-file", token, "--load",
+                              SHOAL_TEST_TASKS_LIB, "-t", "2", "--name", "tcpworker"},
+                             t.file("worker.log"));
+  shoal::Client client(c.address);
+  REQUIRE(shoal::test::wait_until([&] { return client.workers().result(5s).size() == 1; }, 15s));
+  auto ref = client.put(shoal_test_tasks::pattern_bytes(8 * MiB));
+  using Inode = std::int64_t(shoal::Bytes);
+  std::vector<shoal::Future<std::int64_t>> reads;
+  for (int i = 0; i < 20; ++i) reads.push_back(client.submit<Inode>("object_inode", ref));
+  std::set<std::int64_t> inodes;
+  for (auto& f : reads) inodes.insert(f.result(60s));
+  // Streamed once into one segment on the worker, which every task read: one inode.
+  CHECK(inodes.size() == 1);
+  CHECK(client.submit<Errors>("pattern_errors", ref).result(60s) == 0);
+  ref = {};
+  CHECK(shoal::test::wait_until([&] { return memfds_of(worker.pid()) == 0; }, 10s));
+  CHECK_THAT(shoal::test::read_file(t.file("worker.log")), !Contains("protocol error"));
+}

@@ -61,6 +61,9 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
   bool connected = false;
   bool welcomed = false;  // the coordinator welcomed us (and, over TCP, proved it knows the token)
   std::optional<link::PeerHandshake> handshake;  // the session's, until the Welcome
+  // Large dependency values the coordinator streamed to us, kept by task id until it
+  // releases them (Assign.depIds, link::kHeldValue): an object crosses the network once.
+  std::unordered_map<std::uint64_t, Bytes> held;
   bool draining = false;   // tasks not started go back; no new ones
   bool exiting = false;    // run() returns after this session
   bool finishing = false;  // the last results leave, then the session ends
@@ -248,13 +251,25 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
     Bytes args = conn->value(a.getArgs(), a.getArgsBlob(), frame);
     if (auto deps = a.getDepValues(); deps.size() > 0) {
       auto blobs = a.getDepBlobs();
-      if (blobs.size() != 0 && blobs.size() != deps.size())
-        throw ProtocolError("an assign with " + std::to_string(blobs.size()) + " values beside it for " +
-                            std::to_string(deps.size()) + " dependencies");
+      auto ids = a.getDepIds();
+      if ((blobs.size() != 0 && blobs.size() != deps.size()) || (ids.size() != 0 && ids.size() != deps.size()))
+        throw ProtocolError("an assign with " + std::to_string(blobs.size()) + " values beside it and " +
+                            std::to_string(ids.size()) + " ids for " + std::to_string(deps.size()) + " dependencies");
       std::vector<Bytes> values;
       values.reserve(deps.size());
-      for (unsigned i = 0; i < deps.size(); ++i)
-        values.push_back(conn->value(deps[i], blobs.size() ? blobs[i] : 0, frame));
+      for (unsigned i = 0; i < deps.size(); ++i) {
+        std::uint64_t blob = blobs.size() ? blobs[i] : 0;
+        if (blob == link::kHeldValue) {
+          // Sent with an earlier assign and kept (a streamed connection).
+          auto it = ids.size() ? held.find(ids[i]) : held.end();
+          if (it == held.end()) throw ProtocolError("an assign names a held value this worker does not hold");
+          values.push_back(it->second);
+          continue;
+        }
+        values.push_back(conn->value(deps[i], blob, frame));
+        // Large ones the coordinator will name again (it tracks the same ones) are kept.
+        if (blob && ids.size() && values.back().size() >= codec::shm::kSharedAtBytes) held[ids[i]] = values.back();
+      }
       try {
         // An argument that is a dependency's value is read where it lies (a large object
         // is never copied into the arguments); one inside an argument is spliced in.
@@ -318,6 +333,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
       }
       case schema::Envelope::RELEASE:
         for (auto aid : env.getRelease().getActors()) actors->release(aid);
+        for (auto id : env.getRelease().getTasks()) held.erase(id);
         break;
       case schema::Envelope::SHUTDOWN: {
         auto s = env.getShutdown();
@@ -432,6 +448,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
     crash::set_channel(conn->secured() ? -1 : conn->native_handle(), conn->write_flag());
     loop_tick.store(steady_ns(), std::memory_order_relaxed);
     handshake.emplace(opt.token, conn->is_tcp());
+    held.clear();  // a new connection: the coordinator knows of none of them
     conn->start(*this);
     handshake->hello(*conn, schema::Role::WORKER, opt.name);  // registration follows the welcome
     ++services;

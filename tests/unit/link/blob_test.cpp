@@ -13,6 +13,8 @@
 #include <asio/ip/tcp.hpp>
 #include <capnp/message.h>
 
+#include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -297,5 +299,44 @@ TEST_CASE("a hostile peer's values: unsealed, missing, misnamed, oversized chunk
     send_raw(p.raw.native_handle(), {&h, &cancel, &r}, seg->fd());
     p.run();
     CHECK_THAT(p.taker.protocol_error, Contains("did not come before it"));
+  }
+}
+
+// Not a test: how the threshold (shm::kSharedAtBytes) was chosen. Sends values of a size
+// inline and beside the frames over a Unix socket pair and prints the time per value.
+//   test_link "[.][blob-threshold]"
+TEST_CASE("measure: inline against shared memory by size", "[.][blob-threshold]") {
+  for (std::size_t size : {64u << 10, 256u << 10, 512u << 10, 1u << 20, 2u << 20, 8u << 20}) {
+    for (bool beside : {false, true}) {
+      asio::io_context io;
+      auto [s1, s2] = shoal::test::socket_pair(io.get_executor());
+      auto limits = shoal::proto::authenticated_limits();
+      limits.max_frame_bytes = 64u << 20;
+      auto a = Connection::over_socket(std::move(s1), limits);
+      auto b = Connection::over_socket(std::move(s2), limits);
+      Taker ta, tb;
+      ta.conn = a.get();
+      tb.conn = b.get();
+      a->start(ta);
+      b->start(tb);
+      constexpr int n = 40;
+      std::vector<shoal::Bytes> values;  // a fresh value each time, as a task's
+      for (int i = 0; i < n; ++i) values.push_back(pattern(size, static_cast<unsigned>(i + 1)));
+      auto t0 = std::chrono::steady_clock::now();
+      for (int i = 0; i < n; ++i) {
+        const auto& v = values[static_cast<std::size_t>(i)];
+        capnp::MallocMessageBuilder msg;
+        auto r = msg.initRoot<schema::Envelope>().initResult();
+        if (auto id = beside ? a->attach(v, 1) : 0)
+          r.setValueBlob(id);
+        else
+          r.setValue(shoal::link::data(v));
+        a->send(msg);
+        while (tb.values.size() < static_cast<std::size_t>(i + 1)) io.run_one();
+        (void)std::to_integer<int>(tb.values.back()[size - 1]);  // the receiver reads it
+      }
+      double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() / n;
+      std::printf("%8zu KiB %-7s %9.1f us/value\n", size >> 10, beside ? "beside" : "inline", us);
+    }
   }
 }

@@ -21,6 +21,11 @@ namespace shoal::link {
 /// refuses more, and so does the coordinator, which does not trust the wire.
 inline constexpr std::int64_t kMaxTimeoutMs = 1'000'000'000'000;
 inline constexpr int kMaxRetries = 1000;
+/// In Assign.depBlobs: "the value of depIds[i], which you hold already" (a worker that
+/// values are streamed to keeps each large dependency value until the coordinator
+/// releases it, so that an object read by many tasks crosses the network once).
+inline constexpr std::uint64_t kHeldValue = ~std::uint64_t{0};
+
 /// The submitted "function" that is a put (Client::put): its arguments are the object,
 /// stored as the task's result; its submitter's answer carries no value back.
 inline constexpr std::string_view kPutFunction = "shoal.put";
