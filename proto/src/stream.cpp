@@ -210,6 +210,7 @@ void FrameWriter::start_write() {
   ++writes_;
   auto done = [self = shared_from_this(), owner](const std::error_code& ec, std::size_t) {
     self->writing_ = false;
+    self->inflight_sent_ = false;
     self->inflight_.clear();
     if (ec) {
       self->error_ = ec;
@@ -295,6 +296,7 @@ void FrameWriter::start_write() {
   }
   if (n == static_cast<ssize_t>(size) || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
     std::error_code ec = n < 0 ? std::error_code(errno, std::system_category()) : std::error_code();
+    inflight_sent_ = !ec;
     wire_.store(false, std::memory_order_release);
     asio::post(socket_.get_executor(), [done = std::move(done), ec, size]() mutable { done(ec, size); });
     return;
@@ -306,6 +308,16 @@ void FrameWriter::start_write() {
                       self->wire_.store(false, std::memory_order_release);
                       done(ec, sent + k);
                     });
+}
+
+void FrameWriter::try_flush() noexcept {
+  if (layer_ || held_ || pending_.empty() || error_ || !fds_.empty()) return;
+  if (writing_ && !inflight_sent_) return;  // bytes of an earlier frame are still on their way
+  bool expected = false;
+  if (!wire_.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) return;
+  (void)::send(socket_.native_handle(), pending_.data(), pending_.size() * 8, MSG_DONTWAIT | MSG_NOSIGNAL);
+  wire_.store(false, std::memory_order_release);
+  pending_.clear();
 }
 
 asio::awaitable<void> FrameWriter::drain() {

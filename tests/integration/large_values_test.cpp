@@ -43,6 +43,18 @@ std::size_t memfds_of(pid_t pid) {
   }
   return n;
 }
+// A coordinator that also listens on TCP loopback (with a token), and one worker that
+// joins it over TCP: values between them stream.
+struct TcpWorkerCluster {
+  shoal::test::TempDir t;
+  std::string token = shoal::test::write_token_file(t.file("token"));
+  shoal::test::Cluster c{{"--listen", "tcp://127.0.0.1:0", "--token-file", token}};
+  std::string tcp = c.coordinator->line().value_or("ready ?").substr(6);  // "ready tcp://127.0.0.1:PORT"
+  shoal::test::Daemon worker{{std::string(SHOAL_BIN_DIR) + "/shoal-worker", "-c", tcp, "--token-file", token,
+                              "--load", SHOAL_TEST_TASKS_LIB, "-t", "2", "--name", "tcpworker"},
+                             t.file("worker.log")};
+  [[nodiscard]] std::string worker_log() const { return shoal::test::read_file(t.file("worker.log")); }
+};
 }  // namespace
 
 TEST_CASE("a 70 MiB result arrives whole, and the worker's other tasks and connection go on",
@@ -130,18 +142,10 @@ TEST_CASE("a worker killed while it maps a large value: the value survives for t
 }
 
 TEST_CASE("over TCP a 256 MiB value streams in chunks both ways, beside small tasks", "[integration][large]") {
-  shoal::test::TempDir t;
-  auto token = shoal::test::write_token_file(t.file("token"));
-  shoal::test::Cluster c({"--listen", "tcp://127.0.0.1:0", "--token-file", token});
-  auto line = c.coordinator->line();
-  REQUIRE(line);
-  std::string tcp = line->substr(6);  // "ready tcp://127.0.0.1:PORT"
-  shoal::test::Daemon worker({std::string(SHOAL_BIN_DIR) + "/shoal-worker", "-c", tcp, "--token-file", token, "--load",
-                              SHOAL_TEST_TASKS_LIB, "-t", "2", "--name", "tcpworker"},
-                             t.file("worker.log"));
+  TcpWorkerCluster tc;
   shoal::ClientOptions o;
   o.token = shoal::test::kTestToken;
-  shoal::Client client(tcp, o);
+  shoal::Client client(tc.tcp, o);
   REQUIRE(shoal::test::wait_until([&] { return client.workers().result(5s).size() == 1; }, 15s));
   auto want = shoal_test_tasks::pattern_bytes(256 * MiB);
   auto echo = client.submit<Echo>("echo_bytes", want);
@@ -153,7 +157,7 @@ TEST_CASE("over TCP a 256 MiB value streams in chunks both ways, beside small ta
   auto echoed = echo.result(120s);
   REQUIRE(echoed.size() == want.size());
   CHECK((echoed.view() == want.view()));
-  CHECK_THAT(shoal::test::read_file(t.file("worker.log")), !Contains("protocol error"));
+  CHECK_THAT(tc.worker_log(), !Contains("protocol error"));
 }
 
 TEST_CASE("one put read by 100 tasks on 2 workers: the object is stored once and never sent again",
@@ -247,16 +251,8 @@ TEST_CASE("a put to a journaled coordinator survives its kill -9, and a 2 MiB ar
 
 TEST_CASE("over TCP a put read by 20 tasks crosses to the worker once, and goes when released",
           "[integration][large][object]") {
-  shoal::test::TempDir t;
-  auto token = shoal::test::write_token_file(t.file("token"));
-  shoal::test::Cluster c({"--listen", "tcp://127.0.0.1:0", "--token-file", token});
-  auto line = c.coordinator->line();
-  REQUIRE(line);
-  std::string tcp = line->substr(6);
-  shoal::test::Daemon worker({std::string(SHOAL_BIN_DIR) + "/shoal-worker", "-c", tcp, "--token-file", token, "--load",
-                              SHOAL_TEST_TASKS_LIB, "-t", "2", "--name", "tcpworker"},
-                             t.file("worker.log"));
-  shoal::Client client(c.address);
+  TcpWorkerCluster tc;
+  shoal::Client client(tc.c.address);
   REQUIRE(shoal::test::wait_until([&] { return client.workers().result(5s).size() == 1; }, 15s));
   auto ref = client.put(shoal_test_tasks::pattern_bytes(8 * MiB));
   using Inode = std::int64_t(shoal::Bytes);
@@ -268,6 +264,6 @@ TEST_CASE("over TCP a put read by 20 tasks crosses to the worker once, and goes 
   CHECK(inodes.size() == 1);
   CHECK(client.submit<Errors>("pattern_errors", ref).result(60s) == 0);
   ref = {};
-  CHECK(shoal::test::wait_until([&] { return memfds_of(worker.pid()) == 0; }, 10s));
-  CHECK_THAT(shoal::test::read_file(t.file("worker.log")), !Contains("protocol error"));
+  CHECK(shoal::test::wait_until([&] { return memfds_of(tc.worker.pid()) == 0; }, 10s));
+  CHECK_THAT(tc.worker_log(), !Contains("protocol error"));
 }

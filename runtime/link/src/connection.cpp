@@ -428,6 +428,7 @@ void Connection::close(const std::string& why) {
   handed_.clear();
   if (resume_) resume_->cancel();  // a paused read loop wakes, sees the close, and ends
   if (socket_) {
+    if (writer_) writer_->try_flush();  // a last frame (an Error) queued behind a write that has left
     std::error_code ec;
     socket_->shutdown(asio::socket_base::shutdown_both, ec);
     socket_->close(ec);  // the read loop ends, and reports through ended()
@@ -449,6 +450,7 @@ void Connection::ended(const std::string& why) {
     closed_ = true;
     why_ = why;
     if (socket_) {
+      if (writer_) writer_->try_flush();
       std::error_code ec;
       socket_->close(ec);
     } else if (auto peer = peer_.lock()) {

@@ -100,6 +100,23 @@ void header(capnp::MallocMessageBuilder& m, std::uint64_t id, std::uint64_t size
   h.setVia(via);
 }
 
+// Two authenticated connections over a Unix socket pair, each with its Taker.
+struct UnixPair {
+  asio::io_context io;
+  std::shared_ptr<Connection> a, b;
+  Taker ta, tb;
+  UnixPair() {
+    auto [s1, s2] = shoal::test::socket_pair(io.get_executor());
+    a = Connection::over_socket(std::move(s1), shoal::proto::authenticated_limits());
+    b = Connection::over_socket(std::move(s2), shoal::proto::authenticated_limits());
+    ta.conn = a.get();
+    tb.conn = b.get();
+    a->start(ta);
+    b->start(tb);
+  }
+  void run(std::chrono::milliseconds ms) { io.run_for(ms); }
+};
+
 // A receiving connection over a Unix socket pair, authenticated; the other end raw.
 struct RawPeer {
   asio::io_context io;
@@ -120,15 +137,9 @@ struct RawPeer {
 
 TEST_CASE("over a Unix socket a large value passes as a sealed memfd: no copy of a segment, byte for byte",
           "[link][blob]") {
-  asio::io_context io;
-  auto [s1, s2] = shoal::test::socket_pair(io.get_executor());
-  auto a = Connection::over_socket(std::move(s1), shoal::proto::authenticated_limits());
-  auto b = Connection::over_socket(std::move(s2), shoal::proto::authenticated_limits());
-  Taker ta, tb;
-  ta.conn = a.get();
-  tb.conn = b.get();
-  a->start(ta);
-  b->start(tb);
+  UnixPair p;
+  auto& a = p.a;
+  auto& tb = p.tb;
   auto heap = pattern(3u << 20);                                  // copied into a segment once
   auto seg = shm::Segment::copy_of(pattern(5u << 20, 11).span());  // passed as it is
   auto small = pattern(1000);                                     // inline
@@ -138,7 +149,7 @@ TEST_CASE("over a Unix socket a large value passes as a sealed memfd: no copy of
   send_value(*a, small);
   send_cancel(*a);
   CHECK(shm::segments_created() == created + 1);  // the heap value's; the segment went as it was
-  io.run_for(std::chrono::milliseconds(500));
+  p.run(std::chrono::milliseconds(500));
   REQUIRE(tb.values.size() == 3);
   CHECK(tb.values[0] == heap);
   CHECK(tb.values[1] == seg->bytes());
@@ -150,19 +161,12 @@ TEST_CASE("over a Unix socket a large value passes as a sealed memfd: no copy of
 }
 
 TEST_CASE("more values at once than one sendmsg may pass descriptors for all arrive, in order", "[link][blob]") {
-  asio::io_context io;
-  auto [s1, s2] = shoal::test::socket_pair(io.get_executor());
-  auto a = Connection::over_socket(std::move(s1), shoal::proto::authenticated_limits());
-  auto b = Connection::over_socket(std::move(s2), shoal::proto::authenticated_limits());
-  Taker ta, tb;
-  ta.conn = a.get();
-  tb.conn = b.get();
-  a->start(ta);
-  b->start(tb);
+  UnixPair p;
+  auto& tb = p.tb;
   std::vector<std::shared_ptr<const shm::Segment>> segs;
   for (unsigned i = 0; i < 300; ++i) segs.push_back(shm::Segment::copy_of(pattern(1u << 20, i + 1).span()));
-  for (auto& s : segs) send_value(*a, s->bytes());
-  io.run_for(std::chrono::milliseconds(1500));
+  for (auto& s : segs) send_value(*p.a, s->bytes());
+  p.run(std::chrono::milliseconds(1500));
   REQUIRE(tb.values.size() == segs.size());
   for (std::size_t i = 0; i < segs.size(); ++i)
     if (!(tb.values[i] == segs[i]->bytes())) FAIL("value " << i << " differs");

@@ -119,6 +119,9 @@ class FrameWriter : public std::enable_shared_from_this<FrameWriter> {
 
   /// Completes when everything queued so far has been written (or throws ConnectionError).
   asio::awaitable<void> drain();
+  /// Best effort, now, without waiting: writes what is queued if nothing of an earlier
+  /// write is still on its way (a last Error frame before the socket closes). Never throws.
+  void try_flush() noexcept;
 
   /// Writes through `layer` (which must outlive the writer) from now on.
   void set_layer(StreamLayer* layer) noexcept { layer_ = layer; }
@@ -160,6 +163,7 @@ class FrameWriter : public std::enable_shared_from_this<FrameWriter> {
   std::vector<std::uint64_t> pending_;
   std::vector<std::uint64_t> inflight_;
   bool writing_ = false;               // a write is under way (until its completion runs)
+  bool inflight_sent_ = false;         // ...and all its bytes are on the wire already
   std::atomic<bool> wire_{false};      // see wire_flag()
   asio::steady_timer retry_;           // a claimed socket: start_write again shortly
   std::error_code error_;
