@@ -214,17 +214,18 @@ int b7put(int rounds) {
       std::vector<shoal::Future<std::int64_t>> fs;
       for (int i = 0; i < tasks; ++i) fs.push_back(client.submit(&touch, ref, i));
       for (int i = 0; i < tasks; ++i)
-        if (fs[static_cast<std::size_t>(i)].result() != pages + i) std::abort();
+        if (fs[static_cast<std::size_t>(i)].result() != pages + i) throw std::runtime_error("a wrong sum (put)");
     }
     put_s.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
     t0 = Clock::now();
     std::vector<shoal::Future<std::int64_t>> fs;
     for (int i = 0; i < tasks; ++i) {
-      if (i >= 8 && fs[static_cast<std::size_t>(i - 8)].result() != pages + i - 8) std::abort();
+      if (i >= 8 && fs[static_cast<std::size_t>(i - 8)].result() != pages + i - 8)
+        throw std::runtime_error("a wrong sum (submit)");
       fs.push_back(client.submit(&touch, payload, i));
     }
     for (int i = tasks - 8; i < tasks; ++i)
-      if (fs[static_cast<std::size_t>(i)].result() != pages + i) std::abort();
+      if (fs[static_cast<std::size_t>(i)].result() != pages + i) throw std::runtime_error("a wrong sum (submit)");
     submit_s.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
   }
   shoal::bench::print_result("B7put", nullptr, "s", put_s);
@@ -390,7 +391,18 @@ int b9(int n, const char* self) {
 
 }  // namespace
 
+int run_mode(int argc, char** argv);
+
 int main(int argc, char** argv) {
+  try {
+    return run_mode(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_cluster %s: %s\n", argc > 1 ? argv[1] : "b3", e.what());
+    return 1;
+  }
+}
+
+int run_mode(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "b3";
   if (mode == "b3") return b3(argc > 2 ? std::atoi(argv[2]) : 20000, argc > 3 ? std::atoi(argv[3]) : 5);
   if (mode == "b4") return b4(argc > 2 ? std::atoi(argv[2]) : 100000, argc > 3 ? std::atoi(argv[3]) : 7);

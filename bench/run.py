@@ -236,7 +236,11 @@ def results_of(cmd):
     many figures are read from it."""
     key = tuple(cmd)
     if key not in _outputs:
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=900).stdout
+        run = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+        if run.returncode != 0:
+            sys.stderr.write(run.stderr[-4000:])
+            raise SystemExit(f"{' '.join(cmd)} failed (exit {run.returncode})")
+        out = run.stdout
         _outputs[key] = [json.loads(l) for l in out.splitlines() if l.strip().startswith("{")]
     return _outputs[key]
 
