@@ -1,5 +1,7 @@
 #include "shoal/detail/state.hpp"
 
+#include "shoal/sync/deadline.hpp"
+
 #include <cstdio>
 #include <semaphore>
 
@@ -120,11 +122,12 @@ bool StateBase::wait_blocking(std::optional<std::chrono::nanoseconds> timeout) n
       if (hook) hook->blocking(false);
     }
   } tell;
-  if (!timeout) {
+  auto deadline = timeout ? deadline_after(*timeout) : SteadyClock::time_point::max();
+  if (deadline == SteadyClock::time_point::max()) {  // none, or past what the clock counts
     w.sem.acquire();
     return true;
   }
-  if (w.sem.try_acquire_for(*timeout)) return true;
+  if (w.sem.try_acquire_until(deadline)) return true;
   if (remove_waiter(&w)) return false;
   // The state completed as we timed out: notify is on its way and w must outlive it.
   w.sem.acquire();

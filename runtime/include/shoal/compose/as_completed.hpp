@@ -23,7 +23,7 @@ class AsCompleted {
   AsCompleted(std::vector<Future<T>> fs, std::optional<std::chrono::nanoseconds> timeout)
       : fs_(std::move(fs)), ws_(detail::make_ref<detail::WaitSet>(fs_.size())), remaining_(fs_.size()) {
     for (std::size_t i = 0; i < fs_.size(); ++i) ws_->watch(i, fs_[i].state());
-    if (timeout) deadline_ = detail::Clock::now() + *timeout;
+    if (timeout) deadline_ = detail::deadline_in(*timeout);
   }
   // A moved-from AsCompleted has nothing left to hand out.
   AsCompleted(AsCompleted&& o) noexcept
@@ -130,6 +130,12 @@ auto as_completed(R&& range, std::optional<std::chrono::nanoseconds> timeout = s
   auto fs = detail::to_futures(std::forward<R>(range));
   using T = typename decltype(fs)::value_type;
   return AsCompleted<detail::awaited_t<T>>(std::move(fs), timeout);
+}
+/// as_completed() with a timeout of any duration type (one too large to count, such as
+/// `hours::max()`, means no timeout).
+template <typename R, typename Rep, typename Period>
+auto as_completed(R&& range, std::chrono::duration<Rep, Period> timeout) {
+  return as_completed(std::forward<R>(range), std::optional<std::chrono::nanoseconds>(detail::saturate_ns(timeout)));
 }
 
 }  // namespace shoal

@@ -45,7 +45,7 @@ Coro<WaitResult<F>> wait_impl(std::vector<F> fs, WaitOptions opts) {
   Unwatch guard(*ws);
   WaitSet::Condition cond = wait_condition(opts.return_when);
   std::optional<Clock::time_point> deadline;
-  if (opts.timeout) deadline = Clock::now() + *opts.timeout;
+  if (opts.timeout) deadline = deadline_in(*opts.timeout);
   co_await suspend_on(ws, cond, deadline, OnCancel::abandon);
   WaitResult<F> r;
   for (auto& f : fs) (f.done() ? r.done : r.pending).push_back(f);
@@ -67,7 +67,7 @@ class [[nodiscard]] WaitCall : public Coro<WaitResult<F>> {
     for (std::size_t i = 0; i < fs_.size(); ++i) ws->watch(i, fs_[i].state());
     detail::Unwatch guard(*ws);
     std::optional<detail::Clock::time_point> deadline;
-    if (opts_.timeout) deadline = detail::Clock::now() + *opts_.timeout;
+    if (opts_.timeout) deadline = detail::deadline_in(*opts_.timeout);
     detail::block_on(ws, detail::wait_condition(opts_.return_when), deadline);
     WaitResult<F> r;
     for (auto& f : fs_) (f.done() ? r.done : r.pending).push_back(f);

@@ -22,7 +22,7 @@ Coro<T> wait_for_impl(Future<T> f, std::chrono::nanoseconds timeout) {
   bool late_cancel = false;
   if (timeout > std::chrono::nanoseconds::zero()) {
     try {
-      auto r = co_await suspend_on(ws, WaitSet::any_ready, Clock::now() + timeout, OnCancel::forward);
+      auto r = co_await suspend_on(ws, WaitSet::any_ready, deadline_in(timeout), OnCancel::forward);
       timed_out = r.wake == Wake::timeout;
     } catch (const CancelledError&) {
       // The cancellation came after the wake-up was queued (or `aw` is a running plain
@@ -60,8 +60,7 @@ Coro<T> wait_for_impl(Future<T> f, std::chrono::nanoseconds timeout) {
 ///     auto v = co_await shoal::wait_for(fetch(url), 2s);
 template <typename A, typename Rep, typename Period>
 Coro<detail::awaited_t<A>> wait_for(A&& aw, std::chrono::duration<Rep, Period> timeout) {
-  return detail::wait_for_impl(detail::to_future(std::forward<A>(aw)),
-                               std::chrono::duration_cast<std::chrono::nanoseconds>(timeout));
+  return detail::wait_for_impl(detail::to_future(std::forward<A>(aw)), detail::saturate_ns(timeout));
 }
 
 }  // namespace shoal

@@ -58,7 +58,7 @@ class [[nodiscard]] Future {
   /// The result, waiting at most `timeout`; throws TimeoutError when it passes.
   template <typename Rep, typename Period>
   decltype(auto) result(std::chrono::duration<Rep, Period> timeout) const {
-    block_until_done(std::chrono::duration_cast<std::chrono::nanoseconds>(timeout));
+    block_until_done(detail::saturate_ns(timeout));
     return stored_result();
   }
 
@@ -70,7 +70,7 @@ class [[nodiscard]] Future {
   }
   template <typename Rep, typename Period>
   std::exception_ptr exception(std::chrono::duration<Rep, Period> timeout) const {
-    block_until_done(std::chrono::duration_cast<std::chrono::nanoseconds>(timeout));
+    block_until_done(detail::saturate_ns(timeout));
     return stored_exception();
   }
 

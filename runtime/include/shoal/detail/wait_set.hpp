@@ -22,10 +22,19 @@
 #include <vector>
 
 #include "shoal/detail/state.hpp"
+#include "shoal/sync/deadline.hpp"
 
 namespace shoal::detail {
 
 using Clock = std::chrono::steady_clock;
+
+/// The deadline `timeout` from now, or none when it lies past what the clock can count (a
+/// huge timeout means no timeout, as in Python: `hours::max()`, `nanoseconds::max()`).
+inline std::optional<Clock::time_point> deadline_in(std::chrono::nanoseconds timeout) noexcept {
+  auto d = deadline_after(timeout);
+  if (d == Clock::time_point::max()) return std::nullopt;
+  return d;
+}
 
 /// Why a suspended coroutine was resumed.
 enum class Wake : std::uint8_t { ready, timeout, cancelled };

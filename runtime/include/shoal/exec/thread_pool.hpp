@@ -153,7 +153,7 @@ class MapResults {
  public:
   MapResults(std::vector<Future<R>> fs, std::optional<std::chrono::nanoseconds> timeout)
       : fs_(std::move(fs)) {
-    if (timeout) deadline_ = std::chrono::steady_clock::now() + *timeout;
+    if (timeout) deadline_ = detail::deadline_in(*timeout);
   }
   MapResults(MapResults&&) noexcept = default;
   ~MapResults() {
@@ -241,7 +241,7 @@ auto ThreadPoolExecutor::map(F fn, const Args&... args) {
   auto all = std::forward_as_tuple(args...);
   using Last = std::remove_cvref_t<std::tuple_element_t<n - 1, std::tuple<Args...>>>;
   if constexpr (detail::is_duration<Last>::value) {
-    auto timeout = std::chrono::duration_cast<std::chrono::nanoseconds>(std::get<n - 1>(all));
+    auto timeout = detail::saturate_ns(std::get<n - 1>(all));  // a huge one means none
     auto idx = std::make_index_sequence<n - 1>{};
     return [&]<std::size_t... I>(std::index_sequence<I...>) {
       using R = std::invoke_result_t<F&, const std::remove_cvref_t<decltype(*std::begin(std::get<I>(all)))>&...>;
