@@ -25,7 +25,7 @@
 #include "output_pipe.hpp"
 #include "registration.hpp"
 #include "runner.hpp"
-#include "shoal/codec/future_ref.hpp"
+#include "values.hpp"
 #include "shoal/link/address.hpp"
 #include "shoal/link/clock.hpp"
 #include "shoal/link/connection.hpp"
@@ -61,9 +61,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
   bool connected = false;
   bool welcomed = false;  // the coordinator welcomed us (and, over TCP, proved it knows the token)
   std::optional<link::PeerHandshake> handshake;  // the session's, until the Welcome
-  // Large dependency values the coordinator streamed to us, kept by task id until it
-  // releases them (Assign.depIds, link::kHeldValue): an object crosses the network once.
-  std::unordered_map<std::uint64_t, Bytes> held;
+  DependencyValues dependencies;  // and the large ones kept for the next assigns
   bool draining = false;   // tasks not started go back; no new ones
   bool exiting = false;    // run() returns after this session
   bool finishing = false;  // the last results leave, then the session ends
@@ -134,24 +132,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
     if (out.empty()) return;
     for (auto& r : out)
       if (jobs.erase(r.id) && r.kind != Outcome::handed_back) ++completed;
-    auto fill = [this](schema::Result::Builder b, const Outcome& r) {
-      b.setTaskId(r.id);
-      b.setAttempt(r.attempt);
-      b.setRunNs(r.run_ns);
-      switch (r.kind) {
-        case Outcome::value:
-          if (auto blob = conn->attach(r.bytes)) {
-            b.setValue({});
-            b.setValueBlob(blob);
-          } else {
-            b.setValue(link::data(r.bytes));
-          }
-          break;
-        case Outcome::failure: link::set_error(b.initError(), r.error); break;
-        case Outcome::cancelled: b.setCancelled(); break;
-        case Outcome::handed_back: b.setHandedBack(); break;
-      }
-    };
+    auto fill = [this](schema::Result::Builder b, const Outcome& r) { fill_result(*conn, b, r); };
     conn->send_batched(
         out.size(), 16, [&](std::size_t i) { return link::inline_bytes(out[i].bytes) + out[i].error.message.size(); },
         [&](schema::Envelope::Builder env, std::size_t begin, std::size_t end) {
@@ -249,40 +230,17 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
     if (j->actor) j->function = text(a.getMethod());
     jobs.emplace(j->id, j);
     Bytes args = conn->value(a.getArgs(), a.getArgsBlob(), frame);
-    if (auto deps = a.getDepValues(); deps.size() > 0) {
-      auto blobs = a.getDepBlobs();
-      auto ids = a.getDepIds();
-      if ((blobs.size() != 0 && blobs.size() != deps.size()) || (ids.size() != 0 && ids.size() != deps.size()))
-        throw ProtocolError("an assign with " + std::to_string(blobs.size()) + " values beside it and " +
-                            std::to_string(ids.size()) + " ids for " + std::to_string(deps.size()) + " dependencies");
-      std::vector<Bytes> values;
-      values.reserve(deps.size());
-      for (unsigned i = 0; i < deps.size(); ++i) {
-        std::uint64_t blob = blobs.size() ? blobs[i] : 0;
-        if (blob == link::kHeldValue) {
-          // Sent with an earlier assign and kept (a streamed connection).
-          auto it = ids.size() ? held.find(ids[i]) : held.end();
-          if (it == held.end()) throw ProtocolError("an assign names a held value this worker does not hold");
-          values.push_back(it->second);
-          continue;
-        }
-        values.push_back(conn->value(deps[i], blob, frame));
-        // Large ones the coordinator will name again (it tracks the same ones) are kept.
-        if (blob && ids.size() && values.back().size() >= codec::shm::kSharedAtBytes) held[ids[i]] = values.back();
-      }
+    if (a.getDepValues().size() == 0) {
+      j->args = std::move(args);
+    } else {
+      auto values = dependencies.take(*conn, a, frame);  // a malformed assign: ProtocolError
       try {
-        // An argument that is a dependency's value is read where it lies (a large object
-        // is never copied into the arguments); one inside an argument is spliced in.
-        if (codec::refs_are_arguments(args))
-          j->deps = std::move(values);
-        else
-          args = codec::resolve_refs(args, values);
+        place_dependencies(*j, std::move(args), std::move(values));
       } catch (...) {
         j->phase = reported;
         return runner->report_error(*j, std::current_exception(), 0);
       }
     }
-    j->args = std::move(args);
     if (draining) {
       j->phase = reported;
       return hand_back(j);
@@ -333,7 +291,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
       }
       case schema::Envelope::RELEASE:
         for (auto aid : env.getRelease().getActors()) actors->release(aid);
-        for (auto id : env.getRelease().getTasks()) held.erase(id);
+        dependencies.release(env.getRelease().getTasks());
         break;
       case schema::Envelope::SHUTDOWN: {
         auto s = env.getShutdown();
@@ -448,7 +406,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
     crash::set_channel(conn->secured() ? -1 : conn->native_handle(), conn->write_flag());
     loop_tick.store(steady_ns(), std::memory_order_relaxed);
     handshake.emplace(opt.token, conn->is_tcp());
-    held.clear();  // a new connection: the coordinator knows of none of them
+    dependencies.clear();
     conn->start(*this);
     handshake->hello(*conn, schema::Role::WORKER, opt.name);  // registration follows the welcome
     ++services;
