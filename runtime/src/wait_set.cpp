@@ -3,6 +3,9 @@
 #include <asio/this_coro.hpp>
 #include <semaphore>
 
+#include "shoal/core/error.hpp"
+#include "shoal/core/loop.hpp"
+
 namespace shoal::detail {
 
 WaitSet::WaitSet(std::size_t n) : nodes_(n) {
@@ -65,7 +68,7 @@ std::vector<std::uint32_t> WaitSet::ready() const {
 
 long WaitSet::take_next() noexcept {
   std::lock_guard lock(mu_);
-  if (taken_ == ready_.size()) return -1;
+  if (taken_ == on_time_) return -1;
   return ready_[taken_++];
 }
 
@@ -83,6 +86,8 @@ void WaitSet::on_ready(std::uint32_t i) noexcept {
   {
     std::lock_guard lock(mu_);
     ready_.push_back(i);
+    // Completion times only grow under the lock: the members on time are a prefix.
+    if (!cutoff_ || (on_time_ + 1 == ready_.size() && Clock::now() <= *cutoff_)) on_time_ = ready_.size();
     nodes_[i].fired = true;
     const StateBase& s = *nodes_[i].state;
     if (s.failed()) ++exceptions_;
@@ -219,6 +224,13 @@ Wake block_on(const Ref<WaitSet>& ws, WaitSet::Condition cond,
               std::optional<Clock::time_point> deadline) {
   auto s = make_ref<BlockingSleeper>(ws);
   if (!ws->arm(s.get(), cond)) return Wake::ready;
+  if (running_loop()) {
+    // Blocking here would stop the loop that has to complete what is awaited: for the
+    // whole timeout, or for ever (Future::result() refuses the same way).
+    ws->disarm(s.get());
+    throw InvalidStateError(
+        "a blocking wait on an event loop's thread would block the loop: co_await it instead");
+  }
   if (!deadline) {
     s->sem.acquire();
     return s->wake;

@@ -5,6 +5,8 @@
 
 #include <chrono>
 #include <optional>
+#include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "shoal/detail/awaitables.hpp"
@@ -21,9 +23,12 @@ template <typename T>
 class AsCompleted {
  public:
   AsCompleted(std::vector<Future<T>> fs, std::optional<std::chrono::nanoseconds> timeout)
-      : fs_(std::move(fs)), ws_(detail::make_ref<detail::WaitSet>(fs_.size())), remaining_(fs_.size()) {
-    for (std::size_t i = 0; i < fs_.size(); ++i) ws_->watch(i, fs_[i].state());
+      : fs_(unique(std::move(fs))), ws_(detail::make_ref<detail::WaitSet>(fs_.size())), remaining_(fs_.size()) {
     if (timeout) deadline_ = detail::deadline_in(*timeout);
+    // What completes after the deadline is not handed out as completed (Python stops
+    // listening at the timeout).
+    if (deadline_) ws_->set_cutoff(*deadline_);
+    for (std::size_t i = 0; i < fs_.size(); ++i) ws_->watch(i, fs_[i].state());
   }
   // A moved-from AsCompleted has nothing left to hand out.
   AsCompleted(AsCompleted&& o) noexcept
@@ -57,6 +62,7 @@ class AsCompleted {
     if (waiting_) throw InvalidStateError("as_completed: another next() is still pending");
     long i = ws_->take_next();
     if (i < 0) {
+      if (past_deadline()) throw timeout_error();
       waiting_ = true;
       struct Clear {
         bool& waiting;
@@ -64,9 +70,8 @@ class AsCompleted {
       } clear{waiting_};
       auto r = co_await detail::suspend_on(ws_, detail::WaitSet::any_ready, deadline_,
                                            detail::OnCancel::abandon);
-      if (r.wake == detail::Wake::timeout)
-        throw TimeoutError("as_completed: " + std::to_string(remaining_) + " future(s) still pending at the deadline");
-      i = ws_->take_next();
+      i = r.wake == detail::Wake::timeout ? -1 : ws_->take_next();
+      if (i < 0) throw timeout_error();  // only a completion after the deadline woke it
     } else {
       SHOAL_DETAIL_DELIVER_CANCELLATION();
     }
@@ -80,9 +85,11 @@ class AsCompleted {
     if (remaining_ == 0) throw InvalidStateError("as_completed: every future was already returned");
     long i = ws_->take_next();
     if (i < 0) {
-      if (detail::block_on(ws_, detail::WaitSet::any_ready, deadline_) == detail::Wake::timeout)
-        throw TimeoutError("as_completed: " + std::to_string(remaining_) + " future(s) still pending at the deadline");
+      if (past_deadline() ||
+          detail::block_on(ws_, detail::WaitSet::any_ready, deadline_) == detail::Wake::timeout)
+        throw timeout_error();
       i = ws_->take_next();
+      if (i < 0) throw timeout_error();
     }
     --remaining_;
     return fs_[static_cast<std::size_t>(i)];
@@ -116,6 +123,19 @@ class AsCompleted {
   iterator end() { return iterator(); }
 
  private:
+  // Python's as_completed works on a set: the same future given twice is handed out once.
+  static std::vector<Future<T>> unique(std::vector<Future<T>> fs) {
+    std::unordered_set<const detail::StateBase*> seen;
+    std::erase_if(fs, [&](const Future<T>& f) { return !seen.insert(f.state()).second; });
+    return fs;
+  }
+  [[nodiscard]] bool past_deadline() const noexcept {
+    return deadline_ && detail::Clock::now() > *deadline_;
+  }
+  TimeoutError timeout_error() const {
+    return TimeoutError("as_completed: " + std::to_string(remaining_) + " future(s) not completed by the deadline");
+  }
+
   std::vector<Future<T>> fs_;
   detail::Ref<detail::WaitSet> ws_;
   std::optional<detail::Clock::time_point> deadline_;
@@ -124,7 +144,8 @@ class AsCompleted {
 };
 
 /// Futures, tasks or coroutines (scheduled as tasks at once) in completion order, with an
-/// optional overall timeout.
+/// optional overall timeout. Each distinct future once (the same one given twice is handed
+/// out once); what completes after the deadline is not handed out: TimeoutError instead.
 template <typename R>
 auto as_completed(R&& range, std::optional<std::chrono::nanoseconds> timeout = std::nullopt) {
   auto fs = detail::to_futures(std::forward<R>(range));

@@ -11,23 +11,20 @@
 
 namespace shoal::detail {
 
-template <typename A>
-struct awaited;
+// Any awaitable shoal produces is a Coro<T> (or derives from one, as wait()'s WaitCall
+// does) or a Future<T> (Task<T>, remote futures): the overloads below find T through the
+// base class.
 template <typename T>
-struct awaited<asio::awaitable<T, Executor>> {
-  using type = T;
-};
+T awaited_of(const asio::awaitable<T, Executor>*);
 template <typename T>
-struct awaited<Future<T>> {
-  using type = T;
-};
-template <typename T>
-struct awaited<Task<T>> {
-  using type = T;
-};
+T awaited_of(const Future<T>*);
 /// The result type of an awaitable shoal accepts.
 template <typename A>
-using awaited_t = typename awaited<std::remove_cvref_t<A>>::type;
+using awaited_t = decltype(awaited_of(static_cast<const std::remove_cvref_t<A>*>(nullptr)));
+
+/// A coroutine (or what derives from one), as opposed to a future or task.
+template <typename A>
+inline constexpr bool is_coro_v = std::is_base_of_v<Coro<awaited_t<A>>, std::remove_cvref_t<A>>;
 
 template <typename T>
 Future<T> to_future(Coro<T>&& c) {
@@ -45,8 +42,8 @@ auto to_futures(R&& range) {
   if constexpr (requires { std::size(range); }) out.reserve(std::size(range));
   constexpr bool owned = !std::is_lvalue_reference_v<R>;
   for (auto&& a : range) {
-    if constexpr (std::is_same_v<A, Coro<awaited_t<A>>>)
-      out.push_back(create_task(std::move(a)));
+    if constexpr (is_coro_v<A>)
+      out.push_back(create_task(Coro<awaited_t<A>>(std::move(a))));
     else if constexpr (owned)
       out.push_back(std::move(a));  // the caller gave the range away: no reference churn
     else

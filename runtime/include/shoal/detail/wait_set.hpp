@@ -79,8 +79,11 @@ class WaitSet : public RefCounted {
   [[nodiscard]] bool has_failure() const noexcept;
   /// Members completed so far, in completion order.
   [[nodiscard]] std::vector<std::uint32_t> ready() const;
-  /// Takes the next completed member not yet taken (as_completed); -1 when none is.
+  /// Takes the next completed member not yet taken (as_completed); -1 when none is. With a
+  /// cutoff, members that completed after it are never taken.
   [[nodiscard]] long take_next() noexcept;
+  /// Members completing after `t` stop counting for take_next(). Before any watch().
+  void set_cutoff(Clock::time_point t) noexcept { cutoff_ = t; }
 
   // Conditions.
   static bool any_ready(const WaitSet& ws) noexcept { return ws.ready_.size() > ws.taken_; }
@@ -111,6 +114,8 @@ class WaitSet : public RefCounted {
   std::vector<Node> nodes_;
   std::vector<std::uint32_t> ready_;
   std::size_t taken_ = 0;
+  std::size_t on_time_ = 0;  // ready_[0, on_time_) completed by the cutoff (all without one)
+  std::optional<Clock::time_point> cutoff_;
   std::size_t failures_ = 0;    // ready members that failed or were cancelled
   std::size_t exceptions_ = 0;  // ready members that failed (not cancelled)
   Condition cond_ = nullptr;
@@ -242,7 +247,9 @@ Coro<SuspendResult> suspend_on(Ref<WaitSet> ws, WaitSet::Condition cond,
                                std::optional<Clock::time_point> deadline, OnCancel policy);
 
 /// Blocks the calling thread (not a coroutine) until `cond` holds on `ws` or the deadline
-/// passes: the concurrent.futures side of wait() and as_completed().
+/// passes: the concurrent.futures side of wait() and as_completed(). Throws
+/// InvalidStateError, without waiting, on a running loop's thread when `cond` does not
+/// hold yet.
 Wake block_on(const Ref<WaitSet>& ws, WaitSet::Condition cond,
               std::optional<Clock::time_point> deadline);
 
