@@ -18,6 +18,11 @@ void report_callback_exception(std::exception_ptr e) noexcept {
   std::fprintf(stderr, "shoal: exception in a done-callback (ignored): %s\n", describe(e).c_str());
 }
 
+void report_unretrieved(const std::string& task_name, std::exception_ptr e) noexcept {
+  std::fprintf(stderr, "shoal: exception never retrieved from task '%s': %s\n", task_name.c_str(),
+               describe(e).c_str());
+}
+
 void register_task(TaskCore* t) noexcept {
   if (Loop* loop = t_running) loop->register_task(t);
 }
@@ -26,6 +31,14 @@ bool enqueue_launch(const Executor& ex, TaskCore* t) noexcept {
   Loop* loop = t_running;
   if (!loop || ex != loop->get_executor()) return false;
   loop->enqueue_launch(t);
+  return true;
+}
+
+bool running_loop_home(Executor& ex, std::weak_ptr<void>& ctx) noexcept {
+  Loop* loop = t_running;
+  if (!loop) return false;
+  ex = loop->get_executor();
+  ctx = loop->context_weak();
   return true;
 }
 

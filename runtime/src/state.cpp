@@ -2,7 +2,9 @@
 
 #include "shoal/sync/deadline.hpp"
 
+#include <asio/post.hpp>
 #include <cstdio>
+#include <utility>
 #include <semaphore>
 
 namespace shoal::detail {
@@ -10,8 +12,7 @@ namespace shoal::detail {
 StateBase::~StateBase() {
   // A failure nobody looked at is reported, never silently dropped (Python logs "Task
   // exception was never retrieved").
-  if (phase_.load(std::memory_order_relaxed) == Phase::finished && error_ &&
-      !retrieved_.load(std::memory_order_relaxed)) {
+  if (unretrieved_failure()) {
     std::fprintf(stderr, "shoal: exception never retrieved from a future or task: %s\n",
                  describe(error_).c_str());
   }
@@ -102,6 +103,25 @@ struct BlockingWaiter : Waiter {
   std::binary_semaphore sem{0};
 };
 }  // namespace
+
+namespace {
+// The posted form of a callback: runs it once, or drops it if destroyed unrun.
+struct PostedCallback {
+  Callback* cb;
+  explicit PostedCallback(Callback* c) noexcept : cb(c) {}
+  PostedCallback(PostedCallback&& o) noexcept : cb(std::exchange(o.cb, nullptr)) {}
+  PostedCallback& operator=(PostedCallback&&) = delete;
+  ~PostedCallback() {
+    if (cb) cb->drop(cb);
+  }
+  void operator()() noexcept {
+    Callback* c = std::exchange(cb, nullptr);
+    c->run(c);
+  }
+};
+}  // namespace
+
+void post_callback_to(const Executor& ex, Callback* cb) { asio::post(ex, PostedCallback(cb)); }
 
 BlockingHook*& blocking_hook() noexcept {
   thread_local BlockingHook* hook = nullptr;

@@ -32,13 +32,13 @@ void WaitSet::watch(std::size_t i, StateBase* s) {
   s->add_ref();
   n.state = s;
   if (s->done()) {  // fast path: no registration to make or undo
-    on_ready(n.index);
+    on_ready(n.index, true);
     return;
   }
   add_ref();  // held by the registration until notify or unwatch
   if (!s->add_waiter(&n)) {
     release();
-    on_ready(n.index);
+    on_ready(n.index, true);
   }
 }
 
@@ -81,13 +81,16 @@ bool WaitSet::all_or_first_exception(const WaitSet& ws) noexcept {
   return ws.exceptions_ > 0 || all_ready(ws);
 }
 
-void WaitSet::on_ready(std::uint32_t i) noexcept {
+void WaitSet::on_ready(std::uint32_t i, bool at_watch) noexcept {
   Sleeper* wake = nullptr;
   {
     std::lock_guard lock(mu_);
     ready_.push_back(i);
     // Completion times only grow under the lock: the members on time are a prefix.
-    if (!cutoff_ || (on_time_ + 1 == ready_.size() && Clock::now() <= *cutoff_)) on_time_ = ready_.size();
+    // Done when watched: on time, whatever the cutoff (as_completed(fs, 0s) hands out
+    // what was already done).
+    if (!cutoff_ || (on_time_ + 1 == ready_.size() && (at_watch || Clock::now() <= *cutoff_)))
+      on_time_ = ready_.size();
     nodes_[i].fired = true;
     const StateBase& s = *nodes_[i].state;
     if (s.failed()) ++exceptions_;

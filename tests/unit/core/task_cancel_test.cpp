@@ -137,6 +137,7 @@ TEST_CASE("a task cancelled before it starts reports CancelledError from result 
     co_await shoal::sleep(0ms);  // the launch runs and finds the cancellation
     REQUIRE(t.done());
     CHECK(t.cancelled());
+    co_await shoal::sleep(0ms);  // the callback was posted to the loop when it ended (call_soon)
     CHECK(callback_saw_cancel);
     CHECK_THROWS_AS(t.result(), shoal::CancelledError);
     CHECK_THROWS_AS(t.exception(), shoal::CancelledError);

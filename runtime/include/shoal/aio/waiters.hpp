@@ -25,7 +25,7 @@ namespace shoal::aio::detail {
 /// primitive's list. It lives in the waiting coroutine's frame, which unlinks it (Enlisted)
 /// before the frame goes.
 struct Waiter {
-  Future<void> fut;
+  Future<void> fut{shoal::detail::Unbound{}};  // awaited, never given callbacks
   Waiter* prev = nullptr;
   Waiter* next = nullptr;
   bool linked = false;

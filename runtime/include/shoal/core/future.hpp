@@ -6,7 +6,9 @@
 /// The thread pool and the remote client return this same type.
 
 #include <chrono>
+#include <cstddef>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -24,7 +26,64 @@ namespace detail {
 Loop* running_loop() noexcept;
 /// Reports an exception escaping a done-callback (Python logs it and goes on).
 void report_callback_exception(std::exception_ptr e) noexcept;
+/// The executor and io_context of the loop running on this thread; false when none runs.
+bool running_loop_home(Executor& ex, std::weak_ptr<void>& ctx) noexcept;
+
+/// The state of a future that belongs to a loop (made on its thread, as Python's
+/// asyncio.Future()): its done-callbacks run on that loop, posted.
+template <typename T>
+class LoopState final : public State<T> {
+ public:
+  LoopState(Executor ex, std::weak_ptr<void> ctx) noexcept : ex_(std::move(ex)), ctx_(std::move(ctx)) {}
+  bool post_callback(Callback* cb) noexcept override {
+    // Held through the post: the loop cannot be destroyed under it (see Sleeper::loop_).
+    std::shared_ptr<void> keep = ctx_.lock();
+    if (!keep) return false;
+    try {
+      post_callback_to(ex_, cb);
+      return true;
+    } catch (...) {
+      return false;
+    }
+  }
+
+ private:
+  Executor ex_;
+  std::weak_ptr<void> ctx_;
+};
+
+/// A new state: bound to the loop running on this thread, if one does.
+template <typename T>
+State<T>* new_state() {
+  Executor ex;
+  std::weak_ptr<void> ctx;
+  if (running_loop_home(ex, ctx)) return new LoopState<T>(std::move(ex), std::move(ctx));
+  return new State<T>();
+}
+
+/// Makes a Future that belongs to no loop, wherever it is made (shoal's own waiters).
+struct Unbound {};
 }  // namespace detail
+
+/// What add_done_callback returns: names the callback for remove_done_callback. Move-only;
+/// ignoring it is fine.
+class CallbackId {
+ public:
+  CallbackId() = default;
+  CallbackId(CallbackId&& o) noexcept : st_(std::move(o.st_)), node_(std::exchange(o.node_, nullptr)) {}
+  CallbackId& operator=(CallbackId&& o) noexcept {
+    st_ = std::move(o.st_);
+    node_ = std::exchange(o.node_, nullptr);
+    return *this;
+  }
+
+ private:
+  template <typename>
+  friend class Future;
+  CallbackId(detail::Ref<detail::StateBase> st, detail::Callback* node) noexcept : st_(std::move(st)), node_(node) {}
+  detail::Ref<detail::StateBase> st_;
+  detail::Callback* node_ = nullptr;
+};
 
 template <typename T>
 class Task;
@@ -35,8 +94,11 @@ class [[nodiscard]] Future {
  public:
   using value_type = detail::value_t<T>;
 
-  /// A new pending future (Python's `Future()`).
-  Future() : st_(detail::Ref<detail::State<T>>::adopt(new detail::State<T>())) {}
+  /// A new pending future (Python's `Future()`). Made on a running loop's thread, it
+  /// belongs to that loop: its done-callbacks run there (see add_done_callback).
+  Future() : st_(detail::Ref<detail::State<T>>::adopt(detail::new_state<T>())) {}
+  /// A pending future that belongs to no loop (callbacks as concurrent.futures runs them).
+  explicit Future(detail::Unbound) : st_(detail::Ref<detail::State<T>>::adopt(new detail::State<T>())) {}
 
   /// True once it has a result, an exception, or was cancelled.
   [[nodiscard]] bool done() const noexcept { return st_->done(); }
@@ -90,13 +152,26 @@ class [[nodiscard]] Future {
   /// (the work must then not run).
   bool set_running_or_notify_cancel() { return st_->set_running_or_notify_cancel(); }
 
-  /// Calls `fn(future)` once the future is done: at once (on this thread) when it already
-  /// is, otherwise on the thread that completes it. An exception from `fn` is reported
+  /// Calls `fn(future)` once the future is done. A future that belongs to a loop (a task,
+  /// or a Future made on a loop's thread) runs it on that loop, posted, never inside
+  /// set_result or this call (Python's asyncio, call_soon); any other future (a thread
+  /// pool's, a remote call's, a Promise's) runs it on the thread that completes it, or at
+  /// once when it is already done (concurrent.futures). An exception from `fn` is reported
   /// and otherwise ignored, as in Python.
   template <typename F>
-  void add_done_callback(F fn) {
+  CallbackId add_done_callback(F fn) {
     auto* node = new CallbackNode<F>(std::move(fn), st_);
+    CallbackId id(detail::Ref<detail::StateBase>(st_.get()), node);
     if (!st_->add_waiter(node)) node->notify(node);
+    return id;
+  }
+  /// Python's remove_done_callback: unregisters the callback `id` names; 1 when it was
+  /// removed before running, 0 when it has run, is running or is not this future's.
+  std::size_t remove_done_callback(CallbackId id) noexcept {
+    if (!id.node_ || id.st_.get() != st_.get()) return 0;
+    if (!st_->remove_waiter(id.node_)) return 0;
+    id.node_->drop(id.node_);
+    return 1;
   }
 
   /// Awaits the result from a coroutine: `int v = co_await fut.wait();`. If the awaiting
@@ -123,10 +198,14 @@ class [[nodiscard]] Future {
   friend class Future;
 
   template <typename F>
-  struct CallbackNode : detail::Waiter {
+  struct CallbackNode : detail::Callback {
     CallbackNode(F f, detail::Ref<detail::State<T>> s) : fn(std::move(f)), st(std::move(s)) {
       notify = [](detail::Waiter* w) noexcept {
         auto* self = static_cast<CallbackNode*>(w);
+        if (!self->st->post_callback(self)) self->run(self);
+      };
+      run = [](detail::Callback* c) noexcept {
+        auto* self = static_cast<CallbackNode*>(c);
         try {
           self->fn(Future(std::move(self->st)));
         } catch (...) {
@@ -134,6 +213,7 @@ class [[nodiscard]] Future {
         }
         delete self;
       };
+      drop = [](detail::Callback* c) noexcept { delete static_cast<CallbackNode*>(c); };
     }
     F fn;
     detail::Ref<detail::State<T>> st;

@@ -132,13 +132,13 @@ T run(Coro<T> main) {
 namespace shoal {
 
 template <typename T>
-Task<T> create_task(Coro<T> coro) {
-  return create_task(get_running_loop().get_executor(), std::move(coro));
+Task<T> create_task(Coro<T> coro, CreateTaskOptions opts) {
+  return create_task(get_running_loop().get_executor(), std::move(coro), std::move(opts));
 }
 
 template <typename T>
-Task<T> create_task(Loop& loop, Coro<T> coro) {
-  return create_task(loop.get_executor(), std::move(coro));
+Task<T> create_task(Loop& loop, Coro<T> coro, CreateTaskOptions opts) {
+  return create_task(loop.get_executor(), std::move(coro), std::move(opts));
 }
 
 template <typename T>

@@ -9,11 +9,18 @@
 #include <asio/this_coro.hpp>
 #include <asio/version.hpp>
 #include <atomic>
+#include <cstdint>
 #include <exception>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
 
 #include "shoal/core/coro.hpp"
 #include "shoal/core/future.hpp"
 #include "shoal/detail/pool.hpp"
+#include "shoal/detail/spin_lock.hpp"
 
 namespace shoal {
 
@@ -27,7 +34,7 @@ namespace detail {
 /// must_cancel_ (atomics).
 class TaskCore {
  public:
-  explicit TaskCore(Executor ex) : ex_(std::move(ex)) {}
+  explicit TaskCore(Executor ex) : ex_(std::move(ex)), number_(next_task_number()) {}
 
   Executor ex_;
   asio::cancellation_signal signal_;
@@ -40,6 +47,30 @@ class TaskCore {
   // loop sets it too, so that a launch still queued finds it.
   std::atomic<bool> must_cancel_{false};
   std::atomic<int> cancel_requests_{0};
+  // Python's Task-N: the default name, numbered in creation order.
+  const std::uint64_t number_;
+
+  /// The task's name: the one given, or "Task-N" (any thread).
+  [[nodiscard]] std::string name() const {
+    std::lock_guard lock(extra_mu_);
+    if (extra_ && extra_->name) return *extra_->name;
+    return "Task-" + std::to_string(number_);
+  }
+  void set_name(std::string name) {
+    std::lock_guard lock(extra_mu_);
+    extra().name = std::move(name);
+  }
+  /// The message of the first cancel(msg) still in effect, if any.
+  [[nodiscard]] std::optional<std::string> cancel_message() const {
+    std::lock_guard lock(extra_mu_);
+    if (extra_) return extra_->cancel_message;
+    return std::nullopt;
+  }
+  void set_cancel_message(std::optional<std::string> msg) {
+    std::lock_guard lock(extra_mu_);
+    if (!msg && !extra_) return;  // nothing to clear: no allocation
+    extra().cancel_message = std::move(msg);
+  }
 
   /// Cancels the task's coroutine (on the loop thread).
   virtual void request_cancel() noexcept = 0;
@@ -54,9 +85,29 @@ class TaskCore {
     auto* io = ex_.target<asio::io_context::executor_type>();
     return io && io->running_in_this_thread();
   }
+
+ private:
+  // What most tasks never have, kept out of line: one pointer per task.
+  struct Extra {
+    std::optional<std::string> name;
+    std::optional<std::string> cancel_message;
+  };
+  Extra& extra() {
+    if (!extra_) extra_ = std::make_unique<Extra>();
+    return *extra_;
+  }
+  static std::uint64_t next_task_number() noexcept {
+    static std::atomic<std::uint64_t> counter{0};
+    return counter.fetch_add(1, std::memory_order_relaxed) + 1;
+  }
+  mutable SpinLock extra_mu_;
+  std::unique_ptr<Extra> extra_;
 };
 
 void register_task(TaskCore* t) noexcept;
+/// Prints "exception never retrieved" for the named task (Python's "Task exception was
+/// never retrieved", which names the task).
+void report_unretrieved(const std::string& task_name, std::exception_ptr e) noexcept;
 /// True when the loop running this thread is shutting down.
 bool loop_closing() noexcept;
 /// Queues `t` (holding a reference) to be launched by the loop running this thread, if it
@@ -94,6 +145,17 @@ class TaskState final : public State<T>, public TaskCore, public Pooled {
     return true;
   }
   [[nodiscard]] bool is_task() const noexcept override { return true; }
+  // A task completes on its loop's thread: its callbacks are posted there. Added to a done
+  // task from another thread (whose loop may be gone), one runs on that thread.
+  bool post_callback(Callback* cb) noexcept override {
+    if (!on_loop_thread()) return false;
+    try {
+      post_callback_to(ex_, cb);
+      return true;
+    } catch (...) {
+      return false;
+    }
+  }
 
   void request_cancel() noexcept override {
     if (this->done()) return;
@@ -112,7 +174,7 @@ class TaskState final : public State<T>, public TaskCore, public Pooled {
       // Destroy the coroutine frame now. Not `body_ = Coro<T>()`: Asio 1.22's move
       // assignment drops the old frame without destroying it (a leak).
       { Coro<T> drop(std::move(body_)); }
-      this->try_set_cancelled();
+      set_cancelled(nullptr);
       return;
     }
     launched_ = true;
@@ -132,9 +194,34 @@ class TaskState final : public State<T>, public TaskCore, public Pooled {
     // interrupted by the cancellation).
     bool cancelled_error = is_cancelled_error(e);
     if (cancelled_error || (cancel_requests_.load(std::memory_order_relaxed) > 0 && is_cancellation(e)))
-      this->try_set_cancelled(cancelled_error ? e : nullptr);
+      set_cancelled(cancelled_error ? e : nullptr);
     else
       this->try_set_exception(std::move(e));
+  }
+
+  /// Ends the task cancelled. As in Python, the CancelledError its result() raises
+  /// carries the message of cancel(msg) when the coroutine's own error has none.
+  bool set_cancelled(std::exception_ptr why) {
+    if (auto msg = cancel_message()) {
+      bool plain = !why;
+      if (why) {
+        try {
+          std::rethrow_exception(why);
+        } catch (const CancelledError& c) {
+          plain = std::string_view(c.what()) == CancelledError().what();
+        } catch (...) {
+        }
+      }
+      if (plain) why = std::make_exception_ptr(CancelledError(*msg));
+    }
+    return this->try_set_cancelled(std::move(why));
+  }
+
+  ~TaskState() {
+    // Report a failure nobody looked at here, where the task's name is still known.
+    if (this->unretrieved_failure()) {
+      report_unretrieved(name(), this->exception_ptr());
+    }
   }
 
  private:
@@ -217,15 +304,69 @@ struct PostedLaunch {
 /// Obtained from create_task(). Destroying the handle does not stop the task: its loop
 /// owns it (and cancels it at shutdown).
 template <typename T = void>
+class Task;
+
+/// create_task's options (Python's keyword arguments): `create_task(c, {.name = "fetch"})`.
+struct CreateTaskOptions {
+  /// The task's name (get_name()); "Task-N" when empty.
+  std::optional<std::string> name{};
+};
+
+/// Schedules `coro` to run on the executor's loop and returns its task. It starts when the
+/// loop next runs (not inside this call), whether or not anyone awaits it.
+template <typename T>
+Task<T> create_task(Executor ex, Coro<T> coro, CreateTaskOptions opts = {});
+
+template <typename T>
 class [[nodiscard]] Task : public Future<T> {
  public:
   /// Requests cancellation: CancelledError is raised inside the coroutine at its next
   /// await (and cancels what it awaits). Returns false when the task is already done. A
   /// task that catches the CancelledError and returns normally is not cancelled.
-  bool cancel() { return this->st_->cancel(); }
-  /// How many cancellations were requested (Python's Task.cancelling()).
+  bool cancel() {
+    if (this->done()) return false;
+    core().set_cancel_message(std::nullopt);
+    return this->st_->cancel();
+  }
+  /// cancel() with a message: the CancelledError the task ends with carries it (Python's
+  /// Task.cancel(msg); as there, the last cancel's message is the one kept).
+  bool cancel(std::string msg) {
+    if (this->done()) return false;
+    core().set_cancel_message(std::move(msg));
+    return this->st_->cancel();
+  }
+  /// How many cancellations were requested and not withdrawn by uncancel() (Python 3.11's
+  /// Task.cancelling()).
   [[nodiscard]] int cancelling() const noexcept {
-    return static_cast<detail::TaskState<T>*>(this->st_.get())->cancel_requests_.load(std::memory_order_relaxed);
+    return core().cancel_requests_.load(std::memory_order_relaxed);
+  }
+  /// Withdraws one cancellation request and returns how many remain (Python 3.11's
+  /// Task.uncancel(), for code that catches a CancelledError it caused itself, such as a
+  /// timeout).
+  int uncancel() noexcept {
+    auto& n = core().cancel_requests_;
+    int v = n.load(std::memory_order_relaxed);
+    while (v > 0 && !n.compare_exchange_weak(v, v - 1, std::memory_order_relaxed)) {
+    }
+    if (v <= 1) {
+      core().must_cancel_.store(false, std::memory_order_relaxed);
+      return 0;
+    }
+    return v - 1;
+  }
+
+  /// The task's name: the one given to create_task or set_name, else "Task-N" (N counts
+  /// the tasks created in this process, as in Python).
+  [[nodiscard]] std::string get_name() const { return core().name(); }
+  void set_name(std::string name) { core().set_name(std::move(name)); }
+  /// Python's repr of a task: `<Task name='fetch' pending>` (or finished, cancelled,
+  /// failed: what()).
+  [[nodiscard]] std::string describe() const {
+    std::string s = "<Task name='" + get_name() + "' ";
+    if (!this->done()) return s + "pending>";
+    if (this->cancelled()) return s + "cancelled>";
+    if (this->st_->failed()) return s + "failed: " + shoal::describe(this->st_->peek_exception()) + ">";
+    return s + "finished>";
   }
 
   // A task's result comes from its coroutine only (Python raises RuntimeError).
@@ -235,15 +376,15 @@ class [[nodiscard]] Task : public Future<T> {
 
  private:
   explicit Task(detail::Ref<detail::TaskState<T>> st) noexcept : Future<T>(std::move(st)) {}
+  detail::TaskState<T>& core() const noexcept { return *static_cast<detail::TaskState<T>*>(this->st_.get()); }
   template <typename U>
-  friend Task<U> create_task(Executor ex, Coro<U> coro);
+  friend Task<U> create_task(Executor ex, Coro<U> coro, CreateTaskOptions opts);
 };
 
-/// Schedules `coro` to run on the executor's loop and returns its task. It starts when the
-/// loop next runs (not inside this call), whether or not anyone awaits it.
 template <typename T>
-Task<T> create_task(Executor ex, Coro<T> coro) {
+Task<T> create_task(Executor ex, Coro<T> coro, CreateTaskOptions opts) {
   auto* st = new detail::TaskState<T>(ex, std::move(coro));  // this reference: the launch's
+  if (opts.name) st->set_name(std::move(*opts.name));
   Task<T> task{detail::Ref<detail::TaskState<T>>(st)};
   if (!detail::enqueue_launch(ex, st))
     asio::post(ex, detail::PostedLaunch<detail::TaskState<T>>{detail::Ref<detail::TaskState<T>>::adopt(st)});
@@ -253,12 +394,12 @@ Task<T> create_task(Executor ex, Coro<T> coro) {
 /// create_task on the loop running on this thread (InvalidStateError when none runs).
 ///     auto t = shoal::create_task(fetch(url));  ...  auto body = co_await t.wait();
 template <typename T>
-Task<T> create_task(Coro<T> coro);
+Task<T> create_task(Coro<T> coro, CreateTaskOptions opts = {});
 
 /// create_task on `loop`, from any thread (Python's run_coroutine_threadsafe: the
 /// returned task is a Future the calling thread can block on or cancel).
 template <typename T>
-Task<T> create_task(Loop& loop, Coro<T> coro);
+Task<T> create_task(Loop& loop, Coro<T> coro, CreateTaskOptions opts = {});
 
 /// Python's asyncio.run_coroutine_threadsafe(coro, loop).
 template <typename T>

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <utility>
@@ -29,6 +30,17 @@ struct Waiter {
   Waiter* next = nullptr;
   void (*notify)(Waiter* self) noexcept = nullptr;
 };
+
+/// A done-callback's node: a waiter whose notify hands it to where it runs.
+struct Callback : Waiter {
+  /// Runs the user's function and frees the node.
+  void (*run)(Callback* self) noexcept = nullptr;
+  /// Frees the node without running it (its loop went away first).
+  void (*drop)(Callback* self) noexcept = nullptr;
+};
+
+/// Posts `cb` to `ex` to run there; a loop destroyed before it runs drops it.
+void post_callback_to(const Executor& ex, Callback* cb);
 
 /// Told when this thread is about to block on a future, and when it stops (a worker
 /// frees the slot of a task that waits on its own child tasks, so that they can run).
@@ -64,6 +76,13 @@ class StateBase : public RefCounted {
   virtual bool cancel();
   /// True for tasks, whose cancel() is a request that completes later.
   [[nodiscard]] virtual bool is_task() const noexcept { return false; }
+  /// Hands `cb` (a done-callback) to the loop this future belongs to, to run there
+  /// (Python's call_soon); false when it belongs to none, or to one that can no longer
+  /// run it: the caller then runs it on this thread (concurrent.futures).
+  virtual bool post_callback(Callback* cb) noexcept {
+    (void)cb;
+    return false;
+  }
   /// concurrent.futures' set_running_or_notify_cancel(): false when cancelled.
   bool set_running_or_notify_cancel();
 
@@ -78,12 +97,20 @@ class StateBase : public RefCounted {
   /// Throws the failure or cancellation, if any. The state must be done.
   void rethrow_if_failed() const;
 
+  /// The stored exception without marking it retrieved (descriptions, logs).
+  [[nodiscard]] std::exception_ptr peek_exception() const noexcept { return error_; }
+
   /// Blocks the calling thread until done or the timeout passes; true when done.
   bool wait_blocking(std::optional<std::chrono::nanoseconds> timeout) noexcept;
 
  protected:
   static bool is_done(Phase p) noexcept { return p == Phase::finished || p == Phase::cancelled; }
   ~StateBase() override;
+  /// Failed, and nobody looked at the exception.
+  [[nodiscard]] bool unretrieved_failure() const noexcept {
+    return phase_.load(std::memory_order_relaxed) == Phase::finished && error_ &&
+           !retrieved_.load(std::memory_order_relaxed);
+  }
 
   /// Completes the state: runs `store` under the lock (it writes the result), publishes
   /// `final`, then notifies the waiters in FIFO order without the lock. False, calling

@@ -108,7 +108,7 @@ class WaitSet : public RefCounted {
     std::uint32_t index = 0;
     bool fired = false;  // under mu_: its notify ran, nothing to unwatch
   };
-  void on_ready(std::uint32_t i) noexcept;
+  void on_ready(std::uint32_t i, bool at_watch = false) noexcept;
 
   mutable SpinLock mu_;
   std::vector<Node> nodes_;
