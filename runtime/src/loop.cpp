@@ -1,5 +1,7 @@
 #include "shoal/core/loop.hpp"
 
+#include <asio/dispatch.hpp>
+#include <asio/steady_timer.hpp>
 #include <algorithm>
 #include <cstdio>
 #include <thread>
@@ -15,7 +17,7 @@ namespace detail {
 Loop* running_loop() noexcept { return t_running; }
 
 void report_callback_exception(std::exception_ptr e) noexcept {
-  std::fprintf(stderr, "shoal: exception in a done-callback (ignored): %s\n", describe(e).c_str());
+  std::fprintf(stderr, "shoal: exception in a callback (ignored): %s\n", describe(e).c_str());
 }
 
 void report_unretrieved(const std::string& task_name, std::exception_ptr e) noexcept {
@@ -55,6 +57,83 @@ void unregister_task(TaskCore* t) noexcept {
 }
 
 }  // namespace detail
+
+namespace detail {
+
+struct TimerState {
+  std::function<void()> fn;  // the loop's thread only; released once run
+  std::atomic<bool> cancelled{false};
+  SteadyClock::time_point when;
+  std::weak_ptr<asio::io_context> ctx;
+  Executor ex;
+  // Owned by its own pending wait (the handler holds it), so that a handle kept past
+  // the loop never destroys a timer after its io_context. The loop's thread only.
+  std::weak_ptr<asio::steady_timer> timer;
+
+  void run() noexcept {
+    if (cancelled.load(std::memory_order_acquire)) {
+      fn = nullptr;
+      return;
+    }
+    auto f = std::move(fn);
+    fn = nullptr;
+    try {
+      if (f) f();
+    } catch (...) {
+      report_callback_exception(std::current_exception());
+    }
+  }
+};
+
+}  // namespace detail
+
+void TimerHandle::cancel() noexcept {
+  if (!st_ || st_->cancelled.exchange(true, std::memory_order_acq_rel)) return;
+  // Wake the pending wait now, so that the loop does not keep it (and its function) until
+  // it is due. Held through the post: the loop cannot be destroyed under it.
+  if (auto keep = st_->ctx.lock()) {
+    try {
+      asio::post(st_->ex, [st = st_] {
+        if (auto t = st->timer.lock()) t->cancel();
+        st->fn = nullptr;
+      });
+    } catch (...) {  // out of memory: the due time finds it cancelled instead
+    }
+  }
+}
+
+bool TimerHandle::cancelled() const noexcept { return st_ && st_->cancelled.load(std::memory_order_acquire); }
+
+TimerHandle::Clock::time_point TimerHandle::when() const noexcept { return st_ ? st_->when : Clock::time_point{}; }
+
+TimerHandle Loop::call_soon(std::function<void()> fn) {
+  auto st = std::make_shared<detail::TimerState>();
+  st->fn = std::move(fn);
+  st->when = detail::SteadyClock::now();
+  st->ctx = ctx_;
+  st->ex = get_executor();
+  asio::post(*ctx_, [st] { st->run(); });
+  return TimerHandle(std::move(st));
+}
+
+TimerHandle Loop::call_at(std::chrono::steady_clock::time_point when, std::function<void()> fn) {
+  auto st = std::make_shared<detail::TimerState>();
+  st->fn = std::move(fn);
+  st->when = when;
+  st->ctx = ctx_;
+  st->ex = get_executor();
+  // The timer is made and armed on the loop's thread: callable from any thread.
+  asio::dispatch(*ctx_, [st, ctx = ctx_.get()] {
+    if (st->cancelled.load(std::memory_order_acquire)) {
+      st->fn = nullptr;
+      return;
+    }
+    auto timer = std::make_shared<asio::steady_timer>(*ctx, st->when);
+    st->timer = timer;
+    timer->async_wait([st, timer](const asio::error_code&) { st->run(); });
+  });
+  return TimerHandle(std::move(st));
+}
 
 Loop::Loop() = default;
 

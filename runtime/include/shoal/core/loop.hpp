@@ -9,22 +9,45 @@
 #include <asio/post.hpp>
 #include <asio/thread_pool.hpp>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <utility>
 
 #include "shoal/core/coro.hpp"
 #include "shoal/core/error.hpp"
+#include "shoal/sync/deadline.hpp"
 
 namespace shoal {
 
 class Loop;
 namespace detail {
 class TaskCore;
+struct TimerState;
 /// The loop running on this thread, or null.
 Loop* running_loop() noexcept;
 }  // namespace detail
+
+/// What call_soon, call_later and call_at return (Python's asyncio.Handle and
+/// TimerHandle): cancel() stops the call if it has not started. Copies share the call.
+class TimerHandle {
+ public:
+  using Clock = std::chrono::steady_clock;
+  TimerHandle() = default;
+  /// Prevents the call from running; a call already running or done is not affected.
+  /// Safe from any thread. Idempotent.
+  void cancel() noexcept;
+  [[nodiscard]] bool cancelled() const noexcept;
+  /// When the call is due (call_soon: when it was scheduled).
+  [[nodiscard]] Clock::time_point when() const noexcept;
+
+ private:
+  friend class Loop;
+  explicit TimerHandle(std::shared_ptr<detail::TimerState> st) noexcept : st_(std::move(st)) {}
+  std::shared_ptr<detail::TimerState> st_;
+};
 
 /// An event loop. Tasks created on it belong to it: when the loop shuts down it cancels
 /// those still running and waits for them to finish.
@@ -51,6 +74,18 @@ class Loop {
   void call_soon_threadsafe(F&& fn) {
     asio::post(*ctx_, std::forward<F>(fn));
   }
+
+  /// Python's call_soon: runs `fn` on the loop's thread at its next turn, after what is
+  /// already scheduled; the handle can cancel it. Safe from any thread.
+  TimerHandle call_soon(std::function<void()> fn);
+  /// Python's call_later: runs `fn` on the loop's thread once `delay` has passed (a
+  /// negative delay is none; one too large to count, never). Safe from any thread.
+  template <typename Rep, typename Period>
+  TimerHandle call_later(std::chrono::duration<Rep, Period> delay, std::function<void()> fn) {
+    return call_at(detail::deadline_after(detail::saturate_ns(delay)), std::move(fn));
+  }
+  /// Python's call_at, on std::chrono::steady_clock (the loop's clock).
+  TimerHandle call_at(std::chrono::steady_clock::time_point when, std::function<void()> fn);
 
   /// The executor of the loop's io_context.
   [[nodiscard]] Executor get_executor() noexcept { return ctx_->get_executor(); }
