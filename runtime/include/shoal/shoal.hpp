@@ -17,6 +17,7 @@
 #include "shoal/compose/outcome.hpp"
 #include "shoal/compose/shield.hpp"
 #include "shoal/compose/task_group.hpp"
+#include "shoal/compose/timeout.hpp"
 #include "shoal/compose/to_thread.hpp"
 #include "shoal/compose/wait.hpp"
 #include "shoal/compose/wait_for.hpp"
