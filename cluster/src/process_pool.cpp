@@ -2,6 +2,8 @@
 
 #include <mutex>
 
+#include "shoal/exec/thread_pool.hpp"
+
 namespace shoal {
 
 struct ProcessPoolExecutor::Shared {
@@ -42,6 +44,7 @@ void ProcessPoolExecutor::check() {
   std::lock_guard lock(shared_->mu);
   if (shared_->broken) throw BrokenExecutor(shared_->broken_why);
   if (shared_->shut_down) throw InvalidStateError("cannot submit to a ProcessPoolExecutor after shutdown()");
+  detail::refuse_if_exiting("ProcessPoolExecutor");
 }
 
 void ProcessPoolExecutor::track(detail::StateBase* state) {

@@ -37,6 +37,11 @@ class PoolCore {
         item->drop(nullptr);
         throw InvalidStateError("cannot submit to a ThreadPoolExecutor after shutdown()");
       }
+      if (program_exiting()) {
+        lock.unlock();
+        item->drop(nullptr);
+        refuse_if_exiting("ThreadPoolExecutor");
+      }
       if (broken_) {
         lock.unlock();
         item->drop(nullptr);

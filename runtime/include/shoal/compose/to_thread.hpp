@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "shoal/core/loop.hpp"
+#include "shoal/exec/thread_pool.hpp"
 
 namespace shoal {
 
@@ -19,6 +20,7 @@ namespace shoal {
 template <typename F, typename... A>
 Coro<std::invoke_result_t<F, A...>> to_thread(F fn, A... args) {
   using R = std::invoke_result_t<F, A...>;
+  detail::refuse_if_exiting("loop's default executor (to_thread)");
   Promise<R> p;
   Future<R> fut = p.get_future();
   auto call = [p = std::move(p), fn = std::move(fn), ... args = std::move(args)]() mutable {

@@ -14,6 +14,13 @@
 
 #include "shoal/core/future.hpp"
 
+namespace shoal::detail {
+/// True once exit() has begun (main returned, or exit() was called).
+bool program_exiting() noexcept;
+/// Throws InvalidStateError naming `executor` once exit() has begun.
+void refuse_if_exiting(const char* executor);
+}  // namespace shoal::detail
+
 namespace shoal {
 
 struct ThreadPoolOptions {
