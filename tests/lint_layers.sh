@@ -22,7 +22,7 @@ for dir in "${!allowed[@]}"; do
   while IFS= read -r line; do
     file="${line%%:*}"
     inc="$(sed -E 's/.*#include [<"]shoal\/([^">]*)[">].*/\1/' <<<"$line")"
-    if ! grep -Eq "^(${allowed[$dir]})(/|$)" <<<"$inc"; then
+    if ! grep -Eq "^(${allowed[$dir]})(/|\.hpp$|$)" <<<"$inc"; then
       echo "up a layer: ${file#$root/} includes shoal/$inc"
       bad=1
     fi

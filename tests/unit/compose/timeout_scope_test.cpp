@@ -187,7 +187,8 @@ TEST_CASE("test_outer_task_is_not_cancelled: the deadline cancels only the block
       co_await shoal::sleep(5ms);  // still able to await: nothing cancelled it
       co_return 3;
     }());
-    CHECK(co_await outer.wait() == 3);
+    int got = co_await outer.wait();
+    CHECK(got == 3);
     CHECK(outer.cancelling() == 0);
   };
   shoal::test::run(body());

@@ -30,8 +30,8 @@ namespace shoal {
 struct LocalClusterOptions {
   unsigned threads_per_worker = 0;  ///< 0: max(1, cores / workers)
   /// Empty: this program, re-executed in worker mode. Else a shoal-worker executable.
-  std::string worker_program;
-  std::vector<std::string> load;  ///< task libraries for worker_program's --load
+  std::string worker_program{};
+  std::vector<std::string> load{};  ///< task libraries for worker_program's --load
   int retries = 3;
   /// A task that killed its worker this many times fails with TaskCrashed (see
   /// CoordinatorOptions::max_crashes).
@@ -41,18 +41,18 @@ struct LocalClusterOptions {
   bool log = false;     ///< the coordinator's and workers' log lines on stderr
   /// Runs in each worker before it registers (this-program workers only); a worker whose
   /// initializer throws exits with status 3.
-  std::optional<remote::PreparedCall> initializer;
+  std::optional<remote::PreparedCall> initializer{};
   /// Called (on the supervisor thread) when a worker exits, with its index and exit
   /// status (-N: killed by signal N); return false to not respawn it.
-  std::function<bool(unsigned index, int status)> on_worker_exit;
+  std::function<bool(unsigned index, int status)> on_worker_exit{};
   /// More addresses for the embedded coordinator besides its private socket (e.g.
   /// `tcp://0.0.0.0:7000`), where workers and clients on other hosts join. TCP needs `token`.
-  std::vector<std::string> listen;
-  std::string token;    ///< what TCP peers must prove they know (at least 32 bytes)
-  link::TlsOptions tls;  ///< TLS for TCP peers: cert and key, and ca for mutual TLS
+  std::vector<std::string> listen{};
+  std::string token{};    ///< what TCP peers must prove they know (at least 32 bytes)
+  link::TlsOptions tls{};  ///< TLS for TCP peers: cert and key, and ca for mutual TLS
   /// The embedded coordinator's journal (CoordinatorOptions::journal): a LocalCluster
   /// started again on the same file runs what an earlier one accepted and did not finish.
-  std::string journal;
+  std::string journal{};
   /// The embedded coordinator's object store limit in bytes
   /// (CoordinatorOptions::object_store_memory; 0: memory is the limit).
   std::uint64_t object_store_memory = 0;

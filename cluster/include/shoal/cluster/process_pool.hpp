@@ -32,7 +32,7 @@ struct ProcessPoolOptions {
   std::uint32_t max_tasks_per_child = 0;
   /// Runs in each worker before it takes tasks: a registered function and its arguments
   /// (Registry::global().prepare(&fn, args...)). If it throws, the pool is broken.
-  std::optional<remote::PreparedCall> initializer;
+  std::optional<remote::PreparedCall> initializer{};
 };
 
 class ProcessPoolExecutor {

@@ -26,18 +26,18 @@ namespace shoal::cluster {
 /// What to start and how. Only `program` is required.
 struct SpawnOptions {
   /// The file to execute. No PATH search: give an absolute or relative path.
-  std::string program;
+  std::string program{};
   /// The arguments, argv[0] included; empty means {program}.
-  std::vector<std::string> argv;
+  std::vector<std::string> argv{};
   /// Variables set in (or overriding those of) the child's environment, which is
   /// otherwise this process's `environ`.
-  std::vector<std::pair<std::string, std::string>> env;
+  std::vector<std::pair<std::string, std::string>> env{};
   /// Variables removed from the child's environment (applied before `env`).
-  std::vector<std::string> unset_env;
+  std::vector<std::string> unset_env{};
   /// fds[i] becomes fd 3+i in the child, whatever its number and its FD_CLOEXEC flag here.
   /// Every other descriptor from 3 up is closed in the child, as Python's close_fds=True,
   /// so a descriptor some library opened without O_CLOEXEC does not leak into workers.
-  std::vector<int> fds;
+  std::vector<int> fds{};
   /// Starts the child in a new session (setsid): no controlling terminal, and it is not
   /// in our process group, so a Ctrl-C at the terminal does not reach it. For daemons that
   /// outlive the caller (`shoal start`).
@@ -45,7 +45,7 @@ struct SpawnOptions {
   /// Empty: inherit ours. Else opened for the child: stdin read-only ("/dev/null" is
   /// fine); stdout and stderr appended to, created with mode 0644 when missing. The same
   /// path for both shares one open file.
-  std::string stdin_path, stdout_path, stderr_path;
+  std::string stdin_path{}, stdout_path{}, stderr_path{};
 };
 
 /// A started child process. Move-only; owns a pidfd (Linux 5.3+), so that signals never

@@ -21,9 +21,9 @@
 namespace shoal::link {
 
 struct TlsOptions {
-  std::string cert;  ///< PEM certificate (chain) this side presents
-  std::string key;   ///< its private key, PEM, in a file private to this user
-  std::string ca;    ///< PEM CA certificates the peer's certificate must chain to
+  std::string cert{};  ///< PEM certificate (chain) this side presents
+  std::string key{};   ///< its private key, PEM, in a file private to this user
+  std::string ca{};    ///< PEM CA certificates the peer's certificate must chain to
   /// Any of the three given: TLS on for TCP connections.
   [[nodiscard]] bool enabled() const noexcept { return !cert.empty() || !key.empty() || !ca.empty(); }
 };

@@ -56,7 +56,7 @@ using link::kMaxTimeoutMs;
 struct TaskOptions {
   /// Enforced by the worker from the task's start: the future fails with TimeoutError.
   /// More than 0, at most kMaxTimeoutMs.
-  std::optional<std::chrono::milliseconds> timeout;
+  std::optional<std::chrono::milliseconds> timeout{};
   /// Attempts after a worker loss, 0 to kMaxRetries; -1: the coordinator's default for
   /// the function (3).
   int retries = -1;
@@ -66,10 +66,10 @@ struct TaskOptions {
 
 struct ClientOptions {
   std::string name = "client";  ///< shown in the coordinator's logs
-  std::string token;            ///< shared secret for TCP coordinators
+  std::string token{};            ///< shared secret for TCP coordinators
   /// TLS to a TCP coordinator (ca, and cert and key for mutual TLS); empty fields are
   /// taken from SHOAL_TLS_CA, SHOAL_TLS_CERT, SHOAL_TLS_KEY. Unix sockets ignore it.
-  link::TlsOptions tls;
+  link::TlsOptions tls{};
   std::chrono::milliseconds connect_timeout{5000};
   /// A lost connection (the coordinator restarted, a network cut) is dialled again, with
   /// backoff (50 ms doubling to 2 s), for up to this long; the client then takes its
@@ -89,7 +89,7 @@ struct ClientOptions {
   /// The output of this client's running tasks as it comes (stream 1: stdout, 2: stderr;
   /// shoal.exec, this_task::write_output), called on the client's I/O thread, before the
   /// task's result. Empty: output is not wanted (it is then never kept anywhere).
-  std::function<void(std::uint64_t task, int stream, std::string_view data)> on_output;
+  std::function<void(std::uint64_t task, int stream, std::string_view data)> on_output{};
 };
 
 /// A worker, as `Client::workers()` reports it.
