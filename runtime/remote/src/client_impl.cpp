@@ -422,8 +422,10 @@ void ClientCore::Impl::accepted_moved() {
 
 void ClientCore::Impl::lost(const std::string& why) {
   std::vector<Promise<ClusterStatus>> statuses_lost;
+  bool by_user;
   {
     std::lock_guard lock(mu);
+    by_user = user_closed;
     if (!closed) {
       closed = true;
       closed_why = why;
@@ -446,7 +448,22 @@ void ClientCore::Impl::lost(const std::string& why) {
   }
   auto failing = std::move(pending);
   pending.clear();
-  for (auto& [id, p] : failing) p.state->try_set_exception(std::make_exception_ptr(CoordinatorLost(why)));
+  // A future nobody holds any more cannot be read: its failure is counted in one line
+  // below instead of one "exception never retrieved" each (Python logs nothing for a
+  // concurrent.futures future, and once per task for asyncio). One still held is reported
+  // once, when it goes unread, as any other.
+  std::size_t unheld = 0;
+  for (auto& [id, p] : failing) {
+    bool held = !p.state->sole_owner();
+    p.state->try_set_exception(std::make_exception_ptr(CoordinatorLost(why)));
+    if (!held) {
+      (void)p.state->exception_ptr();  // marks it seen
+      ++unheld;
+    }
+  }
+  if (unheld > 0 && !by_user)  // the user who closed it knows
+    std::fprintf(stderr, "shoal: %zu remote task(s) whose futures were dropped did not finish: %s\n", unheld,
+                 why.c_str());
   for (auto& p : statuses_lost) p.set_exception(std::make_exception_ptr(CoordinatorLost(why)));
   if (conn) conn->close(why);
 }

@@ -15,6 +15,8 @@ class RefCounted {
   RefCounted& operator=(const RefCounted&) = delete;
 
   void add_ref() const noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  /// True when the caller's reference is the only one (nobody else can reach the object).
+  [[nodiscard]] bool sole_owner() const noexcept { return refs_.load(std::memory_order_acquire) == 1; }
   void release() const noexcept {
     // acq_rel: the last owner must see every write the others made before releasing.
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
