@@ -460,6 +460,7 @@ void Engine::finish_stop() {
   if (tick) tick->cancel();
   if (held_timer) held_timer->cancel();
   away.clear();  // their timers end with them
+  cancel_graces.clear();
   auto unfinished = tasks.select([](const TaskRecord& t) { return !is_finished(t.state); });
   if (!journal)
     for (auto id : unfinished) finish(id, TaskState::CANCELLED);

@@ -57,6 +57,7 @@ struct Peer final : link::ConnectionHandler {
   std::uint32_t pid = 0;
   std::uint64_t accepted_ns = 0;  // when the connection came (its hello is due within hello_timeout)
   bool refused = false;           // its hello was refused: the answer waits out the penalty
+  std::unique_ptr<asio::steady_timer> penalty;  // when the refusal is answered
   bool closed_by_us = false;      // close_peer() ended it (a heartbeat timeout, bad input)
   bool challenged = false;        // a TCP peer sent its hello; its proof of the token is due
   std::uint64_t resume = 0;       // a client's hello: the id of the connection it takes over
@@ -118,6 +119,9 @@ struct Engine : std::enable_shared_from_this<Engine> {
   // Clients whose connection ended without a goodbye: their tasks wait client_grace for
   // them to reconnect (Hello.resumePeerId) before they are cancelled.
   std::unordered_map<std::uint64_t, std::unique_ptr<asio::steady_timer>> away;
+  // Plain cancels of running tasks: opt.cancel_grace for the worker to stop them (by task
+  // id). Owned here so that a stop ends them: a pending one would hold the executor.
+  std::unordered_map<std::uint64_t, std::unique_ptr<asio::steady_timer>> cancel_graces;
   // Admission (opt.max_queued, opt.max_queued_bytes): unfinished tasks per submitter, in
   // all, and the clients not read meanwhile.
   struct Load {

@@ -115,9 +115,11 @@ void Engine::refuse(Peer& p, const link::HelloCheck& check) {
   auto& r = refusals[p.conn->peer_address()];
   auto now = steady_ns();
   r.answer_at = std::max(now, r.answer_at) + ns(opt.auth_penalty);
-  auto timer = std::make_shared<asio::steady_timer>(ex, std::chrono::nanoseconds(r.answer_at - now));
-  timer->async_wait([self = shared_from_this(), conn = p.conn, check, timer](std::error_code) {
-    if (conn->closed()) return;
+  // Owned by the peer: a stop (which closes every connection) ends it at once, instead of
+  // the io_context running on until the penalty is over.
+  p.penalty = std::make_unique<asio::steady_timer>(ex, std::chrono::nanoseconds(r.answer_at - now));
+  p.penalty->async_wait([conn = p.conn, check](std::error_code ec) {
+    if (ec || conn->closed()) return;
     link::send_error(*conn, check.code, check.message, true);
     conn->close(check.reason);
   });

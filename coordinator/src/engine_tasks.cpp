@@ -404,14 +404,18 @@ void Engine::on_cancel(std::uint64_t id, bool force) {
   }
   // Forced: it ends when its worker says so, or with its worker (which exits if the task
   // will not stop): never reported ended while it runs.
-  if (t->force_cancel || upgrade) return;
+  if (t->force_cancel || upgrade || stopped) return;
   // A plain task that never looks at its stop token: give up waiting after a grace.
-  auto timer = std::make_shared<asio::steady_timer>(ex, opt.cancel_grace);
-  timer->async_wait([self = shared_from_this(), id, timer](std::error_code ec) {
+  auto timer = std::make_unique<asio::steady_timer>(ex, opt.cancel_grace);
+  timer->async_wait([weak = weak_from_this(), id](std::error_code ec) {
+    auto self = weak.lock();
+    if (ec || !self) return;
+    self->cancel_graces.erase(id);
     auto* t = self->tasks.find(id);
-    if (!ec && t && t->state == TaskState::RUNNING && t->cancel_requested && !t->force_cancel)
+    if (t && t->state == TaskState::RUNNING && t->cancel_requested && !t->force_cancel)
       self->finish(id, TaskState::CANCELLED);
   });
+  cancel_graces[id] = std::move(timer);
 }
 
 void Engine::on_release(Peer& p, schema::Release::Reader r) {

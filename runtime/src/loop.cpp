@@ -17,7 +17,7 @@ namespace detail {
 Loop* running_loop() noexcept { return t_running; }
 
 void report_callback_exception(std::exception_ptr e) noexcept {
-  std::fprintf(stderr, "shoal: exception in a callback (ignored): %s\n", describe(e).c_str());
+  std::fprintf(stderr, "shoal: exception in a done-callback or a scheduled callback (ignored): %s\n", describe(e).c_str());
 }
 
 void report_unretrieved(const std::string& task_name, std::exception_ptr e) noexcept {

@@ -69,7 +69,7 @@ TEST_CASE("test_handle_cancel: a timer cancelled before it is due never runs", "
   shoal::test::run(body());
 }
 
-TEST_CASE("call_at runs at a steady_clock time point; a negative delay runs at once", "[core][loop][call_later]") {
+TEST_CASE("call_at runs at a steady_clock time point, and a negative delay runs at once", "[core][loop][call_later]") {
   auto body = []() -> shoal::Coro<void> {
     auto& loop = shoal::get_running_loop();
     auto when = Clock::now() + 15ms;
