@@ -50,6 +50,8 @@ std::string describe(const std::exception_ptr& e) {
   try {
     std::rethrow_exception(e);
   } catch (const std::exception& ex) {
+    if (const auto* o = dynamic_cast<const ErrorOrigin*>(&ex))
+      return o->origin_type() + ": " + ex.what() + " (" + o->origin_place() + ")";
     return demangle(typeid(ex).name()) + ": " + ex.what();
   } catch (...) {
     return "unknown exception (not derived from std::exception)";

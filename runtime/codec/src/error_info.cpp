@@ -53,7 +53,7 @@ RemoteErrorInfo describe_error(const std::exception_ptr& e, std::string function
     } else {
       std::rethrow_exception(e);
     }
-  } catch (const RemoteError& re) {
+  } catch (const RemoteOrigin& re) {
     return re.info();  // where it first happened
   } catch (const Error& ex) {
     info.type_name = demangle(typeid(ex).name());
@@ -83,19 +83,14 @@ void rethrow(RemoteErrorInfo info) { throw RemoteError(std::move(info)); }
 
 namespace shoal {
 
-namespace {
-
-std::string remote_message(const codec::RemoteErrorInfo& i) {
-  std::string out = (i.function.empty() ? std::string("a remote task") : i.function) + " raised " + i.type_name +
-                    ": " + i.message + " (";
-  if (i.task_id) out += "task " + std::to_string(i.task_id) + " ";
-  out += "on " + (i.host.empty() ? std::string("an unknown host") : i.host) + ", pid " + std::to_string(i.pid) + ")";
+std::string RemoteOrigin::origin_place() const {
+  const auto& i = info_;
+  std::string out = i.function.empty() ? std::string("a remote task") : i.function;
+  if (i.task_id) out += ", task " + std::to_string(i.task_id);
+  out += " on " + (i.host.empty() ? std::string("an unknown host") : i.host) + ", pid " + std::to_string(i.pid);
   return out;
 }
 
-}  // namespace
-
-RemoteError::RemoteError(codec::RemoteErrorInfo info)
-    : Error(remote_message(info), info.kind), info_(std::move(info)) {}
+RemoteError::RemoteError(codec::RemoteErrorInfo info) : Error(info.message, info.kind), RemoteOrigin(std::move(info)) {}
 
 }  // namespace shoal

@@ -7,11 +7,15 @@ namespace shoal::remote {
 
 namespace {
 
-using Maker = std::exception_ptr (*)(const std::string&);
+// A maker registered by the user builds from the message only; shoal's own types are
+// rebuilt as Remote<E>, which keeps where they happened.
+using UserMaker = std::exception_ptr (*)(const std::string&);
+using Maker = std::exception_ptr (*)(const codec::RemoteErrorInfo&);
 
 struct ExceptionTable {
   std::mutex mu;
   std::map<std::string, Maker, std::less<>> makers;
+  std::map<std::string, UserMaker, std::less<>> user_makers;
   ExceptionTable() {
     add<CancelledError>("shoal::CancelledError");
     add<TimeoutError>("shoal::TimeoutError");
@@ -27,7 +31,7 @@ struct ExceptionTable {
   }
   template <typename E>
   void add(const char* name) {
-    makers[name] = +[](const std::string& m) { return std::make_exception_ptr(E(m)); };
+    makers[name] = +[](const codec::RemoteErrorInfo& i) { return std::make_exception_ptr(Remote<E>(E(i.message), i)); };
   }
 };
 
@@ -41,6 +45,14 @@ ExceptionTable& exceptions() {
 void register_remote_exception(std::string type_name, std::exception_ptr (*make)(const std::string& message)) {
   auto& t = exceptions();
   std::lock_guard lock(t.mu);
+  t.makers.erase(type_name);
+  t.user_makers[std::move(type_name)] = make;
+}
+
+void register_remote_exception(std::string type_name, Maker make) {
+  auto& t = exceptions();
+  std::lock_guard lock(t.mu);
+  t.user_makers.erase(type_name);
   t.makers[std::move(type_name)] = make;
 }
 
@@ -53,24 +65,21 @@ std::exception_ptr make_remote_exception(const codec::RemoteErrorInfo& info) {
     if (at != std::string::npos && end != std::string::npos) asked = info.message.substr(at + 8, end - at - 8);
     std::string fn = info.function;
     if (auto q = info.message.find('\''); fn.empty() && q == 0) fn = info.message.substr(1, info.message.find('\'', 1) - 1);
-    return std::make_exception_ptr(NotRegistered(fn, asked));
+    return std::make_exception_ptr(Remote<NotRegistered>(NotRegistered(fn, asked), info));
   }
   Maker make = nullptr;
+  UserMaker user_make = nullptr;
   {
     auto& t = exceptions();
     std::lock_guard lock(t.mu);
     if (auto it = t.makers.find(info.type_name); it != t.makers.end()) make = it->second;
+    if (auto it = t.user_makers.find(info.type_name); it != t.user_makers.end()) user_make = it->second;
   }
-  if (!make) return std::make_exception_ptr(RemoteError(info));
-  std::string where;
-  if (info.task_id || !info.host.empty()) {
-    where = " (";
-    if (!info.function.empty()) where += info.function + ", ";
-    where += "task " + std::to_string(info.task_id);
-    if (!info.host.empty()) where += " on " + info.host + ", pid " + std::to_string(info.pid);
-    where += ")";
-  }
-  return make(info.message + where);
+  // what() is the original message, as Python's concurrent.futures re-raises it; where it
+  // ran is the exception's remote_origin() (shoal::describe() prints both).
+  if (make) return make(info);
+  if (user_make) return user_make(info.message);
+  return std::make_exception_ptr(RemoteError(info));
 }
 
 }  // namespace shoal::remote

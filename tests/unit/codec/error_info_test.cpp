@@ -44,13 +44,16 @@ TEST_CASE("standard and foreign exceptions are described too", "[codec][error_in
   CHECK(timeout.kind == shoal::ErrorKind::timeout);
 }
 
-TEST_CASE("rethrow raises a RemoteError that says what failed, where, and keeps the kind", "[codec][error_info]") {
+TEST_CASE("rethrow raises a RemoteError whose what() is the original message and whose info says where", "[codec][error_info]") {
   codec::RemoteErrorInfo info{"std::runtime_error", "boom", "load", "host-a", 4242, 7, shoal::ErrorKind::disconnected};
   try {
     codec::rethrow(info);
     FAIL("rethrow returned");
   } catch (const shoal::RemoteError& e) {
-    CHECK(std::string(e.what()) == "load raised std::runtime_error: boom (task 7 on host-a, pid 4242)");
+    // Python's concurrent.futures re-raises the original message (issue 15).
+    CHECK(std::string(e.what()) == "boom");
+    CHECK(e.origin_place() == "load, task 7 on host-a, pid 4242");
+    CHECK(shoal::describe(std::current_exception()) == "std::runtime_error: boom (load, task 7 on host-a, pid 4242)");
     CHECK(e.info() == info);
     CHECK(e.remote_type() == "std::runtime_error");
     CHECK(e.kind() == shoal::ErrorKind::disconnected);

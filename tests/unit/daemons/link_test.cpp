@@ -86,8 +86,22 @@ TEST_CASE("remote errors come back as their own type where shoal knows it", "[li
   info.task_id = 12;
   info.host = "h";
   info.pid = 42;
-  CHECK_THROWS_WITH(std::rethrow_exception(shoal::remote::make_remote_exception(info)),
-                    "n must be >= 0 (fib, task 12 on h, pid 42)");
+  // what() is the original message (Python's concurrent.futures); where it ran is the
+  // exception's remote_origin(), and describe() prints both (issue 15).
+  CHECK_THROWS_WITH(std::rethrow_exception(shoal::remote::make_remote_exception(info)), "n must be >= 0");
+  try {
+    std::rethrow_exception(shoal::remote::make_remote_exception(info));
+  } catch (const shoal::ValueError& e) {
+    const auto* origin = shoal::remote_origin(e);
+    REQUIRE(origin);
+    CHECK(origin->function == "fib");
+    CHECK(origin->task_id == 12);
+    CHECK(origin->host == "h");
+    CHECK(origin->pid == 42);
+  }
+  CHECK(shoal::describe(shoal::remote::make_remote_exception(info)) ==
+        "shoal::ValueError: n must be >= 0 (fib, task 12 on h, pid 42)");
+  CHECK(shoal::remote_origin(shoal::ValueError("local")) == nullptr);
   CHECK_THROWS_AS(std::rethrow_exception(shoal::remote::make_remote_exception(info)), shoal::ValueError);
 
   info.type_name = "my::Oops";

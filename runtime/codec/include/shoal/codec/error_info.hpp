@@ -49,18 +49,45 @@ SHOAL_FIELDS(RemoteErrorInfo, type_name, message, function, host, pid, task_id, 
 
 namespace shoal {
 
-/// A task failed in another process. what() reads "fib raised shoal::ValueError: n must be
-/// >= 0 (task 12 on host-a, pid 4242)"; info() has each part; kind() is the remote one.
-class RemoteError : public Error {
+/// What an exception raised in another process knows of its origin: the type, message,
+/// function, host, pid and task it had there. Every exception a remote task's future
+/// throws carries one (remote_origin() finds it); its what() stays the original message,
+/// as in Python's concurrent.futures.
+class RemoteOrigin : public ErrorOrigin {
  public:
-  explicit RemoteError(codec::RemoteErrorInfo info);
+  explicit RemoteOrigin(codec::RemoteErrorInfo info) noexcept : info_(std::move(info)) {}
+  virtual ~RemoteOrigin() = default;
   [[nodiscard]] const codec::RemoteErrorInfo& info() const noexcept { return info_; }
   /// The remote exception's type name ("std::out_of_range").
   [[nodiscard]] const std::string& remote_type() const noexcept { return info_.type_name; }
+  [[nodiscard]] std::string origin_type() const override { return info_.type_name; }
+  [[nodiscard]] std::string origin_place() const override;
 
  private:
   codec::RemoteErrorInfo info_;
 };
+
+/// A task failed in another process with an exception type this process cannot rebuild
+/// (shoal's own types come back as themselves). what() is the remote what(); info() has
+/// the type name and where it happened; kind() is the remote one.
+class RemoteError : public Error, public RemoteOrigin {
+ public:
+  explicit RemoteError(codec::RemoteErrorInfo info);
+};
+
+/// A shoal error type `E` rebuilt from another process: catch it as `E` (or Error, or
+/// std::exception); remote_origin() gives where it happened.
+template <typename E>
+class Remote final : public E, public RemoteOrigin {
+ public:
+  Remote(E e, codec::RemoteErrorInfo info) : E(std::move(e)), RemoteOrigin(std::move(info)) {}
+};
+
+/// Where `e` happened when it was raised in another process; null for a local exception.
+[[nodiscard]] inline const codec::RemoteErrorInfo* remote_origin(const std::exception& e) noexcept {
+  const auto* o = dynamic_cast<const RemoteOrigin*>(&e);
+  return o ? &o->info() : nullptr;
+}
 
 namespace codec {
 /// Throws the RemoteError for `info`.

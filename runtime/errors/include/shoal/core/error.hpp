@@ -161,7 +161,23 @@ class ExceptionGroup : public Error {
 /// Asio operation throws when the task awaiting it is cancelled).
 [[nodiscard]] bool is_cancellation(const std::exception_ptr& e) noexcept;
 
-/// A one-line description of an exception: its type (for shoal and std errors) and what().
+/// Implemented by exceptions raised in another process and rebuilt here (shoal::RemoteError,
+/// and shoal's own error types as a remote task's future throws them): their what() is the
+/// original message, and this says what they were and where they happened.
+class ErrorOrigin {
+ public:
+  /// The exception's type where it was raised ("shoal::ValueError", "std::out_of_range").
+  [[nodiscard]] virtual std::string origin_type() const = 0;
+  /// Where it was raised: "fib, task 12 on host-a, pid 4242".
+  [[nodiscard]] virtual std::string origin_place() const = 0;
+
+ protected:
+  ~ErrorOrigin() = default;
+};
+
+/// A one-line description of an exception: its type (for shoal and std errors) and what(),
+/// and for one raised in another process, where ("shoal::ValueError: n < 0 (fib, task 12
+/// on host-a, pid 4242)").
 [[nodiscard]] std::string describe(const std::exception_ptr& e);
 
 }  // namespace shoal

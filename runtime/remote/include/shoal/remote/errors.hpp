@@ -72,17 +72,23 @@ namespace shoal::remote {
 
 /// The exception for a remote failure: the original type where shoal knows it
 /// (CancelledError, TimeoutError, TypeMismatch, NotRegistered, WorkerLost, TaskCrashed,
-/// DependencyFailed, ValueError, or a type given to register_remote_exception), else
-/// RemoteError. The message keeps where it happened.
+/// DependencyFailed, ValueError, or a type given to register_remote_exception) as a
+/// Remote<E>, else RemoteError. what() is the original message; remote_origin(e) tells
+/// where it happened (function, task, host, pid).
 [[nodiscard]] std::exception_ptr make_remote_exception(const codec::RemoteErrorInfo& info);
 
 /// Makes a RemoteError of the C++ type named `type_name` (as demangled, "my::Oops") be
-/// rethrown by clients as `make(message)`.
+/// rethrown by clients as `make(message)` (which knows nothing of where it happened).
 void register_remote_exception(std::string type_name, std::exception_ptr (*make)(const std::string& message));
+/// The same with the origin kept: a failure of type `type_name` is thrown as Remote<E>,
+/// built from the message.
+void register_remote_exception(std::string type_name,
+                               std::exception_ptr (*make)(const codec::RemoteErrorInfo& info));
 template <typename E>
 void register_remote_exception(std::string type_name) {
-  register_remote_exception(std::move(type_name),
-                            +[](const std::string& m) { return std::make_exception_ptr(E(m)); });
+  register_remote_exception(std::move(type_name), +[](const codec::RemoteErrorInfo& i) {
+    return std::make_exception_ptr(Remote<E>(E(i.message), i));
+  });
 }
 
 }  // namespace shoal::remote
