@@ -1,6 +1,6 @@
 // `shoal run JOB.toml`: every task of the job submitted at once, in topological order,
 // with its dependencies as RawCall::deps (the coordinator holds dependents until their
-// dependencies are done, and fails them with DependencyFailed when one fails); progress
+// dependencies are done, and fails them with the failed one's error); progress
 // while it runs, a summary at the end. With no cluster to talk to, an embedded
 // LocalCluster runs the job and is stopped afterwards.
 
@@ -47,11 +47,16 @@ struct Events {
   }
 };
 
-bool is_dependency_failure(const std::exception_ptr& e) {
+// Task `id` did not fail itself: a dependency did (its own error, raised in another task,
+// as Dask and Ray report it), or was cancelled (DependencyFailed).
+bool is_dependency_failure(const std::exception_ptr& e, std::uint64_t id) {
   try {
     std::rethrow_exception(e);
   } catch (const DependencyFailed&) {
     return true;
+  } catch (const std::exception& x) {
+    const auto* origin = remote_origin(x);
+    return origin && origin->task_id != 0 && origin->task_id != id;
   } catch (...) {
     return false;
   }
@@ -163,7 +168,7 @@ int cmd_run(const Globals& g, const RunOptions& o) {
     progress.update(run, task);
     for (auto t : also) progress.update(run, t);
   };
-  std::set<std::size_t> held;  // DependencyFailed whose cause is not reported yet
+  std::set<std::size_t> held;  // failed through a dependency whose failure is not reported yet
 
   std::string lost_coordinator;  // set when a future failed because the coordinator went away
   while (!run.finished() && !interrupts().interrupted()) {
@@ -176,7 +181,7 @@ int cmd_run(const Globals& g, const RunOptions& o) {
         if (e && is_cancellation(e)) {
           auto also = run.on_cancelled(i);
           report(i, also);
-        } else if (e && is_dependency_failure(e)) {
+        } else if (e && is_dependency_failure(e, ids[i])) {
           held.insert(i);
         } else {
           // Who ran it: one status lookup (the coordinator keeps the task while we hold it).
@@ -212,7 +217,7 @@ int cmd_run(const Globals& g, const RunOptions& o) {
         report(i, {});
       }
     }
-    // A dependent's DependencyFailed may arrive before its cause is reported: it waits
+    // A dependent's failure may arrive before its cause is reported: it waits
     // for the cause's cascade, unless nothing else can mark it.
     for (auto it = held.begin(); it != held.end();) {
       if (is_terminal(run.status(*it).state)) {

@@ -87,8 +87,7 @@ void Engine::open_journal() {
     auto problem = tasks.link_dependencies(*t);
     if (problem) {
       t->state = TaskState::WAITING;
-      fail(id, "shoal::DependencyFailed", "task " + std::to_string(problem->first) + ", a dependency, " + problem->second,
-           ErrorKind::failed);
+      finish(id, TaskState::FAILED, {}, std::move(problem->error));
       continue;
     }
     t->state = t->unresolved > 0 ? TaskState::WAITING : TaskState::QUEUED;

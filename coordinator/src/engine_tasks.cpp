@@ -256,8 +256,7 @@ void Engine::on_submit(Peer& p, schema::Submit::Reader s, const proto::FrameOwne
   }
   if (problem) {
     t.state = TaskState::WAITING;
-    return fail(id, "shoal::DependencyFailed",
-                "task " + std::to_string(problem->first) + ", a dependency, " + problem->second, ErrorKind::failed);
+    return finish(id, TaskState::FAILED, {}, std::move(problem->error));
   }
   if (journal) journal_accept(t);
   count_in(t);

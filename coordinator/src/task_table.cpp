@@ -41,18 +41,26 @@ std::string failure_of(const TaskRecord& t) {
 }
 }  // namespace
 
-std::optional<std::pair<std::uint64_t, std::string>> TaskTable::link_dependencies(TaskRecord& t) {
-  std::optional<std::pair<std::uint64_t, std::string>> problem;
+codec::RemoteErrorInfo TaskTable::dependency_error(const TaskRecord& t, std::uint64_t dep_id, const TaskRecord* dep,
+                                                   const std::string& why) const {
+  if (dep && dep->state == TaskState::FAILED && dep->error) return *dep->error;
+  std::string named = "task " + std::to_string(dep_id) + (dep ? " (" + functions_[dep->fn].name + ")" : "");
+  return task_error(functions_, t, "shoal::DependencyFailed", named + ", a dependency, " + why, ErrorKind::failed);
+}
+
+std::optional<DependencyProblem> TaskTable::link_dependencies(TaskRecord& t) {
+  std::optional<DependencyProblem> problem;
   for (auto dep : t.deps()) {
     auto* d = find(dep);
     if (!d) {
-      problem = {dep, "is unknown to the coordinator (never submitted, or its result was released)"};
+      problem = DependencyProblem{
+          dep, dependency_error(t, dep, nullptr, "is unknown to the coordinator (never submitted, or its result was released)")};
       break;
     }
     ++d->holders;
     if (d->state == TaskState::DONE) continue;
     if (is_finished(d->state)) {
-      if (!problem) problem = {dep, failure_of(*d)};
+      if (!problem) problem = DependencyProblem{dep, dependency_error(t, dep, d, failure_of(*d))};
       continue;
     }
     d->mut().dependents.push_back(t.id);
@@ -84,6 +92,9 @@ void TaskTable::finish(std::uint64_t id, TaskState state, Bytes value, std::opti
   }
   std::string why = state == TaskState::DONE ? "" : failure_of(*t);
   std::string dep_fn = functions_[t->fn].name;
+  // Copied: finishing a dependent below may move `t` (see dependency_error).
+  std::optional<codec::RemoteErrorInfo> original;
+  if (state == TaskState::FAILED && t->error) original = *t->error;
   for (auto d : dependents) {
     auto* dt = find(d);
     if (!dt || dt->state != TaskState::WAITING) continue;
@@ -93,8 +104,10 @@ void TaskTable::finish(std::uint64_t id, TaskState state, Bytes value, std::opti
         out.ready.push_back(d);
       }
     } else {
-      auto info = task_error(functions_, *dt, "shoal::DependencyFailed",
-                             "task " + std::to_string(id) + " (" + dep_fn + "), a dependency, " + why, ErrorKind::failed);
+      auto info = original ? *original
+                           : task_error(functions_, *dt, "shoal::DependencyFailed",
+                                        "task " + std::to_string(id) + " (" + dep_fn + "), a dependency, " + why,
+                                        ErrorKind::failed);
       finish(d, TaskState::FAILED, {}, std::move(info), wall_ns, steady_ns, out);
     }
   }

@@ -92,6 +92,12 @@ struct TaskRecord {
   }       // recovered with its submitter away: kept as if detached until it returns
 };
 
+/// Why a task cannot run: a dependency that did not succeed, and the error the task fails with.
+struct DependencyProblem {
+  std::uint64_t dep = 0;
+  codec::RemoteErrorInfo error;
+};
+
 /// An error record for task `t`, raised here, on the coordinator.
 [[nodiscard]] codec::RemoteErrorInfo task_error(const FunctionTable& fns, const TaskRecord& t, std::string type,
                                                 std::string message, ErrorKind kind);
@@ -111,7 +117,13 @@ class TaskTable {
   /// for `t`, and unfinished ones will tell `t`. Returns the first dependency that can
   /// never be satisfied (unknown, failed, cancelled) with why, else nullopt; `t.unresolved`
   /// counts the ones still running.
-  std::optional<std::pair<std::uint64_t, std::string>> link_dependencies(TaskRecord& t);
+  std::optional<DependencyProblem> link_dependencies(TaskRecord& t);
+  /// What a task fails with when its dependency `dep` (null: unknown) did not succeed: the
+  /// dependency's own error, type and message as it was raised, as Dask and Ray raise it
+  /// (its task_id and function name the dependency, so where it came from stays
+  /// visible); DependencyFailed naming the dependency when it has none (cancelled, unknown).
+  [[nodiscard]] codec::RemoteErrorInfo dependency_error(const TaskRecord& t, std::uint64_t dep_id,
+                                                        const TaskRecord* dep, const std::string& why) const;
 
   /// What finish() changed.
   struct Finished {

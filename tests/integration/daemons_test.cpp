@@ -76,17 +76,24 @@ TEST_CASE("dependencies through futures: chain, diamond, inlined, failing", "[in
     REQUIRE(a.result(10s) == 5);
     CHECK(client.submit<Int2>("add", a, 1).result(10s) == 6);
   }
-  SECTION("a failing dependency fails its dependents two levels down with DependencyFailed") {
+  SECTION("a failing dependency fails its dependents two levels down with its own error") {
+    // As Dask and Ray: the dependents raise the original type and message; the origin
+    // names the task where it was raised (issue 15).
     auto bad = client.submit<std::int64_t(std::string)>("fail", std::string("boom"));
     auto mid = client.submit<Int1>("square", bad);
     auto top = client.submit<Int2>("add", mid, 1);
     CHECK_THROWS_AS(bad.result(10s), shoal::ValueError);
-    CHECK_THROWS_AS(mid.result(10s), shoal::DependencyFailed);
+    CHECK_THROWS_AS(mid.result(10s), shoal::ValueError);
     try {
       (void)top.result(10s);
       FAIL("no exception");
-    } catch (const shoal::DependencyFailed& e) {
-      CHECK(std::string(e.what()).find("a dependency") != std::string::npos);
+    } catch (const shoal::ValueError& e) {
+      CHECK(std::string(e.what()) == "boom");
+      const auto* origin = shoal::remote_origin(e);
+      REQUIRE(origin);
+      CHECK(origin->task_id == shoal::Client::task_id(bad));
+      CHECK(origin->task_id != shoal::Client::task_id(top));
+      CHECK(origin->function == "fail");
     }
   }
 }

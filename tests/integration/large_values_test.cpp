@@ -206,7 +206,7 @@ TEST_CASE("a full object store refuses a put with ObjectStoreFull, and takes it 
   CHECK_THROWS_WITH(second.get(), Contains("--object-store-memory 100 MiB"));
   // A task given the refused object fails with it; the worker and the store go on.
   using Size = std::int64_t(shoal::Bytes, std::int64_t);
-  CHECK_THROWS_AS(client.submit<Size>("hold_bytes_ms", second, 0).result(30s), shoal::DependencyFailed);
+  CHECK_THROWS_AS(client.submit<Size>("hold_bytes_ms", second, 0).result(30s), shoal::ObjectStoreFull);
   CHECK(client.submit<Size>("hold_bytes_ms", first, 0).result(30s) == 64 * MiB);
   first = {};
   second = {};

@@ -24,8 +24,9 @@ TEST_CASE("finishing a task makes a dependent ready only when its last dependenc
   CHECK(c.tasks.done_count() == 2);
 }
 
-TEST_CASE("a failed task fails its waiting dependents transitively with DependencyFailed naming it",
-          "[coordinator][task_table]") {
+// Issue 15: as Dask and Ray do, a dependent raises its dependency's original error (type
+// and message); its task_id and function name the task where it was raised.
+TEST_CASE("a failed task fails its waiting dependents transitively with its own error", "[coordinator][task_table]") {
   Tables c;
   auto f = c.fn("load");
   c.task(1, f);
@@ -37,9 +38,9 @@ TEST_CASE("a failed task fails its waiting dependents transitively with Dependen
   const auto* two = c.tasks.find(2);
   REQUIRE(two->error);
   CHECK(two->state == TaskState::FAILED);
-  CHECK(two->error->type_name == "shoal::DependencyFailed");
-  CHECK_THAT(two->error->message, Contains("task 1 (load), a dependency, failed: boom"));
-  CHECK_THAT(c.tasks.find(3)->error->message, Contains("task 2 (load), a dependency"));
+  CHECK(*two->error == *c.tasks.find(1)->error);
+  CHECK(two->error->message == "boom");
+  CHECK(*c.tasks.find(3)->error == *c.tasks.find(1)->error);
   CHECK(c.tasks.failed_count() == 3);
 }
 
@@ -60,8 +61,10 @@ TEST_CASE("link_dependencies names an unknown or already failed dependency", "[c
   orphan.mut().deps = {99};
   auto unknown = c.tasks.link_dependencies(orphan);
   REQUIRE(unknown);
-  CHECK(unknown->first == 99);
-  CHECK_THAT(unknown->second, Contains("unknown to the coordinator"));
+  CHECK(unknown->dep == 99);
+  CHECK(unknown->error.type_name == "shoal::DependencyFailed");
+  CHECK_THAT(unknown->error.message, Contains("task 99, a dependency, is unknown to the coordinator"));
+  CHECK(unknown->error.task_id == 7);
 
   c.task(1, f);
   c.finish(1, TaskState::FAILED);
@@ -69,8 +72,8 @@ TEST_CASE("link_dependencies names an unknown or already failed dependency", "[c
   late.mut().deps = {1};
   auto failed = c.tasks.link_dependencies(late);
   REQUIRE(failed);
-  CHECK(failed->first == 1);
-  CHECK_THAT(failed->second, Contains("failed: boom"));
+  CHECK(failed->dep == 1);
+  CHECK(failed->error == *c.tasks.find(1)->error);  // the dependency's own error
 }
 
 TEST_CASE("a result is held while a dependent needs it, and collectable once released and unheld",

@@ -43,8 +43,10 @@ class Overloaded : public Error {
   explicit Overloaded(const std::string& what) : Error(what, ErrorKind::overloaded) {}
 };
 
-/// A task was not run because one of its dependencies failed or was cancelled: the
-/// message names the dependency and its error.
+/// A task was not run because one of its dependencies was cancelled or is unknown (the
+/// message names it). A dependency that failed makes its dependents raise its own error
+/// instead, type and message, as Dask and Ray do: remote_origin(e)->task_id is then the
+/// dependency's task.
 class DependencyFailed : public Error {
  public:
   explicit DependencyFailed(const std::string& what) : Error(what, ErrorKind::failed) {}
