@@ -47,16 +47,18 @@ struct Events {
   }
 };
 
-// Task `id` did not fail itself: a dependency did (its own error, raised in another task,
-// as Dask and Ray report it), or was cancelled (DependencyFailed).
-bool is_dependency_failure(const std::exception_ptr& e, std::uint64_t id) {
+// The task did not fail itself: one of `upstream` (the ids of the tasks it depends on,
+// directly or not) did, and it raises that task's own error, as Dask and Ray report it; or
+// a dependency was cancelled (DependencyFailed). An error raised elsewhere that the task
+// passed on itself (a nested remote call it made) is its own failure.
+bool is_dependency_failure(const std::exception_ptr& e, const std::set<std::uint64_t>& upstream) {
   try {
     std::rethrow_exception(e);
   } catch (const DependencyFailed&) {
     return true;
   } catch (const std::exception& x) {
     const auto* origin = remote_origin(x);
-    return origin && origin->task_id != 0 && origin->task_id != id;
+    return origin && upstream.contains(origin->task_id);
   } catch (...) {
     return false;
   }
@@ -136,7 +138,9 @@ int cmd_run(const Globals& g, const RunOptions& o) {
   std::vector<std::uint64_t> ids(job.tasks.size(), 0);
   std::vector<Future<Bytes>> futures(job.tasks.size());
   std::map<std::size_t, Future<ClusterStatus>> lookups;
+  std::vector<std::vector<std::size_t>> deps_of(job.tasks.size());  // each task's direct dependencies
   for (const auto& s : run.submittable_all()) {
+    deps_of[s.task] = s.deps;
     const auto& t = job.tasks[s.task];
     const auto& entry = functions.at(t.function);
     RawCall call;
@@ -169,6 +173,20 @@ int cmd_run(const Globals& g, const RunOptions& o) {
     for (auto t : also) progress.update(run, t);
   };
   std::set<std::size_t> held;  // failed through a dependency whose failure is not reported yet
+  // The ids of the tasks task i depends on, directly or not (its failure may be theirs).
+  auto upstream_ids = [&](std::size_t i) {
+    std::set<std::uint64_t> out;
+    std::vector<std::size_t> todo = deps_of[i];
+    std::set<std::size_t> seen;
+    while (!todo.empty()) {
+      auto d = todo.back();
+      todo.pop_back();
+      if (!seen.insert(d).second) continue;
+      out.insert(ids[d]);
+      todo.insert(todo.end(), deps_of[d].begin(), deps_of[d].end());
+    }
+    return out;
+  };
 
   std::string lost_coordinator;  // set when a future failed because the coordinator went away
   while (!run.finished() && !interrupts().interrupted()) {
@@ -181,7 +199,7 @@ int cmd_run(const Globals& g, const RunOptions& o) {
         if (e && is_cancellation(e)) {
           auto also = run.on_cancelled(i);
           report(i, also);
-        } else if (e && is_dependency_failure(e, ids[i])) {
+        } else if (e && is_dependency_failure(e, upstream_ids(i))) {
           held.insert(i);
         } else {
           // Who ran it: one status lookup (the coordinator keeps the task while we hold it).

@@ -21,8 +21,12 @@ void report_callback_exception(std::exception_ptr e) noexcept {
 }
 
 void report_unretrieved(const std::string& task_name, std::exception_ptr e) noexcept {
-  std::fprintf(stderr, "shoal: exception never retrieved from task '%s': %s\n", task_name.c_str(),
-               describe(e).c_str());
+  try {
+    std::fprintf(stderr, "shoal: exception never retrieved from task '%s': %s\n", task_name.c_str(),
+                 describe(e).c_str());
+  } catch (...) {
+    std::fprintf(stderr, "shoal: exception never retrieved from task '%s'\n", task_name.c_str());
+  }
 }
 
 void register_task(TaskCore* t) noexcept {

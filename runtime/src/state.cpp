@@ -121,7 +121,14 @@ struct PostedCallback {
 };
 }  // namespace
 
-void post_callback_to(const Executor& ex, Callback* cb) { asio::post(ex, PostedCallback(cb)); }
+bool post_callback_to(const Executor& ex, Callback* cb) noexcept {
+  try {
+    asio::post(ex, PostedCallback(cb));  // whatever happens, the PostedCallback owns cb now
+  } catch (...) {
+    std::fputs("shoal: a done-callback was dropped: it could not be scheduled on its loop (out of memory)\n", stderr);
+  }
+  return true;
+}
 
 BlockingHook*& blocking_hook() noexcept {
   thread_local BlockingHook* hook = nullptr;

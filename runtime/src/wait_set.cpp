@@ -68,8 +68,11 @@ std::vector<std::uint32_t> WaitSet::ready() const {
 
 long WaitSet::take_next() noexcept {
   std::lock_guard lock(mu_);
-  if (taken_ == on_time_) return -1;
-  return ready_[taken_++];
+  while (taken_ < ready_.size()) {
+    std::size_t k = taken_++;
+    if (late_.empty() || !late_[k]) return ready_[k];  // a late one is skipped for good
+  }
+  return -1;
 }
 
 // O(1): counted in on_ready, so that a gather of n futures costs O(n), not O(n^2).
@@ -86,11 +89,9 @@ void WaitSet::on_ready(std::uint32_t i, bool at_watch) noexcept {
   {
     std::lock_guard lock(mu_);
     ready_.push_back(i);
-    // Completion times only grow under the lock: the members on time are a prefix.
     // Done when watched: on time, whatever the cutoff (as_completed(fs, 0s) hands out
     // what was already done).
-    if (!cutoff_ || (on_time_ + 1 == ready_.size() && (at_watch || Clock::now() <= *cutoff_)))
-      on_time_ = ready_.size();
+    if (cutoff_) late_.push_back(!at_watch && Clock::now() > *cutoff_);
     nodes_[i].fired = true;
     const StateBase& s = *nodes_[i].state;
     if (s.failed()) ++exceptions_;

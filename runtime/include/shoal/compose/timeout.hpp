@@ -117,7 +117,10 @@ Coro<typename TimeoutScope<F>::T> timeout_impl(std::unique_ptr<TimeoutScope<F>> 
     late_cancel = true;
   }
   scope->finish();
-  if (late_cancel) throw CancelledError("timeout(): the awaiting task was cancelled");
+  if (late_cancel) {
+    (void)block.state()->exception_ptr();  // its outcome is nobody's now: not "never retrieved"
+    throw CancelledError("timeout(): the awaiting task was cancelled");
+  }
   // The deadline's cancellation becomes TimeoutError; an outside one stays CancelledError
   // (Python's Timeout.__aexit__, which uncancels only its own request).
   if (block.cancelled() && scope->tm.expired() && !cancelled)

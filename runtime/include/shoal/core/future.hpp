@@ -39,12 +39,7 @@ class LoopState final : public State<T> {
     // Held through the post: the loop cannot be destroyed under it (see Sleeper::loop_).
     std::shared_ptr<void> keep = ctx_.lock();
     if (!keep) return false;
-    try {
-      post_callback_to(ex_, cb);
-      return true;
-    } catch (...) {
-      return false;
-    }
+    return post_callback_to(ex_, cb);
   }
 
  private:

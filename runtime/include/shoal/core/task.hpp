@@ -130,8 +130,12 @@ class TaskState final : public State<T>, public TaskCore, public Pooled {
  public:
   TaskState(Executor ex, Coro<T> body) : TaskCore(std::move(ex)), body_(std::move(body)) {}
 
-  bool cancel() override {
+  bool cancel() override { return cancel_with(std::nullopt); }
+  /// cancel(), the CancelledError carrying `msg` (none: a plain one). Every cancel sets
+  /// the message, as Python's cancel(msg=None) does.
+  bool cancel_with(std::optional<std::string> msg) {
     if (this->done()) return false;
+    set_cancel_message(std::move(msg));
     cancel_requests_.fetch_add(1, std::memory_order_relaxed);
     if (on_loop_thread()) {
       request_cancel();
@@ -149,12 +153,7 @@ class TaskState final : public State<T>, public TaskCore, public Pooled {
   // task from another thread (whose loop may be gone), one runs on that thread.
   bool post_callback(Callback* cb) noexcept override {
     if (!on_loop_thread()) return false;
-    try {
-      post_callback_to(ex_, cb);
-      return true;
-    } catch (...) {
-      return false;
-    }
+    return post_callback_to(ex_, cb);
   }
 
   void request_cancel() noexcept override {
@@ -220,7 +219,10 @@ class TaskState final : public State<T>, public TaskCore, public Pooled {
   ~TaskState() {
     // Report a failure nobody looked at here, where the task's name is still known.
     if (this->unretrieved_failure()) {
-      report_unretrieved(name(), this->exception_ptr());
+      try {
+        report_unretrieved(name(), this->exception_ptr());
+      } catch (...) {  // no memory for the name: the base reports it without one
+      }
     }
   }
 
@@ -323,18 +325,10 @@ class [[nodiscard]] Task : public Future<T> {
   /// Requests cancellation: CancelledError is raised inside the coroutine at its next
   /// await (and cancels what it awaits). Returns false when the task is already done. A
   /// task that catches the CancelledError and returns normally is not cancelled.
-  bool cancel() {
-    if (this->done()) return false;
-    core().set_cancel_message(std::nullopt);
-    return this->st_->cancel();
-  }
+  bool cancel() { return core().cancel_with(std::nullopt); }
   /// cancel() with a message: the CancelledError the task ends with carries it (Python's
   /// Task.cancel(msg); as there, the last cancel's message is the one kept).
-  bool cancel(std::string msg) {
-    if (this->done()) return false;
-    core().set_cancel_message(std::move(msg));
-    return this->st_->cancel();
-  }
+  bool cancel(std::string msg) { return core().cancel_with(std::move(msg)); }
   /// How many cancellations were requested and not withdrawn by uncancel() (Python 3.11's
   /// Task.cancelling()).
   [[nodiscard]] int cancelling() const noexcept {
@@ -342,17 +336,13 @@ class [[nodiscard]] Task : public Future<T> {
   }
   /// Withdraws one cancellation request and returns how many remain (Python 3.11's
   /// Task.uncancel(), for code that catches a CancelledError it caused itself, such as a
-  /// timeout).
+  /// timeout). As in 3.11 it only counts: a cancellation already requested still arrives.
   int uncancel() noexcept {
     auto& n = core().cancel_requests_;
     int v = n.load(std::memory_order_relaxed);
     while (v > 0 && !n.compare_exchange_weak(v, v - 1, std::memory_order_relaxed)) {
     }
-    if (v <= 1) {
-      core().must_cancel_.store(false, std::memory_order_relaxed);
-      return 0;
-    }
-    return v - 1;
+    return v > 0 ? v - 1 : 0;
   }
 
   /// The task's name: the one given to create_task or set_name, else "Task-N" (N counts

@@ -114,7 +114,7 @@ class WaitSet : public RefCounted {
   std::vector<Node> nodes_;
   std::vector<std::uint32_t> ready_;
   std::size_t taken_ = 0;
-  std::size_t on_time_ = 0;  // ready_[0, on_time_) completed by the cutoff (all without one)
+  std::vector<bool> late_;  // with a cutoff: ready_[k] completed after it
   std::optional<Clock::time_point> cutoff_;
   std::size_t failures_ = 0;    // ready members that failed or were cancelled
   std::size_t exceptions_ = 0;  // ready members that failed (not cancelled)

@@ -5,6 +5,7 @@
 
 #include <exception>
 #include <string>
+#include <type_traits>
 
 #include "shoal/codec/error_info.hpp"
 #include "shoal/core/error.hpp"
@@ -88,9 +89,15 @@ void register_remote_exception(std::string type_name,
                                std::exception_ptr (*make)(const codec::RemoteErrorInfo& info));
 template <typename E>
 void register_remote_exception(std::string type_name) {
-  register_remote_exception(std::move(type_name), +[](const codec::RemoteErrorInfo& i) {
-    return std::make_exception_ptr(Remote<E>(E(i.message), i));
-  });
+  if constexpr (std::is_final_v<E> || std::is_base_of_v<RemoteOrigin, E>) {
+    // Remote<E> cannot derive from it: rebuilt from the message only.
+    register_remote_exception(std::move(type_name),
+                              +[](const std::string& m) { return std::make_exception_ptr(E(m)); });
+  } else {
+    register_remote_exception(std::move(type_name), +[](const codec::RemoteErrorInfo& i) {
+      return std::make_exception_ptr(Remote<E>(E(i.message), i));
+    });
+  }
 }
 
 }  // namespace shoal::remote
