@@ -7,6 +7,8 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <thread>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -186,7 +188,15 @@ std::shared_ptr<const Segment> SegmentWriter::finish() {
   if (size_ == 0) throw ValueError("an empty shared-memory value");
   // The reserve may have been larger than what was written.
   if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) fail("ftruncate");
-  if (::fcntl(fd_, F_ADD_SEALS, kSeals | F_SEAL_SEAL) != 0) fail("sealing a memfd");
+  // EBUSY: the kernel still sees extra references on pages just written (pages pwrite
+  // filled can sit in another CPU's LRU batch for a moment, and the seal refuses while they
+  // do; seen once every few runs of bench_wire_codec). They drain on their own: retry for
+  // up to ~100 ms before giving up.
+  for (int attempt = 0;; ++attempt) {
+    if (::fcntl(fd_, F_ADD_SEALS, kSeals | F_SEAL_SEAL) == 0) break;
+    if (errno != EBUSY || attempt == 100) fail("sealing a memfd");
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   int fd = std::exchange(fd_, -1);
   auto seg = map_sealed(fd, size_);
   g_created.fetch_add(1, std::memory_order_relaxed);
