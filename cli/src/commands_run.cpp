@@ -176,14 +176,14 @@ int cmd_run(const Globals& g, const RunOptions& o) {
   // The ids of the tasks task i depends on, directly or not (its failure may be theirs).
   auto upstream_ids = [&](std::size_t i) {
     std::set<std::uint64_t> out;
-    std::vector<std::size_t> todo = deps_of[i];
+    std::vector<std::size_t> stack = deps_of[i];
     std::set<std::size_t> seen;
-    while (!todo.empty()) {
-      auto d = todo.back();
-      todo.pop_back();
+    while (!stack.empty()) {
+      auto d = stack.back();
+      stack.pop_back();
       if (!seen.insert(d).second) continue;
       out.insert(ids[d]);
-      todo.insert(todo.end(), deps_of[d].begin(), deps_of[d].end());
+      stack.insert(stack.end(), deps_of[d].begin(), deps_of[d].end());
     }
     return out;
   };

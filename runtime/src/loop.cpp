@@ -60,29 +60,24 @@ void unregister_task(TaskCore* t) noexcept {
   if (t->loop_) t->loop_->unregister_task(t);
 }
 
-}  // namespace detail
-
-namespace detail {
-
 struct TimerState {
+  TimerState(std::function<void()> f, SteadyClock::time_point at, std::weak_ptr<asio::io_context> c)
+      : fn(std::move(f)), when(at), ctx(std::move(c)) {}
+
   std::function<void()> fn;  // the loop's thread only; released once run
   std::atomic<bool> cancelled{false};
-  SteadyClock::time_point when;
-  std::weak_ptr<asio::io_context> ctx;
-  Executor ex;
+  const SteadyClock::time_point when;
+  const std::weak_ptr<asio::io_context> ctx;
   // Owned by its own pending wait (the handler holds it), so that a handle kept past
   // the loop never destroys a timer after its io_context. The loop's thread only.
   std::weak_ptr<asio::steady_timer> timer;
 
   void run() noexcept {
-    if (cancelled.load(std::memory_order_acquire)) {
-      fn = nullptr;
-      return;
-    }
     auto f = std::move(fn);
     fn = nullptr;
+    if (!f || cancelled.load(std::memory_order_acquire)) return;
     try {
-      if (f) f();
+      f();
     } catch (...) {
       report_callback_exception(std::current_exception());
     }
@@ -95,9 +90,9 @@ void TimerHandle::cancel() noexcept {
   if (!st_ || st_->cancelled.exchange(true, std::memory_order_acq_rel)) return;
   // Wake the pending wait now, so that the loop does not keep it (and its function) until
   // it is due. Held through the post: the loop cannot be destroyed under it.
-  if (auto keep = st_->ctx.lock()) {
+  if (auto ctx = st_->ctx.lock()) {
     try {
-      asio::post(st_->ex, [st = st_] {
+      asio::post(*ctx, [st = st_] {
         if (auto t = st->timer.lock()) t->cancel();
         st->fn = nullptr;
       });
@@ -111,27 +106,16 @@ bool TimerHandle::cancelled() const noexcept { return st_ && st_->cancelled.load
 TimerHandle::Clock::time_point TimerHandle::when() const noexcept { return st_ ? st_->when : Clock::time_point{}; }
 
 TimerHandle Loop::call_soon(std::function<void()> fn) {
-  auto st = std::make_shared<detail::TimerState>();
-  st->fn = std::move(fn);
-  st->when = detail::SteadyClock::now();
-  st->ctx = ctx_;
-  st->ex = get_executor();
+  auto st = std::make_shared<detail::TimerState>(std::move(fn), detail::SteadyClock::now(), ctx_);
   asio::post(*ctx_, [st] { st->run(); });
   return TimerHandle(std::move(st));
 }
 
 TimerHandle Loop::call_at(std::chrono::steady_clock::time_point when, std::function<void()> fn) {
-  auto st = std::make_shared<detail::TimerState>();
-  st->fn = std::move(fn);
-  st->when = when;
-  st->ctx = ctx_;
-  st->ex = get_executor();
+  auto st = std::make_shared<detail::TimerState>(std::move(fn), when, ctx_);
   // The timer is made and armed on the loop's thread: callable from any thread.
   asio::dispatch(*ctx_, [st, ctx = ctx_.get()] {
-    if (st->cancelled.load(std::memory_order_acquire)) {
-      st->fn = nullptr;
-      return;
-    }
+    if (st->cancelled.load(std::memory_order_acquire)) return st->run();  // releases fn
     auto timer = std::make_shared<asio::steady_timer>(*ctx, st->when);
     st->timer = timer;
     timer->async_wait([st, timer](const asio::error_code&) { st->run(); });

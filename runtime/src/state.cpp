@@ -102,9 +102,7 @@ namespace {
 struct BlockingWaiter : Waiter {
   std::binary_semaphore sem{0};
 };
-}  // namespace
 
-namespace {
 // The posted form of a callback: runs it once, or drops it if destroyed unrun.
 struct PostedCallback {
   Callback* cb;
@@ -121,13 +119,12 @@ struct PostedCallback {
 };
 }  // namespace
 
-bool post_callback_to(const Executor& ex, Callback* cb) noexcept {
+void post_callback_to(const Executor& ex, Callback* cb) noexcept {
   try {
     asio::post(ex, PostedCallback(cb));  // whatever happens, the PostedCallback owns cb now
   } catch (...) {
     std::fputs("shoal: a done-callback was dropped: it could not be scheduled on its loop (out of memory)\n", stderr);
   }
-  return true;
 }
 
 BlockingHook*& blocking_hook() noexcept {

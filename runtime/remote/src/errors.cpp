@@ -12,10 +12,15 @@ namespace {
 using UserMaker = std::exception_ptr (*)(const std::string&);
 using Maker = std::exception_ptr (*)(const codec::RemoteErrorInfo&);
 
+// One of the two, whichever was registered last for the name.
+struct Rebuild {
+  Maker make = nullptr;
+  UserMaker user_make = nullptr;
+};
+
 struct ExceptionTable {
   std::mutex mu;
-  std::map<std::string, Maker, std::less<>> makers;
-  std::map<std::string, UserMaker, std::less<>> user_makers;
+  std::map<std::string, Rebuild, std::less<>> makers;
   ExceptionTable() {
     add<CancelledError>("shoal::CancelledError");
     add<TimeoutError>("shoal::TimeoutError");
@@ -31,7 +36,7 @@ struct ExceptionTable {
   }
   template <typename E>
   void add(const char* name) {
-    makers[name] = +[](const codec::RemoteErrorInfo& i) { return std::make_exception_ptr(Remote<E>(E(i.message), i)); };
+    makers[name] = {+[](const codec::RemoteErrorInfo& i) { return std::make_exception_ptr(Remote<E>(E(i.message), i)); }};
   }
 };
 
@@ -45,15 +50,13 @@ ExceptionTable& exceptions() {
 void register_remote_exception(std::string type_name, std::exception_ptr (*make)(const std::string& message)) {
   auto& t = exceptions();
   std::lock_guard lock(t.mu);
-  t.makers.erase(type_name);
-  t.user_makers[std::move(type_name)] = make;
+  t.makers[std::move(type_name)] = {nullptr, make};
 }
 
 void register_remote_exception(std::string type_name, Maker make) {
   auto& t = exceptions();
   std::lock_guard lock(t.mu);
-  t.user_makers.erase(type_name);
-  t.makers[std::move(type_name)] = make;
+  t.makers[std::move(type_name)] = {make, nullptr};
 }
 
 std::exception_ptr make_remote_exception(const codec::RemoteErrorInfo& info) {
@@ -67,18 +70,16 @@ std::exception_ptr make_remote_exception(const codec::RemoteErrorInfo& info) {
     if (auto q = info.message.find('\''); fn.empty() && q == 0) fn = info.message.substr(1, info.message.find('\'', 1) - 1);
     return std::make_exception_ptr(Remote<NotRegistered>(NotRegistered(fn, asked), info));
   }
-  Maker make = nullptr;
-  UserMaker user_make = nullptr;
+  Rebuild rebuild;
   {
     auto& t = exceptions();
     std::lock_guard lock(t.mu);
-    if (auto it = t.makers.find(info.type_name); it != t.makers.end()) make = it->second;
-    if (auto it = t.user_makers.find(info.type_name); it != t.user_makers.end()) user_make = it->second;
+    if (auto it = t.makers.find(info.type_name); it != t.makers.end()) rebuild = it->second;
   }
   // what() is the original message, as Python's concurrent.futures re-raises it; where it
   // ran is the exception's remote_origin() (shoal::describe() prints both).
-  if (make) return make(info);
-  if (user_make) return user_make(info.message);
+  if (rebuild.make) return rebuild.make(info);
+  if (rebuild.user_make) return rebuild.user_make(info.message);
   return std::make_exception_ptr(RemoteError(info));
 }
 

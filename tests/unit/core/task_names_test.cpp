@@ -182,7 +182,7 @@ TEST_CASE("a cancel passed on by a combinator clears an earlier cancel(msg)", "[
   auto body = []() -> shoal::Coro<std::string> {
     // The task catches the first cancellation (with a message) and goes on; a later
     // cancellation from wait_for's deadline carries no message.
-    auto stubborn = []() -> shoal::Coro<int> {
+    auto keeps_going = []() -> shoal::Coro<int> {
       try {
         co_await shoal::sleep(10s);
       } catch (const shoal::CancelledError&) {
@@ -190,7 +190,7 @@ TEST_CASE("a cancel passed on by a combinator clears an earlier cancel(msg)", "[
       co_await shoal::sleep(10s);
       co_return 0;
     };
-    auto t = shoal::create_task(stubborn());
+    auto t = shoal::create_task(keeps_going());
     co_await shoal::sleep(0ms);
     t.cancel("first");
     co_await shoal::sleep(1ms);

@@ -39,7 +39,8 @@ class LoopState final : public State<T> {
     // Held through the post: the loop cannot be destroyed under it (see Sleeper::loop_).
     std::shared_ptr<void> keep = ctx_.lock();
     if (!keep) return false;
-    return post_callback_to(ex_, cb);
+    post_callback_to(ex_, cb);
+    return true;
   }
 
  private:

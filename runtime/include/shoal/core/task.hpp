@@ -60,7 +60,7 @@ class TaskCore {
     std::lock_guard lock(extra_mu_);
     extra().name = std::move(name);
   }
-  /// The message of the first cancel(msg) still in effect, if any.
+  /// The message of the last cancel, if it had one.
   [[nodiscard]] std::optional<std::string> cancel_message() const {
     std::lock_guard lock(extra_mu_);
     if (extra_) return extra_->cancel_message;
@@ -153,7 +153,8 @@ class TaskState final : public State<T>, public TaskCore, public Pooled {
   // task from another thread (whose loop may be gone), one runs on that thread.
   bool post_callback(Callback* cb) noexcept override {
     if (!on_loop_thread()) return false;
-    return post_callback_to(ex_, cb);
+    post_callback_to(ex_, cb);
+    return true;
   }
 
   void request_cancel() noexcept override {
@@ -302,9 +303,6 @@ struct PostedLaunch {
 
 }  // namespace detail
 
-/// A coroutine scheduled on a loop: a Future<T> that can also be cancelled while it runs.
-/// Obtained from create_task(). Destroying the handle does not stop the task: its loop
-/// owns it (and cancels it at shutdown).
 template <typename T = void>
 class Task;
 
@@ -319,6 +317,9 @@ struct CreateTaskOptions {
 template <typename T>
 Task<T> create_task(Executor ex, Coro<T> coro, CreateTaskOptions opts = {});
 
+/// A coroutine scheduled on a loop: a Future<T> that can also be cancelled while it runs.
+/// Obtained from create_task(). Destroying the handle does not stop the task: its loop
+/// owns it (and cancels it at shutdown).
 template <typename T>
 class [[nodiscard]] Task : public Future<T> {
  public:

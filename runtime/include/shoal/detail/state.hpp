@@ -40,9 +40,9 @@ struct Callback : Waiter {
 };
 
 /// Posts `cb` to `ex` to run there; a loop destroyed before it runs drops it. Always
-/// consumes `cb`: when the post itself fails (out of memory) the callback is dropped,
-/// reported, and true is returned all the same (it must not run, nor be freed again).
-bool post_callback_to(const Executor& ex, Callback* cb) noexcept;
+/// consumes `cb`: when the post itself fails (out of memory) the callback is dropped and
+/// reported (it must not run, nor be freed again).
+void post_callback_to(const Executor& ex, Callback* cb) noexcept;
 
 /// Told when this thread is about to block on a future, and when it stops (a worker
 /// frees the slot of a task that waits on its own child tasks, so that they can run).
