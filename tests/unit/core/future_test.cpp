@@ -547,3 +547,32 @@ TEST_CASE("cancelling a failed future counts as retrieving its failure", "[core]
   });
   CHECK(err.find("never retrieved") == std::string::npos);
 }
+
+TEST_CASE("result() of a temporary future is a copy that outlives it, of a named one a reference into it",
+          "[core][future]") {
+  auto make = [] {
+    shoal::Future<std::vector<std::string>> f;
+    f.set_result(std::vector<std::string>{"a", "b", "c"});
+    return f;
+  };
+  // A range-for over a temporary's result: the future dies before the loop body runs.
+  std::string joined;
+  for (const auto& s : make().result()) joined += s;
+  CHECK(joined == "abc");
+  static_assert(std::is_same_v<decltype(make().result()), std::vector<std::string>>);
+  auto named = make();
+  static_assert(std::is_same_v<decltype(named.result()), const std::vector<std::string>&>);
+  CHECK(&named.result() == &named.result());
+  static_assert(std::is_void_v<decltype(shoal::Future<void>().result())>);
+}
+
+TEST_CASE("result() of a temporary future with a move-only value is still a reference", "[core][future]") {
+  auto make = [] {
+    shoal::Future<std::unique_ptr<int>> f;
+    f.set_result(std::make_unique<int>(7));
+    return f;
+  };
+  static_assert(std::is_same_v<decltype(make().result()), const std::unique_ptr<int>&>);
+  auto f = make();
+  CHECK(*f.result() == 7);
+}

@@ -109,13 +109,31 @@ class [[nodiscard]] Future {
   /// The result. When pending: blocks a thread that runs no loop (concurrent.futures);
   /// throws InvalidStateError on a loop's thread, where blocking would stop the loop
   /// (co_await wait() there). Throws the stored exception, or CancelledError.
-  decltype(auto) result() const {
+  /// On a named future it refers into the future's state; on a temporary one
+  /// (`client.workers().result()`) it is a copy, so that `for (auto& w :
+  /// client.workers().result())` does not read a destroyed state (a move-only result is
+  /// a reference either way: take() it).
+  decltype(auto) result() const& {
+    block_until_done(std::nullopt);
+    return stored_result();
+  }
+  auto result() && -> std::conditional_t<std::is_void_v<T>, void, std::remove_cvref_t<T>>
+    requires(std::is_void_v<T> || std::is_copy_constructible_v<T>)
+  {
     block_until_done(std::nullopt);
     return stored_result();
   }
   /// The result, waiting at most `timeout`; throws TimeoutError when it passes.
   template <typename Rep, typename Period>
-  decltype(auto) result(std::chrono::duration<Rep, Period> timeout) const {
+  decltype(auto) result(std::chrono::duration<Rep, Period> timeout) const& {
+    block_until_done(detail::saturate_ns(timeout));
+    return stored_result();
+  }
+  template <typename Rep, typename Period>
+  auto result(std::chrono::duration<Rep, Period> timeout) && -> std::conditional_t<std::is_void_v<T>, void,
+                                                                                   std::remove_cvref_t<T>>
+    requires(std::is_void_v<T> || std::is_copy_constructible_v<T>)
+  {
     block_until_done(detail::saturate_ns(timeout));
     return stored_result();
   }
