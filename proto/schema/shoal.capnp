@@ -82,12 +82,36 @@ struct RegisterWorker {
   maxTasks @7 :UInt32;           # 0: unlimited; else it exits after this many
   liveActors @8 :List(UInt64);   # actors it hosts from before a reconnect (a coordinator
                                  # restarted on its journal takes them back; others release them)
+  resources @9 :List(Resource);  # what it offers (shoal-worker --resources; cpu and memory
+                                 # are the machine's unless told)
+  labels @10 :List(Text);        # "zone=a" (shoal-worker --label)
+}
+
+struct Resource {
+  name @0 :Text;           # letters, digits, '_', '.', '-' (at most 64)
+  amount @1 :Float64;      # 0 to 1e15, counted in 1/10000
+}
+
+enum Strategy {
+  spread @0;               # the least loaded worker that fits
+  pack @1;                 # the most loaded worker that still fits
 }
 
 struct TaskOptions {
   timeoutMs @0 :UInt64;    # 0: none
   retries @1 :Int32;       # -1: the function's default
   detached @2 :Bool;       # the result outlives the submitter (kept for the result TTL)
+  resources @3 :List(Resource);  # held on its worker while it runs (an actor: while it lives)
+  labels @4 :List(Text);         # its worker must have these: "zone=a", "disk!=hdd"
+  preferredLabels @5 :List(Text);  # and should, where one that has them has room
+  strategy @6 :Strategy;
+  priority @7 :Int32;      # higher goes first
+  retryOn @8 :List(Text);  # application errors to run it again for: type names as
+                           # RemoteError.typeName ("shoal::ValueError"; "ValueError"
+                           # matches it too), "*" for any failure
+  retryAttempts @9 :UInt32;      # with retryOn: runs after the first, at most
+  retryBackoffMs @10 :UInt64;    # before the first such run; doubling after each
+  retryMaxBackoffMs @11 :UInt64; # the longest wait between runs
 }
 
 struct Submit {
@@ -174,6 +198,7 @@ struct ActorCreate {
   args @3 :Data;
   taskId @4 :UInt64;       # its Result completes the actor's ready() (and reports a failed constructor)
   argsBlob @5 :UInt64;     # as Submit.argsBlob
+  options @6 :TaskOptions; # its placement (resources held while it lives); the rest unused
 }
 
 struct Blocked {
@@ -267,6 +292,9 @@ struct WorkerStatus {
   actors @7 :UInt32;
   done @8 :UInt64;         # tasks it has finished
   functions @9 :UInt32;    # how many functions it registered
+  resources @10 :List(Resource);  # what it offers
+  used @11 :List(Resource);       # of that, what running tasks and live actors hold
+  labels @12 :List(Text);
 }
 
 struct StatusReply {

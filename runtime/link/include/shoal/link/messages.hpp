@@ -9,6 +9,8 @@
 
 #include "shoal/codec/error_info.hpp"
 #include "shoal/codec/shm.hpp"
+#include "shoal/link/placement.hpp"
+#include "shoal/link/retry.hpp"
 #include "shoal/proto/frame.hpp"
 
 namespace shoal::link {
@@ -70,5 +72,17 @@ inline constexpr std::size_t kAliasAtBytes = 64 * 1024;
 
 void set_error(proto::schema::RemoteError::Builder out, const codec::RemoteErrorInfo& info);
 [[nodiscard]] codec::RemoteErrorInfo get_error(proto::schema::RemoteError::Reader in);
+
+/// A placement request into a task's options, and back. Reading checks nothing beyond the
+/// counts (kMaxResourceKinds, kMaxLabels): check_placement() judges the content.
+void set_placement(proto::schema::TaskOptions::Builder out, const Placement& p);
+[[nodiscard]] Placement get_placement(proto::schema::TaskOptions::Reader in);
+/// A retry policy into a task's options, and back (nothing set: a policy that retries
+/// nothing). Reading checks only the count of types: check_retry() judges the content.
+void set_retry(proto::schema::TaskOptions::Builder out, const RetryPolicy& p);
+[[nodiscard]] RetryPolicy get_retry(proto::schema::TaskOptions::Reader in);
+/// Resources into a list, and back (later duplicates of a name are added up).
+void set_resources(capnp::List<proto::schema::Resource>::Builder out, const Resources& r);
+[[nodiscard]] Resources get_resources(capnp::List<proto::schema::Resource>::Reader in);
 
 }  // namespace shoal::link
