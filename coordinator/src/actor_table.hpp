@@ -29,6 +29,8 @@ struct ActorRecord {
   bool recovering = false;  // from the journal: waits --adopt-wait-ms for its worker to claim it
   std::deque<std::uint64_t> calls;  // not yet forwarded, in arrival order
   std::uint64_t waiting_since = 0;  // steady ns since it waits for a worker with its class
+  std::uint32_t req = 0;    // its placement request: resources held on its worker while it lives
+  bool holds = false;       // holds them now (placed, not yet ended)
 };
 
 class ActorTable {
@@ -46,9 +48,13 @@ class ActorTable {
     std::uint64_t worker;
   };
   /// Places each unplaced actor on the live worker that registered its class with the
-  /// same constructor, fewest actors first, then least loaded. Returns the placements
-  /// (the slots' actor counts are updated); the rest stay unplaced.
+  /// same constructor and has its resources free and its labels, fewest actors first,
+  /// then least loaded. Returns the placements (the slots' actor counts are updated, the
+  /// actors' resources reserved); the rest stay unplaced.
   [[nodiscard]] std::vector<Placement> place(Scheduler& scheduler);
+  /// The unplaced actors no live worker with their class could ever hold (their request
+  /// beyond what any offers), with why; they stay in the unplaced list (forget_unplaced).
+  [[nodiscard]] std::vector<std::pair<std::uint64_t, std::string>> unplaceable(const Scheduler& scheduler);
 
   /// The calls of `a` that go now, in order, and those that fail because it is dead.
   struct Pumped {

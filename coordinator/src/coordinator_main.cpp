@@ -61,6 +61,22 @@ int coordinator_main(int argc, char** argv) {
       ->check(CLI::Range(0, link::kMaxRetries))
       ->capture_default_str();
   app.add_option("--function-retries", fn_retries, "NAME=N: retries for one function; repeatable");
+  std::vector<std::string> retry_on;
+  RetryPolicy retry_defaults;
+  long retry_backoff_ms = 100, retry_max_backoff_ms = 60000;
+  app.add_option("--retry-on", retry_on,
+                 "NAME=TYPE[,TYPE...]: run a task of function NAME again when it fails with one of these "
+                 "exception types (\"ValueError\", \"my::Flaky\", \"*\" for any); repeatable. A submit's own "
+                 "retry policy wins");
+  app.add_option("--retry-attempts", retry_defaults.attempts, "with --retry-on: runs after the first, at most")
+      ->check(CLI::Range(0, link::kMaxRetries))
+      ->capture_default_str();
+  app.add_option("--retry-backoff-ms", retry_backoff_ms, "with --retry-on: the wait before the first retry (doubling)")
+      ->check(CLI::Range(0L, 3'600'000L))
+      ->capture_default_str();
+  app.add_option("--retry-max-backoff-ms", retry_max_backoff_ms, "with --retry-on: the longest wait between runs")
+      ->check(CLI::Range(0L, 86'400'000L))
+      ->capture_default_str();
   app.add_option("--max-crashes", opt.max_crashes,
                  "a task that killed its worker this many times (named by the dying worker, or running alone) "
                  "fails with TaskCrashed")
@@ -149,6 +165,23 @@ int coordinator_main(int argc, char** argv) {
       if (ec != std::errc() || end != digits.data() + digits.size() || n < 0 || n > link::kMaxRetries)
         throw ValueError("--function-retries " + f + ": N must be 0 to " + std::to_string(link::kMaxRetries));
       opt.function_retries[f.substr(0, eq)] = n;
+    }
+    retry_defaults.backoff = std::chrono::milliseconds(retry_backoff_ms);
+    retry_defaults.max_backoff = std::chrono::milliseconds(retry_max_backoff_ms);
+    for (auto& f : retry_on) {
+      auto eq = f.find('=');
+      if (eq == std::string::npos || eq == 0 || eq + 1 == f.size())
+        throw ValueError("--retry-on wants NAME=TYPE[,TYPE...], not " + f);
+      auto policy = retry_defaults;
+      std::string_view types = std::string_view(f).substr(eq + 1);
+      while (!types.empty()) {
+        auto comma = types.find(',');
+        policy.on.emplace_back(types.substr(0, comma));
+        if (comma == std::string_view::npos) break;
+        types.remove_prefix(comma + 1);
+      }
+      link::check_retry(policy);
+      opt.function_retry_on[f.substr(0, eq)] = std::move(policy);
     }
     if (!token_file.empty()) opt.token = link::read_token_file(token_file);
     if (opt.tls.enabled()) (void)link::TlsContext::server(opt.tls);  // a bad file: one line, exit 2

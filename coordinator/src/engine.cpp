@@ -54,6 +54,10 @@ void Peer::on_closed(const std::string& why) { engine.on_disconnect(*this, why);
 Engine::Engine(asio::any_io_executor e, CoordinatorOptions o) : ex(std::move(e)), opt(std::move(o)) {
   std::random_device rd;
   next_peer = (std::uint64_t{rd()} % (1u << 30)) + 1;
+  for (const auto& [fn, policy] : opt.function_retry_on) {
+    link::check_retry(policy);
+    if (!policy.on.empty()) function_retry_on.emplace(fn, std::make_shared<const RetryPolicy>(policy));
+  }
 }
 
 Engine::~Engine() {
@@ -129,6 +133,7 @@ void Engine::handle(Peer& p, schema::Envelope::Reader env, const proto::FrameOwn
       if (!worker) p.goodbye = true;  // a client closing: its tasks go with it, no grace
       if (auto* w = worker ? scheduler.worker(p.id) : nullptr) {
         w->draining = true;
+        scheduler.refresh(*w);
         log(w->label() + " is draining: " + text(env.getShutdown().getReason()));
       }
       break;
@@ -180,7 +185,10 @@ void Engine::close_peer(Peer& p, const std::string& why) {
   // A worker whose connection is closing gets nothing more, though it stays in the
   // scheduler until its connection reports the end (on_disconnect settles its tasks).
   p.closed_by_us = true;
-  if (auto* w = scheduler.worker(p.id)) w->lost = true;
+  if (auto* w = scheduler.worker(p.id)) {
+    w->lost = true;
+    scheduler.refresh(*w);
+  }
   p.conn->close(why);
 }
 
@@ -400,12 +408,21 @@ Coro<void> Engine::housekeeping() {
     // Functions no live worker registered, and actors no worker can hold.
     if (scheduler.any_worker()) {
       for (std::uint32_t fn = 0; fn < functions.size(); ++fn) {
-        if (scheduler.ready(fn).empty() || !functions[fn].workers.empty()) continue;
+        if (scheduler.queued(fn) == 0) {
+          scheduler.unserved_since(fn) = 0;  // a later task of it waits its own full grace
+          continue;
+        }
+        if (!functions[fn].workers.empty()) continue;
         auto& since = scheduler.unserved_since(fn);
         if (since == 0) since = now;
         if (now - since >= ns(opt.unregistered_wait)) fail_unregistered(fn);
       }
       expire_unplaced_actors(now);
+      // The kinds of worker settled: queued tasks none of them could ever run fail.
+      if (kinds_settled(now)) {
+        for (auto& [id, why] : scheduler.take_unschedulable()) fail(id, "shoal::Unschedulable", why, ErrorKind::failed);
+        if (!actors.waiting_placement().empty()) schedule_dispatch();  // actors no worker could hold
+      }
     }
     // Expired results: detached ones past the TTL.
     auto ttl = ns(opt.result_ttl);
@@ -461,6 +478,7 @@ void Engine::finish_stop() {
   if (held_timer) held_timer->cancel();
   away.clear();  // their timers end with them
   cancel_graces.clear();
+  retry_timers.clear();
   auto unfinished = tasks.select([](const TaskRecord& t) { return !is_finished(t.state); });
   if (!journal)
     for (auto id : unfinished) finish(id, TaskState::CANCELLED);

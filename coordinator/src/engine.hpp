@@ -122,6 +122,10 @@ struct Engine : std::enable_shared_from_this<Engine> {
   // Plain cancels of running tasks: opt.cancel_grace for the worker to stop them (by task
   // id). Owned here so that a stop ends them: a pending one would hold the executor.
   std::unordered_map<std::uint64_t, std::unique_ptr<asio::steady_timer>> cancel_graces;
+  // Tasks waiting out a retry's backoff after an application error (by task id).
+  std::unordered_map<std::uint64_t, std::unique_ptr<asio::steady_timer>> retry_timers;
+  // Per-function retry policies (opt.function_retry_on), shared by their tasks.
+  std::unordered_map<std::string, std::shared_ptr<const RetryPolicy>> function_retry_on;
   // Admission (opt.max_queued, opt.max_queued_bytes): unfinished tasks per submitter, in
   // all, and the clients not read meanwhile.
   struct Load {
@@ -132,6 +136,16 @@ struct Engine : std::enable_shared_from_this<Engine> {
   std::unordered_set<std::uint64_t> paused;
   bool readmit_posted = false;
   std::string journal_trouble;  // why the last write failed ("" while writes succeed)
+  // Unschedulable waits until the kinds of worker settle: no new kind (functions,
+  // resources, labels) registered for opt.unregistered_wait, so that a cluster starting
+  // up (or workers reconnecting) does not fail a GPU task because a CPU worker came first.
+  std::size_t kinds_seen = 0;
+  std::uint64_t new_kind_at = 0;  // steady ns
+  [[nodiscard]] bool kinds_settled(std::uint64_t now) const {
+    return now - new_kind_at >= ns(opt.unregistered_wait);
+  }
+  // The verdict for `t`: "" when it may be queued (schedulable, or not yet known).
+  std::string unschedulable(const TaskRecord& t);
   std::vector<std::uint64_t> held;           // recovered, ready, waiting out adopt_wait
   std::unique_ptr<asio::steady_timer> held_timer;
 
@@ -180,10 +194,14 @@ struct Engine : std::enable_shared_from_this<Engine> {
 
   // Tasks (engine_tasks.cpp).
   void on_submit(Peer& p, schema::Submit::Reader s, const proto::FrameOwner& frame);
+  // Interns a task's or an actor's placement into `req`: "" or why it is refused.
+  std::string intern_placement(std::uint32_t& req, schema::TaskOptions::Reader o);
   void on_actor_create(Peer& p, schema::ActorCreate::Reader c, const proto::FrameOwner& frame);
   void on_result(Peer& w, schema::Result::Reader r, const proto::FrameOwner& frame);
   void on_output(Peer& w, schema::TaskOutput::Reader o);
   bool drained_away(TaskRecord& t, WorkerSlot& w);
+  // A failure `t`'s retry policy covers: queues it again after the backoff (true).
+  bool retry_after_error(TaskRecord& t, const codec::RemoteErrorInfo& info);
   void on_cancel(std::uint64_t id, bool force = false);
   void on_release(Peer& p, schema::Release::Reader r);
   void on_subscribe(Peer& p, schema::Subscribe::Reader s);
@@ -208,6 +226,7 @@ struct Engine : std::enable_shared_from_this<Engine> {
   void dispatch();
   void pump_actor(ActorRecord& a);
   void release_actor(ActorRecord& a);
+  void free_actor(ActorRecord& a);  // the resources it held on its worker
   void fail_unregistered(std::uint32_t fn);
   void expire_unplaced_actors(std::uint64_t now);
   int retries_for(const std::string& fn, int requested) const;

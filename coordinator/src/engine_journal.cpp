@@ -43,6 +43,8 @@ void Engine::open_journal() {
     if (!r.deps.empty()) t.mut().deps = std::move(r.deps);
     t.timeout_ms = r.timeout_ms;
     t.retries = r.retries;
+    if (!r.placement.empty()) t.req = scheduler.placements().intern(link::parse_placement_key(r.placement));
+    if (!r.retry.empty()) t.mut().retry = std::make_shared<const RetryPolicy>(link::parse_retry_key(r.retry));
     // Its submitter's connection is gone: whoever asks (shoal result ID, a subscribe) gets
     // the result until the result TTL after it ends, unless the submitter comes back.
     t.orphan = !r.detached;
@@ -116,6 +118,7 @@ std::size_t Engine::recover_actors(std::vector<JournalActor> rows) {
     a.hash = r.hash;
     a.args = std::move(r.args);
     a.create_task = r.create_task;
+    if (!r.placement.empty()) a.req = scheduler.placements().intern(link::parse_placement_key(r.placement));
     a.submitter = r.submitter;
     a.journaled = true;
     a.recovering = true;
@@ -134,6 +137,10 @@ void Engine::adopt_actors(Peer& p, WorkerSlot& slot, schema::RegisterWorker::Rea
     a.recovering = false;
     a.worker = p.id;
     ++slot.actors;
+    if (!a.holds) {
+      scheduler.reserve(slot, a.req);
+      a.holds = true;
+    }
     bound.push_back(a.id);
   };
   for (auto aid : r.getLiveActors()) {
@@ -156,7 +163,7 @@ void Engine::adopt_actors(Peer& p, WorkerSlot& slot, schema::RegisterWorker::Rea
       claim(*a);
       t->state = TaskState::RUNNING;
       t->worker = p.id;
-      slot.inflight.insert(id);
+      slot.inflight.emplace(id, WorkerSlot::Held{});
     } else if (t->actor) {
       auto* a = actors.find(t->actor);
       if (!a || a->worker != p.id) continue;
@@ -235,6 +242,8 @@ void Engine::journal_accept(TaskRecord& t, std::uint64_t created_actor) {
   r.retries = t.retries;
   r.detached = t.detached;
   r.submitted_wall = t.submitted_wall;
+  r.placement = scheduler.placements()[t.req].key;
+  if (t.links && t.links->retry) r.retry = link::retry_key(*t.links->retry);
   journal->accept(std::move(r));
   t.journaled = true;
   journal_touch();

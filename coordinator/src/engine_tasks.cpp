@@ -84,6 +84,8 @@ void Engine::make_ready(TaskRecord& t) {
     if (auto* a = actors.find(t.actor)) pump_actor(*a);
     return;
   }
+  // What a worker of a new kind made impossible meanwhile fails now, not never.
+  if (auto why = unschedulable(t); !why.empty()) return fail(t.id, "shoal::Unschedulable", why, ErrorKind::failed);
   scheduler.enqueue(t, steady_ns());
   schedule_dispatch();
 }
@@ -103,12 +105,25 @@ void Engine::dispatch() {
   // Stopping with a journal: what has not started stays there for the next start.
   if (stopped || (stopping && journal)) return;
   for (const auto& [id, slot] : scheduler.workers())  // a connection that failed a write closes by itself
-    if (auto* p = peer(id); !slot.lost && p && p->conn->closed()) scheduler.worker(id)->lost = true;
+    if (auto* p = peer(id); !slot.lost && p && p->conn->closed()) {
+      auto* w = scheduler.worker(id);
+      w->lost = true;
+      scheduler.refresh(*w);
+    }
   for (auto [task, worker] : scheduler.pick())
     if (auto* p = peer(worker)) {
       p->out_assigns.push_back(task);
       touch_flush(*p);
     }
+  for (auto& [aid, why] : kinds_settled(steady_ns()) ? actors.unplaceable(scheduler)
+                                                     : std::vector<std::pair<std::uint64_t, std::string>>{}) {
+    auto* a = actors.find(aid);
+    if (!a) continue;
+    fail(a->create_task, "shoal::Unschedulable", why, ErrorKind::failed);
+    ActorTable::kill(*a, why);
+    pump_actor(*a);
+    actors.forget_unplaced(aid);
+  }
   for (auto [aid, wid] : actors.place(scheduler)) {
     auto* a = actors.find(aid);
     auto* p = peer(wid);
@@ -118,7 +133,7 @@ void Engine::dispatch() {
       t->state = TaskState::RUNNING;
       t->worker = wid;
       ++t->attempt;
-      w->inflight.insert(t->id);
+      w->inflight.emplace(t->id, WorkerSlot::Held{});
     }
     flush(*p);  // keep order: earlier assigns first (and nothing between a value and its message)
     capnp::MallocMessageBuilder msg;
@@ -138,8 +153,20 @@ void Engine::dispatch() {
 
 // ---- actors ----
 
+void Engine::free_actor(ActorRecord& a) {
+  if (!a.holds) return;
+  a.holds = false;
+  if (auto* w = scheduler.worker(a.worker)) {
+    scheduler.unreserve(*w, a.req);
+    schedule_dispatch();  // what it held may start tasks now
+  }
+}
+
 void Engine::pump_actor(ActorRecord& a) {
-  if (a.dead) journal_actor_gone(a);
+  if (a.dead) {
+    journal_actor_gone(a);
+    free_actor(a);
+  }
   auto pumped = actors.pump(a, tasks);
   for (auto id : pumped.fail) fail(id, "shoal::WorkerLost", a.dead_why, ErrorKind::disconnected);
   if (pumped.forward.empty()) return;
@@ -161,6 +188,13 @@ void Engine::pump_actor(ActorRecord& a) {
 void Engine::release_actor(ActorRecord& a) {
   a.released = true;
   journal_actor_gone(a);
+  free_actor(a);
+  if (!a.worker && !a.dead) {
+    // Never placed: it never will be (nobody holds it), and its queued calls fail.
+    actors.forget_unplaced(a.id);
+    ActorTable::kill(a, "the actor was released before it was placed");
+    pump_actor(a);
+  }
   if (a.worker)
     if (auto* p = peer(a.worker)) {
       flush(*p);  // calls already assigned go first
@@ -177,6 +211,11 @@ void Engine::expire_unplaced_actors(std::uint64_t now) {
   for (auto aid : std::vector<std::uint64_t>(actors.waiting_placement())) {
     auto* a = actors.find(aid);
     if (!a || a->dead || now - a->waiting_since < wait) continue;
+    // A worker has its type: it waits for resources in use, not for a registration.
+    bool has_type = false;
+    for (const auto& [id, w] : scheduler.workers())
+      if (auto c = w.actor_classes.find(a->cls); c != w.actor_classes.end() && c->second == a->hash) has_type = true;
+    if (has_type) continue;
     std::string msg = "actor type '" + a->cls + "' is not registered (asked: " + scheduler.worker_list() +
                       "): register it with SHOAL_ACTOR in a library the worker loads";
     fail(a->create_task, "shoal::NotRegistered", msg, ErrorKind::failed);
@@ -202,13 +241,26 @@ void Engine::on_submit(Peer& p, schema::Submit::Reader s, const proto::FrameOwne
   if (t.actor) t.mut().method = text(s.getMethod());
   t.args = p.conn->value(s.getArgs(), s.getArgsBlob(), frame);
   int requested = -1;
+  std::string bad_placement;
   if (s.hasOptions()) {
     auto o = s.getOptions();
     t.timeout_ms = o.getTimeoutMs();
     t.detached = o.getDetached();
     requested = o.getRetries();
+    bad_placement = intern_placement(t.req, o);
+    if (bad_placement.empty() && o.hasRetryOn()) try {
+        auto policy = link::get_retry(o);
+        link::check_retry(policy);
+        if (!link::retry_key(policy).empty()) t.mut().retry = std::make_shared<const RetryPolicy>(std::move(policy));
+      } catch (const ValueError& e) {
+        bad_placement = e.what();
+      }
   }
+  if (!t.links || !t.links->retry)
+    if (!function_retry_on.empty())
+      if (auto it = function_retry_on.find(functions[t.fn].name); it != function_retry_on.end()) t.mut().retry = it->second;
   t.submitted_wall = now_wall();
+  if (!bad_placement.empty()) return fail(id, "shoal::ValueError", bad_placement, ErrorKind::failed);
   // The wire is not trusted: a client built otherwise may send anything.
   if (requested < -1 || requested > link::kMaxRetries)
     return fail(id, "shoal::ValueError", "retries must be 0 to " + std::to_string(link::kMaxRetries) + ", not " +
@@ -258,12 +310,36 @@ void Engine::on_submit(Peer& p, schema::Submit::Reader s, const proto::FrameOwne
     t.state = TaskState::WAITING;
     return finish(id, TaskState::FAILED, {}, std::move(problem->error));
   }
+  if (!t.actor)
+    if (auto why = unschedulable(t); !why.empty()) return fail(id, "shoal::Unschedulable", why, ErrorKind::failed);
   if (journal) journal_accept(t);
   count_in(t);
   if (t.unresolved > 0)
     t.state = TaskState::WAITING;
   else
     make_ready(t);
+}
+
+std::string Engine::unschedulable(const TaskRecord& t) {
+  if (t.req == 0) return {};
+  auto why = scheduler.unschedulable(t.fn, t.req);
+  return why.empty() || !kinds_settled(steady_ns()) ? std::string() : why;
+}
+
+std::string Engine::intern_placement(std::uint32_t& req, schema::TaskOptions::Reader o) {
+  // Most tasks ask nothing: no lists to read, no key to build (B4's path).
+  if (!o.hasResources() && !o.hasLabels() && !o.hasPreferredLabels() && o.getPriority() == 0 &&
+      o.getStrategy() == schema::Strategy::SPREAD) {
+    req = 0;
+    return {};
+  }
+  try {
+    req = scheduler.placements().intern(link::get_placement(o));
+    return {};
+  } catch (const std::exception& e) {
+    req = 0;
+    return std::string("placement: ") + e.what();
+  }
 }
 
 void Engine::on_actor_create(Peer& p, schema::ActorCreate::Reader c, const proto::FrameOwner& frame) {
@@ -285,8 +361,15 @@ void Engine::on_actor_create(Peer& p, schema::ActorCreate::Reader c, const proto
   a.create_task = tid;
   a.submitter = p.id;
   a.waiting_since = steady_ns();
+  std::string bad_placement;
+  if (c.hasOptions()) bad_placement = intern_placement(a.req, c.getOptions());
+  if (!bad_placement.empty()) {
+    ActorTable::kill(a, bad_placement);
+    pump_actor(a);
+    return fail(tid, "shoal::ValueError", bad_placement, ErrorKind::failed);
+  }
   if (journal && !stopping) {
-    journal->accept_actor({aid, p.id, a.cls, a.hash, a.args, tid});
+    journal->accept_actor({aid, p.id, a.cls, a.hash, a.args, tid, scheduler.placements()[a.req].key});
     a.journaled = true;
     journal_accept(t, aid);
   }
@@ -327,6 +410,7 @@ void Engine::on_result(Peer& p, schema::Result::Reader r, const proto::FrameOwne
     case schema::Result::ERROR: {
       auto info = link::get_error(r.getError());
       if (info.kind == ErrorKind::cancelled && drained_away(*t, *w)) break;
+      if (info.kind != ErrorKind::cancelled && t->links && t->links->retry && retry_after_error(*t, info)) break;
       if (t->actor_create)
         if (auto* a = actors.by_create_task(id)) {
           ActorTable::kill(*a, "the actor's constructor failed: " + info.message);
@@ -371,6 +455,35 @@ void Engine::on_output(Peer& p, schema::TaskOutput::Reader o) {
     if (s != t->submitter) pass(s);
 }
 
+bool Engine::retry_after_error(TaskRecord& t, const codec::RemoteErrorInfo& info) {
+  auto& l = *t.links;
+  if (t.cancel_requested || stopping || t.actor || t.actor_create) return false;
+  if (l.app_retries >= static_cast<std::uint32_t>(l.retry->attempts) || !link::retry_matches(*l.retry, info.type_name))
+    return false;
+  ++l.app_retries;
+  auto delay = link::retry_delay(*l.retry, l.app_retries);
+  // Queued, though on no queue until the backoff ends: a cancel meanwhile ends it.
+  t.state = TaskState::QUEUED;
+  t.worker = 0;
+  auto message = info.message.size() > 200 ? info.message.substr(0, 200) + "..." : info.message;
+  l.retry_wait = "waiting: retry " + std::to_string(l.app_retries) + " of " + std::to_string(l.retry->attempts) +
+                 " after " + info.type_name + ": " + message;
+  log("task " + std::to_string(t.id) + " failed with " + info.type_name + ": retry " + std::to_string(l.app_retries) +
+      " of " + std::to_string(l.retry->attempts) + " in " + std::to_string(delay.count()) + " ms");
+  auto timer = std::make_unique<asio::steady_timer>(ex, delay);
+  timer->async_wait([weak = weak_from_this(), id = t.id](std::error_code ec) {
+    auto self = weak.lock();
+    if (ec || !self) return;
+    self->retry_timers.erase(id);
+    auto* t = self->tasks.find(id);
+    if (!t || t->state != TaskState::QUEUED || self->stopped) return;
+    if (t->links) t->links->retry_wait.clear();
+    self->make_ready(*t);
+  });
+  retry_timers[t.id] = std::move(timer);
+  return true;
+}
+
 bool Engine::drained_away(TaskRecord& t, WorkerSlot& w) {
   // A cancelled outcome nobody asked for, from a worker that said it drains (or while a
   // journaled coordinator stops): the worker
@@ -391,7 +504,10 @@ bool Engine::drained_away(TaskRecord& t, WorkerSlot& w) {
 void Engine::on_cancel(std::uint64_t id, bool force) {
   auto* t = tasks.find(id);
   if (!t) return;
-  if (t->state == TaskState::WAITING || t->state == TaskState::QUEUED) return finish(id, TaskState::CANCELLED);
+  if (t->state == TaskState::WAITING || t->state == TaskState::QUEUED) {
+    retry_timers.erase(id);  // waiting out a retry's backoff
+    return finish(id, TaskState::CANCELLED);
+  }
   if (t->state != TaskState::RUNNING) return;
   bool upgrade = force && !t->force_cancel;  // a plain cancel first, --force after it
   if (t->cancel_requested && !upgrade) return;
@@ -457,6 +573,21 @@ void Engine::on_register(Peer& p, schema::RegisterWorker::Reader r) {
   w.capacity = std::max(1u, r.getCapacity());
   w.co_capacity = r.getCoroutineCapacity() ? r.getCoroutineCapacity() : 1024;
   w.max_tasks = r.getMaxTasks();
+  // What it offers: checked as any input (a bad list is the peer's bug: it is refused).
+  try {
+    auto offered = link::get_resources(r.getResources());
+    link::check_resources(offered);
+    w.total = scheduler.placements().units(offered);
+    if (r.getLabels().size() > link::kMaxLabels) throw ValueError("more than " + std::to_string(link::kMaxLabels) + " labels");
+    for (auto l : r.getLabels()) {
+      auto label = text(l);
+      link::check_label(label);
+      auto term = link::split_term(label);
+      w.labels.emplace_back(std::move(term.key), std::move(term.value));
+    }
+  } catch (const ValueError& e) {
+    throw ProtocolError(std::string("registration: ") + e.what());
+  }
   for (auto f : r.getFunctions()) {
     auto idx = functions.intern(text(f.getName()), f.getSignatureHash());
     functions[idx].signature = text(f.getSignature());
@@ -484,7 +615,15 @@ void Engine::on_register(Peer& p, schema::RegisterWorker::Reader r) {
     }
   if (adopted) log(slot.label() + " still runs " + std::to_string(adopted) + " task(s) from before: adopted");
   log(slot.label() + " registered: " + std::to_string(slot.fns.size()) + " functions, " +
-      std::to_string(slot.actor_classes.size()) + " actor types, " + std::to_string(slot.capacity) + " threads");
+      std::to_string(slot.actor_classes.size()) + " actor types, " + std::to_string(slot.capacity) + " threads" +
+      (slot.total.empty() ? std::string() : ", " + link::format_resources(scheduler.placements().amounts(slot.total))) +
+      (slot.labels.empty() ? std::string() : ", labels " + format_labels(slot.labels)));
+  // A worker of a new kind: what it tells about the queued tasks that can never run is
+  // acted on once the kinds settle (housekeeping).
+  if (scheduler.kinds() != kinds_seen) {
+    kinds_seen = scheduler.kinds();
+    new_kind_at = steady_ns();
+  }
   adopt_actors(p, slot, r);
   broadcast_catalog();
   schedule_dispatch();

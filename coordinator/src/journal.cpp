@@ -18,7 +18,7 @@ namespace shoal::coordinator {
 
 namespace {
 
-constexpr std::int64_t kFormat = 2;  // meta 'format': the layout below (1: no actors; upgraded in place)
+constexpr std::int64_t kFormat = 3;  // meta 'format': the layout below (1: no actors, 2: no placements; upgraded in place)
 constexpr auto kGroupWindow = std::chrono::milliseconds(2);
 
 // auto_vacuum takes effect only before the first table exists.
@@ -42,14 +42,17 @@ CREATE TABLE IF NOT EXISTS tasks(
   finished_wall INTEGER NOT NULL DEFAULT 0,
   kind INTEGER NOT NULL DEFAULT 0,
   actor INTEGER NOT NULL DEFAULT 0,
-  method TEXT);
+  method TEXT,
+  placement TEXT,
+  retry TEXT);
 CREATE TABLE IF NOT EXISTS actors(
   id INTEGER PRIMARY KEY,
   submitter INTEGER NOT NULL,
   cls TEXT NOT NULL,
   hash INTEGER NOT NULL,
   args BLOB,
-  create_task INTEGER NOT NULL);
+  create_task INTEGER NOT NULL,
+  placement TEXT);
 )sql";
 
 // Format 1 had no actors: its tasks table gains their columns (the actors table is made
@@ -59,6 +62,11 @@ ALTER TABLE tasks ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE tasks ADD COLUMN actor INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE tasks ADD COLUMN method TEXT;
 )sql";
+
+// Format 2 had no placement requests (link::placement_key; NULL: none). A format 1 file
+// got its actors table from kSchema, placement included.
+constexpr const char* kUpgrade2Tasks = "ALTER TABLE tasks ADD COLUMN placement TEXT; ALTER TABLE tasks ADD COLUMN retry TEXT;";
+constexpr const char* kUpgrade2Actors = "ALTER TABLE actors ADD COLUMN placement TEXT;";
 
 std::int64_t i64(std::uint64_t v) { return static_cast<std::int64_t>(v); }
 std::uint64_t u64(std::int64_t v) { return static_cast<std::uint64_t>(v); }
@@ -173,11 +181,13 @@ Journal::Journal(std::string path) : path_(std::move(path)) {
       if (key == "format") format = get.integer(1);
       if (key == "next_peer") next_peer_ = u64(get.integer(1));
     }
-    if (format == 0 || format == 1) {
-      // One transaction: a crash within the upgrade leaves format 1 as it was.
+    if (format >= 0 && format < kFormat) {
+      // One transaction: a crash within the upgrade leaves the old format as it was.
       exec("BEGIN IMMEDIATE");
       try {
         if (format == 1) exec(kUpgrade1);
+        if (format == 1 || format == 2) exec(kUpgrade2Tasks);
+        if (format == 2) exec(kUpgrade2Actors);
         Statement put(db_, "INSERT OR REPLACE INTO meta(key, value) VALUES('format', ?)", path_);
         put.bind(1, kFormat).step(db_, path_);
         exec("COMMIT");
@@ -225,7 +235,7 @@ std::vector<JournalTask> Journal::load() {
   std::vector<JournalTask> out;
   Statement q(db_,
               "SELECT id, submitter, function, hash, args, deps, timeout_ms, retries, detached, submitted_wall, "
-              "state, attempt, value, error, finished_wall, kind, actor, method FROM tasks ORDER BY id",
+              "state, attempt, value, error, finished_wall, kind, actor, method, placement, retry FROM tasks ORDER BY id",
               path_);
   while (q.step(db_, path_)) {
     JournalTask t;
@@ -253,6 +263,8 @@ std::vector<JournalTask> Journal::load() {
       t.kind = static_cast<JournalTask::Kind>(kind);
       t.actor = u64(q.integer(16));
       t.method = q.text(17);
+      t.placement = q.text(18);
+      t.retry = q.text(19);
     } catch (const std::exception& e) {
       q.done();
       throw Error("the journal at " + path_ + " has a task it cannot read (" + std::to_string(t.id) + "): " + e.what());
@@ -265,7 +277,7 @@ std::vector<JournalTask> Journal::load() {
 std::vector<JournalActor> Journal::load_actors() {
   std::lock_guard lock(db_mu_);
   std::vector<JournalActor> out;
-  Statement q(db_, "SELECT id, submitter, cls, hash, args, create_task FROM actors ORDER BY id", path_);
+  Statement q(db_, "SELECT id, submitter, cls, hash, args, create_task, placement FROM actors ORDER BY id", path_);
   while (q.step(db_, path_)) {
     JournalActor a;
     a.id = u64(q.integer(0));
@@ -274,6 +286,7 @@ std::vector<JournalActor> Journal::load_actors() {
     a.hash = u64(q.integer(3));
     a.args = q.blob(4);
     a.create_task = u64(q.integer(5));
+    a.placement = q.text(6);
     out.push_back(std::move(a));
   }
   return out;
@@ -319,6 +332,7 @@ void Journal::accept_actor(const JournalActor& actor) {
   op.task.hash = actor.hash;
   op.task.args = actor.args;
   op.task.actor = actor.create_task;
+  op.task.placement = actor.placement;
   buffer_.ops.push_back(std::move(op));
 }
 
@@ -393,11 +407,12 @@ void Journal::write(std::vector<Batch>& batches) {
   // Prepared once per call: a few microseconds against the fsync.
   Statement insert(db_,
                    "INSERT OR REPLACE INTO tasks(id, submitter, function, hash, args, deps, timeout_ms, retries, "
-                   "detached, submitted_wall, state, attempt, value, error, finished_wall, kind, actor, method) "
-                   "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                   "detached, submitted_wall, state, attempt, value, error, finished_wall, kind, actor, method, placement, retry) "
+                   "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                    path_);
   Statement insert_actor(db_,
-                         "INSERT OR REPLACE INTO actors(id, submitter, cls, hash, args, create_task) VALUES(?,?,?,?,?,?)",
+                         "INSERT OR REPLACE INTO actors(id, submitter, cls, hash, args, create_task, placement) "
+                         "VALUES(?,?,?,?,?,?,?)",
                          path_);
   Statement erase_actor(db_, "DELETE FROM actors WHERE id=?", path_);
   // A finished task's arguments are not needed again, and a row holds at most 10^9 bytes.
@@ -422,13 +437,13 @@ void Journal::write(std::vector<Batch>& batches) {
             insert.bind(9, std::int64_t{t.detached}).bind(10, t.submitted_wall);
             insert.bind(11, static_cast<std::int64_t>(t.state)).bind(12, std::uint64_t{t.attempt});
             insert.bind(13, t.value).bind(14, error).bind(15, t.finished_wall);
-            insert.bind(16, std::int64_t{t.kind}).bind(17, t.actor).bind(18, t.method);
+            insert.bind(16, std::int64_t{t.kind}).bind(17, t.actor).bind(18, t.method).bind(19, t.placement).bind(20, t.retry);
             insert.step(db_, path_);
             break;
           }
           case Op::accept_actor:
             insert_actor.bind(1, t.id).bind(2, t.submitter).bind(3, t.function).bind(4, t.hash).bind(5, t.args);
-            insert_actor.bind(6, t.actor).step(db_, path_);
+            insert_actor.bind(6, t.actor).bind(7, t.placement).step(db_, path_);
             break;
           case Op::forget_actor:
             erase_actor.bind(1, t.id).step(db_, path_);

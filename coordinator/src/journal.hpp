@@ -55,6 +55,8 @@ struct JournalTask {
   Kind kind = plain;
   std::uint64_t actor = 0;  // actor_create, actor_call: the actor's id
   std::string method;       // actor_call
+  std::string placement;    // link::placement_key() of its request ("": none)
+  std::string retry;        // link::retry_key() of its retry policy ("": none)
 };
 
 /// One journaled actor (alive when written: spawned, not released nor dead).
@@ -64,6 +66,7 @@ struct JournalActor {
   std::uint64_t hash = 0;  // its constructor's signature hash
   Bytes args;              // the constructor's arguments
   std::uint64_t create_task = 0;
+  std::string placement;   // link::placement_key() of its request ("": none)
 };
 
 class Journal {

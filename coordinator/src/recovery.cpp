@@ -21,7 +21,9 @@ LossDecision settle_lost_worker(const WorkerSlot& lost, TaskTable& tasks, const 
   const bool drained = lost.draining && lost.crash_signal == 0 && !lost.crash_forced;
   // In assign order. Retries go to the back of their queue: a task whose result was lost
   // with its worker is not kept next to the task that killed it, time after time.
-  std::vector<std::uint64_t> ids(lost.inflight.begin(), lost.inflight.end());
+  std::vector<std::uint64_t> ids;
+  ids.reserve(lost.inflight.size());
+  for (const auto& [id, req] : lost.inflight) ids.push_back(id);
   auto seq_of = [&](std::uint64_t id) {
     const auto* t = tasks.find(id);
     return t ? t->seq : 0;
@@ -78,7 +80,9 @@ LossDecision settle_lost_worker(const WorkerSlot& lost, TaskTable& tasks, const 
     if (could_have_started && !coro) t->isolate = true;
     if (t->cancel_requested) {
       out.cancel.push_back(id);
-    } else if (static_cast<int>(t->attempt) > t->retries) {
+    } else if (static_cast<int>(t->attempt - (t->links ? t->links->app_retries : 0)) > t->retries) {
+      // Runs after its own errors (TaskOptions::retry) are not worker losses: the two
+      // budgets are apart.
       out.fail.emplace_back(
           id, task_error(functions, *t, "shoal::WorkerLost",
                          "task " + std::to_string(id) + " (" + functions[t->fn].name + ") was on " + lost.label() +

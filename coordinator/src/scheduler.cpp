@@ -4,25 +4,75 @@
 
 namespace shoal::coordinator {
 
+namespace {
+
+constexpr std::size_t kMaxShapes = 4096;
+
+bool covers(const std::vector<Units>& have, const Request& r) {
+  for (auto [i, u] : r.needs)
+    if ((i < have.size() ? have[i] : 0) < u) return false;
+  return true;
+}
+
+void erase_id(std::vector<std::uint64_t>& v, std::uint64_t id) {
+  if (auto it = std::find(v.begin(), v.end(), id); it != v.end()) {
+    *it = v.back();
+    v.pop_back();
+  }
+}
+
+}  // namespace
+
 std::string WorkerSlot::label() const {
   return "worker " + (name.empty() ? std::to_string(id) : name) + " (" + host + ", pid " + std::to_string(pid) + ")";
 }
 
+bool WorkerSlot::has_fn(std::uint32_t fn) const { return std::binary_search(fns.begin(), fns.end(), fn); }
+
+bool WorkerSlot::fits(const Request& req) const noexcept {
+  for (auto [i, u] : req.needs)
+    if (free(i) < u) return false;
+  return true;
+}
+
+// ---- workers ----
+
 WorkerSlot& Scheduler::add_worker(WorkerSlot slot) {
   auto id = slot.id;
+  std::sort(slot.fns.begin(), slot.fns.end());
+  slot.fns.erase(std::unique(slot.fns.begin(), slot.fns.end()), slot.fns.end());
+  std::sort(slot.labels.begin(), slot.labels.end());
+  if (unserved_.size() < functions_.size()) unserved_.resize(functions_.size());
   for (auto fn : slot.fns) {
     functions_[fn].workers.push_back(id);
-    queue(fn).unserved_since = 0;
+    unserved_[fn] = 0;
   }
-  return workers_[id] = std::move(slot);
+  slot.used.assign(slot.total.size(), 0);
+  for (std::uint32_t r = 0; r < slot.total.size(); ++r)
+    if (slot.total[r] > 0) {
+      if (holders_.size() <= r) holders_.resize(r + 1);
+      holders_[r].push_back(id);
+    }
+  for (const auto& [k, v] : slot.labels) label_holders_[k + "=" + v].push_back(id);
+  note_shape(slot);
+  auto& w = workers_[id] = std::move(slot);
+  reindex(w);
+  return w;
 }
 
 WorkerSlot Scheduler::remove_worker(std::uint64_t id) {
   auto it = workers_.find(id);
   if (it == workers_.end()) return {};
+  unindex(it->second);
   WorkerSlot slot = std::move(it->second);
   workers_.erase(it);
   functions_.remove_worker(id);
+  for (std::uint32_t r = 0; r < slot.total.size() && r < holders_.size(); ++r) erase_id(holders_[r], id);
+  for (const auto& [k, v] : slot.labels)
+    if (auto h = label_holders_.find(k + "=" + v); h != label_holders_.end()) {
+      erase_id(h->second, id);
+      if (h->second.empty()) label_holders_.erase(h);
+    }
   return slot;
 }
 
@@ -31,33 +81,26 @@ WorkerSlot* Scheduler::worker(std::uint64_t id) {
   return it == workers_.end() ? nullptr : &it->second;
 }
 
-Scheduler::Queue& Scheduler::queue(std::uint32_t fn) {
-  if (fn >= queues_.size()) queues_.resize(functions_.size() > fn ? functions_.size() : fn + 1);
-  return queues_[fn];
+void Scheduler::unindex(WorkerSlot& w) {
+  if (w.in_plain_index) plain_index_.erase(w.plain_key);
+  if (w.in_coro_index) coro_index_.erase(w.coro_key);
+  w.in_plain_index = w.in_coro_index = false;
 }
 
-const std::deque<std::uint64_t>& Scheduler::ready(std::uint32_t fn) const {
-  static const std::deque<std::uint64_t> none;
-  return fn < queues_.size() ? queues_[fn].ready : none;
-}
-
-std::deque<std::uint64_t> Scheduler::take_ready(std::uint32_t fn) {
-  auto& q = queue(fn);
-  auto out = std::move(q.ready);
-  q.ready.clear();
-  q.unserved_since = 0;
-  return out;
-}
-
-std::uint64_t& Scheduler::unserved_since(std::uint32_t fn) { return queue(fn).unserved_since; }
-
-void Scheduler::enqueue(const TaskRecord& t, std::uint64_t now_ns, bool front) {
-  auto& q = queue(t.fn);
-  if (front)
-    q.ready.push_front(t.id);
-  else
-    q.ready.push_back(t.id);
-  if (functions_[t.fn].workers.empty() && q.unserved_since == 0) q.unserved_since = now_ns;
+void Scheduler::reindex(WorkerSlot& w) {
+  unindex(w);
+  if (!w.available()) return;
+  auto recency = ~w.active_seq;
+  if (w.in_plain < window(w, false)) {
+    w.plain_key = {w.in_plain / static_cast<double>(std::max<std::uint32_t>(w.capacity, 1)), recency, w.id};
+    plain_index_.insert(w.plain_key);
+    w.in_plain_index = true;
+  }
+  if (w.in_coro < window(w, true)) {
+    w.coro_key = {w.in_coro / static_cast<double>(std::max<std::uint32_t>(w.co_capacity, 1)), recency, w.id};
+    coro_index_.insert(w.coro_key);
+    w.in_coro_index = true;
+  }
 }
 
 std::uint32_t Scheduler::window(const WorkerSlot& w, bool coroutine) {
@@ -69,24 +112,265 @@ std::uint32_t Scheduler::window(const WorkerSlot& w, bool coroutine) {
   return cap + static_cast<std::uint32_t>(std::clamp(extra, 2.0, 1024.0));
 }
 
-WorkerSlot* Scheduler::pick_worker(const FunctionRecord& f, bool isolate) {
-  WorkerSlot* best = nullptr;
-  double best_load = 0;
+// ---- shapes: what could ever run where ----
+
+void Scheduler::note_shape(const WorkerSlot& w) {
+  std::string key;
+  for (auto fn : w.fns) key += std::to_string(fn) + ",";
+  key += ';';
+  for (auto u : w.total) key += std::to_string(u) + ",";
+  key += ';';
+  for (const auto& [k, v] : w.labels) key += k + "=" + v + ",";
+  if (shape_keys_.count(key) || shapes_.size() >= kMaxShapes) return;
+  shape_keys_.emplace(std::move(key), static_cast<std::uint32_t>(shapes_.size()));
+  shapes_.push_back({w.fns, w.total, w.labels});
+}
+
+std::string Scheduler::unschedulable(std::uint32_t fn, std::uint32_t req) {
+  const auto& r = placements_[req];
+  if (r.needs.empty() && r.required.empty()) return {};
+  auto key = (std::uint64_t{fn} << 32) | req;
+  if (auto it = verdicts_.find(key); it != verdicts_.end() && it->second.first == shapes_.size())
+    return it->second.second;
+  std::vector<const Shape*> with_fn;
+  for (const auto& s : shapes_)
+    if (std::binary_search(s.fns.begin(), s.fns.end(), fn)) with_fn.push_back(&s);
+  std::string why;
+  bool fits_one = with_fn.empty() || shapes_.size() >= kMaxShapes;  // unknown: NotRegistered, or too many to tell
+  for (const auto* s : with_fn)
+    if (covers(s->total, r) && matches_all(r.required, s->labels)) fits_one = true;
+  if (!fits_one) {
+    // Name what is missing: each need no worker meets alone, each label none has; else the
+    // combination.
+    std::vector<std::string> missing;
+    for (auto [i, u] : r.needs) {
+      Units most = 0;
+      for (const auto* s : with_fn) most = std::max(most, i < s->total.size() ? s->total[i] : 0);
+      if (most < u) {
+        const auto& name = placements_.resource_name(i);
+        missing.push_back(name + "=" + link::format_amount(name, link::resource_amount(u)) + " (the most offered: " +
+                          link::format_amount(name, link::resource_amount(most)) + ")");
+      }
+    }
+    for (const auto& t : r.required) {
+      bool any = std::any_of(with_fn.begin(), with_fn.end(), [&](const Shape* s) { return matches(t, s->labels); });
+      if (!any) missing.push_back("label " + t.key + (t.negate ? "!=" : "=") + t.value);
+    }
+    const auto& fname = functions_[fn].name;
+    why = "no worker that has '" + fname + "' offers " +
+          (missing.empty() ? "all of " + link::describe(r.spec) + " together" : [&] {
+            std::string m;
+            for (const auto& s : missing) m += (m.empty() ? "" : ", ") + s;
+            return m;
+          }());
+    why += " (" + std::to_string(with_fn.size()) + " kind(s) of worker have registered it)";
+  }
+  verdicts_[key] = {shapes_.size(), why};
+  return why;
+}
+
+std::vector<std::pair<std::uint64_t, std::string>> Scheduler::take_unschedulable() {
+  std::vector<std::pair<std::uint64_t, std::string>> out;
+  if (checked_shapes_ == shapes_.size()) return out;
+  checked_shapes_ = shapes_.size();
+  std::vector<std::uint32_t> emptied;
+  for (const auto& key : active_) {
+    auto& c = classes_[key.cls];
+    auto why = unschedulable(c.fn, c.req);
+    if (why.empty()) continue;
+    for (auto e : c.ready)
+      if (const auto* t = tasks_.find(e.id); t && t->state == TaskState::QUEUED) out.emplace_back(e.id, why);
+    c.ready.clear();
+    emptied.push_back(key.cls);
+  }
+  for (auto c : emptied) refile(c);
+  return out;
+}
+
+std::string Scheduler::why_waiting(const TaskRecord& t) const {
+  const auto& f = functions_[t.fn];
+  if (f.workers.empty()) return "waiting: no worker has " + f.name;
+  const auto& r = placements_[t.req];
+  if (r.needs.empty() && r.required.empty()) return {};
+  std::size_t could = 0, free_now = 0;
   for (auto wid : f.workers) {
+    auto it = workers_.find(wid);
+    if (it == workers_.end()) continue;
+    const auto& w = it->second;
+    bool ever = covers(w.total, r) && matches_all(r.required, w.labels);
+    could += ever;
+    free_now += ever && w.fits(r) && w.available();
+  }
+  auto what = link::describe(r.spec);
+  if (could == 0) return "waiting: no live worker offers " + what + " (the workers that did are gone)";
+  if (free_now == 0)
+    return "waiting: the " + std::to_string(could) + " worker(s) that can hold " + what + " have it in use";
+  return "waiting: for room on the " + std::to_string(could) + " worker(s) that can hold " + what;
+}
+
+// ---- queues ----
+
+std::uint32_t Scheduler::class_of(std::uint32_t fn, std::uint32_t req) {
+  auto key = (std::uint64_t{fn} << 32) | req;
+  auto [it, added] = class_index_.try_emplace(key, static_cast<std::uint32_t>(classes_.size()));
+  if (added) {
+    classes_.push_back({fn, req, {}, false, {}});
+    if (fn_classes_.size() <= fn) fn_classes_.resize(fn + 1);
+    fn_classes_[fn].push_back(it->second);
+  }
+  return it->second;
+}
+
+void Scheduler::refile(std::uint32_t c) {
+  auto& cl = classes_[c];
+  if (cl.active) active_.erase(cl.key);
+  cl.active = !cl.ready.empty();
+  if (!cl.active) return;
+  cl.key = {-static_cast<std::int64_t>(placements_[cl.req].priority), cl.ready.front().seq, c};
+  active_.insert(cl.key);
+}
+
+std::size_t Scheduler::queued(std::uint32_t fn) const {
+  std::size_t n = 0;
+  if (fn < fn_classes_.size())
+    for (auto c : fn_classes_[fn]) n += classes_[c].ready.size();
+  return n;
+}
+
+std::vector<std::uint64_t> Scheduler::take_ready(std::uint32_t fn) {
+  std::vector<std::uint64_t> out;
+  if (fn < fn_classes_.size())
+    for (auto c : fn_classes_[fn]) {
+      auto& cl = classes_[c];
+      for (auto e : cl.ready) out.push_back(e.id);
+      cl.ready.clear();
+      refile(c);
+    }
+  unserved_since(fn) = 0;
+  return out;
+}
+
+std::uint64_t& Scheduler::unserved_since(std::uint32_t fn) {
+  if (unserved_.size() <= fn) unserved_.resize(std::max<std::size_t>(functions_.size(), fn + 1));
+  return unserved_[fn];
+}
+
+void Scheduler::enqueue(const TaskRecord& t, std::uint64_t now_ns, bool front) {
+  auto ci = class_of(t.fn, t.req);
+  auto& c = classes_[ci];
+  if (front)
+    c.ready.push_front({t.id, 0});
+  else
+    c.ready.push_back({t.id, ++enqueued_});
+  if (c.ready.size() == 1 || front) refile(ci);
+  if (functions_[t.fn].workers.empty()) {
+    auto& since = unserved_since(t.fn);
+    if (since == 0) since = now_ns;
+  }
+}
+
+// ---- choosing a worker ----
+
+bool Scheduler::has_free_thread(const WorkerSlot& w, bool coroutine) {
+  return coroutine ? w.in_coro < std::max<std::uint32_t>(w.co_capacity, 1)
+                   : w.in_plain < std::max<std::uint32_t>(w.capacity, 1);
+}
+
+bool Scheduler::suits(const WorkerSlot& w, std::uint32_t fn, const Request& r, bool coroutine, bool isolate,
+                      bool with_preferred) const {
+  if (!w.available() || !w.has_fn(fn)) return false;
+  if (coroutine ? w.in_coro >= window(w, true) : w.in_plain >= window(w, false)) return false;
+  if (isolate && (w.in_plain > 0 || w.in_coro > 0)) return false;
+  if (!w.fits(r) || !matches_all(r.required, w.labels)) return false;
+  return !with_preferred || matches_all(r.preferred, w.labels);
+}
+
+WorkerSlot* Scheduler::pick_by_load(std::uint32_t fn, const Request& r, bool coroutine, bool isolate,
+                                    bool with_preferred) {
+  auto& index = coroutine ? coro_index_ : plain_index_;
+  auto take = [&](const LoadKey& k) -> WorkerSlot* {
+    auto* w = worker(k.id);
+    return w && suits(*w, fn, r, coroutine, isolate, with_preferred) ? w : nullptr;
+  };
+  if (r.strategy == Strategy::pack) {
+    // The most loaded with a thread free; only when none has one, the most loaded whose
+    // window has room (queued there behind its running tasks).
+    WorkerSlot* queued_behind = nullptr;
+    for (auto it = index.rbegin(); it != index.rend(); ++it)
+      if (auto* w = take(*it)) {
+        if (has_free_thread(*w, coroutine)) return w;
+        if (!queued_behind) queued_behind = w;
+      }
+    return queued_behind;
+  } else {
+    for (const auto& k : index)
+      if (auto* w = take(k)) return w;
+  }
+  return nullptr;
+}
+
+WorkerSlot* Scheduler::pick_in(const std::vector<std::uint64_t>& pool, std::uint32_t fn, const Request& r,
+                               bool coroutine, bool isolate, bool with_preferred) {
+  WorkerSlot* best = nullptr;
+  for (auto wid : pool) {
     auto* w = worker(wid);
-    if (!w || w->draining || w->lost || w->isolated) continue;
-    if (isolate && (w->in_plain > 0 || w->in_coro > 0)) continue;
-    if (w->max_tasks && w->assigned_total >= w->max_tasks) continue;
-    std::uint32_t in = f.coroutine ? w->in_coro : w->in_plain;
-    if (in >= window(*w, f.coroutine)) continue;
-    double cap = std::max<std::uint32_t>(f.coroutine ? w->co_capacity : w->capacity, 1);
-    double load = in / cap;
-    if (!best || load < best_load || (load == best_load && w->active_seq > best->active_seq)) {
+    if (!w || !suits(*w, fn, r, coroutine, isolate, with_preferred)) continue;
+    if (!best) {
       best = w;
-      best_load = load;
+      continue;
+    }
+    const auto& a = coroutine ? w->coro_key : w->plain_key;
+    const auto& b = coroutine ? best->coro_key : best->plain_key;
+    if (r.strategy == Strategy::pack) {
+      // The most loaded with a thread free, else the most loaded.
+      bool wf = has_free_thread(*w, coroutine), bf = has_free_thread(*best, coroutine);
+      if (wf != bf ? wf : b < a) best = w;
+    } else if (a < b) {
+      best = w;
     }
   }
   return best;
+}
+
+WorkerSlot* Scheduler::pick_worker(const FunctionRecord& f, std::uint32_t fn, const Request& r, bool isolate) {
+  auto& index = f.coroutine ? coro_index_ : plain_index_;
+  // The smallest set of workers that could do: those that registered the function, or
+  // that offer a resource it needs, or that have a label it requires. Scanned whole when
+  // smaller than the load index (which is scanned in order, stopping at the first fit).
+  static const std::vector<std::uint64_t> none;
+  const std::vector<std::uint64_t>* pool = &f.workers;
+  for (auto [i, u] : r.needs)
+    if (const auto& h = i < holders_.size() ? holders_[i] : none; h.size() < pool->size()) pool = &h;
+  for (const auto& t : r.required) {
+    if (t.negate) continue;
+    auto it = label_holders_.find(t.key + "=" + t.value);
+    const auto& h = it == label_holders_.end() ? none : it->second;
+    if (h.size() < pool->size()) pool = &h;
+  }
+  bool scan_pool = pool->size() < index.size();
+  for (bool preferred : {true, false}) {
+    if (preferred && r.preferred.empty()) continue;
+    auto* w = scan_pool ? pick_in(*pool, fn, r, f.coroutine, isolate, preferred)
+                        : pick_by_load(fn, r, f.coroutine, isolate, preferred);
+    if (w) return w;
+  }
+  return nullptr;
+}
+
+void Scheduler::hold(WorkerSlot& w, std::uint32_t req, int sign) {
+  if (req == 0) return;
+  for (auto [i, u] : placements_[req].needs) {
+    if (w.used.size() <= i) w.used.resize(i + 1);
+    w.used[i] += sign * u;
+  }
+}
+
+void Scheduler::reserve(WorkerSlot& w, std::uint32_t req) { hold(w, req, +1); }
+void Scheduler::unreserve(WorkerSlot& w, std::uint32_t req) { hold(w, req, -1); }
+
+bool Scheduler::could_host(const WorkerSlot& w, std::uint32_t req) const {
+  const auto& r = placements_[req];
+  return w.fits(r) && matches_all(r.required, w.labels);
 }
 
 void Scheduler::assign(TaskRecord& t, WorkerSlot& w) {
@@ -94,68 +378,89 @@ void Scheduler::assign(TaskRecord& t, WorkerSlot& w) {
   t.worker = w.id;
   ++t.attempt;
   t.seq = w.assign_seq++;
-  w.inflight.insert(t.id);
-  if (!t.actor && !t.actor_create) {
-    if (functions_[t.fn].coroutine)
+  t.blocked = false;  // a new run holds its slot
+  bool plain = !t.actor && !t.actor_create;
+  bool coroutine = functions_[t.fn].coroutine;
+  w.inflight[t.id] = plain ? WorkerSlot::Held{t.req, coroutine, true} : WorkerSlot::Held{};
+  if (plain) {
+    if (coroutine)
       ++w.in_coro;
     else
       ++w.in_plain;
     ++w.assigned_total;
+    hold(w, t.req, +1);
   }
   w.active_seq = ++activity_;
+  reindex(w);
 }
 
 std::vector<Scheduler::Assignment> Scheduler::pick() {
   std::vector<Assignment> out;
-  for (std::uint32_t fn = 0; fn < queues_.size(); ++fn) {
-    auto& q = queues_[fn];
-    const auto& f = functions_[fn];
-    while (!q.ready.empty()) {
-      auto* t = tasks_.find(q.ready.front());
-      if (!t || t->state != TaskState::QUEUED) {
-        q.ready.pop_front();
-        continue;
-      }
-      // A task that may have killed a worker runs alone on one, so that a second death
-      // is charged to it alone (and a task that merely ran beside it goes free).
-      bool isolate = t->isolate && !f.coroutine;
-      auto* w = pick_worker(f, isolate);
-      if (!w) break;
-      q.ready.pop_front();
-      assign(*t, *w);
-      if (isolate) w->isolated = t->id;
-      out.push_back({t->id, w->id});
+  std::vector<std::uint32_t> stuck;  // classes whose first task cannot go now
+  while (!active_.empty() && !(plain_index_.empty() && coro_index_.empty())) {
+    auto ci = active_.begin()->cls;
+    auto& c = classes_[ci];
+    const auto& f = functions_[c.fn];
+    auto& index = f.coroutine ? coro_index_ : plain_index_;
+    auto* t = tasks_.find(c.ready.front().id);
+    if (!t || t->state != TaskState::QUEUED) {  // cancelled meanwhile
+      c.ready.pop_front();
+      refile(ci);
+      continue;
     }
-    if (q.ready.empty()) q.unserved_since = 0;
+    // A task that may have killed a worker runs alone on one, so that a second death
+    // is charged to it alone (and a task that merely ran beside it goes free).
+    bool isolate = t->isolate && !f.coroutine;
+    auto* w = f.workers.empty() || index.empty() ? nullptr : pick_worker(f, c.fn, placements_[c.req], isolate);
+    if (!w) {
+      active_.erase(active_.begin());
+      c.active = false;
+      stuck.push_back(ci);
+      continue;
+    }
+    c.ready.pop_front();
+    refile(ci);
+    assign(*t, *w);
+    if (isolate) {
+      w->isolated = t->id;
+      reindex(*w);
+    }
+    out.push_back({t->id, w->id});
   }
+  for (auto ci : stuck) refile(ci);
   return out;
 }
 
 void Scheduler::release_slot(WorkerSlot& w, std::uint64_t id, const TaskRecord* t, std::uint64_t run_ns) {
-  bool was_inflight = w.inflight.erase(id) > 0;
-  if (w.isolated == id) w.isolated = 0;
-  if (was_inflight && t && !t->actor && !t->actor_create && !t->blocked) {
-    if (functions_[t->fn].coroutine) {
-      if (w.in_coro) --w.in_coro;
-    } else if (w.in_plain) {
-      --w.in_plain;
+  (void)t;
+  if (auto held = w.inflight.find(id); held != w.inflight.end()) {
+    hold(w, held->second.req, -1);
+    if (held->second.slot) {
+      auto& in = held->second.coroutine ? w.in_coro : w.in_plain;
+      if (in) --in;
     }
+    w.inflight.erase(held);
   }
+  if (w.isolated == id) w.isolated = 0;
   if (run_ns) {
     double run = static_cast<double>(run_ns);
     w.ewma_run_ns = w.ewma_run_ns <= 0 ? run : 0.9 * w.ewma_run_ns + 0.1 * run;
   }
   w.active_seq = ++activity_;
+  reindex(w);
 }
 
 void Scheduler::set_blocked(WorkerSlot& w, TaskRecord& t, bool blocked) {
-  if (t.blocked == blocked) return;
+  auto held = w.inflight.find(t.id);
+  if (t.blocked == blocked || held == w.inflight.end() || held->second.coroutine) return;
   t.blocked = blocked;
+  held->second.slot = !blocked;
   if (blocked) {
     if (w.in_plain) --w.in_plain;
   } else {
     ++w.in_plain;
   }
+  reindex(w);
 }
 
 std::string Scheduler::worker_list() const {
@@ -168,4 +473,3 @@ std::string Scheduler::worker_list() const {
 }
 
 }  // namespace shoal::coordinator
-

@@ -1,19 +1,41 @@
 #pragma once
-// Scheduler: the ready queues (one per function) and the workers' slots. pick() is the
-// dispatch pass: it returns the assignments to send, least loaded worker first, keeping
-// each worker's window of tasks in flight, and does no I/O.
+// Scheduler: the ready queues and the workers' slots and resources. Ready tasks wait in
+// classes, one per (function, placement request), served highest priority first and in
+// submission order within a class. pick() is the dispatch pass: it returns the
+// assignments to send and does no I/O.
+//
+// Classes are served by priority, then by the submission order of their first task, so
+// that tasks of one priority start in the order they came whatever their class (a class
+// whose first task cannot be placed yet does not hold up the others).
+//
+// A decision costs O(log workers + log classes) on the common path, whatever the number
+// of queued tasks: workers with room sit in a load index (one for plain tasks, one for coroutine
+// tasks) ordered by load, so the least loaded (spread) or the most loaded (pack) comes
+// first. A request that only a few workers can satisfy (a resource or a label few have,
+// a function few registered) scans those few instead. pick() stops as soon as no worker
+// has room.
 
+#include <compare>
 #include <cstdint>
 #include <deque>
+#include <set>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "functions.hpp"
+#include "placement.hpp"
 #include "task_table.hpp"
 
 namespace shoal::coordinator {
+
+/// A worker's place in a load index: least loaded first, then the most recently active.
+struct LoadKey {
+  double load = 0;
+  std::uint64_t recency = 0;  // ~active_seq
+  std::uint64_t id = 0;
+  auto operator<=>(const LoadKey&) const = default;
+};
 
 /// What the scheduler knows of one live worker.
 struct WorkerSlot {
@@ -24,9 +46,20 @@ struct WorkerSlot {
   std::uint32_t co_capacity = 1024;  // coroutine tasks it runs at once
   std::uint32_t in_plain = 0;        // plain tasks assigned and not finished (slots in use)
   std::uint32_t in_coro = 0;         // coroutine tasks likewise
-  std::unordered_set<std::uint64_t> inflight;  // every task assigned to it, actor calls included
+  // Every task assigned to it, actor calls included: the request whose resources it holds
+  // there (0: none), and whether it holds a slot (a plain task's thread or a coroutine's;
+  // not while blocked, not an actor call), so that a result frees what the task held even
+  // when its record is gone.
+  struct Held {
+    std::uint32_t req = 0;
+    bool coroutine = false;
+    bool slot = false;
+  };
+  std::unordered_map<std::uint64_t, Held> inflight;
   std::unordered_map<std::string, std::uint64_t> actor_classes;  // name -> constructor hash
-  std::vector<std::uint32_t> fns;    // the functions it registered
+  std::vector<std::uint32_t> fns;    // the functions it registered (sorted by add_worker)
+  std::vector<Units> total, used;    // resources by Placements index (missing: 0)
+  Labels labels;                     // sorted by key
   double ewma_run_ns = 0;            // its tasks' mean run time (sizes the window)
   bool draining = false;             // told us it is stopping: no new work
   bool lost = false;                 // its connection is closing: no new work
@@ -44,24 +77,53 @@ struct WorkerSlot {
   std::int32_t crash_signal = 0;     // its last words: the fatal signal (0: none reported)
   std::uint64_t crash_task = 0;      // and the task the faulting thread ran (0: none known)
   bool crash_forced = false;         // not a crash: it exits for a forced cancel of crash_task
+  // Its places in the scheduler's load indexes (the keys as inserted).
+  bool in_plain_index = false, in_coro_index = false;
+  LoadKey plain_key{}, coro_key{};
 
   [[nodiscard]] std::string label() const;
+  [[nodiscard]] bool has_fn(std::uint32_t fn) const;
+  /// Takes no new work (draining, lost, isolating a task, at its task limit).
+  [[nodiscard]] bool available() const noexcept {
+    return !draining && !lost && !isolated && !(max_tasks && assigned_total >= max_tasks);
+  }
+  /// What is free of resource `r`.
+  [[nodiscard]] Units free(std::uint32_t r) const noexcept {
+    return (r < total.size() ? total[r] : 0) - (r < used.size() ? used[r] : 0);
+  }
+  [[nodiscard]] bool fits(const Request& req) const noexcept;
 };
 
 class Scheduler {
  public:
   Scheduler(TaskTable& tasks, FunctionTable& functions) : tasks_(tasks), functions_(functions) {}
 
-  /// A worker joins with its registration; its functions learn it can run them.
+  [[nodiscard]] Placements& placements() noexcept { return placements_; }
+  [[nodiscard]] const Placements& placements() const noexcept { return placements_; }
+
+  /// A worker joins with its registration (its resources in `total`); its functions learn
+  /// it can run them.
   WorkerSlot& add_worker(WorkerSlot slot);
   /// A worker leaves (lost or gone): its slot, for recovery to settle its tasks.
   WorkerSlot remove_worker(std::uint64_t id);
   [[nodiscard]] WorkerSlot* worker(std::uint64_t id);
   [[nodiscard]] const std::unordered_map<std::uint64_t, WorkerSlot>& workers() const noexcept { return workers_; }
+  /// After the engine changed `w`'s flags (draining, lost): its place in the indexes.
+  void refresh(WorkerSlot& w) { reindex(w); }
 
-  /// Queues a ready task at the back of its function's queue (at the front: it was
-  /// handed back and goes first).
+  /// Queues a ready task at the back of its class (at the front: it was handed back and
+  /// goes first).
   void enqueue(const TaskRecord& t, std::uint64_t now_ns, bool front = false);
+
+  /// Why no worker that registered (or ever registered) `fn` could ever run a task with
+  /// request `req`, naming what is missing: "" when one could, or when no worker has
+  /// `fn` (NotRegistered decides that). Cached until a worker of a new shape registers.
+  [[nodiscard]] std::string unschedulable(std::uint32_t fn, std::uint32_t req);
+  /// After a worker of a new shape registered: the queued tasks that now can never run,
+  /// taken off their queues, with why (the engine fails them with Unschedulable).
+  std::vector<std::pair<std::uint64_t, std::string>> take_unschedulable();
+  /// Why a queued task waits ("" when nothing in particular: workers are busy).
+  [[nodiscard]] std::string why_waiting(const TaskRecord& t) const;
 
   struct Assignment {
     std::uint64_t task;
@@ -71,39 +133,92 @@ class Scheduler {
   [[nodiscard]] std::vector<Assignment> pick();
   /// Records `t` as assigned to `w` (pick() does this; actor calls come here directly).
   void assign(TaskRecord& t, WorkerSlot& w);
-  /// A result from `w` for `t` (null: a task it no longer has): frees its slot and feeds
-  /// the worker's run-time average.
+  /// A result from `w` for `t` (null: a task it no longer has): frees its slot and its
+  /// resources, and feeds the worker's run-time average.
   void release_slot(WorkerSlot& w, std::uint64_t id, const TaskRecord* t, std::uint64_t run_ns);
-  /// A plain task blocked on nested tasks lends its slot (blocked) or takes it back.
+  /// A plain task blocked on nested tasks lends its slot (blocked) or takes it back. Its
+  /// resources stay held.
   void set_blocked(WorkerSlot& w, TaskRecord& t, bool blocked);
+  /// Resources an actor holds for its life (reserve when placed, free when it ends).
+  void reserve(WorkerSlot& w, std::uint32_t req);
+  void unreserve(WorkerSlot& w, std::uint32_t req);
+  /// Whether `w` could host an actor with request `req` now (resources free, labels).
+  [[nodiscard]] bool could_host(const WorkerSlot& w, std::uint32_t req) const;
 
   /// How many tasks `w` may have in flight: for coroutines its coroutine capacity; for
   /// plain tasks its threads plus enough to cover a round trip at the measured run time.
   [[nodiscard]] static std::uint32_t window(const WorkerSlot& w, bool coroutine);
 
-  /// The queue of function `fn` (tasks in it may have been cancelled meanwhile).
-  [[nodiscard]] const std::deque<std::uint64_t>& ready(std::uint32_t fn) const;
-  /// Empties the queue of `fn` and returns it (to fail its tasks).
-  std::deque<std::uint64_t> take_ready(std::uint32_t fn);
+  /// How many tasks of function `fn` are queued (some may have been cancelled meanwhile).
+  [[nodiscard]] std::size_t queued(std::uint32_t fn) const;
+  /// Empties the queues of `fn` and returns their tasks (to fail them).
+  std::vector<std::uint64_t> take_ready(std::uint32_t fn);
   /// Steady ns since the queue of `fn` has had tasks and no worker for them (0: served).
   [[nodiscard]] std::uint64_t& unserved_since(std::uint32_t fn);
   [[nodiscard]] bool any_worker() const noexcept { return !workers_.empty(); }
+  /// How many kinds of worker (functions, resources, labels) have registered so far.
+  [[nodiscard]] std::size_t kinds() const noexcept { return shapes_.size(); }
   /// "workers a, b" or "no worker", for messages.
   [[nodiscard]] std::string worker_list() const;
 
  private:
-  struct Queue {
-    std::deque<std::uint64_t> ready;
-    std::uint64_t unserved_since = 0;
+  // A queued task: its id, and when it was queued (0: handed back, it goes first).
+  struct Entry {
+    std::uint64_t id = 0, seq = 0;
   };
-  Queue& queue(std::uint32_t fn);
-  WorkerSlot* pick_worker(const FunctionRecord& f, bool isolate);
+  // A class's place among the classes with tasks: priority, then its first task's seq.
+  struct ActiveKey {
+    std::int64_t neg_priority = 0;
+    std::uint64_t seq = 0;
+    std::uint32_t cls = 0;
+    auto operator<=>(const ActiveKey&) const = default;
+  };
+  // The ready tasks of one function with one request.
+  struct Class {
+    std::uint32_t fn = 0, req = 0;
+    std::deque<Entry> ready;
+    bool active = false;  // in active_, under `key`
+    ActiveKey key{};
+  };
+  // A kind of worker: what it runs and offers (for unschedulable(): also those gone).
+  struct Shape {
+    std::vector<std::uint32_t> fns;
+    std::vector<Units> total;
+    Labels labels;
+  };
+  std::uint32_t class_of(std::uint32_t fn, std::uint32_t req);
+  // Re-files class `c` in active_ after its first task changed (or it emptied).
+  void refile(std::uint32_t c);
+  void reindex(WorkerSlot& w);
+  void unindex(WorkerSlot& w);
+  WorkerSlot* pick_worker(const FunctionRecord& f, std::uint32_t fn, const Request& r, bool isolate);
+  WorkerSlot* pick_in(const std::vector<std::uint64_t>& pool, std::uint32_t fn, const Request& r, bool coroutine,
+                      bool isolate, bool with_preferred);
+  WorkerSlot* pick_by_load(std::uint32_t fn, const Request& r, bool coroutine, bool isolate, bool with_preferred);
+  static bool has_free_thread(const WorkerSlot& w, bool coroutine);
+  bool suits(const WorkerSlot& w, std::uint32_t fn, const Request& r, bool coroutine, bool isolate,
+             bool with_preferred) const;
+  void note_shape(const WorkerSlot& w);
+  void hold(WorkerSlot& w, std::uint32_t req, int sign);
 
   TaskTable& tasks_;
   FunctionTable& functions_;
+  Placements placements_;
   std::unordered_map<std::uint64_t, WorkerSlot> workers_;
-  std::vector<Queue> queues_;  // by function index
+  std::vector<Class> classes_;
+  std::unordered_map<std::uint64_t, std::uint32_t> class_index_;  // fn << 32 | req -> class
+  std::vector<std::vector<std::uint32_t>> fn_classes_;             // by function
+  std::vector<std::uint64_t> unserved_;                            // by function
+  std::set<ActiveKey> active_;                                     // classes with tasks
+  std::set<LoadKey> plain_index_, coro_index_;                     // workers with room
+  std::vector<std::vector<std::uint64_t>> holders_;                // by resource: workers offering it
+  std::unordered_map<std::string, std::vector<std::uint64_t>> label_holders_;  // "k=v" -> workers
+  std::vector<Shape> shapes_;
+  std::unordered_map<std::string, std::uint32_t> shape_keys_;
+  std::unordered_map<std::uint64_t, std::pair<std::size_t, std::string>> verdicts_;  // fn<<32|req
+  std::size_t checked_shapes_ = 0;  // shapes take_unschedulable() has seen
   std::uint64_t activity_ = 0;
+  std::uint64_t enqueued_ = 0;  // queue order (Entry::seq)
 };
 
 }  // namespace shoal::coordinator

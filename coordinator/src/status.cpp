@@ -5,12 +5,14 @@
 #include <algorithm>
 
 #include "engine.hpp"
+#include "shoal/link/messages.hpp"
 
 namespace shoal::coordinator {
 
 namespace {
 
-void fill_task_info(schema::TaskInfo::Builder b, const TaskRecord& t, const FunctionTable& functions) {
+void fill_task_info(schema::TaskInfo::Builder b, const TaskRecord& t, const FunctionTable& functions,
+                    const Scheduler& scheduler) {
   b.setTaskId(t.id);
   b.setFunction(functions[t.fn].name);
   b.setState(t.state);
@@ -21,10 +23,13 @@ void fill_task_info(schema::TaskInfo::Builder b, const TaskRecord& t, const Func
   b.setFinishedNs(t.finished_wall);
   if (t.error) b.setError(t.error->type_name + ": " + t.error->message);
   b.setRunNs(t.run_ns);
-  // A ready task no live worker can run says so (it fails with NotRegistered once a
-  // worker without it has been there for --unregistered-wait-ms).
-  if (t.state == TaskState::QUEUED && !t.actor && !t.actor_create && functions[t.fn].workers.empty())
-    b.setNote("waiting: no worker has " + functions[t.fn].name);
+  // A ready task says why it waits when it is not merely behind others: no live worker
+  // has its function (it fails with NotRegistered once a worker without it has been
+  // there for --unregistered-wait-ms), or its resources are in use or gone.
+  if (t.state == TaskState::QUEUED && t.links && !t.links->retry_wait.empty())
+    b.setNote(t.links->retry_wait);
+  else if (t.state == TaskState::QUEUED && !t.actor && !t.actor_create)
+    if (auto why = scheduler.why_waiting(t); !why.empty()) b.setNote(why);
 }
 
 }  // namespace
@@ -62,11 +67,17 @@ void Engine::on_status(Peer& p, schema::StatusRequest::Reader q) {
     b.setActors(ws[i]->actors);
     b.setDone(ws[i]->done);
     b.setFunctions(static_cast<std::uint32_t>(ws[i]->fns.size()));
+    const auto& pl = scheduler.placements();
+    auto offered = pl.amounts(ws[i]->total), used = pl.amounts(ws[i]->used);
+    link::set_resources(b.initResources(static_cast<unsigned>(offered.size())), offered);
+    link::set_resources(b.initUsed(static_cast<unsigned>(used.size())), used);
+    auto ll = b.initLabels(static_cast<unsigned>(ws[i]->labels.size()));
+    for (unsigned k = 0; k < ws[i]->labels.size(); ++k) ll.set(k, ws[i]->labels[k].first + "=" + ws[i]->labels[k].second);
   }
   if (q.getTaskId()) {
     const auto* t = tasks.find(q.getTaskId());
     r.setState(t ? t->state : TaskState::UNKNOWN);
-    if (t) fill_task_info(r.initTasks(1)[0], *t, functions);
+    if (t) fill_task_info(r.initTasks(1)[0], *t, functions, scheduler);
   } else if (q.getListTasks()) {
     auto filter = q.getStateFilter();
     std::uint32_t limit = q.getLimit() ? q.getLimit() : 1000;
@@ -76,7 +87,7 @@ void Engine::on_status(Peer& p, schema::StatusRequest::Reader q) {
     std::sort(list.begin(), list.end(), [](auto* a, auto* b) { return a->submitted_wall < b->submitted_wall; });
     if (list.size() > limit) list.resize(limit);
     auto tl = r.initTasks(static_cast<unsigned>(list.size()));
-    for (unsigned i = 0; i < list.size(); ++i) fill_task_info(tl[i], *list[i], functions);
+    for (unsigned i = 0; i < list.size(); ++i) fill_task_info(tl[i], *list[i], functions, scheduler);
   }
   send(p, msg);
 }

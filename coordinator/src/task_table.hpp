@@ -14,6 +14,7 @@
 #include "functions.hpp"
 #include "shoal/codec/bytes.hpp"
 #include "shoal/codec/error_info.hpp"
+#include "shoal/link/retry.hpp"
 #include "shoal/proto/shoal.capnp.h"
 
 namespace shoal::coordinator {
@@ -34,12 +35,16 @@ struct TaskLinks {
   std::vector<std::uint64_t> dependents;   // unfinished tasks waiting on it
   std::vector<std::uint64_t> subscribers;  // peers that asked for the result
   std::string method;                      // an actor call's method
+  std::shared_ptr<const RetryPolicy> retry;  // application errors it runs again for
+  std::uint32_t app_retries = 0;            // runs it had after such an error
+  std::string retry_wait;                   // a retry's backoff: since when, why ("" when not waiting)
 };
 
 struct TaskRecord {
   std::uint64_t id = 0;
   std::uint64_t submitter = 0;  // peer id of the client that submitted it
   std::uint32_t fn = 0;         // index into the FunctionTable
+  std::uint32_t req = 0;        // its placement request (Scheduler::placements(); 0: none)
   Bytes args;
   std::uint32_t unresolved = 0;  // deps not done yet
   std::uint32_t holders = 0;  // unfinished dependents that still need this result

@@ -28,9 +28,11 @@ struct Tables {
   }
 
   /// A task of `function` depending on `deps`, queued when it has no unfinished ones.
-  TaskRecord& task(std::uint64_t id, std::uint32_t function, std::vector<std::uint64_t> deps = {}) {
+  TaskRecord& task(std::uint64_t id, std::uint32_t function, std::vector<std::uint64_t> deps = {},
+                   std::uint32_t req = 0) {
     auto& t = tasks.insert(id);
     t.fn = function;
+    t.req = req;
     if (!deps.empty()) t.mut().deps = std::move(deps);
     t.submitter = 1;
     auto problem = tasks.link_dependencies(t);
@@ -49,6 +51,34 @@ struct Tables {
     w.co_capacity = co_capacity;
     w.fns = std::move(fns);
     return scheduler.add_worker(std::move(w));
+  }
+
+  /// A worker offering `offered` (resources) with `labels` ("zone=a").
+  WorkerSlot& worker_offering(std::uint64_t id, std::vector<std::uint32_t> fns, const shoal::Resources& offered,
+                              const std::vector<std::string>& labels = {}, std::uint32_t capacity = 4) {
+    WorkerSlot w;
+    w.id = id;
+    w.name = "w" + std::to_string(id);
+    w.host = "host";
+    w.capacity = capacity;
+    w.fns = std::move(fns);
+    w.total = scheduler.placements().units(offered);
+    for (const auto& l : labels) {
+      auto t = shoal::link::split_term(l);
+      w.labels.emplace_back(t.key, t.value);
+    }
+    return scheduler.add_worker(std::move(w));
+  }
+
+  /// The index of a placement request.
+  std::uint32_t request(const shoal::link::Placement& p) { return scheduler.placements().intern(p); }
+
+  /// Ends task `id` on its worker as the engine does on a result: frees its slot, then
+  /// finishes it.
+  void complete(std::uint64_t id) {
+    auto* t = tasks.find(id);
+    scheduler.release_slot(*scheduler.worker(t->worker), id, t, 0);
+    finish(id);
   }
 
   TaskTable::Finished finish(std::uint64_t id, TaskState state = TaskState::DONE) {

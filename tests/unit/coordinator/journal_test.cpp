@@ -177,7 +177,7 @@ TEST_CASE("a journal of another format is refused with both formats named", "[co
   REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
   REQUIRE(sqlite3_exec(db, "UPDATE meta SET value = 99 WHERE key = 'format'", nullptr, nullptr, nullptr) == SQLITE_OK);
   sqlite3_close(db);
-  CHECK_THROWS_WITH(Journal(path), Contains("has format 99; this coordinator reads 2"));
+  CHECK_THROWS_WITH(Journal(path), Contains("has format 99; this coordinator reads 3"));
 }
 
 TEST_CASE("within one write, a task accepted and finished is one finished row, one also forgotten is none",
@@ -281,7 +281,65 @@ TEST_CASE("a journal of format 1 (before actors) is upgraded in place and its ta
     j.accept_actor({99, 3, "Counter", 1, Bytes(), 100});
     commit(j);
   }
-  Journal again(path);  // now format 2
+  Journal again(path);  // now format 3
   CHECK(again.load_actors().size() == 1);
   CHECK(again.load().size() == 1);
+}
+
+TEST_CASE("a task's placement and retry policy, and an actor's placement, read back after a reopen",
+          "[coordinator][journal]") {
+  shoal::test::TempDir d;
+  auto path = d.file("j.db");
+  {
+    Journal j(path);
+    auto t = task(7);
+    t.placement = "gpu=1;zone=a;;pack;10";
+    t.retry = "3;100;60000;ValueError";
+    j.accept(std::move(t));
+    j.accept_actor({99, 3, "Model", 1, Bytes(), 100, "gpu=1;;;spread;0"});
+    commit(j);
+  }
+  Journal j(path);
+  auto tasks = j.load();
+  REQUIRE(tasks.size() == 1);
+  CHECK(tasks[0].placement == "gpu=1;zone=a;;pack;10");
+  CHECK(tasks[0].retry == "3;100;60000;ValueError");
+  auto actors = j.load_actors();
+  REQUIRE(actors.size() == 1);
+  CHECK(actors[0].placement == "gpu=1;;;spread;0");
+}
+
+TEST_CASE("a journal of format 2 (before placements) is upgraded in place and keeps its tasks and actors",
+          "[coordinator][journal]") {
+  shoal::test::TempDir d;
+  auto path = d.file("j.db");
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    const char* v2 = R"sql(
+      CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE TABLE tasks(id INTEGER PRIMARY KEY, submitter INTEGER NOT NULL, function TEXT NOT NULL,
+        hash INTEGER NOT NULL, args BLOB, deps BLOB, timeout_ms INTEGER NOT NULL, retries INTEGER NOT NULL,
+        detached INTEGER NOT NULL, submitted_wall INTEGER NOT NULL, state INTEGER NOT NULL,
+        attempt INTEGER NOT NULL DEFAULT 0, value BLOB, error BLOB, finished_wall INTEGER NOT NULL DEFAULT 0,
+        kind INTEGER NOT NULL DEFAULT 0, actor INTEGER NOT NULL DEFAULT 0, method TEXT);
+      CREATE TABLE actors(id INTEGER PRIMARY KEY, submitter INTEGER NOT NULL, cls TEXT NOT NULL,
+        hash INTEGER NOT NULL, args BLOB, create_task INTEGER NOT NULL);
+      INSERT INTO meta VALUES('format', 2);
+      INSERT INTO tasks(id, submitter, function, hash, args, timeout_ms, retries, detached, submitted_wall, state)
+        VALUES(42, 3, 'square', 5, x'01', 0, 3, 0, 99, 1);
+      INSERT INTO actors VALUES(9, 3, 'Counter', 1, NULL, 43);
+    )sql";
+    REQUIRE(sqlite3_exec(db, v2, nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+    REQUIRE(::chmod(path.c_str(), 0600) == 0);
+  }
+  Journal j(path);
+  auto tasks = j.load();
+  REQUIRE(tasks.size() == 1);
+  CHECK(tasks[0].placement.empty());
+  CHECK(tasks[0].retry.empty());
+  auto actors = j.load_actors();
+  REQUIRE(actors.size() == 1);
+  CHECK(actors[0].placement.empty());
 }

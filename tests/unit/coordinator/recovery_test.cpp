@@ -180,3 +180,18 @@ TEST_CASE("a worker that said it was draining and then went: its tasks retry fre
   CHECK(c.tasks.find(1)->crashes == 0);
   CHECK(c.tasks.find(1)->state == TaskState::QUEUED);
 }
+
+TEST_CASE("runs after a task's own errors do not spend its retries after worker losses",
+          "[coordinator][recovery][retry]") {
+  Tables c;
+  auto f = c.fn("flaky");
+  c.worker(10, {f}, 1);
+  auto& t = c.task(1, f);
+  t.retries = 1;
+  t.attempt = 3;                 // three runs so far...
+  t.mut().app_retries = 3;       // ...each after an error its retry policy covers
+  REQUIRE(c.pick().size() == 1); // the fourth run
+  auto d = settle_lost_worker(c.scheduler.remove_worker(10), c.tasks, c.functions, "EOF");
+  CHECK(d.fail.empty());
+  CHECK(d.retry == std::vector<std::uint64_t>{1});
+}

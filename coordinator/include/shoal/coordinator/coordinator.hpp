@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "shoal/link/retry.hpp"
 #include "shoal/link/tls.hpp"
 #include "shoal/proto/stream.hpp"
 
@@ -52,6 +53,9 @@ struct CoordinatorOptions {
   /// running alone) fails with TaskCrashed instead of being retried.
   std::uint32_t max_crashes = 1;
   std::map<std::string, int> function_retries;
+  /// Per function: the application errors its tasks run again for (a submit's own
+  /// TaskOptions::retry wins). `shoal-coordinator --retry-on NAME=TYPE[,TYPE...]`.
+  std::map<std::string, RetryPolicy> function_retry_on;
   std::chrono::milliseconds heartbeat{1000};
   std::chrono::milliseconds heartbeat_timeout{5000};
   std::chrono::milliseconds grace{30000};  ///< on stop(): how long running tasks may finish
