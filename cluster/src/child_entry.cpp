@@ -27,7 +27,7 @@ int child_main(int, char**) {
     ::unsetenv("SHOAL_CHILD");
     return process_child_main();
   }
-  // worker:fd=3:threads=2:name=w0:max_tasks=0:log=0
+  // worker:fd=3:threads=2:name=w0:max_tasks=0:max_memory=0:log=0
   worker::WorkerOptions opt;
   opt.report_crashes = true;
   opt.adopted_fd = 3;
@@ -48,6 +48,7 @@ int child_main(int, char**) {
     else if (key == "threads") opt.threads = static_cast<unsigned>(std::stoul(value));
     else if (key == "name") opt.name = value;
     else if (key == "max_tasks") opt.max_tasks = static_cast<std::uint32_t>(std::stoul(value));
+    else if (key == "max_memory") opt.max_memory = std::stoull(value);
     else if (key == "log") opt.log = value == "1";
   }
   if (const char* a = std::getenv("SHOAL_CHILD_ADDRESS")) opt.client_address = a;

@@ -68,6 +68,7 @@ struct LocalCluster::Impl {
       so.argv = {so.program};
       so.env.emplace_back("SHOAL_CHILD", "worker:fd=3:threads=" + std::to_string(threads) + ":name=" + name +
                                              ":max_tasks=" + std::to_string(opt.max_tasks_per_worker) +
+                                             ":max_memory=" + std::to_string(opt.max_memory_per_worker) +
                                              ":log=" + (opt.log ? "1" : "0"));
       so.env.emplace_back("SHOAL_CHILD_ADDRESS", address);
       if (opt.initializer) {
@@ -88,6 +89,10 @@ struct LocalCluster::Impl {
       if (opt.max_tasks_per_worker) {
         so.argv.push_back("--max-tasks");
         so.argv.push_back(std::to_string(opt.max_tasks_per_worker));
+      }
+      if (opt.max_memory_per_worker) {
+        so.argv.push_back("--max-memory");
+        so.argv.push_back(std::to_string(opt.max_memory_per_worker));
       }
       for (auto& l : opt.load) {
         so.argv.push_back("--load");

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "shoal/link/clock.hpp"
+#include "shoal/link/messages.hpp"
 
 namespace shoal::worker {
 
@@ -14,6 +15,11 @@ void fill_registration(proto::schema::RegisterWorker::Builder r, const WorkerOpt
   r.setHost(link::this_host());
   r.setPid(static_cast<std::uint32_t>(::getpid()));
   r.setMaxTasks(opt.max_tasks);
+  auto offered = link::machine_resources();
+  for (const auto& [name, amount] : opt.resources) offered[name] = amount;
+  link::set_resources(r.initResources(static_cast<unsigned>(offered.size())), offered);
+  auto labels = r.initLabels(static_cast<unsigned>(opt.labels.size()));
+  for (unsigned i = 0; i < opt.labels.size(); ++i) labels.set(i, opt.labels[i]);
   auto fill_sig = [](proto::schema::FunctionSig::Builder b, const auto& e) {
     b.setName(e.name);
     b.setSignatureHash(e.signature_hash);

@@ -16,6 +16,7 @@
 #include <capnp/message.h>
 
 #include <algorithm>
+#include <fstream>
 #include <iostream>
 #include <thread>
 #include <unordered_map>
@@ -356,7 +357,24 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
         break;
       }
       if (now - conn->last_send() >= heartbeat_ns / 2) send_heartbeat();
+      if (opt.max_memory && !draining) check_memory();
     }
+  }
+
+  // --max-memory: past it, drain and exit (the supervisor starts a fresh worker).
+  void check_memory() {
+    auto rss = resident_bytes();
+    if (rss <= opt.max_memory) return;
+    log("resident memory of " + std::to_string(rss >> 20) + " MiB is over --max-memory " +
+        std::to_string(opt.max_memory >> 20) + " MiB: draining to be replaced");
+    begin_drain(opt.grace, true);
+  }
+
+  static std::uint64_t resident_bytes() {
+    std::ifstream statm("/proc/self/statm");
+    std::uint64_t size = 0, resident = 0;
+    statm >> size >> resident;
+    return resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
   }
 
   // The watchdog thread (see loop_tick). Sends a heartbeat when the loop is more than a

@@ -13,6 +13,7 @@
 
 #include "shoal/core/loop.hpp"
 #include "shoal/link/flags.hpp"
+#include "shoal/link/placement.hpp"
 #include "shoal/link/tls.hpp"
 #include "shoal/link/handshake.hpp"
 #include "shoal/link/private_files.hpp"
@@ -68,6 +69,16 @@ int worker_main(int argc, char** argv) {
           "SECONDS"))
       ->capture_default_str();
   app.add_option("--max-tasks", opt.max_tasks, "exit after this many tasks (0: never)")->capture_default_str();
+  std::string resources;
+  app.add_option("--resources,-r", resources,
+                 "what this worker offers to tasks that ask, e.g. cpu=8,memory=16G,gpu=1,licence=2 (K M G T: "
+                 "powers of 1024; cpu and memory default to this machine's cores and RAM)");
+  app.add_option("--label", opt.labels, "a label tasks can select it by, e.g. zone=a; repeatable");
+  std::string max_memory;
+  app.add_option("--max-memory", max_memory,
+                 "past this resident size (e.g. 4G) drain and exit, to be replaced by its supervisor (shoal start, "
+                 "LocalCluster); tasks not started run elsewhere. Tasks' memory requests are bookkeeping for "
+                 "placement: the kernel does not limit a task inside a worker (its threads share one address space)");
   app.add_option("--fd", opt.adopted_fd, "use this inherited, connected socket (set by LocalCluster)")
       ->group("");
   app.add_flag("--quiet,-q", quiet, "no log lines on stderr");
@@ -82,6 +93,16 @@ int worker_main(int argc, char** argv) {
   opt.reconnect_timeout = std::chrono::milliseconds(std::llround(reconnect_s * 1000));
   try {
     if (!token_file.empty()) opt.token = link::read_token_file(token_file);
+    opt.resources = link::parse_resources(resources);
+    auto offered = link::machine_resources();
+    for (const auto& [name, amount] : opt.resources) offered[name] = amount;
+    link::check_resources(offered);  // with cpu and memory added, still within the limits
+    if (!max_memory.empty()) {
+      auto parsed = link::parse_resources("max-memory=" + max_memory);
+      opt.max_memory = static_cast<std::uint64_t>(parsed.begin()->second);
+      if (opt.max_memory < (16u << 20)) throw ValueError("--max-memory " + max_memory + " is under 16M");
+    }
+    for (const auto& l : opt.labels) link::check_label(l);
     if (!opt.coordinator.empty()) (void)remote::parse_address(opt.coordinator);
     if (opt.tls.enabled()) (void)link::TlsContext::client(opt.tls);  // a bad file: one line, exit 2
     for (const auto& lib : loads) {

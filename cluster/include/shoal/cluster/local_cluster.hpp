@@ -37,6 +37,9 @@ struct LocalClusterOptions {
   /// CoordinatorOptions::max_crashes).
   std::uint32_t max_crashes = 1;
   std::uint32_t max_tasks_per_worker = 0;  ///< a worker exits after this many (0: never)
+  /// A worker past this resident size (bytes) drains and is replaced (WorkerOptions::max_memory;
+  /// 0: no limit).
+  std::uint64_t max_memory_per_worker = 0;
   bool respawn = true;  ///< replace workers that die (not while stopping)
   bool log = false;     ///< the coordinator's and workers' log lines on stderr
   /// Runs in each worker before it registers (this-program workers only); a worker whose

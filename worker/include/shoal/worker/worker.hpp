@@ -20,7 +20,9 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "shoal/link/placement.hpp"
 #include "shoal/link/tls.hpp"
 #include "shoal/remote/registry.hpp"
 
@@ -50,6 +52,15 @@ struct WorkerOptions {
   bool report_crashes = false;
   /// Where Client::current() connects from inside tasks; empty: `coordinator`.
   std::string client_address;
+  /// What it offers to tasks that ask (TaskOptions::resources): {"gpu", 1}, {"licence", 2}.
+  /// "cpu" and "memory" not given are this machine's cores and RAM (link::machine_resources).
+  Resources resources{};
+  /// Labels tasks select it by (TaskOptions::labels): "zone=a".
+  std::vector<std::string> labels{};
+  /// Past this resident size (bytes) it drains and exits, for its supervisor (shoal start,
+  /// LocalCluster) to start a fresh one: tasks not started go back to the coordinator and
+  /// run elsewhere, running ones get `grace`. Checked every half heartbeat. 0: no limit.
+  std::uint64_t max_memory = 0;
 };
 
 class Worker {
