@@ -179,6 +179,12 @@ struct SubmitOptions {
   bool wait = false, exec = false;
   std::optional<double> timeout;
   int retries = -1;
+  std::string resources;  // --resources gpu=1,memory=4G
+  std::vector<std::string> labels, prefer;
+  bool pack = false;
+  int priority = 0;
+  RetryPolicy retry;                  // --retry-on TYPE, --retry-attempts N
+  std::optional<double> retry_backoff;  // --retry-backoff S
 };
 int cmd_submit(const Globals& g, const SubmitOptions& o);
 int cmd_result(const Globals& g, std::uint64_t id, std::optional<double> timeout, const std::string& output);

@@ -20,6 +20,7 @@
 
 #include "cli_common.hpp"
 #include "shoal/link/flags.hpp"
+#include "shoal/link/placement.hpp"
 #include "shoal/proto/frame.hpp"
 #include "shoal/remote/link.hpp"
 
@@ -59,7 +60,22 @@ nlohmann::json task_json(const TaskInfo& t, const std::vector<WorkerInfo>& ws) {
 nlohmann::json worker_json(const WorkerInfo& w) {
   return {{"id", w.id},           {"name", w.name},         {"host", w.host},         {"pid", w.pid},
           {"capacity", w.capacity}, {"running", w.running}, {"done", w.done},         {"actors", w.actors},
-          {"functions", w.functions}, {"draining", w.draining}};
+          {"functions", w.functions}, {"draining", w.draining}, {"resources", w.resources},
+          {"used", w.used},           {"labels", w.labels}};
+}
+
+/// "gpu 1/2, licence 0/2, cpu 0/8, memory 0/16G": in use of offered, the resources tasks
+/// hold first.
+std::string resources_line(const WorkerInfo& w) {
+  std::string busy, idle;
+  for (const auto& [name, total] : w.resources) {
+    auto it = w.used.find(name);
+    double used = it == w.used.end() ? 0 : it->second;
+    auto part = name + " " + link::format_amount(name, used) + "/" + link::format_amount(name, total);
+    auto& to = used > 0 ? busy : idle;
+    to += (to.empty() ? "" : ", ") + part;
+  }
+  return busy.empty() ? idle : idle.empty() ? busy : busy + ", " + idle;
 }
 
 /// The status of task `id`; CliError(1) when the coordinator does not know it.
@@ -252,6 +268,21 @@ int cmd_submit(const Globals& g, const SubmitOptions& o) {
   call.args = encode_args(entry, args);
   if (o.timeout) call.options.timeout = seconds_to_ms(*o.timeout);
   call.options.retries = o.retries;
+  try {
+    call.options.resources = link::parse_resources(o.resources);
+    call.options.labels = {o.labels, o.prefer};
+    call.options.strategy = o.pack ? Strategy::pack : Strategy::spread;
+    call.options.priority = o.priority;
+    link::check_placement({call.options.resources, call.options.labels, call.options.strategy, call.options.priority});
+    call.options.retry = o.retry;
+    if (o.retry_backoff) {
+      call.options.retry.backoff = seconds_to_ms(*o.retry_backoff);
+      call.options.retry.max_backoff = std::max(call.options.retry.max_backoff, call.options.retry.backoff);
+    }
+    if (!o.retry.on.empty()) link::check_retry(call.options.retry);
+  } catch (const ValueError& e) {
+    throw CliError(exit_usage, std::string("submit: ") + e.what());
+  }
   bool wait = o.wait || o.exec;
   call.options.detached = !wait;
   auto task = client->submit_raw(std::move(call));
@@ -379,11 +410,15 @@ int cmd_workers(const Globals& g) {
   }
   std::cout << std::left << std::setw(12) << "NAME" << std::setw(16) << "HOST" << std::setw(9) << "PID"
             << std::setw(9) << "THREADS" << std::setw(9) << "RUNNING" << std::setw(9) << "DONE"
-            << "FUNCTIONS\n";
-  for (const auto& w : workers)
+            << std::setw(11) << "FUNCTIONS" << "RESOURCES (in use/offered), LABELS\n";
+  for (const auto& w : workers) {
+    std::string labels;
+    for (const auto& l : w.labels) labels += (labels.empty() ? "" : " ") + l;
     std::cout << std::left << std::setw(12) << w.name << std::setw(16) << w.host << std::setw(9) << w.pid
-              << std::setw(9) << w.capacity << std::setw(9) << w.running << std::setw(9) << w.done << w.functions
-              << (w.draining ? " (draining)" : "") << "\n";
+              << std::setw(9) << w.capacity << std::setw(9) << w.running << std::setw(9) << w.done << std::setw(11)
+              << (std::to_string(w.functions) + (w.draining ? " (drain)" : "")) << resources_line(w)
+              << (labels.empty() ? "" : "; " + labels) << "\n";
+  }
   return exit_ok;
 }
 
@@ -402,11 +437,12 @@ int cmd_tasks(const Globals& g, const std::string& state, std::uint32_t limit) {
     return exit_ok;
   }
   std::cout << std::left << std::setw(22) << "ID" << std::setw(16) << "FUNCTION" << std::setw(11) << "STATE"
-            << std::setw(12) << "WORKER"
+            << std::setw(9) << "ATTEMPT" << std::setw(12) << "WORKER"
             << "ERROR\n";
   for (const auto& t : st.tasks)
     std::cout << std::left << std::setw(22) << t.id << std::setw(16) << t.function << std::setw(11) << t.state
-              << std::setw(12) << worker_name(workers, t.worker) << (t.error.empty() ? t.note : t.error) << "\n";
+              << std::setw(9) << t.attempt << std::setw(12) << worker_name(workers, t.worker)
+              << (t.error.empty() ? t.note : t.error) << "\n";
   return exit_ok;
 }
 
@@ -463,6 +499,23 @@ int run_main(int argc, char** argv) {
   sub->add_option("--timeout", submit.timeout, "seconds the task may run (enforced by the worker)")->check(seconds(false));
   sub->add_option("--retries", submit.retries, "attempts after a worker loss, 0 to 1000 (default: the coordinator's)")
       ->check(CLI::Range(0, 1000));
+  sub->add_option("--resources", submit.resources,
+                  "what the task holds on its worker while it runs, e.g. gpu=1,memory=4G (the worker must offer "
+                  "them: shoal-worker --resources)");
+  sub->add_option("--label", submit.labels, "a label its worker must have: zone=a, or disk!=hdd; repeatable");
+  sub->add_option("--prefer", submit.prefer, "a label its worker should have where one with it has room; repeatable");
+  sub->add_flag("--pack", submit.pack, "fill the busiest worker that fits first (default: the least loaded)");
+  sub->add_option("--priority", submit.priority, "higher starts first among the queued tasks (default 0)");
+  sub->add_option("--retry-on", submit.retry.on,
+                  "run it again when it fails with this exception type (ValueError, my::Flaky, or * for any); "
+                  "repeatable");
+  sub->add_option("--retry-attempts", submit.retry.attempts, "with --retry-on: runs after the first, at most")
+      ->check(CLI::Range(0, 1000))
+      ->capture_default_str();
+  sub->add_option("--retry-backoff", submit.retry_backoff,
+                  "with --retry-on: seconds before the first retry, doubling after each (default 0.1, at most 60 "
+                  "between runs)")
+      ->check(seconds(true));
 
   std::uint64_t result_id = 0;
   std::optional<double> result_timeout;

@@ -150,6 +150,11 @@ int cmd_run(const Globals& g, const RunOptions& o) {
     for (auto d : s.deps) call.deps.push_back(ids[d]);
     call.options.timeout = t.timeout;
     call.options.retries = t.retries.value_or(-1);
+    call.options.resources = t.placement.resources;
+    call.options.labels = t.placement.labels;
+    call.options.strategy = t.placement.strategy;
+    call.options.priority = t.placement.priority;
+    call.options.retry = t.retry;
     auto raw = client.submit_raw(std::move(call));
     ids[s.task] = raw.id;
     futures[s.task] = std::move(raw.result);

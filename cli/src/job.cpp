@@ -34,6 +34,8 @@ struct Decl {
   const toml::array* after = nullptr;
   std::optional<milliseconds> timeout;
   std::optional<int> retries;
+  link::Placement placement;
+  RetryPolicy retry;
   int line = 0;
   std::size_t first = 0;  // index of its first member in Parser::tasks_
 };
@@ -137,12 +139,100 @@ class Parser {
     return static_cast<int>(i->get());
   }
 
+  // The placement keys of a [[task]] or [defaults]: resources ("gpu=1,memory=4G" or a
+  // table { gpu = 1, memory = "4G" }), labels and prefer (arrays of "zone=a", "disk!=hdd"),
+  // strategy ("spread" or "pack"), priority (an integer). Each overrides its default.
+  void placement_of(const toml::table& t, link::Placement& p, RetryPolicy& retry) const {
+    if (auto* v = t.get("resources")) {
+      try {
+        if (auto* s = v->as_string()) {
+          p.resources = link::parse_resources(s->get());
+        } else if (auto* tab = v->as_table()) {
+          std::string text;
+          for (auto&& [k, val] : *tab) {
+            std::string amount;
+            if (auto* i = val.as_integer()) amount = std::to_string(i->get());
+            else if (auto* f = val.as_floating_point()) amount = std::to_string(f->get());
+            else if (auto* str = val.as_string()) amount = str->get();
+            else fail(val, "resource '" + std::string(k.str()) + "' must be a number or a string such as \"16G\", not " + type_name(val));
+            text += (text.empty() ? "" : ",") + std::string(k.str()) + "=" + amount;
+          }
+          p.resources = link::parse_resources(text);
+        } else {
+          fail(*v, "'resources' must be a string (\"gpu=1,memory=4G\") or a table, not " + type_name(*v));
+        }
+      } catch (const ValueError& e) {
+        fail(*v, e.what());
+      }
+    }
+    auto terms = [&](const char* key, std::vector<std::string>& out) {
+      auto* v = t.get(key);
+      if (!v) return;
+      auto* a = v->as_array();
+      if (!a) fail(*v, "'" + std::string(key) + "' must be an array of labels (\"zone=a\"), not " + type_name(*v));
+      out.clear();
+      for (auto& e : *a) {
+        auto* s = e.as_string();
+        if (!s) fail(e, "'" + std::string(key) + "' must be an array of labels, not of " + type_name(e));
+        try {
+          link::check_selector_term(s->get());
+        } catch (const ValueError& err) {
+          fail(e, err.what());
+        }
+        out.push_back(s->get());
+      }
+      if (out.size() > link::kMaxLabels) fail(*v, "'" + std::string(key) + "' has more than " + std::to_string(link::kMaxLabels) + " labels");
+    };
+    terms("labels", p.labels.required);
+    terms("prefer", p.labels.preferred);
+    if (auto* v = t.get("strategy")) {
+      auto s = string_of(*v, "strategy");
+      if (s != "spread" && s != "pack") fail(*v, "'strategy' must be \"spread\" or \"pack\", not \"" + s + "\"");
+      p.strategy = s == "pack" ? Strategy::pack : Strategy::spread;
+    }
+    if (auto* v = t.get("retry_on")) {
+      auto* a = v->as_array();
+      if (!a) fail(*v, "'retry_on' must be an array of exception types (\"ValueError\"), not " + type_name(*v));
+      retry.on.clear();
+      for (auto& e : *a) {
+        auto* s = e.as_string();
+        if (!s) fail(e, "'retry_on' must be an array of exception types, not of " + type_name(e));
+        retry.on.push_back(s->get());
+      }
+    }
+    if (auto* v = t.get("retry_attempts")) {
+      auto* i = v->as_integer();
+      if (!i || i->get() < 0 || i->get() > 1000) fail(*v, "'retry_attempts' must be an integer from 0 to 1000");
+      retry.attempts = static_cast<int>(i->get());
+    }
+    if (auto* v = t.get("retry_backoff")) {
+      retry.backoff = duration_of(*v, "retry_backoff");
+      retry.max_backoff = std::max(retry.max_backoff, retry.backoff);
+    }
+    try {
+      if (!retry.on.empty()) link::check_retry(retry);
+    } catch (const ValueError& e) {
+      fail(line_of(t.source()), e.what());
+    }
+    if (auto* v = t.get("priority")) {
+      auto* i = v->as_integer();
+      if (!i) fail(*v, "'priority' must be an integer, not " + type_name(*v));
+      if (i->get() < -link::kMaxPriority || i->get() > link::kMaxPriority)
+        fail(*v, "'priority' must be between -1000 and 1000, not " + std::to_string(i->get()));
+      p.priority = static_cast<std::int32_t>(i->get());
+    }
+  }
+
   void parse_defaults(const toml::node& n) {
     auto* t = n.as_table();
     if (!t) fail(n, "'defaults' must be a table ([defaults])");
-    check_keys(*t, {"timeout", "retries"}, "in [defaults]");
+    check_keys(*t,
+               {"timeout", "retries", "resources", "labels", "prefer", "strategy", "priority", "retry_on",
+                "retry_attempts", "retry_backoff"},
+               "in [defaults]");
     if (auto* v = t->get("timeout")) default_timeout_ = duration_of(*v, "timeout");
     if (auto* v = t->get("retries")) default_retries_ = retries_of(*v);
+    placement_of(*t, default_placement_, default_retry_);
   }
 
   static bool valid_name(std::string_view s) {
@@ -156,7 +246,10 @@ class Parser {
   void parse_decl(const toml::table& t) {
     Decl d;
     d.line = line_of(t.source());
-    check_keys(t, {"name", "function", "args", "count", "each", "after", "timeout", "retries"}, "in [[task]]");
+    check_keys(t,
+               {"name", "function", "args", "count", "each", "after", "timeout", "retries", "resources", "labels",
+                "prefer", "strategy", "priority", "retry_on", "retry_attempts", "retry_backoff"},
+               "in [[task]]");
     auto* name = t.get("name");
     if (!name) fail(d.line, "a [[task]] without a 'name'");
     d.name = string_of(*name, "name");
@@ -203,6 +296,9 @@ class Parser {
     d.retries = default_retries_;
     if (auto* v = t.get("timeout")) d.timeout = duration_of(*v, "timeout");
     if (auto* v = t.get("retries")) d.retries = retries_of(*v);
+    d.placement = default_placement_;
+    d.retry = default_retry_;
+    placement_of(t, d.placement, d.retry);
     names_.emplace(d.name, decls_.size());
     decls_.push_back(std::move(d));
   }
@@ -216,6 +312,8 @@ class Parser {
         t.function = d.function;
         t.timeout = d.timeout;
         t.retries = d.retries;
+        t.placement = d.placement;
+        t.retry = d.retry;
         t.line = d.line;
         t.group = d.name;
         if (d.fan_out) t.index = m;
@@ -481,6 +579,8 @@ class Parser {
   std::filesystem::path dir_;
   std::optional<milliseconds> default_timeout_;
   std::optional<int> default_retries_;
+  link::Placement default_placement_;
+  RetryPolicy default_retry_;
   std::vector<Decl> decls_;
   std::unordered_map<std::string, std::size_t> names_;  // Decl::name -> index in decls_
   std::vector<JobTask> tasks_;                          // expanded, in file order

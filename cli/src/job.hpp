@@ -23,7 +23,11 @@
 ///
 /// Keys of a [[task]]: name, function, args (an array, default []), count (>= 1) or each (a
 /// non-empty array: one member per element), after (names of tasks to wait for without
-/// taking their results), timeout, retries. Anything else is an error.
+/// taking their results), timeout, retries, and its placement: resources ("gpu=1,memory=4G"
+/// or { gpu = 1 }), labels and prefer (["zone=a"]), strategy ("spread", "pack"), priority
+/// (an integer), and retries of its errors: retry_on (["ValueError"]), retry_attempts,
+/// retry_backoff (a duration, doubling). All but name, function, args, count, each and
+/// after may be given in [defaults]. Anything else is an error.
 ///
 /// An argument is any TOML value (tables become JSON objects), except that a table with
 /// exactly one of these keys is special:
@@ -54,6 +58,8 @@
 #include <nlohmann/json.hpp>
 
 #include "shoal/core/error.hpp"
+#include "shoal/link/placement.hpp"
+#include "shoal/link/retry.hpp"
 
 namespace shoal::cli {
 
@@ -72,6 +78,8 @@ struct JobTask {
   std::vector<std::size_t> deps;  ///< indices into Job::tasks (all smaller than this task's)
   std::optional<std::chrono::milliseconds> timeout;  ///< the task's own, else [defaults]
   std::optional<int> retries;                        ///< the task's own, else [defaults]
+  link::Placement placement;                         ///< resources, labels, strategy, priority
+  RetryPolicy retry;                                 ///< retry_on, retry_attempts, retry_backoff
   int line = 0;                                      ///< of its [[task]] header
   std::string group;                 ///< the [[task]]'s name ("chunk" for "chunk[3]")
   std::optional<std::size_t> index;  ///< the member's index in a fan-out

@@ -912,4 +912,48 @@ TEST_CASE("a TCP coordinator: the CLI needs its token, from --token-file or SHOA
   CHECK(run_cli({"--address", address, "--token-file", d.file("missing"), "workers"}, Env{}).exit == 2);
 }
 
+
+TEST_CASE("shoal submit --resources, --label, --priority and --retry-on, and shoal workers showing what is offered",
+          "[integration][cli][placement]") {
+  ExampleCluster ec(0);
+  ec.c.workers.push_back(std::make_unique<Daemon>(
+      std::vector<std::string>{std::string(SHOAL_BIN_DIR) + "/shoal-worker", "-c", ec.c.address, "--load",
+                               SHOAL_EXAMPLES_LIB, "-t", "1", "--name", "gpu", "--resources", "gpu=1,licence=2",
+                               "--label", "zone=a"},
+      ec.c.dir.file("gpu.log")));
+  shoal::Client client(ec.c.address);
+  REQUIRE(wait_until([&] { return client.workers().result(5s).size() == 1; }, 15s));
+  auto table = ec.run({"workers"});
+  INFO(table);
+  CHECK(table.out.find("gpu 0/1") != std::string::npos);
+  CHECK(table.out.find("licence 0/2") != std::string::npos);
+  CHECK(table.out.find("zone=a") != std::string::npos);
+  auto js = parse_json(ec.run({"--json", "workers"}));
+  CHECK(js[0]["resources"]["gpu"] == 1);
+  CHECK(js[0]["labels"][0] == "zone=a");
+
+  auto ok = parse_json(ec.run({"--json", "submit", "--wait", "--resources", "gpu=1", "--label", "zone=a", "--prefer",
+                               "disk=ssd", "--priority", "10", "add", "1", "2"}));
+  CHECK(ok["result"] == 3);
+  auto never = ec.run({"submit", "--wait", "--resources", "gpu=2", "add", "1", "2"});
+  INFO(never);
+  CHECK(never.exit == 1);
+  CHECK(never.err.find("gpu=2 (the most offered: 1)") != std::string::npos);
+  auto bad = ec.run({"submit", "--resources", "gpu", "add", "1", "2"});
+  CHECK(bad.exit == 2);
+  CHECK(bad.err.find("NAME=AMOUNT") != std::string::npos);
+  CHECK(ec.run({"submit", "--label", "zone", "add", "1", "2"}).exit == 2);
+
+  // Retried twice with a short backoff, then failed: three attempts, shown by shoal tasks.
+  auto sub = ec.run({"submit", "--retry-on", "ValueError", "--retry-attempts", "2", "--retry-backoff", "0.01", "fail",
+                     "\"again\""});
+  REQUIRE(sub.exit == 0);
+  auto id = trim(sub.out);
+  CHECK(ec.run({"result", id}).exit == 1);
+  auto st = parse_json(ec.run({"--json", "status", id}));
+  CHECK(st["attempt"] == 3);
+  auto listed = ec.run({"tasks", "--state", "failed"});
+  CHECK(listed.out.find("ATTEMPT") != std::string::npos);
+}
+
 #endif

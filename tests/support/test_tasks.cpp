@@ -8,12 +8,14 @@
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <shoal/codec/shm.hpp>
 #include <shoal/core/coro.hpp>
@@ -195,6 +197,44 @@ std::int64_t append_line(std::string path, std::int64_t line) {
   return line;
 }
 SHOAL_REMOTE(append_line)
+
+/// Blocks its thread `ms`, then says where and when it ran: {pid, start, end} (wall ns),
+/// to check which worker ran it and that two never overlapped.
+std::vector<std::int64_t> where_when(std::int64_t ms) {
+  auto wall = [] {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  std::int64_t start = wall();
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return {static_cast<std::int64_t>(::getpid()), start, wall()};
+}
+SHOAL_REMOTE(where_when)
+
+/// Appends a line with the wall clock (ns) to `path` at each run; fails with ValueError
+/// while the file has at most `failures` lines, then returns how many runs there were.
+std::int64_t flaky(std::string path, std::int64_t failures) {
+  auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch());
+  std::ofstream(path, std::ios::app) << now.count() << "\n";
+  std::ifstream in(path);
+  std::int64_t runs = 0;
+  for (std::string line; std::getline(in, line);) ++runs;
+  if (runs <= failures) throw shoal::ValueError("flaky: run " + std::to_string(runs));
+  return runs;
+}
+SHOAL_REMOTE(flaky)
+
+/// Allocates `mb` MiB, touches every page and keeps it for the worker's life: grows its
+/// resident size (for --max-memory). Returns the MiB it holds in all.
+std::int64_t grow_memory(std::int64_t mb) {
+  static std::vector<std::unique_ptr<char[]>> kept;
+  static std::int64_t held = 0;
+  auto block = std::make_unique<char[]>(static_cast<std::size_t>(mb) << 20);
+  for (std::size_t i = 0; i < (static_cast<std::size_t>(mb) << 20); i += 4096) block[i] = 1;
+  kept.push_back(std::move(block));
+  return held += mb;
+}
+SHOAL_REMOTE(grow_memory)
 
 SHOAL_ACTOR(Counter, shoal::init<std::int64_t>, &Counter::add, &Counter::get)
 

@@ -241,15 +241,32 @@ void ClientCore::submit(shoal::detail::Ref<shoal::detail::StateBase> state, Comp
   if (options.retries < -1 || options.retries > kMaxRetries)
     throw ValueError("the retries of " + function + " must be 0 to " + std::to_string(kMaxRetries) +
                      " (or -1: the coordinator's default), not " + std::to_string(options.retries));
+  if (Impl::has_placement(options)) try {
+      link::check_placement(Impl::placement_of(options));
+    } catch (const ValueError& e) {
+      throw ValueError("the placement of " + function + ": " + e.what());
+    }
+  if (!options.retry.on.empty()) try {
+      link::check_retry(options.retry);
+    } catch (const ValueError& e) {
+      throw ValueError("the retry policy of " + function + ": " + e.what());
+    }
   enqueue(std::move(state), complete, [&](Impl& im, std::uint64_t id) {
     im.submits.push_back({id, function, hash, std::move(args), std::move(deps), options, actor, method});
   }, /*submit=*/true);
 }
 
 void ClientCore::actor_create(std::uint64_t actor, std::shared_ptr<const remote::ActorEntry> type, Bytes args,
-                              shoal::detail::Ref<shoal::detail::StateBase> ready, Completer complete) {
+                              shoal::detail::Ref<shoal::detail::StateBase> ready, Completer complete,
+                              const ActorOptions& options) {
+  link::Placement placement{options.resources, options.labels};
+  try {
+    link::check_placement(placement);
+  } catch (const ValueError& e) {
+    throw ValueError("the placement of actor " + type->name + ": " + e.what());
+  }
   enqueue(std::move(ready), complete, [&](Impl& im, std::uint64_t id) {
-    im.creates.push_back({actor, type->name, type->constructor_hash, std::move(args), id});
+    im.creates.push_back({actor, type->name, type->constructor_hash, std::move(args), id, std::move(placement)});
   });
 }
 

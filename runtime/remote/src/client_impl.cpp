@@ -77,6 +77,8 @@ void fill_submit(link::Connection& conn, schema::Submit::Builder b, const Client
   opt.setTimeoutMs(o.options.timeout ? static_cast<std::uint64_t>(o.options.timeout->count()) : 0);
   opt.setRetries(o.options.retries);
   opt.setDetached(o.options.detached);
+  if (ClientCore::Impl::has_placement(o.options)) link::set_placement(opt, ClientCore::Impl::placement_of(o.options));
+  link::set_retry(opt, o.options.retry);
   if (o.actor) {
     b.setActorId(o.actor);
     b.setMethod(o.method);
@@ -149,6 +151,7 @@ void ClientCore::Impl::flush() {
     else
       a.setArgs(link::data(o.args));
     a.setTaskId(o.task);
+    if (o.placement != link::Placement{}) link::set_placement(a.initOptions(), o.placement);
     conn->send(msg);
   }
   send_submits(s);

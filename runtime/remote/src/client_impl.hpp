@@ -40,6 +40,11 @@ struct LocalGate final : link::ConnectionHandler {
 };
 
 struct ClientCore::Impl final : link::ConnectionHandler {
+  static bool has_placement(const TaskOptions& o) noexcept {
+    return !o.resources.empty() || !o.labels.required.empty() || !o.labels.preferred.empty() ||
+           o.strategy != Strategy::spread || o.priority != 0;
+  }
+  static link::Placement placement_of(const TaskOptions& o) { return {o.resources, o.labels, o.strategy, o.priority}; }
   struct SubmitOut {
     std::uint64_t id;
     std::string function;
@@ -56,6 +61,7 @@ struct ClientCore::Impl final : link::ConnectionHandler {
     std::uint64_t hash;
     Bytes args;
     std::uint64_t task;
+    link::Placement placement;
   };
   struct StatusOut {
     std::uint64_t request;

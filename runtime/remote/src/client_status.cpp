@@ -50,6 +50,13 @@ void ClientCore::Impl::status_reply(schema::StatusReply::Reader r) {
     i.actors = w.getActors();
     i.done = w.getDone();
     i.functions = w.getFunctions();
+    // From the coordinator, but shown to people: a malformed list is dropped, not thrown.
+    try {
+      i.resources = link::get_resources(w.getResources());
+      i.used = link::get_resources(w.getUsed());
+    } catch (const ValueError&) {
+    }
+    for (auto l : w.getLabels()) i.labels.push_back(text(l));
     s.workers.push_back(std::move(i));
   }
   for (auto t : r.getTasks()) {

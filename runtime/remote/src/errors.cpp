@@ -33,6 +33,7 @@ struct ExceptionTable {
     add<DecodeError>("shoal::DecodeError");
     add<ResultTooLarge>("shoal::ResultTooLarge");
     add<ObjectStoreFull>("shoal::ObjectStoreFull");
+    add<Unschedulable>("shoal::Unschedulable");
   }
   template <typename E>
   void add(const char* name) {

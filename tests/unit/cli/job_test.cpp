@@ -15,6 +15,7 @@ using shoal::cli::JobError;
 using shoal::cli::JobRun;
 using shoal::cli::parse_job;
 using shoal::cli::parse_job_string;
+using Catch::Matchers::Contains;
 using shoal::cli::TaskState;
 using json = nlohmann::json;
 namespace fs = std::filesystem;
@@ -309,9 +310,10 @@ TEST_CASE("each validation error names the file and the line", "[cli][job][error
         "/jobs/t.toml:1: unknown key 'nmae' at the top level (expected name, defaults, task)");
   CHECK(error_of(task + "fucntion = \"g\"\n") ==
         "/jobs/t.toml:4: unknown key 'fucntion' in [[task]] (expected name, function, args, count, each, after, "
-        "timeout, retries)");
+        "timeout, retries, resources, labels, prefer, strategy, priority, retry_on, retry_attempts, retry_backoff)");
   CHECK(error_of("[defaults]\ntimeout = \"1s\"\nretry = 2\n" + task) ==
-        "/jobs/t.toml:3: unknown key 'retry' in [defaults] (expected timeout, retries)");
+        "/jobs/t.toml:3: unknown key 'retry' in [defaults] (expected timeout, retries, resources, labels, prefer, "
+        "strategy, priority, retry_on, retry_attempts, retry_backoff)");
   CHECK(error_of(task + "\n" + task) == "/jobs/t.toml:6: duplicate task name 'a' (first at line 1)");
   CHECK(error_of("[[task]]\nname = \"a\"\n") == "/jobs/t.toml:1: task 'a' has no 'function'");
   CHECK(error_of("[[task]]\nfunction = \"f\"\n") == "/jobs/t.toml:1: a [[task]] without a 'name'");
@@ -577,4 +579,54 @@ args = [{ results = "map" }]
   CHECK(reduce.args[0][19999] == future(19999));
   JobRun run(job);
   CHECK(run.on_failed(7, "boom") == std::vector<std::size_t>{20000});
+}
+
+TEST_CASE("placement and retry keys: per task, from [defaults], and their errors with the line", "[cli][job]") {
+  auto job = parse(R"(
+[defaults]
+resources = "memory=4G"
+labels = ["zone=a"]
+priority = 1
+retry_on = ["ValueError"]
+
+[[task]]
+name = "train"
+function = "f"
+resources = { gpu = 1, memory = "8G" }
+prefer = ["disk=ssd"]
+strategy = "pack"
+priority = 10
+retry_attempts = 5
+retry_backoff = "250ms"
+
+[[task]]
+name = "plain"
+function = "f"
+labels = []
+retry_on = []
+)");
+  REQUIRE(job.tasks.size() == 2);
+  const auto& train = job.tasks[*job.find("train")];
+  CHECK(train.placement.resources.at("gpu") == 1);
+  CHECK(train.placement.resources.at("memory") == 8.0 * (1 << 30));
+  CHECK(train.placement.labels.required == std::vector<std::string>{"zone=a"});
+  CHECK(train.placement.labels.preferred == std::vector<std::string>{"disk=ssd"});
+  CHECK(train.placement.strategy == shoal::Strategy::pack);
+  CHECK(train.placement.priority == 10);
+  CHECK(train.retry.on == std::vector<std::string>{"ValueError"});
+  CHECK(train.retry.attempts == 5);
+  CHECK(train.retry.backoff == std::chrono::milliseconds(250));
+  const auto& plain = job.tasks[*job.find("plain")];
+  CHECK(plain.placement.resources.at("memory") == 4.0 * (1 << 30));
+  CHECK(plain.placement.labels.required.empty());
+  CHECK(plain.placement.priority == 1);
+  CHECK(plain.retry.on.empty());
+
+  const std::string head = "[[task]]\nname = \"a\"\nfunction = \"f\"\n";  // lines 1-3
+  CHECK_THAT(error_of(head + "resources = \"gpu\"\n"), Catch::StartsWith("/jobs/t.toml:4: resources: 'gpu' is not NAME=AMOUNT"));
+  CHECK_THAT(error_of(head + "resources = { gpu = true }\n"), Contains("must be a number or a string"));
+  CHECK_THAT(error_of(head + "labels = [\"zone\"]\n"), Contains("is not KEY=VALUE or KEY!=VALUE"));
+  CHECK_THAT(error_of(head + "strategy = \"sideways\"\n"), Contains("'strategy' must be \"spread\" or \"pack\""));
+  CHECK_THAT(error_of(head + "priority = \"high\"\n"), Contains("'priority' must be an integer"));
+  CHECK_THAT(error_of(head + "retry_on = [\"a,b\"]\n"), Contains("is not an exception type name"));
 }

@@ -230,11 +230,11 @@ TEST_CASE("libshoal_test_tasks.so loads and its functions and Counter actor work
 TEST_CASE("child: libshoal_test_tasks.so registers what the daemon tests use", "[.][loader_test_tasks_child]") {
   auto loaded = load_task_library(SHOAL_TEST_TASKS_LIB);
   CHECK(loaded.functions == std::vector<std::string>{"add", "append_line", "blob", "block_ms", "burn_ms", "crash",
-                                                      "echo_bytes", "echo_string", "fail", "hold_bytes_ms",
+                                                      "echo_bytes", "echo_string", "fail", "flaky", "grow_memory", "hold_bytes_ms",
                                                       "marker_on_cancel", "nested_blocking", "nested_sum", "noop",
                                                       "object_inode", "pattern_bytes", "pattern_errors", "segfault",
                                                       "sleep_ms", "spin_until_stopped", "square", "sum_list",
-                                                      "throw_std", "total_size"});
+                                                      "throw_std", "total_size", "where_when"});
   CHECK(loaded.actors == std::vector<std::string>{"Counter"});
   auto& registry = remote::Registry::global();
   auto call = [&](const char* name, const Bytes& a) { return registry.get(name)->invoke(a); };

@@ -37,6 +37,8 @@
 #include "shoal/codec/codec.hpp"
 #include "shoal/core/future.hpp"
 #include "shoal/remote/errors.hpp"
+#include "shoal/link/placement.hpp"
+#include "shoal/link/retry.hpp"
 #include "shoal/link/tls.hpp"
 #include "shoal/remote/link.hpp"
 #include "shoal/remote/object_ref.hpp"
@@ -62,7 +64,38 @@ struct TaskOptions {
   int retries = -1;
   /// Keep the result on the coordinator after this client goes (for `shoal result ID`).
   bool detached = false;
+  /// What it holds on its worker while it runs: `{{"gpu", 1}, {"memory", 4_GiB}}`. It goes
+  /// only to a worker that offers them free (`shoal-worker --resources`), and two tasks
+  /// never hold the same unit at once. A request that no worker that registered the
+  /// function could ever fit fails at once with Unschedulable; one that a busy (or gone)
+  /// worker could fit waits, saying why in `shoal status`. Empty: a thread slot only.
+  Resources resources{};
+  /// Labels its worker must have (`required`) or should, where one that has them has room
+  /// (`preferred`): `{.required = {"zone=a"}}`.
+  LabelSelector labels{};
+  /// Among the workers that fit: the least loaded (spread) or the most loaded (pack).
+  Strategy strategy = Strategy::spread;
+  /// Higher starts first among the queued tasks (ties: in submission order), -1000 to
+  /// 1000. A running task is never preempted.
+  int priority = 0;
+  /// Application errors to run it again for, with backoff: `{.on = {"ValueError"},
+  /// .attempts = 5}`. Empty `on`: the function's policy on the coordinator
+  /// (`shoal-coordinator --retry-on`), else none. `shoal tasks` shows the attempts.
+  RetryPolicy retry{};
 };
+
+/// How an actor is placed (Client::spawn): the resources it holds on its worker for its
+/// whole life, and the labels its worker must or should have.
+struct ActorOptions {
+  Resources resources{};
+  LabelSelector labels{};
+};
+
+/// Whether a spawn's first argument is its ActorOptions.
+template <typename... Args>
+inline constexpr bool first_is_actor_options = false;
+template <typename First, typename... Rest>
+inline constexpr bool first_is_actor_options<First, Rest...> = std::is_same_v<std::remove_cvref_t<First>, ActorOptions>;
 
 struct ClientOptions {
   std::string name = "client";  ///< shown in the coordinator's logs
@@ -99,6 +132,9 @@ struct WorkerInfo {
   std::uint32_t pid = 0, capacity = 0, running = 0, actors = 0, functions = 0;
   std::uint64_t done = 0;
   bool draining = false;
+  Resources resources{};            ///< what it offers (shoal-worker --resources)
+  Resources used{};                 ///< of that, what running tasks and live actors hold
+  std::vector<std::string> labels;  ///< "zone=a"
 };
 
 /// A task, as `Client::status(id)` and `Client::tasks()` report it.
@@ -208,7 +244,8 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
               std::uint64_t hash, Bytes args, std::vector<std::uint64_t> deps, const TaskOptions& options,
               std::uint64_t actor = 0, const std::string& method = {});
   void actor_create(std::uint64_t actor, std::shared_ptr<const remote::ActorEntry> type, Bytes args,
-                    shoal::detail::Ref<shoal::detail::StateBase> ready, Completer complete);
+                    shoal::detail::Ref<shoal::detail::StateBase> ready, Completer complete,
+                    const ActorOptions& options = {});
   void subscribe(shoal::detail::Ref<shoal::detail::StateBase> state, Completer complete);
   void cancel(std::uint64_t task, bool force = false);
   void release(std::uint64_t task);
@@ -366,7 +403,18 @@ class Client {
 
   /// Places an actor A (registered with SHOAL_ACTOR) on a worker, constructed from `args`.
   template <typename A, typename... Args>
-  Actor<A> spawn(Args&&... args);
+    requires(!first_is_actor_options<Args...>)
+  Actor<A> spawn(Args&&... args) {
+    return spawn_placed<A>(ActorOptions{}, std::forward<Args>(args)...);
+  }
+  /// The same, on a worker that has `options`' resources free and its labels; the actor
+  /// holds the resources until it is released or dies. ValueError for a malformed
+  /// request; its ready() fails with Unschedulable when no worker with its type could
+  /// ever hold it.
+  template <typename A, typename... Args>
+  Actor<A> spawn(const ActorOptions& options, Args&&... args) {
+    return spawn_placed<A>(options, std::forward<Args>(args)...);
+  }
 
   /// The CLI's path: a call by name with encoded arguments.
   RawTask submit_raw(RawCall call);
@@ -426,6 +474,9 @@ class Client {
  private:
   template <typename>
   friend class Actor;
+
+  template <typename A, typename... Args>
+  Actor<A> spawn_placed(const ActorOptions& options, Args&&... args);
 
   template <typename P, typename A>
   static void encode_arg(codec::Writer& w, A&& a, std::vector<std::uint64_t>& deps) {
@@ -556,7 +607,7 @@ class Actor {
 };
 
 template <typename A, typename... Args>
-Actor<A> Client::spawn(Args&&... args) {
+Actor<A> Client::spawn_placed(const ActorOptions& options, Args&&... args) {
   auto type = remote::Registry::global().find_actor<A>();
   if (!type) throw NotRegistered("the actor type passed to Client::spawn", "this process (register it with SHOAL_ACTOR)");
   auto ready = shoal::detail::Ref<remote::detail::RemoteCall<void>>::adopt(new remote::detail::RemoteCall<void>());
@@ -570,7 +621,7 @@ Actor<A> Client::spawn(Args&&... args) {
   actor.handle_->type = type;
   Bytes encoded = codec::encode(std::tuple<std::decay_t<Args>...>(std::forward<Args>(args)...));
   core_->actor_create(actor_id, type, std::move(encoded), shoal::detail::Ref<shoal::detail::StateBase>(ready),
-                      &remote::detail::RemoteCall<void>::complete);
+                      &remote::detail::RemoteCall<void>::complete, options);
   return actor;
 }
 

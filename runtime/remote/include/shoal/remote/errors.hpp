@@ -69,6 +69,15 @@ class ObjectStoreFull : public Error {
   explicit ObjectStoreFull(const std::string& what) : Error(what, ErrorKind::overloaded) {}
 };
 
+/// No worker that registered the function (or the actor type) could ever run the task as
+/// it asks (TaskOptions::resources beyond what any offers, a label none has): it fails at
+/// once rather than wait for ever. The message names what is missing. Retrying the same
+/// request fails again until a worker that offers it registers.
+class Unschedulable : public Error {
+ public:
+  explicit Unschedulable(const std::string& what) : Error(what, ErrorKind::failed) {}
+};
+
 }  // namespace shoal
 
 namespace shoal::remote {
