@@ -3,6 +3,8 @@
 //   bench_cluster b3 N ROUNDS   sequential round trips: p50 and p99 (us), and the raw floor:
 //                               64-byte ping-pong over a Unix socketpair between two processes
 //   bench_cluster b4 N ROUNDS   N submits, then every result: tasks/s
+//   bench_cluster b4w N ROUNDS W   B4 on W one-thread workers (B4w256 for W = 256) beside B4
+//                               on 2, each waiting for every worker to register first
 //   bench_cluster b8 ROUNDS     LocalCluster(2) construction to the first result: ms
 //                               (each sample a fresh process: `b8 --once`)
 //   bench_cluster b9 N          memory per queued task: N tasks queued on a standalone
@@ -27,6 +29,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <stdexcept>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -161,6 +164,30 @@ int b4(int n, int rounds) {
   once(n / 10);
   for (int r = 0; r < rounds; ++r) rates.push_back(once(n));
   shoal::bench::print_result("B4", nullptr, "tasks/s", rates);
+  return 0;
+}
+
+// B4 on `workers` one-thread workers, every one registered before the clock starts.
+std::vector<double> b4_on(unsigned workers, int n, int rounds) {
+  shoal::LocalCluster local(workers, {.threads_per_worker = 1});
+  auto& client = local.client();
+  auto deadline = Clock::now() + std::chrono::seconds(120);
+  while (client.workers().result().size() < workers) {
+    if (Clock::now() > deadline) throw std::runtime_error("workers did not register within 120 s");
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::vector<double> rates;
+  (void)throughput(client, n / 10);
+  for (int r = 0; r < rounds; ++r) rates.push_back(throughput(client, n));
+  return rates;
+}
+
+int b4w(int n, int rounds, unsigned workers) {
+  auto many = b4_on(workers, n, rounds);
+  auto two = b4_on(2, n, rounds);
+  auto id = "B4w" + std::to_string(workers);
+  shoal::bench::print_result(id.c_str(), nullptr, "tasks/s", many);
+  shoal::bench::print_result(id.c_str(), "B4 on 2 workers", "tasks/s", two);
   return 0;
 }
 
@@ -406,6 +433,9 @@ int run_mode(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "b3";
   if (mode == "b3") return b3(argc > 2 ? std::atoi(argv[2]) : 20000, argc > 3 ? std::atoi(argv[3]) : 5);
   if (mode == "b4") return b4(argc > 2 ? std::atoi(argv[2]) : 100000, argc > 3 ? std::atoi(argv[3]) : 7);
+  if (mode == "b4w")
+    return b4w(argc > 2 ? std::atoi(argv[2]) : 100000, argc > 3 ? std::atoi(argv[3]) : 5,
+               argc > 4 ? static_cast<unsigned>(std::atoi(argv[4])) : 256);
   if (mode == "b7") return b7(argc > 2 ? std::atoi(argv[2]) : 7);
   if (mode == "b7put") return b7put(argc > 2 ? std::atoi(argv[2]) : 5);
   if (mode == "b8") {

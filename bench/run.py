@@ -140,6 +140,35 @@ BENCHMARKS = [
         },
     },
     {
+        # Scale: B4 with 256 one-thread worker processes on this machine, beside B4 with 2
+        # (issue 16's goal: at least half of it).
+        "id": "B4w256",
+        "name": "100k tasks on 256 one-thread workers",
+        "unit": "tasks/s",
+        "better": "higher",
+        "shoal": ["{bin}/bench_cluster", "b4w", "100000", "5", "256"],
+        "peers": {"B4 on 2 workers": ["{bin}/bench_cluster", "b4w", "100000", "5", "256"]},
+    },
+    {
+        # The scheduler alone (no sockets): result+pick cycles per second with 1,000
+        # workers and 1,000,000 queued tasks, beside 10 workers and 1,000 queued (how the
+        # cost grows), and with one task in ten asking for a GPU 10 workers offer.
+        "id": "SCHED",
+        "name": "scheduler decisions, 1,000 workers, 1M queued",
+        "unit": "decisions/s",
+        "better": "higher",
+        "shoal": ["{bin}/bench_sched", "200000", "5"],
+        "peers": {"10 workers, 1,000 queued": ["{bin}/bench_sched", "200000", "5"]},
+    },
+    {
+        "id": "SCHEDgpu",
+        "name": "scheduler decisions, 1 in 10 tasks asks for 1 of 10 GPUs",
+        "unit": "decisions/s",
+        "better": "higher",
+        "shoal": ["{bin}/bench_sched", "200000", "5"],
+        "peers": {"no requests": ["{bin}/bench_sched", "200000", "5"]},
+    },
+    {
         # The client's hop over TCP loopback with mutual TLS, beside the same without TLS,
         # rounds alternating in one process (the workers' hop is a Unix socket in both).
         "id": "B3tls",
