@@ -170,6 +170,20 @@ TEST_CASE("LocalCluster: a dead worker is replaced, a poison task fails with Tas
   CHECK(wait_until([&] { return client.workers().result(5s).size() == 2; }, 10s));
 }
 
+TEST_CASE("LocalCluster: a worker past max_memory_per_worker is replaced, and later tasks run on the new one",
+          "[cluster][placement]") {
+  shoal::LocalCluster local(1, {.threads_per_worker = 1, .max_memory_per_worker = std::uint64_t{700} << 20});
+  auto& client = local.client();
+  local.wait_for_workers(1);
+  auto first = client.submit(&pid_of, 0).result(20s);
+  CHECK(client.submit(&shoal_test_tasks::grow_memory, 800).result(60s) == 800);
+  // It drains within half a heartbeat, exits, and LocalCluster starts a fresh worker.
+  CHECK(wait_until([&] { return client.submit(&pid_of, 0).result(30s) != first; }, 60s));
+  std::vector<shoal::Future<std::int64_t>> fs;
+  for (int i = 0; i < 20; ++i) fs.push_back(client.submit(&pid_of, 0));
+  for (auto& f : fs) CHECK(f.result(30s) != first);
+}
+
 TEST_CASE("ProcessPoolExecutor: submit, map, exceptions", "[cluster]") {
   shoal::ProcessPoolExecutor pool(2);
   CHECK(pool.submit(&shoal_test_tasks::add, 2, 3).result(10s) == 5);

@@ -22,6 +22,7 @@ shoal::Bytes echo_bytes(shoal::Bytes b);
 shoal::Bytes pattern_bytes(std::int64_t n);
 std::int64_t pattern_errors(shoal::Bytes b);
 std::int64_t object_inode(shoal::Bytes b);
+std::int64_t grow_memory(std::int64_t mb);
 /// Byte i of pattern_bytes(n).
 inline std::byte pattern_byte(std::size_t i) noexcept { return static_cast<std::byte>((i * 131 + (i >> 12)) >> 3); }
 

@@ -20,6 +20,16 @@ std::map<std::uint64_t, std::vector<std::uint64_t>> by_worker(const std::vector<
   return out;
 }
 
+// An unplaced actor of type Model (constructor hash 7) asking for `req`.
+ActorRecord& model_actor(Tables& c, std::uint64_t id, std::uint32_t req) {
+  auto& a = c.actors.create(id);
+  a.cls = "Model";
+  a.hash = 7;
+  a.req = req;
+  c.actors.unplaced(id);
+  return a;
+}
+
 }  // namespace
 
 TEST_CASE("a GPU task runs only on the worker that has one, and two never overlap on a 1-GPU worker",
@@ -205,16 +215,8 @@ TEST_CASE("an actor holds its resources for its life", "[coordinator][placement]
   auto f = c.fn("f");
   auto& w = c.worker_offering(10, {f}, {{"gpu", 1}});
   w.actor_classes["Model"] = 7;
-  auto& a = c.actors.create(1);
-  a.cls = "Model";
-  a.hash = 7;
-  a.req = c.request({.resources = {{"gpu", 1}}});
-  c.actors.unplaced(1);
-  auto& b = c.actors.create(2);
-  b.cls = "Model";
-  b.hash = 7;
-  b.req = a.req;
-  c.actors.unplaced(2);
+  auto& a = model_actor(c, 1, c.request({.resources = {{"gpu", 1}}}));
+  model_actor(c, 2, a.req);
   auto placed = c.actors.place(c.scheduler);
   REQUIRE(placed.size() == 1);  // one GPU: one actor
   CHECK(placed[0].actor == 1);
@@ -224,11 +226,7 @@ TEST_CASE("an actor holds its resources for its life", "[coordinator][placement]
   c.scheduler.unreserve(w, a.req);  // the engine does this when the actor ends
   CHECK(c.actors.place(c.scheduler).size() == 1);  // the second actor takes it
   // An actor asking what no worker with its type has is unplaceable.
-  auto& d = c.actors.create(3);
-  d.cls = "Model";
-  d.hash = 7;
-  d.req = c.request({.resources = {{"gpu", 4}}});
-  c.actors.unplaced(3);
+  model_actor(c, 3, c.request({.resources = {{"gpu", 4}}}));
   auto never = c.actors.unplaceable(c.scheduler);
   REQUIRE(never.size() == 1);
   CHECK(never[0].first == 3);
@@ -306,12 +304,7 @@ TEST_CASE("a released actor is never placed", "[coordinator][placement]") {
   auto f = c.fn("f");
   auto& w = c.worker_offering(10, {f}, {{"gpu", 1}});
   w.actor_classes["Model"] = 7;
-  auto& a = c.actors.create(1);
-  a.cls = "Model";
-  a.hash = 7;
-  a.req = c.request({.resources = {{"gpu", 1}}});
-  a.released = true;
-  c.actors.unplaced(1);
+  model_actor(c, 1, c.request({.resources = {{"gpu", 1}}})).released = true;
   CHECK(c.actors.place(c.scheduler).empty());
   CHECK(w.free(c.scheduler.placements().resource("gpu")) == shoal::link::kResourceUnits);
 }
