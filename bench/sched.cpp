@@ -63,7 +63,7 @@ double run(const Setup& s, std::size_t decisions) {
     running.pop_front();
     auto* t = tasks.find(task);
     auto* w = scheduler.worker(worker);
-    scheduler.release_slot(*w, task, t, 1'000'000);
+    scheduler.release_slot(*w, task, 1'000'000);
     t->state = TaskState::DONE;
     tasks.erase(task);
     submit();  // keep the queue at its size

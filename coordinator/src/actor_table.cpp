@@ -26,10 +26,7 @@ std::vector<ActorTable::Placement> ActorTable::place(Scheduler& scheduler) {
     if (!a || a->dead || a->released) continue;
     WorkerSlot* best = nullptr;
     for (const auto& [id, w] : scheduler.workers()) {
-      if (w.draining || w.lost) continue;
-      auto c = w.actor_classes.find(a->cls);
-      if (c == w.actor_classes.end() || c->second != a->hash) continue;
-      if (!scheduler.could_host(w, a->req)) continue;
+      if (w.draining || w.lost || !w.has_actor_type(a->cls, a->hash) || !scheduler.could_host(w, a->req)) continue;
       auto load = [](const WorkerSlot& s) { return s.in_plain * 1.0 / std::max(1u, s.capacity); };
       if (!best || w.actors < best->actors || (w.actors == best->actors && load(w) < load(*best)))
         best = scheduler.worker(id);
@@ -56,12 +53,9 @@ std::vector<std::pair<std::uint64_t, std::string>> ActorTable::unplaceable(const
     const auto& r = scheduler.placements()[a->req];
     std::size_t with_class = 0, ever = 0;
     for (const auto& [id, w] : scheduler.workers()) {
-      auto c = w.actor_classes.find(a->cls);
-      if (c == w.actor_classes.end() || c->second != a->hash) continue;
+      if (!w.has_actor_type(a->cls, a->hash)) continue;
       ++with_class;
-      bool offered = std::all_of(r.needs.begin(), r.needs.end(),
-                                 [&](auto n) { return (n.first < w.total.size() ? w.total[n.first] : 0) >= n.second; });
-      ever += offered && matches_all(r.required, w.labels);
+      ever += w.could_ever_hold(r);
     }
     if (with_class && !ever)
       out.emplace_back(aid, "no worker that has actor type '" + a->cls + "' offers " + link::describe(r.spec) + " (" +

@@ -29,6 +29,15 @@ std::string WorkerSlot::label() const {
 
 bool WorkerSlot::has_fn(std::uint32_t fn) const { return std::binary_search(fns.begin(), fns.end(), fn); }
 
+bool WorkerSlot::has_actor_type(const std::string& cls, std::uint64_t hash) const {
+  auto c = actor_classes.find(cls);
+  return c != actor_classes.end() && c->second == hash;
+}
+
+bool WorkerSlot::could_ever_hold(const Request& req) const {
+  return covers(total, req) && matches_all(req.required, labels);
+}
+
 bool WorkerSlot::fits(const Request& req) const noexcept {
   for (auto [i, u] : req.needs)
     if (free(i) < u) return false;
@@ -197,7 +206,7 @@ std::string Scheduler::why_waiting(const TaskRecord& t) const {
     auto it = workers_.find(wid);
     if (it == workers_.end()) continue;
     const auto& w = it->second;
-    bool ever = covers(w.total, r) && matches_all(r.required, w.labels);
+    bool ever = w.could_ever_hold(r);
     could += ever;
     free_now += ever && w.fits(r) && w.available();
   }
@@ -431,8 +440,7 @@ std::vector<Scheduler::Assignment> Scheduler::pick() {
   return out;
 }
 
-void Scheduler::release_slot(WorkerSlot& w, std::uint64_t id, const TaskRecord* t, std::uint64_t run_ns) {
-  (void)t;
+void Scheduler::release_slot(WorkerSlot& w, std::uint64_t id, std::uint64_t run_ns) {
   if (auto held = w.inflight.find(id); held != w.inflight.end()) {
     hold(w, held->second.req, -1);
     if (held->second.slot) {

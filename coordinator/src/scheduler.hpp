@@ -92,6 +92,10 @@ struct WorkerSlot {
     return (r < total.size() ? total[r] : 0) - (r < used.size() ? used[r] : 0);
   }
   [[nodiscard]] bool fits(const Request& req) const noexcept;
+  /// Registered actor type `cls` with constructor hash `hash`.
+  [[nodiscard]] bool has_actor_type(const std::string& cls, std::uint64_t hash) const;
+  /// Offers what `req` needs (in all, used or not) and has its required labels.
+  [[nodiscard]] bool could_ever_hold(const Request& req) const;
 };
 
 class Scheduler {
@@ -133,9 +137,10 @@ class Scheduler {
   [[nodiscard]] std::vector<Assignment> pick();
   /// Records `t` as assigned to `w` (pick() does this; actor calls come here directly).
   void assign(TaskRecord& t, WorkerSlot& w);
-  /// A result from `w` for `t` (null: a task it no longer has): frees its slot and its
-  /// resources, and feeds the worker's run-time average.
-  void release_slot(WorkerSlot& w, std::uint64_t id, const TaskRecord* t, std::uint64_t run_ns);
+  /// A result from `w` for task `id`: frees what the task held there (its slot, its
+  /// resources; nothing for a task it no longer has), and feeds the worker's run-time
+  /// average.
+  void release_slot(WorkerSlot& w, std::uint64_t id, std::uint64_t run_ns);
   /// A plain task blocked on nested tasks lends its slot (blocked) or takes it back. Its
   /// resources stay held.
   void set_blocked(WorkerSlot& w, TaskRecord& t, bool blocked);

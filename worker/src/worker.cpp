@@ -16,12 +16,12 @@
 #include <capnp/message.h>
 
 #include <algorithm>
-#include <fstream>
 #include <iostream>
 #include <thread>
 #include <unordered_map>
 
 #include "actor_host.hpp"
+#include "memory.hpp"
 #include "crash_report.hpp"
 #include "output_pipe.hpp"
 #include "registration.hpp"
@@ -361,20 +361,12 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
     }
   }
 
-  // --max-memory: past it, drain and exit (the supervisor starts a fresh worker).
-  void check_memory() {
-    auto rss = resident_bytes();
-    if (rss <= opt.max_memory) return;
-    log("resident memory of " + std::to_string(rss >> 20) + " MiB is over --max-memory " +
-        std::to_string(opt.max_memory >> 20) + " MiB: draining to be replaced");
-    begin_drain(opt.grace, true);
-  }
-
-  static std::uint64_t resident_bytes() {
-    std::ifstream statm("/proc/self/statm");
-    std::uint64_t size = 0, resident = 0;
-    statm >> size >> resident;
-    return resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  void check_memory() {  // --max-memory: past it, drain and exit (its supervisor starts another)
+    if (auto rss = resident_bytes(); rss > opt.max_memory) {
+      log("resident memory of " + std::to_string(rss >> 20) + " MiB is over --max-memory " +
+          std::to_string(opt.max_memory >> 20) + " MiB: draining to be replaced");
+      begin_drain(opt.grace, true);
+    }
   }
 
   // The watchdog thread (see loop_tick). Sends a heartbeat when the loop is more than a

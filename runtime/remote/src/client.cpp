@@ -242,7 +242,7 @@ void ClientCore::submit(shoal::detail::Ref<shoal::detail::StateBase> state, Comp
     throw ValueError("the retries of " + function + " must be 0 to " + std::to_string(kMaxRetries) +
                      " (or -1: the coordinator's default), not " + std::to_string(options.retries));
   if (Impl::has_placement(options)) try {
-      link::check_placement(Impl::placement_of(options));
+      link::check_placement(options.placement());
     } catch (const ValueError& e) {
       throw ValueError("the placement of " + function + ": " + e.what());
     }

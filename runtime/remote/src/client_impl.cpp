@@ -77,7 +77,7 @@ void fill_submit(link::Connection& conn, schema::Submit::Builder b, const Client
   opt.setTimeoutMs(o.options.timeout ? static_cast<std::uint64_t>(o.options.timeout->count()) : 0);
   opt.setRetries(o.options.retries);
   opt.setDetached(o.options.detached);
-  if (ClientCore::Impl::has_placement(o.options)) link::set_placement(opt, ClientCore::Impl::placement_of(o.options));
+  if (ClientCore::Impl::has_placement(o.options)) link::set_placement(opt, o.options.placement());
   link::set_retry(opt, o.options.retry);
   if (o.actor) {
     b.setActorId(o.actor);

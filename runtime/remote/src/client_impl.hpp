@@ -44,7 +44,6 @@ struct ClientCore::Impl final : link::ConnectionHandler {
     return !o.resources.empty() || !o.labels.required.empty() || !o.labels.preferred.empty() ||
            o.strategy != Strategy::spread || o.priority != 0;
   }
-  static link::Placement placement_of(const TaskOptions& o) { return {o.resources, o.labels, o.strategy, o.priority}; }
   struct SubmitOut {
     std::uint64_t id;
     std::string function;

@@ -77,7 +77,7 @@ struct Tables {
   /// finishes it.
   void complete(std::uint64_t id) {
     auto* t = tasks.find(id);
-    scheduler.release_slot(*scheduler.worker(t->worker), id, t, 0);
+    scheduler.release_slot(*scheduler.worker(t->worker), id, 0);
     finish(id);
   }
 

@@ -240,7 +240,7 @@ TEST_CASE("a result for a task already forgotten still frees what it held", "[co
   c.task(1, f, {}, gpu);
   REQUIRE(c.pick().size() == 1);
   c.tasks.erase(1);  // cancelled and freed while it ran
-  c.scheduler.release_slot(w, 1, nullptr, 0);
+  c.scheduler.release_slot(w, 1, 0);
   CHECK(w.free(c.scheduler.placements().resource("gpu")) == shoal::link::kResourceUnits);
 }
 
@@ -274,8 +274,8 @@ TEST_CASE("what a task held is freed by its result even when its record is gone,
   CHECK(w.in_plain == 1);
   c.tasks.erase(1);
   c.tasks.erase(2);
-  c.scheduler.release_slot(w, 1, nullptr, 0);
-  c.scheduler.release_slot(w, 2, nullptr, 0);
+  c.scheduler.release_slot(w, 1, 0);
+  c.scheduler.release_slot(w, 2, 0);
   CHECK(w.in_plain == 0);  // not -1 (the blocked one's slot was lent), not 1 (a leak)
   // A task assigned again after it blocked holds a slot again.
   auto& t = c.task(3, f);

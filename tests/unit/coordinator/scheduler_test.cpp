@@ -24,7 +24,7 @@ TEST_CASE("pick spreads tasks over workers, least loaded first, within each work
   // A result frees a slot: exactly one more goes to that worker (no run time reported,
   // so its window stays as it was).
   auto [task, worker] = picked[0];
-  c.scheduler.release_slot(*c.scheduler.worker(worker), task, c.tasks.find(task), 0);
+  c.scheduler.release_slot(*c.scheduler.worker(worker), task, 0);
   c.finish(task);
   auto next = c.pick();
   REQUIRE(next.size() == 1);
@@ -55,14 +55,14 @@ TEST_CASE("a task that may have killed a worker runs alone on an idle one", "[co
   // Task 1 goes; the suspect waits for an idle worker, and blocks its queue behind it.
   REQUIRE(picked.size() == 1);
   CHECK(picked[0].first == 1);
-  c.scheduler.release_slot(*c.scheduler.worker(10), 1, c.tasks.find(1), 0);
+  c.scheduler.release_slot(*c.scheduler.worker(10), 1, 0);
   c.finish(1);
   picked = c.pick();
   REQUIRE(picked.size() == 1);
   CHECK(picked[0].first == 2);
   CHECK(c.scheduler.worker(10)->isolated == 2);
   CHECK(c.pick().empty());  // nothing beside it
-  c.scheduler.release_slot(*c.scheduler.worker(10), 2, c.tasks.find(2), 0);
+  c.scheduler.release_slot(*c.scheduler.worker(10), 2, 0);
   CHECK(c.scheduler.worker(10)->isolated == 0);
   CHECK(c.pick().size() == 1);
 }
