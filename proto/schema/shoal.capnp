@@ -189,6 +189,8 @@ struct Heartbeat {
   sentNs @0 :UInt64;
   running @1 :UInt32;
   started @2 :UInt64;      # worker: how many assigns it has started, in arrival order
+  cpuNs @3 :UInt64;        # worker, once a heartbeat period: its process's CPU time (0: not this one)
+  rssBytes @4 :UInt64;     # and its resident size
 }
 
 struct ActorCreate {
@@ -271,6 +273,24 @@ struct TaskInfo {
   error @8 :Text;          # a failed task's error, one line
   runNs @9 :UInt64;        # how long it ran on its worker (0: not finished there)
   note @10 :Text;          # why a queued task waits, e.g. "waiting: no worker has fib"
+  job @11 :Text;           # the name its submitting client gave (`shoal run`: the job's name)
+  startedNs @12 :UInt64;   # wall clock: its latest attempt was sent to its worker (0: never)
+}
+
+struct AttemptInfo {
+  # One attempt of a task on a worker (the timeline): from its assign to its end.
+  taskId @0 :UInt64;
+  function @1 :Text;
+  attempt @2 :UInt32;
+  workerId @3 :UInt64;
+  workerName @4 :Text;
+  job @5 :Text;
+  submittedNs @6 :UInt64;  # wall clock, ns since the epoch
+  startedNs @7 :UInt64;    # sent to the worker
+  endedNs @8 :UInt64;      # its result came (or its worker was lost)
+  runNs @9 :UInt64;        # as the worker measured it (0: unknown)
+  outcome @10 :Text;       # done, failed, cancelled, retried, handed back, worker lost
+  error @11 :Text;
 }
 
 struct StatusRequest {
@@ -279,6 +299,9 @@ struct StatusRequest {
   listTasks @2 :Bool;      # with no taskId: list tasks (filtered, limited)
   stateFilter @3 :TaskState;  # unknown: every state
   limit @4 :UInt32;        # 0: a default (1000)
+  attempts @5 :Bool;       # the timeline: the attempts the coordinator remembers
+  sinceNs @6 :UInt64;      # ...that ended at or after this wall-clock time
+  job @7 :Text;            # ...of this job's tasks only ("" every job)
 }
 
 struct WorkerStatus {
@@ -308,6 +331,8 @@ struct StatusReply {
   tasks @7 :List(TaskInfo);  # with a taskId: that one; with listTasks: the list
   cancelled @8 :UInt64;
   waiting @9 :UInt64;
+  httpAddress @10 :Text;   # where its dashboard and metrics are served ("" none)
+  attempts @11 :List(AttemptInfo);  # with attempts
 }
 
 struct TaskOutput {

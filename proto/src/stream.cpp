@@ -133,6 +133,7 @@ asio::awaitable<std::optional<Frame>> FrameReader::next() {
     auto [ec, n] = co_await read_some(asio::buffer(base + end_bytes_, space));
     ++reads_;
     end_bytes_ += n;
+    bytes_read_ += n;
     if (ec == asio::error::eof) {
       if (end_bytes_ == begin_words_ * 8) co_return std::nullopt;
       throw ProtocolError("the peer closed the connection inside a frame (" +
@@ -208,7 +209,8 @@ void FrameWriter::start_write() {
   }
   writing_ = true;
   ++writes_;
-  auto done = [self = shared_from_this(), owner](const std::error_code& ec, std::size_t) {
+  auto done = [self = shared_from_this(), owner](const std::error_code& ec, std::size_t n) {
+    self->bytes_written_ += n;
     self->writing_ = false;
     self->inflight_sent_ = false;
     self->inflight_.clear();
@@ -315,7 +317,8 @@ void FrameWriter::try_flush() noexcept {
   if (writing_ && !inflight_sent_) return;  // bytes of an earlier frame are still on their way
   bool expected = false;
   if (!wire_.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) return;
-  (void)::send(socket_.native_handle(), pending_.data(), pending_.size() * 8, MSG_DONTWAIT | MSG_NOSIGNAL);
+  auto n = ::send(socket_.native_handle(), pending_.data(), pending_.size() * 8, MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (n > 0) bytes_written_ += static_cast<std::uint64_t>(n);
   wire_.store(false, std::memory_order_release);
   pending_.clear();
 }

@@ -146,10 +146,14 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
     maybe_exit();
   }
 
-  void send_heartbeat() {
+  void send_heartbeat(bool usage = false) {
     capnp::MallocMessageBuilder msg;
     auto h = msg.initRoot<schema::Envelope>().initHeartbeat();
     h.setSentNs(link::wall_ns());
+    if (usage) {  // once a period, for the coordinator's metrics
+      h.setCpuNs(process_cpu_ns());
+      h.setRssBytes(resident_bytes());
+    }
     // Read running first: a task counted in `started` has then either finished or is
     // counted running, never neither.
     h.setRunning(runner->running());
@@ -346,6 +350,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
   // is taken for lost.
   Coro<void> heartbeats() {
     auto self = shared_from_this();
+    std::uint64_t usage_sent = 0;
     while (connected && !finishing) {
       beat->expires_after(std::chrono::nanoseconds(heartbeat_ns / 2));
       co_await beat->async_wait(as_tuple);
@@ -356,7 +361,12 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
         conn->close("no heartbeat from the coordinator for " + std::to_string(5 * heartbeat_ns / 1'000'000) + " ms");
         break;
       }
-      if (now - conn->last_send() >= heartbeat_ns / 2) send_heartbeat();
+      if (now - usage_sent >= heartbeat_ns) {
+        usage_sent = now;
+        send_heartbeat(/*usage=*/true);
+      } else if (now - conn->last_send() >= heartbeat_ns / 2) {
+        send_heartbeat();
+      }
       if (opt.max_memory && !draining) check_memory();
     }
   }

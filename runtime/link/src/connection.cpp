@@ -81,6 +81,10 @@ int Connection::native_handle() noexcept { return socket_ ? socket_->native_hand
 
 std::size_t Connection::pending_bytes() const noexcept { return backlog_bytes() + queued_blob_bytes_; }
 
+std::uint64_t Connection::bytes_in() const noexcept { return local_in_ + (reader_ ? reader_->bytes_read() : 0); }
+
+std::uint64_t Connection::bytes_out() const noexcept { return local_out_ + (writer_ ? writer_->bytes_written() : 0); }
+
 std::size_t Connection::backlog_bytes() const noexcept {
   return (writer_ ? writer_->pending_bytes() : outbox_.size() * 8) + queued_frame_bytes_;
 }
@@ -231,6 +235,7 @@ void Connection::flush_local() {
   if (closed_ || outbox_.empty()) return;
   auto words = std::make_shared<std::vector<std::uint64_t>>(std::move(outbox_));
   outbox_.clear();
+  local_out_ += words->size() * 8;
   if (auto peer = peer_.lock()) peer->deliver_local(std::move(words));
 }
 
@@ -241,6 +246,7 @@ void Connection::deliver_local(std::shared_ptr<std::vector<std::uint64_t>> words
     return;
   }
   last_recv_ = steady_ns();
+  local_in_ += words->size() * 8;
   try {
     handler_->on_frames();
     proto::FrameOwner owner = words;

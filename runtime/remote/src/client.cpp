@@ -295,7 +295,8 @@ void ClientCore::release_actor(std::uint64_t actor) {
   impl_->post_flush_locked();
 }
 
-Future<ClusterStatus> ClientCore::status(std::uint64_t task, bool list, std::string state_filter, std::uint32_t limit) {
+Future<ClusterStatus> ClientCore::status(std::uint64_t task, bool list, std::string state_filter, std::uint32_t limit,
+                                         bool attempts, std::uint64_t since_ns, std::string job) {
   auto& im = *impl_;
   Promise<ClusterStatus> p;
   auto f = p.get_future();
@@ -307,7 +308,7 @@ Future<ClusterStatus> ClientCore::status(std::uint64_t task, bool list, std::str
   }
   auto request = im.status_seq.fetch_add(1) + 1;
   im.status_waiting.emplace(request, std::move(p));
-  im.statuses.push_back({request, task, list, filter, limit});
+  im.statuses.push_back({request, task, list, filter, limit, attempts, since_ns, std::move(job)});
   im.post_flush_locked();
   return f;
 }
@@ -411,6 +412,20 @@ Future<std::vector<WorkerInfo>> Client::workers() {
   s.add_done_callback([p = std::move(p)](const Future<ClusterStatus>& done) mutable {
     try {
       p.set_result(done.result().workers);
+    } catch (...) {
+      p.set_current_exception();
+    }
+  });
+  return f;
+}
+
+Future<std::vector<TaskAttempt>> Client::attempts(std::uint64_t since_ns, std::string job) {
+  auto s = core_->status(0, false, {}, 0, true, since_ns, std::move(job));
+  Promise<std::vector<TaskAttempt>> p;
+  auto f = p.get_future();
+  s.add_done_callback([p = std::move(p)](const Future<ClusterStatus>& done) mutable {
+    try {
+      p.set_result(done.result().attempts);
     } catch (...) {
       p.set_current_exception();
     }

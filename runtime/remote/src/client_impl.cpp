@@ -185,6 +185,9 @@ void ClientCore::Impl::flush() {
     r.setListTasks(q.list);
     r.setStateFilter(q.filter);
     r.setLimit(q.limit);
+    r.setAttempts(q.attempts);
+    r.setSinceNs(q.since_ns);
+    r.setJob(q.job);
     conn->send(msg);
   }
 }

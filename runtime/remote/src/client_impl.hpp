@@ -68,6 +68,9 @@ struct ClientCore::Impl final : link::ConnectionHandler {
     bool list;
     schema::TaskState filter;
     std::uint32_t limit;
+    bool attempts = false;
+    std::uint64_t since_ns = 0;
+    std::string job;
   };
   struct Pending {
     shoal::detail::Ref<shoal::detail::StateBase> state;

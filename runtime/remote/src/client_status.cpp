@@ -2,6 +2,7 @@
 
 #include "client_impl.hpp"
 #include "shoal/link/messages.hpp"
+#include "shoal/link/timeline.hpp"
 
 namespace shoal::remote::detail {
 
@@ -72,8 +73,12 @@ void ClientCore::Impl::status_reply(schema::StatusReply::Reader r) {
     i.error = text(t.getError());
     i.run_ns = t.getRunNs();
     i.note = text(t.getNote());
+    i.job = text(t.getJob());
+    i.started_ns = t.getStartedNs();
     s.tasks.push_back(std::move(i));
   }
+  s.http = text(r.getHttpAddress());
+  for (auto a : r.getAttempts()) s.attempts.push_back(link::get_attempt(a));
   std::optional<Promise<ClusterStatus>> p;
   {
     std::lock_guard lock(mu);

@@ -78,6 +78,8 @@ class FrameReader {
   }
   /// read_some calls made so far (tests check coalesced input is split without reads).
   [[nodiscard]] std::uint64_t reads() const noexcept { return reads_; }
+  /// Bytes received so far (the coordinator's metrics).
+  [[nodiscard]] std::uint64_t bytes_read() const noexcept { return bytes_read_; }
 
  private:
   void make_room(std::size_t need_words);
@@ -92,6 +94,7 @@ class FrameReader {
   std::size_t end_bytes_ = 0;    // bytes received into chunk_
   std::size_t want_words_ = 0;   // size of the frame being assembled, when known
   std::uint64_t reads_ = 0;
+  std::uint64_t bytes_read_ = 0;
   bool accept_fds_ = false;
   std::size_t max_fds_ = 8;
   std::deque<int> fds_;
@@ -141,6 +144,8 @@ class FrameWriter : public std::enable_shared_from_this<FrameWriter> {
 
   [[nodiscard]] std::uint64_t frames_queued() const noexcept { return frames_; }
   [[nodiscard]] std::uint64_t writes() const noexcept { return writes_; }
+  /// Bytes the socket has taken so far (the coordinator's metrics).
+  [[nodiscard]] std::uint64_t bytes_written() const noexcept { return bytes_written_; }
   [[nodiscard]] std::size_t pending_bytes() const noexcept { return (pending_.size() + inflight_.size()) * 8; }
   /// True while bytes of a frame may be on the wire with the rest still to come (a write
   /// syscall, or the remainder of a partial one). Another thread may claim the socket by
@@ -173,6 +178,7 @@ class FrameWriter : public std::enable_shared_from_this<FrameWriter> {
   asio::steady_timer idle_;  // expires never; cancelled to wake drain() waiters
   std::uint64_t frames_ = 0;
   std::uint64_t writes_ = 0;
+  std::uint64_t bytes_written_ = 0;
   struct PendingFd {
     std::size_t at;  // word offset in pending_ of the frame it goes with
     int fd;

@@ -186,6 +186,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   /// Steady-clock ns of the last received frame and the last send.
   [[nodiscard]] std::uint64_t last_recv() const noexcept { return last_recv_; }
   [[nodiscard]] std::uint64_t last_send() const noexcept { return last_send_; }
+  /// Bytes received and sent over this connection so far (in-process: frames' bytes).
+  [[nodiscard]] std::uint64_t bytes_in() const noexcept;
+  [[nodiscard]] std::uint64_t bytes_out() const noexcept;
   /// The socket's "bytes of a frame on the wire" flag (FrameWriter::wire_flag), which
   /// another thread may claim to send whole frames beside the writer; nullptr for an
   /// in-process connection. Lives as long as the connection.
@@ -260,6 +263,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::unique_ptr<asio::steady_timer> resume_;
   std::string why_;
   std::uint64_t last_recv_ = 0, last_send_ = 0;
+  std::uint64_t local_in_ = 0, local_out_ = 0;  // in-process connections' bytes
 };
 
 }  // namespace shoal::link

@@ -133,7 +133,8 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   void cancel(std::uint64_t task, bool force = false);
   void release(std::uint64_t task);
   void release_actor(std::uint64_t actor);
-  Future<ClusterStatus> status(std::uint64_t task, bool list, std::string state_filter, std::uint32_t limit);
+  Future<ClusterStatus> status(std::uint64_t task, bool list, std::string state_filter, std::uint32_t limit,
+                               bool attempts = false, std::uint64_t since_ns = 0, std::string job = {});
 
   /// Throws TypeMismatch when the catalog has `name` with other signatures only.
   void check_signature(const std::string& name, std::uint64_t hash, const std::string& signature) const;
@@ -315,6 +316,10 @@ class Client {
   /// Tasks the coordinator still knows, optionally of one state ("running").
   Future<ClusterStatus> tasks(std::string state = {}, std::uint32_t limit = 0);
   Future<std::vector<WorkerInfo>> workers();
+  /// The timeline: the attempts of tasks the coordinator remembers (its last
+  /// --timeline-size), those that ended at or after `since_ns` (wall clock), of one job's
+  /// tasks when `job` is given. shoal::link::chrome_trace() makes a Perfetto trace of them.
+  Future<std::vector<TaskAttempt>> attempts(std::uint64_t since_ns = 0, std::string job = {});
   /// What the live workers registered (as of the last update from the coordinator).
   [[nodiscard]] std::vector<CatalogEntry> catalog() const;
 

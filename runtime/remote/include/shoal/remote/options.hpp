@@ -16,6 +16,7 @@
 #include "shoal/link/messages.hpp"
 #include "shoal/link/placement.hpp"
 #include "shoal/link/retry.hpp"
+#include "shoal/link/timeline.hpp"
 #include "shoal/link/tls.hpp"
 
 namespace shoal {
@@ -122,13 +123,21 @@ struct TaskInfo {
   std::uint64_t run_ns = 0;  ///< how long it ran on its worker
   std::string error;         ///< a failed task's error
   std::string note;          ///< why a queued task waits ("waiting: no worker has fib"), else ""
+  std::string job;           ///< the name its submitting client gave (`shoal run`: the job's)
+  std::uint64_t started_ns = 0;  ///< wall clock: its latest attempt was sent to its worker
 };
+
+/// One attempt of a task on a worker, as the timeline shows it (Client::attempts,
+/// shoal::link::chrome_trace writes them as a Perfetto / chrome://tracing trace).
+using TaskAttempt = link::Attempt;
 
 /// The cluster as the coordinator sees it.
 struct ClusterStatus {
   std::vector<WorkerInfo> workers;
   std::uint64_t waiting = 0, queued = 0, running = 0, done = 0, failed = 0, cancelled = 0;
   std::vector<TaskInfo> tasks;  ///< status(id): that task; tasks(): the list
+  std::string http;  ///< where the coordinator serves its dashboard and metrics ("" nowhere)
+  std::vector<TaskAttempt> attempts;  ///< attempts(): the timeline
 };
 
 /// A function or actor method the live workers registered.
