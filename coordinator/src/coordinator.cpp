@@ -5,6 +5,7 @@
 #include <asio/post.hpp>
 
 #include "engine.hpp"
+#include "http/server.hpp"
 #include "shoal/link/address.hpp"
 #include "shoal/link/handshake.hpp"
 #include "shoal/link/tls.hpp"
@@ -15,6 +16,7 @@ Coordinator::Coordinator(asio::any_io_executor ex, CoordinatorOptions options)
     : engine_(std::make_shared<Engine>(std::move(ex), std::move(options))) {}
 
 Coordinator::~Coordinator() {
+  if (http_) http_->stop();  // before the engine's executor can go
   for (auto& l : engine_->listeners) l->close();
 }
 
@@ -31,9 +33,19 @@ void Coordinator::start() {
                        " bytes (--token-file): TCP peers must prove they know it");
     e.listeners.push_back(std::make_unique<link::Listener>(e.ex, addr));
   }
+  if (!e.opt.http.empty() && !http_) {
+    http_ = std::make_unique<HttpServer>(HttpOptions{e.opt.http, e.opt.http_any_port, e.opt.token, e.opt.tls}, engine_);
+    e.http_address = http_->url();
+  }
 }
 
-asio::awaitable<void> Coordinator::run() { return engine_->run(); }
+std::string Coordinator::http_url() const { return http_ ? http_->url() : std::string(); }
+
+asio::awaitable<void> Coordinator::run() {
+  co_await engine_->run();
+  // Stopped: requests would wait on an engine that no longer answers.
+  if (http_) http_->stop();
+}
 
 void Coordinator::stop() { engine_->begin_stop(engine_->opt.grace); }
 

@@ -149,6 +149,16 @@ int coordinator_main(int argc, char** argv) {
                  "them to reconnect and claim them before they are queued again")
       ->check(CLI::Range(0L, 600'000L))
       ->capture_default_str();
+  app.add_option("--http", opt.http,
+                 "serve Prometheus metrics (/metrics), the JSON API (/api/v1/) and the dashboard (/) at HOST:PORT "
+                 "(e.g. 127.0.0.1:8265; port 0: any free one). Beyond loopback, clients not on this machine must "
+                 "send the token as a bearer (needs --token-file) or the server speaks HTTPS (--tls-cert)");
+  app.add_flag("--http-any-port", opt.http_any_port,
+               "when --http's port is taken, serve on any free one instead (printed as `http URL`)");
+  app.add_option("--timeline-size", opt.timeline_attempts,
+                 "task attempts remembered for `shoal timeline` and the dashboard (the oldest go first)")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{10'000'000}))
+      ->capture_default_str();
   app.add_flag("--quiet,-q", quiet, "no log lines on stderr");
   try {
     app.parse(argc, argv);
@@ -219,6 +229,7 @@ int coordinator_main(int argc, char** argv) {
     return 1;
   }
   for (auto& a : coordinator.addresses()) std::cout << "ready " << a << std::endl;
+  if (auto url = coordinator.http_url(); !url.empty()) std::cout << "http " << url << std::endl;
   asio::signal_set signals(io, SIGTERM, SIGINT);
   int seen = 0;
   std::function<void()> arm = [&] {

@@ -54,6 +54,8 @@ void Peer::on_closed(const std::string& why) { engine.on_disconnect(*this, why);
 Engine::Engine(asio::any_io_executor e, CoordinatorOptions o) : ex(std::move(e)), opt(std::move(o)) {
   std::random_device rd;
   next_peer = (std::uint64_t{rd()} % (1u << 30)) + 1;
+  metrics.started_wall = link::wall_ns();
+  metrics.max_attempts = opt.timeline_attempts;
   for (const auto& [fn, policy] : opt.function_retry_on) {
     link::check_retry(policy);
     if (!policy.on.empty()) function_retry_on.emplace(fn, std::make_shared<const RetryPolicy>(policy));
@@ -127,6 +129,10 @@ void Engine::handle(Peer& p, schema::Envelope::Reader env, const proto::FrameOwn
           w->started = hb.getStarted();
           w->running_reported = hb.getRunning();
         }
+        if (hb.getCpuNs()) {  // once a heartbeat period: its usage
+          w->cpu_ns = hb.getCpuNs();
+          w->rss_bytes = hb.getRssBytes();
+        }
       }
       break;
     case schema::Envelope::SHUTDOWN:
@@ -163,6 +169,12 @@ void Engine::handle(Peer& p, schema::Envelope::Reader env, const proto::FrameOwn
 void Engine::on_disconnect(Peer& p, const std::string& why) {
   auto keep = connections[&p];  // the peer lives to the end of this call
   connections.erase(&p);
+  metrics.bytes_in_closed += p.conn->bytes_in();
+  metrics.bytes_out_closed += p.conn->bytes_out();
+  if (p.id && p.role == schema::Role::CLIENT) {
+    metrics.client_gone(p.id);
+    p.job = nullptr;
+  }
   if (!p.id && p.conn->secured() && why.rfind("TLS handshake failed", 0) == 0)
     note_refusal(p.conn->peer_address(), why);
   if (p.id) peers.erase(p.id);
@@ -307,12 +319,15 @@ void Engine::flush(Peer& p) {
     std::vector<const TaskRecord*> out;
     out.reserve(ids.size());
     for (auto id : ids)
-      if (const auto* t = tasks.find(id); t && keep(*t)) out.push_back(t);
+      if (auto* t = tasks.find(id); t && keep(*t)) out.push_back(t);
     ids.clear();
     return out;
   };
-  auto assigns = records(p.out_assigns, [&](const TaskRecord& t) {
-    return t.state == TaskState::RUNNING && t.worker == p.id;
+  auto assigns = records(p.out_assigns, [&](TaskRecord& t) {
+    if (t.state != TaskState::RUNNING || t.worker != p.id) return false;
+    t.started_wall = now_wall();  // leaves now: its queue wait ends
+    metrics.fn(t.fn).queue_wait.observe(t.started_wall > t.submitted_wall ? t.started_wall - t.submitted_wall : 0);
+    return true;
   });
   p.conn->send_batched(
       assigns.size(), 24, [&](std::size_t i) { return assign_bytes(*assigns[i], tasks); },
@@ -391,6 +406,7 @@ Coro<void> Engine::housekeeping() {
     if (stopped) break;
     auto now = steady_ns();
     close_late_hellos(now);
+    if (now - last_sample >= 1'000'000'000ull) take_sample(now);
     std::vector<Peer*> all;
     for (auto& [id, p] : peers) all.push_back(p);
     for (auto* p : all) {

@@ -10,6 +10,7 @@
 #include <asio/steady_timer.hpp>
 
 #include <chrono>
+#include <deque>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -22,6 +23,8 @@
 #include "actor_table.hpp"
 #include "functions.hpp"
 #include "journal.hpp"
+#include "metrics.hpp"
+#include "observe.hpp"
 #include "recovery.hpp"
 #include "scheduler.hpp"
 #include "shoal/coordinator/coordinator.hpp"
@@ -65,6 +68,8 @@ struct Peer final : link::ConnectionHandler {
   bool superseded = false;        // a client reconnected on a new connection: this one ends quietly
   std::string peer_nonce, challenge_nonce;
   FunctionTable::Cache fn_cache;
+  JobCounters* job = nullptr;  // a client's counters, from its first task (Metrics::jobs)
+  std::uint64_t connected_wall = 0;
   // Outgoing, flushed at the end of the loop turn.
   std::vector<std::uint64_t> out_assigns, out_results, out_cancels;
   std::vector<std::pair<std::uint64_t, codec::RemoteErrorInfo>> out_errors;  // results for unknown ids
@@ -112,6 +117,7 @@ struct Engine : std::enable_shared_from_this<Engine> {
   // are acknowledged (Envelope.accepted: the highest durable id, per client) once on disk.
   std::unique_ptr<Journal> journal;
   bool journal_posted = false;
+  std::deque<std::uint64_t> journal_commits;  // steady ns each commit not yet on disk began
   // Every submit is acknowledged (the highest id per client, each turn): with a journal
   // once on disk, else at the end of the turn. A client resends what was not.
   std::unordered_map<std::uint64_t, std::uint64_t> acks;  // peer -> highest task id this turn
@@ -146,6 +152,27 @@ struct Engine : std::enable_shared_from_this<Engine> {
   }
   // The verdict for `t`: "" when it may be queued (schedulable, or not yet known).
   std::string unschedulable(const TaskRecord& t);
+  // What observers see (metrics.hpp, engine_observe.cpp): counted here, copied for the
+  // HTTP server's thread on request.
+  Metrics metrics;
+  std::string http_address;  // where the HTTP server listens ("" none): status replies say it
+  std::uint64_t last_sample = 0;  // steady ns of the last Metrics::sample
+  void count_submitted(Peer& p, const TaskRecord& t);
+  void count_ended(const TaskRecord& t);
+  void count_attempt(const TaskRecord& t, std::uint64_t worker, std::string outcome);
+  void take_sample(std::uint64_t now);
+  // Copies for observers (engine_observe.cpp): on this thread, for the HTTP server's.
+  [[nodiscard]] std::string job_name(std::uint64_t submitter) const;
+  [[nodiscard]] std::string worker_name(std::uint64_t id) const;
+  [[nodiscard]] observe::Counts observe_counts() const;
+  [[nodiscard]] std::vector<observe::WorkerRow> observe_workers() const;
+  [[nodiscard]] observe::MetricsData observe_metrics() const;
+  [[nodiscard]] observe::Summary observe_summary() const;
+  [[nodiscard]] observe::TaskRow observe_row(const TaskRecord& t) const;
+  [[nodiscard]] observe::TaskPage observe_tasks(const observe::TaskQuery& q) const;
+  [[nodiscard]] std::optional<observe::TaskRow> observe_task(std::uint64_t id) const;
+  [[nodiscard]] std::vector<JobCounters> observe_jobs() const;
+  [[nodiscard]] std::vector<link::Attempt> observe_attempts(std::uint64_t since_ns, const std::string& job) const;
   std::vector<std::uint64_t> held;           // recovered, ready, waiting out adopt_wait
   std::unique_ptr<asio::steady_timer> held_timer;
 

@@ -27,6 +27,8 @@ constexpr std::size_t kStrangerReadBytes = 4u << 10;
 void Engine::start_peer(std::shared_ptr<link::Connection> conn) {
   auto p = std::make_shared<Peer>(*this, std::move(conn));
   p->accepted_ns = steady_ns();
+  p->connected_wall = link::wall_ns();
+  ++metrics.connections_total;
   p->conn->set_limits(kStrangerLimits, kStrangerReadBytes);
   // An in-process peer's queue is flushed every turn; a socket's waits for its reader.
   if (p->conn->native_handle() >= 0) p->conn->set_max_queued_bytes(opt.max_peer_queue_bytes);

@@ -285,10 +285,13 @@ void Engine::journal_touch() {
     if (!self->journal || (!self->journal->has_pending() && self->acks.empty())) return;
     auto sent = std::move(self->acks);
     self->acks.clear();
+    self->journal_commits.push_back(steady_ns());  // its lag, until it is on disk (metrics)
     self->journal->commit([weak = self->weak_from_this(), ex = self->ex, sent = std::move(sent)]() mutable {
-      if (sent.empty()) return;
       asio::post(ex, [weak, sent = std::move(sent)] {
-        if (auto self = weak.lock()) self->send_acks(sent);
+        auto self = weak.lock();
+        if (!self) return;
+        if (!self->journal_commits.empty()) self->journal_commits.pop_front();
+        if (!sent.empty()) self->send_acks(sent);
       });
     });
   });

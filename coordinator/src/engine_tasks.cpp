@@ -6,6 +6,8 @@
 #include <asio/steady_timer.hpp>
 #include <capnp/message.h>
 
+#include <algorithm>
+
 #include "engine.hpp"
 #include "shoal/link/clock.hpp"
 #include "shoal/link/messages.hpp"
@@ -29,6 +31,7 @@ void Engine::finish(std::uint64_t id, TaskState state, Bytes value, std::optiona
   for (auto ended : out.ended)
     if (auto* t = tasks.find(ended)) {
       count_out(*t);
+      count_ended(*t);
       t->args = {};  // never needed again: a finished task's arguments (maybe 1 GiB) go now
       if (t->journaled && journal) {
         journal->finish(t->id, t->state, t->attempt, t->value, t->error.get(), t->finished_wall);
@@ -166,6 +169,7 @@ void Engine::on_submit(Peer& p, schema::Submit::Reader s, const proto::FrameOwne
   t.fn = functions.intern(std::string_view(name.cStr(), name.size()), s.getSignatureHash(), p.fn_cache);
   if (t.actor) t.mut().method = text(s.getMethod());
   t.args = p.conn->value(s.getArgs(), s.getArgsBlob(), frame);
+  t.args_bytes = static_cast<std::uint32_t>(std::min<std::size_t>(t.args.size(), UINT32_MAX));
   int requested = -1;
   std::string bad_placement;
   if (s.hasOptions()) {
@@ -186,6 +190,7 @@ void Engine::on_submit(Peer& p, schema::Submit::Reader s, const proto::FrameOwne
     if (!function_retry_on.empty())
       if (auto it = function_retry_on.find(functions[t.fn].name); it != function_retry_on.end()) t.mut().retry = it->second;
   t.submitted_wall = now_wall();
+  count_submitted(p, t);
   if (!bad_placement.empty()) return fail(id, "shoal::ValueError", bad_placement, ErrorKind::failed);
   // The wire is not trusted: a client built otherwise may send anything.
   if (requested < -1 || requested > link::kMaxRetries)
@@ -280,7 +285,23 @@ void Engine::on_result(Peer& p, schema::Result::Reader r, const proto::FrameOwne
   if (!t || t->state != TaskState::RUNNING || t->worker != w->id) return;  // stale
   t->run_ns = r.getRunNs();
   ++w->done;
-  switch (r.which()) {
+  if (t->run_ns) metrics.fn(t->fn).run.observe(t->run_ns);
+  auto which = r.which();
+  struct Recorded {  // the attempt, once this result has been dealt with
+    Engine& e;
+    TaskRecord& t;
+    std::uint64_t worker;
+    schema::Result::Which which;
+    ~Recorded() {
+      const char* outcome = t.state == TaskState::DONE        ? "done"
+                            : t.state == TaskState::FAILED    ? "failed"
+                            : t.state == TaskState::CANCELLED ? "cancelled"
+                            : which == schema::Result::HANDED_BACK ? "handed back"
+                                                                   : "retried";
+      e.count_attempt(t, worker, outcome);
+    }
+  } recorded{*this, *t, w->id, which};
+  switch (which) {
     case schema::Result::VALUE: {
       Bytes value = p.conn->value(r.getValue(), r.getValueBlob(), frame);
       if (journal && value.size() > kMaxJournalValueBytes) {
@@ -347,6 +368,8 @@ bool Engine::retry_after_error(TaskRecord& t, const codec::RemoteErrorInfo& info
   if (l.app_retries >= static_cast<std::uint32_t>(l.retry->attempts) || !link::retry_matches(*l.retry, info.type_name))
     return false;
   ++l.app_retries;
+  ++metrics.fn(t.fn).retried;
+  ++metrics.retried;
   auto delay = link::retry_delay(*l.retry, l.app_retries);
   // Queued, though on no queue until the backoff ends: a cancel meanwhile ends it.
   t.state = TaskState::QUEUED;
@@ -549,6 +572,9 @@ void Engine::fail_unregistered(std::uint32_t fn) {
 void Engine::worker_lost(Peer& p, const std::string& why) {
   auto slot = scheduler.remove_worker(p.id);
   slot.died = !p.closed_by_us;
+  for (const auto& [id, held] : slot.inflight)
+    if (auto* t = tasks.find(id); t && t->state == TaskState::RUNNING && t->worker == slot.id)
+      count_attempt(*t, slot.id, "worker lost");
   log(slot.label() + " lost: " + why +
       (slot.crash_signal ? " (it reported " + describe_signal(slot.crash_signal) +
                                (slot.crash_task ? " in task " + std::to_string(slot.crash_task) : std::string()) + ")"
@@ -557,7 +583,11 @@ void Engine::worker_lost(Peer& p, const std::string& why) {
   for (auto id : decision.cancel) finish(id, TaskState::CANCELLED);
   for (auto& [id, info] : decision.fail) finish(id, TaskState::FAILED, {}, std::move(info));
   for (auto id : decision.retry)
-    if (auto* t = tasks.find(id)) scheduler.enqueue(*t, steady_ns());
+    if (auto* t = tasks.find(id)) {
+      ++metrics.fn(t->fn).retried;
+      ++metrics.retried;
+      scheduler.enqueue(*t, steady_ns());
+    }
   for (auto aid : actors.on_worker(p.id)) {
     auto* a = actors.find(aid);
     std::string msg = "actor " + std::to_string(aid) + " (" + a->cls + ") was on " + slot.label() +

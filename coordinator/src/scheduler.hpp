@@ -72,6 +72,7 @@ struct WorkerSlot {
   std::uint64_t isolated = 0;        // the task it runs alone, if any (nothing else meanwhile)
   std::uint64_t done = 0;            // tasks it finished
   std::uint32_t actors = 0;          // actors placed on it
+  std::uint64_t cpu_ns = 0, rss_bytes = 0;  // its process's usage, as its last heartbeat said
   // How it ended (set before recovery settles its tasks).
   bool died = false;                 // its connection ended by itself (not a heartbeat timeout, not us)
   std::int32_t crash_signal = 0;     // its last words: the fatal signal (0: none reported)

@@ -6,14 +6,18 @@
 
 #include "engine.hpp"
 #include "shoal/link/messages.hpp"
+#include "shoal/link/timeline.hpp"
 
 namespace shoal::coordinator {
 
 namespace {
 
-void fill_task_info(schema::TaskInfo::Builder b, const TaskRecord& t, const FunctionTable& functions,
-                    const Scheduler& scheduler) {
+void fill_task_info(schema::TaskInfo::Builder b, const TaskRecord& t, const Engine& e) {
+  const auto& functions = e.functions;
+  const auto& scheduler = e.scheduler;
   b.setTaskId(t.id);
+  b.setJob(e.job_name(t.submitter));
+  b.setStartedNs(t.started_wall);
   b.setFunction(functions[t.fn].name);
   b.setState(t.state);
   b.setAttempt(t.attempt);
@@ -38,6 +42,20 @@ void Engine::on_status(Peer& p, schema::StatusRequest::Reader q) {
   capnp::MallocMessageBuilder msg;
   auto r = msg.initRoot<schema::Envelope>().initStatusReply();
   r.setRequestId(q.getRequestId());
+  r.setHttpAddress(http_address);
+  if (q.getAttempts()) {  // the timeline
+    auto attempts = observe_attempts(q.getSinceNs(), link::text(q.getJob()));
+    // The newest that fit in one frame (16 MiB) with room to spare.
+    std::size_t bytes = 0, keep = 0;
+    for (auto it = attempts.rbegin(); it != attempts.rend(); ++it, ++keep) {
+      bytes += 160 + it->function.size() + it->worker.size() + it->job.size() + it->outcome.size() + it->error.size();
+      if (bytes > (std::size_t{12} << 20)) break;
+    }
+    attempts.erase(attempts.begin(), attempts.end() - static_cast<std::ptrdiff_t>(keep));
+    auto al = r.initAttempts(static_cast<unsigned>(attempts.size()));
+    for (unsigned i = 0; i < attempts.size(); ++i) link::set_attempt(al[i], attempts[i]);
+    return send(p, msg);
+  }
   std::uint64_t waiting = 0, queued = 0, running = 0;
   for (const auto& [id, t] : tasks) {
     if (t.state == TaskState::WAITING) ++waiting;
@@ -77,7 +95,7 @@ void Engine::on_status(Peer& p, schema::StatusRequest::Reader q) {
   if (q.getTaskId()) {
     const auto* t = tasks.find(q.getTaskId());
     r.setState(t ? t->state : TaskState::UNKNOWN);
-    if (t) fill_task_info(r.initTasks(1)[0], *t, functions, scheduler);
+    if (t) fill_task_info(r.initTasks(1)[0], *t, *this);
   } else if (q.getListTasks()) {
     auto filter = q.getStateFilter();
     std::uint32_t limit = q.getLimit() ? q.getLimit() : 1000;
@@ -87,7 +105,7 @@ void Engine::on_status(Peer& p, schema::StatusRequest::Reader q) {
     std::sort(list.begin(), list.end(), [](auto* a, auto* b) { return a->submitted_wall < b->submitted_wall; });
     if (list.size() > limit) list.resize(limit);
     auto tl = r.initTasks(static_cast<unsigned>(list.size()));
-    for (unsigned i = 0; i < list.size(); ++i) fill_task_info(tl[i], *list[i], functions, scheduler);
+    for (unsigned i = 0; i < list.size(); ++i) fill_task_info(tl[i], *list[i], *this);
   }
   send(p, msg);
 }

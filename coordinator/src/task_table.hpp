@@ -62,11 +62,13 @@ struct TaskRecord {
   bool cancel_requested = false;
   bool force_cancel = false;  // its worker exits rather than let it run on (cancel --force)
   std::uint64_t submitted_wall = 0, finished_wall = 0;
+  std::uint64_t started_wall = 0;  // its latest attempt was sent to its worker
   std::uint64_t finished_steady = 0;
   std::uint64_t run_ns = 0;  // as its worker measured it
   std::uint64_t seq = 0;     // its place among its worker's assigns
   bool isolate = false;      // charged an attempt by a worker's death: run it alone next time
-  std::uint8_t crashes = 0;  // times it was found to have killed its worker (alone, or named by it)
+  std::uint8_t crashes = 0;
+  std::uint32_t args_bytes = 0;  // its arguments' size as submitted (capped), for observers  // times it was found to have killed its worker (alone, or named by it)
   bool blocked = false;      // waiting on other tasks in its worker: its slot is lent out
   bool journaled = false;    // in the journal: its outcome and its end are written there too
   bool orphan = false;

@@ -101,6 +101,16 @@ struct CoordinatorOptions {
   /// but memory.
   std::uint64_t object_store_memory = 0;
   std::string name = "shoal-coordinator";
+  /// The HTTP server: Prometheus metrics at /metrics, the JSON API at /api/v1/, the
+  /// dashboard at / (docs/observability.md). "HOST:PORT" ("" none; port 0: any free one).
+  /// Beyond loopback it needs `token` (clients not on this machine send it as a bearer)
+  /// or `tls` (HTTPS; with `tls.ca`, clients present a certificate).
+  std::string http;
+  /// When `http`'s port is taken, serve on any free one instead (the defaults of
+  /// LocalCluster and `shoal start`, 127.0.0.1:8265, do this; an address given does not).
+  bool http_any_port = false;
+  /// Task attempts remembered for the timeline (the oldest go first; 0: none).
+  std::size_t timeline_attempts = 100'000;
 };
 
 class Coordinator {
@@ -132,9 +142,12 @@ class Coordinator {
   [[nodiscard]] asio::any_io_executor executor() const;
   /// The addresses listened on (TCP ports resolved).
   [[nodiscard]] std::vector<std::string> addresses() const;
+  /// Where the HTTP server listens ("http://127.0.0.1:8265"; "" when it does not).
+  [[nodiscard]] std::string http_url() const;
 
  private:
   std::shared_ptr<Engine> engine_;
+  std::unique_ptr<class HttpServer> http_;
 };
 
 /// `shoal-coordinator`'s main: flags (CLI11), signals, prints `ready ADDRESS` once
