@@ -50,14 +50,15 @@ void set_tls(link::TlsOptions tls) { tls_flags() = std::move(tls); }
 
 link::TlsOptions current_tls() { return link::tls_from_env(tls_flags()); }
 
-std::unique_ptr<Client> connect(const std::string& address, decltype(ClientOptions::on_output) on_output) {
+std::unique_ptr<Client> connect(const std::string& address, decltype(ClientOptions::on_output) on_output,
+                                const std::string& name) {
   try {
     (void)remote::parse_address(address);
   } catch (const std::exception& e) {
     throw CliError(exit_usage, std::string("bad address: ") + e.what());
   }
   ClientOptions o;
-  o.name = "shoal-cli";
+  o.name = name;
   o.connect_timeout = std::chrono::seconds(5);
   // A lost coordinator is exit 3 at once (docs/cli.md); `shoal result ID` fetches later.
   o.reconnect = std::chrono::milliseconds(0);

@@ -48,7 +48,8 @@ class CliError : public Error {
 
 /// A client of `address`. CliError(3) "no coordinator at ADDRESS: start one with `shoal start`".
 [[nodiscard]] std::unique_ptr<Client> connect(const std::string& address,
-                                              decltype(ClientOptions::on_output) on_output = {});
+                                              decltype(ClientOptions::on_output) on_output = {},
+                                              const std::string& name = "shoal-cli");
 /// The token file connect() reads for TCP coordinators (--token-file; else $SHOAL_TOKEN_FILE).
 void set_token_file(std::string path);
 /// The token file in force: --token-file, else $SHOAL_TOKEN_FILE, else "".
@@ -162,6 +163,7 @@ struct StartOptions {
   std::vector<std::string> load;
   std::string listen;
   std::string journal;  ///< the coordinator's --journal (made absolute)
+  std::string http = "127.0.0.1:8265";  ///< the coordinator's --http ("" or "off": none)
   double grace = 5;
   bool no_examples = false;
 };
@@ -197,7 +199,24 @@ struct RunOptions {
   std::string file;
   unsigned workers = 2, threads = 0;
   std::vector<std::string> load;
+  std::string timeline;  ///< --timeline FILE: the job's attempts as a Perfetto trace
 };
 int cmd_run(const Globals& g, const RunOptions& o);
+
+// Watching a cluster (commands_observe.cpp).
+int cmd_dashboard(const Globals& g);
+struct TopOptions {
+  double interval = 1;      ///< seconds between refreshes
+  unsigned iterations = 0;  ///< refreshes before it exits (0: until Ctrl-C)
+};
+int cmd_top(const Globals& g, const TopOptions& o);
+struct TimelineOptions {
+  std::string job, since, output;
+};
+int cmd_timeline(const Globals& g, const TimelineOptions& o);
+/// Writes the attempts (since `since_ns`, of `job` when given) as a Chrome trace to `path`.
+void write_timeline(Client& client, const std::string& path, std::uint64_t since_ns, const std::string& job);
+/// "90s", "15m", "2h", "1d" or a number of seconds, in ns. CliError(2) otherwise.
+[[nodiscard]] std::uint64_t parse_duration_ns(const std::string& text);
 
 }  // namespace shoal::cli

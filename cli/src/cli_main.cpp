@@ -57,6 +57,10 @@ int run_main(int argc, char** argv) {
                 "the coordinator's journal (an SQLite file): accepted tasks survive its crash and run when it is "
                 "started again on the same file (docs/durability.md)");
   s->add_flag("--no-examples", start.no_examples, "do not load the bundled example library (libshoal_examples.so)");
+  s->add_option("--http", start.http,
+                "where the coordinator serves its dashboard and /metrics (HOST:PORT; another free port when the "
+                "default's is taken; off: none)")
+      ->capture_default_str();
 
   app.add_subcommand("stop", "stop the cluster that `shoal start` started");
   // The process `shoal start` leaves to restart dead workers (supervise.cpp); not for users.
@@ -128,6 +132,22 @@ int run_main(int argc, char** argv) {
       ->capture_default_str();
   rn->add_option("-t,--threads", run.threads, "threads per embedded worker (default: cores / workers)");
   rn->add_option("-l,--load", run.load, "a task library for the embedded workers; repeatable");
+  rn->add_option("--timeline", run.timeline,
+                 "write the job's task attempts to this file as a trace (Perfetto, chrome://tracing) once it ends");
+
+  app.add_subcommand("dashboard", "print the URL of the coordinator's dashboard (its /metrics beside it)");
+  TopOptions top;
+  auto* tp = app.add_subcommand("top", "a live view of the cluster: workers, queue, rate, failures (Ctrl-C to quit)");
+  tp->add_option("--interval", top.interval, "seconds between refreshes")->check(seconds(false))->capture_default_str();
+  tp->add_option("-n,--iterations", top.iterations, "refresh this many times, then exit (0: until Ctrl-C)")
+      ->capture_default_str();
+  TimelineOptions timeline;
+  auto* tl = app.add_subcommand("timeline",
+                                "write the tasks' attempts as a trace to open in Perfetto or chrome://tracing: "
+                                "shoal timeline -o trace.json");
+  tl->add_option("-o,--output", timeline.output, "the trace file to write (never through a symlink)")->required();
+  tl->add_option("--job", timeline.job, "only the tasks of this job (as `shoal run` named it)");
+  tl->add_option("--since", timeline.since, "only attempts that ended in the last DURATION (90s, 15m, 2h, 1d)");
 
   std::string cert_dir;
   std::vector<std::string> cert_hosts;
@@ -175,6 +195,9 @@ int run_main(int argc, char** argv) {
     if (app.got_subcommand("workers")) return cmd_workers(g);
     if (ts->parsed()) return cmd_tasks(g, tasks_state, tasks_limit);
     if (rn->parsed()) return cmd_run(g, run);
+    if (app.got_subcommand("dashboard")) return cmd_dashboard(g);
+    if (tp->parsed()) return cmd_top(g, top);
+    if (tl->parsed()) return cmd_timeline(g, timeline);
   } catch (const CliError& e) {
     std::cerr << "shoal: " << e.what() << "\n";
     return e.code();

@@ -141,6 +141,10 @@ int cmd_start(const Globals& g, const StartOptions& o) {
   c.program = sibling_program("shoal-coordinator");
   c.argv = {c.program, "--listen", listen, "--pid-file", (dir / "coordinator.pid").string(), "--grace", grace};
   if (!token_file.empty()) c.argv.insert(c.argv.end(), {"--token-file", token_file});
+  if (!o.http.empty() && o.http != "off") {
+    c.argv.insert(c.argv.end(), {"--http", o.http});
+    if (o.http == StartOptions{}.http) c.argv.push_back("--http-any-port");  // the default: any port when taken
+  }
   // Absolute: the coordinator runs in its own session, and a relative path would be read
   // against wherever that is.
   if (!o.journal.empty()) c.argv.insert(c.argv.end(), {"--journal", std::filesystem::absolute(o.journal).string()});
@@ -247,8 +251,15 @@ int cmd_start(const Globals& g, const StartOptions& o) {
   link::write_private_file(dir / "cluster.json", state.dump() + "\n");
   // They outlive this command; init reaps them.
   for (auto& ch : children) (void)ch.detach();
+  // The coordinator printed where its dashboard is right after its `ready` lines.
+  std::string dashboard;
+  if (auto out = slurp(dir / "coordinator.out"); out.find("\nhttp ") != std::string::npos) {
+    auto p = out.find("\nhttp ") + 6;
+    dashboard = out.substr(p, out.find('\n', p) - p);
+  }
   if (g.json)
     std::cout << nlohmann::json{{"address", address},
+                                {"dashboard", dashboard},
                                 {"state_dir", dir.string()},
                                 {"coordinator", state["coordinator"]},
                                 {"supervisor", state["supervisor"]},
@@ -259,6 +270,7 @@ int cmd_start(const Globals& g, const StartOptions& o) {
     std::cout << address << "\n";
   std::cerr << "started a coordinator and " << o.workers << " workers (logs in " << dir.string()
             << "); stop them with `shoal stop`\n";
+  if (!dashboard.empty()) std::cerr << "dashboard: " << dashboard << " (metrics: " << dashboard << "/metrics)\n";
   return exit_ok;
 }
 

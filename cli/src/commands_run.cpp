@@ -15,6 +15,7 @@
 #include "job.hpp"
 #include "progress.hpp"
 #include "shoal/cluster/local_cluster.hpp"
+#include "shoal/link/clock.hpp"
 #include "shoal/remote/link.hpp"
 
 namespace shoal::cli {
@@ -85,14 +86,18 @@ int cmd_run(const Globals& g, const RunOptions& o) {
   }
 
   // The cluster: the one named, else the one at the default socket, else an embedded one.
+  // The client is named after the job: the coordinator's dashboard, API and timeline
+  // group its tasks by that name.
+  auto job_name = job.name.empty() ? std::string("shoal-run") : job.name;
+  auto since_wall = link::wall_ns();
   std::unique_ptr<LocalCluster> local;
   std::unique_ptr<Client> remote_client;
   const char* env_address = std::getenv("SHOAL_ADDRESS");
   if (!g.address.empty() || (env_address && *env_address)) {
-    remote_client = connect(resolve_address(g));
+    remote_client = connect(resolve_address(g), {}, job_name);
   } else {
     try {
-      remote_client = connect(resolve_address(g));
+      remote_client = connect(resolve_address(g), {}, job_name);
     } catch (const CliError& e) {
       if (e.code() != exit_no_coordinator) throw;
     }
@@ -112,8 +117,10 @@ int cmd_run(const Globals& g, const RunOptions& o) {
       throw CliError(exit_timeout, "the embedded cluster's workers did not register within 10 s (is " +
                                        lo.worker_program + " there and runnable?)");
     }
+    if (auto url = local->http_url(); !url.empty()) std::cerr << "dashboard: " << url << "\n";
+    remote_client = connect(local->address(), {}, job_name);
   }
-  Client& client = local ? local->client() : *remote_client;
+  Client& client = *remote_client;
 
   // Every function known, every argument encoded, before anything is submitted.
   std::map<std::string, CatalogEntry> functions;
@@ -281,7 +288,9 @@ int cmd_run(const Globals& g, const RunOptions& o) {
     std::cout << summary.text() << std::flush;
   lookups.clear();
   futures.clear();
+  if (!o.timeline.empty() && lost_coordinator.empty()) write_timeline(client, o.timeline, since_wall, job_name);
   if (local) {
+    remote_client.reset();  // closes before its coordinator goes
     local->stop();
     std::cerr << "stopped the embedded cluster\n";
   }

@@ -187,6 +187,8 @@ LocalCluster::LocalCluster(unsigned workers, LocalClusterOptions options) : impl
   co.log = im.opt.log;
   co.grace = std::chrono::milliseconds(1000);
   co.name = "shoal-local";
+  co.http = im.opt.http;
+  co.http_any_port = im.opt.http == LocalClusterOptions::kDefaultHttp;
   im.coord = std::make_unique<coordinator::Coordinator>(im.io.get_executor(), co);
   im.coord->start();
   im.coord_thread = std::thread([&im] {
@@ -240,6 +242,12 @@ Client& LocalCluster::client() {
 std::string LocalCluster::address() const { return impl_->address; }
 
 std::vector<std::string> LocalCluster::addresses() const { return impl_->coord->addresses(); }
+
+std::string LocalCluster::http_url() const { return impl_->coord->http_url(); }
+
+std::string LocalCluster::timeline(std::uint64_t since_ns, const std::string& job) {
+  return shoal::link::chrome_trace(client().attempts(since_ns, job).result(std::chrono::seconds(30)));
+}
 
 void LocalCluster::wait_for_workers(std::size_t n, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;

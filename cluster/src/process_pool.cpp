@@ -18,6 +18,7 @@ ProcessPoolExecutor::ProcessPoolExecutor(unsigned max_workers, ProcessPoolOption
     : shared_(std::make_shared<Shared>()) {
   LocalClusterOptions o;
   o.threads_per_worker = 1;  // one task at a time per process, as Python's pool
+  o.http = "";               // a pool of processes, not a cluster to watch: no HTTP server
   o.max_tasks_per_worker = options.max_tasks_per_child;
   o.initializer = std::move(options.initializer);
   o.on_worker_exit = [shared = shared_](unsigned index, int status) {

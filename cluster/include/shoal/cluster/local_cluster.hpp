@@ -59,6 +59,11 @@ struct LocalClusterOptions {
   /// The embedded coordinator's object store limit in bytes
   /// (CoordinatorOptions::object_store_memory; 0: memory is the limit).
   std::uint64_t object_store_memory = 0;
+  /// The embedded coordinator's HTTP server (metrics, JSON API, dashboard; see
+  /// CoordinatorOptions::http): "" for none. The default serves on loopback, on another
+  /// free port when 8265 is taken (several clusters on one machine); http_url() says where.
+  std::string http = kDefaultHttp;
+  static constexpr const char* kDefaultHttp = "127.0.0.1:8265";
 };
 
 class LocalCluster {
@@ -77,6 +82,12 @@ class LocalCluster {
   [[nodiscard]] std::string address() const;
   /// Every address it listens on: address(), then `listen` with TCP ports resolved.
   [[nodiscard]] std::vector<std::string> addresses() const;
+  /// Where the dashboard and /metrics are served ("http://127.0.0.1:8265"; "" none).
+  [[nodiscard]] std::string http_url() const;
+  /// The timeline of the tasks' attempts (those that ended at or after `since_ns`, wall
+  /// clock; of one job when `job` is given) as Chrome trace-event JSON: open it in
+  /// https://ui.perfetto.dev or chrome://tracing. What `shoal timeline` writes.
+  [[nodiscard]] std::string timeline(std::uint64_t since_ns = 0, const std::string& job = {});
   /// Blocks until `n` workers have registered, or throws TimeoutError.
   void wait_for_workers(std::size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(10));
   [[nodiscard]] std::vector<pid_t> worker_pids() const;

@@ -1,0 +1,137 @@
+// The verbs that watch a cluster: dashboard (where its web page is), top (a live view in
+// the terminal), timeline (a Perfetto trace of the tasks' attempts).
+
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include "cli_common.hpp"
+#include "commands.hpp"
+#include "shoal/link/clock.hpp"
+#include "shoal/link/private_files.hpp"
+#include "shoal/link/timeline.hpp"
+
+namespace shoal::cli {
+
+using namespace std::chrono_literals;
+
+std::uint64_t parse_duration_ns(const std::string& text) {
+  // "90", "90s", "15m", "2h", "1d", "1.5h".
+  double value = 0;
+  auto* begin = text.data();
+  auto* end = text.data() + text.size();
+  auto [rest, ec] = std::from_chars(begin, end, value);
+  std::string unit(rest, end);
+  double scale = unit.empty() || unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : unit == "d" ? 86400 : -1;
+  if (ec != std::errc() || rest == begin || scale < 0 || !(value >= 0) || value * scale > 1e9)
+    throw CliError(exit_usage, "--since " + text + ": expected a duration such as 90s, 15m, 2h or 1d");
+  return static_cast<std::uint64_t>(value * scale * 1e9);
+}
+
+int cmd_dashboard(const Globals& g) {
+  auto client = connect(resolve_address(g));
+  auto st = client->status().result(10s);
+  if (st.http.empty())
+    throw CliError(exit_task_failed, "the coordinator at " + client->address() +
+                                         " serves no dashboard: start it with --http 127.0.0.1:8265 (`shoal start` "
+                                         "does by default)");
+  if (g.json)
+    std::cout << nlohmann::json{{"url", st.http}, {"metrics", st.http + "/metrics"}}.dump() << "\n";
+  else
+    std::cout << st.http << "\n";
+  return exit_ok;
+}
+
+void write_timeline(Client& client, const std::string& path, std::uint64_t since_ns, const std::string& job) {
+  auto attempts = client.attempts(since_ns, job).result(30s);
+  try {
+    link::write_private_file(path, link::chrome_trace(attempts));
+  } catch (const Error& e) {
+    throw CliError(exit_task_failed, std::string("timeline: ") + e.what());
+  }
+  std::cerr << "timeline: " << attempts.size() << " attempt(s) written to " << path
+            << " (open it in https://ui.perfetto.dev or chrome://tracing)\n";
+}
+
+int cmd_timeline(const Globals& g, const TimelineOptions& o) {
+  if (o.output.empty()) throw CliError(exit_usage, "timeline: where to? -o trace.json");
+  std::uint64_t since = 0;
+  if (!o.since.empty()) {
+    auto back = parse_duration_ns(o.since);
+    auto now = link::wall_ns();
+    since = back < now ? now - back : 0;
+  }
+  auto client = connect(resolve_address(g));
+  write_timeline(*client, o.output, since, o.job);
+  return exit_ok;
+}
+
+int cmd_top(const Globals& g, const TopOptions& o) {
+  auto client = connect(resolve_address(g));
+  auto wake = std::make_shared<Wakeup>();
+  interrupts().arm(wake);
+  bool tty = ::isatty(1) && !g.json;
+  std::uint64_t last_ended = 0;
+  auto last_at = std::chrono::steady_clock::now();
+  bool first = true;
+  for (unsigned round = 0; o.iterations == 0 || round < o.iterations; ++round) {
+    if (round > 0 && wake->wait_for(std::chrono::milliseconds(static_cast<long>(o.interval * 1000)))) {}
+    if (interrupts().interrupted()) break;
+    auto st = client->status().result(10s);
+    auto failures = client->tasks("failed", 5).result(10s);
+    auto now = std::chrono::steady_clock::now();
+    auto ended = st.done + st.failed + st.cancelled;
+    double secs = std::chrono::duration<double>(now - last_at).count();
+    double rate = first || secs <= 0 ? 0 : static_cast<double>(ended - std::min(ended, last_ended)) / secs;
+    last_ended = ended;
+    last_at = now;
+    first = false;
+    if (g.json) {
+      nlohmann::json ws = nlohmann::json::array();
+      for (const auto& w : st.workers)
+        ws.push_back({{"name", w.name}, {"capacity", w.capacity}, {"running", w.running}, {"done", w.done}});
+      std::cout << nlohmann::json{{"waiting", st.waiting}, {"queued", st.queued},   {"running", st.running},
+                                  {"done", st.done},       {"failed", st.failed},   {"cancelled", st.cancelled},
+                                  {"rate", rate},          {"workers", ws}}
+                       .dump()
+                << std::endl;
+      continue;
+    }
+    std::ostringstream s;
+    if (tty) s << "\x1b[H\x1b[2J";  // home and clear: one screen, redrawn
+    s << "shoal top — " << client->address() << (st.http.empty() ? "" : "   dashboard " + st.http) << "\n\n";
+    s << "tasks  waiting " << st.waiting << "  queued " << st.queued << "  running " << st.running << "  done "
+      << st.done << "  failed " << st.failed << "  cancelled " << st.cancelled << "\n";
+    s << "rate   " << std::fixed << std::setprecision(1) << rate << " tasks/s\n\n";
+    s << std::left << std::setw(14) << "WORKER" << std::setw(16) << "HOST" << std::setw(10) << "PID" << std::setw(16)
+      << "LOAD" << std::setw(10) << "DONE" << "\n";
+    for (const auto& w : st.workers) {
+      unsigned cap = std::max(1u, w.capacity);
+      unsigned filled = std::min(10u, (std::min(w.running, cap) * 10 + cap - 1) / cap);
+      std::string bar = "[" + std::string(filled, '#') + std::string(10 - filled, '.') + "] ";
+      s << std::left << std::setw(14) << w.name << std::setw(16) << w.host << std::setw(10) << w.pid << std::setw(16)
+        << (bar + std::to_string(w.running) + "/" + std::to_string(w.capacity)) << std::setw(10) << w.done
+        << (w.draining ? "draining" : "") << "\n";
+    }
+    if (st.workers.empty()) s << "(no workers)\n";
+    if (!failures.tasks.empty()) {
+      s << "\nrecent failures\n";
+      for (const auto& t : failures.tasks) {
+        auto err = t.error.size() > 90 ? t.error.substr(0, 90) + "..." : t.error;
+        s << "  " << t.id << "  " << t.function << "  " << err << "\n";
+      }
+    }
+    if (o.iterations == 0) s << "\n(Ctrl-C to quit)\n";
+    std::cout << s.str() << std::flush;
+  }
+  return exit_ok;
+}
+
+}  // namespace shoal::cli

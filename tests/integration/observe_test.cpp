@@ -1,0 +1,387 @@
+// Watching a cluster for real: shoal-coordinator --http with shoal-worker processes; the
+// metrics text parsed strictly against what the test submitted, the JSON API against
+// `shoal tasks --json`, the timeline's slices against the attempts made, the shoal verbs
+// (dashboard, top, timeline, run --timeline), the refusal of a client from another host
+// without the token, and the dashboard in a real browser (headless Chromium).
+
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <filesystem>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "shoal/link/timeline.hpp"
+#include "shoal/remote/client.hpp"
+#include "support/daemons.hpp"
+#include "support/prometheus.hpp"
+
+using namespace std::chrono_literals;
+using shoal::test::Cluster;
+using shoal::test::wait_until;
+using Int1 = std::int64_t(std::int64_t);
+using Fail = std::int64_t(std::string);
+using Flaky = std::int64_t(std::string, std::int64_t);
+
+namespace {
+
+/// A coordinator serving HTTP on a free loopback port (its `http URL` line), and its URL.
+struct WatchedCluster {
+  Cluster c;
+  std::string url;
+  explicit WatchedCluster(std::vector<std::string> flags = {"--http", "127.0.0.1:0"}) : c(flags) {
+    auto line = c.coordinator->line();
+    if (!line || line->rfind("http ", 0) != 0) FAIL("no `http URL` line from the coordinator:\n" << c.logs());
+    url = line->substr(5);
+  }
+  void workers(unsigned n, unsigned threads = 2) {
+    for (unsigned i = 0; i < n; ++i) c.add_worker(threads);
+    shoal::Client client(c.address);
+    if (!wait_until([&] { return client.workers().result(5s).size() == n; }, 20s))
+      FAIL("workers did not register:\n" << c.logs());
+  }
+};
+
+struct Got {
+  int status = 0;
+  std::string body;
+};
+
+Got get(const std::string& url, const std::string& path, const std::string& bearer = {}) {
+  httplib::Client http(url);
+  http.set_connection_timeout(5);
+  http.set_read_timeout(10);
+  httplib::Headers h;
+  if (!bearer.empty()) h.emplace("Authorization", "Bearer " + bearer);
+  auto r = http.Get(path.c_str(), h);
+  if (!r) return {-1, httplib::to_string(r.error())};
+  return {r->status, r->body};
+}
+
+nlohmann::json get_json(const std::string& url, const std::string& path) {
+  auto r = get(url, path);
+  INFO(path << ": " << r.status << " " << r.body);
+  REQUIRE(r.status == 200);
+  return nlohmann::json::parse(r.body);
+}
+
+/// An IPv4 address of this machine other than loopback ("" when it has none).
+std::string non_loopback_ipv4() {
+  ifaddrs* all = nullptr;
+  if (::getifaddrs(&all) != 0) return {};
+  std::string found;
+  for (auto* i = all; i && found.empty(); i = i->ifa_next) {
+    if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || !(i->ifa_flags & IFF_UP) || (i->ifa_flags & IFF_LOOPBACK))
+      continue;
+    char buf[INET_ADDRSTRLEN];
+    auto* sin = reinterpret_cast<sockaddr_in*>(i->ifa_addr);
+    if (::inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof buf)) found = buf;
+  }
+  ::freeifaddrs(all);
+  return found;
+}
+
+}  // namespace
+
+TEST_CASE("/metrics parses as the Prometheus format and counts what was submitted", "[integration][observe]") {
+  WatchedCluster w;
+  w.workers(2);
+  shoal::ClientOptions o;
+  o.name = "metrics-job";
+  shoal::Client client(w.c.address, o);
+  std::vector<shoal::Future<std::int64_t>> ok, bad;
+  for (int i = 0; i < 20; ++i) ok.push_back(client.submit<Int1>("block_ms", 5));
+  for (int i = 0; i < 3; ++i) bad.push_back(client.submit<Fail>("fail", "no " + std::to_string(i)));
+  for (auto& f : ok) CHECK(f.result(30s) == 5);
+  for (auto& f : bad) CHECK_THROWS(f.result(30s));
+  // The workers report their CPU and memory once a heartbeat period (1 s).
+  shoal::test::PromText p;
+  REQUIRE(wait_until(
+      [&] {
+        auto r = get(w.url, "/metrics");
+        if (r.status != 200) return false;
+        p = shoal::test::parse_prometheus(r.body);  // throws (and fails the test) on a malformed line
+        return p.value("shoal_worker_resident_memory_bytes", {{"worker", "w0"}}) > 0 &&
+               p.value("shoal_worker_resident_memory_bytes", {{"worker", "w1"}}) > 0;
+      },
+      15s));
+  CHECK(p.value("shoal_tasks_submitted_total", {{"function", "block_ms"}}) == 20);
+  CHECK(p.value("shoal_tasks_finished_total", {{"function", "block_ms"}}) == 20);
+  CHECK(p.value("shoal_tasks_failed_total", {{"function", "block_ms"}}) == 0);
+  CHECK(p.value("shoal_tasks_submitted_total", {{"function", "fail"}}) == 3);
+  CHECK(p.value("shoal_tasks_failed_total", {{"function", "fail"}}) == 3);
+  CHECK(p.value("shoal_task_run_seconds_count", {{"function", "block_ms"}}) == 20);
+  CHECK(p.value("shoal_task_run_seconds_sum", {{"function", "block_ms"}}) >= 20 * 0.005);
+  CHECK(p.value("shoal_task_queue_wait_seconds_count", {{"function", "block_ms"}}) == 20);
+  CHECK(p.value("shoal_workers") == 2);
+  CHECK(p.value("shoal_worker_slots", {{"worker", "w0"}}) == 2);
+  CHECK(p.value("shoal_worker_cpu_seconds_total", {{"worker", "w0"}}) > 0);
+  CHECK(p.value("shoal_client_connections") >= 1);
+  CHECK(p.value("shoal_network_received_bytes_total") > 0);
+  CHECK(p.value("shoal_network_sent_bytes_total") > 0);
+  CHECK(p.value("shoal_tasks", {{"state", "running"}}) == 0);
+  // The API's jobs: the client's name, its tasks by outcome.
+  auto jobs = get_json(w.url, "/api/v1/jobs");
+  bool seen = false;
+  for (const auto& j : jobs.at("jobs"))
+    if (j.at("name") == "metrics-job") {
+      seen = true;
+      CHECK(j.at("submitted") == 23);
+      CHECK(j.at("done") == 20);
+      CHECK(j.at("failed") == 3);
+    }
+  CHECK(seen);
+  auto summary = get_json(w.url, "/api/v1/summary");
+  CHECK(summary.at("tasks").at("done") == 20);
+  CHECK(summary.at("tasks").at("failed") == 3);
+  CHECK(summary.at("workers") == 2);
+  // Bad requests get a typed error, not a crash.
+  CHECK(get(w.url, "/api/v1/tasks?limit=abc").status == 400);
+  CHECK(get(w.url, "/api/v1/tasks?state=sleeping").status == 400);
+  CHECK(get(w.url, "/api/v1/tasks/99999").status == 404);
+  CHECK(get(w.url, "/nowhere").status == 404);
+}
+
+TEST_CASE("the timeline of a 2-worker job has one slice per attempt on its worker's tracks", "[integration][observe]") {
+  WatchedCluster w;
+  w.workers(2);
+  shoal::Client client(w.c.address);
+  shoal::test::TempDir dir;
+  std::vector<shoal::Future<std::int64_t>> fs;
+  for (int i = 0; i < 12; ++i) fs.push_back(client.submit<Int1>("block_ms", 40));
+  // One task that fails once and runs again (an application error's retry): two attempts.
+  shoal::TaskOptions retry;
+  retry.retry = shoal::RetryPolicy{.on = {"ValueError"}, .attempts = 2, .backoff = 10ms};
+  auto flaky = client.submit<Flaky>(retry, "flaky", dir.file("runs"), 1);
+  for (auto& f : fs) CHECK(f.result(30s) == 40);
+  CHECK(flaky.result(30s) == 2);
+  auto attempts = client.attempts().result(10s);
+  REQUIRE(attempts.size() == 14);
+  std::map<std::uint64_t, std::vector<std::string>> outcomes;
+  for (const auto& a : attempts) outcomes[a.task_id].push_back(a.outcome);
+  CHECK(outcomes.size() == 13);
+  auto flaky_id = shoal::Client::task_id(flaky);
+  CHECK(outcomes[flaky_id] == std::vector<std::string>{"retried", "done"});
+  auto trace = nlohmann::json::parse(shoal::link::chrome_trace(attempts));
+  std::map<int, std::string> processes;
+  std::map<std::pair<int, int>, std::vector<std::pair<double, double>>> tracks;
+  std::size_t slices = 0;
+  for (const auto& e : trace.at("traceEvents")) {
+    if (e.at("ph") == "M" && e.at("name") == "process_name") processes[e.at("pid")] = e.at("args").at("name");
+    if (e.at("ph") != "X") continue;
+    ++slices;
+    double ts = e.at("ts"), dur = e.at("dur");
+    CHECK(dur >= 0);
+    tracks[{e.at("pid"), e.at("tid")}].push_back({ts, ts + dur});
+  }
+  CHECK(slices == 14);
+  CHECK(processes.size() == 2);  // one per worker
+  std::set<std::string> names;
+  for (const auto& [pid, name] : processes) names.insert(name);
+  CHECK(names == std::set<std::string>{"worker w0", "worker w1"});
+  for (auto& [track, spans] : tracks) {  // a track never holds two slices at once
+    std::sort(spans.begin(), spans.end());
+    for (std::size_t i = 1; i < spans.size(); ++i) CHECK(spans[i].first >= spans[i - 1].second);
+  }
+  // The same through HTTP, and a task's page lists its attempts.
+  auto via_http = get_json(w.url, "/api/v1/timeline");
+  std::size_t http_slices = 0;
+  for (const auto& e : via_http.at("traceEvents")) http_slices += e.at("ph") == "X";
+  CHECK(http_slices == 14);
+  auto task = get_json(w.url, "/api/v1/tasks/" + std::to_string(flaky_id));
+  CHECK(task.at("function") == "flaky");
+  CHECK(task.at("state") == "done");
+  REQUIRE(task.at("attempts").size() == 2);
+  CHECK(task.at("attempts")[0].at("outcome") == "retried");
+  CHECK(task.at("attempts")[1].at("outcome") == "done");
+}
+
+TEST_CASE("the HTTP server refuses a client from another host without the token", "[integration][observe]") {
+  auto ip = non_loopback_ipv4();
+  if (ip.empty()) {
+    WARN("this machine has no IPv4 address but loopback: a client from another host cannot be simulated");
+    return;
+  }
+  shoal::test::TempDir dir;
+  auto token_file = shoal::test::write_token_file(dir.file("token"));
+  WatchedCluster w({"--http", "0.0.0.0:0", "--token-file", token_file});
+  auto port = w.url.substr(w.url.rfind(':') + 1);
+  std::string outside = "http://" + ip + ":" + port;  // the client's address is then `ip`, not loopback
+  CHECK(get(outside, "/metrics").status == 401);
+  CHECK(get(outside, "/api/v1/tasks").status == 401);
+  CHECK(get(outside, "/api/v1/tasks", "wrong-token-wrong-token-wrong-tok").status == 401);
+  CHECK(get(outside, "/metrics", shoal::test::kTestToken).status == 200);
+  CHECK(get(outside, "/api/v1/summary", shoal::test::kTestToken).status == 200);
+  CHECK(get("http://127.0.0.1:" + port, "/metrics").status == 200);  // loopback: as it is
+  CHECK(get(outside, "/").status == 200);  // the page itself holds no data; its API calls send the token
+}
+
+TEST_CASE("serving HTTP beyond loopback without a token or TLS is refused at start", "[integration][observe]") {
+  shoal::test::TempDir dir;
+  shoal::test::Daemon d({std::string(SHOAL_BIN_DIR) + "/shoal-coordinator", "--listen", "unix://" + dir.file("c.sock"),
+                         "--http", "0.0.0.0:0"},
+                        dir.file("log"));
+  CHECK(d.wait(10s) == 1);
+  auto log = shoal::test::read_file(dir.file("log"));
+  CHECK_THAT(log, Catch::Matchers::Contains("needs the cluster's token"));
+}
+
+TEST_CASE("the dashboard in a real browser shows the workers, a throughput and the failed task",
+          "[integration][observe][browser]") {
+  std::string chromium;
+  for (const char* p : {"/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"})
+    if (std::filesystem::exists(p)) chromium = p;
+  if (chromium.empty()) {
+    WARN("skipped: Chromium is not installed here (apt-get install chromium; `make deps` does)");
+    return;
+  }
+  WatchedCluster w;
+  w.workers(2);
+  shoal::Client client(w.c.address);
+  auto failed = client.submit<Fail>("fail", "the disk is on fire");
+  CHECK_THROWS(failed.result(30s));
+  // Work keeps finishing while the browser looks: a throughput above zero to show.
+  std::atomic<bool> done{false};
+  std::thread feeder([&] {
+    while (!done) {
+      std::vector<shoal::Future<std::int64_t>> fs;
+      for (int i = 0; i < 8; ++i) fs.push_back(client.submit<Int1>("block_ms", 20));
+      for (auto& f : fs) (void)f.result(30s);
+    }
+  });
+  struct Join {
+    std::atomic<bool>& done;
+    std::thread& t;
+    ~Join() {
+      done = true;
+      t.join();
+    }
+  } join{done, feeder};
+  REQUIRE(wait_until([&] { return get_json(w.url, "/api/v1/summary").at("history").size() >= 3; }, 10s));
+  shoal::test::TempDir profile;
+  auto browse = [&](std::vector<std::string> extra, const std::string& out) {
+    std::vector<std::string> argv = {chromium,          "--headless",          "--no-sandbox",
+                                     "--disable-gpu",   "--no-first-run",      "--user-data-dir=" + profile.path,
+                                     "--virtual-time-budget=6000"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    argv.push_back(w.url + "/");
+    shoal::test::Daemon b(argv, profile.file("chromium.log"));
+    std::string dom;
+    while (auto l = b.line(60s)) dom += *l + "\n";
+    (void)b.wait(30s);
+    (void)out;
+    return dom;
+  };
+  auto dom = browse({"--dump-dom"}, "");
+  INFO(dom.substr(0, 4000));
+  CHECK_THAT(dom, Catch::Matchers::Contains("data-ready=\"1\""));
+  std::regex row(R"re(<tr class="worker-row" data-worker="(w[01])")re");
+  std::set<std::string> rows;
+  for (auto it = std::sregex_iterator(dom.begin(), dom.end(), row); it != std::sregex_iterator(); ++it)
+    rows.insert((*it)[1]);
+  CHECK(rows == std::set<std::string>{"w0", "w1"});
+  std::smatch m;
+  REQUIRE(std::regex_search(dom, m, std::regex(R"re(id="throughput" data-value="([0-9.eE+-]+)")re")));
+  CHECK(std::stod(m[1]) > 0);
+  CHECK_THAT(dom, Catch::Matchers::Contains("failure-row"));
+  CHECK_THAT(dom, Catch::Matchers::Contains("the disk is on fire"));
+  // A screenshot in the build tree, for the eyes (docs/observability.md).
+  auto shot = std::filesystem::absolute("dashboard.png").string();
+  std::filesystem::remove(shot);
+  (void)browse({"--screenshot=" + shot, "--window-size=1400,1100", "--hide-scrollbars"}, shot);
+  CHECK(std::filesystem::exists(shot));
+  CHECK(std::filesystem::file_size(shot) > 10'000);
+}
+
+#if defined(SHOAL_EXAMPLES_LIB) && defined(SHOAL_SOURCE_DIR)
+#include "support/cli.hpp"
+
+namespace {
+
+/// The example tasks' cluster with its coordinator serving HTTP, and its URL.
+struct WatchedExamples {
+  shoal::test::ExampleCluster ec;
+  std::string url;
+  WatchedExamples() : ec(2, {"--http", "127.0.0.1:0"}) {
+    auto line = ec.c.coordinator->line();
+    if (!line || line->rfind("http ", 0) != 0) FAIL("no `http URL` line:\n" << ec.c.logs());
+    url = line->substr(5);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("the API's tasks are what shoal tasks --json lists", "[integration][observe][cli]") {
+  WatchedExamples w;
+  // Submitted without --wait: detached, kept after the CLI leaves (until the result TTL).
+  std::vector<std::string> ids;
+  for (const char* arg : {"3", "4"}) ids.push_back(shoal::test::trim(w.ec.run({"submit", "add", arg, "1"}).out));
+  ids.push_back(shoal::test::trim(w.ec.run({"submit", "fail", "\"bad input\""}).out));
+  CHECK(w.ec.run({"result", ids[0]}).exit == 0);
+  CHECK(w.ec.run({"result", ids[1]}).exit == 0);
+  CHECK(w.ec.run({"result", ids[2]}).exit == 1);
+  auto cli = shoal::test::parse_json(w.ec.run({"--json", "tasks"}));
+  auto api = get_json(w.url, "/api/v1/tasks?limit=1000");
+  REQUIRE(cli.size() == 3);
+  REQUIRE(api.at("total") == 3);
+  std::map<std::uint64_t, nlohmann::json> by_id;
+  for (const auto& t : api.at("tasks")) by_id[t.at("id").get<std::uint64_t>()] = t;
+  for (const auto& t : cli) {
+    auto id = t.at("id").get<std::uint64_t>();
+    INFO("task " << id);
+    REQUIRE(by_id.count(id) == 1);
+    const auto& a = by_id.at(id);
+    for (const char* key : {"function", "state", "attempt", "worker", "error", "note", "submitted_ns", "finished_ns"})
+      CHECK(a.value(key, nlohmann::json()) == t.value(key, nlohmann::json()));
+  }
+  auto failed = get_json(w.url, "/api/v1/tasks?state=failed");
+  REQUIRE(failed.at("tasks").size() == 1);
+  CHECK(failed.at("tasks")[0].at("error") == "shoal::ValueError: bad input");
+  auto add = get_json(w.url, "/api/v1/tasks?function=add&limit=1");  // paged: newest first
+  CHECK(add.at("total") == 2);
+  CHECK(add.at("tasks").size() == 1);
+}
+
+TEST_CASE("shoal dashboard, top, timeline and run --timeline", "[integration][observe][cli]") {
+  WatchedExamples w;
+  auto d = w.ec.run({"dashboard"});
+  INFO(d);
+  CHECK(d.exit == 0);
+  CHECK(shoal::test::trim(d.out) == w.url);
+  shoal::test::TempDir dir;
+  auto trace_file = dir.file("pi.json");
+  auto r = w.ec.run({"--json", "run", "--timeline", trace_file, shoal::test::jobs_dir + "/pi.toml"}, 60s);
+  INFO(r);
+  REQUIRE(r.exit == 0);
+  auto slices = [](const std::string& file) {
+    auto trace = nlohmann::json::parse(shoal::test::read_file(file));
+    std::size_t n = 0;
+    for (const auto& e : trace.at("traceEvents")) n += e.at("ph") == "X";
+    return n;
+  };
+  CHECK(slices(trace_file) == 17);  // 16 chunks and the estimate, one attempt each
+  // The same job's attempts from `shoal timeline --job`, and none of another job.
+  auto all = dir.file("all.json");
+  CHECK(w.ec.run({"timeline", "--job", "pi", "--since", "10m", "-o", all}).exit == 0);
+  CHECK(slices(all) == 17);
+  auto none = dir.file("none.json");
+  CHECK(w.ec.run({"timeline", "--job", "no-such-job", "-o", none}).exit == 0);
+  CHECK(slices(none) == 0);
+  CHECK(w.ec.run({"timeline", "--since", "soon", "-o", none}).exit == 2);
+  // top: two refreshes of the live view, then it exits.
+  auto top = w.ec.run({"top", "-n", "2", "--interval", "0.2"});
+  INFO(top);
+  CHECK(top.exit == 0);
+  CHECK_THAT(top.out, Catch::Matchers::Contains("WORKER"));
+  CHECK_THAT(top.out, Catch::Matchers::Contains("w0"));
+  CHECK_THAT(top.out, Catch::Matchers::Contains("done 17"));
+}
+#endif
