@@ -20,6 +20,9 @@
 //   bench_cluster b7put ROUNDS  one 64 MiB put read by 100 tasks (each touching every page):
 //                               seconds, beside 100 separate submits of the same 64 MiB
 //                               (at most 8 in flight, to bound memory)
+//   bench_cluster metrics N ROUNDS  the cost of watching: B3 and B4 on a LocalCluster(2) serving
+//                               HTTP with /metrics scraped every 100 ms beside one without
+//                               HTTP, rounds alternating (B3metrics, B4metrics)
 //   bench_cluster journal N ROUNDS  the cost of the journal: B3 and B4 on a LocalCluster(2)
 //                               with --journal (a file in /tmp, ext4 here: one fsync per
 //                               commit) beside one without it, rounds alternating (B3j, B4j)
@@ -28,7 +31,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <httplib.h>
+
 #include <algorithm>
+#include <atomic>
 #include <stdexcept>
 #include <chrono>
 #include <cstdlib>
@@ -337,6 +343,51 @@ int tls(int n, int rounds) {
   return 0;
 }
 
+// The cost of watching (issue 14): B3 and B4 on a LocalCluster(2) serving HTTP with a
+// scraper reading /metrics every 100 ms, beside one with no HTTP server, rounds
+// alternating in one process (B3metrics, B4metrics). The engine counts in both: what
+// differs is the server and the copies it asks the engine for.
+int metrics(int n, int rounds) {
+  shoal::LocalCluster plain(2, {.threads_per_worker = 1, .http = ""});
+  shoal::LocalCluster watched(2, {.threads_per_worker = 1, .http = "127.0.0.1:0"});
+  if (watched.http_url().empty()) std::abort();
+  std::atomic<bool> done{false};
+  std::atomic<std::uint64_t> scrapes{0};
+  std::thread scraper([&] {
+    httplib::Client http(watched.http_url());
+    while (!done) {
+      if (auto r = http.Get("/metrics"); r && r->status == 200 && r->body.size() > 100) ++scrapes;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  auto round_trips = [&](shoal::Client& client) { return round_trip_p50(client, n); };
+  for (auto* c : {&plain, &watched}) {  // warm both
+    (void)round_trips(c->client());
+    (void)throughput(c->client(), 10000);
+  }
+  std::vector<double> b3_plain, b3_m, b4_plain, b4_m;
+  for (int r = 0; r < rounds; ++r) {
+    // Which goes first alternates: the machine's drift favours neither.
+    bool plain_first = r % 2 == 0;
+    for (int k = 0; k < 2; ++k) {
+      bool p = (k == 0) == plain_first;
+      (p ? b3_plain : b3_m).push_back(round_trips((p ? plain : watched).client()));
+    }
+    for (int k = 0; k < 2; ++k) {
+      bool p = (k == 0) == plain_first;
+      (p ? b4_plain : b4_m).push_back(throughput((p ? plain : watched).client(), 100000));
+    }
+  }
+  done = true;
+  scraper.join();
+  if (scrapes == 0) std::abort();  // the scraper must have read the metrics
+  shoal::bench::print_result("B3metrics", nullptr, "us", b3_m);
+  shoal::bench::print_result("B3metrics", "without HTTP", "us", b3_plain);
+  shoal::bench::print_result("B4metrics", nullptr, "tasks/s", b4_m);
+  shoal::bench::print_result("B4metrics", "without HTTP", "tasks/s", b4_plain);
+  return 0;
+}
+
 int journal(int n, int rounds) {
   char tmpl[] = "/tmp/shoal-bench-XXXXXX";
   if (!::mkdtemp(tmpl)) std::abort();
@@ -436,6 +487,7 @@ int run_mode(int argc, char** argv) {
   if (mode == "b4w")
     return b4w(argc > 2 ? std::atoi(argv[2]) : 100000, argc > 3 ? std::atoi(argv[3]) : 5,
                argc > 4 ? static_cast<unsigned>(std::atoi(argv[4])) : 256);
+  if (mode == "metrics") return metrics(argc > 2 ? std::atoi(argv[2]) : 3000, argc > 3 ? std::atoi(argv[3]) : 5);
   if (mode == "b7") return b7(argc > 2 ? std::atoi(argv[2]) : 7);
   if (mode == "b7put") return b7put(argc > 2 ? std::atoi(argv[2]) : 5);
   if (mode == "b8") {

@@ -187,6 +187,25 @@ BENCHMARKS = [
         "peers": {"tcp without TLS": ["{bin}/bench_cluster", "tls", "5000", "5"]},
     },
     {
+        # The cost of watching (issue 14): the HTTP server on and a scraper reading
+        # /metrics every 100 ms, beside a LocalCluster(2) with no HTTP server, rounds
+        # alternating in one process. At most 5% is the issue's bound.
+        "id": "B3metrics",
+        "name": "round trip with /metrics scraped every 100 ms, p50",
+        "unit": "us",
+        "better": "lower",
+        "shoal": ["{bin}/bench_cluster", "metrics", "3000", "9"],
+        "peers": {"without HTTP": ["{bin}/bench_cluster", "metrics", "3000", "9"]},
+    },
+    {
+        "id": "B4metrics",
+        "name": "100k tasks with /metrics scraped every 100 ms",
+        "unit": "tasks/s",
+        "better": "higher",
+        "shoal": ["{bin}/bench_cluster", "metrics", "3000", "9"],
+        "peers": {"without HTTP": ["{bin}/bench_cluster", "metrics", "3000", "9"]},
+    },
+    {
         # The journal's cost: a LocalCluster(2) with --journal (SQLite, WAL, one fsync per
         # commit on this disk) beside one without, rounds alternating in one process.
         "id": "B3j",
