@@ -34,7 +34,7 @@ void Coordinator::start() {
     e.listeners.push_back(std::make_unique<link::Listener>(e.ex, addr));
   }
   if (!e.opt.http.empty() && !http_) {
-    http_ = std::make_unique<HttpServer>(HttpOptions{e.opt.http, e.opt.http_any_port, e.opt.token, e.opt.tls}, engine_);
+    http_ = std::make_shared<HttpServer>(HttpOptions{e.opt.http, e.opt.http_any_port, e.opt.token, e.opt.tls}, engine_);
     e.http_address = http_->url();
   }
 }
@@ -42,9 +42,14 @@ void Coordinator::start() {
 std::string Coordinator::http_url() const { return http_ ? http_->url() : std::string(); }
 
 asio::awaitable<void> Coordinator::run() {
-  co_await engine_->run();
-  // Stopped: requests would wait on an engine that no longer answers.
-  if (http_) http_->stop();
+  // Locals, not members: this Coordinator may be gone by the time the engine's run ends
+  // (its owner may drop it once stop() was called and the loop turned).
+  auto engine = engine_;
+  auto http = http_;
+  co_await engine->run();
+  // Stopped: requests would wait on an engine that no longer answers. The threads are
+  // joined by the destructor, not here on the engine's thread.
+  if (http) http->close();
 }
 
 void Coordinator::stop() { engine_->begin_stop(engine_->opt.grace); }

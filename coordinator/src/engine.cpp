@@ -171,10 +171,7 @@ void Engine::on_disconnect(Peer& p, const std::string& why) {
   connections.erase(&p);
   metrics.bytes_in_closed += p.conn->bytes_in();
   metrics.bytes_out_closed += p.conn->bytes_out();
-  if (p.id && p.role == schema::Role::CLIENT) {
-    metrics.client_gone(p.id);
-    p.job = nullptr;
-  }
+  if (p.id && p.role == schema::Role::CLIENT && !p.superseded) metrics.client_gone(p.id);
   if (!p.id && p.conn->secured() && why.rfind("TLS handshake failed", 0) == 0)
     note_refusal(p.conn->peer_address(), why);
   if (p.id) peers.erase(p.id);

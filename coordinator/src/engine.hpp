@@ -68,7 +68,6 @@ struct Peer final : link::ConnectionHandler {
   bool superseded = false;        // a client reconnected on a new connection: this one ends quietly
   std::string peer_nonce, challenge_nonce;
   FunctionTable::Cache fn_cache;
-  JobCounters* job = nullptr;  // a client's counters, from its first task (Metrics::jobs)
   std::uint64_t connected_wall = 0;
   // Outgoing, flushed at the end of the loop turn.
   std::vector<std::uint64_t> out_assigns, out_results, out_cancels;
@@ -157,10 +156,19 @@ struct Engine : std::enable_shared_from_this<Engine> {
   Metrics metrics;
   std::string http_address;  // where the HTTP server listens ("" none): status replies say it
   std::uint64_t last_sample = 0;  // steady ns of the last Metrics::sample
-  void count_submitted(Peer& p, const TaskRecord& t);
+  // A task this coordinator accepted (or recovered: `job` ""), and its end.
+  void count_submitted(std::uint64_t submitter, const std::string& job, const TaskRecord& t);
   void count_ended(const TaskRecord& t);
-  void count_attempt(const TaskRecord& t, std::uint64_t worker, std::string outcome);
+  // One attempt of `t` on `worker` ended: its number as it ran (`attempt`).
+  void count_attempt(const TaskRecord& t, std::uint64_t worker, std::uint32_t attempt, AttemptRecord::Outcome outcome);
   void take_sample(std::uint64_t now);
+  // Tasks' output as kept (TaskLinks::output): per task and stream at most
+  // kKeptOutputBytes, in all at most opt.max_output_bytes.
+  static constexpr std::size_t kKeptOutputBytes = 64 * 1024 + 1024;
+  std::uint64_t kept_output_bytes = 0;
+  void keep_output(TaskRecord& t, int stream, std::string_view data);
+  [[nodiscard]] std::string kept_output(const TaskRecord& t, int stream) const;
+  void replay_output(Peer& p, const TaskRecord& t);
   // Copies for observers (engine_observe.cpp): on this thread, for the HTTP server's.
   [[nodiscard]] std::string job_name(std::uint64_t submitter) const;
   [[nodiscard]] std::string worker_name(std::uint64_t id) const;
@@ -171,8 +179,13 @@ struct Engine : std::enable_shared_from_this<Engine> {
   [[nodiscard]] observe::TaskRow observe_row(const TaskRecord& t) const;
   [[nodiscard]] observe::TaskPage observe_tasks(const observe::TaskQuery& q) const;
   [[nodiscard]] std::optional<observe::TaskRow> observe_task(std::uint64_t id) const;
+  /// The latest failed tasks still known, newest first (total: every failure counted).
+  [[nodiscard]] observe::TaskPage observe_failures(std::uint64_t limit) const;
   [[nodiscard]] std::vector<JobCounters> observe_jobs() const;
-  [[nodiscard]] std::vector<link::Attempt> observe_attempts(std::uint64_t since_ns, const std::string& job) const;
+  /// The attempts that ended at or after `since_ns` (of `job`'s tasks when given): the
+  /// newest whose rendering fits `max_bytes` (one frame, one HTTP answer).
+  [[nodiscard]] std::vector<link::Attempt> observe_attempts(std::uint64_t since_ns, const std::string& job,
+                                                            std::size_t max_bytes = std::size_t{12} << 20) const;
   std::vector<std::uint64_t> held;           // recovered, ready, waiting out adopt_wait
   std::unique_ptr<asio::steady_timer> held_timer;
 

@@ -97,6 +97,7 @@ void Engine::on_actor_create(Peer& p, schema::ActorCreate::Reader c, const proto
   t.state = TaskState::QUEUED;
   t.retries = 0;
   t.submitted_wall = now_wall();
+  count_submitted(p.id, p.name, t);
   auto& a = actors.create(aid);
   a.cls = text(c.getClassName());
   a.hash = c.getConstructorHash();

@@ -68,6 +68,7 @@ void Engine::open_journal() {
     } else {
       unfinished.push_back(r.id);
       count_in(t);
+      count_submitted(t.submitter, {}, t);  // accepted again, by this coordinator: it ends here
     }
   }
   // Every record exists: link the edges, then run what is ready.
@@ -305,9 +306,12 @@ void Engine::journal_actor_gone(ActorRecord& a) {
 }
 
 void Engine::forget(std::uint64_t id) {
-  if (auto* t = tasks.find(id); t && t->journaled && journal) {
-    journal->forget(id);
-    journal_touch();
+  if (auto* t = tasks.find(id)) {
+    if (t->journaled && journal) {
+      journal->forget(id);
+      journal_touch();
+    }
+    if (t->links) kept_output_bytes -= t->links->output[0].size() + t->links->output[1].size();
   }
   tasks.erase(id);
   if (held_values.empty()) return;

@@ -2,6 +2,8 @@
 // (observe.hpp): made on the engine's thread, cheap (no walk over every task but for a
 // task listing), and never waiting on anybody.
 
+#include <capnp/message.h>
+
 #include <algorithm>
 
 #include "engine.hpp"
@@ -15,14 +17,20 @@ using link::steady_ns;
 
 // ---- counting ----
 
-void Engine::count_submitted(Peer& p, const TaskRecord& t) {
+// Puts are objects, not tasks: observers do not count them.
+static bool is_put(const FunctionTable& functions, const TaskRecord& t) {
+  return functions[t.fn].name == link::kPutFunction;
+}
+
+void Engine::count_submitted(std::uint64_t submitter, const std::string& job, const TaskRecord& t) {
+  if (is_put(functions, t)) return;
   ++metrics.submitted;
   ++metrics.fn(t.fn).submitted;
-  if (!p.job) p.job = &metrics.job(p.id, p.name, t.submitted_wall);
-  ++p.job->submitted;
+  if (!job.empty()) ++metrics.job(submitter, job, t.submitted_wall).submitted;
 }
 
 void Engine::count_ended(const TaskRecord& t) {
+  if (is_put(functions, t)) return;
   auto& f = metrics.fn(t.fn);
   auto it = metrics.jobs.find(t.submitter);
   auto* job = it == metrics.jobs.end() ? nullptr : &it->second;
@@ -34,6 +42,8 @@ void Engine::count_ended(const TaskRecord& t) {
     case TaskState::FAILED:
       ++metrics.failed, ++f.failed;
       if (job) ++job->failed;
+      if (metrics.recent_failures.size() >= Metrics::kRecentFailures) metrics.recent_failures.pop_front();
+      metrics.recent_failures.push_back(t.id);
       break;
     case TaskState::CANCELLED:
       ++metrics.cancelled, ++f.cancelled;
@@ -45,24 +55,29 @@ void Engine::count_ended(const TaskRecord& t) {
   if (job) job->last_end_ns = std::max(job->last_end_ns, t.finished_wall);
 }
 
-void Engine::count_attempt(const TaskRecord& t, std::uint64_t worker, std::string outcome) {
+// The first `max` bytes of `s`, not cutting a UTF-8 character in two.
+static std::string utf8_prefix(const std::string& s, std::size_t max) {
+  if (s.size() <= max) return s;
+  auto cut = max;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  return s.substr(0, cut) + "...";
+}
+
+void Engine::count_attempt(const TaskRecord& t, std::uint64_t worker, std::uint32_t attempt,
+                           AttemptRecord::Outcome outcome) {
   if (metrics.max_attempts == 0) return;
-  link::Attempt a;
+  AttemptRecord a;
   a.task_id = t.id;
-  a.function = functions[t.fn].name;
-  a.attempt = t.attempt;
+  a.fn = t.fn;
+  a.attempt = attempt;
   a.worker_id = worker;
-  if (const auto* w = scheduler.worker(worker)) a.worker = w->name;
-  if (auto it = metrics.jobs.find(t.submitter); it != metrics.jobs.end()) a.job = it->second.name;
+  a.submitter = t.submitter;
   a.submitted_ns = t.submitted_wall;
   a.started_ns = t.started_wall;
   a.ended_ns = now_wall();
   a.run_ns = t.run_ns;
-  a.outcome = std::move(outcome);
-  if (t.error && t.state == TaskState::FAILED) {
-    a.error = t.error->type_name + ": " + t.error->message;
-    if (a.error.size() > 300) a.error = a.error.substr(0, 300) + "...";
-  }
+  a.outcome = outcome;
+  if (t.error && t.state == TaskState::FAILED) a.error = utf8_prefix(t.error->type_name + ": " + t.error->message, 300);
   metrics.attempt(std::move(a));
 }
 
@@ -94,6 +109,42 @@ void Engine::take_sample(std::uint64_t now) {
                   g.running, g.waiting});
 }
 
+// ---- tasks' output ----
+
+void Engine::keep_output(TaskRecord& t, int stream, std::string_view data) {
+  auto& l = t.mut();
+  auto& kept = l.output[stream - 1];
+  auto room = kept.size() >= kKeptOutputBytes ? 0 : kKeptOutputBytes - kept.size();
+  auto total_room = kept_output_bytes >= opt.max_output_bytes ? 0 : opt.max_output_bytes - kept_output_bytes;
+  auto take = std::min({data.size(), room, static_cast<std::size_t>(std::min<std::uint64_t>(total_room, SIZE_MAX))});
+  kept.append(data.data(), take);
+  kept_output_bytes += take;
+  l.output_dropped[stream - 1] += data.size() - take;
+}
+
+std::string Engine::kept_output(const TaskRecord& t, int stream) const {
+  if (!t.links) return {};
+  auto out = t.links->output[stream - 1];
+  if (auto dropped = t.links->output_dropped[stream - 1])
+    out += "\n[shoal: " + std::to_string(dropped) + " more bytes of this task's output were not kept]\n";
+  return out;
+}
+
+void Engine::replay_output(Peer& p, const TaskRecord& t) {
+  for (int stream : {1, 2}) {
+    auto text = kept_output(t, stream);
+    for (std::size_t at = 0; at < text.size(); at += 60'000) {  // chunks as workers send them
+      capnp::MallocMessageBuilder msg;
+      auto out = msg.initRoot<schema::Envelope>().initOutput();
+      out.setTaskId(t.id);
+      out.setStream(static_cast<std::uint8_t>(stream));
+      auto n = std::min<std::size_t>(60'000, text.size() - at);
+      out.setData(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(text.data() + at), n));
+      send(p, msg);
+    }
+  }
+}
+
 // ---- copies for observers ----
 
 std::string Engine::job_name(std::uint64_t submitter) const {
@@ -105,6 +156,7 @@ std::string Engine::worker_name(std::uint64_t id) const {
   if (!id) return {};
   const auto& ws = scheduler.workers();
   if (auto it = ws.find(id); it != ws.end()) return it->second.name;
+  if (auto it = metrics.worker_names.find(id); it != metrics.worker_names.end()) return it->second;  // gone since
   return "#" + std::to_string(id);
 }
 
@@ -260,6 +312,17 @@ observe::TaskPage Engine::observe_tasks(const observe::TaskQuery& q) const {
   return page;
 }
 
+observe::TaskPage Engine::observe_failures(std::uint64_t limit) const {
+  // From the ring of the latest failures: no walk over every task, however many there are.
+  observe::TaskPage page;
+  page.limit = limit;
+  page.total = metrics.failed;
+  for (auto it = metrics.recent_failures.rbegin(); it != metrics.recent_failures.rend() && page.tasks.size() < limit;
+       ++it)
+    if (const auto* t = tasks.find(*it); t && t->state == TaskState::FAILED) page.tasks.push_back(observe_row(*t));
+  return page;
+}
+
 std::optional<observe::TaskRow> Engine::observe_task(std::uint64_t id) const {
   const auto* t = tasks.find(id);
   if (!t) return std::nullopt;
@@ -271,8 +334,10 @@ std::optional<observe::TaskRow> Engine::observe_task(std::uint64_t id) const {
     r.error_type = t->error->type_name;
     r.error_message = t->error->message;
   }
-  for (const auto& a : metrics.attempts)
-    if (a.task_id == id) r.attempts.push_back(a);
+  r.stdout_text = kept_output(*t, 1);
+  r.stderr_text = kept_output(*t, 2);
+  for (auto& a : observe_attempts(0, {}, std::size_t{64} << 20))
+    if (a.task_id == id) r.attempts.push_back(std::move(a));
   return r;
 }
 
@@ -283,10 +348,34 @@ std::vector<JobCounters> Engine::observe_jobs() const {
   return out;
 }
 
-std::vector<link::Attempt> Engine::observe_attempts(std::uint64_t since_ns, const std::string& job) const {
+std::vector<link::Attempt> Engine::observe_attempts(std::uint64_t since_ns, const std::string& job,
+                                                   std::size_t max_bytes) const {
+  // The newest first, within the budget, then in the order they ended.
   std::vector<link::Attempt> out;
-  for (const auto& a : metrics.attempts)
-    if (a.ended_ns >= since_ns && (job.empty() || a.job == job)) out.push_back(a);
+  std::size_t bytes = 0;
+  for (auto it = metrics.attempts.rbegin(); it != metrics.attempts.rend(); ++it) {
+    const auto& r = *it;
+    if (r.ended_ns < since_ns) break;  // kept in the order they ended
+    auto job_name = this->job_name(r.submitter);
+    if (!job.empty() && job_name != job) continue;
+    link::Attempt a;
+    a.task_id = r.task_id;
+    a.function = functions[r.fn].name;
+    a.attempt = r.attempt;
+    a.worker_id = r.worker_id;
+    if (auto w = metrics.worker_names.find(r.worker_id); w != metrics.worker_names.end()) a.worker = w->second;
+    a.job = std::move(job_name);
+    a.submitted_ns = r.submitted_ns;
+    a.started_ns = r.started_ns;
+    a.ended_ns = r.ended_ns;
+    a.run_ns = r.run_ns;
+    a.outcome = outcome_name(r.outcome);
+    a.error = r.error;
+    bytes += 200 + a.function.size() + a.worker.size() + a.job.size() + a.error.size();
+    if (bytes > max_bytes) break;
+    out.push_back(std::move(a));
+  }
+  std::reverse(out.begin(), out.end());
   return out;
 }
 

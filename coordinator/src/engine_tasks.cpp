@@ -190,7 +190,7 @@ void Engine::on_submit(Peer& p, schema::Submit::Reader s, const proto::FrameOwne
     if (!function_retry_on.empty())
       if (auto it = function_retry_on.find(functions[t.fn].name); it != function_retry_on.end()) t.mut().retry = it->second;
   t.submitted_wall = now_wall();
-  count_submitted(p, t);
+  count_submitted(p.id, p.name, t);
   if (!bad_placement.empty()) return fail(id, "shoal::ValueError", bad_placement, ErrorKind::failed);
   // The wire is not trusted: a client built otherwise may send anything.
   if (requested < -1 || requested > link::kMaxRetries)
@@ -287,20 +287,22 @@ void Engine::on_result(Peer& p, schema::Result::Reader r, const proto::FrameOwne
   ++w->done;
   if (t->run_ns) metrics.fn(t->fn).run.observe(t->run_ns);
   auto which = r.which();
-  struct Recorded {  // the attempt, once this result has been dealt with
+  struct Recorded {  // the attempt (its number as it ran), once this result has been dealt with
     Engine& e;
-    TaskRecord& t;
+    TaskRecord& t;  // records stay put until forget(), which comes in a later turn
     std::uint64_t worker;
+    std::uint32_t attempt;
     schema::Result::Which which;
     ~Recorded() {
-      const char* outcome = t.state == TaskState::DONE        ? "done"
-                            : t.state == TaskState::FAILED    ? "failed"
-                            : t.state == TaskState::CANCELLED ? "cancelled"
-                            : which == schema::Result::HANDED_BACK ? "handed back"
-                                                                   : "retried";
-      e.count_attempt(t, worker, outcome);
+      using O = AttemptRecord;
+      auto outcome = t.state == TaskState::DONE          ? O::done
+                     : t.state == TaskState::FAILED      ? O::failed
+                     : t.state == TaskState::CANCELLED   ? O::cancelled
+                     : which == schema::Result::HANDED_BACK ? O::handed_back
+                                                            : O::retried;
+      e.count_attempt(t, worker, attempt, outcome);
     }
-  } recorded{*this, *t, w->id, which};
+  } recorded{*this, *t, w->id, t->attempt, which};
   switch (which) {
     case schema::Result::VALUE: {
       Bytes value = p.conn->value(r.getValue(), r.getValueBlob(), frame);
@@ -346,6 +348,10 @@ void Engine::on_output(Peer& p, schema::TaskOutput::Reader o) {
   constexpr std::size_t kOutputBacklog = 16u << 20;
   auto* t = tasks.find(o.getTaskId());
   if (!t || t->state != TaskState::RUNNING || t->worker != p.id) return;
+  auto stream = o.getStream();
+  auto d = o.getData();
+  if (stream == 1 || stream == 2)
+    keep_output(*t, stream, std::string_view(reinterpret_cast<const char*>(d.begin()), d.size()));
   auto pass = [&](std::uint64_t to) {
     auto* c = peer(to);
     if (!c || c->role == schema::Role::WORKER || c->conn->closed() || c->conn->backlog_bytes() > kOutputBacklog)
@@ -436,8 +442,12 @@ void Engine::on_cancel(std::uint64_t id, bool force) {
     if (ec || !self) return;
     self->cancel_graces.erase(id);
     auto* t = self->tasks.find(id);
-    if (t && t->state == TaskState::RUNNING && t->cancel_requested && !t->force_cancel)
+    if (t && t->state == TaskState::RUNNING && t->cancel_requested && !t->force_cancel) {
+      std::uint64_t worker = t->worker;
+      std::uint32_t attempt = t->attempt;
       self->finish(id, TaskState::CANCELLED);
+      self->count_attempt(*t, worker, attempt, AttemptRecord::cancelled);
+    }
   });
   cancel_graces[id] = std::move(timer);
 }
@@ -456,6 +466,9 @@ void Engine::on_release(Peer& p, schema::Release::Reader r) {
 void Engine::on_subscribe(Peer& p, schema::Subscribe::Reader s) {
   for (auto id : s.getTaskIds()) {
     auto* t = tasks.find(id);
+    // What it printed so far first (sent now: before its result, which leaves at the end
+    // of the turn, and before what it prints next).
+    if (t && s.getWithOutput() && p.role == schema::Role::CLIENT) replay_output(p, *t);
     if (!t) {
       codec::RemoteErrorInfo i;
       i.type_name = "shoal::ValueError";
@@ -477,6 +490,7 @@ void Engine::on_register(Peer& p, schema::RegisterWorker::Reader r) {
   WorkerSlot w;
   w.id = p.id;
   w.name = p.name;
+  metrics.worker_seen(p.id, p.name);
   w.host = r.getHost().size() ? text(r.getHost()) : p.host;
   w.pid = r.getPid() ? r.getPid() : p.pid;
   w.capacity = std::max(1u, r.getCapacity());
@@ -574,7 +588,7 @@ void Engine::worker_lost(Peer& p, const std::string& why) {
   slot.died = !p.closed_by_us;
   for (const auto& [id, held] : slot.inflight)
     if (auto* t = tasks.find(id); t && t->state == TaskState::RUNNING && t->worker == slot.id)
-      count_attempt(*t, slot.id, "worker lost");
+      count_attempt(*t, slot.id, t->attempt, AttemptRecord::worker_lost);
   log(slot.label() + " lost: " + why +
       (slot.crash_signal ? " (it reported " + describe_signal(slot.crash_signal) +
                                (slot.crash_task ? " in task " + std::to_string(slot.crash_task) : std::string()) + ")"

@@ -8,6 +8,7 @@ namespace shoal::coordinator {
 
 JobCounters& Metrics::job(std::uint64_t peer, const std::string& name, std::uint64_t now_wall) {
   auto [it, fresh] = jobs.try_emplace(peer);
+  it->second.connected = true;  // a client back on a new connection submits again
   if (fresh) {
     it->second.name = name;
     it->second.client = peer;
@@ -29,7 +30,24 @@ void Metrics::client_gone(std::uint64_t peer) {
   if (auto it = jobs.find(peer); it != jobs.end()) it->second.connected = false;
 }
 
-void Metrics::attempt(link::Attempt a) {
+const char* outcome_name(AttemptRecord::Outcome o) noexcept {
+  switch (o) {
+    case AttemptRecord::done: return "done";
+    case AttemptRecord::failed: return "failed";
+    case AttemptRecord::cancelled: return "cancelled";
+    case AttemptRecord::retried: return "retried";
+    case AttemptRecord::handed_back: return "handed back";
+    case AttemptRecord::worker_lost: return "worker lost";
+  }
+  return "?";
+}
+
+void Metrics::worker_seen(std::uint64_t id, const std::string& name) {
+  if (worker_names.size() >= 65536) worker_names.clear();  // workers come and go for months: bounded
+  worker_names[id] = name;
+}
+
+void Metrics::attempt(AttemptRecord a) {
   if (max_attempts == 0) return;
   if (attempts.size() >= max_attempts) attempts.pop_front();
   attempts.push_back(std::move(a));

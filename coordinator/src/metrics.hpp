@@ -51,6 +51,17 @@ struct JobCounters {
   std::uint64_t first_submit_ns = 0, last_end_ns = 0;  // wall clock
 };
 
+/// One attempt as remembered (names resolved when read: Engine::observe_attempts).
+struct AttemptRecord {
+  enum Outcome : std::uint8_t { done, failed, cancelled, retried, handed_back, worker_lost };
+  std::uint64_t task_id = 0, worker_id = 0, submitter = 0;
+  std::uint64_t submitted_ns = 0, started_ns = 0, ended_ns = 0, run_ns = 0;  // wall clock
+  std::uint32_t fn = 0, attempt = 0;
+  Outcome outcome = done;
+  std::string error;  // failed ones: one line, at most 300 bytes
+};
+[[nodiscard]] const char* outcome_name(AttemptRecord::Outcome o) noexcept;
+
 /// The whole, once a second (the dashboard's charts).
 struct Sample {
   std::uint64_t wall_ns = 0;
@@ -66,7 +77,10 @@ struct Metrics {
   std::vector<FunctionCounters> functions;  // by FunctionTable index
   std::unordered_map<std::uint64_t, JobCounters> jobs;  // by client peer id
   std::deque<Sample> history;
-  std::deque<link::Attempt> attempts;
+  std::deque<AttemptRecord> attempts;
+  static constexpr std::size_t kRecentFailures = 200;
+  std::deque<std::uint64_t> recent_failures;  // ids of the latest failed tasks (the dashboard's list)
+  std::unordered_map<std::uint64_t, std::string> worker_names;  // every worker seen (its attempts name it)
   std::uint64_t submitted = 0, finished = 0, failed = 0, cancelled = 0, retried = 0;
   std::uint64_t bytes_in_closed = 0, bytes_out_closed = 0;  // of connections that ended
   std::uint64_t connections_total = 0;
@@ -79,7 +93,8 @@ struct Metrics {
   /// The job of client `peer` (made on its first task, named `name`).
   JobCounters& job(std::uint64_t peer, const std::string& name, std::uint64_t now_wall);
   void client_gone(std::uint64_t peer);
-  void attempt(link::Attempt a);
+  void attempt(AttemptRecord a);
+  void worker_seen(std::uint64_t id, const std::string& name);
   void sample(const Sample& s);
 };
 

@@ -70,6 +70,7 @@ struct TaskRow {
   std::vector<std::uint64_t> deps;
   std::string error_type, error_message;
   std::vector<link::Attempt> attempts;
+  std::string stdout_text, stderr_text;  // what it printed, as kept
 };
 
 struct TaskQuery {

@@ -3,7 +3,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 #include "observe.hpp"
 
@@ -26,9 +28,16 @@ std::string label(const std::string& v) {
   return out;
 }
 
+// Counts exactly (integers up to 2^53), the rest to the last digit a double holds.
 std::string num(double v) {
   char buf[40];
-  std::snprintf(buf, sizeof buf, "%.9g", v);
+  if (v == static_cast<double>(static_cast<long long>(v)) && std::abs(v) < 9007199254740992.0)
+    std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(v));
+  else
+    for (int precision = 6; precision <= 17; ++precision) {  // the shortest that reads back the same
+      std::snprintf(buf, sizeof buf, "%.*g", precision, v);
+      if (std::strtod(buf, nullptr) == v) break;
+    }
   return buf;
 }
 
@@ -72,7 +81,10 @@ class Text {
 };
 
 std::string fn_label(const FunctionRow& f) { return "function=\"" + label(f.name) + "\""; }
-std::string worker_label(const WorkerRow& w) { return "worker=\"" + label(w.name) + "\""; }
+// Names need not be unique (w1 in every container): the worker's id makes the series so.
+std::string worker_label(const WorkerRow& w) {
+  return "worker=\"" + label(w.name) + "\",worker_id=\"" + std::to_string(w.id) + "\"";
+}
 
 json task_fields(const TaskRow& t) {
   // "key": the id as text, exact where JSON numbers are doubles (JavaScript: ids pass 2^53).
@@ -232,6 +244,9 @@ std::string task_json(const TaskRow& t) {
   j["args_bytes"] = t.args_bytes;
   j["result_bytes"] = t.result_bytes;
   j["deps"] = t.deps;
+  json keys = json::array();
+  for (auto d : t.deps) keys.push_back(std::to_string(d));
+  j["dep_keys"] = std::move(keys);
   if (!t.error_type.empty()) {
     j["error_type"] = t.error_type;
     j["error_message"] = t.error_message;
@@ -245,6 +260,8 @@ std::string task_json(const TaskRow& t) {
     attempts.push_back(std::move(x));
   }
   j["attempts"] = std::move(attempts);
+  j["stdout"] = t.stdout_text;
+  j["stderr"] = t.stderr_text;
   return dump(j);
 }
 

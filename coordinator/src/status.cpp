@@ -44,14 +44,7 @@ void Engine::on_status(Peer& p, schema::StatusRequest::Reader q) {
   r.setRequestId(q.getRequestId());
   r.setHttpAddress(http_address);
   if (q.getAttempts()) {  // the timeline
-    auto attempts = observe_attempts(q.getSinceNs(), link::text(q.getJob()));
-    // The newest that fit in one frame (16 MiB) with room to spare.
-    std::size_t bytes = 0, keep = 0;
-    for (auto it = attempts.rbegin(); it != attempts.rend(); ++it, ++keep) {
-      bytes += 160 + it->function.size() + it->worker.size() + it->job.size() + it->outcome.size() + it->error.size();
-      if (bytes > (std::size_t{12} << 20)) break;
-    }
-    attempts.erase(attempts.begin(), attempts.end() - static_cast<std::ptrdiff_t>(keep));
+    auto attempts = observe_attempts(q.getSinceNs(), link::text(q.getJob()));  // what fits one frame
     auto al = r.initAttempts(static_cast<unsigned>(attempts.size()));
     for (unsigned i = 0; i < attempts.size(); ++i) link::set_attempt(al[i], attempts[i]);
     return send(p, msg);
@@ -95,7 +88,16 @@ void Engine::on_status(Peer& p, schema::StatusRequest::Reader q) {
   if (q.getTaskId()) {
     const auto* t = tasks.find(q.getTaskId());
     r.setState(t ? t->state : TaskState::UNKNOWN);
-    if (t) fill_task_info(r.initTasks(1)[0], *t, *this);
+    if (t) {
+      auto info = r.initTasks(1)[0];
+      fill_task_info(info, *t, *this);
+      if (q.getLogs())
+        for (int stream : {1, 2}) {
+          auto text = kept_output(*t, stream);
+          capnp::Data::Reader d(reinterpret_cast<const capnp::byte*>(text.data()), text.size());
+          stream == 1 ? info.setStdout(d) : info.setStderr(d);
+        }
+    }
   } else if (q.getListTasks()) {
     auto filter = q.getStateFilter();
     std::uint32_t limit = q.getLimit() ? q.getLimit() : 1000;

@@ -38,6 +38,9 @@ struct TaskLinks {
   std::shared_ptr<const RetryPolicy> retry;  // application errors it runs again for
   std::uint32_t app_retries = 0;            // runs it had after such an error
   std::string retry_wait;                   // a retry's backoff: since when, why ("" when not waiting)
+  // What it printed (stdout, stderr), as kept for `shoal logs` (bounded: Engine::keep_output).
+  std::string output[2];
+  std::uint64_t output_dropped[2] = {0, 0};  // bytes not kept
 };
 
 struct TaskRecord {

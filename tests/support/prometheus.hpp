@@ -25,6 +25,16 @@ struct PromText {
   std::map<std::string, std::string> types;  // family -> counter, gauge, histogram, ...
   std::vector<PromSample> samples;
 
+  /// The value of the first series `name` whose labels include `some`, or NaN.
+  [[nodiscard]] double with(const std::string& name, const std::map<std::string, std::string>& some) const {
+    for (const auto& s : samples) {
+      if (s.name != name) continue;
+      bool all = true;
+      for (const auto& [k, v] : some) all = all && s.labels.count(k) && s.labels.at(k) == v;
+      if (all) return s.value;
+    }
+    return std::nan("");
+  }
   /// The value of the series `name{labels}` (labels exactly), or NaN when absent.
   [[nodiscard]] double value(const std::string& name, const std::map<std::string, std::string>& labels = {}) const {
     for (const auto& s : samples)

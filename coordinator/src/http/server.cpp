@@ -5,13 +5,17 @@
 
 #include <arpa/inet.h>
 #include <httplib.h>
+#include <unistd.h>
 
 #include <asio/post.hpp>
 
 #include <charconv>
 #include <chrono>
+#include <cstring>
+#include <fstream>
 #include <future>
 #include <iostream>
+#include <sstream>
 
 #include "../engine.hpp"
 #include "../observe.hpp"
@@ -37,9 +41,10 @@ auto on_engine(const std::weak_ptr<Engine>& weak, const std::atomic<bool>& stopp
   if (!engine || stopping.load()) return std::nullopt;
   auto promise = std::make_shared<std::promise<R>>();
   auto future = promise->get_future();
-  asio::post(engine->ex, [weak, promise, f = std::move(f)]() mutable {
+  auto abandoned = std::make_shared<std::atomic<bool>>(false);
+  asio::post(engine->ex, [weak, promise, abandoned, f = std::move(f)]() mutable {
     auto e = weak.lock();
-    if (!e) return;
+    if (!e || abandoned->load()) return;  // nobody waits for it any more: no work for nobody
     try {
       promise->set_value(f(*e));
     } catch (...) {
@@ -49,7 +54,10 @@ auto on_engine(const std::weak_ptr<Engine>& weak, const std::atomic<bool>& stopp
   engine.reset();  // the engine's lifetime is its owner's, not this request's
   auto deadline = std::chrono::steady_clock::now() + kEngineWait;
   while (future.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready)
-    if (stopping.load() || std::chrono::steady_clock::now() > deadline) return std::nullopt;
+    if (stopping.load() || std::chrono::steady_clock::now() > deadline) {
+      abandoned->store(true);
+      return std::nullopt;
+    }
   try {
     return future.get();
   } catch (const std::future_error&) {
@@ -108,6 +116,79 @@ bool is_loopback(const std::string& host) {
   return false;
 }
 
+namespace {
+
+// "0100007F:1F90" (little-endian IPv4 as /proc shows it) or the 32-hex-digit IPv6 form.
+bool proc_address_matches(std::string_view hex, const in6_addr& want6, bool v6, std::uint32_t want4) {
+  if (!v6) {
+    if (hex.size() != 8) return false;
+    return std::strtoul(std::string(hex).c_str(), nullptr, 16) == want4;
+  }
+  if (hex.size() != 32) return false;
+  // Four 32-bit words, each in host (little-endian) order.
+  in6_addr a{};
+  for (int w = 0; w < 4; ++w) {
+    auto word = static_cast<std::uint32_t>(std::strtoul(std::string(hex.substr(w * 8, 8)).c_str(), nullptr, 16));
+    std::memcpy(&a.s6_addr[w * 4], &word, 4);
+  }
+  return std::memcmp(&a, &want6, sizeof a) == 0;
+}
+
+}  // namespace
+
+std::optional<unsigned> local_socket_uid(const std::string& address, int port) {
+  std::string h = address;
+  in_addr v4{};
+  in6_addr v6{};
+  bool is6 = false;
+  if (h.rfind("::ffff:", 0) == 0 && ::inet_pton(AF_INET, h.substr(7).c_str(), &v4) == 1) {
+    // An IPv4 client on a dual-stack socket: its own socket is an IPv4 one.
+  } else if (::inet_pton(AF_INET, h.c_str(), &v4) != 1) {
+    if (::inet_pton(AF_INET6, h.c_str(), &v6) != 1) return std::nullopt;
+    is6 = true;
+  }
+  char want_port[8];
+  std::snprintf(want_port, sizeof want_port, "%04X", port & 0xffff);
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    bool table6 = std::string_view(table).ends_with("6");
+    std::ifstream in(table);
+    std::string line;
+    std::getline(in, line);  // the header
+    while (std::getline(in, line)) {
+      // sl local_address rem_address st tx:rx tr:when retrnsmt uid ...
+      std::istringstream f(line);
+      std::string sl, local, remote, st, txrx, trwhen, retr;
+      unsigned uid = 0;
+      if (!(f >> sl >> local >> remote >> st >> txrx >> trwhen >> retr >> uid)) continue;
+      auto colon = local.find(':');
+      if (colon == std::string::npos || local.substr(colon + 1) != want_port) continue;
+      auto hex = std::string_view(local).substr(0, colon);
+      if (!is6 && table6) {
+        // An IPv4 socket may sit in tcp6 as ::ffff:a.b.c.d.
+        in6_addr mapped{};
+        mapped.s6_addr[10] = mapped.s6_addr[11] = 0xff;
+        std::memcpy(&mapped.s6_addr[12], &v4, 4);
+        if (proc_address_matches(hex, mapped, true, 0)) return uid;
+      } else if (is6 == table6 && proc_address_matches(hex, v6, is6, v4.s_addr)) {
+        return uid;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+bool loopback_host_header(const std::string& host) {
+  std::string h = host;
+  if (!h.empty() && h.front() == '[') {
+    auto close = h.find(']');
+    if (close == std::string::npos) return false;
+    h = h.substr(1, close - 1);
+  } else if (auto colon = h.rfind(':'); colon != std::string::npos && h.find(':') == colon) {
+    h = h.substr(0, colon);
+  }
+  return is_loopback(h);
+}
+
 HttpServer::HttpServer(HttpOptions options, std::shared_ptr<Engine> engine)
     : opt_(std::move(options)), engine_(engine), stopping_(std::make_shared<std::atomic<bool>>(false)) {
   auto [host, port] = split_address(opt_.address);
@@ -131,6 +212,7 @@ HttpServer::HttpServer(HttpOptions options, std::shared_ptr<Engine> engine)
   server_->set_read_timeout(5, 0);
   server_->set_write_timeout(10, 0);
   server_->set_keep_alive_max_count(100);
+  server_->set_keep_alive_timeout(2);  // an idle browser connection holds a thread (and stop()) this long
   routes();
   int bound = port;
   if (port == 0) {
@@ -146,13 +228,27 @@ HttpServer::HttpServer(HttpOptions options, std::shared_ptr<Engine> engine)
     std::cerr << "shoal-coordinator: warning: " << url_
               << " is plain HTTP beyond loopback: the bearer token crosses the network in clear (use --tls-cert)\n";
   thread_ = std::thread([s = server_.get()] { s->listen_after_bind(); });
+  // Server::stop() does nothing until the listening thread has begun: wait for it, so that
+  // a stop right after this can never be lost (and the join after it hang).
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!server_->is_running() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  if (!server_->is_running()) {
+    server_->stop();
+    thread_.detach();  // never started: nothing to join that would ever end
+    throw Error("--http " + opt_.address + ": the server did not start");
+  }
 }
 
 HttpServer::~HttpServer() { stop(); }
 
-void HttpServer::stop() {
+void HttpServer::close() {
   stopping_->store(true);
   if (server_) server_->stop();
+}
+
+void HttpServer::stop() {
+  close();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -161,19 +257,26 @@ void HttpServer::routes() {
   auto weak = engine_;
   auto stopping = stopping_;
   bool mutual = opt_.tls.enabled() && !opt_.tls.ca.empty();
-  // Who may read: loopback, a verified certificate, or the token as a bearer.
+  // Who may read: a loopback client of this user (asking for a loopback host: a page of
+  // another site rebinding its name to 127.0.0.1 is not one), a verified certificate, or
+  // the token as a bearer.
   s.set_pre_routing_handler([token = opt_.token, mutual](const httplib::Request& req, httplib::Response& res) {
     if (req.method != "GET" && req.method != "HEAD") {
       json(res, 405, observe::error_json(req.method + ": only GET is served"));
       return httplib::Server::HandlerResponse::Handled;
     }
     bool asset = req.path == "/" || req.path == "/index.html" || req.path == "/app.js" || req.path == "/style.css";
-    if (asset || is_loopback(req.remote_addr) || mutual) return httplib::Server::HandlerResponse::Unhandled;
+    if (asset || mutual) return httplib::Server::HandlerResponse::Unhandled;
+    if (is_loopback(req.remote_addr) && loopback_host_header(req.get_header_value("Host"))) {
+      auto uid = local_socket_uid(req.remote_addr, req.remote_port);
+      if (uid && (*uid == ::getuid() || *uid == 0)) return httplib::Server::HandlerResponse::Unhandled;
+    }
     auto auth = req.get_header_value("Authorization");
     if (!token.empty() && auth.rfind("Bearer ", 0) == 0 && same_token(auth.substr(7), token))
       return httplib::Server::HandlerResponse::Unhandled;
     res.set_header("WWW-Authenticate", "Bearer realm=\"shoal\"");
-    json(res, 401, observe::error_json("a client not on this machine must send the cluster's token (Authorization: Bearer TOKEN)"));
+    json(res, 401, observe::error_json("send the cluster's token (Authorization: Bearer TOKEN; the dashboard: ?token=TOKEN): "
+                                       "only this user's programs on this machine are served without it"));
     return httplib::Server::HandlerResponse::Handled;
   });
   auto unavailable = [](httplib::Response& res) {
@@ -215,6 +318,16 @@ void HttpServer::routes() {
       return json(res, 400,
                   observe::error_json("state=" + q.state + ": expected waiting, queued, running, done, failed or cancelled"));
     auto m = on_engine(weak, *stopping, [q](Engine& e) { return e.observe_tasks(q); });
+    if (!m) return unavailable(res);
+    json(res, 200, observe::tasks_json(*m));
+  });
+  s.Get("/api/v1/failures", [=](const httplib::Request& req, httplib::Response& res) {
+    std::uint64_t limit = 20;
+    std::string why;
+    if (!parse_count(req, "limit", limit, why)) return json(res, 400, observe::error_json(why));
+    if (limit == 0 || limit > Metrics::kRecentFailures)
+      return json(res, 400, observe::error_json("limit must be 1 to " + std::to_string(Metrics::kRecentFailures)));
+    auto m = on_engine(weak, *stopping, [limit](Engine& e) { return e.observe_failures(limit); });
     if (!m) return unavailable(res);
     json(res, 200, observe::tasks_json(*m));
   });

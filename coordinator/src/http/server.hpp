@@ -3,12 +3,15 @@
 // (/api/v1/...), the timeline and the dashboard. It runs on threads of its own (cpp-httplib's);
 // a request asks the engine for a copy of what it needs (posted to the engine's executor)
 // and renders it here, so that the engine never waits on a browser, a scraper or a slow
-// network. Authentication: loopback clients are served as they are; any other client
-// must present the cluster's token as a bearer (or a certificate, under mutual TLS).
+// network. Authentication: a loopback client of this same user (its socket's owner, read
+// from /proc/net/tcp) is served as it is, if its Host header names loopback (no DNS
+// rebinding); any other client must present the cluster's token as a bearer (or a
+// certificate, under mutual TLS). The page's static files need nothing: they hold no data.
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -40,7 +43,10 @@ class HttpServer {
 
   /// "http://127.0.0.1:8265" (https with TLS), the port as bound.
   [[nodiscard]] const std::string& url() const noexcept { return url_; }
-  /// Stops serving: requests in progress answer 503; returns once the threads ended.
+  /// Stops taking connections; requests in progress answer 503. Does not wait.
+  void close();
+  /// close(), then waits for the threads to end (an idle keep-alive connection: at most
+  /// its 2 s timeout).
   void stop();
 
  private:
@@ -55,5 +61,10 @@ class HttpServer {
 
 /// Whether `host` (an IP address or "localhost") is a loopback address.
 [[nodiscard]] bool is_loopback(const std::string& host);
+/// The uid owning the local TCP socket at `address`:`port` (an IPv4 or IPv6 address as
+/// text), from /proc/net/tcp and tcp6; nullopt when none is found.
+[[nodiscard]] std::optional<unsigned> local_socket_uid(const std::string& address, int port);
+/// Whether a Host header names loopback ("127.0.0.1:8265", "localhost", "[::1]:80").
+[[nodiscard]] bool loopback_host_header(const std::string& host);
 
 }  // namespace shoal::coordinator

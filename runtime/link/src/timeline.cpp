@@ -12,9 +12,31 @@ namespace shoal::link {
 
 namespace {
 
+// The length of the UTF-8 sequence at s[i] when it is well formed, else 0.
+std::size_t utf8_length(const std::string& s, std::size_t i) {
+  auto c = static_cast<unsigned char>(s[i]);
+  std::size_t n = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
+  if (n == 0 || i + n > s.size()) return 0;
+  for (std::size_t k = 1; k < n; ++k)
+    if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;
+  return n;
+}
+
+// A JSON string: escaped, and valid UTF-8 (a byte that is not is replaced by U+FFFD), as
+// error messages can hold anything.
 void escape(std::string& out, const std::string& s) {
   out += '"';
-  for (unsigned char c : s) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      if (auto n = utf8_length(s, i)) {
+        out.append(s, i, n);
+        i += n - 1;
+      } else {
+        out += "\uFFFD";
+      }
+      continue;
+    }
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -129,7 +151,9 @@ std::string chrome_trace(std::vector<Attempt> attempts) {
     out += "}}";
     // The queue wait: an async slice of the worker's "queued" track, submit to start.
     if (a.submitted_ns && a.submitted_ns < p.begin) {
-      auto id = "\"" + std::to_string(a.task_id) + "." + std::to_string(a.attempt) + "\"";
+      // Unique per slice (an attempt handed back runs again under the same number).
+      auto id = "\"" + std::to_string(a.task_id) + "." + std::to_string(a.attempt) + "." +
+                std::to_string(&p - placed.data()) + "\"";
       open();
       out += "{\"name\":\"queued\",\"cat\":\"queue\",\"ph\":\"b\",\"id\":" + id + ",\"ts\":" +
              micros(a.submitted_ns, origin) + common + ",\"tid\":0,\"args\":{\"task\":" + std::to_string(a.task_id) +

@@ -33,11 +33,14 @@ TEST_CASE("the metrics text parses strictly and says what was counted", "[unit][
   m.functions = {fib, odd};
   observe::WorkerRow w;
   w.name = "w1";
+  w.id = 7;
   w.capacity = 4;
   w.running = 2;
   w.cpu_ns = 1'500'000'000;
   w.rss_bytes = 12345678;
-  m.workers = {w};
+  auto twin = w;  // the same name (w1 in every container): another series by its id
+  twin.id = 8;
+  m.workers = {w, twin};
   m.counts.queued = 1;
   m.bytes_in = 1000;
   m.journal = true;
@@ -60,9 +63,10 @@ TEST_CASE("the metrics text parses strictly and says what was counted", "[unit][
   CHECK(p.value("shoal_task_run_seconds_bucket", {{"function", "fib"}, {"le", "+Inf"}}) == 4);
   CHECK(p.value("shoal_task_run_seconds_count", {{"function", "fib"}}) == 4);
   CHECK(p.value("shoal_task_run_seconds_sum", {{"function", "fib"}}) == Approx(400.00405));
-  CHECK(p.value("shoal_worker_cpu_seconds_total", {{"worker", "w1"}}) == Approx(1.5));
-  CHECK(p.value("shoal_worker_resident_memory_bytes", {{"worker", "w1"}}) == 12345678);
-  CHECK(p.value("shoal_workers") == 1);
+  CHECK(p.value("shoal_worker_cpu_seconds_total", {{"worker", "w1"}, {"worker_id", "7"}}) == Approx(1.5));
+  CHECK(p.value("shoal_worker_resident_memory_bytes", {{"worker", "w1"}, {"worker_id", "7"}}) == 12345678);
+  CHECK(p.value("shoal_workers") == 2);
+  CHECK(p.value("shoal_network_received_bytes_total") == 1000);  // counts print exactly
   CHECK(p.value("shoal_network_received_bytes_total") == 1000);
   CHECK(p.value("shoal_journal_lag_seconds") == Approx(0.25));
   CHECK(p.value("shoal_tasks", {{"state", "queued"}}) == 1);

@@ -111,6 +111,10 @@ struct CoordinatorOptions {
   bool http_any_port = false;
   /// Task attempts remembered for the timeline (the oldest go first; 0: none).
   std::size_t timeline_attempts = 100'000;
+  /// What tasks printed, kept until their result is released (`shoal logs TASK`): per
+  /// task and stream at most 64 KiB, in all at most this (what comes past it is counted,
+  /// not kept).
+  std::uint64_t max_output_bytes = std::uint64_t{256} << 20;
 };
 
 class Coordinator {
@@ -147,7 +151,7 @@ class Coordinator {
 
  private:
   std::shared_ptr<Engine> engine_;
-  std::unique_ptr<class HttpServer> http_;
+  std::shared_ptr<class HttpServer> http_;
 };
 
 /// `shoal-coordinator`'s main: flags (CLI11), signals, prints `ready ADDRESS` once

@@ -209,7 +209,7 @@ function renderJobs(d) {
 }
 async function loadOverview(live) {
   const parts = [['api/v1/summary', renderSummary], ['api/v1/workers', renderWorkers],
-    ['api/v1/tasks?state=failed&limit=20', renderFailures], ['api/v1/jobs', renderJobs]];
+    ['api/v1/failures?limit=20', renderFailures], ['api/v1/jobs', renderJobs]];
   const got = await Promise.allSettled(parts.map(([p]) => api(p)));
   if (!live()) return;
   let err = null;
@@ -293,6 +293,8 @@ function clearTask(id, missing) {
   $('task-missing').hidden = !missing;
   $('task-fields').tBodies[0].replaceChildren();
   $('task-error').hidden = true;
+  $('task-stdout').hidden = true;
+  $('task-stderr').hidden = true;
   $('attempts').replaceChildren();
   $('attempt-timeline').replaceChildren();
 }
@@ -303,12 +305,17 @@ function renderTask(t) {
   const rows = [['function', t.function], ['state', t.state], ['job', t.job], ['attempt', t.attempt], ['worker', t.worker],
     ['submitted', fmtTime(t.submitted_ns)], ['started', fmtTime(t.started_ns)], ['finished', fmtTime(t.finished_ns)],
     ['run time', fmtDur(t.run_s)], ['args', fmtBytes(t.args_bytes)], ['result', fmtBytes(t.result_bytes)],
-    ['deps', (t.deps || []).flatMap((d, i) => (i ? [' ', taskLink(d)] : [taskLink(d)]))], ['note', t.note]];
+    ['deps', (t.dep_keys || []).flatMap((d, i) => (i ? [' ', taskLink(d)] : [taskLink(d)]))], ['note', t.note]];
   $('task-fields').tBodies[0].replaceChildren(...rows.filter(([, v]) => v != null && v !== '' && !(Array.isArray(v) && !v.length))
     .map(([k, v]) => h('tr', null, h('th', null, k), h('td', null, v))));
   const err = t.error_type || t.error_message ? [t.error_type, t.error_message].filter(Boolean).join(': ') : t.error;
   $('task-error').textContent = err || '';
   $('task-error').hidden = !err;
+  $('task-stdout').textContent = t.stdout || '';
+  $('task-stdout').hidden = !t.stdout;
+  $('task-stderr').textContent = t.stderr || '';
+  $('task-stderr').hidden = !t.stderr;
+  $('task-no-output').hidden = Boolean(t.stdout || t.stderr);
   const atts = t.attempts || [];
   $('attempts').replaceChildren(...(atts.length ? atts.map((a) =>
     h('tr', { class: 'attempt-row', 'data-attempt': a.attempt, 'data-outcome': a.outcome },
