@@ -214,6 +214,12 @@ struct TimelineOptions {
   std::string job, since, output;
 };
 int cmd_timeline(const Globals& g, const TimelineOptions& o);
+struct LogsOptions {
+  std::uint64_t task = 0;
+  std::string worker;
+  bool follow = false;
+};
+int cmd_logs(const Globals& g, const LogsOptions& o);
 /// Writes the attempts (since `since_ns`, of `job` when given) as a Chrome trace to `path`.
 void write_timeline(Client& client, const std::string& path, std::uint64_t since_ns, const std::string& job);
 /// "90s", "15m", "2h", "1d" or a number of seconds, in ns. CliError(2) otherwise.

@@ -136,6 +136,11 @@ int run_main(int argc, char** argv) {
                  "write the job's task attempts to this file as a trace (Perfetto, chrome://tracing) once it ends");
 
   app.add_subcommand("dashboard", "print the URL of the coordinator's dashboard (its /metrics beside it)");
+  LogsOptions logs;
+  auto* lg = app.add_subcommand("logs", "what a task printed (shoal logs TASK), or a worker's log (--worker NAME)");
+  lg->add_option("task", logs.task, "the task id");
+  lg->add_option("--worker", logs.worker, "a worker's log instead (one `shoal start` started here)");
+  lg->add_flag("-f,--follow", logs.follow, "go on printing as it prints, until it ends (a worker's log: until Ctrl-C)");
   TopOptions top;
   auto* tp = app.add_subcommand("top", "a live view of the cluster: workers, queue, rate, failures (Ctrl-C to quit)");
   tp->add_option("--interval", top.interval, "seconds between refreshes")->check(seconds(false))->capture_default_str();
@@ -197,6 +202,7 @@ int run_main(int argc, char** argv) {
     if (rn->parsed()) return cmd_run(g, run);
     if (app.got_subcommand("dashboard")) return cmd_dashboard(g);
     if (tp->parsed()) return cmd_top(g, top);
+    if (lg->parsed()) return cmd_logs(g, logs);
     if (tl->parsed()) return cmd_timeline(g, timeline);
   } catch (const CliError& e) {
     std::cerr << "shoal: " << e.what() << "\n";

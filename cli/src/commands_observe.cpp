@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <filesystem>
+#include <fstream>
 #include <chrono>
 #include <iomanip>
 #include <iostream>
@@ -15,6 +17,7 @@
 #include "cli_common.hpp"
 #include "commands.hpp"
 #include "shoal/link/clock.hpp"
+#include "shoal/link/messages.hpp"
 #include "shoal/link/private_files.hpp"
 #include "shoal/link/timeline.hpp"
 
@@ -130,6 +133,98 @@ int cmd_top(const Globals& g, const TopOptions& o) {
     }
     if (o.iterations == 0) s << "\n(Ctrl-C to quit)\n";
     std::cout << s.str() << std::flush;
+  }
+  return exit_ok;
+}
+
+namespace {
+
+// A worker's log file, from the cluster `shoal start` made here (its supervisor.json).
+std::filesystem::path worker_log(const Globals& g, const std::string& name) {
+  auto dir = state_dir(g);
+  auto spec = nlohmann::json::parse(slurp(dir / "supervisor.json"), nullptr, false);
+  std::vector<std::string> names;
+  if (spec.is_object() && spec.contains("workers"))
+    for (const auto& w : spec.at("workers")) {
+      auto n = w.value("name", std::string());
+      if (n == name) return w.value("log", std::string());
+      names.push_back(n);
+    }
+  if (names.empty())
+    throw CliError(exit_usage, "logs --worker: no cluster started by `shoal start` in " + dir.string() +
+                                   ": a worker started by hand logs to its own stderr, on its own host");
+  std::string known;
+  for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
+  throw CliError(exit_usage, "logs --worker " + name + ": no such worker here (" + known + ")");
+}
+
+int follow_file(const std::filesystem::path& path, bool follow) {
+  auto wake = std::make_shared<Wakeup>();
+  if (follow) interrupts().arm(wake);
+  std::uintmax_t at = 0;
+  for (;;) {
+    std::error_code ec;
+    auto size = std::filesystem::file_size(path, ec);
+    if (ec) throw CliError(exit_task_failed, "logs: cannot read " + path.string() + ": " + ec.message());
+    if (size < at) at = 0;  // rotated or truncated: from the start
+    if (size > at) {
+      std::ifstream in(path, std::ios::binary);
+      in.seekg(static_cast<std::streamoff>(at));
+      std::string chunk(static_cast<std::size_t>(size - at), '\0');
+      in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+      chunk.resize(static_cast<std::size_t>(in.gcount()));
+      std::cout << chunk << std::flush;
+      at += chunk.size();
+    }
+    if (!follow) return exit_ok;
+    (void)wake->wait_for(200ms);
+    if (interrupts().interrupted()) return exit_ok;
+  }
+}
+
+}  // namespace
+
+int cmd_logs(const Globals& g, const LogsOptions& o) {
+  if (!o.worker.empty()) {
+    if (o.task) throw CliError(exit_usage, "logs: a task id or --worker NAME, not both");
+    return follow_file(worker_log(g, o.worker), o.follow);
+  }
+  if (!o.task) throw CliError(exit_usage, "logs: which task? shoal logs TASK (or --worker NAME)");
+  if (!o.follow) {
+    auto client = connect(resolve_address(g));
+    TaskInfo t;
+    try {
+      t = client->logs(o.task).result(10s);
+    } catch (const ValueError& e) {
+      throw CliError(exit_usage, std::string("logs: ") + e.what());
+    }
+    if (g.json) {
+      std::cout << nlohmann::json{{"id", t.id}, {"state", t.state}, {"stdout", t.stdout_text}, {"stderr", t.stderr_text}}
+                       .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+                << "\n";
+    } else {
+      std::cout << t.stdout_text << std::flush;
+      std::cerr << t.stderr_text << std::flush;
+    }
+    return exit_ok;
+  }
+  // --follow: what it printed so far, then what it prints, until it ends (or Ctrl-C).
+  auto wake = std::make_shared<Wakeup>();
+  interrupts().arm(wake);
+  auto client = connect(resolve_address(g), [](std::uint64_t, int stream, std::string_view data) {
+    (stream == 2 ? std::cerr : std::cout) << data << std::flush;
+  });
+  auto f = client->subscribe(o.task);
+  f.add_done_callback([wake](const Future<Bytes>&) { wake->notify(); });
+  while (!f.done() && !interrupts().interrupted()) (void)wake->wait_for(1s);
+  if (f.done() && f.exception()) {
+    try {
+      std::rethrow_exception(f.exception());
+    } catch (const ValueError& e) {
+      if (std::string_view(e.what()).find(link::kUnknownTask) != std::string_view::npos)
+        throw CliError(exit_usage, std::string("logs: ") + e.what());
+    } catch (...) {
+    }
   }
   return exit_ok;
 }

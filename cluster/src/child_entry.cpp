@@ -30,6 +30,7 @@ int child_main(int, char**) {
   // worker:fd=3:threads=2:name=w0:max_tasks=0:max_memory=0:log=0
   worker::WorkerOptions opt;
   opt.report_crashes = true;
+  opt.capture_output = true;
   opt.adopted_fd = 3;
   opt.log = false;
   std::string_view rest(spec);

@@ -227,6 +227,7 @@ struct Release {
 struct Subscribe {
   # Ask for the results of tasks submitted elsewhere (e.g. by another client).
   taskIds @0 :List(UInt64);
+  withOutput @1 :Bool;     # first the output each has printed so far (TaskOutput), then as it comes
 }
 
 enum ErrorCode {
@@ -275,6 +276,8 @@ struct TaskInfo {
   note @10 :Text;          # why a queued task waits, e.g. "waiting: no worker has fib"
   job @11 :Text;           # the name its submitting client gave (`shoal run`: the job's name)
   startedNs @12 :UInt64;   # wall clock: its latest attempt was sent to its worker (0: never)
+  stdout @13 :Data;        # with StatusRequest.logs: what it printed, as kept (bounded)
+  stderr @14 :Data;
 }
 
 struct AttemptInfo {
@@ -302,6 +305,7 @@ struct StatusRequest {
   attempts @5 :Bool;       # the timeline: the attempts the coordinator remembers
   sinceNs @6 :UInt64;      # ...that ended at or after this wall-clock time
   job @7 :Text;            # ...of this job's tasks only ("" every job)
+  logs @8 :Bool;           # with a taskId: its output as kept (TaskInfo.stdout, stderr)
 }
 
 struct WorkerStatus {

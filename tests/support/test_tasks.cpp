@@ -5,9 +5,11 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
+#include <iostream>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -235,6 +237,28 @@ std::int64_t grow_memory(std::int64_t mb) {
   return held += mb;
 }
 SHOAL_REMOTE(grow_memory)
+
+/// Prints `lines` lines "TAG out I" (std::cout), "TAG printf I" (printf) and "TAG err I"
+/// (std::cerr) in turn, `ms` apart, flushing each (a task's captured output). Returns lines.
+std::int64_t print_lines(std::string tag, std::int64_t lines, std::int64_t ms) {
+  for (std::int64_t i = 0; i < lines; ++i) {
+    if (i % 3 == 0) std::cout << tag << " out " << i << std::endl;
+    if (i % 3 == 1) std::printf("%s printf %lld\n", tag.c_str(), static_cast<long long>(i));
+    if (i % 3 == 2) std::cerr << tag << " err " << i << std::endl;
+    if (ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  }
+  return lines;
+}
+SHOAL_REMOTE(print_lines)
+
+/// Writes `n` bytes ('x', a newline every 100) to std::cerr (the daemon tests read a
+/// worker's stdout only for its first line: a pipe nobody drains would stall it). Returns n.
+std::int64_t print_bytes(std::int64_t n) {
+  std::string line(99, 'x');
+  for (std::int64_t i = 0; i < n; i += 100) std::cerr << line << '\n';
+  return n;
+}
+SHOAL_REMOTE(print_bytes)
 
 SHOAL_ACTOR(Counter, shoal::init<std::int64_t>, &Counter::add, &Counter::get)
 

@@ -21,6 +21,7 @@
 #include <unordered_map>
 
 #include "actor_host.hpp"
+#include "capture.hpp"
 #include "memory.hpp"
 #include "crash_report.hpp"
 #include "output_pipe.hpp"
@@ -534,6 +535,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
       });
     });
     runner->set_output_sink(output);
+    if (opt.capture_output) capture_task_output();
     watchdog = std::thread([this, r = runner] { watch(r); });
     struct StopWatch {
       Engine* e;

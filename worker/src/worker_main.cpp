@@ -36,6 +36,7 @@ int worker_main(int argc, char** argv) {
                "Functions come from this binary and from task libraries given with --load."};
   app.name("shoal-worker");
   WorkerOptions opt;
+  opt.capture_output = true;
   std::vector<std::string> loads;
   std::string token_file;
   double grace_s = 30, reconnect_s = 0;

@@ -296,7 +296,7 @@ void ClientCore::release_actor(std::uint64_t actor) {
 }
 
 Future<ClusterStatus> ClientCore::status(std::uint64_t task, bool list, std::string state_filter, std::uint32_t limit,
-                                         bool attempts, std::uint64_t since_ns, std::string job) {
+                                         bool attempts, std::uint64_t since_ns, std::string job, bool logs) {
   auto& im = *impl_;
   Promise<ClusterStatus> p;
   auto f = p.get_future();
@@ -308,7 +308,7 @@ Future<ClusterStatus> ClientCore::status(std::uint64_t task, bool list, std::str
   }
   auto request = im.status_seq.fetch_add(1) + 1;
   im.status_waiting.emplace(request, std::move(p));
-  im.statuses.push_back({request, task, list, filter, limit, attempts, since_ns, std::move(job)});
+  im.statuses.push_back({request, task, list, filter, limit, attempts, since_ns, std::move(job), logs});
   im.post_flush_locked();
   return f;
 }
@@ -426,6 +426,24 @@ Future<std::vector<TaskAttempt>> Client::attempts(std::uint64_t since_ns, std::s
   s.add_done_callback([p = std::move(p)](const Future<ClusterStatus>& done) mutable {
     try {
       p.set_result(done.result().attempts);
+    } catch (...) {
+      p.set_current_exception();
+    }
+  });
+  return f;
+}
+
+Future<TaskInfo> Client::logs(std::uint64_t id) {
+  auto s = core_->status(id, false, {}, 0, false, 0, {}, true);
+  Promise<TaskInfo> p;
+  auto f = p.get_future();
+  s.add_done_callback([p = std::move(p), id](const Future<ClusterStatus>& done) mutable {
+    try {
+      auto st = done.result();
+      if (st.tasks.empty())
+        throw ValueError("task " + std::to_string(id) +
+                         " is unknown to the coordinator (never submitted, or its result was released or expired)");
+      p.set_result(std::move(st.tasks.front()));
     } catch (...) {
       p.set_current_exception();
     }

@@ -164,7 +164,10 @@ void ClientCore::Impl::flush() {
   }
   if (!sub.empty()) {
     capnp::MallocMessageBuilder msg;
-    auto l = msg.initRoot<schema::Envelope>().initSubscribe().initTaskIds(static_cast<unsigned>(sub.size()));
+    auto s = msg.initRoot<schema::Envelope>().initSubscribe();
+    // A client that takes output (on_output) gets what the task printed so far first.
+    s.setWithOutput(static_cast<bool>(owner->options_.on_output));
+    auto l = s.initTaskIds(static_cast<unsigned>(sub.size()));
     for (unsigned i = 0; i < sub.size(); ++i) l.set(i, sub[i]);
     conn->send(msg);
   }
@@ -188,6 +191,7 @@ void ClientCore::Impl::flush() {
     r.setAttempts(q.attempts);
     r.setSinceNs(q.since_ns);
     r.setJob(q.job);
+    r.setLogs(q.logs);
     conn->send(msg);
   }
 }

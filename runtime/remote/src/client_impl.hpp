@@ -71,6 +71,7 @@ struct ClientCore::Impl final : link::ConnectionHandler {
     bool attempts = false;
     std::uint64_t since_ns = 0;
     std::string job;
+    bool logs = false;
   };
   struct Pending {
     shoal::detail::Ref<shoal::detail::StateBase> state;

@@ -75,6 +75,9 @@ void ClientCore::Impl::status_reply(schema::StatusReply::Reader r) {
     i.note = text(t.getNote());
     i.job = text(t.getJob());
     i.started_ns = t.getStartedNs();
+    auto out = t.getStdout(), err = t.getStderr();
+    i.stdout_text.assign(reinterpret_cast<const char*>(out.begin()), out.size());
+    i.stderr_text.assign(reinterpret_cast<const char*>(err.begin()), err.size());
     s.tasks.push_back(std::move(i));
   }
   s.http = text(r.getHttpAddress());

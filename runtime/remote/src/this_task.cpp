@@ -16,6 +16,8 @@ bool write_output(int stream, std::string_view data) {
   return true;
 }
 
+std::uint64_t output_task() noexcept { return current_sink ? current_task : 0; }
+
 OutputScope::OutputScope(OutputSink* sink, std::uint64_t task) noexcept
     : previous_sink_(current_sink), previous_task_(current_task) {
   current_sink = sink;

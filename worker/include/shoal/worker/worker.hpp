@@ -50,6 +50,11 @@ struct WorkerOptions {
   /// handlers, so it is for worker processes: shoal-worker and LocalCluster's workers
   /// turn it on; a program embedding a Worker beside other work decides for itself.
   bool report_crashes = false;
+  /// Capture what plain tasks print (std::cout/cerr/clog, C's stdout/stderr) as their
+  /// output, kept by the coordinator (`shoal logs TASK`) and still written to this
+  /// process's streams. Replaces the process's standard stream buffers, so it is for
+  /// worker processes: shoal-worker and LocalCluster's workers turn it on.
+  bool capture_output = false;
   /// Where Client::current() connects from inside tasks; empty: `coordinator`.
   std::string client_address;
   /// What it offers to tasks that ask (TaskOptions::resources): {"gpu", 1}, {"licence", 2}.

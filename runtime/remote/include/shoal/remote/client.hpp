@@ -134,7 +134,8 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   void release(std::uint64_t task);
   void release_actor(std::uint64_t actor);
   Future<ClusterStatus> status(std::uint64_t task, bool list, std::string state_filter, std::uint32_t limit,
-                               bool attempts = false, std::uint64_t since_ns = 0, std::string job = {});
+                               bool attempts = false, std::uint64_t since_ns = 0, std::string job = {},
+                               bool logs = false);
 
   /// Throws TypeMismatch when the catalog has `name` with other signatures only.
   void check_signature(const std::string& name, std::uint64_t hash, const std::string& signature) const;
@@ -320,6 +321,11 @@ class Client {
   /// --timeline-size), those that ended at or after `since_ns` (wall clock), of one job's
   /// tasks when `job` is given. shoal::link::chrome_trace() makes a Perfetto trace of them.
   Future<std::vector<TaskAttempt>> attempts(std::uint64_t since_ns = 0, std::string job = {});
+  /// Task `id` with what it printed so far (TaskInfo::stdout_text, stderr_text: a plain
+  /// task's std::cout, std::cerr and printf on a worker, the first 64 KiB of each, kept
+  /// until its result is released). ValueError when the coordinator does not know it.
+  /// To follow it as it prints, set ClientOptions::on_output and subscribe(id).
+  Future<TaskInfo> logs(std::uint64_t id);
   /// What the live workers registered (as of the last update from the coordinator).
   [[nodiscard]] std::vector<CatalogEntry> catalog() const;
 

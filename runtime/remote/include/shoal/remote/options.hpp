@@ -125,6 +125,7 @@ struct TaskInfo {
   std::string note;          ///< why a queued task waits ("waiting: no worker has fib"), else ""
   std::string job;           ///< the name its submitting client gave (`shoal run`: the job's)
   std::uint64_t started_ns = 0;  ///< wall clock: its latest attempt was sent to its worker
+  std::string stdout_text, stderr_text;  ///< Client::logs(): what it printed, as kept
 };
 
 /// One attempt of a task on a worker, as the timeline shows it (Client::attempts,

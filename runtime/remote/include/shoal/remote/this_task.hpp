@@ -34,6 +34,9 @@ void throw_if_stop_requested();
 /// nothing sent, outside a task run by a worker.
 bool write_output(int stream, std::string_view data);
 
+/// The id of the task whose output this thread's writes are (0: none). Used by workers.
+[[nodiscard]] std::uint64_t output_task() noexcept;
+
 /// Where a worker sends the output of the task running on a thread.
 class OutputSink {
  public:
