@@ -16,6 +16,7 @@
 
 #include "shoal/coordinator/coordinator.hpp"
 #include "shoal/core/error.hpp"
+#include "shoal/link/log.hpp"
 #include "shoal/link/address.hpp"
 #include "shoal/link/flags.hpp"
 #include "shoal/link/handshake.hpp"
@@ -159,7 +160,14 @@ int coordinator_main(int argc, char** argv) {
                  "task attempts remembered for `shoal timeline` and the dashboard (the oldest go first)")
       ->check(CLI::Range(std::size_t{0}, std::size_t{10'000'000}))
       ->capture_default_str();
-  app.add_flag("--quiet,-q", quiet, "no log lines on stderr");
+  std::string log_level = "info", log_format = "text";
+  app.add_option("--log-level", log_level, "trace, debug (a line per task's submit, assign and end), info, warn, error or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->capture_default_str();
+  app.add_option("--log-format", log_format, "text, or json (one object per line: time, level, daemon, task, msg)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  app.add_flag("--quiet,-q", quiet, "no log lines on stderr (--log-level off)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -207,6 +215,8 @@ int coordinator_main(int argc, char** argv) {
     opt.grace = std::chrono::milliseconds(std::llround(grace_s * 1000));
     opt.result_ttl = std::chrono::seconds(ttl_s);
     opt.log = !quiet;
+    link::log::configure({quiet ? link::log::Level::off : link::log::parse_level(log_level),
+                          link::log::parse_format(log_format)});
     opt.listen_default = true;
     if (opt.listen.empty()) opt.listen.push_back(link::default_address());
   } catch (const std::exception& e) {

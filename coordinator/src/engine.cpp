@@ -66,8 +66,12 @@ Engine::~Engine() {
   for (auto& [ptr, p] : connections) p->conn->abandon();
 }
 
-void Engine::log(const std::string& line) const {
-  if (opt.log) std::cerr << opt.name << ": " << line << std::endl;
+void Engine::log(const std::string& line, std::uint64_t task) const {
+  if (opt.log) link::log::write(link::log::Level::info, opt.name, line, task);
+}
+
+void Engine::debug(const std::string& line, std::uint64_t task) const {
+  if (opt.log) link::log::write(link::log::Level::debug, opt.name, line, task);
 }
 
 std::uint64_t Engine::now_wall() {
@@ -323,6 +327,7 @@ void Engine::flush(Peer& p) {
   auto assigns = records(p.out_assigns, [&](TaskRecord& t) {
     if (t.state != TaskState::RUNNING || t.worker != p.id) return false;
     t.started_wall = now_wall();  // leaves now: its queue wait ends
+    if (debug_enabled()) debug("assigned to " + p.name + ", attempt " + std::to_string(t.attempt), t.id);
     metrics.fn(t.fn).queue_wait.observe(t.started_wall > t.submitted_wall ? t.started_wall - t.submitted_wall : 0);
     return true;
   });

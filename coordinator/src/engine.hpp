@@ -31,6 +31,7 @@
 #include "shoal/link/connection.hpp"
 #include "shoal/link/handshake.hpp"
 #include "shoal/link/listener.hpp"
+#include "shoal/link/log.hpp"
 #include "task_table.hpp"
 
 namespace shoal::coordinator {
@@ -189,7 +190,11 @@ struct Engine : std::enable_shared_from_this<Engine> {
   std::vector<std::uint64_t> held;           // recovered, ready, waiting out adopt_wait
   std::unique_ptr<asio::steady_timer> held_timer;
 
-  void log(const std::string& line) const;
+  // The log (link/log.hpp): info lines, and debug ones (build them only when
+  // debug_enabled(): a line per task's submit, assign and end).
+  void log(const std::string& line, std::uint64_t task = 0) const;
+  void debug(const std::string& line, std::uint64_t task = 0) const;
+  [[nodiscard]] bool debug_enabled() const noexcept { return opt.log && link::log::enabled(link::log::Level::debug); }
   std::uint64_t now_wall();
   Peer* peer(std::uint64_t id);
 

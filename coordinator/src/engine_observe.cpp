@@ -17,6 +17,14 @@ using link::steady_ns;
 
 // ---- counting ----
 
+// The first `max` bytes of `s`, not cutting a UTF-8 character in two.
+static std::string utf8_prefix(const std::string& s, std::size_t max) {
+  if (s.size() <= max) return s;
+  auto cut = max;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  return s.substr(0, cut) + "...";
+}
+
 // Puts are objects, not tasks: observers do not count them.
 static bool is_put(const FunctionTable& functions, const TaskRecord& t) {
   return functions[t.fn].name == link::kPutFunction;
@@ -31,6 +39,10 @@ void Engine::count_submitted(std::uint64_t submitter, const std::string& job, co
 
 void Engine::count_ended(const TaskRecord& t) {
   if (is_put(functions, t)) return;
+  if (debug_enabled())
+    debug(std::string(observe::state_name(t.state)) + ": " + functions[t.fn].name +
+              (t.run_ns ? " ran " + std::to_string(t.run_ns / 1000) + " us" : std::string()),
+          t.id);
   auto& f = metrics.fn(t.fn);
   auto it = metrics.jobs.find(t.submitter);
   auto* job = it == metrics.jobs.end() ? nullptr : &it->second;
@@ -40,6 +52,7 @@ void Engine::count_ended(const TaskRecord& t) {
       if (job) ++job->finished;
       break;
     case TaskState::FAILED:
+      if (t.error) log(functions[t.fn].name + " failed: " + utf8_prefix(t.error->type_name + ": " + t.error->message, 1000), t.id);
       ++metrics.failed, ++f.failed;
       if (job) ++job->failed;
       if (metrics.recent_failures.size() >= Metrics::kRecentFailures) metrics.recent_failures.pop_front();
@@ -53,14 +66,6 @@ void Engine::count_ended(const TaskRecord& t) {
       return;
   }
   if (job) job->last_end_ns = std::max(job->last_end_ns, t.finished_wall);
-}
-
-// The first `max` bytes of `s`, not cutting a UTF-8 character in two.
-static std::string utf8_prefix(const std::string& s, std::size_t max) {
-  if (s.size() <= max) return s;
-  auto cut = max;
-  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
-  return s.substr(0, cut) + "...";
 }
 
 void Engine::count_attempt(const TaskRecord& t, std::uint64_t worker, std::uint32_t attempt,

@@ -191,6 +191,7 @@ void Engine::on_submit(Peer& p, schema::Submit::Reader s, const proto::FrameOwne
       if (auto it = function_retry_on.find(functions[t.fn].name); it != function_retry_on.end()) t.mut().retry = it->second;
   t.submitted_wall = now_wall();
   count_submitted(p.id, p.name, t);
+  if (debug_enabled()) debug("submitted: " + functions[t.fn].name + " by " + p.name, id);
   if (!bad_placement.empty()) return fail(id, "shoal::ValueError", bad_placement, ErrorKind::failed);
   // The wire is not trusted: a client built otherwise may send anything.
   if (requested < -1 || requested > link::kMaxRetries)
@@ -383,8 +384,9 @@ bool Engine::retry_after_error(TaskRecord& t, const codec::RemoteErrorInfo& info
   auto message = info.message.size() > 200 ? info.message.substr(0, 200) + "..." : info.message;
   l.retry_wait = "waiting: retry " + std::to_string(l.app_retries) + " of " + std::to_string(l.retry->attempts) +
                  " after " + info.type_name + ": " + message;
-  log("task " + std::to_string(t.id) + " failed with " + info.type_name + ": retry " + std::to_string(l.app_retries) +
-      " of " + std::to_string(l.retry->attempts) + " in " + std::to_string(delay.count()) + " ms");
+  log("failed with " + info.type_name + ": retry " + std::to_string(l.app_retries) + " of " +
+          std::to_string(l.retry->attempts) + " in " + std::to_string(delay.count()) + " ms",
+      t.id);
   auto timer = std::make_unique<asio::steady_timer>(ex, delay);
   timer->async_wait([weak = weak_from_this(), id = t.id](std::error_code ec) {
     auto self = weak.lock();
@@ -411,7 +413,7 @@ bool Engine::drained_away(TaskRecord& t, WorkerSlot& w) {
   if (!w.draining && !(stopping && journal)) return false;
   if (t.attempt > 0) --t.attempt;
   t.state = TaskState::QUEUED;
-  log("task " + std::to_string(t.id) + " was stopped by " + w.label() + " as it drained: queued again");
+  log("stopped by " + w.label() + " as it drained: queued again", t.id);
   scheduler.enqueue(t, steady_ns(), /*front=*/true);
   return true;
 }

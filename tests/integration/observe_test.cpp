@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "shoal/link/timeline.hpp"
@@ -478,3 +479,40 @@ TEST_CASE("shoal logs shows what a task printed, while it runs and after, and --
   CHECK(run_cli({"logs"}, env).exit == 2);
 }
 #endif
+
+TEST_CASE("daemons logging JSON at debug level: every line an object, a task's lines carry its id",
+          "[integration][observe][log]") {
+  Cluster c({"--log-format", "json", "--log-level", "debug"});
+  c.add_worker(1, {"--log-format", "json"});
+  shoal::Client client(c.address);
+  REQUIRE(wait_until([&] { return client.workers().result(5s).size() == 1; }, 20s));
+  auto ok = client.submit<Int1>("block_ms", 1);
+  auto bad = client.submit<Fail>("fail", "for the log");
+  CHECK(ok.result(30s) == 1);
+  CHECK_THROWS(bad.result(30s));
+  auto ok_id = shoal::Client::task_id(ok), bad_id = shoal::Client::task_id(bad);
+  std::map<std::uint64_t, std::vector<std::string>> by_task;
+  auto read = [&] {
+    by_task.clear();
+    std::istringstream in(shoal::test::read_file(c.dir.file("coordinator.log")));
+    for (std::string line; std::getline(in, line);) {
+      auto j = nlohmann::json::parse(line);  // throws, failing the test, on a line that is not JSON
+      CHECK(j.contains("time"));
+      CHECK(j.at("daemon") == "shoal-coordinator");
+      if (j.contains("task")) by_task[j.at("task").get<std::uint64_t>()].push_back(j.at("msg"));
+    }
+    return by_task[ok_id].size() >= 3 && by_task[bad_id].size() >= 4;
+  };
+  REQUIRE(wait_until(read, 10s));
+  CHECK_THAT(by_task[ok_id][0], Catch::Matchers::StartsWith("submitted: block_ms"));
+  CHECK_THAT(by_task[ok_id][1], Catch::Matchers::StartsWith("assigned to w0"));
+  CHECK_THAT(by_task[ok_id][2], Catch::Matchers::StartsWith("done: block_ms"));
+  bool failure_logged = false;
+  for (const auto& m : by_task[bad_id]) failure_logged |= m == "fail failed: shoal::ValueError: for the log";
+  CHECK(failure_logged);
+  // The worker's lines are JSON too.
+  std::istringstream w(shoal::test::read_file(c.dir.file("w0.log")));
+  std::size_t worker_lines = 0;
+  for (std::string line; std::getline(w, line); ++worker_lines) CHECK(nlohmann::json::parse(line).at("daemon") == "shoal-worker w0");
+  CHECK(worker_lines >= 1);
+}

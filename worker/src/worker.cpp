@@ -32,6 +32,7 @@
 #include "shoal/link/clock.hpp"
 #include "shoal/link/connection.hpp"
 #include "shoal/link/handshake.hpp"
+#include "shoal/link/log.hpp"
 #include "shoal/link/messages.hpp"
 #include "shoal/link/tls.hpp"
 #include "shoal/proto/describe.hpp"
@@ -89,8 +90,8 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
     if (opt.name.empty()) opt.name = "w" + std::to_string(::getpid());
   }
 
-  void log(const std::string& line) const {
-    if (opt.log) std::cerr << "shoal-worker " << opt.name << ": " << line << std::endl;
+  void log(const std::string& line, std::uint64_t task = 0) const {
+    if (opt.log) link::log::write(link::log::Level::info, "shoal-worker " + opt.name, line, task);
   }
 
   void poke() {
@@ -172,9 +173,9 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
     auto timer = std::make_shared<asio::steady_timer>(ex, grace);
     timer->async_wait([self = shared_from_this(), j, timer, grace](std::error_code ec) {
       if (ec || j->phase.load() != JobPhase::running || !self->connected) return;
-      self->log("task " + std::to_string(j->id) + " (" + j->function + ") ignored its cancel for " +
-                std::to_string(grace.count()) +
-                " ms: this worker exits to free its thread (forced cancel); its supervisor starts a new one");
+      self->log(j->function + " ignored its cancel for " + std::to_string(grace.count()) +
+                    " ms: this worker exits to free its thread (forced cancel); its supervisor starts a new one",
+                j->id);
       self->forced_exit(j);
     });
   }

@@ -16,6 +16,7 @@
 #include "shoal/link/placement.hpp"
 #include "shoal/link/tls.hpp"
 #include "shoal/link/handshake.hpp"
+#include "shoal/link/log.hpp"
 #include "shoal/link/private_files.hpp"
 #include "shoal/remote/link.hpp"
 #include "shoal/worker/loader.hpp"
@@ -82,13 +83,22 @@ int worker_main(int argc, char** argv) {
                  "placement: the kernel does not limit a task inside a worker (its threads share one address space)");
   app.add_option("--fd", opt.adopted_fd, "use this inherited, connected socket (set by LocalCluster)")
       ->group("");
-  app.add_flag("--quiet,-q", quiet, "no log lines on stderr");
+  std::string log_level = "info", log_format = "text";
+  app.add_option("--log-level", log_level, "trace, debug (a line per task's submit, assign and end), info, warn, error or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->capture_default_str();
+  app.add_option("--log-format", log_format, "text, or json (one object per line: time, level, daemon, task, msg)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  app.add_flag("--quiet,-q", quiet, "no log lines on stderr (--log-level off)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;  // --help is 0; a usage error is 2, as for `shoal`
   }
   opt.log = !quiet;
+  link::log::configure({quiet ? link::log::Level::off : link::log::parse_level(log_level),
+                        link::log::parse_format(log_format)});
   opt.report_crashes = true;  // a worker process: its last words name the task that killed it
   opt.grace = std::chrono::milliseconds(std::llround(grace_s * 1000));
   opt.reconnect_timeout = std::chrono::milliseconds(std::llround(reconnect_s * 1000));
@@ -108,9 +118,9 @@ int worker_main(int argc, char** argv) {
     if (opt.tls.enabled()) (void)link::TlsContext::client(opt.tls);  // a bad file: one line, exit 2
     for (const auto& lib : loads) {
       auto loaded = load_task_library(lib);
-      if (!quiet)
-        std::cerr << "shoal-worker: loaded " << lib << " (" << loaded.functions.size() << " functions, "
-                  << loaded.actors.size() << " actor types)" << std::endl;
+      link::log::write(link::log::Level::info, opt.name.empty() ? "shoal-worker" : "shoal-worker " + opt.name,
+                       "loaded " + lib + " (" + std::to_string(loaded.functions.size()) + " functions, " +
+                           std::to_string(loaded.actors.size()) + " actor types)");
     }
     remote::Registry::global().verify();
   } catch (const std::exception& e) {
