@@ -53,7 +53,7 @@ test-tsan: deps
 # The README's first command: the pi job (examples/jobs/pi.toml) through the CLI, on an
 # embedded cluster of 2 workers that it starts and stops (no set-up).
 demo: build
-	./build/release/bin/shoal run examples/jobs/pi.toml
+	./build/release/bin/shoal run --timeline build/demo-timeline.json examples/jobs/pi.toml
 
 bench: build
 	python3 bench/run.py --build build/release --out bench/results/latest.json

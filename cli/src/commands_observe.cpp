@@ -113,13 +113,13 @@ int cmd_top(const Globals& g, const TopOptions& o) {
     s << "tasks  waiting " << st.waiting << "  queued " << st.queued << "  running " << st.running << "  done "
       << st.done << "  failed " << st.failed << "  cancelled " << st.cancelled << "\n";
     s << "rate   " << std::fixed << std::setprecision(1) << rate << " tasks/s\n\n";
-    s << std::left << std::setw(14) << "WORKER" << std::setw(16) << "HOST" << std::setw(10) << "PID" << std::setw(16)
+    s << std::left << std::setw(14) << "WORKER" << std::setw(16) << "HOST" << std::setw(10) << "PID" << std::setw(22)
       << "LOAD" << std::setw(10) << "DONE" << "\n";
     for (const auto& w : st.workers) {
       unsigned cap = std::max(1u, w.capacity);
       unsigned filled = std::min(10u, (std::min(w.running, cap) * 10 + cap - 1) / cap);
       std::string bar = "[" + std::string(filled, '#') + std::string(10 - filled, '.') + "] ";
-      s << std::left << std::setw(14) << w.name << std::setw(16) << w.host << std::setw(10) << w.pid << std::setw(16)
+      s << std::left << std::setw(14) << w.name << std::setw(16) << w.host << std::setw(10) << w.pid << std::setw(22)
         << (bar + std::to_string(w.running) + "/" + std::to_string(w.capacity)) << std::setw(10) << w.done
         << (w.draining ? "draining" : "") << "\n";
     }

@@ -180,7 +180,8 @@ struct Engine : std::enable_shared_from_this<Engine> {
   [[nodiscard]] observe::TaskRow observe_row(const TaskRecord& t) const;
   [[nodiscard]] observe::TaskPage observe_tasks(const observe::TaskQuery& q) const;
   [[nodiscard]] std::optional<observe::TaskRow> observe_task(std::uint64_t id) const;
-  /// The latest failed tasks still known, newest first (total: every failure counted).
+  /// The latest failed tasks (kept after they are forgotten), newest first (total: every
+  /// failure counted).
   [[nodiscard]] observe::TaskPage observe_failures(std::uint64_t limit) const;
   [[nodiscard]] std::vector<JobCounters> observe_jobs() const;
   /// The attempts that ended at or after `since_ns` (of `job`'s tasks when given): the

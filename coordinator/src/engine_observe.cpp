@@ -56,7 +56,10 @@ void Engine::count_ended(const TaskRecord& t) {
       ++metrics.failed, ++f.failed;
       if (job) ++job->failed;
       if (metrics.recent_failures.size() >= Metrics::kRecentFailures) metrics.recent_failures.pop_front();
-      metrics.recent_failures.push_back(t.id);
+      metrics.recent_failures.push_back({t.id, t.worker, t.submitter, t.submitted_wall, t.started_wall, t.finished_wall,
+                                         t.run_ns, t.fn, t.attempt,
+                                         t.error ? utf8_prefix(t.error->type_name + ": " + t.error->message, 1000)
+                                                 : std::string()});
       break;
     case TaskState::CANCELLED:
       ++metrics.cancelled, ++f.cancelled;
@@ -318,13 +321,27 @@ observe::TaskPage Engine::observe_tasks(const observe::TaskQuery& q) const {
 }
 
 observe::TaskPage Engine::observe_failures(std::uint64_t limit) const {
-  // From the ring of the latest failures: no walk over every task, however many there are.
+  // From the ring of the latest failures, as they were: no walk over every task, and a
+  // job's failures stay listed after its client left (its tasks are forgotten then).
   observe::TaskPage page;
   page.limit = limit;
   page.total = metrics.failed;
   for (auto it = metrics.recent_failures.rbegin(); it != metrics.recent_failures.rend() && page.tasks.size() < limit;
-       ++it)
-    if (const auto* t = tasks.find(*it); t && t->state == TaskState::FAILED) page.tasks.push_back(observe_row(*t));
+       ++it) {
+    observe::TaskRow r;
+    r.id = it->task_id;
+    r.function = functions[it->fn].name;
+    r.state = "failed";
+    r.attempt = it->attempt;
+    r.worker = worker_name(it->worker_id);
+    r.job = job_name(it->submitter);
+    r.submitted_ns = it->submitted_ns;
+    r.started_ns = it->started_ns;
+    r.finished_ns = it->finished_ns;
+    r.run_ns = it->run_ns;
+    r.error = it->error;
+    page.tasks.push_back(std::move(r));
+  }
   return page;
 }
 

@@ -78,8 +78,16 @@ struct Metrics {
   std::unordered_map<std::uint64_t, JobCounters> jobs;  // by client peer id
   std::deque<Sample> history;
   std::deque<AttemptRecord> attempts;
+  // The latest failed tasks, as they were (the dashboard's list: kept after the tasks are
+  // forgotten, when their client left).
+  struct Failure {
+    std::uint64_t task_id = 0, worker_id = 0, submitter = 0;
+    std::uint64_t submitted_ns = 0, started_ns = 0, finished_ns = 0, run_ns = 0;
+    std::uint32_t fn = 0, attempt = 0;
+    std::string error;  // at most 1,000 bytes
+  };
   static constexpr std::size_t kRecentFailures = 200;
-  std::deque<std::uint64_t> recent_failures;  // ids of the latest failed tasks (the dashboard's list)
+  std::deque<Failure> recent_failures;
   std::unordered_map<std::uint64_t, std::string> worker_names;  // every worker seen (its attempts name it)
   std::uint64_t submitted = 0, finished = 0, failed = 0, cancelled = 0, retried = 0;
   std::uint64_t bytes_in_closed = 0, bytes_out_closed = 0;  // of connections that ended

@@ -148,6 +148,17 @@ TEST_CASE("/metrics parses as the Prometheus format and counts what was submitte
   CHECK(summary.at("tasks").at("done") == 20);
   CHECK(summary.at("tasks").at("failed") == 3);
   CHECK(summary.at("workers") == 2);
+  // A failure stays listed after its client left (its tasks are forgotten then).
+  {
+    shoal::Client gone(w.c.address);
+    auto f = gone.submit<Fail>("fail", "the client that left");
+    CHECK_THROWS(f.result(30s));
+  }
+  auto failures = get_json(w.url, "/api/v1/failures?limit=10");
+  CHECK(failures.at("total") == 4);
+  REQUIRE(failures.at("tasks").size() == 4);
+  CHECK(failures.at("tasks")[0].at("error") == "shoal::ValueError: the client that left");  // newest first
+  CHECK(failures.at("tasks")[0].at("function") == "fail");
   // Bad requests get a typed error, not a crash.
   CHECK(get(w.url, "/api/v1/tasks?limit=abc").status == 400);
   CHECK(get(w.url, "/api/v1/tasks?state=sleeping").status == 400);
@@ -276,20 +287,19 @@ TEST_CASE("the dashboard in a real browser shows the workers, a throughput and t
   } join{done, feeder};
   REQUIRE(wait_until([&] { return get_json(w.url, "/api/v1/summary").at("history").size() >= 3; }, 10s));
   shoal::test::TempDir profile;
-  auto browse = [&](std::vector<std::string> extra, const std::string& out) {
+  auto browse = [&](std::vector<std::string> extra, const std::string& page) {
     std::vector<std::string> argv = {chromium,          "--headless",          "--no-sandbox",
                                      "--disable-gpu",   "--no-first-run",      "--user-data-dir=" + profile.path,
                                      "--virtual-time-budget=6000"};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    argv.push_back(w.url + "/");
+    argv.push_back(w.url + page);
     shoal::test::Daemon b(argv, profile.file("chromium.log"));
     std::string dom;
     while (auto l = b.line(60s)) dom += *l + "\n";
     (void)b.wait(30s);
-    (void)out;
     return dom;
   };
-  auto dom = browse({"--dump-dom"}, "");
+  auto dom = browse({"--dump-dom"}, "/");
   INFO(dom.substr(0, 4000));
   CHECK_THAT(dom, Catch::Matchers::Contains("data-ready=\"1\""));
   std::regex row(R"re(<tr class="worker-row" data-worker="(w[01])")re");
@@ -305,9 +315,20 @@ TEST_CASE("the dashboard in a real browser shows the workers, a throughput and t
   // A screenshot in the build tree, for the eyes (docs/observability.md).
   auto shot = std::filesystem::absolute("dashboard.png").string();
   std::filesystem::remove(shot);
-  (void)browse({"--screenshot=" + shot, "--window-size=1400,1100", "--hide-scrollbars"}, shot);
+  (void)browse({"--screenshot=" + shot, "--window-size=1400,1100", "--hide-scrollbars"}, "/");
   CHECK(std::filesystem::exists(shot));
   CHECK(std::filesystem::file_size(shot) > 10'000);
+  // The timeline page: a slice per attempt, on the workers' lanes, each linking its task.
+  auto timeline = browse({"--dump-dom"}, "/#/timeline");
+  INFO(timeline.substr(0, 4000));
+  CHECK_THAT(timeline, Catch::Matchers::Contains("data-ready=\"1\""));
+  CHECK_THAT(timeline, Catch::Matchers::Contains("class=\"lane\""));
+  CHECK_THAT(timeline, Catch::Matchers::Contains("class=\"slice o-done\""));
+  CHECK_THAT(timeline, Catch::Matchers::Contains("class=\"slice o-failed\""));
+  auto tshot = std::filesystem::absolute("timeline.png").string();
+  std::filesystem::remove(tshot);
+  (void)browse({"--screenshot=" + tshot, "--window-size=1400,700", "--hide-scrollbars"}, "/#/timeline");
+  CHECK(std::filesystem::exists(tshot));
 }
 
 #if defined(SHOAL_EXAMPLES_LIB) && defined(SHOAL_SOURCE_DIR)

@@ -105,11 +105,11 @@ void capture_task_output() {
     std::fflush(stdout);
     std::fflush(stderr);
     std::cout.flush();
-    // Never freed: the streams may be written to until the process ends.
-    static TeeBuf out(1, 1), err(2, 2), log(2, 2);
-    std::cout.rdbuf(&out);
-    std::cerr.rdbuf(&err);
-    std::clog.rdbuf(&log);
+    // Never freed (nor destroyed at exit): the streams are written to, and flushed by the
+    // library's own teardown, until the process ends.
+    std::cout.rdbuf(new TeeBuf(1, 1));
+    std::cerr.rdbuf(new TeeBuf(2, 2));
+    std::clog.rdbuf(new TeeBuf(2, 2));
     if (FILE* f = captured_file(1)) stdout = f;
     if (FILE* f = captured_file(2)) stderr = f;
   });

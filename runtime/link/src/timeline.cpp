@@ -68,6 +68,7 @@ std::string micros(std::uint64_t ns, std::uint64_t origin) {
 }  // namespace
 
 std::string chrome_trace(std::vector<Attempt> attempts) {
+  constexpr std::uint64_t kJitterNs = 2'000'000;
   // Where each attempt ran on its worker: from its start there (its end less what the
   // worker measured, when that fits) to its end. What came before it is queue wait.
   struct Placed {
@@ -101,6 +102,17 @@ std::string chrome_trace(std::vector<Attempt> attempts) {
     if (!p.a->worker.empty()) names[p.a->worker_id] = p.a->worker;
     unsigned lane = 0;
     while (lane < lanes.size() && lanes[lane] > p.begin) ++lane;
+    if (lane == lanes.size() && !lanes.empty()) {
+      // None free: an end is when the coordinator read the result, a little after the
+      // worker's thread was free (results leave in batches). Within kJitterNs, and for at
+      // most half the slice, the lane that frees first takes it, starting where it frees,
+      // rather than a lane the worker never had.
+      auto first = std::min_element(lanes.begin(), lanes.end());
+      if (*first - p.begin <= kJitterNs && *first - p.begin <= (p.end - p.begin) / 2) {
+        lane = static_cast<unsigned>(first - lanes.begin());
+        p.begin = *first;
+      }
+    }
     if (lane == lanes.size()) lanes.push_back(0);
     lanes[lane] = p.end;
     p.tid = lane + 1;

@@ -172,3 +172,33 @@ TEST_CASE("the timeline has one slice per attempt, on tracks where no two overla
   CHECK(queued_begin == 4);
   CHECK(queued_end == 4);
 }
+
+TEST_CASE("the timeline does not invent a slot for a result read a little late", "[unit][observe]") {
+  using shoal::link::Attempt;
+  const std::uint64_t s = 1'700'000'000'000'000'000ull;
+  auto at = [&](std::uint64_t id, std::uint64_t start_us, std::uint64_t end_us) {
+    Attempt a;
+    a.task_id = id;
+    a.function = "f";
+    a.worker_id = 1;
+    a.started_ns = s + start_us * 1000;
+    a.ended_ns = s + end_us * 1000;
+    a.outcome = "done";
+    return a;
+  };
+  // Two threads; task 3 started as task 1's thread freed, but task 1's result was read
+  // 1 ms later (batched): it still belongs on task 1's track. Task 4 starts as task 3 ends.
+  auto trace = nlohmann::json::parse(
+      shoal::link::chrome_trace({at(1, 0, 10'000), at(2, 0, 30'000), at(3, 9'000, 20'000), at(4, 20'000, 100'000)}));
+  std::map<std::uint64_t, int> tid;
+  std::map<std::uint64_t, double> ts;
+  for (const auto& e : trace.at("traceEvents"))
+    if (e.at("ph") == "X") {
+      tid[e.at("args").at("task")] = e.at("tid");
+      ts[e.at("args").at("task")] = e.at("ts");
+    }
+  CHECK(tid[3] == tid[1]);
+  CHECK(ts[3] == Approx(10'000));  // starts where task 1's track frees
+  CHECK(tid[4] != tid[2]);         // 2 runs until 30 ms: 4 cannot share its track...
+  CHECK(tid[4] == tid[3]);         // ...but task 3's track is free at 20 ms
+}

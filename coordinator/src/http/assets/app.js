@@ -64,13 +64,13 @@ const stateBadge = (st) => h('span', { class: 'state state-' + String(st).replac
 
 // ---------- fetch ----------
 class ApiError extends Error {}
-async function api(path) {
+async function api(path, prep) { // prep: optional raw-text rewrite before JSON.parse
   const ctl = new AbortController();
   const timer = setTimeout(() => ctl.abort(), 5000);
   try {
     const res = await fetch(path, { headers: TOKEN ? { Authorization: 'Bearer ' + TOKEN } : {}, signal: ctl.signal, cache: 'no-store' });
     let body = null;
-    try { body = await res.json(); } catch (_) { /* non-JSON */ }
+    try { const text = await res.text(); body = JSON.parse(prep ? prep(text) : text); } catch (_) { /* non-JSON */ }
     if (!res.ok) {
       const e = new ApiError(`HTTP ${res.status}` + (body && body.error ? ': ' + body.error : ' ' + res.statusText));
       e.status = res.status;
@@ -337,6 +337,86 @@ async function loadTask(live, id) {
   markReady();
 }
 
+// ---------- timeline (Chrome trace events, one lane per worker slot) ----------
+// Task ids can exceed 2^53: quote the raw digits of every "task": value before JSON.parse so they stay exact.
+const exactTaskIds = (text) => text.replace(/"task":\s*(\d+)(?=\s*[,}])/g, '"task":"$1"');
+const outcomeCls = (o) => 'o-' + String(o || 'running').replace(/\W+/g, '-');
+function renderTraceTimeline(d) {
+  const svg = $('timeline-svg'), evs = Array.isArray(d.traceEvents) ? d.traceEvents : [];
+  const xs = evs.filter((e) => e && e.ph === 'X' && isFinite(e.ts));
+  $('timeline-empty').hidden = xs.length > 0;
+  svg.style.display = xs.length ? '' : 'none'; // SVG elements ignore .hidden
+  $('timeline-info').textContent = '';
+  if (!xs.length) { svg.replaceChildren(); return; }
+  const procs = new Map();
+  const proc = (pid) => procs.get(pid) || procs.set(pid, { pid, name: 'pid ' + pid, sort: 0, lanes: new Map() }).get(pid);
+  const lane = (p, tid) => p.lanes.get(tid) || p.lanes.set(tid, { name: 'tid ' + tid, slices: [] }).get(tid);
+  for (const e of evs) {
+    if (!e || e.ph !== 'M') continue;
+    const a = e.args || {};
+    if (e.name === 'process_name') proc(e.pid).name = String(a.name ?? '');
+    else if (e.name === 'process_sort_index') proc(e.pid).sort = Number(a.sort_index) || 0;
+    else if (e.name === 'thread_name') lane(proc(e.pid), e.tid).name = String(a.name ?? '');
+  }
+  let t0 = Infinity, t1 = -Infinity;
+  for (const e of xs) {
+    lane(proc(e.pid), e.tid).slices.push(e);
+    t0 = Math.min(t0, e.ts); t1 = Math.max(t1, e.ts + (e.dur || 0));
+  }
+  const W = Math.max(600, svg.parentNode.clientWidth || 1000), L = 120, R = 30, T = 24, HDR = 20, LH = 20;
+  const span = Math.max(t1 - t0, 1), x = (us) => L + ((W - L - R) * (us - t0)) / span;
+  const blocks = [...procs.values()].filter((p) => p.lanes.size).sort((a, b) => a.sort - b.sort || a.name.localeCompare(b.name));
+  const body = [];
+  let y = T, nclip = 0;
+  for (const p of blocks) {
+    body.push(s('text', { class: 'tl-proc', x: 4, y: y + 14 }, p.name));
+    y += HDR;
+    for (const [tid, ln] of [...p.lanes].sort((a, b) => a[0] - b[0])) {
+      const kids = [s('rect', { class: 'lane-bg', x: 0, y, width: W, height: LH - 1 }),
+        s('text', { class: 'tick', x: 12, y: y + 14 }, short(ln.name, 16))];
+      for (const e of ln.slices) {
+        const a = e.args || {}, id = String(a.task ?? ''), oc = outcomeCls(a.outcome), x0 = x(e.ts);
+        const w = Math.max(1, x(e.ts + (e.dur || 0)) - x0);
+        const tip = [String(e.name ?? ''), `task ${id} · attempt ${a.attempt ?? '?'}`, `outcome: ${a.outcome || 'running'}`,
+          `duration: ${fmtDur((e.dur || 0) / 1e6)}`, a.queue_wait_ms != null ? `queue wait: ${fmtDur(a.queue_wait_ms / 1e3)}` : null,
+          a.job ? `job: ${a.job}` : null, a.error ? `error: ${a.error}` : null].filter(Boolean).join('\n');
+        const link = s('a', { href: '#/task/' + encodeURIComponent(id) },
+          s('rect', { class: 'slice ' + oc, x: x0, y: y + 2, width: w, height: LH - 5, 'data-task': id, 'data-outcome': a.outcome || 'running' },
+            s('title', null, tip)));
+        if (w > 24) {
+          const cid = 'tl-clip-' + nclip++;
+          link.append(s('clipPath', { id: cid }, s('rect', { x: x0, y, width: w - 2, height: LH })),
+            s('text', { class: 'slice-label ' + oc, x: x0 + 3, y: y + 14, 'clip-path': `url(#${cid})` }, String(e.name ?? '')));
+        }
+        kids.push(link);
+      }
+      body.push(s('g', { class: 'lane', 'data-pid': p.pid, 'data-tid': tid }, kids));
+      y += LH;
+    }
+    y += 6;
+  }
+  const ticks = [], step = niceStep(span, Math.max(2, Math.floor((W - L - R) / 110)));
+  const label = (v) => (span >= 2e6 ? fmtNum(v / 1e6) + ' s' : fmtNum(v / 1e3) + ' ms');
+  for (let v = 0; v <= span * (1 + 1e-9); v += step) {
+    ticks.push(s('line', { class: 'grid-line', x1: x(t0 + v), x2: x(t0 + v), y1: T - 6, y2: y }),
+      s('text', { class: 'tick', x: x(t0 + v), y: T - 10, 'text-anchor': v === 0 ? 'start' : 'middle' }, label(v)));
+  }
+  svg.setAttribute('viewBox', `0 0 ${W} ${y}`);
+  svg.replaceChildren(...ticks, ...body);
+  const origin = Number((d.otherData || {}).origin_ns) || 0;
+  $('timeline-info').textContent = `${xs.length} attempts · ${blocks.length} workers · span ${fmtDur(span / 1e6)}` +
+    (origin ? ` · from ${fmtTime(origin + t0 * 1e3)}` : '');
+}
+async function loadTimeline(live) {
+  const p = new URLSearchParams({ since: $('timeline-window').value });
+  const job = $('timeline-job').value.trim();
+  if (job) p.set('job', job);
+  const d = await api('api/v1/timeline?' + p, exactTaskIds);
+  if (!live()) return;
+  renderTraceTimeline(d);
+  markReady();
+}
+
 // ---------- routing & polling ----------
 let gen = 0, timer = null;
 async function poll(myGen, fn, period) {
@@ -353,12 +433,14 @@ function route() {
   const raw = location.hash.replace(/^#/, '') || '/';
   const [path, qs] = raw.split('?');
   const m = path.match(/^\/task\/([^/]+)$/);
-  const view = m ? 'task' : path === '/tasks' ? 'tasks' : 'overview';
-  for (const v of ['overview', 'tasks', 'task']) $('view-' + v).hidden = v !== view;
+  const view = m ? 'task' : path === '/tasks' ? 'tasks' : path === '/timeline' ? 'timeline' : 'overview';
+  for (const v of ['overview', 'tasks', 'task', 'timeline']) $('view-' + v).hidden = v !== view;
   $('nav-overview').classList.toggle('active', view === 'overview');
-  $('nav-tasks').classList.toggle('active', view !== 'overview');
-  if (view === 'overview') return poll(gen, loadOverview, 1000);
+  $('nav-tasks').classList.toggle('active', view === 'tasks' || view === 'task');
+  $('nav-timeline').classList.toggle('active', view === 'timeline');
   $('summary').classList.toggle('stale', view !== 'overview');
+  if (view === 'overview') return poll(gen, loadOverview, 1000);
+  if (view === 'timeline') return poll(gen, loadTimeline, 5000);
   if (view === 'task') {
     const id = decodeURIComponent(m[1]);
     if ($('task-id').textContent !== id) clearTask(id);
@@ -383,6 +465,8 @@ $('tasks-filter').addEventListener('submit', (ev) => {
 $('filter-state').addEventListener('change', () => $('tasks-filter').requestSubmit());
 $('tasks-prev').addEventListener('click', () => gotoTasks({ ...tasksQuery, offset: Math.max(0, tasksQuery.offset - PAGE) }));
 $('tasks-next').addEventListener('click', () => gotoTasks({ ...tasksQuery, offset: tasksQuery.offset + PAGE }));
+$('timeline-filter').addEventListener('submit', (ev) => { ev.preventDefault(); route(); });
+$('timeline-window').addEventListener('change', () => $('timeline-filter').requestSubmit());
 window.addEventListener('hashchange', () => { try { route(); } catch (e) { showBanner(e); } });
 window.addEventListener('unhandledrejection', (ev) => { ev.preventDefault(); showBanner(ev.reason); });
 try { route(); } catch (e) { showBanner(e); }
