@@ -1,18 +1,22 @@
 // The verbs that watch a cluster: dashboard (where its web page is), top (a live view in
 // the terminal), timeline (a Perfetto trace of the tasks' attempts).
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <chrono>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
+#include <vector>
 
 #include "cli_common.hpp"
 #include "commands.hpp"
@@ -162,19 +166,27 @@ int follow_file(const std::filesystem::path& path, bool follow) {
   auto wake = std::make_shared<Wakeup>();
   if (follow) interrupts().arm(wake);
   std::uintmax_t at = 0;
+  ino_t inode = 0;
+  std::vector<char> buf(64 * 1024);
   for (;;) {
-    std::error_code ec;
-    auto size = std::filesystem::file_size(path, ec);
-    if (ec) throw CliError(exit_task_failed, "logs: cannot read " + path.string() + ": " + ec.message());
-    if (size < at) at = 0;  // rotated or truncated: from the start
+    struct stat st{};
+    if (::stat(path.c_str(), &st) != 0)
+      throw CliError(exit_task_failed, "logs: cannot read " + path.string() + ": " + std::strerror(errno));
+    auto size = static_cast<std::uintmax_t>(st.st_size);
+    // Another file there (rotated), or this one cut short: from its start.
+    if (st.st_ino != inode || size < at) at = 0;
+    inode = st.st_ino;
     if (size > at) {
       std::ifstream in(path, std::ios::binary);
       in.seekg(static_cast<std::streamoff>(at));
-      std::string chunk(static_cast<std::size_t>(size - at), '\0');
-      in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
-      chunk.resize(static_cast<std::size_t>(in.gcount()));
-      std::cout << chunk << std::flush;
-      at += chunk.size();
+      while (at < size && in) {  // in pieces: a log of gigabytes is never in memory at once
+        in.read(buf.data(), static_cast<std::streamsize>(std::min<std::uintmax_t>(buf.size(), size - at)));
+        auto got = static_cast<std::size_t>(in.gcount());
+        if (got == 0) break;
+        std::cout.write(buf.data(), static_cast<std::streamsize>(got));
+        at += got;
+      }
+      std::cout << std::flush;
     }
     if (!follow) return exit_ok;
     (void)wake->wait_for(200ms);
@@ -220,10 +232,13 @@ int cmd_logs(const Globals& g, const LogsOptions& o) {
   if (f.done() && f.exception()) {
     try {
       std::rethrow_exception(f.exception());
+    } catch (const ConnectionError&) {
+      throw;  // the coordinator went away: exit 3, not a quiet end
     } catch (const ValueError& e) {
       if (std::string_view(e.what()).find(link::kUnknownTask) != std::string_view::npos)
         throw CliError(exit_usage, std::string("logs: ") + e.what());
     } catch (...) {
+      // The task's own failure or cancellation: its output was the point, and it ended.
     }
   }
   return exit_ok;

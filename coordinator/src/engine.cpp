@@ -327,6 +327,8 @@ void Engine::flush(Peer& p) {
   auto assigns = records(p.out_assigns, [&](TaskRecord& t) {
     if (t.state != TaskState::RUNNING || t.worker != p.id) return false;
     t.started_wall = now_wall();  // leaves now: its queue wait ends
+    if (t.attempt > 1 && t.links && !(t.links->output[0].empty() && t.links->output[1].empty()))
+      output_attempt_begins(t);
     if (debug_enabled()) debug("assigned to " + p.name + ", attempt " + std::to_string(t.attempt), t.id);
     metrics.fn(t.fn).queue_wait.observe(t.started_wall > t.submitted_wall ? t.started_wall - t.submitted_wall : 0);
     return true;

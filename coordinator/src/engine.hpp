@@ -170,6 +170,7 @@ struct Engine : std::enable_shared_from_this<Engine> {
   void keep_output(TaskRecord& t, int stream, std::string_view data);
   [[nodiscard]] std::string kept_output(const TaskRecord& t, int stream) const;
   void replay_output(Peer& p, const TaskRecord& t);
+  void output_attempt_begins(TaskRecord& t);  // a retry of a task that printed
   // Copies for observers (engine_observe.cpp): on this thread, for the HTTP server's.
   [[nodiscard]] std::string job_name(std::uint64_t submitter) const;
   [[nodiscard]] std::string worker_name(std::uint64_t id) const;

@@ -122,7 +122,12 @@ void Engine::take_sample(std::uint64_t now) {
 void Engine::keep_output(TaskRecord& t, int stream, std::string_view data) {
   auto& l = t.mut();
   auto& kept = l.output[stream - 1];
-  auto room = kept.size() >= kKeptOutputBytes ? 0 : kKeptOutputBytes - kept.size();
+  // Each attempt keeps its own first kKeptOutputBytes (a retry's output is the one that
+  // tells why it worked, or failed again), and at most four attempts' worth in all.
+  auto attempt_used = kept.size() - l.output_base[stream - 1];
+  auto room = attempt_used >= kKeptOutputBytes || kept.size() >= 4 * kKeptOutputBytes
+                  ? 0
+                  : std::min(kKeptOutputBytes - attempt_used, 4 * kKeptOutputBytes - kept.size());
   auto total_room = kept_output_bytes >= opt.max_output_bytes ? 0 : opt.max_output_bytes - kept_output_bytes;
   auto take = std::min({data.size(), room, static_cast<std::size_t>(std::min<std::uint64_t>(total_room, SIZE_MAX))});
   kept.append(data.data(), take);
@@ -150,6 +155,19 @@ void Engine::replay_output(Peer& p, const TaskRecord& t) {
       out.setData(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(text.data() + at), n));
       send(p, msg);
     }
+  }
+}
+
+void Engine::output_attempt_begins(TaskRecord& t) {
+  // A new attempt of a task that printed: its output follows a line that says so.
+  auto& l = *t.links;
+  for (int k = 0; k < 2; ++k) {
+    // Nothing since the last attempt's line (it was handed back unstarted): no other line.
+    if (l.output[k].empty() || (l.output_base[k] != 0 && l.output[k].size() == l.output_base[k])) continue;
+    std::string marker = "\n[shoal: attempt " + std::to_string(t.attempt) + "]\n";
+    l.output[k] += marker;
+    kept_output_bytes += marker.size();
+    l.output_base[k] = l.output[k].size();
   }
 }
 

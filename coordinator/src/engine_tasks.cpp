@@ -468,6 +468,12 @@ void Engine::on_release(Peer& p, schema::Release::Reader r) {
 void Engine::on_subscribe(Peer& p, schema::Subscribe::Reader s) {
   for (auto id : s.getTaskIds()) {
     auto* t = tasks.find(id);
+    // Asked again (a subscribe resent across a reconnect, or made twice): once is enough,
+    // or every chunk of its output would come twice from now on.
+    if (t && !is_finished(t->state)) {
+      const auto& subs = t->subscribers();
+      if (std::find(subs.begin(), subs.end(), p.id) != subs.end()) continue;
+    }
     // What it printed so far first (sent now: before its result, which leaves at the end
     // of the turn, and before what it prints next).
     if (t && s.getWithOutput() && p.role == schema::Role::CLIENT) replay_output(p, *t);

@@ -41,6 +41,7 @@ struct TaskLinks {
   // What it printed (stdout, stderr), as kept for `shoal logs` (bounded: Engine::keep_output).
   std::string output[2];
   std::uint64_t output_dropped[2] = {0, 0};  // bytes not kept
+  std::size_t output_base[2] = {0, 0};       // where the current attempt's began (its own cap)
 };
 
 struct TaskRecord {

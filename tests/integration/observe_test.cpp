@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <mutex>
 #include <filesystem>
 #include <regex>
 #include <set>
@@ -464,6 +465,42 @@ TEST_CASE("a task's output is bounded: what passes 64 KiB is not kept, and it sa
   CHECK_THROWS_AS(client.logs(12345).result(10s), shoal::ValueError);
 }
 
+TEST_CASE("a retried task keeps each attempt's output, and a second subscribe does not double it",
+          "[integration][observe][logs]") {
+  WatchedCluster w;
+  w.workers(1, 2);
+  shoal::test::TempDir dir;
+  std::vector<std::string> seen;
+  std::mutex mu;
+  shoal::ClientOptions o;
+  o.on_output = [&](std::uint64_t, int, std::string_view data) {
+    std::lock_guard lock(mu);
+    seen.emplace_back(data);
+  };
+  shoal::Client client(w.c.address, o);
+  shoal::TaskOptions retry;
+  retry.retry = shoal::RetryPolicy{.on = {"ValueError"}, .attempts = 1, .backoff = 10ms};
+  auto f = client.submit<std::int64_t(std::string)>(retry, "print_then_fail_once", dir.file("runs"));
+  CHECK(f.result(30s) == 2);
+  auto l = client.logs(shoal::Client::task_id(f)).result(10s);
+  CHECK(l.stdout_text == "run 1\n\n[shoal: attempt 2]\nrun 2\n");
+  // Subscribing twice to a running task: its output still comes once.
+  seen.clear();
+  auto slow = client.submit<PrintLines>("print_lines", "twice", 9, 100);
+  auto id = shoal::Client::task_id(slow);
+  shoal::Client watcher(w.c.address, o);
+  auto s1 = watcher.subscribe(id);
+  auto s2 = watcher.subscribe(id);
+  CHECK(slow.result(30s) == 9);
+  (void)s1.exception(10s);
+  (void)s2.exception(10s);
+  std::lock_guard lock(mu);
+  std::string all;
+  for (const auto& s : seen) all += s;
+  // The submitter's copy and the watcher's: each line twice in all, never four times.
+  CHECK(std::count(all.begin(), all.end(), '\n') == 2 * 9);
+}
+
 #if defined(SHOAL_EXAMPLES_LIB) && defined(SHOAL_SOURCE_DIR)
 TEST_CASE("shoal logs shows what a task printed, while it runs and after, and --follow streams it",
           "[integration][observe][logs][cli]") {
@@ -498,6 +535,15 @@ TEST_CASE("shoal logs shows what a task printed, while it runs and after, and --
   CHECK(std::count(after.err.begin(), after.err.end(), '\n') == 13);
   CHECK(run_cli({"logs", "424242"}, env).exit == 2);
   CHECK(run_cli({"logs"}, env).exit == 2);
+  // --follow when the coordinator dies: exit 3 (no coordinator), not a quiet end.
+  auto endless = client.submit<PrintLines>("print_lines", "endless", 600, 100);
+  auto endless_id = std::to_string(shoal::Client::task_id(endless));
+  shoal::test::CliProcess follower({"logs", "-f", endless_id}, env);
+  CHECK(follower.read_out_until("endless out 3\n", 20s).find("endless out 3") != std::string::npos);
+  w.c.kill_coordinator();
+  auto ended = follower.finish(20s);
+  INFO(ended);
+  CHECK(ended.exit == 3);
 }
 #endif
 
@@ -520,7 +566,7 @@ TEST_CASE("daemons logging JSON at debug level: every line an object, a task's l
       auto j = nlohmann::json::parse(line);  // throws, failing the test, on a line that is not JSON
       CHECK(j.contains("time"));
       CHECK(j.at("daemon") == "shoal-coordinator");
-      if (j.contains("task")) by_task[j.at("task").get<std::uint64_t>()].push_back(j.at("msg"));
+      if (j.contains("task")) by_task[std::stoull(j.at("task").get<std::string>())].push_back(j.at("msg"));
     }
     return by_task[ok_id].size() >= 3 && by_task[bad_id].size() >= 4;
   };

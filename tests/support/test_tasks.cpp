@@ -260,6 +260,19 @@ std::int64_t print_bytes(std::int64_t n) {
 }
 SHOAL_REMOTE(print_bytes)
 
+/// Prints "run N" (N: the runs so far, counted as lines in `path`) and fails on the first
+/// run (ValueError), returning N after: a task whose retry prints too.
+std::int64_t print_then_fail_once(std::string path) {
+  { std::ofstream(path, std::ios::app) << "x\n"; }
+  std::ifstream in(path);
+  std::int64_t runs = 0;
+  for (std::string line; std::getline(in, line);) ++runs;
+  std::cout << "run " << runs << std::endl;
+  if (runs == 1) throw shoal::ValueError("the first run fails");
+  return runs;
+}
+SHOAL_REMOTE(print_then_fail_once)
+
 SHOAL_ACTOR(Counter, shoal::init<std::int64_t>, &Counter::add, &Counter::get)
 
 }  // namespace shoal_test_tasks

@@ -25,6 +25,7 @@ std::int64_t object_inode(shoal::Bytes b);
 std::int64_t grow_memory(std::int64_t mb);
 std::int64_t print_lines(std::string tag, std::int64_t lines, std::int64_t ms);
 std::int64_t print_bytes(std::int64_t n);
+std::int64_t print_then_fail_once(std::string path);
 /// Byte i of pattern_bytes(n).
 inline std::byte pattern_byte(std::size_t i) noexcept { return static_cast<std::byte>((i * 131 + (i >> 12)) >> 3); }
 

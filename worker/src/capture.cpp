@@ -18,34 +18,51 @@ namespace shoal::worker {
 
 namespace {
 
-// What this thread's task has sent so far, per stream (reset when another task runs here).
-thread_local std::uint64_t counted_task = 0;
+// What this thread's task run has sent so far, per stream (reset when another run, or
+// another attempt of the same task, begins here: OutputScope numbers them).
+thread_local std::uint64_t counted_run = 0;
 thread_local std::size_t sent[2] = {0, 0};
+thread_local bool dropped[2] = {false, false};
 
-// Sends `data` as the running task's output on `stream` (1, 2), within its cap.
-void capture(int stream, std::string_view data) {
-  auto task = this_task::output_task();
-  if (task == 0 || data.empty()) return;
-  if (task != counted_task) {
-    counted_task = task;
+// Sends `data` as the running task's output on `stream` (1, 2), within its cap. Never
+// waits: a captured printf holds stdout's lock, which the worker's loop may need to go on
+// draining (what does not fit the stream's window now is dropped, and said once).
+void capture_or_throw(int stream, std::string_view data) {
+  if (this_task::output_task() == 0 || data.empty()) return;
+  if (auto run = this_task::output_run(); run != counted_run) {
+    counted_run = run;
     sent[0] = sent[1] = 0;
+    dropped[0] = dropped[1] = false;
   }
   auto& used = sent[stream - 1];
   if (used > kCapturedBytes) return;  // past its cap, and said so
   auto room = kCapturedBytes - used;
-  if (data.size() <= room) {
-    used += data.size();
-    (void)this_task::write_output(stream, data);
-    return;
+  auto part = data.substr(0, room);
+  if (this_task::try_write_output(stream, part)) {
+    used += part.size();
+  } else if (!dropped[stream - 1]) {
+    dropped[stream - 1] = true;
+    (void)this_task::try_write_output(stream, "\n[shoal: some of this task's output was dropped: it came faster than "
+                                              "the coordinator took it; the worker's log has all of it]\n");
   }
-  (void)this_task::write_output(stream, data.substr(0, room));
-  used = kCapturedBytes + 1;
-  (void)this_task::write_output(stream, "\n[shoal: this task's output past " + std::to_string(kCapturedBytes >> 10) +
-                                            " KiB was not kept; the worker's log has all of it]\n");
+  if (data.size() > room) {
+    used = kCapturedBytes + 1;
+    (void)this_task::try_write_output(stream, "\n[shoal: this task's output past " +
+                                                  std::to_string(kCapturedBytes >> 10) +
+                                                  " KiB was not kept; the worker's log has all of it]\n");
+  }
+}
+
+void capture(int stream, std::string_view data) noexcept {
+  try {
+    capture_or_throw(stream, data);
+  } catch (...) {
+    // Out of memory: the copy for the coordinator is what goes; the worker's stream keeps it.
+  }
 }
 
 // The whole of `data` to `fd`, as write(2) takes it.
-void write_all(int fd, const char* data, std::size_t n) {
+void write_all(int fd, const char* data, std::size_t n) noexcept {
   while (n > 0) {
     auto w = ::write(fd, data, n);
     if (w < 0 && errno == EINTR) continue;
@@ -80,7 +97,7 @@ class TeeBuf final : public std::streambuf {
   int stream_, fd_;
 };
 
-ssize_t cookie_write(void* cookie, const char* buf, std::size_t n) {
+ssize_t cookie_write(void* cookie, const char* buf, std::size_t n) noexcept {
   auto fd = static_cast<int>(reinterpret_cast<std::intptr_t>(cookie));
   capture(fd, std::string_view(buf, n));
   write_all(fd, buf, n);

@@ -30,6 +30,22 @@ void OutputPipe::write(std::uint64_t task, int stream, std::string_view data) {
   if (first) wake_();
 }
 
+bool OutputPipe::try_write(std::uint64_t task, int stream, std::string_view data) noexcept {
+  try {
+    std::unique_lock lock(mu_);
+    if (closed_ || bytes_ + data.size() > kWindow) return false;
+    bool first = chunks_.empty();
+    chunks_.push_back({task, stream, std::string(data)});
+    bytes_ += data.size();
+    queued_.store(true, std::memory_order_release);
+    lock.unlock();
+    if (first) wake_();
+    return true;
+  } catch (...) {
+    return false;  // out of memory: the output is what goes
+  }
+}
+
 std::vector<OutputPipe::Chunk> OutputPipe::take() {
   std::vector<Chunk> out;
   // Most flushes carry results and no output. A chunk written before its task's outcome

@@ -35,6 +35,8 @@ class OutputPipe final : public this_task::OutputSink {
   /// Any thread: queues `data` (in pieces of at most kWindow), waiting for room first
   /// unless on the loop thread, which is what drains.
   void write(std::uint64_t task, int stream, std::string_view data) override;
+  /// Queues `data` only if the window has room for it now; never waits.
+  bool try_write(std::uint64_t task, int stream, std::string_view data) noexcept override;
   /// The loop: everything queued, in order; writers waiting for room go on.
   [[nodiscard]] std::vector<Chunk> take();
   /// Writers return at once from now on (the worker is ending).

@@ -4,16 +4,19 @@
 
 #include "shoal/link/log.hpp"
 
-#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <memory>
 #include <mutex>
 
+#include "json_text.hpp"
 #include "shoal/core/error.hpp"
 
 namespace shoal::link::log {
@@ -23,12 +26,33 @@ namespace {
 std::atomic<int> g_level{static_cast<int>(Level::info)};
 std::atomic<int> g_format{static_cast<int>(Format::text)};
 
-// The logger: stderr, unbuffered, lines passed through as we format them. Made on first
-// use (a daemon's flags may come before or after), never destroyed (lines may come from
-// static destructors' threads).
+// Descriptor 2 itself, not the `stderr` FILE: a worker replaces that FILE to capture what
+// tasks print (worker/src/capture.hpp), and its log must not pass through (nor wait on the
+// lock of) a stream a task's printf holds.
+class StderrFdSink final : public spdlog::sinks::base_sink<std::mutex> {
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t buf;
+    formatter_->format(msg, buf);
+    const char* p = buf.data();
+    std::size_t n = buf.size();
+    while (n > 0) {
+      auto w = ::write(2, p, n);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) return;
+      p += w;
+      n -= static_cast<std::size_t>(w);
+    }
+  }
+  void flush_() override {}
+};
+
+// The logger: lines passed through as we format them. Made on first use (a daemon's
+// flags may come before or after), never destroyed (lines may come from static
+// destructors' threads).
 spdlog::logger& logger() {
   static spdlog::logger* l = [] {
-    auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+    auto sink = std::make_shared<StderrFdSink>();
     auto* made = new spdlog::logger("shoal", std::move(sink));
     made->set_pattern("%v");
     made->set_level(spdlog::level::trace);  // filtered here, by g_level
@@ -75,42 +99,6 @@ std::string timestamp() {
   return buf;
 }
 
-// A JSON string of `s`: escaped, and valid UTF-8 (a byte that is not becomes U+FFFD).
-void json_string(std::string& out, std::string_view s) {
-  out += '"';
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x80) {
-      std::size_t n = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
-      bool ok = n && i + n <= s.size();
-      for (std::size_t k = 1; ok && k < n; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
-      if (ok) {
-        out.append(s.substr(i, n));
-        i += n - 1;
-      } else {
-        out += "\\ufffd";
-      }
-      continue;
-    }
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
-}
-
 }  // namespace
 
 void configure(const Options& options) {
@@ -128,10 +116,11 @@ void write(Level level, std::string_view who, std::string_view message, std::uin
     std::string line;
     if (static_cast<Format>(g_format.load(std::memory_order_relaxed)) == Format::json) {
       line = "{\"time\":\"" + timestamp() + "\",\"level\":\"" + name(level) + "\",\"daemon\":";
-      json_string(line, who);
-      if (task) line += ",\"task\":" + std::to_string(task);
+      detail::append_json_string(line, who);
+      // As text: ids pass 2^53, past what a double (JavaScript, jq) holds exactly.
+      if (task) line += ",\"task\":\"" + std::to_string(task) + "\"";
       line += ",\"msg\":";
-      json_string(line, message);
+      detail::append_json_string(line, message);
       line += '}';
     } else {
       line = timestamp() + " " + name(level) + " ";

@@ -2,6 +2,7 @@
 
 #include "shoal/link/timeline.hpp"
 
+#include "json_text.hpp"
 #include "shoal/link/messages.hpp"
 
 #include <algorithm>
@@ -12,49 +13,7 @@ namespace shoal::link {
 
 namespace {
 
-// The length of the UTF-8 sequence at s[i] when it is well formed, else 0.
-std::size_t utf8_length(const std::string& s, std::size_t i) {
-  auto c = static_cast<unsigned char>(s[i]);
-  std::size_t n = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
-  if (n == 0 || i + n > s.size()) return 0;
-  for (std::size_t k = 1; k < n; ++k)
-    if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;
-  return n;
-}
-
-// A JSON string: escaped, and valid UTF-8 (a byte that is not is replaced by U+FFFD), as
-// error messages can hold anything.
-void escape(std::string& out, const std::string& s) {
-  out += '"';
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x80) {
-      if (auto n = utf8_length(s, i)) {
-        out.append(s, i, n);
-        i += n - 1;
-      } else {
-        out += "\uFFFD";
-      }
-      continue;
-    }
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
-}
+void escape(std::string& out, const std::string& s) { detail::append_json_string(out, s); }
 
 // Microseconds from the trace's origin, with ns precision.
 std::string micros(std::uint64_t ns, std::uint64_t origin) {
@@ -81,7 +40,7 @@ std::string chrome_trace(std::vector<Attempt> attempts) {
   std::uint64_t origin = UINT64_MAX;
   for (const auto& a : attempts) {
     auto end = std::max(a.ended_ns, a.started_ns);
-    auto begin = a.started_ns;
+    auto begin = a.started_ns ? a.started_ns : end;  // never sent (lost before its assign left): no length
     if (a.run_ns && a.run_ns <= end - begin) begin = end - a.run_ns;
     placed.push_back({&a, begin, end});
     origin = std::min({origin, begin, a.submitted_ns ? a.submitted_ns : begin});

@@ -1,5 +1,7 @@
 #include "shoal/remote/this_task.hpp"
 
+#include <atomic>
+
 #include "shoal/core/error.hpp"
 
 namespace shoal::this_task {
@@ -8,6 +10,8 @@ namespace {
 thread_local std::stop_token current;
 thread_local OutputSink* current_sink = nullptr;
 thread_local std::uint64_t current_task = 0;
+thread_local std::uint64_t current_run = 0;
+std::atomic<std::uint64_t> runs{0};
 }  // namespace
 
 bool write_output(int stream, std::string_view data) {
@@ -18,10 +22,18 @@ bool write_output(int stream, std::string_view data) {
 
 std::uint64_t output_task() noexcept { return current_sink ? current_task : 0; }
 
+std::uint64_t output_run() noexcept { return current_run; }
+
+bool try_write_output(int stream, std::string_view data) noexcept {
+  if (!current_sink) return false;
+  return data.empty() || current_sink->try_write(current_task, stream, data);
+}
+
 OutputScope::OutputScope(OutputSink* sink, std::uint64_t task) noexcept
     : previous_sink_(current_sink), previous_task_(current_task) {
   current_sink = sink;
   current_task = task;
+  current_run = runs.fetch_add(1, std::memory_order_relaxed) + 1;
 }
 
 OutputScope::~OutputScope() {

@@ -202,3 +202,19 @@ TEST_CASE("the timeline does not invent a slot for a result read a little late",
   CHECK(tid[4] != tid[2]);         // 2 runs until 30 ms: 4 cannot share its track...
   CHECK(tid[4] == tid[3]);         // ...but task 3's track is free at 20 ms
 }
+
+TEST_CASE("an attempt never sent has no length and does not pull the trace back to 1970", "[unit][observe]") {
+  shoal::link::Attempt lost;
+  lost.task_id = 9;
+  lost.function = "f";
+  lost.worker_id = 1;
+  lost.ended_ns = 1'700'000'000'000'000'000ull;  // started_ns 0, run_ns 0: lost before its assign left
+  lost.outcome = "worker lost";
+  auto trace = nlohmann::json::parse(shoal::link::chrome_trace({lost}));
+  CHECK(trace.at("otherData").at("origin_ns") == lost.ended_ns);
+  for (const auto& e : trace.at("traceEvents"))
+    if (e.at("ph") == "X") {
+      CHECK(e.at("ts") == 0);
+      CHECK(e.at("dur") == 0);
+    }
+}

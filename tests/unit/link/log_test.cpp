@@ -53,10 +53,25 @@ TEST_CASE("a JSON line is one valid object per line, whatever the message holds"
   auto j = nlohmann::json::parse(out);
   CHECK(j.at("level") == "error");
   CHECK(j.at("daemon") == "shoal-worker w1");
-  CHECK(j.at("task") == 7);
+  CHECK(j.at("task") == "7");  // text: ids pass what a double holds
   CHECK(j.at("msg").get<std::string>().find("quote \" backslash \\ newline \n tab") == 0);
   CHECK(j.at("msg").get<std::string>().find("\xc3\xa9") != std::string::npos);  // valid UTF-8 kept
   CHECK(j.at("time").get<std::string>().back() == 'Z');
+}
+
+TEST_CASE("JSON lines hold no surrogate, overlong form or code point past U+10FFFF", "[unit][log]") {
+  Restore restore;
+  configure({.level = Level::info, .format = Format::json});
+  // A surrogate (ED A0 80), an overlong '/' (E0 80 AF), past U+10FFFF (F4 90 80 80), then a
+  // valid 4-byte one (U+1F600).
+  std::string bad = "s\xed\xa0\x80|o\xe0\x80\xaf|p\xf4\x90\x80\x80|ok\xf0\x9f\x98\x80";
+  auto out = shoal::test::capture_stderr([&] { write(Level::info, "d", bad); });
+  auto msg = nlohmann::json::parse(out).at("msg").get<std::string>();
+  CHECK(msg.find("\xed\xa0") == std::string::npos);
+  CHECK(msg.find("\xe0\x80") == std::string::npos);
+  CHECK(msg.find("\xf4\x90") == std::string::npos);
+  CHECK(msg.find("ok\xf0\x9f\x98\x80") != std::string::npos);
+  CHECK(msg.find("\xef\xbf\xbd") != std::string::npos);  // U+FFFD in their place
 }
 
 TEST_CASE("log levels and formats parse, or name the choices", "[unit][log]") {

@@ -232,7 +232,7 @@ TEST_CASE("child: libshoal_test_tasks.so registers what the daemon tests use", "
   CHECK(loaded.functions == std::vector<std::string>{"add", "append_line", "blob", "block_ms", "burn_ms", "crash",
                                                       "echo_bytes", "echo_string", "fail", "flaky", "grow_memory", "hold_bytes_ms",
                                                       "marker_on_cancel", "nested_blocking", "nested_sum", "noop",
-                                                      "object_inode", "pattern_bytes", "pattern_errors", "print_bytes", "print_lines", "segfault",
+                                                      "object_inode", "pattern_bytes", "pattern_errors", "print_bytes", "print_lines", "print_then_fail_once", "segfault",
                                                       "sleep_ms", "spin_until_stopped", "square", "sum_list",
                                                       "throw_std", "total_size", "where_when"});
   CHECK(loaded.actors == std::vector<std::string>{"Counter"});

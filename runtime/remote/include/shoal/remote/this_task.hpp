@@ -34,13 +34,21 @@ void throw_if_stop_requested();
 /// nothing sent, outside a task run by a worker.
 bool write_output(int stream, std::string_view data);
 
-/// The id of the task whose output this thread's writes are (0: none). Used by workers.
+/// The id of the task whose output this thread's writes are (0: none), and which run of
+/// it (a number that changes with every OutputScope: a retry on the same thread is
+/// another). Used by workers.
 [[nodiscard]] std::uint64_t output_task() noexcept;
+[[nodiscard]] std::uint64_t output_run() noexcept;
+/// write_output() that never waits: what does not fit the stream's window now is dropped
+/// (false). For writes made under a lock others need (a captured printf holds stdout's).
+bool try_write_output(int stream, std::string_view data) noexcept;
 
 /// Where a worker sends the output of the task running on a thread.
 class OutputSink {
  public:
   virtual void write(std::uint64_t task, int stream, std::string_view data) = 0;
+  /// write() without waiting: false, and nothing queued, when it would have to.
+  virtual bool try_write(std::uint64_t task, int stream, std::string_view data) noexcept = 0;
 
  protected:
   ~OutputSink() = default;
