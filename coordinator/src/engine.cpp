@@ -445,9 +445,10 @@ Coro<void> Engine::housekeeping() {
       }
     }
     // Expired results: detached ones past the TTL.
-    auto ttl = ns(opt.result_ttl);
+    auto ttl_s = static_cast<std::uint64_t>(opt.result_ttl.count());
+    auto now_s = now / 1'000'000'000;
     for (auto id : tasks.select([&](const TaskRecord& t) {
-           return is_finished(t.state) && t.detached && t.holders == 0 && now - t.finished_steady > ttl;
+           return is_finished(t.state) && t.detached && t.holders == 0 && now_s - t.finished_steady_s > ttl_s;
          }))
       forget(id);
   }

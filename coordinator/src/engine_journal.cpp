@@ -63,7 +63,7 @@ void Engine::open_journal() {
       t.value = std::move(r.value);
       t.error = std::move(r.error);
       t.finished_wall = r.finished_wall;
-      t.finished_steady = steady_ns();
+      t.finished_steady_s = static_cast<std::uint32_t>(steady_ns() / 1'000'000'000);
       ++kept;
     } else {
       unfinished.push_back(r.id);

@@ -77,7 +77,7 @@ void TaskTable::finish(std::uint64_t id, TaskState state, Bytes value, std::opti
   t->value = std::move(value);
   if (error) t->error = std::make_unique<codec::RemoteErrorInfo>(std::move(*error));
   t->finished_wall = wall_ns;
-  if (t->detached) t->finished_steady = steady_ns;
+  if (t->detached) t->finished_steady_s = static_cast<std::uint32_t>(steady_ns / 1'000'000'000);
   if (state == TaskState::DONE)
     ++done_;
   else if (state == TaskState::FAILED)

@@ -55,6 +55,7 @@ struct TaskRecord {
   std::uint64_t timeout_ms = 0;
   int retries = 3;
   bool detached = false;  // the result outlives its submitter (kept for the result TTL)
+  bool counted = false;   // in the admission counts (unfinished)
   std::uint64_t actor = 0;
   bool actor_create = false;  // the task standing for an actor's constructor
   TaskState state = TaskState::QUEUED;
@@ -62,21 +63,23 @@ struct TaskRecord {
   std::uint64_t worker = 0;
   Bytes value;
   std::unique_ptr<codec::RemoteErrorInfo> error;  // a failed task's (boxed: most tasks have none)
-  bool released = false;                   // its submitter dropped every future of it
+  // Flags, packed together (B9: a queued task's size).
+  bool released = false;          // its submitter dropped every future of it
   bool cancel_requested = false;
-  bool force_cancel = false;  // its worker exits rather than let it run on (cancel --force)
+  bool force_cancel = false;      // its worker exits rather than let it run on (cancel --force)
+  bool isolate = false;           // charged an attempt by a worker's death: run it alone next time
+  std::uint8_t crashes = 0;       // times it was found to have killed its worker (alone, or named by it)
+  bool blocked = false;           // waiting on other tasks in its worker: its slot is lent out
+  bool journaled = false;         // in the journal: its outcome and its end are written there too
+  bool orphan = false;            // recovered with its submitter away: kept as if detached until it returns
   std::uint64_t submitted_wall = 0, finished_wall = 0;
   std::uint64_t started_wall = 0;  // its latest attempt was sent to its worker
-  std::uint64_t finished_steady = 0;
-  std::uint64_t run_ns = 0;  // as its worker measured it
-  std::uint64_t seq = 0;     // its place among its worker's assigns
-  bool isolate = false;      // charged an attempt by a worker's death: run it alone next time
-  std::uint8_t crashes = 0;
-  std::uint32_t args_bytes = 0;  // its arguments' size as submitted (capped), for observers  // times it was found to have killed its worker (alone, or named by it)
-  bool blocked = false;      // waiting on other tasks in its worker: its slot is lent out
-  bool journaled = false;    // in the journal: its outcome and its end are written there too
-  bool orphan = false;
-  bool counted = false;      // in the admission counts (unfinished)
+  std::uint64_t run_ns = 0;        // as its worker measured it
+  std::uint64_t seq = 0;           // its place among its worker's assigns
+  // Two halves of one word (B9: a queued task's size; with a whole word each, a task's
+  // node in the table took the next allocation size, 32 bytes more).
+  std::uint32_t finished_steady_s = 0;  // steady-clock seconds it finished at (the result TTL)
+  std::uint32_t args_bytes = 0;         // its arguments' size as submitted (capped), for observers
   std::unique_ptr<TaskLinks> links;
 
   [[nodiscard]] const std::vector<std::uint64_t>& deps() const noexcept { return links ? links->deps : none(); }
@@ -100,7 +103,7 @@ struct TaskRecord {
   static const std::vector<std::uint64_t>& none() noexcept {
     static const std::vector<std::uint64_t> empty;
     return empty;
-  }       // recovered with its submitter away: kept as if detached until it returns
+  }
 };
 
 /// Why a task cannot run: a dependency that did not succeed, and the error the task fails with.
