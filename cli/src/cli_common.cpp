@@ -51,7 +51,7 @@ void set_tls(link::TlsOptions tls) { tls_flags() = std::move(tls); }
 link::TlsOptions current_tls() { return link::tls_from_env(tls_flags()); }
 
 std::unique_ptr<Client> connect(const std::string& address, decltype(ClientOptions::on_output) on_output,
-                                const std::string& name) {
+                                const std::string& name, decltype(ClientOptions::on_worker_log) on_worker_log) {
   try {
     (void)remote::parse_address(address);
   } catch (const std::exception& e) {
@@ -63,6 +63,7 @@ std::unique_ptr<Client> connect(const std::string& address, decltype(ClientOptio
   // A lost coordinator is exit 3 at once (docs/cli.md); `shoal result ID` fetches later.
   o.reconnect = std::chrono::milliseconds(0);
   o.on_output = std::move(on_output);
+  o.on_worker_log = std::move(on_worker_log);
   std::string path = current_token_file();
   if (!path.empty()) {
     try {

@@ -49,7 +49,8 @@ class CliError : public Error {
 /// A client of `address`. CliError(3) "no coordinator at ADDRESS: start one with `shoal start`".
 [[nodiscard]] std::unique_ptr<Client> connect(const std::string& address,
                                               decltype(ClientOptions::on_output) on_output = {},
-                                              const std::string& name = "shoal-cli");
+                                              const std::string& name = "shoal-cli",
+                                              decltype(ClientOptions::on_worker_log) on_worker_log = {});
 /// The token file connect() reads for TCP coordinators (--token-file; else $SHOAL_TOKEN_FILE).
 void set_token_file(std::string path);
 /// The token file in force: --token-file, else $SHOAL_TOKEN_FILE, else "".

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <mutex>
 #include <sstream>
 #include <vector>
 
@@ -143,23 +144,44 @@ int cmd_top(const Globals& g, const TopOptions& o) {
 
 namespace {
 
-// A worker's log file, from the cluster `shoal start` made here (its supervisor.json).
+// A worker's log file, from the cluster `shoal start` made here (its supervisor.json);
+// "" when it is not one of those (it may run on another host).
 std::filesystem::path worker_log(const Globals& g, const std::string& name) {
-  auto dir = state_dir(g);
-  auto spec = nlohmann::json::parse(slurp(dir / "supervisor.json"), nullptr, false);
-  std::vector<std::string> names;
+  auto spec = nlohmann::json::parse(slurp(state_dir(g) / "supervisor.json"), nullptr, false);
   if (spec.is_object() && spec.contains("workers"))
-    for (const auto& w : spec.at("workers")) {
-      auto n = w.value("name", std::string());
-      if (n == name) return w.value("log", std::string());
-      names.push_back(n);
+    for (const auto& w : spec.at("workers"))
+      if (w.value("name", std::string()) == name) return w.value("log", std::string());
+  return {};
+}
+
+// Follows a worker's log through the coordinator (any host), until Ctrl-C or the worker
+// goes: what it writes from now on.
+int follow_remote_log(const Globals& g, const std::string& name) {
+  auto wake = std::make_shared<Wakeup>();
+  interrupts().arm(wake);
+  auto problem = std::make_shared<std::string>();
+  auto mu = std::make_shared<std::mutex>();
+  auto client = connect(
+      resolve_address(g), {}, "shoal-cli",
+      [wake, problem, mu](std::string_view, std::string_view data, std::string_view error) {
+        if (!error.empty()) {
+          std::lock_guard lock(*mu);
+          *problem = error;
+          wake->notify();
+          return;
+        }
+        std::cout << data << std::flush;
+      });
+  client->follow_worker_log(name);
+  for (;;) {
+    (void)wake->wait_for(1s);
+    if (interrupts().interrupted()) return exit_ok;
+    std::lock_guard lock(*mu);
+    if (!problem->empty()) {
+      bool gone = problem->find("disconnected") != std::string::npos;
+      throw CliError(gone ? exit_no_coordinator : exit_usage, "logs --worker: " + *problem);
     }
-  if (names.empty())
-    throw CliError(exit_usage, "logs --worker: no cluster started by `shoal start` in " + dir.string() +
-                                   ": a worker started by hand logs to its own stderr, on its own host");
-  std::string known;
-  for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
-  throw CliError(exit_usage, "logs --worker " + name + ": no such worker here (" + known + ")");
+  }
 }
 
 int follow_file(const std::filesystem::path& path, bool follow) {
@@ -199,7 +221,13 @@ int follow_file(const std::filesystem::path& path, bool follow) {
 int cmd_logs(const Globals& g, const LogsOptions& o) {
   if (!o.worker.empty()) {
     if (o.task) throw CliError(exit_usage, "logs: a task id or --worker NAME, not both");
-    return follow_file(worker_log(g, o.worker), o.follow);
+    if (auto file = worker_log(g, o.worker); !file.empty()) return follow_file(file, o.follow);
+    // Not one `shoal start` started here: through the coordinator, from now on.
+    if (!o.follow)
+      throw CliError(exit_usage, "logs --worker " + o.worker +
+                                     ": not a worker `shoal start` started here; its log file is on its host "
+                                     "(-f follows what it writes from now on, through the coordinator)");
+    return follow_remote_log(g, o.worker);
   }
   if (!o.task) throw CliError(exit_usage, "logs: which task? shoal logs TASK (or --worker NAME)");
   if (!o.follow) {

@@ -153,6 +153,14 @@ void Engine::handle(Peer& p, schema::Envelope::Reader env, const proto::FrameOwn
     case schema::Envelope::OUTPUT:
       if (worker) on_output(p, env.getOutput());
       break;
+    case schema::Envelope::LOG_FOLLOW:
+      if (worker) throw ProtocolError("a log follow from a worker");
+      on_log_follow(p, env.getLogFollow());
+      break;
+    case schema::Envelope::LOG_LINES:
+      if (!worker) throw ProtocolError("log lines from a client");
+      on_log_lines(p, env.getLogLines());
+      break;
     case schema::Envelope::CRASHED:
       // Its last words; the connection ends next, and recovery reads them.
       if (auto* w = worker ? scheduler.worker(p.id) : nullptr) {
@@ -176,6 +184,7 @@ void Engine::on_disconnect(Peer& p, const std::string& why) {
   metrics.bytes_in_closed += p.conn->bytes_in();
   metrics.bytes_out_closed += p.conn->bytes_out();
   if (p.id && p.role == schema::Role::CLIENT && !p.superseded) metrics.client_gone(p.id);
+  if (p.id && !log_followers.empty()) log_followers_gone(p);
   if (!p.id && p.conn->secured() && why.rfind("TLS handshake failed", 0) == 0)
     note_refusal(p.conn->peer_address(), why);
   if (p.id) peers.erase(p.id);

@@ -171,6 +171,12 @@ struct Engine : std::enable_shared_from_this<Engine> {
   [[nodiscard]] std::string kept_output(const TaskRecord& t, int stream) const;
   void replay_output(Peer& p, const TaskRecord& t);
   void output_attempt_begins(TaskRecord& t);  // a retry of a task that printed
+  // Workers' logs followed by clients (`shoal logs --worker NAME -f`): worker id -> clients.
+  std::unordered_map<std::uint64_t, std::vector<std::uint64_t>> log_followers;
+  void on_log_follow(Peer& client, schema::LogFollow::Reader r);
+  void on_log_lines(Peer& worker, schema::LogLines::Reader r);
+  void log_followers_gone(Peer& p);  // a follower or a followed worker disconnected
+  void send_log_follow(std::uint64_t worker, bool follow);
   // Copies for observers (engine_observe.cpp): on this thread, for the HTTP server's.
   [[nodiscard]] std::string job_name(std::uint64_t submitter) const;
   [[nodiscard]] std::string worker_name(std::uint64_t id) const;

@@ -171,6 +171,87 @@ void Engine::output_attempt_begins(TaskRecord& t) {
   }
 }
 
+// ---- workers' logs, followed ----
+
+void Engine::send_log_follow(std::uint64_t worker, bool follow) {
+  auto* w = peer(worker);
+  if (!w || w->conn->closed()) return;
+  capnp::MallocMessageBuilder msg;
+  msg.initRoot<schema::Envelope>().initLogFollow().setFollow(follow);
+  send(*w, msg);
+}
+
+void Engine::on_log_follow(Peer& client, schema::LogFollow::Reader r) {
+  auto name = link::text(r.getWorker());
+  const WorkerSlot* found = nullptr;
+  std::string names;
+  for (const auto& [id, w] : scheduler.workers()) {
+    if (w.lost) continue;
+    if (w.name == name) found = &w;
+    names += (names.empty() ? "" : ", ") + w.name;
+  }
+  if (!found) {
+    capnp::MallocMessageBuilder msg;
+    auto l = msg.initRoot<schema::Envelope>().initLogLines();
+    l.setWorker(name);
+    l.setError("no worker named " + name + " is connected" + (names.empty() ? std::string() : " (workers: " + names + ")"));
+    return send(client, msg);
+  }
+  auto& followers = log_followers[found->id];
+  auto at = std::find(followers.begin(), followers.end(), client.id);
+  if (r.getFollow() && at == followers.end()) {
+    followers.push_back(client.id);
+    if (followers.size() == 1) send_log_follow(found->id, true);
+  } else if (!r.getFollow() && at != followers.end()) {
+    followers.erase(at);
+    if (followers.empty()) {
+      log_followers.erase(found->id);
+      send_log_follow(found->id, false);
+    }
+  }
+}
+
+void Engine::on_log_lines(Peer& worker, schema::LogLines::Reader r) {
+  constexpr std::size_t kBacklog = 16u << 20;  // a follower that does not read misses lines
+  auto it = log_followers.find(worker.id);
+  if (it == log_followers.end()) return;
+  for (auto id : it->second) {
+    auto* c = peer(id);
+    if (!c || c->conn->closed() || c->conn->backlog_bytes() > kBacklog) continue;
+    capnp::MallocMessageBuilder msg;
+    auto l = msg.initRoot<schema::Envelope>().initLogLines();
+    l.setWorker(worker.name);
+    l.setData(r.getData());
+    send(*c, msg);
+  }
+}
+
+void Engine::log_followers_gone(Peer& p) {
+  if (auto it = log_followers.find(p.id); it != log_followers.end()) {
+    // A followed worker went: its followers hear why, and follow nothing more.
+    for (auto id : it->second)
+      if (auto* c = peer(id); c && !c->conn->closed()) {
+        capnp::MallocMessageBuilder msg;
+        auto l = msg.initRoot<schema::Envelope>().initLogLines();
+        l.setWorker(p.name);
+        l.setError("worker " + p.name + " disconnected");
+        send(*c, msg);
+      }
+    log_followers.erase(it);
+    return;
+  }
+  for (auto it = log_followers.begin(); it != log_followers.end();) {  // a follower went
+    auto& f = it->second;
+    f.erase(std::remove(f.begin(), f.end(), p.id), f.end());
+    if (f.empty()) {
+      send_log_follow(it->first, false);
+      it = log_followers.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
 // ---- copies for observers ----
 
 std::string Engine::job_name(std::uint64_t submitter) const {

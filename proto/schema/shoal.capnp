@@ -397,5 +397,18 @@ struct Envelope {
                                   # subscribers: its output as it comes (shoal.exec)
     blob @25 :BlobHeader;
     blobChunk @26 :BlobChunk;
+    logFollow @27 :LogFollow;     # client -> coordinator -> worker: stream your log (or stop)
+    logLines @28 :LogLines;       # worker -> coordinator -> the clients following its log
   }
+}
+
+struct LogFollow {
+  worker @0 :Text;         # client -> coordinator: the worker's name
+  follow @1 :Bool;         # start (true) or stop
+}
+
+struct LogLines {
+  worker @0 :Text;         # coordinator -> client: whose
+  data @1 :Data;           # what it wrote to its log (its log lines and its tasks' output), as it came
+  error @2 :Text;          # coordinator -> client: why there is nothing to follow ("" none)
 }

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <csignal>
 #include <mutex>
 #include <filesystem>
 #include <regex>
@@ -535,6 +536,23 @@ TEST_CASE("shoal logs shows what a task printed, while it runs and after, and --
   CHECK(std::count(after.err.begin(), after.err.end(), '\n') == 13);
   CHECK(run_cli({"logs", "424242"}, env).exit == 2);
   CHECK(run_cli({"logs"}, env).exit == 2);
+  // A worker's log through the coordinator (not one `shoal start` started here): its
+  // tasks' output and its lines as it writes them, until Ctrl-C.
+  shoal::test::TempDir xdg;
+  auto remote_env = env;
+  remote_env["XDG_RUNTIME_DIR"] = xdg.path;
+  auto tailing = client.submit<PrintLines>("print_lines", "tail", 60, 100);
+  shoal::test::CliProcess tail({"logs", "--worker", "w0", "-f"}, remote_env);
+  CHECK(tail.read_out_until("tail out 45\n", 30s).find("tail out 45") != std::string::npos);
+  tail.signal(SIGINT);
+  auto tailed = tail.finish(20s);
+  INFO(tailed);
+  CHECK(tailed.exit == 0);
+  CHECK(tailing.result(30s) == 60);
+  auto nobody = run_cli({"logs", "--worker", "w9", "-f"}, remote_env);
+  CHECK(nobody.exit == 2);
+  CHECK_THAT(nobody.err, Catch::Matchers::Contains("no worker named w9 is connected (workers: w0)"));
+  CHECK(run_cli({"logs", "--worker", "w0"}, remote_env).exit == 2);  // no file here, and not -f
   // --follow when the coordinator dies: exit 3 (no coordinator), not a quiet end.
   auto endless = client.submit<PrintLines>("print_lines", "endless", 600, 100);
   auto endless_id = std::to_string(shoal::Client::task_id(endless));

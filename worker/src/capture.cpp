@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "shoal/link/log.hpp"
 #include "shoal/remote/this_task.hpp"
 
 namespace shoal::worker {
@@ -90,6 +91,7 @@ class TeeBuf final : public std::streambuf {
     auto size = static_cast<std::size_t>(n);
     capture(stream_, std::string_view(s, size));
     write_all(fd_, s, size);
+    link::log::tap(std::string_view(s, size));
     return n;
   }
 
@@ -101,6 +103,7 @@ ssize_t cookie_write(void* cookie, const char* buf, std::size_t n) noexcept {
   auto fd = static_cast<int>(reinterpret_cast<std::intptr_t>(cookie));
   capture(fd, std::string_view(buf, n));
   write_all(fd, buf, n);
+  link::log::tap(std::string_view(buf, n));
   return static_cast<ssize_t>(n);
 }
 

@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <iostream>
+#include <mutex>
 #include <thread>
 #include <unordered_map>
 
@@ -111,6 +112,62 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
   // Loop thread: the output tasks wrote, in order, before their results (flush() sends
   // it first). While the connection is backed up it waits (and so do its writers), unless
   // results must follow it.
+  // Its log, while someone follows it (`shoal logs --worker NAME -f`): a copy of every
+  // line and of its tasks' output as written (link::log::set_tap), gathered on the
+  // writing threads without waiting (1 MiB at most between sends; past it dropped, and
+  // said), sent from the loop as LogLines.
+  struct LogCopy {
+    std::mutex mu;
+    std::string data;
+    std::uint64_t dropped = 0;
+  };
+  std::shared_ptr<LogCopy> log_copy;
+
+  void follow_log(bool on) {
+    if (!on) {
+      link::log::set_tap({});
+      log_copy.reset();
+      return;
+    }
+    if (log_copy) return;
+    log_copy = std::make_shared<LogCopy>();
+    link::log::set_tap([copy = log_copy, weak = weak_from_this(), ex = ex](std::string_view d) {
+      bool first;
+      {
+        std::lock_guard lock(copy->mu);
+        if (copy->data.size() + d.size() > (1u << 20)) {
+          copy->dropped += d.size();
+          return;
+        }
+        first = copy->data.empty();
+        copy->data.append(d);
+      }
+      if (first)
+        asio::post(ex, [weak] {
+          if (auto self = weak.lock()) self->send_log_copy();
+        });
+    });
+  }
+
+  void send_log_copy() {
+    if (!log_copy || !can_send()) return;
+    std::string data;
+    std::uint64_t dropped;
+    {
+      std::lock_guard lock(log_copy->mu);
+      data.swap(log_copy->data);
+      dropped = std::exchange(log_copy->dropped, 0);
+    }
+    if (dropped) data += "[shoal: " + std::to_string(dropped) + " bytes of this worker's log were not sent: it wrote faster than they left]\n";
+    for (std::size_t at = 0; at < data.size(); at += 60'000) {
+      capnp::MallocMessageBuilder msg;
+      auto l = msg.initRoot<schema::Envelope>().initLogLines();
+      auto n = std::min<std::size_t>(60'000, data.size() - at);
+      l.setData(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(data.data() + at), n));
+      send(msg);
+    }
+  }
+
   void send_output(bool before_results) {
     if (!output || !can_send()) return;
     if (!before_results && conn->backlog_bytes() > 4 * OutputPipe::kWindow) {
@@ -313,6 +370,9 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
       }
       case schema::Envelope::HEARTBEAT:
         break;
+      case schema::Envelope::LOG_FOLLOW:
+        follow_log(env.getLogFollow().getFollow());
+        break;
       case schema::Envelope::ERROR: {
         auto e = env.getError();
         log("the coordinator reported: " + text(e.getMessage()));
@@ -325,6 +385,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
   }
 
   void on_closed(const std::string& why) override {
+    follow_log(false);  // the coordinator that asked is gone; a new one asks again
     if (connected && welcomed) log("lost the coordinator: " + why);
     if (!welcomed) {
       auto error = "the coordinator at " + opt.coordinator + " did not let us in: " + why;
@@ -541,6 +602,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
     struct StopWatch {
       Engine* e;
       ~StopWatch() {
+        e->follow_log(false);               // nothing posts to this loop after it
         if (e->output) e->output->close();  // a writer waiting for room returns
         e->watch_stop.store(true);
         if (e->watchdog.joinable()) e->watchdog.join();

@@ -24,6 +24,9 @@ namespace shoal::link::log {
 namespace {
 
 std::atomic<int> g_level{static_cast<int>(Level::info)};
+std::mutex g_tap_mu;
+std::shared_ptr<const std::function<void(std::string_view)>> g_tap;  // guarded by g_tap_mu
+std::atomic<bool> g_tapped{false};
 std::atomic<int> g_format{static_cast<int>(Format::text)};
 
 // Descriptor 2 itself, not the `stderr` FILE: a worker replaces that FILE to capture what
@@ -36,6 +39,7 @@ class StderrFdSink final : public spdlog::sinks::base_sink<std::mutex> {
     formatter_->format(msg, buf);
     const char* p = buf.data();
     std::size_t n = buf.size();
+    tap(std::string_view(p, n));
     while (n > 0) {
       auto w = ::write(2, p, n);
       if (w < 0 && errno == EINTR) continue;
@@ -100,6 +104,26 @@ std::string timestamp() {
 }
 
 }  // namespace
+
+void set_tap(std::function<void(std::string_view)> fn) {
+  std::lock_guard lock(g_tap_mu);
+  g_tap = fn ? std::make_shared<const std::function<void(std::string_view)>>(std::move(fn)) : nullptr;
+  g_tapped.store(static_cast<bool>(g_tap));
+}
+
+void tap(std::string_view data) noexcept {
+  if (!g_tapped.load(std::memory_order_relaxed) || data.empty()) return;
+  std::shared_ptr<const std::function<void(std::string_view)>> t;
+  {
+    std::lock_guard lock(g_tap_mu);
+    t = g_tap;
+  }
+  try {
+    if (t) (*t)(data);
+  } catch (...) {
+    // A follower's copy is not worth the write it copies.
+  }
+}
 
 void configure(const Options& options) {
   g_level.store(static_cast<int>(options.level));

@@ -340,6 +340,13 @@ std::vector<CatalogEntry> ClientCore::catalog() const {
   return impl_->catalog;
 }
 
+void ClientCore::follow_worker_log(const std::string& name, bool follow) {
+  std::lock_guard lock(impl_->mu);
+  if (impl_->closed) return;
+  impl_->log_follows.emplace_back(name, follow);
+  impl_->post_flush_locked();
+}
+
 }  // namespace remote::detail
 
 // ---- Client ----
@@ -450,6 +457,8 @@ Future<TaskInfo> Client::logs(std::uint64_t id) {
   });
   return f;
 }
+
+void Client::follow_worker_log(const std::string& name, bool follow) { core_->follow_worker_log(name, follow); }
 
 std::vector<CatalogEntry> Client::catalog() const { return core_->catalog(); }
 

@@ -108,9 +108,11 @@ void ClientCore::Impl::flush() {
   std::vector<std::uint64_t> can, rel, rela, sub;
   std::unordered_set<std::uint64_t> force;
   std::vector<StatusOut> st;
+  std::vector<std::pair<std::string, bool>> follows;
   {
     std::lock_guard lock(mu);
     flush_posted = false;
+    follows.swap(log_follows);
     s.swap(submits);
     c.swap(creates);
     regs.swap(registrations);
@@ -136,6 +138,7 @@ void ClientCore::Impl::flush() {
     release_actors.insert(release_actors.begin(), rela.begin(), rela.end());
     subscribes.insert(subscribes.begin(), sub.begin(), sub.end());
     statuses.insert(statuses.begin(), st.begin(), st.end());
+    log_follows.insert(log_follows.begin(), follows.begin(), follows.end());
     return;
   }
   if (!conn || conn->closed()) return;
@@ -178,6 +181,13 @@ void ClientCore::Impl::flush() {
     for (unsigned i = 0; i < rel.size(); ++i) t.set(i, rel[i]);
     auto a = r.initActors(static_cast<unsigned>(rela.size()));
     for (unsigned i = 0; i < rela.size(); ++i) a.set(i, rela[i]);
+    conn->send(msg);
+  }
+  for (auto& [worker, on] : follows) {
+    capnp::MallocMessageBuilder msg;
+    auto f = msg.initRoot<schema::Envelope>().initLogFollow();
+    f.setWorker(worker);
+    f.setFollow(on);
     conn->send(msg);
   }
   for (auto& q : st) {
@@ -298,6 +308,20 @@ void ClientCore::Impl::on_message(schema::Envelope::Reader env, const proto::Fra
       }
       accepted_moved();
       while (!unacked.empty() && unacked.front().id <= highest) unacked.pop_front();
+      break;
+    }
+    case schema::Envelope::LOG_LINES: {
+      auto l = env.getLogLines();
+      if (owner->options_.on_worker_log) {
+        auto d = l.getData();
+        try {
+          owner->options_.on_worker_log(text(l.getWorker()),
+                                        std::string_view(reinterpret_cast<const char*>(d.begin()), d.size()),
+                                        text(l.getError()));
+        } catch (...) {
+          // The caller's callback failing is not the connection's problem.
+        }
+      }
       break;
     }
     case schema::Envelope::OUTPUT: {

@@ -97,6 +97,7 @@ struct ClientCore::Impl final : link::ConnectionHandler {
   std::vector<std::uint64_t> cancels, releases, release_actors, subscribes;
   std::unordered_set<std::uint64_t> forced;  // of `cancels`, those to force
   std::vector<StatusOut> statuses;
+  std::vector<std::pair<std::string, bool>> log_follows;  // worker name, start or stop
   std::unordered_map<std::uint64_t, Promise<ClusterStatus>> status_waiting;
   bool flush_posted = false;
   bool closed = false;

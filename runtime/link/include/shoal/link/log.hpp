@@ -12,6 +12,7 @@
 ///     if (shoal::link::log::enabled(Level::debug)) log::write(Level::debug, who, "assigned", task_id);
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -32,6 +33,14 @@ void configure(const Options& options);
 /// One line: `who` (the daemon: "shoal-coordinator", "shoal-worker w1"), the message, and
 /// the task it is about (0: none). Any thread; never throws.
 void write(Level level, std::string_view who, std::string_view message, std::uint64_t task = 0) noexcept;
+
+/// A copy of everything the process writes to its log (its lines, and in a worker its
+/// tasks' captured output as it is written to its streams), for a worker whose log
+/// someone follows (`shoal logs --worker NAME -f`). Called on the writing thread, under
+/// its locks: it must not wait. Empty: none. Any thread.
+void set_tap(std::function<void(std::string_view)> tap);
+/// Passes `data` to the tap, if any (what a worker writes to its streams besides lines).
+void tap(std::string_view data) noexcept;
 
 /// "debug" -> Level::debug; ValueError naming the choices otherwise. Likewise the format.
 [[nodiscard]] Level parse_level(std::string_view text);

@@ -136,6 +136,7 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   Future<ClusterStatus> status(std::uint64_t task, bool list, std::string state_filter, std::uint32_t limit,
                                bool attempts = false, std::uint64_t since_ns = 0, std::string job = {},
                                bool logs = false);
+  void follow_worker_log(const std::string& name, bool follow);
 
   /// Throws TypeMismatch when the catalog has `name` with other signatures only.
   void check_signature(const std::string& name, std::uint64_t hash, const std::string& signature) const;
@@ -326,6 +327,10 @@ class Client {
   /// until its result is released). ValueError when the coordinator does not know it.
   /// To follow it as it prints, set ClientOptions::on_output and subscribe(id).
   Future<TaskInfo> logs(std::uint64_t id);
+  /// Starts (or stops) receiving the log of worker `name` as it writes it (its log lines
+  /// and its tasks' output): ClientOptions::on_worker_log gets it. For a worker on any
+  /// host; `shoal logs --worker NAME -f`.
+  void follow_worker_log(const std::string& name, bool follow = true);
   /// What the live workers registered (as of the last update from the coordinator).
   [[nodiscard]] std::vector<CatalogEntry> catalog() const;
 

@@ -97,6 +97,10 @@ struct ClientOptions {
   /// shoal.exec, this_task::write_output), called on the client's I/O thread, before the
   /// task's result. Empty: output is not wanted (it is then never kept anywhere).
   std::function<void(std::uint64_t task, int stream, std::string_view data)> on_output{};
+  /// A worker's log as it comes, for Client::follow_worker_log (on the client's I/O
+  /// thread): its name, what it wrote, and, when there is nothing (more) to follow, why
+  /// ("no worker named w9 is connected", "worker w1 disconnected").
+  std::function<void(std::string_view worker, std::string_view data, std::string_view error)> on_worker_log{};
 };
 
 /// A worker, as `Client::workers()` reports it.
