@@ -173,14 +173,18 @@ int follow_remote_log(const Globals& g, const std::string& name) {
         std::cout << data << std::flush;
       });
   client->follow_worker_log(name);
-  for (;;) {
+  for (int beat = 0;; ++beat) {
     (void)wake->wait_for(1s);
     if (interrupts().interrupted()) return exit_ok;
-    std::lock_guard lock(*mu);
-    if (!problem->empty()) {
-      bool gone = problem->find("disconnected") != std::string::npos;
-      throw CliError(gone ? exit_no_coordinator : exit_usage, "logs --worker: " + *problem);
+    {
+      std::lock_guard lock(*mu);
+      if (!problem->empty()) {
+        bool unknown = problem->rfind("no worker named", 0) == 0;
+        throw CliError(unknown ? exit_usage : exit_task_failed, "logs --worker: " + *problem);
+      }
     }
+    // Nothing says a lost coordinator but a request: ask every few seconds (exit 3).
+    if (beat % 3 == 2) (void)client->status().result(10s);
   }
 }
 

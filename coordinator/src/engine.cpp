@@ -184,7 +184,7 @@ void Engine::on_disconnect(Peer& p, const std::string& why) {
   metrics.bytes_in_closed += p.conn->bytes_in();
   metrics.bytes_out_closed += p.conn->bytes_out();
   if (p.id && p.role == schema::Role::CLIENT && !p.superseded) metrics.client_gone(p.id);
-  if (p.id && !log_followers.empty()) log_followers_gone(p);
+  if (p.id && !log_followers.empty() && !p.superseded) log_followers_gone(p);
   if (!p.id && p.conn->secured() && why.rfind("TLS handshake failed", 0) == 0)
     note_refusal(p.conn->peer_address(), why);
   if (p.id) peers.erase(p.id);

@@ -187,7 +187,7 @@ void Engine::on_log_follow(Peer& client, schema::LogFollow::Reader r) {
   std::string names;
   for (const auto& [id, w] : scheduler.workers()) {
     if (w.lost) continue;
-    if (w.name == name) found = &w;
+    if (w.name == name && (!found || w.id > found->id)) found = &w;  // two of that name: the newest
     names += (names.empty() ? "" : ", ") + w.name;
   }
   if (!found) {

@@ -113,36 +113,40 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
   // it first). While the connection is backed up it waits (and so do its writers), unless
   // results must follow it.
   // Its log, while someone follows it (`shoal logs --worker NAME -f`): a copy of every
-  // line and of its tasks' output as written (link::log::set_tap), gathered on the
+  // line and of its tasks' output as written (link::log::add_tap), gathered on the
   // writing threads without waiting (1 MiB at most between sends; past it dropped, and
   // said), sent from the loop as LogLines.
   struct LogCopy {
     std::mutex mu;
     std::string data;
     std::uint64_t dropped = 0;
+    bool open = true;     // false once follow_log(false): no post to the loop after it
+    bool pending = false;  // a send_log_copy is posted (or timed) and has not taken yet
   };
   std::shared_ptr<LogCopy> log_copy;
+  std::uint64_t log_tap = 0;
 
   void follow_log(bool on) {
     if (!on) {
-      link::log::set_tap({});
+      if (log_tap) link::log::remove_tap(std::exchange(log_tap, 0));
+      if (log_copy) {
+        std::lock_guard lock(log_copy->mu);
+        log_copy->open = false;  // a tap call under way posts nothing now
+      }
       log_copy.reset();
       return;
     }
     if (log_copy) return;
     log_copy = std::make_shared<LogCopy>();
-    link::log::set_tap([copy = log_copy, weak = weak_from_this(), ex = ex](std::string_view d) {
-      bool first;
-      {
-        std::lock_guard lock(copy->mu);
-        if (copy->data.size() + d.size() > (1u << 20)) {
-          copy->dropped += d.size();
-          return;
-        }
-        first = copy->data.empty();
+    log_tap = link::log::add_tap([copy = log_copy, weak = weak_from_this(), ex = ex](std::string_view d) {
+      std::lock_guard lock(copy->mu);
+      if (!copy->open) return;
+      if (copy->data.size() + d.size() > (1u << 20))
+        copy->dropped += d.size();
+      else
         copy->data.append(d);
-      }
-      if (first)
+      // Posted under the lock: follow_log(false) (before the loop ends) waits for it.
+      if (!std::exchange(copy->pending, true))
         asio::post(ex, [weak] {
           if (auto self = weak.lock()) self->send_log_copy();
         });
@@ -151,12 +155,23 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
 
   void send_log_copy() {
     if (!log_copy || !can_send()) return;
+    auto copy = log_copy;
+    // The link before the copy: tasks' output and results must not wait behind it. What
+    // gathers meanwhile is bounded (1 MiB, the rest counted); try again shortly.
+    if (conn->backlog_bytes() > 4 * OutputPipe::kWindow) {
+      auto later = std::make_shared<asio::steady_timer>(ex, std::chrono::milliseconds(50));
+      later->async_wait([weak = weak_from_this(), later](std::error_code ec) {
+        if (auto self = weak.lock(); self && !ec) self->send_log_copy();
+      });
+      return;
+    }
     std::string data;
     std::uint64_t dropped;
     {
-      std::lock_guard lock(log_copy->mu);
-      data.swap(log_copy->data);
-      dropped = std::exchange(log_copy->dropped, 0);
+      std::lock_guard lock(copy->mu);
+      data.swap(copy->data);
+      dropped = std::exchange(copy->dropped, 0);
+      copy->pending = false;
     }
     if (dropped) data += "[shoal: " + std::to_string(dropped) + " bytes of this worker's log were not sent: it wrote faster than they left]\n";
     for (std::size_t at = 0; at < data.size(); at += 60'000) {

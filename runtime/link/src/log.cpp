@@ -15,6 +15,8 @@
 #include <ctime>
 #include <memory>
 #include <mutex>
+#include <utility>
+#include <vector>
 
 #include "json_text.hpp"
 #include "shoal/core/error.hpp"
@@ -24,8 +26,10 @@ namespace shoal::link::log {
 namespace {
 
 std::atomic<int> g_level{static_cast<int>(Level::info)};
+using Tap = std::pair<std::uint64_t, std::function<void(std::string_view)>>;
 std::mutex g_tap_mu;
-std::shared_ptr<const std::function<void(std::string_view)>> g_tap;  // guarded by g_tap_mu
+std::shared_ptr<const std::vector<Tap>> g_taps;  // guarded by g_tap_mu; replaced, never changed
+std::uint64_t g_next_tap = 0;                    // guarded by g_tap_mu
 std::atomic<bool> g_tapped{false};
 std::atomic<int> g_format{static_cast<int>(Format::text)};
 
@@ -105,24 +109,39 @@ std::string timestamp() {
 
 }  // namespace
 
-void set_tap(std::function<void(std::string_view)> fn) {
+std::uint64_t add_tap(std::function<void(std::string_view)> fn) {
   std::lock_guard lock(g_tap_mu);
-  g_tap = fn ? std::make_shared<const std::function<void(std::string_view)>>(std::move(fn)) : nullptr;
-  g_tapped.store(static_cast<bool>(g_tap));
+  auto taps = g_taps ? std::make_shared<std::vector<Tap>>(*g_taps) : std::make_shared<std::vector<Tap>>();
+  auto id = ++g_next_tap;
+  taps->emplace_back(id, std::move(fn));
+  g_taps = std::move(taps);
+  g_tapped.store(true);
+  return id;
+}
+
+void remove_tap(std::uint64_t id) {
+  std::lock_guard lock(g_tap_mu);
+  if (!g_taps) return;
+  auto taps = std::make_shared<std::vector<Tap>>();
+  for (const auto& t : *g_taps)
+    if (t.first != id) taps->push_back(t);
+  g_tapped.store(!taps->empty());
+  g_taps = taps->empty() ? nullptr : std::shared_ptr<const std::vector<Tap>>(std::move(taps));
 }
 
 void tap(std::string_view data) noexcept {
   if (!g_tapped.load(std::memory_order_relaxed) || data.empty()) return;
-  std::shared_ptr<const std::function<void(std::string_view)>> t;
+  std::shared_ptr<const std::vector<Tap>> taps;
   {
     std::lock_guard lock(g_tap_mu);
-    t = g_tap;
+    taps = g_taps;
   }
-  try {
-    if (t) (*t)(data);
-  } catch (...) {
-    // A follower's copy is not worth the write it copies.
-  }
+  if (!taps) return;
+  for (const auto& [id, fn] : *taps) try {
+      fn(data);
+    } catch (...) {
+      // A follower's copy is not worth the write it copies.
+    }
 }
 
 void configure(const Options& options) {

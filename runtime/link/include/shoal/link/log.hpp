@@ -37,8 +37,11 @@ void write(Level level, std::string_view who, std::string_view message, std::uin
 /// A copy of everything the process writes to its log (its lines, and in a worker its
 /// tasks' captured output as it is written to its streams), for a worker whose log
 /// someone follows (`shoal logs --worker NAME -f`). Called on the writing thread, under
-/// its locks: it must not wait. Empty: none. Any thread.
-void set_tap(std::function<void(std::string_view)> tap);
+/// its locks: it must not wait. Returns an id for remove_tap() (several workers may share
+/// a process). Any thread.
+std::uint64_t add_tap(std::function<void(std::string_view)> tap);
+/// Ends a tap; calls already under way may still finish.
+void remove_tap(std::uint64_t id);
 /// Passes `data` to the tap, if any (what a worker writes to its streams besides lines).
 void tap(std::string_view data) noexcept;
 
