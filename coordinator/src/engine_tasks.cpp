@@ -342,33 +342,6 @@ void Engine::on_result(Peer& p, schema::Result::Reader r, const proto::FrameOwne
   }
 }
 
-// A running task's output (this_task::write_output, shoal.exec): passed on to its
-// submitter and subscribers as it comes, never kept. A client that does not read it (its
-// queue past kOutputBacklog) misses chunks rather than growing the coordinator.
-void Engine::on_output(Peer& p, schema::TaskOutput::Reader o) {
-  constexpr std::size_t kOutputBacklog = 16u << 20;
-  auto* t = tasks.find(o.getTaskId());
-  if (!t || t->state != TaskState::RUNNING || t->worker != p.id) return;
-  auto stream = o.getStream();
-  auto d = o.getData();
-  if (stream == 1 || stream == 2)
-    keep_output(*t, stream, std::string_view(reinterpret_cast<const char*>(d.begin()), d.size()));
-  auto pass = [&](std::uint64_t to) {
-    auto* c = peer(to);
-    if (!c || c->role == schema::Role::WORKER || c->conn->closed() || c->conn->backlog_bytes() > kOutputBacklog)
-      return;
-    capnp::MallocMessageBuilder msg;
-    auto out = msg.initRoot<schema::Envelope>().initOutput();
-    out.setTaskId(o.getTaskId());
-    out.setStream(o.getStream());
-    out.setData(o.getData());
-    send(*c, msg);
-  };
-  pass(t->submitter);
-  for (auto s : t->subscribers())
-    if (s != t->submitter) pass(s);
-}
-
 bool Engine::retry_after_error(TaskRecord& t, const codec::RemoteErrorInfo& info) {
   auto& l = *t.links;
   if (t.cancel_requested || stopping || t.actor || t.actor_create) return false;
@@ -463,35 +436,6 @@ void Engine::on_release(Peer& p, schema::Release::Reader r) {
   }
   for (auto aid : r.getActors())
     if (auto* a = actors.find(aid); a && a->submitter == p.id) release_actor(*a);
-}
-
-void Engine::on_subscribe(Peer& p, schema::Subscribe::Reader s) {
-  for (auto id : s.getTaskIds()) {
-    auto* t = tasks.find(id);
-    // Asked again (a subscribe resent across a reconnect, or made twice): once is enough,
-    // or every chunk of its output would come twice from now on.
-    if (t && !is_finished(t->state)) {
-      const auto& subs = t->subscribers();
-      if (std::find(subs.begin(), subs.end(), p.id) != subs.end()) continue;
-    }
-    // What it printed so far first (sent now: before its result, which leaves at the end
-    // of the turn, and before what it prints next).
-    if (t && s.getWithOutput() && p.role == schema::Role::CLIENT) replay_output(p, *t);
-    if (!t) {
-      codec::RemoteErrorInfo i;
-      i.type_name = "shoal::ValueError";
-      i.message = "task " + std::to_string(id) + " " + std::string(link::kUnknownTask) +
-                  " (never submitted, or its result was released or expired)";
-      i.task_id = id;
-      p.out_errors.emplace_back(id, std::move(i));
-      touch_flush(p);
-    } else if (is_finished(t->state)) {
-      p.out_results.push_back(id);
-      touch_flush(p);
-    } else {
-      t->mut().subscribers.push_back(p.id);
-    }
-  }
 }
 
 void Engine::on_register(Peer& p, schema::RegisterWorker::Reader r) {

@@ -22,28 +22,27 @@ void OutputPipe::write(std::uint64_t task, int stream, std::string_view data) {
       if (this_task::stop_requested()) return;  // stopping: the rest is not wanted
     }
   if (closed_) return;
-  bool first = chunks_.empty();
-  chunks_.push_back({task, stream, std::string(data)});
-  bytes_ += data.size();
-  queued_.store(true, std::memory_order_release);
-  lock.unlock();
-  if (first) wake_();
+  queue(lock, task, stream, data);
 }
 
 bool OutputPipe::try_write(std::uint64_t task, int stream, std::string_view data) noexcept {
   try {
     std::unique_lock lock(mu_);
     if (closed_ || bytes_ + data.size() > kWindow) return false;
-    bool first = chunks_.empty();
-    chunks_.push_back({task, stream, std::string(data)});
-    bytes_ += data.size();
-    queued_.store(true, std::memory_order_release);
-    lock.unlock();
-    if (first) wake_();
+    queue(lock, task, stream, data);
     return true;
   } catch (...) {
     return false;  // out of memory: the output is what goes
   }
+}
+
+void OutputPipe::queue(std::unique_lock<std::mutex>& lock, std::uint64_t task, int stream, std::string_view data) {
+  bool first = chunks_.empty();
+  chunks_.push_back({task, stream, std::string(data)});
+  bytes_ += data.size();
+  queued_.store(true, std::memory_order_release);
+  lock.unlock();
+  if (first) wake_();  // outside the lock: it posts to the loop
 }
 
 std::vector<OutputPipe::Chunk> OutputPipe::take() {

@@ -43,6 +43,9 @@ class OutputPipe final : public this_task::OutputSink {
   void close();
 
  private:
+  // Appends under `lock` (held), then releases it and wakes the loop if it was empty.
+  void queue(std::unique_lock<std::mutex>& lock, std::uint64_t task, int stream, std::string_view data);
+
   const std::thread::id loop_;
   std::function<void()> wake_;
   std::mutex mu_;

@@ -17,7 +17,6 @@
 
 #include <algorithm>
 #include <iostream>
-#include <mutex>
 #include <thread>
 #include <unordered_map>
 
@@ -25,9 +24,11 @@
 #include "capture.hpp"
 #include "memory.hpp"
 #include "crash_report.hpp"
+#include "log_copy.hpp"
 #include "output_pipe.hpp"
 #include "registration.hpp"
 #include "runner.hpp"
+#include "watchdog.hpp"
 #include "values.hpp"
 #include "shoal/link/address.hpp"
 #include "shoal/link/clock.hpp"
@@ -75,13 +76,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
   std::unique_ptr<asio::steady_timer> wake;  // run() and session() sleep on it
   std::unique_ptr<asio::steady_timer> beat;  // the heartbeat coroutine's
   std::string last_connect_error;
-  // The watchdog: a thread that sends heartbeats itself (beside the writer, on a plain
-  // socket) when the loop is held up, by a task running on it that was measured tiny
-  // and is not, or a coroutine that blocks. The loop stamps loop_tick at each beat.
-  std::atomic<std::uint64_t> loop_tick{0};
-  std::atomic<std::uint64_t> watch_ns{1'000'000'000};
-  std::atomic<bool> watch_stop{false};
-  std::thread watchdog;
+  Watchdog watchdog;  // heartbeats while the loop is held up (watchdog.hpp)
   bool ever_welcomed = false;  // some session got as far as the welcome
   std::shared_ptr<link::TlsContext> tls;  // for a TCP coordinator (opt.tls)
 
@@ -109,53 +104,18 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
 
   // ---- results ----
 
-  // Loop thread: the output tasks wrote, in order, before their results (flush() sends
-  // it first). While the connection is backed up it waits (and so do its writers), unless
-  // results must follow it.
-  // Its log, while someone follows it (`shoal logs --worker NAME -f`): a copy of every
-  // line and of its tasks' output as written (link::log::add_tap), gathered on the
-  // writing threads without waiting (1 MiB at most between sends; past it dropped, and
-  // said), sent from the loop as LogLines.
-  struct LogCopy {
-    std::mutex mu;
-    std::string data;
-    std::uint64_t dropped = 0;
-    bool open = true;     // false once follow_log(false): no post to the loop after it
-    bool pending = false;  // a send_log_copy is posted (or timed) and has not taken yet
-  };
-  std::shared_ptr<LogCopy> log_copy;
-  std::uint64_t log_tap = 0;
+  // Its log, while someone follows it (log_copy.hpp): taken and sent from the loop.
+  LogCopy log_copy;
 
   void follow_log(bool on) {
-    if (!on) {
-      if (log_tap) link::log::remove_tap(std::exchange(log_tap, 0));
-      if (log_copy) {
-        std::lock_guard lock(log_copy->mu);
-        log_copy->open = false;  // a tap call under way posts nothing now
-      }
-      log_copy.reset();
-      return;
-    }
-    if (log_copy) return;
-    log_copy = std::make_shared<LogCopy>();
-    log_tap = link::log::add_tap([copy = log_copy, weak = weak_from_this(), ex = ex](std::string_view d) {
-      std::lock_guard lock(copy->mu);
-      if (!copy->open) return;
-      if (copy->data.size() + d.size() > (1u << 20))
-        copy->dropped += d.size();
-      else
-        copy->data.append(d);
-      // Posted under the lock: follow_log(false) (before the loop ends) waits for it.
-      if (!std::exchange(copy->pending, true))
-        asio::post(ex, [weak] {
-          if (auto self = weak.lock()) self->send_log_copy();
-        });
+    if (!on) return log_copy.stop();
+    log_copy.start(ex, [weak = weak_from_this()] {
+      if (auto self = weak.lock()) self->send_log_copy();
     });
   }
 
   void send_log_copy() {
-    if (!log_copy || !can_send()) return;
-    auto copy = log_copy;
+    if (!log_copy.active() || !can_send()) return;
     // The link before the copy: tasks' output and results must not wait behind it. What
     // gathers meanwhile is bounded (1 MiB, the rest counted); try again shortly.
     if (conn->backlog_bytes() > 4 * OutputPipe::kWindow) {
@@ -165,24 +125,12 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
       });
       return;
     }
-    std::string data;
-    std::uint64_t dropped;
-    {
-      std::lock_guard lock(copy->mu);
-      data.swap(copy->data);
-      dropped = std::exchange(copy->dropped, 0);
-      copy->pending = false;
-    }
-    if (dropped) data += "[shoal: " + std::to_string(dropped) + " bytes of this worker's log were not sent: it wrote faster than they left]\n";
-    for (std::size_t at = 0; at < data.size(); at += 60'000) {
-      capnp::MallocMessageBuilder msg;
-      auto l = msg.initRoot<schema::Envelope>().initLogLines();
-      auto n = std::min<std::size_t>(60'000, data.size() - at);
-      l.setData(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(data.data() + at), n));
-      send(msg);
-    }
+    send_log_lines(*conn, log_copy.take());
   }
 
+  // Loop thread: the output tasks wrote, in order, before their results (flush() sends
+  // it first). While the connection is backed up it waits (and so do its writers), unless
+  // results must follow it.
   void send_output(bool before_results) {
     if (!output || !can_send()) return;
     if (!before_results && conn->backlog_bytes() > 4 * OutputPipe::kWindow) {
@@ -341,7 +289,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
         if (welcomed) throw ProtocolError("a second welcome");
         conn->set_limits(proto::authenticated_limits());  // values may travel beside the frames now
         if (auto hb = env.getWelcome().getHeartbeatMs()) heartbeat_ns = std::uint64_t{hb} * 1'000'000;
-        watch_ns.store(heartbeat_ns, std::memory_order_relaxed);
+        watchdog.set_beat(heartbeat_ns);
         welcomed = true;
         if (!ever_welcomed) log("connected to " + (opt.adopted_fd == -2 ? std::string("its parent") : opt.coordinator));
         ever_welcomed = true;
@@ -434,7 +382,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
       co_await beat->async_wait(as_tuple);
       if (!connected || finishing) break;
       auto now = steady_ns();
-      loop_tick.store(now, std::memory_order_relaxed);
+      watchdog.tick(now);
       if (now - conn->last_recv() > 5 * heartbeat_ns) {
         conn->close("no heartbeat from the coordinator for " + std::to_string(5 * heartbeat_ns / 1'000'000) + " ms");
         break;
@@ -457,44 +405,6 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
     }
   }
 
-  // The watchdog thread (see loop_tick). Sends a heartbeat when the loop is more than a
-  // beat late, at most every half beat, and says so in the log once per stall.
-  void watch(std::shared_ptr<Runner> r) {
-    bool stalled = false;
-    std::uint64_t last_sent = 0;
-    while (!watch_stop.load()) {
-      auto beat_ns = watch_ns.load(std::memory_order_relaxed);
-      // Look a few times a beat (10 times a second at the default beat of 1 s).
-      auto step = std::clamp<std::uint64_t>(beat_ns / 4, 5'000'000, 100'000'000);
-      std::this_thread::sleep_for(std::chrono::nanoseconds(step));
-      auto tick = loop_tick.load(std::memory_order_relaxed);
-      auto now = steady_ns();
-      if (!tick || now - tick <= beat_ns) {
-        stalled = false;
-        continue;
-      }
-      if (now - last_sent < beat_ns / 2) continue;
-      capnp::MallocMessageBuilder msg(16);
-      auto h = msg.initRoot<schema::Envelope>().initHeartbeat();
-      h.setSentNs(link::wall_ns());
-      h.setRunning(r->running());
-      h.setStarted(r->started());
-      std::vector<std::uint64_t> words;
-      proto::append_frame(msg, words);
-      bool sent;
-      {
-        std::lock_guard lock(crash::channel_mutex());
-        sent = crash::send_beside(words.data(), words.size(), 0, false);
-      }
-      if (!sent) continue;
-      last_sent = now;
-      if (!stalled)
-        log("the loop has been busy for " + std::to_string((now - tick) / 1'000'000) +
-            " ms (a task running on it?): the watchdog sends the heartbeats");
-      stalled = true;
-    }
-  }
-
   // One connection's life: hello, then messages until it ends or the worker finishes.
   Coro<void> session() {
     connected = true;
@@ -502,7 +412,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
     // The side channel (crash reports, the watchdog's heartbeats) writes raw frames: not
     // under TLS, whose records it would break.
     crash::set_channel(conn->secured() ? -1 : conn->native_handle(), conn->write_flag());
-    loop_tick.store(steady_ns(), std::memory_order_relaxed);
+    watchdog.tick(steady_ns());
     handshake.emplace(opt.token, conn->is_tcp());
     dependencies.clear();
     conn->start(*this);
@@ -613,14 +523,13 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
     });
     runner->set_output_sink(output);
     if (opt.capture_output) capture_task_output();
-    watchdog = std::thread([this, r = runner] { watch(r); });
+    watchdog.start(runner, [this](const std::string& line) { log(line); });
     struct StopWatch {
       Engine* e;
       ~StopWatch() {
         e->follow_log(false);               // nothing posts to this loop after it
         if (e->output) e->output->close();  // a writer waiting for room returns
-        e->watch_stop.store(true);
-        if (e->watchdog.joinable()) e->watchdog.join();
+        e->watchdog.stop();
       }
     } stop_watch{this};
     if (opt.coordinator.empty()) opt.coordinator = link::default_address();
