@@ -356,9 +356,12 @@ int cmd_status(const Globals& g, std::optional<std::uint64_t> id) {
   if (g.json) {
     nlohmann::json ws = nlohmann::json::array();
     for (const auto& w : workers) ws.push_back(worker_json(w));
+    nlohmann::json unserved = nlohmann::json::array();
+    for (const auto& u : st.unserved)
+      unserved.push_back({{"function", u.function}, {"tasks", u.tasks}, {"fails_in_ms", u.fails_in.count()}});
     std::cout << nlohmann::json{{"address", client->address()}, {"workers", ws},     {"waiting", st.waiting},
                                 {"queued", st.queued},          {"running", st.running}, {"done", st.done},
-                                {"failed", st.failed},          {"cancelled", st.cancelled}}
+                                {"failed", st.failed},          {"cancelled", st.cancelled}, {"unserved", unserved}}
                      .dump()
               << "\n";
   } else {
@@ -366,6 +369,9 @@ int cmd_status(const Globals& g, std::optional<std::uint64_t> id) {
               << " threads)\n"
               << "tasks: " << st.waiting << " waiting, " << st.queued << " queued, " << st.running << " running, "
               << st.done << " done, " << st.failed << " failed, " << st.cancelled << " cancelled\n";
+    for (const auto& u : st.unserved)
+      std::cout << "waiting for a worker with " << u.function << ": " << u.tasks << " task(s), NotRegistered in "
+                << (u.fails_in.count() + 999) / 1000 << " s\n";
   }
   return exit_ok;
 }

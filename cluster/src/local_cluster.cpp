@@ -188,6 +188,7 @@ LocalCluster::LocalCluster(unsigned workers, LocalClusterOptions options) : impl
   co.grace = std::chrono::milliseconds(1000);
   co.name = "shoal-local";
   co.http = im.opt.http;
+  co.unregistered_wait = im.opt.unregistered_wait;
   co.http_any_port = im.opt.http == LocalClusterOptions::kDefaultHttp;
   im.coord = std::make_unique<coordinator::Coordinator>(im.io.get_executor(), co);
   im.coord->start();

@@ -40,7 +40,7 @@ int coordinator_main(int argc, char** argv) {
   CoordinatorOptions opt;
   std::string token_file, pid_file;
   std::vector<std::string> fn_retries;
-  long heartbeat_ms = 1000, heartbeat_timeout_ms = 5000, unregistered_ms = 2000, ttl_s = 3600;
+  long heartbeat_ms = 1000, heartbeat_timeout_ms = 5000, unregistered_ms = 30000, ttl_s = 3600;
   long adopt_wait_ms = 1000, client_grace_ms = 10000;
   long hello_timeout_ms = 5000, auth_penalty_ms = 1000, cancel_grace_ms = 2000, max_peer_queue_mib = 512;
   double grace_s = 30;
@@ -90,7 +90,7 @@ int coordinator_main(int argc, char** argv) {
       ->check(CLI::Range(1L, 3'600'000L))
       ->capture_default_str();
   app.add_option("--unregistered-wait-ms", unregistered_ms,
-                 "how long a task waits for a worker with its function before failing NotRegistered")
+                 "how long a task waits for a worker with its function (connected or not) before failing NotRegistered")
       ->check(CLI::Range(0L, 3'600'000L))
       ->capture_default_str();
   app.add_option("--max-peer-queue-mib", max_peer_queue_mib,

@@ -434,18 +434,19 @@ Coro<void> Engine::housekeeping() {
         send(*p, msg);
       }
     }
-    // Functions no live worker registered, and actors no worker can hold.
-    if (scheduler.any_worker()) {
-      for (std::uint32_t fn = 0; fn < functions.size(); ++fn) {
-        if (scheduler.queued(fn) == 0) {
-          scheduler.unserved_since(fn) = 0;  // a later task of it waits its own full grace
-          continue;
-        }
-        if (!functions[fn].workers.empty()) continue;
-        auto& since = scheduler.unserved_since(fn);
-        if (since == 0) since = now;
-        if (now - since >= ns(opt.unregistered_wait)) fail_unregistered(fn);
+    // Functions no live worker registered (also while no worker is connected at all: a
+    // by-name submit must not wait for ever), and actors no worker can hold.
+    for (std::uint32_t fn = 0; fn < functions.size(); ++fn) {
+      if (scheduler.queued(fn) == 0) {
+        scheduler.unserved_since(fn) = 0;  // a later task of it waits its own full grace
+        continue;
       }
+      if (!functions[fn].workers.empty()) continue;
+      auto& since = scheduler.unserved_since(fn);
+      if (since == 0) since = now;
+      if (now - since >= ns(opt.unregistered_wait)) fail_unregistered(fn);
+    }
+    if (scheduler.any_worker()) {
       expire_unplaced_actors(now);
       // The kinds of worker settled: queued tasks none of them could ever run fail.
       if (kinds_settled(now)) {

@@ -9,6 +9,7 @@
 #include <asio/any_io_executor.hpp>
 #include <asio/steady_timer.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <cstdint>
@@ -147,8 +148,10 @@ struct Engine : std::enable_shared_from_this<Engine> {
   // up (or workers reconnecting) does not fail a GPU task because a CPU worker came first.
   std::size_t kinds_seen = 0;
   std::uint64_t new_kind_at = 0;  // steady ns
+  // A cluster still starting registers its kinds of worker within a moment: 2 s (or the
+  // NotRegistered grace, when shorter) after the last new kind, they are taken as settled.
   [[nodiscard]] bool kinds_settled(std::uint64_t now) const {
-    return now - new_kind_at >= ns(opt.unregistered_wait);
+    return now - new_kind_at >= ns(std::min(opt.unregistered_wait, std::chrono::milliseconds(2000)));
   }
   // The verdict for `t`: "" when it may be queued (schedulable, or not yet known).
   std::string unschedulable(const TaskRecord& t);
@@ -259,6 +262,13 @@ struct Engine : std::enable_shared_from_this<Engine> {
   void on_release(Peer& p, schema::Release::Reader r);
   void on_subscribe(Peer& p, schema::Subscribe::Reader s);
   void on_register(Peer& w, schema::RegisterWorker::Reader r);
+  /// Why a worker's registration cannot be taken ("" when it can): a name the live
+  /// workers registered with another signature.
+  [[nodiscard]] std::string registration_conflict(schema::RegisterWorker::Reader r) const;
+  /// For a function no live worker registered: nanoseconds until its queued tasks fail
+  /// with NotRegistered, and the note a status gives them.
+  [[nodiscard]] std::uint64_t unserved_fails_in(std::uint32_t fn) const;
+  [[nodiscard]] std::string unserved_note(std::uint32_t fn) const;
   void on_blocked(Peer& w, schema::Blocked::Reader b);
   void worker_lost(Peer& p, const std::string& why);
   void client_gone(std::uint64_t peer_id);

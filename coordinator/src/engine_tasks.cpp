@@ -439,6 +439,15 @@ void Engine::on_release(Peer& p, schema::Release::Reader r) {
 }
 
 void Engine::on_register(Peer& p, schema::RegisterWorker::Reader r) {
+  // A name the live workers registered with another signature: this worker's build of
+  // the task library differs from theirs. Refused before anything of it is taken (a task
+  // sent to it would be called with arguments it reads otherwise); it may come back once
+  // the others are gone (a rolling upgrade) or rebuilt.
+  if (auto conflict = registration_conflict(r); !conflict.empty()) {
+    log("refused the registration of " + p.name + ": " + conflict);
+    send_error(p, schema::ErrorCode::REFUSED, conflict, true);
+    return close_peer(p, "registration refused: " + conflict);
+  }
   WorkerSlot w;
   w.id = p.id;
   w.name = p.name;
@@ -502,6 +511,33 @@ void Engine::on_register(Peer& p, schema::RegisterWorker::Reader r) {
   adopt_actors(p, slot, r);
   broadcast_catalog();
   schedule_dispatch();
+}
+
+std::string Engine::registration_conflict(schema::RegisterWorker::Reader r) const {
+  auto holders = [&](const std::vector<std::uint64_t>& ids) {
+    std::string out;
+    for (auto id : ids)
+      if (auto it = scheduler.workers().find(id); it != scheduler.workers().end())
+        out += (out.empty() ? "" : ", ") + it->second.name;
+    return out;
+  };
+  for (auto f : r.getFunctions()) {
+    auto name = text(f.getName());
+    if (const auto* g = functions.live_conflict(name, f.getSignatureHash()))
+      return "'" + name + "' is " + text(f.getSignature()) + " in this worker but " + g->signature +
+             " in the live workers (" + holders(g->workers) + "): rebuild them from the same task library";
+  }
+  for (auto a : r.getActors()) {
+    auto name = text(a.getName());
+    for (const auto& [id, w] : scheduler.workers()) {
+      if (w.lost) continue;
+      auto it = w.actor_classes.find(name);
+      if (it != w.actor_classes.end() && it->second != a.getConstructorHash())
+        return "actor type '" + name + "' has another constructor signature in this worker than in " + w.name +
+               ": rebuild them from the same task library";
+    }
+  }
+  return {};
 }
 
 void Engine::on_blocked(Peer& p, schema::Blocked::Reader b) {

@@ -16,6 +16,7 @@ std::uint32_t FunctionTable::intern(std::string_view name, std::uint64_t hash) {
     f.name = std::string(name);
     f.hash = hash;
     functions_.push_back(std::move(f));
+    by_name_[std::string(name)].push_back(it->second);
   }
   return it->second;
 }
@@ -34,11 +35,16 @@ void FunctionTable::remove_worker(std::uint64_t id) {
 }
 
 std::string FunctionTable::other_signature(std::uint32_t i) const {
-  const auto& f = functions_[i];
-  std::string other;
-  for (const auto& g : functions_)
-    if (g.name == f.name && g.hash != f.hash && !g.workers.empty()) other = g.signature;
-  return other;
+  const auto* g = live_conflict(functions_[i].name, functions_[i].hash);
+  return g ? g->signature : std::string();
+}
+
+const FunctionRecord* FunctionTable::live_conflict(std::string_view name, std::uint64_t hash) const {
+  auto it = by_name_.find(std::string(name));
+  if (it == by_name_.end()) return nullptr;
+  for (auto i : it->second)
+    if (const auto& g = functions_[i]; g.hash != hash && !g.workers.empty()) return &g;
+  return nullptr;
 }
 
 }  // namespace shoal::coordinator

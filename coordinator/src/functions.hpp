@@ -35,12 +35,17 @@ class FunctionTable {
 
   /// Forgets worker `id` in every function it registered.
   void remove_worker(std::uint64_t id);
-  /// The signature a live worker registered for `name` under another hash, or "".
+  /// The signature a live worker registered for function i's name under another hash, or "".
   [[nodiscard]] std::string other_signature(std::uint32_t i) const;
+  /// The same for a name and hash not interned yet (a worker's registration, checked
+  /// before anything of it is taken): null when no live worker registered `name`
+  /// differently.
+  [[nodiscard]] const FunctionRecord* live_conflict(std::string_view name, std::uint64_t hash) const;
 
  private:
   std::vector<FunctionRecord> functions_;
   std::unordered_map<std::string, std::uint32_t> index_;  // name + '#' + hash bytes
+  std::unordered_map<std::string, std::vector<std::uint32_t>> by_name_;  // every hash of a name
 };
 
 }  // namespace shoal::coordinator

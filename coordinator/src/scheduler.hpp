@@ -161,6 +161,10 @@ class Scheduler {
   std::vector<std::uint64_t> take_ready(std::uint32_t fn);
   /// Steady ns since the queue of `fn` has had tasks and no worker for them (0: served).
   [[nodiscard]] std::uint64_t& unserved_since(std::uint32_t fn);
+  /// unserved_since(fn) read without growing anything (0: not counting).
+  [[nodiscard]] std::uint64_t unserved_at(std::uint32_t fn) const noexcept {
+    return fn < unserved_.size() ? unserved_[fn] : 0;
+  }
   [[nodiscard]] bool any_worker() const noexcept { return !workers_.empty(); }
   /// How many kinds of worker (functions, resources, labels) have registered so far.
   [[nodiscard]] std::size_t kinds() const noexcept { return shapes_.size(); }

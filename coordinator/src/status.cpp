@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "engine.hpp"
+#include "shoal/link/clock.hpp"
 #include "shoal/link/messages.hpp"
 #include "shoal/link/timeline.hpp"
 
@@ -32,6 +33,8 @@ void fill_task_info(schema::TaskInfo::Builder b, const TaskRecord& t, const Engi
   // there for --unregistered-wait-ms), or its resources are in use or gone.
   if (t.state == TaskState::QUEUED && t.links && !t.links->retry_wait.empty())
     b.setNote(t.links->retry_wait);
+  else if (t.state == TaskState::QUEUED && !t.actor && !t.actor_create && functions[t.fn].workers.empty())
+    b.setNote(e.unserved_note(t.fn));
   else if (t.state == TaskState::QUEUED && !t.actor && !t.actor_create)
     if (auto why = scheduler.why_waiting(t); !why.empty()) b.setNote(why);
 }
@@ -61,6 +64,15 @@ void Engine::on_status(Peer& p, schema::StatusRequest::Reader q) {
   r.setDone(tasks.done_count());
   r.setFailed(tasks.failed_count());
   r.setCancelled(tasks.cancelled_count());
+  std::vector<std::uint32_t> unserved;
+  for (std::uint32_t fn = 0; fn < functions.size(); ++fn)
+    if (functions[fn].workers.empty() && scheduler.queued(fn) > 0) unserved.push_back(fn);
+  auto ul = r.initUnserved(static_cast<unsigned>(unserved.size()));
+  for (unsigned i = 0; i < unserved.size(); ++i) {
+    ul[i].setFunction(functions[unserved[i]].name);
+    ul[i].setTasks(scheduler.queued(unserved[i]));
+    ul[i].setFailsInMs(unserved_fails_in(unserved[i]) / 1'000'000);
+  }
   std::vector<const WorkerSlot*> ws;
   for (const auto& [id, w] : scheduler.workers())
     if (!w.lost) ws.push_back(&w);
@@ -110,6 +122,19 @@ void Engine::on_status(Peer& p, schema::StatusRequest::Reader q) {
     for (unsigned i = 0; i < list.size(); ++i) fill_task_info(tl[i], *list[i], *this);
   }
   send(p, msg);
+}
+
+std::uint64_t Engine::unserved_fails_in(std::uint32_t fn) const {
+  auto wait = static_cast<std::uint64_t>(std::chrono::nanoseconds(opt.unregistered_wait).count());
+  auto since = scheduler.unserved_at(fn);
+  if (since == 0) return wait;
+  auto waited = link::steady_ns() - since;
+  return waited >= wait ? 0 : wait - waited;
+}
+
+std::string Engine::unserved_note(std::uint32_t fn) const {
+  auto s = (unserved_fails_in(fn) + 999'999'999) / 1'000'000'000;
+  return "waiting: no worker has " + functions[fn].name + " (NotRegistered in " + std::to_string(s) + " s)";
 }
 
 void Engine::fill_catalog(schema::Catalog::Builder c) const {

@@ -236,6 +236,8 @@ enum ErrorCode {
   auth @2;                 # the peer did not prove who it is
   overloaded @3;
   shuttingDown @4;
+  refused @5;              # the coordinator will not take this worker as it is (its
+                           # registration conflicts with the live workers'); it may try later
 }
 
 struct Error {
@@ -337,6 +339,13 @@ struct StatusReply {
   waiting @9 :UInt64;
   httpAddress @10 :Text;   # where its dashboard and metrics are served ("" none)
   attempts @11 :List(AttemptInfo);  # with attempts
+  unserved @12 :List(Unserved);     # functions whose queued tasks wait for a worker that has them
+}
+
+struct Unserved {
+  function @0 :Text;
+  tasks @1 :UInt64;        # queued, waiting for a worker that registered it
+  failsInMs @2 :UInt64;    # when they fail with NotRegistered unless one registers it
 }
 
 struct TaskOutput {

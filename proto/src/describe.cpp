@@ -62,6 +62,7 @@ std::string_view error_code_name(schema::ErrorCode code) noexcept {
     case schema::ErrorCode::AUTH: return "auth";
     case schema::ErrorCode::OVERLOADED: return "overloaded";
     case schema::ErrorCode::SHUTTING_DOWN: return "shutting_down";
+    case schema::ErrorCode::REFUSED: return "refused";
   }
   return "unknown";
 }

@@ -78,6 +78,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
   std::string last_connect_error;
   Watchdog watchdog;  // heartbeats while the loop is held up (watchdog.hpp)
   bool ever_welcomed = false;  // some session got as far as the welcome
+  std::string refused;  // why the coordinator refused this session's registration ("" not)
   std::shared_ptr<link::TlsContext> tls;  // for a TCP coordinator (opt.tls)
 
   Engine(WorkerOptions o, remote::Registry& r) : opt(std::move(o)), registry(r) {
@@ -338,6 +339,12 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
         break;
       case schema::Envelope::ERROR: {
         auto e = env.getError();
+        if (e.getCode() == schema::ErrorCode::REFUSED) {
+          // Not a lost connection: this worker, as it is, is not wanted now (its
+          // registration conflicts with the live workers'). Tried again, slowly.
+          refused = text(e.getMessage());
+          throw ConnectionError(refused);
+        }
         log("the coordinator reported: " + text(e.getMessage()));
         if (e.getFatal()) throw ConnectionError(text(e.getMessage()));
         break;
@@ -349,7 +356,13 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
 
   void on_closed(const std::string& why) override {
     follow_log(false);  // the coordinator that asked is gone; a new one asks again
-    if (connected && welcomed) log("lost the coordinator: " + why);
+    if (!refused.empty()) {
+      auto error = "the coordinator at " + opt.coordinator + " refused this worker: " + refused;
+      if (error != last_connect_error) log(error + (opt.reconnect_timeout.count() >= 0 ? " (trying again)" : ""));
+      last_connect_error = error;
+    } else if (connected && welcomed) {
+      log("lost the coordinator: " + why);
+    }
     if (!welcomed) {
       auto error = "the coordinator at " + opt.coordinator + " did not let us in: " + why;
       if (error != last_connect_error && opt.reconnect_timeout.count() >= 0) log(error + " (trying again)");
@@ -409,6 +422,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
   Coro<void> session() {
     connected = true;
     welcomed = false;
+    refused.clear();
     // The side channel (crash reports, the watchdog's heartbeats) writes raw frames: not
     // under TLS, whose records it would break.
     crash::set_channel(conn->secured() ? -1 : conn->native_handle(), conn->write_flag());
@@ -543,9 +557,13 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
       bool joined = false;
       if (connect()) {
         co_await session();
-        joined = welcomed;
+        joined = welcomed && refused.empty();  // a refused registration backs off as a failed connect
         if (joined) backoff = std::chrono::milliseconds(50);
-        lost_at = std::chrono::steady_clock::now();
+        if (refused.empty()) lost_at = std::chrono::steady_clock::now();  // --reconnect-timeout counts refusals
+      }
+      if (!refused.empty() && opt.reconnect_timeout.count() < 0) {
+        exit_status = 3;
+        break;
       }
       if (!joined && !ever_welcomed && opt.reconnect_timeout.count() < 0) {
         log("cannot reach the coordinator: " + last_connect_error);

@@ -64,6 +64,9 @@ struct LocalClusterOptions {
   /// free port when 8265 is taken (several clusters on one machine); http_url() says where.
   std::string http = kDefaultHttp;
   static constexpr const char* kDefaultHttp = "127.0.0.1:8265";
+  /// How long a task waits for a worker that registered its function before it fails
+  /// with NotRegistered (CoordinatorOptions::unregistered_wait).
+  std::chrono::milliseconds unregistered_wait{30000};
 };
 
 class LocalCluster {

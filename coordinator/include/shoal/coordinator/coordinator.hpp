@@ -59,7 +59,9 @@ struct CoordinatorOptions {
   std::chrono::milliseconds heartbeat{1000};
   std::chrono::milliseconds heartbeat_timeout{5000};
   std::chrono::milliseconds grace{30000};  ///< on stop(): how long running tasks may finish
-  std::chrono::milliseconds unregistered_wait{2000};
+  /// How long a queued task waits for a worker that registered its function (also while no
+  /// worker is connected) before it fails with NotRegistered.
+  std::chrono::milliseconds unregistered_wait{30000};
   std::chrono::milliseconds cancel_grace{2000};
   std::chrono::seconds result_ttl{3600};  ///< detached results, and those of gone clients
   bool exit_workers_on_stop = false;      ///< Shutdown{exit} to workers (LocalCluster's children)

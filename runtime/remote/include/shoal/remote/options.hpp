@@ -137,12 +137,22 @@ struct TaskInfo {
 using TaskAttempt = link::Attempt;
 
 /// The cluster as the coordinator sees it.
+/// A function whose queued tasks wait for a worker that registered it.
+struct UnservedFunction {
+  std::string function;
+  std::uint64_t tasks = 0;
+  /// When they fail with NotRegistered unless a worker with it joins
+  /// (CoordinatorOptions::unregistered_wait after the first of them was queued).
+  std::chrono::milliseconds fails_in{0};
+};
+
 struct ClusterStatus {
   std::vector<WorkerInfo> workers;
   std::uint64_t waiting = 0, queued = 0, running = 0, done = 0, failed = 0, cancelled = 0;
   std::vector<TaskInfo> tasks;  ///< status(id): that task; tasks(): the list
   std::string http;  ///< where the coordinator serves its dashboard and metrics ("" nowhere)
   std::vector<TaskAttempt> attempts;  ///< attempts(): the timeline
+  std::vector<UnservedFunction> unserved;  ///< status(): what waits for a worker with its function
 };
 
 /// A function or actor method the live workers registered.
