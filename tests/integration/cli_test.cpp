@@ -566,7 +566,7 @@ TEST_CASE("a queued task no worker can run says so in shoal status and shoal tas
   REQUIRE(wait_until([&] { return ec.state(id) == "queued"; }, 10s));
   auto status = ec.run({"status", id});
   INFO(status);
-  CHECK(status.out.find("queued (waiting: no worker has add)") != std::string::npos);
+  CHECK(status.out.find("queued (waiting: no worker has add (NotRegistered in ") != std::string::npos);
   auto listed = ec.run({"tasks", "--state", "queued"});
   CHECK(listed.out.find("waiting: no worker has add") != std::string::npos);
   auto json = parse_json(ec.run({"--json", "status", id}));
