@@ -50,7 +50,7 @@ int main() {
   }
 
   std::vector<std::int64_t> inputs{10, 100, 1000, 10000};
-  auto counts = executor.map(&count_primes, inputs);
+  auto counts = executor.map(&count_primes, inputs).to_vector();
   for (std::size_t i = 0; i < inputs.size(); ++i)
     std::cout << "map: primes below " << inputs[i] << " = " << counts[i] << "\n";
 

@@ -1,6 +1,8 @@
 #include "shoal/cluster/process_pool.hpp"
 
+#include <algorithm>
 #include <mutex>
+#include <thread>
 
 #include "shoal/exec/thread_pool.hpp"
 
@@ -36,6 +38,7 @@ ProcessPoolExecutor::ProcessPoolExecutor(unsigned max_workers, ProcessPoolOption
     for (auto& s : fail) s->try_set_exception(std::make_exception_ptr(BrokenExecutor(shared->broken_why)));
     return false;
   };
+  slots_ = max_workers ? max_workers : std::max(1u, std::thread::hardware_concurrency());
   cluster_ = std::make_unique<LocalCluster>(max_workers, std::move(o));
 }
 
@@ -48,11 +51,15 @@ void ProcessPoolExecutor::check() {
   detail::refuse_if_exiting("ProcessPoolExecutor");
 }
 
-void ProcessPoolExecutor::track(detail::StateBase* state) {
+void ProcessPoolExecutor::track(detail::StateBase* state) { track_all({state}); }
+
+void ProcessPoolExecutor::track_all(const std::vector<detail::StateBase*>& states) {
   std::lock_guard lock(shared_->mu);
   std::erase_if(shared_->pending, [](const auto& s) { return s->done(); });
-  shared_->pending.emplace_back(state);
-  if (shared_->broken) state->try_set_exception(std::make_exception_ptr(BrokenExecutor(shared_->broken_why)));
+  for (auto* state : states) {
+    shared_->pending.emplace_back(state);
+    if (shared_->broken) state->try_set_exception(std::make_exception_ptr(BrokenExecutor(shared_->broken_why)));
+  }
 }
 
 void ProcessPoolExecutor::shutdown(bool wait, bool cancel_futures) {

@@ -295,7 +295,7 @@ void fill_assign(link::Connection& conn, schema::Assign::Builder a, const TaskRe
   a.setAttempt(t.attempt);
   a.setTimeoutMs(t.timeout_ms);
   a.setActorId(t.actor);
-  if (t.actor) a.setMethod(t.method());
+  if (!t.method().empty()) a.setMethod(t.method());  // an actor's method, or a map chunk's "map"
 }
 
 // `ack`: the answer to a put's own client, which holds the object already.

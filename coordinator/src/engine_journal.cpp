@@ -57,6 +57,8 @@ void Engine::open_journal() {
     } else if (r.kind == JournalTask::actor_call) {
       t.actor = r.actor;
       t.mut().method = std::move(r.method);
+    } else if (!r.method.empty()) {
+      t.mut().method = std::move(r.method);  // a map chunk
     }
     if (is_finished(r.state)) {
       t.state = r.state;
@@ -232,6 +234,8 @@ void Engine::journal_accept(TaskRecord& t, std::uint64_t created_actor) {
     r.kind = JournalTask::actor_call;
     r.actor = t.actor;
     r.method = t.method();
+  } else {
+    r.method = t.method();  // "" or a map chunk's "map"
   }
   r.id = t.id;
   r.submitter = t.submitter;

@@ -167,7 +167,18 @@ void Engine::on_submit(Peer& p, schema::Submit::Reader s, const proto::FrameOwne
   t.actor = s.getActorId();
   auto name = s.getFunction();
   t.fn = functions.intern(std::string_view(name.cStr(), name.size()), s.getSignatureHash(), p.fn_cache);
-  if (t.actor) t.mut().method = text(s.getMethod());
+  std::string bad_method;
+  if (t.actor) {
+    t.mut().method = text(s.getMethod());
+  } else if (s.getMethod().size()) {
+    // A plain task's method says how its worker calls the function: "map" over a list of
+    // argument tuples (a chunk of a map, remote/map.hpp); nothing else is known.
+    if (text(s.getMethod()) == link::kMapMethod)
+      t.mut().method = std::string(link::kMapMethod);
+    else
+      bad_method = "a plain task's method must be empty or \"map\" (this one is " + std::to_string(s.getMethod().size()) +
+                   " bytes of something else)";
+  }
   t.args = p.conn->value(s.getArgs(), s.getArgsBlob(), frame);
   t.args_bytes = static_cast<std::uint32_t>(std::min<std::size_t>(t.args.size(), UINT32_MAX));
   int requested = -1;
@@ -193,6 +204,7 @@ void Engine::on_submit(Peer& p, schema::Submit::Reader s, const proto::FrameOwne
   count_submitted(p.id, p.name, t);
   if (debug_enabled()) debug("submitted: " + functions[t.fn].name + " by " + p.name, id);
   if (!bad_placement.empty()) return fail(id, "shoal::ValueError", bad_placement, ErrorKind::failed);
+  if (!bad_method.empty()) return fail(id, "shoal::ValueError", bad_method, ErrorKind::failed);
   // The wire is not trusted: a client built otherwise may send anything.
   if (requested < -1 || requested > link::kMaxRetries)
     return fail(id, "shoal::ValueError", "retries must be 0 to " + std::to_string(link::kMaxRetries) + ", not " +

@@ -187,7 +187,7 @@ TEST_CASE("LocalCluster: a worker past max_memory_per_worker is replaced, and la
 TEST_CASE("ProcessPoolExecutor: submit, map, exceptions", "[cluster]") {
   shoal::ProcessPoolExecutor pool(2);
   CHECK(pool.submit(&shoal_test_tasks::add, 2, 3).result(10s) == 5);
-  auto squares = pool.map(&shoal_test_tasks::square, std::vector<std::int64_t>{1, 2, 3, 4});
+  auto squares = pool.map(&shoal_test_tasks::square, std::vector<std::int64_t>{1, 2, 3, 4}).to_vector();
   CHECK(squares == std::vector<std::int64_t>{1, 4, 9, 16});
   auto pids = pool.map(&pid_of, std::vector<std::int64_t>(20, 0));
   for (auto p : pids) CHECK(p != ::getpid());

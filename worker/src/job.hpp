@@ -41,6 +41,7 @@ struct Job {
   std::uint32_t attempt = 0;
   std::uint64_t timeout_ms = 0;
   std::uint64_t actor = 0;
+  bool map = false;  // a chunk of a map: the function over a list of argument tuples (remote/map.hpp)
   std::atomic<int> phase{queued};
   std::stop_source stop;             // a plain function's cancellation
   std::atomic<bool> timed_out{false};

@@ -1,5 +1,7 @@
 #include "runner.hpp"
 
+#include "map_chunk.hpp"
+
 #include <asio/post.hpp>
 
 #include "crash_report.hpp"
@@ -150,6 +152,7 @@ void Runner::start(const std::shared_ptr<Job>& j) {
     last_stats_ = stp;
   }
   arm_timeout(j);
+  if (j->map) return start_map(j, entry);
   if (entry->is_coroutine) {
     run_coroutine(j, [entry](codec::Reader& r) { return entry->invoke_async(r); }, {});
     return;
@@ -169,6 +172,13 @@ void Runner::start(const std::shared_ptr<Job>& j) {
         return out;
       },
       {});
+}
+
+void Runner::start_map(const std::shared_ptr<Job>& j, const std::shared_ptr<const remote::FunctionEntry>& entry) {
+  auto id = j->id;
+  if (entry->is_coroutine)
+    return run_coroutine(j, [entry, id](codec::Reader& r) { return run_map_chunk_async(entry, r, id); }, {});
+  run_plain(j, [entry, j](codec::Reader& r) { return run_map_chunk(*entry, r, j->id, j->stop.get_token()); }, {});
 }
 
 void Runner::arm_timeout(const std::shared_ptr<Job>& j) {

@@ -34,6 +34,8 @@ class Runner : public std::enable_shared_from_this<Runner> {
 
   /// Runs a function job (loop thread). Reports a failure (NotRegistered, ...) itself.
   void start(const std::shared_ptr<Job>& j);
+  /// A chunk of a map (Job::map): the function once per item (map_chunk.hpp).
+  void start_map(const std::shared_ptr<Job>& j, const std::shared_ptr<const remote::FunctionEntry>& entry);
   /// Runs a coroutine made by `make` from the job's arguments; `then` runs after (loop).
   void run_coroutine(const std::shared_ptr<Job>& j, std::function<Coro<Bytes>(codec::Reader&)> make,
                      std::function<void()> then);

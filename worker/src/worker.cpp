@@ -39,6 +39,7 @@
 #include "shoal/link/tls.hpp"
 #include "shoal/proto/describe.hpp"
 #include "shoal/remote/client.hpp"
+#include "shoal/remote/map.hpp"
 
 namespace shoal::worker {
 
@@ -256,6 +257,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
     j->timeout_ms = a.getTimeoutMs();
     j->actor = a.getActorId();
     if (j->actor) j->function = text(a.getMethod());
+    j->map = !j->actor && text(a.getMethod()) == remote::kMapMethod;
     jobs.emplace(j->id, j);
     Bytes args = conn->value(a.getArgs(), a.getArgsBlob(), frame);
     if (a.getDepValues().size() == 0) {

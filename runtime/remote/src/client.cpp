@@ -5,6 +5,9 @@
 #include <asio/co_spawn.hpp>
 #include <asio/post.hpp>
 
+#include <algorithm>
+#include <thread>
+
 #include "client_impl.hpp"
 #include "shoal/link/address.hpp"
 #include "shoal/link/messages.hpp"
@@ -485,6 +488,16 @@ Client& Client::current() {
     current_client = std::make_unique<Client>(current_address, o);
   }
   return *current_client;
+}
+
+std::size_t Client::cluster_slots() {
+  std::size_t n = 0;
+  try {
+    for (const auto& w : workers().result(std::chrono::seconds(5))) n += w.capacity;
+  } catch (const std::exception&) {
+    n = 0;  // not answered (or asked on a loop's thread): a guess serves as well
+  }
+  return n ? n : std::max(1u, std::thread::hardware_concurrency());
 }
 
 }  // namespace shoal

@@ -79,10 +79,8 @@ void fill_submit(link::Connection& conn, schema::Submit::Builder b, const Client
   opt.setDetached(o.options.detached);
   if (ClientCore::Impl::has_placement(o.options)) link::set_placement(opt, o.options.placement());
   link::set_retry(opt, o.options.retry);
-  if (o.actor) {
-    b.setActorId(o.actor);
-    b.setMethod(o.method);
-  }
+  if (o.actor) b.setActorId(o.actor);
+  if (!o.method.empty()) b.setMethod(o.method);  // an actor's method, or a map chunk's "map"
 }
 
 }  // namespace

@@ -53,16 +53,28 @@ class ProcessPoolExecutor {
     return f;
   }
 
-  /// Python's Executor.map: fn(x) for every x, submitted at once; the results in order.
-  template <typename R, typename P, typename Range>
-  auto map(R (*fn)(P), const Range& xs) {
+  /// Python's Executor.map(fn, *iterables, timeout, chunksize): fn(x, y, ...) for every
+  /// element of the ranges (zipped, shortest wins), submitted at once in chunks (one task
+  /// each, its items called in turn by one worker); the results read lazily in input
+  /// order, each item's exception thrown at that item. A trailing MapOptions (chunksize,
+  /// 0 = automatic: about four chunks per worker; timeout) or a duration (the timeout) may
+  /// follow the ranges:
+  ///
+  ///     for (auto v : pool.map(&fn, xs, ys, shoal::MapOptions{.chunksize = 64})) ...
+  ///     auto all = pool.map(&fn, xs).to_vector();
+  template <typename R, typename... P, typename... Args>
+  auto map(R (*fn)(P...), const Args&... args) {
+    check();
+    const auto& entry = remote::detail::find_cached(reinterpret_cast<void (*)()>(fn));
+    if (!entry)
+      throw NotRegistered("the function passed to ProcessPoolExecutor::map", "this process (register it with SHOAL_REMOTE)");
     using T = typename remote::detail::coro_traits<R>::value;
-    std::vector<Future<T>> fs;
-    for (const auto& x : xs) fs.push_back(submit(fn, x));
-    std::vector<T> out;
-    out.reserve(fs.size());
-    for (auto& f : fs) out.push_back(f.result());
-    return out;
+    auto results = cluster_->client().map_entry<T, std::decay_t<P>...>(*entry, slots_, args...);
+    std::vector<detail::StateBase*> states;
+    states.reserve(results.size());
+    for (const auto& f : results.futures()) states.push_back(f.state());
+    track_all(states);
+    return results;
   }
 
   /// Python's shutdown(wait, cancel_futures): no more submits; with cancel_futures the
@@ -76,8 +88,10 @@ class ProcessPoolExecutor {
  private:
   void check();
   void track(detail::StateBase* state);
+  void track_all(const std::vector<detail::StateBase*>& states);
 
   std::unique_ptr<LocalCluster> cluster_;
+  std::size_t slots_ = 1;  // its processes: map's automatic chunk size
   struct Shared;
   std::shared_ptr<Shared> shared_;
 };

@@ -31,6 +31,9 @@ inline constexpr std::uint64_t kHeldValue = ~std::uint64_t{0};
 /// The submitted "function" that is a put (Client::put): its arguments are the object,
 /// stored as the task's result; its submitter's answer carries no value back.
 inline constexpr std::string_view kPutFunction = "shoal.put";
+/// The method of a plain task that is a chunk of a map: its worker calls the function once
+/// per argument tuple of the list its arguments hold (remote/map.hpp).
+inline constexpr std::string_view kMapMethod = "map";
 /// In the coordinator's answer to a subscription for a task it does not know; a client
 /// that asked again after a reconnect reads it as "lost with the coordinator".
 inline constexpr std::string_view kUnknownTask = "is unknown to this coordinator";

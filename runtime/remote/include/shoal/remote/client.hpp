@@ -36,10 +36,12 @@
 
 #include "shoal/codec/codec.hpp"
 #include "shoal/core/future.hpp"
+#include "shoal/exec/map_results.hpp"
 #include "shoal/remote/errors.hpp"
 #include "shoal/link/tls.hpp"
 #include "shoal/remote/options.hpp"
 #include "shoal/remote/link.hpp"
+#include "shoal/remote/map.hpp"
 #include "shoal/remote/object_ref.hpp"
 #include "shoal/remote/registry.hpp"
 
@@ -269,6 +271,46 @@ class Client {
     return submit_named(options, name, std::forward<A>(args)..., static_cast<Sig*>(nullptr));
   }
 
+  /// Python's Executor.map over the cluster: fn(x, y, ...) for every element of the ranges
+  /// (zipped, shortest wins), submitted at once in chunks of MapOptions::chunksize items
+  /// (0: automatic), each chunk one task whose worker calls fn once per item. The results
+  /// are read lazily, in input order: reading an item waits for it and throws its own
+  /// exception (the items before a failing one are delivered; a chunk's failure as a whole,
+  /// NotRegistered or WorkerLost, is every item's). A trailing MapOptions, or a duration
+  /// (the timeout), may follow the ranges:
+  ///
+  ///     for (auto v : client.map(&square, xs, MapOptions{.chunksize = 100})) ...
+  ///
+  /// Dropping the results once an item was read cancels the chunks not finished.
+  template <typename R, typename... P, typename... Args>
+  auto map(R (*fn)(P...), const Args&... args) {
+    const auto& entry = remote::detail::find_cached(reinterpret_cast<void (*)()>(fn));
+    if (!entry) throw NotRegistered("the function passed to Client::map", "this process (register it with SHOAL_REMOTE)");
+    using T = typename remote::detail::coro_traits<R>::value;
+    return map_entry<T, std::decay_t<P>...>(*entry, 0, args...);
+  }
+
+  /// map() given how many threads the cluster has (ProcessPoolExecutor), for the automatic
+  /// chunk size; 0 asks the coordinator.
+  template <typename T, typename... P, typename... Args>
+  MapResults<T> map_entry(const remote::FunctionEntry& entry, std::size_t slots, const Args&... args) {
+    constexpr std::size_t n = sizeof...(Args);
+    auto all = std::forward_as_tuple(args...);
+    using Last = std::remove_cvref_t<std::tuple_element_t<n - 1, std::tuple<Args...>>>;
+    if constexpr (std::is_same_v<Last, MapOptions>) {
+      static_assert(sizeof...(P) == n - 1, "map: one range per parameter of the function");
+      return map_chunks<T, P...>(entry, std::get<n - 1>(all), slots, all, std::make_index_sequence<n - 1>{});
+    } else if constexpr (shoal::detail::is_duration<Last>::value) {
+      static_assert(sizeof...(P) == n - 1, "map: one range per parameter of the function");
+      MapOptions o;
+      o.timeout = shoal::detail::saturate_ns(std::get<n - 1>(all));
+      return map_chunks<T, P...>(entry, o, slots, all, std::make_index_sequence<n - 1>{});
+    } else {
+      static_assert(sizeof...(P) == n, "map: one range per parameter of the function");
+      return map_chunks<T, P...>(entry, MapOptions{}, slots, all, std::make_index_sequence<n>{});
+    }
+  }
+
   /// Puts `value` in the cluster's object store (see ObjectRef): encoded once here, then
   /// passed to any number of tasks as an argument of type T without being sent again.
   template <typename T>
@@ -429,6 +471,60 @@ class Client {
     core_->submit(shoal::detail::Ref<shoal::detail::StateBase>(state), &remote::detail::RemoteCall<T>::complete, name,
                   hash, std::move(encoded), std::move(deps), options);
     return Future<T>::from_state(std::move(state));
+  }
+
+  /// The number of threads of the live workers (this machine's cores while none is
+  /// connected, or when the coordinator does not answer in time).
+  std::size_t cluster_slots();
+
+  template <typename T, typename... P, typename Tuple, std::size_t... I>
+  MapResults<T> map_chunks(const remote::FunctionEntry& entry, const MapOptions& options, std::size_t slots,
+                           const Tuple& ranges, std::index_sequence<I...>) {
+    static_assert((!remote::detail::is_future<std::decay_t<decltype(*std::begin(std::get<I>(ranges)))>>::value && ...),
+                  "map: the items are values (a future or an ObjectRef cannot be a map's item)");
+    static_assert(
+        (!remote::detail::is_object_ref<std::decay_t<decltype(*std::begin(std::get<I>(ranges)))>>::value && ...),
+        "map: the items are values (a future or an ObjectRef cannot be a map's item)");
+    core_->check_signature(entry.name, entry.signature_hash, entry.signature);
+    std::vector<Bytes> items;
+    auto its = std::make_tuple(std::begin(std::get<I>(ranges))...);
+    auto ends = std::make_tuple(std::end(std::get<I>(ranges))...);
+    std::vector<std::uint64_t> no_deps;
+    while (((std::get<I>(its) != std::get<I>(ends)) && ...)) {
+      items.push_back(encode_args<P...>(no_deps, *std::get<I>(its)...));
+      (++std::get<I>(its), ...);
+    }
+    std::size_t size = options.chunksize;
+    if (size == 0) size = items.size() <= 4 ? 1 : remote::auto_chunksize(items.size(), slots ? slots : cluster_slots());
+    std::vector<Future<T>> out;
+    out.reserve(items.size());
+    for (std::size_t start = 0; start < items.size(); start += size) {
+      std::size_t end = std::min(items.size(), start + size);
+      std::vector<Bytes> chunk(std::make_move_iterator(items.begin() + static_cast<std::ptrdiff_t>(start)),
+                               std::make_move_iterator(items.begin() + static_cast<std::ptrdiff_t>(end)));
+      using Outcomes = std::vector<remote::MapOutcome>;
+      auto state = shoal::detail::Ref<remote::detail::RemoteCall<Outcomes>>::adopt(new remote::detail::RemoteCall<Outcomes>());
+      state->task_id = core_->next_id();
+      state->core = core_;
+      auto cancel = std::make_shared<remote::detail::ChunkCancel>();
+      cancel->cancel_task = [core = std::weak_ptr<remote::detail::ClientCore>(core_), id = state->task_id] {
+        if (auto c = core.lock()) c->cancel(id);
+      };
+      std::vector<shoal::detail::Ref<remote::detail::MapItem<T>>> states;
+      states.reserve(chunk.size());
+      for (std::size_t k = 0; k < chunk.size(); ++k) {
+        states.push_back(shoal::detail::Ref<remote::detail::MapItem<T>>::adopt(new remote::detail::MapItem<T>(cancel)));
+        out.push_back(Future<T>::from_state(states.back()));
+      }
+      auto chunk_future = Future<Outcomes>::from_state(state);
+      core_->submit(shoal::detail::Ref<shoal::detail::StateBase>(state), &remote::detail::RemoteCall<Outcomes>::complete,
+                    entry.name, entry.signature_hash, codec::encode(std::make_tuple(std::move(chunk))), {},
+                    options.task, 0, std::string(remote::kMapMethod));
+      (void)chunk_future.add_done_callback([states = std::move(states)](Future<Outcomes> f) mutable {
+        remote::detail::complete_items(states, f);
+      });
+    }
+    return MapResults<T>(std::move(out), options.timeout);
   }
 
   template <typename... Rest>
