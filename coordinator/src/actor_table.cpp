@@ -111,4 +111,23 @@ ActorRecord* ActorTable::by_create_task(std::uint64_t task) {
   return nullptr;
 }
 
+ActorRecord* ActorTable::named(const std::string& name) {
+  auto it = names_.find(name);
+  if (it == names_.end()) return nullptr;
+  auto* a = find(it->second);
+  return a && !a->dead && !a->released ? a : nullptr;
+}
+
+bool ActorTable::name(ActorRecord& a, std::string name) {
+  if (named(name)) return false;
+  names_[name] = a.id;
+  a.name = std::move(name);
+  return true;
+}
+
+void ActorTable::unname(ActorRecord& a) {
+  if (a.name.empty()) return;
+  if (auto it = names_.find(a.name); it != names_.end() && it->second == a.id) names_.erase(it);
+}
+
 }  // namespace shoal::coordinator

@@ -31,13 +31,28 @@ struct ActorRecord {
   std::uint64_t waiting_since = 0;  // steady ns since it waits for a worker with its class
   std::uint32_t req = 0;    // its placement request: resources held on its worker while it lives
   bool holds = false;       // holds them now (placed, not yet ended)
+  // What happens when its worker dies (ActorOptions): constructed again elsewhere, its
+  // running calls run again; -1: always.
+  int max_restarts = 0;
+  int max_task_retries = 0;
+  std::uint32_t restarts = 0;
+  std::uint32_t max_concurrency = 1;  // calls at once on its worker
+  std::string name;         // "" unnamed (ActorTable::named)
+  bool detached = false;    // outlives its creator: only a kill ends it
+
+  [[nodiscard]] bool may_restart() const noexcept {
+    return max_restarts < 0 || restarts < static_cast<std::uint32_t>(max_restarts);
+  }
 };
 
 class ActorTable {
  public:
   [[nodiscard]] ActorRecord* find(std::uint64_t id);
   ActorRecord& create(std::uint64_t id);
-  void erase(std::uint64_t id) { actors_.erase(id); }
+  void erase(std::uint64_t id) {
+    if (auto* a = find(id)) unname(*a);
+    actors_.erase(id);
+  }
   /// Queues an actor for placement.
   void unplaced(std::uint64_t id) { unplaced_.push_back(id); }
   [[nodiscard]] const std::vector<std::uint64_t>& waiting_placement() const noexcept { return unplaced_; }
@@ -75,10 +90,17 @@ class ActorTable {
   [[nodiscard]] std::vector<std::uint64_t> of_submitter(std::uint64_t submitter) const;
   /// The actor whose constructor task is `task`, or null.
   [[nodiscard]] ActorRecord* by_create_task(std::uint64_t task);
+  /// The live actor named `name`, or null.
+  [[nodiscard]] ActorRecord* named(const std::string& name);
+  /// Gives `a` its name (false: a live actor has it already).
+  bool name(ActorRecord& a, std::string name);
+  /// The name of `a` is free again (it died or was released).
+  void unname(ActorRecord& a);
 
  private:
   std::unordered_map<std::uint64_t, ActorRecord> actors_;
   std::vector<std::uint64_t> unplaced_;
+  std::unordered_map<std::string, std::uint64_t> names_;
 };
 
 }  // namespace shoal::coordinator

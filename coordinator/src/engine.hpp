@@ -95,6 +95,7 @@ struct Engine : std::enable_shared_from_this<Engine> {
   Scheduler scheduler{tasks, functions};
   ActorTable actors;
   std::uint64_t next_peer = 0;
+  std::uint64_t internal_tasks = 0;  // ids of tasks the coordinator makes itself (an actor's restart): peer 0's space
   bool dispatch_posted = false;
   std::vector<std::uint64_t> to_free;
   // Large values held by streamed-to workers (Peer::held): task id -> the workers, told
@@ -261,6 +262,17 @@ struct Engine : std::enable_shared_from_this<Engine> {
   void on_cancel(std::uint64_t id, bool force = false);
   void on_release(Peer& p, schema::Release::Reader r);
   void on_subscribe(Peer& p, schema::Subscribe::Reader s);
+  // Actors (engine_actors.cpp): a kill ends one whoever made it (its calls not yet sent
+  // fail with ActorDied); a worker's death restarts it or ends it (ActorOptions).
+  void kill_actor(ActorRecord& a, const std::string& why);
+  void actor_worker_died(ActorRecord& a, const std::string& why, const std::vector<std::uint64_t>& lost);
+  // Checks a new actor's restart policy, concurrency and name (taking the name): "" or why not.
+  std::string check_actor_policy(ActorRecord& a, std::string name);
+  // The policy as the journal keeps it ("" for the defaults), and back.
+  static std::string policy_key(const ActorRecord& a);
+  void apply_policy_key(ActorRecord& a, const std::string& key);
+  // The live actor named `name`, for a status reply.
+  void fill_actor_info(schema::ActorInfo::Builder b, const std::string& name);
   void on_register(Peer& w, schema::RegisterWorker::Reader r);
   /// Why a worker's registration cannot be taken ("" when it can): a name the live
   /// workers registered with another signature.

@@ -4,6 +4,9 @@
 
 #include <capnp/message.h>
 
+#include <algorithm>
+#include <sstream>
+
 #include "engine.hpp"
 #include "shoal/link/clock.hpp"
 #include "shoal/link/messages.hpp"
@@ -26,9 +29,10 @@ void Engine::pump_actor(ActorRecord& a) {
   if (a.dead) {
     journal_actor_gone(a);
     free_actor(a);
+    actors.unname(a);
   }
   auto pumped = actors.pump(a, tasks);
-  for (auto id : pumped.fail) fail(id, "shoal::WorkerLost", a.dead_why, ErrorKind::disconnected);
+  for (auto id : pumped.fail) fail(id, "shoal::ActorDied", a.dead_why, ErrorKind::disconnected);
   if (pumped.forward.empty()) return;
   auto* w = scheduler.worker(a.worker);
   auto* p = peer(a.worker);
@@ -36,7 +40,7 @@ void Engine::pump_actor(ActorRecord& a) {
     auto* t = tasks.find(id);
     if (!t) continue;
     if (!w || !p) {
-      fail(id, "shoal::WorkerLost", "the actor's worker is gone", ErrorKind::disconnected);
+      fail(id, "shoal::ActorDied", "the actor's worker is gone", ErrorKind::disconnected);
       continue;
     }
     scheduler.assign(*t, *w);
@@ -45,8 +49,79 @@ void Engine::pump_actor(ActorRecord& a) {
   }
 }
 
+void Engine::kill_actor(ActorRecord& a, const std::string& why) {
+  if (!a.dead) {
+    log("actor " + std::to_string(a.id) + " (" + a.cls + (a.name.empty() ? "" : " '" + a.name + "'") + "): " + why);
+    ActorTable::kill(a, why);
+  }
+  pump_actor(a);  // its calls not yet sent fail
+  if (!a.released) release_actor(a);
+}
+
+void Engine::actor_worker_died(ActorRecord& a, const std::string& why, const std::vector<std::uint64_t>& lost) {
+  // What it ran when its worker died, in the order it was sent: its calls, and its
+  // constructor when that was still running.
+  std::vector<TaskRecord*> running;
+  bool constructing = false;
+  for (auto id : lost)
+    if (auto* t = tasks.find(id)) {
+      if (t->actor == a.id) running.push_back(t);
+      else if (t->actor_create && a.create_task == id) constructing = true;
+    }
+  if (!a.may_restart() || a.released || stopping) {
+    std::string msg = why + (a.restarts ? " (it had restarted " + std::to_string(a.restarts) + " time(s), its max_restarts)"
+                                        : std::string());
+    if (constructing) fail(a.create_task, "shoal::ActorDied", msg, ErrorKind::disconnected);
+    for (auto* t : running) fail(t->id, "shoal::ActorDied", msg, ErrorKind::disconnected);
+    ActorTable::kill(a, msg);
+    pump_actor(a);
+    return;
+  }
+  // Constructed again elsewhere from its constructor's arguments (Ray's max_restarts).
+  ++a.restarts;
+  free_actor(a);
+  a.worker = 0;
+  for (auto it = running.rbegin(); it != running.rend(); ++it) {
+    auto* t = *it;
+    if (t->cancel_requested) {
+      finish(t->id, TaskState::CANCELLED);
+    } else if (a.max_task_retries < 0 || t->attempt <= static_cast<std::uint32_t>(a.max_task_retries)) {
+      t->state = TaskState::QUEUED;  // first among its calls again, in its order
+      t->worker = 0;
+      a.calls.push_front(t->id);
+    } else {
+      fail(t->id, "shoal::ActorDied",
+           why + " while this call ran (max_task_retries " + std::to_string(a.max_task_retries) +
+               " lets it run again no more)",
+           ErrorKind::disconnected);
+    }
+  }
+  if (auto* t = constructing ? tasks.find(a.create_task) : nullptr) {
+    t->state = TaskState::QUEUED;  // its ready() still waits: this construction is it
+    t->worker = 0;
+  } else {
+    // A constructor run of its own, which nobody waits for; if it throws, the actor dies.
+    auto tid = ++internal_tasks;  // peer 0's id space: no client's
+    auto& c = tasks.insert(tid);
+    c.actor_create = true;
+    c.fn = functions.intern(a.cls + ".__init__", a.hash);
+    c.state = TaskState::QUEUED;
+    c.retries = 0;
+    c.released = true;
+    c.submitted_wall = now_wall();
+    count_submitted(0, {}, c);
+    a.create_task = tid;
+  }
+  log("actor " + std::to_string(a.id) + " (" + a.cls + ") restarts, " + std::to_string(a.restarts) + " of " +
+      (a.max_restarts < 0 ? std::string("unlimited") : std::to_string(a.max_restarts)) + ": " + why);
+  a.waiting_since = steady_ns();
+  actors.unplaced(a.id);
+  schedule_dispatch();
+}
+
 void Engine::release_actor(ActorRecord& a) {
   a.released = true;
+  actors.unname(a);
   journal_actor_gone(a);
   free_actor(a);
   if (!a.worker && !a.dead) {
@@ -105,15 +180,21 @@ void Engine::on_actor_create(Peer& p, schema::ActorCreate::Reader c, const proto
   a.create_task = tid;
   a.submitter = p.id;
   a.waiting_since = steady_ns();
+  a.max_restarts = c.getMaxRestarts();
+  a.max_task_retries = c.getMaxTaskRetries();
+  a.max_concurrency = std::max(1u, c.getMaxConcurrency());
+  a.detached = c.getDetached();
   std::string bad_placement;
   if (c.hasOptions()) bad_placement = intern_placement(a.req, c.getOptions());
+  // The wire is not trusted: bounds as the client's own checks.
+  if (bad_placement.empty()) bad_placement = check_actor_policy(a, text(c.getName()));
   if (!bad_placement.empty()) {
     ActorTable::kill(a, bad_placement);
     pump_actor(a);
     return fail(tid, "shoal::ValueError", bad_placement, ErrorKind::failed);
   }
   if (journal && !stopping) {
-    journal->accept_actor({aid, p.id, a.cls, a.hash, a.args, tid, scheduler.placements()[a.req].key});
+    journal->accept_actor({aid, p.id, a.cls, a.hash, a.args, tid, scheduler.placements()[a.req].key, policy_key(a)});
     a.journaled = true;
     journal_accept(t, aid);
   }
@@ -124,6 +205,52 @@ void Engine::on_actor_create(Peer& p, schema::ActorCreate::Reader c, const proto
   }
   actors.unplaced(aid);
   schedule_dispatch();
+}
+
+std::string Engine::check_actor_policy(ActorRecord& a, std::string name) {
+  if (a.max_restarts < -1 || a.max_task_retries < -1)
+    return "max_restarts and max_task_retries must be -1 (always) or more, not " + std::to_string(a.max_restarts) +
+           " and " + std::to_string(a.max_task_retries);
+  if (a.max_concurrency > link::kMaxActorConcurrency)
+    return "max_concurrency must be at most " + std::to_string(link::kMaxActorConcurrency) + ", not " +
+           std::to_string(a.max_concurrency);
+  if (name.size() > link::kMaxActorName) return "an actor's name is at most " + std::to_string(link::kMaxActorName) + " bytes";
+  for (char ch : name)
+    if (ch < 0x20 || ch > 0x7e) return "an actor's name is printable ASCII";
+  if (a.detached && name.empty()) return "a detached actor needs a name (nobody else could reach it)";
+  if (!name.empty() && !actors.name(a, name))
+    return "an actor named '" + name + "' is alive already (actor " + std::to_string(actors.named(name)->id) + ")";
+  return {};
+}
+
+std::string Engine::policy_key(const ActorRecord& a) {
+  if (!a.max_restarts && !a.max_task_retries && a.max_concurrency == 1 && a.name.empty() && !a.detached) return {};
+  return std::to_string(a.max_restarts) + " " + std::to_string(a.max_task_retries) + " " +
+         std::to_string(a.max_concurrency) + " " + (a.detached ? "1" : "0") + " " + a.name;
+}
+
+void Engine::apply_policy_key(ActorRecord& a, const std::string& key) {
+  if (key.empty()) return;
+  std::istringstream in(key);
+  int detached = 0;
+  in >> a.max_restarts >> a.max_task_retries >> a.max_concurrency >> detached;
+  a.detached = detached != 0;
+  std::string name;
+  if (in.get() == ' ') std::getline(in, name);
+  if (!name.empty()) (void)actors.name(a, std::move(name));
+}
+
+void Engine::fill_actor_info(schema::ActorInfo::Builder b, const std::string& name) {
+  if (auto* a = actors.named(name)) {
+    b.setActorId(a->id);
+    b.setClassName(a->cls);
+    b.setConstructorHash(a->hash);
+  } else {
+    std::string shown = name.substr(0, link::kMaxActorName);
+    for (auto& ch : shown)
+      if (ch < 0x20 || ch > 0x7e) ch = '?';
+    b.setError("no live actor is named '" + shown + "'");
+  }
 }
 
 }  // namespace shoal::coordinator

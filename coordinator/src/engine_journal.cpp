@@ -123,6 +123,7 @@ std::size_t Engine::recover_actors(std::vector<JournalActor> rows) {
     a.create_task = r.create_task;
     if (!r.placement.empty()) a.req = scheduler.placements().intern(link::parse_placement_key(r.placement));
     a.submitter = r.submitter;
+    apply_policy_key(a, r.policy);
     a.journaled = true;
     a.recovering = true;
     a.waiting_since = steady_ns();
@@ -200,10 +201,12 @@ void Engine::settle_recovering_actors() {
       actors.unplaced(aid);
       schedule_dispatch();
     } else {
-      ActorTable::kill(*a, "actor " + std::to_string(aid) + " (" + a->cls +
-                               ") was lost: its worker did not come back within --adopt-wait-ms of the coordinator's "
-                               "restart, and its state lived there");
-      pump_actor(*a);
+      // Its state lived in its worker: constructed again if it may restart, else gone.
+      actor_worker_died(*a,
+                        "actor " + std::to_string(aid) + " (" + a->cls +
+                            ") was lost: its worker did not come back within --adopt-wait-ms of the coordinator's "
+                            "restart, and its state lived there",
+                        {});
     }
   }
 }

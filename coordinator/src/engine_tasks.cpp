@@ -149,6 +149,7 @@ void Engine::dispatch() {
     else
       c.setArgs(link::data(a->args));
     c.setTaskId(a->create_task);
+    c.setMaxConcurrency(a->max_concurrency);
     send(*p, msg);
     pump_actor(*a);
   }
@@ -246,8 +247,9 @@ void Engine::on_submit(Peer& p, schema::Submit::Reader s, const proto::FrameOwne
   if (t.actor) {
     auto* a = actors.find(t.actor);
     if (!a)
-      return fail(id, "shoal::InvalidStateError", "actor " + std::to_string(t.actor) + " is unknown (released?)",
-                  ErrorKind::invalid_state);
+      return fail(id, "shoal::ActorDied",
+                  "actor " + std::to_string(t.actor) + " is gone: killed, released by its creator, or dead with its worker",
+                  ErrorKind::disconnected);
     a->calls.push_back(id);
   }
   if (problem) {
@@ -446,8 +448,12 @@ void Engine::on_release(Peer& p, schema::Release::Reader r) {
     t->released = true;
     maybe_free(id);
   }
+  // The creator's last handle went: the actor ends after the calls already sent, unless
+  // it is detached (a kill ends that one).
   for (auto aid : r.getActors())
-    if (auto* a = actors.find(aid); a && a->submitter == p.id) release_actor(*a);
+    if (auto* a = actors.find(aid); a && a->submitter == p.id && !a->detached) release_actor(*a);
+  for (auto aid : r.getKillActors())
+    if (auto* a = actors.find(aid); a && !a->released) kill_actor(*a, "killed by " + p.name);
 }
 
 void Engine::on_register(Peer& p, schema::RegisterWorker::Reader r) {
@@ -604,14 +610,9 @@ void Engine::worker_lost(Peer& p, const std::string& why) {
     }
   for (auto aid : actors.on_worker(p.id)) {
     auto* a = actors.find(aid);
-    std::string msg = "actor " + std::to_string(aid) + " (" + a->cls + ") was on " + slot.label() +
-                      ", which stopped answering: " + why;
-    // Calls already forwarded to it fail, then the queued ones.
-    for (auto id : decision.actor_tasks)
-      if (auto* t = tasks.find(id); t && (t->actor == aid || (t->actor_create && a->create_task == id)))
-        fail(id, "shoal::WorkerLost", msg, ErrorKind::disconnected);
-    ActorTable::kill(*a, msg);
-    pump_actor(*a);
+    actor_worker_died(*a, "actor " + std::to_string(aid) + " (" + a->cls + ") was on " + slot.label() +
+                              ", which stopped answering: " + why,
+                      decision.actor_tasks);
   }
   broadcast_catalog();
   schedule_dispatch();
@@ -627,7 +628,7 @@ void Engine::client_gone(std::uint64_t peer_id) {
     maybe_free(id);
   }
   for (auto aid : actors.of_submitter(peer_id))
-    if (auto* a = actors.find(aid)) release_actor(*a);
+    if (auto* a = actors.find(aid); a && !a->detached) release_actor(*a);
 }
 
 }  // namespace shoal::coordinator

@@ -18,7 +18,8 @@ namespace shoal::coordinator {
 
 namespace {
 
-constexpr std::int64_t kFormat = 3;  // meta 'format': the layout below (1: no actors, 2: no placements; upgraded in place)
+constexpr std::int64_t kFormat = 4;  // meta 'format': the layout below (1: no actors, 2: no placements, 3: no actor
+                                     // policies; upgraded in place)
 constexpr auto kGroupWindow = std::chrono::milliseconds(2);
 
 // auto_vacuum takes effect only before the first table exists.
@@ -52,7 +53,8 @@ CREATE TABLE IF NOT EXISTS actors(
   hash INTEGER NOT NULL,
   args BLOB,
   create_task INTEGER NOT NULL,
-  placement TEXT);
+  placement TEXT,
+  policy TEXT);
 )sql";
 
 // Format 1 had no actors: its tasks table gains their columns (the actors table is made
@@ -67,6 +69,8 @@ ALTER TABLE tasks ADD COLUMN method TEXT;
 // got its actors table from kSchema, placement included.
 constexpr const char* kUpgrade2Tasks = "ALTER TABLE tasks ADD COLUMN placement TEXT; ALTER TABLE tasks ADD COLUMN retry TEXT;";
 constexpr const char* kUpgrade2Actors = "ALTER TABLE actors ADD COLUMN placement TEXT;";
+// Format 3 had no actor policies (restarts, concurrency, name, detached; NULL: defaults).
+constexpr const char* kUpgrade3Actors = "ALTER TABLE actors ADD COLUMN policy TEXT;";
 
 std::int64_t i64(std::uint64_t v) { return static_cast<std::int64_t>(v); }
 std::uint64_t u64(std::int64_t v) { return static_cast<std::uint64_t>(v); }
@@ -188,6 +192,7 @@ Journal::Journal(std::string path) : path_(std::move(path)) {
         if (format == 1) exec(kUpgrade1);
         if (format == 1 || format == 2) exec(kUpgrade2Tasks);
         if (format == 2) exec(kUpgrade2Actors);
+        if (format == 2 || format == 3) exec(kUpgrade3Actors);
         Statement put(db_, "INSERT OR REPLACE INTO meta(key, value) VALUES('format', ?)", path_);
         put.bind(1, kFormat).step(db_, path_);
         exec("COMMIT");
@@ -277,7 +282,7 @@ std::vector<JournalTask> Journal::load() {
 std::vector<JournalActor> Journal::load_actors() {
   std::lock_guard lock(db_mu_);
   std::vector<JournalActor> out;
-  Statement q(db_, "SELECT id, submitter, cls, hash, args, create_task, placement FROM actors ORDER BY id", path_);
+  Statement q(db_, "SELECT id, submitter, cls, hash, args, create_task, placement, policy FROM actors ORDER BY id", path_);
   while (q.step(db_, path_)) {
     JournalActor a;
     a.id = u64(q.integer(0));
@@ -287,6 +292,7 @@ std::vector<JournalActor> Journal::load_actors() {
     a.args = q.blob(4);
     a.create_task = u64(q.integer(5));
     a.placement = q.text(6);
+    a.policy = q.text(7);
     out.push_back(std::move(a));
   }
   return out;
@@ -333,6 +339,7 @@ void Journal::accept_actor(const JournalActor& actor) {
   op.task.args = actor.args;
   op.task.actor = actor.create_task;
   op.task.placement = actor.placement;
+  op.task.retry = actor.policy;  // a task's retry column is the actor's policy column
   buffer_.ops.push_back(std::move(op));
 }
 
@@ -411,8 +418,8 @@ void Journal::write(std::vector<Batch>& batches) {
                    "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                    path_);
   Statement insert_actor(db_,
-                         "INSERT OR REPLACE INTO actors(id, submitter, cls, hash, args, create_task, placement) "
-                         "VALUES(?,?,?,?,?,?,?)",
+                         "INSERT OR REPLACE INTO actors(id, submitter, cls, hash, args, create_task, placement, policy) "
+                         "VALUES(?,?,?,?,?,?,?,?)",
                          path_);
   Statement erase_actor(db_, "DELETE FROM actors WHERE id=?", path_);
   // A finished task's arguments are not needed again, and a row holds at most 10^9 bytes.
@@ -443,7 +450,7 @@ void Journal::write(std::vector<Batch>& batches) {
           }
           case Op::accept_actor:
             insert_actor.bind(1, t.id).bind(2, t.submitter).bind(3, t.function).bind(4, t.hash).bind(5, t.args);
-            insert_actor.bind(6, t.actor).bind(7, t.placement).step(db_, path_);
+            insert_actor.bind(6, t.actor).bind(7, t.placement).bind(8, t.retry).step(db_, path_);  // retry: the policy
             break;
           case Op::forget_actor:
             erase_actor.bind(1, t.id).step(db_, path_);

@@ -67,6 +67,7 @@ struct JournalActor {
   Bytes args;              // the constructor's arguments
   std::uint64_t create_task = 0;
   std::string placement;   // link::placement_key() of its request ("": none)
+  std::string policy;      // restarts, concurrency, name, detached (Engine::policy_key; "": defaults)
 };
 
 class Journal {

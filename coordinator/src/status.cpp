@@ -46,6 +46,10 @@ void Engine::on_status(Peer& p, schema::StatusRequest::Reader q) {
   auto r = msg.initRoot<schema::Envelope>().initStatusReply();
   r.setRequestId(q.getRequestId());
   r.setHttpAddress(http_address);
+  if (q.getActorName().size()) {  // only the actor of that name (Client::get_actor)
+    fill_actor_info(r.initActor(), link::text(q.getActorName()));
+    return send(p, msg);
+  }
   if (q.getAttempts()) {  // the timeline
     auto attempts = observe_attempts(q.getSinceNs(), link::text(q.getJob()));  // what fits one frame
     auto al = r.initAttempts(static_cast<unsigned>(attempts.size()));

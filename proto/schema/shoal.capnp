@@ -201,6 +201,19 @@ struct ActorCreate {
   taskId @4 :UInt64;       # its Result completes the actor's ready() (and reports a failed constructor)
   argsBlob @5 :UInt64;     # as Submit.argsBlob
   options @6 :TaskOptions; # its placement (resources held while it lives); the rest unused
+  maxRestarts @7 :Int32;   # client -> coordinator: constructed again after its worker died (-1: always)
+  maxTaskRetries @8 :Int32;  # a running call runs again on the restarted actor (-1: always)
+  maxConcurrency @9 :UInt32; # calls at once on its worker (0 or 1: one after another)
+  name @10 :Text;          # "" unnamed; else found by ActorLookup, unique among live actors
+  detached @11 :Bool;      # outlives its creator: ended by Release.killActors only
+}
+
+struct ActorInfo {
+  # In a StatusReply to a StatusRequest with an actorName: the live actor of that name.
+  actorId @0 :UInt64;      # 0: none (error says why)
+  className @1 :Text;
+  constructorHash @2 :UInt64;
+  error @3 :Text;
 }
 
 struct Blocked {
@@ -222,6 +235,7 @@ struct Release {
   # Client -> coordinator: nobody holds these futures or actor handles any more.
   tasks @0 :List(UInt64);
   actors @1 :List(UInt64);
+  killActors @2 :List(UInt64);  # end these actors whoever made them (detached ones too)
 }
 
 struct Subscribe {
@@ -308,6 +322,7 @@ struct StatusRequest {
   sinceNs @6 :UInt64;      # ...that ended at or after this wall-clock time
   job @7 :Text;            # ...of this job's tasks only ("" every job)
   logs @8 :Bool;           # with a taskId: its output as kept (TaskInfo.stdout, stderr)
+  actorName @9 :Text;      # not "": only the live actor of this name (StatusReply.actor)
 }
 
 struct WorkerStatus {
@@ -340,6 +355,7 @@ struct StatusReply {
   httpAddress @10 :Text;   # where its dashboard and metrics are served ("" none)
   attempts @11 :List(AttemptInfo);  # with attempts
   unserved @12 :List(Unserved);     # functions whose queued tasks wait for a worker that has them
+  actor @13 :ActorInfo;             # with actorName
 }
 
 struct Unserved {

@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <optional>
+
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -287,6 +289,41 @@ TEST_CASE("an actor whose worker does not come back after the coordinator's rest
   CHECK_THROWS_WITH(waits.result(30s), Contains("its worker did not come back"));
   auto fresh = client.spawn<Counter>(std::int64_t{7});
   CHECK(fresh.call(&Counter::add, std::int64_t{1}).result(10s) == 8);
+}
+
+TEST_CASE("a detached named actor keeps its name, its policy and its state across a coordinator's restart on its "
+          "journal, and one whose worker is gone restarts",
+          "[integration][journal][actor]") {
+  shoal::test::TempDir d;
+  Cluster c({"--journal", d.file("journal.db"), "--adopt-wait-ms", "300"});
+  auto& first = c.add_worker(2);
+  using shoal_test_tasks::Counter;
+  {
+    shoal::Client creator(c.address);
+    await_workers(creator, 1, c);
+    auto kept = creator.spawn<Counter>(shoal::ActorOptions{.max_restarts = 1, .name = "kept", .detached = true},
+                                       std::int64_t{3});
+    REQUIRE(kept.call(&Counter::add, std::int64_t{1}).result(10s) == 4);
+  }
+  c.kill_coordinator();
+  c.start_coordinator();
+  INFO(c.logs());
+  shoal::Client later(c.address);
+  // Its worker reconnects and claims it: its state is the one it had.
+  std::optional<shoal::Actor<Counter>> kept;
+  REQUIRE(wait_until([&] {
+    try {
+      kept = later.get_actor<Counter>("kept");
+      return kept->call(&Counter::get).result(10s) == 4;
+    } catch (const std::exception&) {
+      return false;
+    }
+  }, 20s));
+  // Its worker dies: it may restart once (its policy came back from the journal too).
+  first.signal(SIGKILL);
+  REQUIRE(first.wait(10s).has_value());
+  c.add_worker(2);
+  CHECK(kept->call(&Counter::get).result(30s) == 3);  // constructed again from its arguments
 }
 
 TEST_CASE("a coordinator whose journal another one holds does not start, and says why", "[integration][journal]") {

@@ -109,7 +109,7 @@ TEST_CASE("test_map_exception: the results before a failing item are delivered, 
   }
 }
 
-TEST_CASE("map chunks: chunksize items per task; automatic chunks for many small calls", "[integration][map]") {
+TEST_CASE("map chunks: chunksize items per task, automatic chunks for many small calls", "[integration][map]") {
   shoal::LocalCluster cluster(2, {.threads_per_worker = 1, .http = ""});
   auto& client = cluster.client();
   std::vector<std::int64_t> xs(100, 3);

@@ -3,6 +3,7 @@
 // Several names (add, sleep_ms, fail) are also in libshoal_examples.so: load one of the
 // two into a worker, not both (the second load fails: a name registered twice).
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -274,5 +275,24 @@ std::int64_t print_then_fail_once(std::string path) {
 SHOAL_REMOTE(print_then_fail_once)
 
 SHOAL_ACTOR(Counter, shoal::init<std::int64_t>, &Counter::add, &Counter::get)
+
+std::int64_t Tracker::add_slowly(std::int64_t k, std::int64_t ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return n_ += k;
+}
+
+std::int64_t Tracker::pid() { return ::getpid(); }
+
+shoal::Coro<std::int64_t> Tracker::gate(std::int64_t n) {
+  ++inside_;
+  most_ = std::max(most_, inside_);
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (inside_ < n && std::chrono::steady_clock::now() < until) co_await shoal::sleep(std::chrono::milliseconds(1));
+  auto most = most_;
+  --inside_;
+  co_return most;
+}
+
+SHOAL_ACTOR(Tracker, shoal::init<std::int64_t>, &Tracker::add_slowly, &Tracker::pid, &Tracker::gate)
 
 }  // namespace shoal_test_tasks

@@ -40,4 +40,19 @@ class Counter {
   std::int64_t n_;
 };
 
+/// An actor for restarts, names and concurrency: Tracker(start); add_slowly(k, ms) blocks
+/// ms then adds; pid() says where it lives; gate(n), a coroutine, waits (up to 10 s) until
+/// n calls of it are inside at once and returns how many were at most.
+class Tracker {
+ public:
+  explicit Tracker(std::int64_t start) : n_(start) {}
+  std::int64_t add_slowly(std::int64_t k, std::int64_t ms);
+  std::int64_t pid();
+  shoal::Coro<std::int64_t> gate(std::int64_t n);
+
+ private:
+  std::int64_t n_;
+  std::int64_t inside_ = 0, most_ = 0;
+};
+
 }  // namespace shoal_test_tasks

@@ -1,13 +1,18 @@
 #include "actor_host.hpp"
 
+#include <algorithm>
+
+#include "shoal/link/messages.hpp"
+
 namespace shoal::worker {
 
 void ActorHost::create(std::uint64_t aid, const std::string& cls, std::uint64_t constructor_hash, const Bytes& args,
-                       std::uint64_t task) {
+                       std::uint64_t task, std::uint32_t max_concurrency) {
   Job j;
   j.id = task;
   j.function = cls + ".__init__";
   auto& actor = actors_[aid];
+  actor.max_concurrency = std::clamp<std::uint32_t>(max_concurrency, 1, link::kMaxActorConcurrency);
   try {
     auto type = registry_.get_actor(cls, constructor_hash);
     actor.instance = remote::ActorInstance::create(type, args);
@@ -38,7 +43,7 @@ void ActorHost::release(std::uint64_t aid) {
   auto it = actors_.find(aid);
   if (it == actors_.end()) return;
   it->second.released = true;
-  if (!it->second.busy && it->second.mailbox.empty()) actors_.erase(it);
+  if (it->second.running == 0 && it->second.mailbox.empty()) actors_.erase(it);
 }
 
 std::vector<std::uint64_t> ActorHost::live() const {
@@ -52,7 +57,7 @@ void ActorHost::pump(std::uint64_t aid) {
   auto it = actors_.find(aid);
   if (it == actors_.end()) return;
   auto& actor = it->second;
-  while (!actor.busy && !actor.mailbox.empty()) {
+  while (actor.running < actor.max_concurrency && !actor.mailbox.empty()) {
     auto j = std::move(actor.mailbox.front());
     actor.mailbox.pop_front();
     if (j->phase.load() != queued) continue;  // cancelled while waiting
@@ -66,15 +71,15 @@ void ActorHost::pump(std::uint64_t aid) {
       continue;
     }
     j->function = actor.instance->type().name + "." + m->name;  // errors name "Account.withdraw"
-    actor.busy = true;
+    ++actor.running;
     auto inst = *actor.instance;
     auto then = [self = shared_from_this(), aid] {
       auto it = self->actors_.find(aid);
       if (it == self->actors_.end()) return;
-      it->second.busy = false;
+      --it->second.running;
       self->pump(aid);
       it = self->actors_.find(aid);
-      if (it != self->actors_.end() && it->second.released && it->second.mailbox.empty() && !it->second.busy)
+      if (it != self->actors_.end() && it->second.released && it->second.mailbox.empty() && it->second.running == 0)
         self->actors_.erase(it);
     };
     if (m->is_coroutine) {

@@ -1,6 +1,8 @@
 #pragma once
 // ActorHost: the actors placed on this worker. Each actor's calls wait in its mailbox and
-// run one at a time, in arrival order, through the Runner.
+// start in arrival order through the Runner, up to its max_concurrency at once (1: one
+// after another; more: an async actor's coroutines interleave, a threaded actor's plain
+// methods run on the pool's threads).
 
 #include <cstdint>
 #include <deque>
@@ -19,7 +21,7 @@ class ActorHost : public std::enable_shared_from_this<ActorHost> {
 
   /// Constructs actor `actor` of `cls` from `args`; reports task `task` (its ready()).
   void create(std::uint64_t actor, const std::string& cls, std::uint64_t constructor_hash, const Bytes& args,
-              std::uint64_t task);
+              std::uint64_t task, std::uint32_t max_concurrency = 1);
   /// Queues a call (j->actor names the actor, j->function the method); reports an
   /// InvalidStateError when the actor is not here.
   void call(std::shared_ptr<Job> j);
@@ -33,7 +35,8 @@ class ActorHost : public std::enable_shared_from_this<ActorHost> {
   struct Actor {
     std::optional<remote::ActorInstance> instance;
     std::deque<std::shared_ptr<Job>> mailbox;
-    bool busy = false;  // a call runs
+    std::uint32_t running = 0;  // calls started and not ended
+    std::uint32_t max_concurrency = 1;
     bool released = false;
   };
   void pump(std::uint64_t actor);

@@ -316,7 +316,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
         auto c = env.getActorCreate();
         actors->create(c.getActorId(), text(c.getClassName()), c.getConstructorHash(),
                        conn->value(c.getArgs(), c.getArgsBlob(), frame),
-                       c.getTaskId());
+                       c.getTaskId(), c.getMaxConcurrency());
         break;
       }
       case schema::Envelope::RELEASE:

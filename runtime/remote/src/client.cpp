@@ -268,9 +268,50 @@ void ClientCore::actor_create(std::uint64_t actor, std::shared_ptr<const remote:
   } catch (const ValueError& e) {
     throw ValueError("the placement of actor " + type->name + ": " + e.what());
   }
+  if (options.max_restarts < -1 || options.max_task_retries < -1)
+    throw ValueError("actor " + type->name + ": max_restarts and max_task_retries are -1 (always) or more");
+  if (options.max_concurrency > link::kMaxActorConcurrency)
+    throw ValueError("actor " + type->name + ": max_concurrency is at most " + std::to_string(link::kMaxActorConcurrency));
+  if (options.name.size() > link::kMaxActorName)
+    throw ValueError("an actor's name is at most " + std::to_string(link::kMaxActorName) + " bytes");
+  for (char ch : options.name)
+    if (ch < 0x20 || ch > 0x7e) throw ValueError("an actor's name is printable ASCII");
+  if (options.detached && options.name.empty())
+    throw ValueError("actor " + type->name + ": a detached actor needs a name (nobody else could reach it)");
   enqueue(std::move(ready), complete, [&](Impl& im, std::uint64_t id) {
-    im.creates.push_back({actor, type->name, type->constructor_hash, std::move(args), id, std::move(placement)});
+    Impl::CreateOut o{actor, type->name, type->constructor_hash, std::move(args), id, std::move(placement)};
+    o.max_restarts = options.max_restarts;
+    o.max_task_retries = options.max_task_retries;
+    o.max_concurrency = std::max(1u, options.max_concurrency);
+    o.name = options.name;
+    o.detached = options.detached;
+    im.creates.push_back(std::move(o));
   });
+}
+
+void ClientCore::kill_actor(std::uint64_t actor) {
+  std::lock_guard lock(impl_->mu);
+  if (impl_->closed) throw ConnectionError(impl_->closed_why);
+  impl_->kill_actors.push_back(actor);
+  impl_->post_flush_locked();
+}
+
+Future<ClusterStatus> ClientCore::find_actor(const std::string& name) {
+  auto& im = *impl_;
+  Promise<ClusterStatus> p;
+  auto f = p.get_future();
+  std::lock_guard lock(im.mu);
+  if (im.closed) {
+    p.set_exception(std::make_exception_ptr(ConnectionError(im.closed_why)));
+    return f;
+  }
+  auto request = im.status_seq.fetch_add(1) + 1;
+  im.status_waiting.emplace(request, std::move(p));
+  Impl::StatusOut q{request, 0, false, schema::TaskState::UNKNOWN, 0};
+  q.actor_name = name;
+  im.statuses.push_back(std::move(q));
+  im.post_flush_locked();
+  return f;
 }
 
 void ClientCore::subscribe(shoal::detail::Ref<shoal::detail::StateBase> state, Completer complete) {

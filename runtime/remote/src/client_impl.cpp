@@ -103,7 +103,7 @@ void ClientCore::Impl::flush() {
   std::vector<SubmitOut> s;
   std::vector<CreateOut> c;
   std::vector<Pending> regs;
-  std::vector<std::uint64_t> can, rel, rela, sub;
+  std::vector<std::uint64_t> can, rel, rela, kill, sub;
   std::unordered_set<std::uint64_t> force;
   std::vector<StatusOut> st;
   std::vector<std::pair<std::string, bool>> follows;
@@ -118,6 +118,7 @@ void ClientCore::Impl::flush() {
     force.swap(forced);
     rel.swap(releases);
     rela.swap(release_actors);
+    kill.swap(kill_actors);
     sub.swap(subscribes);
     st.swap(statuses);
   }
@@ -134,6 +135,7 @@ void ClientCore::Impl::flush() {
     forced.insert(force.begin(), force.end());
     releases.insert(releases.begin(), rel.begin(), rel.end());
     release_actors.insert(release_actors.begin(), rela.begin(), rela.end());
+    kill_actors.insert(kill_actors.begin(), kill.begin(), kill.end());
     subscribes.insert(subscribes.begin(), sub.begin(), sub.end());
     statuses.insert(statuses.begin(), st.begin(), st.end());
     log_follows.insert(log_follows.begin(), follows.begin(), follows.end());
@@ -153,6 +155,19 @@ void ClientCore::Impl::flush() {
       a.setArgs(link::data(o.args));
     a.setTaskId(o.task);
     if (o.placement != link::Placement{}) link::set_placement(a.initOptions(), o.placement);
+    a.setMaxRestarts(o.max_restarts);
+    a.setMaxTaskRetries(o.max_task_retries);
+    a.setMaxConcurrency(o.max_concurrency);
+    if (!o.name.empty()) a.setName(o.name);
+    a.setDetached(o.detached);
+    conn->send(msg);
+  }
+  if (!kill.empty()) {
+    // Before the calls of this flush: a call made after kill_actor() fails with ActorDied
+    // (one made before, in the same flush, too: Ray's kill does not wait for pending calls).
+    capnp::MallocMessageBuilder msg;
+    auto k = msg.initRoot<schema::Envelope>().initRelease().initKillActors(static_cast<unsigned>(kill.size()));
+    for (unsigned i = 0; i < kill.size(); ++i) k.set(i, kill[i]);
     conn->send(msg);
   }
   send_submits(s);
@@ -200,6 +215,7 @@ void ClientCore::Impl::flush() {
     r.setSinceNs(q.since_ns);
     r.setJob(q.job);
     r.setLogs(q.logs);
+    if (!q.actor_name.empty()) r.setActorName(q.actor_name);
     conn->send(msg);
   }
 }

@@ -61,6 +61,11 @@ struct ClientCore::Impl final : link::ConnectionHandler {
     Bytes args;
     std::uint64_t task;
     link::Placement placement;
+    int max_restarts = 0;
+    int max_task_retries = 0;
+    std::uint32_t max_concurrency = 1;
+    std::string name;
+    bool detached = false;
   };
   struct StatusOut {
     std::uint64_t request;
@@ -72,6 +77,7 @@ struct ClientCore::Impl final : link::ConnectionHandler {
     std::uint64_t since_ns = 0;
     std::string job;
     bool logs = false;
+    std::string actor_name;  // only the live actor of this name (Client::get_actor)
   };
   struct Pending {
     shoal::detail::Ref<shoal::detail::StateBase> state;
@@ -94,7 +100,7 @@ struct ClientCore::Impl final : link::ConnectionHandler {
   std::vector<SubmitOut> submits;
   std::vector<CreateOut> creates;
   std::vector<Pending> registrations;  // submits, subscriptions and actor readiness, by id
-  std::vector<std::uint64_t> cancels, releases, release_actors, subscribes;
+  std::vector<std::uint64_t> cancels, releases, release_actors, kill_actors, subscribes;
   std::unordered_set<std::uint64_t> forced;  // of `cancels`, those to force
   std::vector<StatusOut> statuses;
   std::vector<std::pair<std::string, bool>> log_follows;  // worker name, start or stop

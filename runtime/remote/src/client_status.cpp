@@ -81,6 +81,10 @@ void ClientCore::Impl::status_reply(schema::StatusReply::Reader r) {
     s.tasks.push_back(std::move(i));
   }
   s.http = text(r.getHttpAddress());
+  if (r.hasActor()) {
+    auto a = r.getActor();
+    s.actor = {a.getActorId(), text(a.getClassName()), a.getConstructorHash(), text(a.getError())};
+  }
   for (auto u : r.getUnserved())
     s.unserved.push_back({text(u.getFunction()), u.getTasks(), std::chrono::milliseconds(u.getFailsInMs())});
   for (auto a : r.getAttempts()) s.attempts.push_back(link::get_attempt(a));

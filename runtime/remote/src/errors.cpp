@@ -27,6 +27,7 @@ struct ExceptionTable {
     add<TypeMismatch>("shoal::TypeMismatch");
     add<ValueError>("shoal::ValueError");
     add<WorkerLost>("shoal::WorkerLost");
+    add<ActorDied>("shoal::ActorDied");
     add<TaskCrashed>("shoal::TaskCrashed");
     add<DependencyFailed>("shoal::DependencyFailed");
     add<InvalidStateError>("shoal::InvalidStateError");

@@ -177,7 +177,7 @@ TEST_CASE("a journal of another format is refused with both formats named", "[co
   REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
   REQUIRE(sqlite3_exec(db, "UPDATE meta SET value = 99 WHERE key = 'format'", nullptr, nullptr, nullptr) == SQLITE_OK);
   sqlite3_close(db);
-  CHECK_THROWS_WITH(Journal(path), Contains("has format 99; this coordinator reads 3"));
+  CHECK_THROWS_WITH(Journal(path), Contains("has format 99; this coordinator reads 4"));
 }
 
 TEST_CASE("within one write, a task accepted and finished is one finished row, one also forgotten is none",
@@ -281,7 +281,7 @@ TEST_CASE("a journal of format 1 (before actors) is upgraded in place and its ta
     j.accept_actor({99, 3, "Counter", 1, Bytes(), 100});
     commit(j);
   }
-  Journal again(path);  // now format 3
+  Journal again(path);  // now format 4
   CHECK(again.load_actors().size() == 1);
   CHECK(again.load().size() == 1);
 }
@@ -307,6 +307,44 @@ TEST_CASE("a task's placement and retry policy, and an actor's placement, read b
   auto actors = j.load_actors();
   REQUIRE(actors.size() == 1);
   CHECK(actors[0].placement == "gpu=1;;;spread;0");
+}
+
+TEST_CASE("an actor's restart policy, concurrency, name and lifetime read back after a reopen, and a format 3 journal "
+          "gains them",
+          "[coordinator][journal]") {
+  shoal::test::TempDir d;
+  auto path = d.file("j.db");
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    const char* v3 = R"sql(
+      CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE TABLE tasks(id INTEGER PRIMARY KEY, submitter INTEGER NOT NULL, function TEXT NOT NULL,
+        hash INTEGER NOT NULL, args BLOB, deps BLOB, timeout_ms INTEGER NOT NULL, retries INTEGER NOT NULL,
+        detached INTEGER NOT NULL, submitted_wall INTEGER NOT NULL, state INTEGER NOT NULL,
+        attempt INTEGER NOT NULL DEFAULT 0, value BLOB, error BLOB, finished_wall INTEGER NOT NULL DEFAULT 0,
+        kind INTEGER NOT NULL DEFAULT 0, actor INTEGER NOT NULL DEFAULT 0, method TEXT, placement TEXT, retry TEXT);
+      CREATE TABLE actors(id INTEGER PRIMARY KEY, submitter INTEGER NOT NULL, cls TEXT NOT NULL,
+        hash INTEGER NOT NULL, args BLOB, create_task INTEGER NOT NULL, placement TEXT);
+      INSERT INTO meta VALUES('format', 3);
+      INSERT INTO actors(id, submitter, cls, hash, args, create_task) VALUES(7, 3, 'Counter', 1, x'01', 8);
+    )sql";
+    REQUIRE(sqlite3_exec(db, v3, nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+    REQUIRE(::chmod(path.c_str(), 0600) == 0);
+  }
+  {
+    Journal j(path);
+    auto old = j.load_actors();
+    REQUIRE(old.size() == 1);
+    CHECK(old[0].policy.empty());  // the defaults
+    j.accept_actor({99, 3, "Model", 1, Bytes(), 100, "", "2 -1 8 1 the model"});
+    commit(j);
+  }
+  Journal j(path);
+  auto actors = j.load_actors();
+  REQUIRE(actors.size() == 2);
+  CHECK(actors[1].policy == "2 -1 8 1 the model");
 }
 
 TEST_CASE("a journal of format 2 (before placements) is upgraded in place and keeps its tasks and actors",

@@ -235,7 +235,7 @@ TEST_CASE("child: libshoal_test_tasks.so registers what the daemon tests use", "
                                                       "object_inode", "pattern_bytes", "pattern_errors", "print_bytes", "print_lines", "print_then_fail_once", "segfault",
                                                       "sleep_ms", "spin_until_stopped", "square", "sum_list",
                                                       "throw_std", "total_size", "where_when"});
-  CHECK(loaded.actors == std::vector<std::string>{"Counter"});
+  CHECK(loaded.actors == std::vector<std::string>{"Counter", "Tracker"});
   auto& registry = remote::Registry::global();
   auto call = [&](const char* name, const Bytes& a) { return registry.get(name)->invoke(a); };
   CHECK(codec::decode<std::int64_t>(call("noop", args(std::int64_t{7}))) == 7);

@@ -34,6 +34,10 @@ inline constexpr std::string_view kPutFunction = "shoal.put";
 /// The method of a plain task that is a chunk of a map: its worker calls the function once
 /// per argument tuple of the list its arguments hold (remote/map.hpp).
 inline constexpr std::string_view kMapMethod = "map";
+/// The most calls an actor runs at once (ActorOptions::max_concurrency), and the longest
+/// name it may have: bounds on what a client may ask of the coordinator and a worker.
+inline constexpr std::uint32_t kMaxActorConcurrency = 10000;
+inline constexpr std::size_t kMaxActorName = 256;
 /// In the coordinator's answer to a subscription for a task it does not know; a client
 /// that asked again after a reconnect reads it as "lost with the coordinator".
 inline constexpr std::string_view kUnknownTask = "is unknown to this coordinator";

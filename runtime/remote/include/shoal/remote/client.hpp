@@ -135,6 +135,10 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   void cancel(std::uint64_t task, bool force = false);
   void release(std::uint64_t task);
   void release_actor(std::uint64_t actor);
+  /// Asks the coordinator to end `actor` whoever made it (Release.killActors).
+  void kill_actor(std::uint64_t actor);
+  /// The live actor named `name` (ClusterStatus::actor).
+  Future<ClusterStatus> find_actor(const std::string& name);
   Future<ClusterStatus> status(std::uint64_t task, bool list, std::string state_filter, std::uint32_t limit,
                                bool attempts = false, std::uint64_t since_ns = 0, std::string job = {},
                                bool logs = false);
@@ -342,6 +346,19 @@ class Client {
   template <typename A, typename... Args>
   Actor<A> spawn(const ActorOptions& options, Args&&... args) {
     return spawn_placed<A>(options, std::forward<Args>(args)...);
+  }
+
+  /// The live actor another client spawned with ActorOptions::name (Ray's get_actor): a
+  /// handle whose calls go to it. ValueError when no live actor has that name;
+  /// TypeMismatch when it is not an A (another class, or another constructor). Dropping
+  /// this handle leaves the actor alone (its creator's handles, or a kill, end it).
+  template <typename A>
+  Actor<A> get_actor(const std::string& name, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  /// Ends `actor` now, whoever spawned it, detached or not (Ray's kill): its calls not yet
+  /// started fail with ActorDied; it is not restarted.
+  template <typename A>
+  void kill_actor(const Actor<A>& actor) {
+    core_->kill_actor(actor.id());
   }
 
   /// The CLI's path: a call by name with encoded arguments.
@@ -573,9 +590,11 @@ class Actor {
     std::weak_ptr<remote::detail::ClientCore> core;
     std::shared_ptr<const remote::ActorEntry> type;
     Future<void> ready;
+    bool owned = true;  // spawned here: the last handle's end releases it (get_actor's do not)
     Handle(Future<void> r) : ready(std::move(r)) {}
     ~Handle() {
-      if (auto c = core.lock()) c->release_actor(id);
+      if (owned)
+        if (auto c = core.lock()) c->release_actor(id);
     }
   };
 
@@ -617,6 +636,27 @@ Actor<A> Client::spawn_placed(const ActorOptions& options, Args&&... args) {
   Bytes encoded = codec::encode(std::tuple<std::decay_t<Args>...>(std::forward<Args>(args)...));
   core_->actor_create(actor_id, type, std::move(encoded), shoal::detail::Ref<shoal::detail::StateBase>(ready),
                       &remote::detail::RemoteCall<void>::complete, options);
+  return actor;
+}
+
+template <typename A>
+Actor<A> Client::get_actor(const std::string& name, std::chrono::milliseconds timeout) {
+  auto type = remote::Registry::global().find_actor<A>();
+  if (!type) throw NotRegistered("the actor type passed to Client::get_actor", "this process (register it with SHOAL_ACTOR)");
+  auto found = core_->find_actor(name).result(timeout).actor;
+  if (found.id == 0) throw ValueError(found.error.empty() ? "no live actor is named '" + name + "'" : found.error);
+  if (found.class_name != type->name || found.constructor_hash != type->constructor_hash)
+    throw TypeMismatch("the actor named '" + name + "' is a " + found.class_name +
+                       (found.class_name == type->name ? " built with another constructor" : std::string()) + ", not a " +
+                       type->name + " as this program has it");
+  Promise<void> ready;
+  ready.set_result();
+  Actor<A> actor;
+  actor.handle_ = std::make_shared<typename Actor<A>::Handle>(ready.get_future());
+  actor.handle_->id = found.id;
+  actor.handle_->core = core_;
+  actor.handle_->type = type;
+  actor.handle_->owned = false;
   return actor;
 }
 

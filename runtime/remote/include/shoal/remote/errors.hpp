@@ -20,6 +20,16 @@ class WorkerLost : public Error {
   explicit WorkerLost(const std::string& what) : Error(what, ErrorKind::disconnected) {}
 };
 
+/// An actor is gone (Ray's ActorDiedError): its worker died and it may not restart (any
+/// more: ActorOptions::max_restarts), its constructor failed when it restarted, or it was
+/// killed. Its calls that were running when its worker died fail with it unless
+/// ActorOptions::max_task_retries lets them run again on the restarted actor. A WorkerLost,
+/// so that code catching that still does.
+class ActorDied : public WorkerLost {
+ public:
+  explicit ActorDied(const std::string& what) : WorkerLost(what) {}
+};
+
 /// A task killed the worker running it (the worker named it as it died of a fatal signal,
 /// or the worker died while it ran alone) as many times as the coordinator's
 /// --max-crashes allows (1 by default): it is not retried, so that it takes no more

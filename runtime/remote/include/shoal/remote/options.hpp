@@ -63,6 +63,23 @@ struct TaskOptions {
 struct ActorOptions {
   Resources resources{};
   LabelSelector labels{};
+  /// Times the actor is constructed again (with its constructor's arguments) on another
+  /// worker after its worker died (Ray's max_restarts); -1: always. 0: it dies with its
+  /// worker, and its calls fail with ActorDied.
+  int max_restarts = 0;
+  /// Times a call that was running when the actor's worker died runs again on the
+  /// restarted actor (Ray's max_task_retries); -1: always. 0: it fails with ActorDied.
+  /// Calls not yet sent to the worker always wait for the restart.
+  int max_task_retries = 0;
+  /// Calls that run at once (Ray's max_concurrency): coroutine methods interleave on the
+  /// worker's loop (an async actor), plain ones run on its threads (a threaded actor:
+  /// the methods must then be thread-safe). 1: one after another, in order.
+  std::uint32_t max_concurrency = 1;
+  /// A name other clients find it by (Client::get_actor); unique among live actors.
+  std::string name{};
+  /// It outlives its creator (Ray's lifetime="detached"): neither dropping every handle
+  /// nor the creator's exit ends it; Client::kill_actor does, or the coordinator's stop.
+  bool detached = false;
 };
 
 /// Whether a spawn's first argument is its ActorOptions.
@@ -153,6 +170,13 @@ struct ClusterStatus {
   std::string http;  ///< where the coordinator serves its dashboard and metrics ("" nowhere)
   std::vector<TaskAttempt> attempts;  ///< attempts(): the timeline
   std::vector<UnservedFunction> unserved;  ///< status(): what waits for a worker with its function
+  /// A lookup of a named actor (Client::get_actor): the live one, or why there is none.
+  struct NamedActor {
+    std::uint64_t id = 0;
+    std::string class_name;
+    std::uint64_t constructor_hash = 0;
+    std::string error;
+  } actor;
 };
 
 /// A function or actor method the live workers registered.
