@@ -260,6 +260,8 @@ struct Engine : std::enable_shared_from_this<Engine> {
   // A failure `t`'s retry policy covers: queues it again after the backoff (true).
   bool retry_after_error(TaskRecord& t, const codec::RemoteErrorInfo& info);
   void on_cancel(std::uint64_t id, bool force = false);
+  // on_cancel() of one task, not its children.
+  void cancel_one(std::uint64_t id, bool force);
   void on_release(Peer& p, schema::Release::Reader r);
   void on_subscribe(Peer& p, schema::Subscribe::Reader s);
   // Actors (engine_actors.cpp): a kill ends one whoever made it (its calls not yet sent

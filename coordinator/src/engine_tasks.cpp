@@ -243,6 +243,16 @@ void Engine::on_submit(Peer& p, schema::Submit::Reader s, const proto::FrameOwne
     return finish(id, TaskState::DONE, std::exchange(t.args, {}));
   }
   for (auto dep : s.getDeps()) t.mut().deps.push_back(dep);
+  // Submitted by a task on a worker: cancelling that one cancels this one too. One whose
+  // parent is already being cancelled (its submit crossed the cancel) is cancelled now.
+  bool parent_cancelled = false;
+  if (auto parent_id = s.getParent(); parent_id && parent_id != id)
+    if (auto* parent = tasks.find(parent_id); parent && !is_finished(parent->state)) {
+      if (parent->cancel_requested) parent_cancelled = true;
+      else parent->mut().children.push_back(id);
+    } else if (parent && parent->state == TaskState::CANCELLED) {
+      parent_cancelled = true;
+    }
   auto problem = tasks.link_dependencies(t);
   if (t.actor) {
     auto* a = actors.find(t.actor);
@@ -264,6 +274,7 @@ void Engine::on_submit(Peer& p, schema::Submit::Reader s, const proto::FrameOwne
     t.state = TaskState::WAITING;
   else
     make_ready(t);
+  if (parent_cancelled) on_cancel(id);
 }
 
 std::string Engine::unschedulable(const TaskRecord& t) {
@@ -406,6 +417,20 @@ bool Engine::drained_away(TaskRecord& t, WorkerSlot& w) {
 }
 
 void Engine::on_cancel(std::uint64_t id, bool force) {
+  // Ray's recursive cancel: the tasks it submitted from its worker that have not
+  // finished, and theirs, go too (a worklist: chains of nested tasks may be long).
+  std::vector<std::uint64_t> todo{id};
+  for (std::size_t i = 0; i < todo.size(); ++i) {
+    auto* t = tasks.find(todo[i]);
+    if (!t || is_finished(t->state) || !t->links || t->links->children.empty()) continue;
+    auto children = std::move(t->links->children);
+    t->links->children.clear();
+    todo.insert(todo.end(), children.begin(), children.end());
+  }
+  for (auto c : todo) cancel_one(c, force);
+}
+
+void Engine::cancel_one(std::uint64_t id, bool force) {
   auto* t = tasks.find(id);
   if (!t) return;
   if (t->state == TaskState::WAITING || t->state == TaskState::QUEUED) {

@@ -35,6 +35,7 @@ struct TaskLinks {
   std::vector<std::uint64_t> dependents;   // unfinished tasks waiting on it
   std::vector<std::uint64_t> subscribers;  // peers that asked for the result
   std::string method;                      // an actor call's method
+  std::vector<std::uint64_t> children;     // tasks it submitted from its worker (recursive cancel)
   std::shared_ptr<const RetryPolicy> retry;  // application errors it runs again for
   std::uint32_t app_retries = 0;            // runs it had after such an error
   std::string retry_wait;                   // a retry's backoff: since when, why ("" when not waiting)

@@ -124,6 +124,8 @@ struct Submit {
   actorId @6 :UInt64;      # 0: a plain task; else a call on this actor
   method @7 :Text;         # with actorId: the method
   argsBlob @8 :UInt64;     # not 0: args is empty, the value is this blob (BlobHeader)
+  parent @9 :UInt64;       # the task that submitted it from a worker (0: none): cancelling
+                           # that task cancels this one too (Ray's recursive cancel)
 }
 
 struct Assign {

@@ -35,7 +35,7 @@ void register_task(TaskCore* t) noexcept {
 
 bool enqueue_launch(const Executor& ex, TaskCore* t) noexcept {
   Loop* loop = t_running;
-  if (!loop || ex != loop->get_executor()) return false;
+  if (!loop || loop_executor(ex) != loop->get_executor()) return false;
   loop->enqueue_launch(t);
   return true;
 }
@@ -50,7 +50,7 @@ bool running_loop_home(Executor& ex, std::weak_ptr<void>& ctx) noexcept {
 
 std::weak_ptr<void> running_loop_context(const Executor& ex) noexcept {
   Loop* loop = t_running;
-  if (!loop || ex != loop->get_executor()) return {};
+  if (!loop || loop_executor(ex) != loop->get_executor()) return {};  // a task's executor names its loop
   return loop->context_weak();
 }
 

@@ -1,6 +1,7 @@
 // What Python, Ray and Dask users expect of remote tasks (issue 15), with real
 // coordinator and worker processes: a by-name submit nobody can run fails NotRegistered
-// after a bounded grace, workers that disagree on a signature are refused at registration.
+// after a bounded grace, workers that disagree on a signature are refused at registration,
+// cancelling a task cancels the tasks it submitted.
 
 #include <catch2/catch.hpp>
 
@@ -8,9 +9,13 @@
 #include <stdio.h>
 
 #include <cstdio>
+#include <map>
+#include <string>
 
 #include "shoal/cluster/local_cluster.hpp"
 #include "shoal/coordinator/coordinator.hpp"
+#include "shoal/compose/wait_for.hpp"
+#include "shoal/core/loop.hpp"
 #include "shoal/remote/client.hpp"
 #include "support/cli.hpp"
 #include "support/daemons.hpp"
@@ -116,4 +121,50 @@ TEST_CASE("a worker that registers a name with another signature is refused at r
         return now.size() == 1 && now[0].name == "other";
       }, 20s))
     FAIL(c.logs() << "--- other\n" << shoal::test::read_file(c.dir.file("other.log")));
+}
+
+namespace {
+
+/// How many tasks of `function` the coordinator knows, by state.
+std::map<std::string, int> states_of(shoal::Client& client, const std::string& function) {
+  std::map<std::string, int> out;
+  for (const auto& t : client.tasks().result(5s).tasks)
+    if (t.function == function) ++out[t.state];
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("cancelling a remote task cancels the tasks it submitted, from a plain or a coroutine task "
+          "(Ray's recursive cancel)",
+          "[integration][fidelity]") {
+  Cluster c;
+  c.add_worker(4);
+  shoal::Client client(c.address);
+  await_workers(client, 1, c);
+  for (std::string fn : {"fan_out", "fan_out_async"}) {
+    INFO(fn << "\n" << c.logs());
+    auto parent = client.submit<Int1>(fn, 3);
+    REQUIRE(wait_until([&] { return states_of(client, "sleep_ms")["running"] == 3; }, 15s));
+    parent.cancel();
+    CHECK_THROWS_AS(parent.result(20s), shoal::CancelledError);
+    // The children slept for a minute: they end now because they were cancelled.
+    CHECK(wait_until([&] {
+      auto s = states_of(client, "sleep_ms");
+      return s["running"] == 0 && s["queued"] == 0;
+    }, 10s));
+    CHECK(states_of(client, "sleep_ms")["done"] == 0);
+  }
+}
+
+TEST_CASE("a wait_for deadline that cancels a remote parent reaches its children", "[integration][fidelity]") {
+  Cluster c;
+  c.add_worker(4);
+  shoal::Client client(c.address);
+  await_workers(client, 1, c);
+  auto parent = client.submit<Int1>("fan_out_async", 2);
+  REQUIRE(wait_until([&] { return states_of(client, "sleep_ms")["running"] == 2; }, 15s));
+  auto waited = [&]() -> shoal::Coro<void> { (void)co_await shoal::wait_for(parent.wait(), 200ms); };
+  CHECK_THROWS_AS(shoal::run(waited()), shoal::TimeoutError);
+  CHECK(wait_until([&] { return states_of(client, "sleep_ms")["running"] == 0; }, 10s));
 }

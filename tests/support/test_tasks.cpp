@@ -190,6 +190,34 @@ std::int64_t nested_blocking(std::int64_t x) {
 }
 SHOAL_REMOTE(nested_blocking)
 
+/// Recursive cancel: submits n sleep_ms(60000) children and waits for them all (a plain
+/// task, blocked in result()); returns how many finished.
+std::int64_t fan_out(std::int64_t n) {
+  auto& client = shoal::Client::current();
+  std::vector<shoal::Future<std::int64_t>> children;
+  for (std::int64_t i = 0; i < n; ++i)
+    children.push_back(client.submit<std::int64_t(std::int64_t)>("sleep_ms", std::int64_t{60000}));
+  for (auto& c : children) (void)c.result();
+  return n;
+}
+SHOAL_REMOTE(fan_out)
+
+/// fan_out as a coroutine task; the children are submitted from a task it creates (a
+/// grandchild of the worker's task, in its context).
+shoal::Coro<std::int64_t> fan_out_async(std::int64_t n) {
+  auto submit_all = [](std::int64_t n) -> shoal::Coro<std::vector<shoal::Future<std::int64_t>>> {
+    auto& client = shoal::Client::current();
+    std::vector<shoal::Future<std::int64_t>> children;
+    for (std::int64_t i = 0; i < n; ++i)
+      children.push_back(client.submit<std::int64_t(std::int64_t)>("sleep_ms", std::int64_t{60000}));
+    co_return children;
+  };
+  auto children = co_await shoal::create_task(submit_all(n)).wait();
+  (void)co_await shoal::gather(children);
+  co_return n;
+}
+SHOAL_REMOTE(fan_out_async)
+
 /// Throws a standard exception shoal has no mapping for: callers get a RemoteError.
 std::int64_t throw_std(std::string message) { throw std::out_of_range(message); }
 SHOAL_REMOTE(throw_std)

@@ -212,6 +212,7 @@ void Runner::run_coroutine(const std::shared_ptr<Job>& j, std::function<Coro<Byt
   started_.fetch_add(1, std::memory_order_relaxed);
   auto body = [](std::shared_ptr<Runner> self, std::shared_ptr<Job> j, Coro<Bytes> coro,
                  std::function<void()> then) -> Coro<void> {
+    this_task::set_coroutine_id(j->id);  // in this task's context: what it submits are its children
     auto t0 = steady_ns();
     std::exception_ptr error;
     Bytes value;

@@ -21,6 +21,7 @@
 #include "shoal/compose/to_thread.hpp"
 #include "shoal/compose/wait.hpp"
 #include "shoal/compose/wait_for.hpp"
+#include "shoal/core/contextvars.hpp"
 #include "shoal/core/coro.hpp"
 #include "shoal/core/error.hpp"
 #include "shoal/core/future.hpp"

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "client_impl.hpp"
+#include "shoal/remote/this_task.hpp"
 #include "shoal/link/address.hpp"
 #include "shoal/link/messages.hpp"
 #include "shoal/link/tls.hpp"
@@ -254,8 +255,9 @@ void ClientCore::submit(shoal::detail::Ref<shoal::detail::StateBase> state, Comp
     } catch (const ValueError& e) {
       throw ValueError("the retry policy of " + function + ": " + e.what());
     }
+  auto parent = this_task::id();  // submitted from a task on a worker: its child
   enqueue(std::move(state), complete, [&](Impl& im, std::uint64_t id) {
-    im.submits.push_back({id, function, hash, std::move(args), std::move(deps), options, actor, method});
+    im.submits.push_back({id, function, hash, std::move(args), std::move(deps), options, actor, method, parent});
   }, /*submit=*/true);
 }
 

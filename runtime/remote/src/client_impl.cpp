@@ -79,6 +79,7 @@ void fill_submit(link::Connection& conn, schema::Submit::Builder b, const Client
   opt.setDetached(o.options.detached);
   if (ClientCore::Impl::has_placement(o.options)) link::set_placement(opt, o.options.placement());
   link::set_retry(opt, o.options.retry);
+  if (o.parent) b.setParent(o.parent);
   if (o.actor) b.setActorId(o.actor);
   if (!o.method.empty()) b.setMethod(o.method);  // an actor's method, or a map chunk's "map"
 }

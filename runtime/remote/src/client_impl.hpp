@@ -53,6 +53,7 @@ struct ClientCore::Impl final : link::ConnectionHandler {
     TaskOptions options;
     std::uint64_t actor;
     std::string method;
+    std::uint64_t parent = 0;  // the remote task that submitted it (this_task::id())
   };
   struct CreateOut {
     std::uint64_t actor;

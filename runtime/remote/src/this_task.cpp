@@ -2,6 +2,7 @@
 
 #include <atomic>
 
+#include "shoal/core/contextvars.hpp"
 #include "shoal/core/error.hpp"
 
 namespace shoal::this_task {
@@ -48,6 +49,26 @@ bool stop_requested() noexcept { return current.stop_requested(); }
 void throw_if_stop_requested() {
   if (current.stop_requested()) throw CancelledError("the task was asked to stop");
 }
+
+namespace {
+// A coroutine task's id, in the context of the worker's task that runs it (and so of the
+// tasks it creates): a coroutine has no thread of its own to mark.
+ContextVar<std::uint64_t>& coroutine_task() {
+  static ContextVar<std::uint64_t> var("shoal.remote_task", 0);
+  return var;
+}
+}  // namespace
+
+std::uint64_t id() noexcept {
+  if (current_sink) return current_task;
+  try {
+    return coroutine_task().get();
+  } catch (...) {
+    return 0;
+  }
+}
+
+void set_coroutine_id(std::uint64_t task) { coroutine_task().set(task); }
 
 StopScope::StopScope(std::stop_token token) noexcept : previous_(std::move(current)) { current = std::move(token); }
 

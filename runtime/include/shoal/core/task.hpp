@@ -16,10 +16,13 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "shoal/core/coro.hpp"
 #include "shoal/core/future.hpp"
 #include "shoal/detail/pool.hpp"
+#include "shoal/detail/task_executor.hpp"
 #include "shoal/detail/spin_lock.hpp"
 
 namespace shoal {
@@ -29,14 +32,31 @@ Loop& get_running_loop();
 
 namespace detail {
 
+/// A context (Python's contextvars.Context): the values of the ContextVars set in it, by
+/// the variable's id. Immutable once shared: setting a variable makes a new one.
+struct ContextData final : RefCounted {
+  std::vector<std::pair<std::uint64_t, std::shared_ptr<const void>>> values;  // sorted by id
+};
+
+/// The context of the task this thread runs, or this thread's own outside tasks.
+Ref<ContextData>& current_context_slot() noexcept;
+
+/// `ex` without the task wrapper a task's `this_coro::executor` has (TaskExecutor).
+inline Executor loop_executor(Executor ex) noexcept {
+  if (auto* t = ex.target<LoopTaskExecutor>()) return Executor(t->inner());
+  return ex;
+}
+
 /// The untyped part of a task: its cancellation and its place in its loop's task list.
 /// Everything here is touched on the loop's thread only, except cancel_requests_ and
 /// must_cancel_ (atomics).
 class TaskCore {
  public:
-  explicit TaskCore(Executor ex) : ex_(std::move(ex)), number_(next_task_number()) {}
+  explicit TaskCore(Executor ex) : ex_(loop_executor(std::move(ex))), number_(next_task_number()) {}
 
   Executor ex_;
+  // Its context: a copy of its creator's (Python's create_task copies the current one).
+  Ref<ContextData> context_;
   asio::cancellation_signal signal_;
   Loop* loop_ = nullptr;  // set while registered
   TaskCore* prev_ = nullptr;
@@ -74,6 +94,8 @@ class TaskCore {
 
   /// Cancels the task's coroutine (on the loop thread).
   virtual void request_cancel() noexcept = 0;
+  /// Task::cancel(msg), untyped (current_task()).
+  virtual bool cancel_task(std::optional<std::string> msg) = 0;
   /// Starts the coroutine (on the loop thread); consumes the reference the queue held.
   virtual void launch() noexcept = 0;
   virtual StateBase& base() noexcept = 0;
@@ -131,6 +153,7 @@ class TaskState final : public State<T>, public TaskCore, public Pooled {
   TaskState(Executor ex, Coro<T> body) : TaskCore(std::move(ex)), body_(std::move(body)) {}
 
   bool cancel() override { return cancel_with(std::nullopt); }
+  bool cancel_task(std::optional<std::string> msg) override { return cancel_with(std::move(msg)); }
   /// cancel(), the CancelledError carrying `msg` (none: a plain one). Every cancel sets
   /// the message, as Python's cancel(msg=None) does.
   bool cancel_with(std::optional<std::string> msg) {
@@ -281,7 +304,12 @@ class TaskState final : public State<T>, public TaskCore, public Pooled {
   }
   void spawn(Ref<TaskState> self) noexcept {
     asio::cancellation_slot slot = signal_.slot();
+    // On its loop, the coroutine runs through a TaskExecutor: wherever it resumes, the
+    // thread knows which task runs (current_task(), its context).
     Executor ex = ex_;
+    if (auto* io = ex_.target<asio::io_context::executor_type>())
+      ex = LoopTaskExecutor(*io, Ref<StateBase>(static_cast<StateBase*>(this)), static_cast<TaskCore*>(this));
+    CurrentTaskScope scope(this);  // its first steps run here, not through the executor
     asio::detail::awaitable_handler<Executor, void>(entry(Ref<TaskState>(self)), ex, slot,
                                                     asio::cancellation_state(slot))
         .launch();
@@ -374,7 +402,9 @@ class [[nodiscard]] Task : public Future<T> {
 
 template <typename T>
 Task<T> create_task(Executor ex, Coro<T> coro, CreateTaskOptions opts) {
+  ex = detail::loop_executor(std::move(ex));  // a task's this_coro::executor names its loop
   auto* st = new detail::TaskState<T>(ex, std::move(coro));  // this reference: the launch's
+  st->context_ = detail::current_context_slot();  // a copy of its creator's context
   if (opts.name) st->set_name(std::move(*opts.name));
   Task<T> task{detail::Ref<detail::TaskState<T>>(st)};
   if (!detail::enqueue_launch(ex, st))

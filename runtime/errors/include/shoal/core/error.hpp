@@ -60,6 +60,13 @@ class ValueError : public Error {
   explicit ValueError(const std::string& what) : Error(what, ErrorKind::failed) {}
 };
 
+/// A key or a variable with no value (Python's LookupError): ContextVar::get() of a variable
+/// with neither a value in the context nor a default.
+class LookupError : public Error {
+ public:
+  explicit LookupError(const std::string& what) : Error(what, ErrorKind::failed) {}
+};
+
 /// An executor can run nothing more: its initializer failed (work already submitted fails
 /// with this too), or it was shut down.
 class BrokenExecutor : public Error {

@@ -34,6 +34,15 @@ void throw_if_stop_requested();
 /// nothing sent, outside a task run by a worker.
 bool write_output(int stream, std::string_view data);
 
+/// The id of the remote task running here (a plain task on this thread, or the coroutine
+/// task whose coroutine, or a task it created, runs now); 0 outside remote tasks (Ray's
+/// get_runtime_context().get_task_id()). Tasks submitted from it are its children: a
+/// cancel of it cancels them too.
+[[nodiscard]] std::uint64_t id() noexcept;
+/// Marks the running coroutine task (and the tasks it creates) as remote task `task`
+/// (used by workers).
+void set_coroutine_id(std::uint64_t task);
+
 /// The id of the task whose output this thread's writes are (0: none), and which run of
 /// it (a number that changes with every OutputScope: a retry on the same thread is
 /// another). Used by workers.
