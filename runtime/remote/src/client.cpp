@@ -298,8 +298,10 @@ void ClientCore::kill_actor(std::uint64_t actor) {
   impl_->post_flush_locked();
 }
 
-Future<ClusterStatus> ClientCore::find_actor(const std::string& name) {
-  auto& im = *impl_;
+namespace {
+
+// Queues a status request (its id is given here) and returns the future of its reply.
+Future<ClusterStatus> ask(ClientCore::Impl& im, ClientCore::Impl::StatusOut q) {
   Promise<ClusterStatus> p;
   auto f = p.get_future();
   std::lock_guard lock(im.mu);
@@ -307,13 +309,19 @@ Future<ClusterStatus> ClientCore::find_actor(const std::string& name) {
     p.set_exception(std::make_exception_ptr(ConnectionError(im.closed_why)));
     return f;
   }
-  auto request = im.status_seq.fetch_add(1) + 1;
-  im.status_waiting.emplace(request, std::move(p));
-  Impl::StatusOut q{request, 0, false, schema::TaskState::UNKNOWN, 0};
-  q.actor_name = name;
+  q.request = im.status_seq.fetch_add(1) + 1;
+  im.status_waiting.emplace(q.request, std::move(p));
   im.statuses.push_back(std::move(q));
   im.post_flush_locked();
   return f;
+}
+
+}  // namespace
+
+Future<ClusterStatus> ClientCore::find_actor(const std::string& name) {
+  Impl::StatusOut q{0, 0, false, schema::TaskState::UNKNOWN, 0};
+  q.actor_name = name;
+  return ask(*impl_, std::move(q));
 }
 
 void ClientCore::subscribe(shoal::detail::Ref<shoal::detail::StateBase> state, Completer complete) {
@@ -343,20 +351,7 @@ void ClientCore::release_actor(std::uint64_t actor) {
 
 Future<ClusterStatus> ClientCore::status(std::uint64_t task, bool list, std::string state_filter, std::uint32_t limit,
                                          bool attempts, std::uint64_t since_ns, std::string job, bool logs) {
-  auto& im = *impl_;
-  Promise<ClusterStatus> p;
-  auto f = p.get_future();
-  auto filter = parse_state(state_filter);
-  std::lock_guard lock(im.mu);
-  if (im.closed) {
-    p.set_exception(std::make_exception_ptr(ConnectionError(im.closed_why)));
-    return f;
-  }
-  auto request = im.status_seq.fetch_add(1) + 1;
-  im.status_waiting.emplace(request, std::move(p));
-  im.statuses.push_back({request, task, list, filter, limit, attempts, since_ns, std::move(job), logs});
-  im.post_flush_locked();
-  return f;
+  return ask(*impl_, {0, task, list, parse_state(state_filter), limit, attempts, since_ns, std::move(job), logs});
 }
 
 void ClientCore::check_signature(const std::string& name, std::uint64_t hash, const std::string& signature) const {
