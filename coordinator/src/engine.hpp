@@ -95,6 +95,7 @@ struct Engine : std::enable_shared_from_this<Engine> {
   Scheduler scheduler{tasks, functions};
   ActorTable actors;
   std::uint64_t next_peer = 0;
+  std::unordered_map<std::string, std::uint64_t> refusals_logged;  // worker name -> steady ns of its last refusal line
   std::uint64_t internal_tasks = 0;  // ids of tasks the coordinator makes itself (an actor's restart): peer 0's space
   bool dispatch_posted = false;
   std::vector<std::uint64_t> to_free;
@@ -262,6 +263,8 @@ struct Engine : std::enable_shared_from_this<Engine> {
   void on_cancel(std::uint64_t id, bool force = false);
   // on_cancel() of one task, not its children.
   void cancel_one(std::uint64_t id, bool force);
+  // Records `child` as submitted by `parent` (recursive cancel).
+  void add_child(TaskRecord& parent, std::uint64_t child);
   void on_release(Peer& p, schema::Release::Reader r);
   void on_subscribe(Peer& p, schema::Subscribe::Reader s);
   // Actors (engine_actors.cpp): a kill ends one whoever made it (its calls not yet sent
@@ -302,7 +305,8 @@ struct Engine : std::enable_shared_from_this<Engine> {
   void schedule_dispatch();
   void dispatch();
   void pump_actor(ActorRecord& a);
-  void release_actor(ActorRecord& a);
+  // The actor ends on its worker: after the calls it was sent, or at once when `kill`.
+  void release_actor(ActorRecord& a, bool kill = false);
   void free_actor(ActorRecord& a);  // the resources it held on its worker
   void fail_unregistered(std::uint32_t fn);
   void expire_unplaced_actors(std::uint64_t now);

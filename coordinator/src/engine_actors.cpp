@@ -54,8 +54,20 @@ void Engine::kill_actor(ActorRecord& a, const std::string& why) {
     log("actor " + std::to_string(a.id) + " (" + a.cls + (a.name.empty() ? "" : " '" + a.name + "'") + "): " + why);
     ActorTable::kill(a, why);
   }
+  // Its constructor, when it has not finished (never placed, waiting to restart, running):
+  // its ready() fails, and a restart's own constructor task ends.
+  if (auto* t = tasks.find(a.create_task); t && !is_finished(t->state))
+    fail(t->id, "shoal::ActorDied", why, ErrorKind::disconnected);
+  // Its calls with its worker fail now; the worker drops those it has not started and
+  // stops the rest (Release.killActors), reporting them late.
+  if (auto* w = scheduler.worker(a.worker)) {
+    std::vector<std::uint64_t> sent;
+    for (const auto& [id, held] : w->inflight)
+      if (auto* t = tasks.find(id); t && t->actor == a.id && t->state == TaskState::RUNNING) sent.push_back(id);
+    for (auto id : sent) fail(id, "shoal::ActorDied", why, ErrorKind::disconnected);
+  }
   pump_actor(a);  // its calls not yet sent fail
-  if (!a.released) release_actor(a);
+  if (!a.released) release_actor(a, /*kill=*/true);
 }
 
 void Engine::actor_worker_died(ActorRecord& a, const std::string& why, const std::vector<std::uint64_t>& lost) {
@@ -119,7 +131,7 @@ void Engine::actor_worker_died(ActorRecord& a, const std::string& why, const std
   schedule_dispatch();
 }
 
-void Engine::release_actor(ActorRecord& a) {
+void Engine::release_actor(ActorRecord& a, bool kill) {
   a.released = true;
   actors.unname(a);
   journal_actor_gone(a);
@@ -128,13 +140,17 @@ void Engine::release_actor(ActorRecord& a) {
     // Never placed: it never will be (nobody holds it), and its queued calls fail.
     actors.forget_unplaced(a.id);
     ActorTable::kill(a, "the actor was released before it was placed");
+    if (auto* t = tasks.find(a.create_task); t && !is_finished(t->state))  // its ready(), or a restart's constructor
+      fail(t->id, "shoal::ActorDied", a.dead_why, ErrorKind::disconnected);
     pump_actor(a);
   }
   if (a.worker)
     if (auto* p = peer(a.worker)) {
       flush(*p);  // calls already assigned go first
       capnp::MallocMessageBuilder msg;
-      msg.initRoot<schema::Envelope>().initRelease().initActors(1).set(0, a.id);
+      auto r = msg.initRoot<schema::Envelope>().initRelease();
+      // Released: it ends after the calls it was sent. Killed: it drops them and stops.
+      (kill ? r.initKillActors(1) : r.initActors(1)).set(0, a.id);
       send(*p, msg);
       if (auto* w = scheduler.worker(a.worker); w && w->actors) --w->actors;
     }

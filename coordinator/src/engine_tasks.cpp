@@ -7,6 +7,7 @@
 #include <capnp/message.h>
 
 #include <algorithm>
+#include <unordered_set>
 
 #include "engine.hpp"
 #include "shoal/link/clock.hpp"
@@ -249,7 +250,7 @@ void Engine::on_submit(Peer& p, schema::Submit::Reader s, const proto::FrameOwne
   if (auto parent_id = s.getParent(); parent_id && parent_id != id)
     if (auto* parent = tasks.find(parent_id); parent && !is_finished(parent->state)) {
       if (parent->cancel_requested) parent_cancelled = true;
-      else parent->mut().children.push_back(id);
+      else add_child(*parent, id);
     } else if (parent && parent->state == TaskState::CANCELLED) {
       parent_cancelled = true;
     }
@@ -419,15 +420,29 @@ bool Engine::drained_away(TaskRecord& t, WorkerSlot& w) {
 void Engine::on_cancel(std::uint64_t id, bool force) {
   // Ray's recursive cancel: the tasks it submitted from its worker that have not
   // finished, and theirs, go too (a worklist: chains of nested tasks may be long).
+  // The lists are kept: a --force after a plain cancel reaches the same children.
   std::vector<std::uint64_t> todo{id};
+  std::unordered_set<std::uint64_t> seen{id};
   for (std::size_t i = 0; i < todo.size(); ++i) {
     auto* t = tasks.find(todo[i]);
-    if (!t || is_finished(t->state) || !t->links || t->links->children.empty()) continue;
-    auto children = std::move(t->links->children);
-    t->links->children.clear();
-    todo.insert(todo.end(), children.begin(), children.end());
+    if (!t || is_finished(t->state) || !t->links) continue;
+    for (auto c : t->links->children)
+      if (seen.insert(c).second) todo.push_back(c);
   }
   for (auto c : todo) cancel_one(c, force);
+}
+
+void Engine::add_child(TaskRecord& parent, std::uint64_t child) {
+  auto& children = parent.mut().children;
+  // A parent that runs long and submits much: its finished children leave the list
+  // whenever it has doubled since the last sweep.
+  if (children.size() >= 64 && children.size() == children.capacity()) {
+    std::erase_if(children, [&](std::uint64_t c) {
+      const auto* t = tasks.find(c);
+      return !t || is_finished(t->state);
+    });
+  }
+  children.push_back(child);
 }
 
 void Engine::cancel_one(std::uint64_t id, bool force) {

@@ -21,7 +21,13 @@ void Engine::on_register(Peer& p, schema::RegisterWorker::Reader r) {
   // sent to it would be called with arguments it reads otherwise); it may come back once
   // the others are gone (a rolling upgrade) or rebuilt.
   if (auto conflict = registration_conflict(r); !conflict.empty()) {
-    log("refused the registration of " + p.name + ": " + conflict);
+    // Once per worker name and 10 s: one that does not know to back off tries again at once.
+    auto now = steady_ns();
+    if (auto& last = refusals_logged[p.name]; last == 0 || now - last >= 10'000'000'000ull) {
+      last = now;
+      log("refused the registration of " + p.name + ": " + conflict);
+    }
+    if (refusals_logged.size() > 1024) refusals_logged.clear();
     send_error(p, schema::ErrorCode::REFUSED, conflict, true);
     return close_peer(p, "registration refused: " + conflict);
   }

@@ -105,14 +105,24 @@ bool TimerHandle::cancelled() const noexcept { return st_ && st_->cancelled.load
 
 TimerHandle::Clock::time_point TimerHandle::when() const noexcept { return st_ ? st_->when : Clock::time_point{}; }
 
+namespace {
+// A loop callback runs as no task, in a copy of the context it was scheduled from.
+std::function<void()> in_context(std::function<void()> fn) {
+  return [ctx = detail::current_context_slot(), fn = std::move(fn)]() mutable {
+    detail::CallbackScope scope(std::move(ctx));
+    fn();
+  };
+}
+}  // namespace
+
 TimerHandle Loop::call_soon(std::function<void()> fn) {
-  auto st = std::make_shared<detail::TimerState>(std::move(fn), detail::SteadyClock::now(), ctx_);
+  auto st = std::make_shared<detail::TimerState>(in_context(std::move(fn)), detail::SteadyClock::now(), ctx_);
   asio::post(*ctx_, [st] { st->run(); });
   return TimerHandle(std::move(st));
 }
 
 TimerHandle Loop::call_at(std::chrono::steady_clock::time_point when, std::function<void()> fn) {
-  auto st = std::make_shared<detail::TimerState>(std::move(fn), when, ctx_);
+  auto st = std::make_shared<detail::TimerState>(in_context(std::move(fn)), when, ctx_);
   // The timer is made and armed on the loop's thread: callable from any thread.
   asio::dispatch(*ctx_, [st, ctx = ctx_.get()] {
     if (st->cancelled.load(std::memory_order_acquire)) return st->run();  // releases fn

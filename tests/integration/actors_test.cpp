@@ -155,6 +155,41 @@ TEST_CASE("a detached actor outlives its creator until it is killed", "[integrat
   CHECK_THROWS_AS(later.get_actor<Counter>("kept"), shoal::ValueError);
 }
 
+namespace actors_test {
+/// An actor type no worker has (its library is this program's, not the workers').
+struct Nowhere {
+  explicit Nowhere(std::int64_t) {}
+  std::int64_t get() { return 0; }
+};
+SHOAL_ACTOR(Nowhere, shoal::init<std::int64_t>, &Nowhere::get)
+}  // namespace actors_test
+
+TEST_CASE("kill_actor ends an actor now: its running and queued calls fail with ActorDied, an unplaced one's ready() "
+          "too",
+          "[integration][actors]") {
+  // Found by review: a kill let the calls already sent run to their end, and left an
+  // unplaced actor's ready() waiting for ever.
+  Cluster c;
+  c.add_worker(2);
+  shoal::Client client(c.address);
+  await_workers(client, 1, c);
+  auto t = client.spawn<Tracker>(std::int64_t{0});
+  auto running = t.call(&Tracker::add_slowly, std::int64_t{1}, std::int64_t{30'000});
+  auto queued = t.call(&Tracker::add_slowly, std::int64_t{1}, std::int64_t{0});
+  await_running(client, running);
+  auto t0 = std::chrono::steady_clock::now();
+  client.kill_actor(t);
+  CHECK_THROWS_AS(running.result(10s), shoal::ActorDied);
+  CHECK_THROWS_AS(queued.result(10s), shoal::ActorDied);
+  CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+  auto nowhere = client.spawn<actors_test::Nowhere>(std::int64_t{0});
+  client.kill_actor(nowhere);
+  CHECK_THROWS_AS(nowhere.ready().result(10s), shoal::ActorDied);
+  // The worker is free for others.
+  auto other = client.spawn<Tracker>(std::int64_t{5});
+  CHECK(other.call(&Tracker::add_slowly, std::int64_t{1}, std::int64_t{0}).result(10s) == 6);
+}
+
 TEST_CASE("an async actor's coroutine methods interleave up to max_concurrency", "[integration][actors]") {
   Cluster c;
   c.add_worker(2);

@@ -309,16 +309,21 @@ TEST_CASE("a detached named actor keeps its name, its policy and its state acros
   c.start_coordinator();
   INFO(c.logs());
   shoal::Client later(c.address);
-  // Its worker reconnects and claims it: its state is the one it had.
+  // Its worker reconnects and claims it: its state is the one it had, 4 (or 5: a call
+  // whose end the journal had not written yet when the coordinator was killed runs again,
+  // at least once), not the 3 it was constructed with.
   std::optional<shoal::Actor<Counter>> kept;
+  std::int64_t value = 0;
   REQUIRE(wait_until([&] {
     try {
       kept = later.get_actor<Counter>("kept");
-      return kept->call(&Counter::get).result(10s) == 4;
+      value = kept->call(&Counter::get).result(10s);
+      return true;
     } catch (const std::exception&) {
       return false;
     }
   }, 20s));
+  CHECK((value == 4 || value == 5));
   // Its worker dies: it may restart once (its policy came back from the journal too).
   first.signal(SIGKILL);
   REQUIRE(first.wait(10s).has_value());

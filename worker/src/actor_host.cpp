@@ -11,7 +11,12 @@ void ActorHost::create(std::uint64_t aid, const std::string& cls, std::uint64_t 
   Job j;
   j.id = task;
   j.function = cls + ".__init__";
+  // A new incarnation (an actor restarted onto this worker process while calls of the old
+  // one still end): those calls' ends no longer count (generation).
   auto& actor = actors_[aid];
+  auto generation = actor.generation + 1;
+  actor = Actor{};
+  actor.generation = generation;
   actor.max_concurrency = std::clamp<std::uint32_t>(max_concurrency, 1, link::kMaxActorConcurrency);
   try {
     auto type = registry_.get_actor(cls, constructor_hash);
@@ -28,7 +33,7 @@ void ActorHost::create(std::uint64_t aid, const std::string& cls, std::uint64_t 
 
 void ActorHost::call(std::shared_ptr<Job> j) {
   auto it = actors_.find(j->actor);
-  if (it == actors_.end() || !it->second.instance) {
+  if (it == actors_.end() || !it->second.instance || it->second.killed) {
     j->phase = reported;
     runner_->report_error(
         *j, std::make_exception_ptr(InvalidStateError("actor " + std::to_string(j->actor) + " is not on this worker")),
@@ -46,6 +51,25 @@ void ActorHost::release(std::uint64_t aid) {
   if (it->second.running == 0 && it->second.mailbox.empty()) actors_.erase(it);
 }
 
+void ActorHost::kill(std::uint64_t aid) {
+  auto it = actors_.find(aid);
+  if (it == actors_.end()) return;
+  auto& actor = it->second;
+  actor.released = actor.killed = true;
+  // The coordinator failed these already: reported anyway, so that it forgets them here.
+  auto waiting = std::move(actor.mailbox);
+  actor.mailbox.clear();
+  auto active = actor.active;  // cancel() may end one, and so change the list
+  for (auto& j : waiting) {
+    int expected = queued;
+    if (j->phase.compare_exchange_strong(expected, reported))
+      runner_->report_error(*j, std::make_exception_ptr(CancelledError("the actor was killed")), 0);
+  }
+  for (auto& j : active) runner_->cancel(*j);  // a coroutine at its next await; a plain call when it looks
+  it = actors_.find(aid);
+  if (it != actors_.end() && it->second.running == 0) actors_.erase(it);
+}
+
 std::vector<std::uint64_t> ActorHost::live() const {
   std::vector<std::uint64_t> out;
   for (const auto& [id, a] : actors_)
@@ -54,10 +78,13 @@ std::vector<std::uint64_t> ActorHost::live() const {
 }
 
 void ActorHost::pump(std::uint64_t aid) {
-  auto it = actors_.find(aid);
-  if (it == actors_.end()) return;
-  auto& actor = it->second;
-  while (actor.running < actor.max_concurrency && !actor.mailbox.empty()) {
+  for (;;) {
+    // Looked up again each time: a call that fails at once may end, and its actor go,
+    // before its start returns.
+    auto it = actors_.find(aid);
+    if (it == actors_.end()) return;
+    auto& actor = it->second;
+    if (actor.running >= actor.max_concurrency || actor.mailbox.empty()) return;
     auto j = std::move(actor.mailbox.front());
     actor.mailbox.pop_front();
     if (j->phase.load() != queued) continue;  // cancelled while waiting
@@ -72,11 +99,14 @@ void ActorHost::pump(std::uint64_t aid) {
     }
     j->function = actor.instance->type().name + "." + m->name;  // errors name "Account.withdraw"
     ++actor.running;
+    actor.active.push_back(j);
     auto inst = *actor.instance;
-    auto then = [self = shared_from_this(), aid] {
+    auto then = [self = shared_from_this(), aid, generation = actor.generation, job = j.get()] {
       auto it = self->actors_.find(aid);
-      if (it == self->actors_.end()) return;
-      --it->second.running;
+      if (it == self->actors_.end() || it->second.generation != generation) return;
+      auto& a = it->second;
+      --a.running;
+      std::erase_if(a.active, [job](const auto& p) { return p.get() == job; });
       self->pump(aid);
       it = self->actors_.find(aid);
       if (it != self->actors_.end() && it->second.released && it->second.mailbox.empty() && it->second.running == 0)

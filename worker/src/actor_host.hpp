@@ -27,6 +27,9 @@ class ActorHost : public std::enable_shared_from_this<ActorHost> {
   void call(std::shared_ptr<Job> j);
   /// The actor goes once its mailbox is empty and no call runs.
   void release(std::uint64_t actor);
+  /// The actor goes now: its calls not started are dropped (reported cancelled), those
+  /// running are cancelled (a coroutine at its next await, a plain call asked to stop).
+  void kill(std::uint64_t actor);
   /// The actors constructed here and not released (told to a coordinator on registering,
   /// so that one restarted on its journal finds them again).
   [[nodiscard]] std::vector<std::uint64_t> live() const;
@@ -37,7 +40,10 @@ class ActorHost : public std::enable_shared_from_this<ActorHost> {
     std::deque<std::shared_ptr<Job>> mailbox;
     std::uint32_t running = 0;  // calls started and not ended
     std::uint32_t max_concurrency = 1;
+    std::vector<std::shared_ptr<Job>> active;  // those calls (a kill cancels them)
+    std::uint64_t generation = 0;  // its incarnation on this worker
     bool released = false;
+    bool killed = false;
   };
   void pump(std::uint64_t actor);
 

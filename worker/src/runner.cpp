@@ -225,6 +225,9 @@ void Runner::run_coroutine(const std::shared_ptr<Job>& j, std::function<Coro<Byt
     if (j->timer) j->timer->cancel();
     if (then) then();
   };
+  // A fresh, empty context: not that of whatever runs this (an actor's previous call ends
+  // by starting the next one from inside its task).
+  shoal::detail::CallbackScope fresh{shoal::detail::Ref<shoal::detail::ContextData>()};
   j->coro.emplace(create_task(ex_, body(shared_from_this(), j, std::move(coro), std::move(then))));
 }
 

@@ -321,6 +321,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
       }
       case schema::Envelope::RELEASE:
         for (auto aid : env.getRelease().getActors()) actors->release(aid);
+        for (auto aid : env.getRelease().getKillActors()) actors->kill(aid);
         dependencies.release(env.getRelease().getTasks());
         break;
       case schema::Envelope::SHUTDOWN: {
@@ -513,7 +514,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
 
   Coro<int> run() {
     if (opt.report_crashes) crash::install();
-    ex = co_await asio::this_coro::executor;
+    ex = shoal::detail::loop_executor(co_await asio::this_coro::executor);  // not this task's: the worker's handlers are no task
     wake = std::make_unique<asio::steady_timer>(ex);
     beat = std::make_unique<asio::steady_timer>(ex);
     std::weak_ptr<Engine> weak = shared_from_this();

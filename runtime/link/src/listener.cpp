@@ -5,6 +5,7 @@
 
 #include <asio/use_awaitable.hpp>
 
+#include "shoal/core/task.hpp"
 #include "shoal/link/private_files.hpp"
 
 namespace shoal::link {
@@ -70,7 +71,7 @@ void Listener::close() noexcept {
 }
 
 Coro<proto::Socket> Listener::accept() {
-  auto ex = co_await asio::this_coro::executor;
+  auto ex = shoal::detail::loop_executor(co_await asio::this_coro::executor);  // its connections belong to no task
   if (unix_) {
     if (!unix_->is_open()) throw ConnectionError("the listener is closed");
     auto s = co_await unix_->async_accept(asio::use_awaitable);

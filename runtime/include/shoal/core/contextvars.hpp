@@ -16,8 +16,10 @@
 /// A task created with create_task starts with a copy of its creator's context (the
 /// creating task's, or the creating thread's outside any task): what it sets afterwards is
 /// its own, and what its creator sets afterwards it does not see. to_thread runs its
-/// function in a copy of the caller's context, as asyncio.to_thread does. The current task
-/// is known wherever its coroutine runs, after shoal's awaits and raw Asio operations alike.
+/// function in a copy of the caller's context, as asyncio.to_thread does; a done-callback
+/// and a loop callback (call_soon, call_later) run as no task, in a copy of the context
+/// they were registered in. The current task is known wherever its coroutine runs, after
+/// shoal's awaits and raw Asio operations alike.
 
 #include <algorithm>
 #include <atomic>
@@ -68,17 +70,6 @@ std::uint64_t next_context_var_id() noexcept;
 std::shared_ptr<const void> context_get(std::uint64_t id) noexcept;
 /// Sets `id` to `value` (null: unset) in the current context; returns its value before.
 std::shared_ptr<const void> context_set(std::uint64_t id, std::shared_ptr<const void> value);
-/// Runs `fn` with `ctx` as this thread's context (to_thread).
-class ContextScope {
- public:
-  explicit ContextScope(Ref<ContextData> ctx) noexcept;
-  ~ContextScope();
-  ContextScope(const ContextScope&) = delete;
-  ContextScope& operator=(const ContextScope&) = delete;
-
- private:
-  Ref<ContextData> previous_;
-};
 }  // namespace detail
 
 /// A context variable (Python's contextvars.ContextVar): a value per context, so per task.

@@ -15,6 +15,7 @@
 
 #include "shoal/core/coro.hpp"
 #include "shoal/core/error.hpp"
+#include "shoal/detail/context_data.hpp"
 #include "shoal/detail/state.hpp"
 #include "shoal/detail/wait_set.hpp"
 
@@ -220,6 +221,7 @@ class [[nodiscard]] Future {
       };
       run = [](detail::Callback* c) noexcept {
         auto* self = static_cast<CallbackNode*>(c);
+        detail::CallbackScope scope(std::move(self->ctx));
         try {
           self->fn(Future(std::move(self->st)));
         } catch (...) {
@@ -231,6 +233,7 @@ class [[nodiscard]] Future {
     }
     F fn;
     detail::Ref<detail::State<T>> st;
+    detail::Ref<detail::ContextData> ctx = detail::current_context_slot();  // it runs in a copy of it
   };
 
   void block_until_done(std::optional<std::chrono::nanoseconds> timeout) const {

@@ -21,6 +21,7 @@
 
 #include "shoal/core/coro.hpp"
 #include "shoal/core/future.hpp"
+#include "shoal/detail/context_data.hpp"
 #include "shoal/detail/pool.hpp"
 #include "shoal/detail/task_executor.hpp"
 #include "shoal/detail/spin_lock.hpp"
@@ -31,15 +32,6 @@ class Loop;
 Loop& get_running_loop();
 
 namespace detail {
-
-/// A context (Python's contextvars.Context): the values of the ContextVars set in it, by
-/// the variable's id. Immutable once shared: setting a variable makes a new one.
-struct ContextData final : RefCounted {
-  std::vector<std::pair<std::uint64_t, std::shared_ptr<const void>>> values;  // sorted by id
-};
-
-/// The context of the task this thread runs, or this thread's own outside tasks.
-Ref<ContextData>& current_context_slot() noexcept;
 
 /// `ex` without the task wrapper a task's `this_coro::executor` has (TaskExecutor).
 inline Executor loop_executor(Executor ex) noexcept {
@@ -69,6 +61,12 @@ class TaskCore {
   std::atomic<int> cancel_requests_{0};
   // Python's Task-N: the default name, numbered in creation order.
   const std::uint64_t number_;
+  // What its coroutine's executor names while the coroutine runs (TaskExecutor).
+  Ref<TaskMark> mark_;
+  /// Its coroutine ended: its executor, wherever it was copied to, names no task now.
+  void unmark() noexcept {
+    if (mark_) mark_->task.store(nullptr, std::memory_order_relaxed);
+  }
 
   /// The task's name: the one given, or "Task-N" (any thread).
   [[nodiscard]] std::string name() const {
@@ -208,10 +206,12 @@ class TaskState final : public State<T>, public TaskCore, public Pooled {
   template <typename... A>
   void complete_value(A&&... a) {
     unregister_task(this);
+    unmark();
     this->try_set_value(std::forward<A>(a)...);
   }
   void complete_error(std::exception_ptr e) noexcept {
     unregister_task(this);
+    unmark();
     // A CancelledError escaping the coroutine cancels the task, as in Python; so does
     // Asio's operation_aborted when the task was asked to stop (a raw Asio operation
     // interrupted by the cancellation).
@@ -241,6 +241,7 @@ class TaskState final : public State<T>, public TaskCore, public Pooled {
   }
 
   ~TaskState() {
+    unmark();  // a coroutine destroyed unfinished (its loop closed) ends here
     // Report a failure nobody looked at here, where the task's name is still known.
     if (this->unretrieved_failure()) {
       try {
@@ -307,8 +308,10 @@ class TaskState final : public State<T>, public TaskCore, public Pooled {
     // On its loop, the coroutine runs through a TaskExecutor: wherever it resumes, the
     // thread knows which task runs (current_task(), its context).
     Executor ex = ex_;
-    if (auto* io = ex_.target<asio::io_context::executor_type>())
-      ex = LoopTaskExecutor(*io, Ref<StateBase>(static_cast<StateBase*>(this)), static_cast<TaskCore*>(this));
+    if (auto* io = ex_.target<asio::io_context::executor_type>()) {
+      mark_ = Ref<TaskMark>::adopt(new TaskMark(this));
+      ex = LoopTaskExecutor(*io, mark_);
+    }
     CurrentTaskScope scope(this);  // its first steps run here, not through the executor
     asio::detail::awaitable_handler<Executor, void>(entry(Ref<TaskState>(self)), ex, slot,
                                                     asio::cancellation_state(slot))

@@ -67,9 +67,10 @@ struct ActorOptions {
   /// worker after its worker died (Ray's max_restarts); -1: always. 0: it dies with its
   /// worker, and its calls fail with ActorDied.
   int max_restarts = 0;
-  /// Times a call that was running when the actor's worker died runs again on the
+  /// Times a call that was with the actor's worker when it died (sent to it, running or
+  /// waiting in its mailbox: as in Ray, submitted and not finished) runs again on the
   /// restarted actor (Ray's max_task_retries); -1: always. 0: it fails with ActorDied.
-  /// Calls not yet sent to the worker always wait for the restart.
+  /// Calls still at the coordinator (waiting for their arguments) wait for the restart.
   int max_task_retries = 0;
   /// Calls that run at once (Ray's max_concurrency): coroutine methods interleave on the
   /// worker's loop (an async actor), plain ones run on its threads (a threaded actor:
