@@ -303,7 +303,11 @@ TEST_CASE("a detached named actor keeps its name, its policy and its state acros
     await_workers(creator, 1, c);
     auto kept = creator.spawn<Counter>(shoal::ActorOptions{.max_restarts = 1, .name = "kept", .detached = true},
                                        std::int64_t{3});
-    REQUIRE(kept.call(&Counter::add, std::int64_t{1}).result(10s) == 4);
+    auto add = kept.call(&Counter::add, std::int64_t{1});
+    REQUIRE(add.result(10s) == 4);
+    // On disk before the kill (acknowledged): the actor, and the call.
+    REQUIRE(creator.wait_accepted(shoal::Client::task_id(kept.ready()), 10s));
+    REQUIRE(creator.wait_accepted(shoal::Client::task_id(add), 10s));
   }
   c.kill_coordinator();
   c.start_coordinator();
