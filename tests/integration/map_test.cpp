@@ -112,6 +112,8 @@ TEST_CASE("test_map_exception: the results before a failing item are delivered, 
 TEST_CASE("map chunks: chunksize items per task, automatic chunks for many small calls", "[integration][map]") {
   shoal::LocalCluster cluster(2, {.threads_per_worker = 1, .http = ""});
   auto& client = cluster.client();
+  // The automatic size counts the threads of the workers registered: both, here.
+  REQUIRE(shoal::test::wait_until([&] { return client.workers().result(5s).size() == 2; }, 15s));
   std::vector<std::int64_t> xs(100, 3);
   auto before = finished(client);
   CHECK(client.map(&shoal_test_tasks::square, xs, shoal::MapOptions{.chunksize = 10}).to_vector() ==
