@@ -51,9 +51,9 @@ void ProcessPoolExecutor::check() {
   detail::refuse_if_exiting("ProcessPoolExecutor");
 }
 
-void ProcessPoolExecutor::track(detail::StateBase* state) { track_all({state}); }
+void ProcessPoolExecutor::track(detail::StateBase* state) { track_all(std::span(&state, 1)); }  // no allocation per submit
 
-void ProcessPoolExecutor::track_all(const std::vector<detail::StateBase*>& states) {
+void ProcessPoolExecutor::track_all(std::span<detail::StateBase* const> states) {
   std::lock_guard lock(shared_->mu);
   std::erase_if(shared_->pending, [](const auto& s) { return s->done(); });
   for (auto* state : states) {

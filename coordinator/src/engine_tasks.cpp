@@ -421,15 +421,15 @@ void Engine::on_cancel(std::uint64_t id, bool force) {
   // Ray's recursive cancel: the tasks it submitted from its worker that have not
   // finished, and theirs, go too (a worklist: chains of nested tasks may be long).
   // The lists are kept: a --force after a plain cancel reaches the same children.
-  std::vector<std::uint64_t> todo{id};
+  std::vector<std::uint64_t> tree{id};
   std::unordered_set<std::uint64_t> seen{id};
-  for (std::size_t i = 0; i < todo.size(); ++i) {
-    auto* t = tasks.find(todo[i]);
+  for (std::size_t i = 0; i < tree.size(); ++i) {
+    auto* t = tasks.find(tree[i]);
     if (!t || is_finished(t->state) || !t->links) continue;
     for (auto c : t->links->children)
-      if (seen.insert(c).second) todo.push_back(c);
+      if (seen.insert(c).second) tree.push_back(c);
   }
-  for (auto c : todo) cancel_one(c, force);
+  for (auto c : tree) cancel_one(c, force);
 }
 
 void Engine::add_child(TaskRecord& parent, std::uint64_t child) {

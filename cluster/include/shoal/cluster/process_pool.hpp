@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -88,7 +89,7 @@ class ProcessPoolExecutor {
  private:
   void check();
   void track(detail::StateBase* state);
-  void track_all(const std::vector<detail::StateBase*>& states);
+  void track_all(std::span<detail::StateBase* const> states);
 
   std::unique_ptr<LocalCluster> cluster_;
   std::size_t slots_ = 1;  // its processes: map's automatic chunk size

@@ -497,11 +497,10 @@ class Client {
   template <typename T, typename... P, typename Tuple, std::size_t... I>
   MapResults<T> map_chunks(const remote::FunctionEntry& entry, const MapOptions& options, std::size_t slots,
                            const Tuple& ranges, std::index_sequence<I...>) {
-    static_assert((!remote::detail::is_future<std::decay_t<decltype(*std::begin(std::get<I>(ranges)))>>::value && ...),
+    static_assert(((!remote::detail::is_future<std::decay_t<decltype(*std::begin(std::get<I>(ranges)))>>::value &&
+                    !remote::detail::is_object_ref<std::decay_t<decltype(*std::begin(std::get<I>(ranges)))>>::value) &&
+                   ...),
                   "map: the items are values (a future or an ObjectRef cannot be a map's item)");
-    static_assert(
-        (!remote::detail::is_object_ref<std::decay_t<decltype(*std::begin(std::get<I>(ranges)))>>::value && ...),
-        "map: the items are values (a future or an ObjectRef cannot be a map's item)");
     core_->check_signature(entry.name, entry.signature_hash, entry.signature);
     std::vector<Bytes> items;
     auto its = std::make_tuple(std::begin(std::get<I>(ranges))...);
