@@ -176,12 +176,12 @@ void FrameWriter::send_with_fd(capnp::MessageBuilder& message, int fd, std::shar
 }
 
 void FrameWriter::release() {
-  held_ = false;
+  if (holds_ && --holds_) return;
   if (!writing_) start_write();
 }
 
 void FrameWriter::start_write() {
-  if (held_) return;
+  if (holds_) return;
   if (pending_.empty()) {
     idle_.cancel();  // wake drain() waiters
     return;
@@ -313,7 +313,7 @@ void FrameWriter::start_write() {
 }
 
 void FrameWriter::try_flush() noexcept {
-  if (layer_ || held_ || pending_.empty() || error_ || !fds_.empty()) return;
+  if (layer_ || holds_ || pending_.empty() || error_ || !fds_.empty()) return;
   if (writing_ && !inflight_sent_) return;  // bytes of an earlier frame are still on their way
   bool expected = false;
   if (!wire_.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) return;

@@ -153,6 +153,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
     // Outcomes first, then the output: all a task wrote before its outcome was reported
     // is in the pipe by now, and leaves before its result.
     auto out = runner->take_outcomes();
+    auto one_write = conn->cork();  // the output, the results and the heartbeat
     send_output(true);
     if (out.empty()) return;
     for (auto& r : out)

@@ -128,9 +128,10 @@ class FrameWriter : public std::enable_shared_from_this<FrameWriter> {
 
   /// Writes through `layer` (which must outlive the writer) from now on.
   void set_layer(StreamLayer* layer) noexcept { layer_ = layer; }
-  /// While held, frames queue and nothing is written (a TLS handshake is under way);
-  /// release() writes what queued.
-  void hold() noexcept { held_ = true; }
+  /// While held, frames queue and nothing is written (a TLS handshake is under way, or
+  /// the owner sends several frames that should leave in one write); release() writes
+  /// what queued once every hold is released (holds nest).
+  void hold() noexcept { ++holds_; }
   void release();
 
   /// Called once, on the socket's executor, when a write fails.
@@ -164,7 +165,7 @@ class FrameWriter : public std::enable_shared_from_this<FrameWriter> {
 
   Socket& socket_;
   StreamLayer* layer_ = nullptr;
-  bool held_ = false;
+  unsigned holds_ = 0;
   std::vector<std::uint64_t> pending_;
   std::vector<std::uint64_t> inflight_;
   bool writing_ = false;               // a write is under way (until its completion runs)

@@ -135,6 +135,25 @@ class Connection : public std::enable_shared_from_this<Connection> {
   /// (link::bytes).
   [[nodiscard]] Bytes value(capnp::Data::Reader inline_data, std::uint64_t blob, const proto::FrameOwner& frame);
 
+  /// While a Cork lives, frames queue; they leave in one write when it ends (a batch of
+  /// results and the heartbeat after it: one system call and one wake-up of the peer
+  /// where the second frame would otherwise wait for the first's write). Corks nest.
+  class Cork {
+   public:
+    explicit Cork(std::shared_ptr<proto::FrameWriter> w) : w_(std::move(w)) {
+      if (w_) w_->hold();
+    }
+    Cork(const Cork&) = delete;
+    Cork& operator=(const Cork&) = delete;
+    ~Cork() {
+      if (w_) w_->release();
+    }
+
+   private:
+    std::shared_ptr<proto::FrameWriter> w_;
+  };
+  [[nodiscard]] Cork cork() { return Cork(closed_ ? nullptr : writer_); }
+
   /// Sends entries [0, n) as batch frames under the batching rule: `bytes_of(i)` is entry
   /// i's payload, `words_each` its fixed size in words, and `fill(envelope, begin, end)`
   /// builds one frame of entries [begin, end).
