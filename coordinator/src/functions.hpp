@@ -16,6 +16,8 @@ struct FunctionRecord {
   std::string signature;   // as a worker registered it (empty until one did)
   bool coroutine = false;
   std::vector<std::uint64_t> workers;  // peer ids of the live workers that registered it
+  double ewma_run_ns = 0;              // its tasks' mean run time, once `runs` is past a few
+  std::uint32_t runs = 0;              // results that reported a run time (saturates)
 };
 
 class FunctionTable {

@@ -112,6 +112,19 @@ void Scheduler::reindex(WorkerSlot& w) {
   }
 }
 
+std::uint32_t Scheduler::batch_unit(const WorkerSlot& w, std::uint32_t fn) const {
+  // At most kBatchNs of them by the function's measured run time, and half of what the
+  // window leaves beyond the worker's threads. A function measured on fewer than
+  // kMeasuredRuns results spreads.
+  constexpr double kBatchNs = 50'000;
+  constexpr std::uint32_t kMeasuredRuns = 8;
+  const auto& f = functions_[fn];
+  if (f.coroutine || f.runs < kMeasuredRuns || f.ewma_run_ns >= kBatchNs) return 1;
+  std::uint32_t cap = std::max<std::uint32_t>(w.capacity, 1);
+  auto most = std::max<std::uint32_t>(1, (window(w, false) - cap) / 2);
+  return std::clamp<std::uint32_t>(static_cast<std::uint32_t>(kBatchNs / std::max(f.ewma_run_ns, 1.0)), 1, most);
+}
+
 std::uint32_t Scheduler::window(const WorkerSlot& w, bool coroutine) {
   if (coroutine) return std::max<std::uint32_t>(w.co_capacity, 1);
   std::uint32_t cap = std::max<std::uint32_t>(w.capacity, 1);
@@ -390,7 +403,7 @@ void Scheduler::assign(TaskRecord& t, WorkerSlot& w) {
   t.blocked = false;  // a new run holds its slot
   bool plain = !t.actor && !t.actor_create;
   bool coroutine = functions_[t.fn].coroutine;
-  w.inflight[t.id] = plain ? WorkerSlot::Held{t.req, coroutine, true} : WorkerSlot::Held{};
+  w.inflight[t.id] = plain ? WorkerSlot::Held{t.req, t.fn, coroutine, true} : WorkerSlot::Held{};
   if (plain) {
     if (coroutine)
       ++w.in_coro;
@@ -406,6 +419,10 @@ void Scheduler::assign(TaskRecord& t, WorkerSlot& w) {
 std::vector<Scheduler::Assignment> Scheduler::pick() {
   std::vector<Assignment> out;
   std::vector<std::uint32_t> stuck;  // classes whose first task cannot go now
+  // The worker the last choice of a class went to, and how many more of that class it
+  // takes in a row (batch_unit()).
+  WorkerSlot* hot = nullptr;
+  std::uint32_t hot_class = ~0u, hot_left = 0;
   while (!active_.empty() && !(plain_index_.empty() && coro_index_.empty())) {
     auto ci = active_.begin()->cls;
     auto& c = classes_[ci];
@@ -420,7 +437,18 @@ std::vector<Scheduler::Assignment> Scheduler::pick() {
     // A task that may have killed a worker runs alone on one, so that a second death
     // is charged to it alone (and a task that merely ran beside it goes free).
     bool isolate = t->isolate && !f.coroutine;
-    auto* w = f.workers.empty() || index.empty() ? nullptr : pick_worker(f, c.fn, placements_[c.req], isolate);
+    WorkerSlot* w = nullptr;
+    if (hot && hot_left && ci == hot_class && !isolate && suits(*hot, c.fn, placements_[c.req], false, false, true)) {
+      w = hot;
+      --hot_left;
+    } else if (!f.workers.empty() && !index.empty()) {
+      w = pick_worker(f, c.fn, placements_[c.req], isolate);
+      if (w && !isolate) {
+        hot = w;
+        hot_class = ci;
+        hot_left = batch_unit(*w, c.fn) - 1;
+      }
+    }
     if (!w) {
       active_.erase(active_.begin());
       c.active = false;
@@ -443,6 +471,12 @@ std::vector<Scheduler::Assignment> Scheduler::pick() {
 void Scheduler::release_slot(WorkerSlot& w, std::uint64_t id, std::uint64_t run_ns) {
   if (auto held = w.inflight.find(id); held != w.inflight.end()) {
     hold(w, held->second.req, -1);
+    if (run_ns && held->second.fn < functions_.size()) {
+      auto& f = functions_[held->second.fn];
+      double run = static_cast<double>(run_ns);
+      f.ewma_run_ns = f.runs == 0 ? run : 0.9 * f.ewma_run_ns + 0.1 * run;
+      if (f.runs < ~0u) ++f.runs;
+    }
     if (held->second.slot) {
       auto& in = held->second.coroutine ? w.in_coro : w.in_plain;
       if (in) --in;

@@ -52,6 +52,7 @@ struct WorkerSlot {
   // when its record is gone.
   struct Held {
     std::uint32_t req = 0;
+    std::uint32_t fn = ~0u;  // the function (its run time is measured), ~0u: not a plain task
     bool coroutine = false;
     bool slot = false;
   };
@@ -154,6 +155,10 @@ class Scheduler {
   /// How many tasks `w` may have in flight: for coroutines its coroutine capacity; for
   /// plain tasks its threads plus enough to cover a round trip at the measured run time.
   [[nodiscard]] static std::uint32_t window(const WorkerSlot& w, bool coroutine);
+  /// How many tasks of `fn` one pass gives `w` in a row once it chose it (1: they spread
+  /// one by one): tasks measured this short cost less run in a row than spread over
+  /// workers at a frame and a wake-up each.
+  [[nodiscard]] std::uint32_t batch_unit(const WorkerSlot& w, std::uint32_t fn) const;
 
   /// How many tasks of function `fn` are queued (some may have been cancelled meanwhile).
   [[nodiscard]] std::size_t queued(std::uint32_t fn) const;
