@@ -308,7 +308,8 @@ void Engine::on_result(Peer& p, schema::Result::Reader r, const proto::FrameOwne
   // A result a worker kept across a reconnect, for a task queued again meanwhile (the
   // coordinator restarted, or lost sight of the worker): it ran once; take it.
   if (t && adoptable(*t) && r.which() != schema::Result::HANDED_BACK) scheduler.assign(*t, *w);
-  scheduler.release_slot(*w, id, r.getRunNs());
+  // A failure's run time says little of the function's (it may fail fast and run long).
+  scheduler.release_slot(*w, id, r.getRunNs(), r.which() == schema::Result::VALUE);
   if (!t || t->state != TaskState::RUNNING || t->worker != w->id) return;  // stale
   t->run_ns = r.getRunNs();
   ++w->done;

@@ -403,7 +403,9 @@ void Scheduler::assign(TaskRecord& t, WorkerSlot& w) {
   t.blocked = false;  // a new run holds its slot
   bool plain = !t.actor && !t.actor_create;
   bool coroutine = functions_[t.fn].coroutine;
-  w.inflight[t.id] = plain ? WorkerSlot::Held{t.req, t.fn, coroutine, true} : WorkerSlot::Held{};
+  // A map chunk runs many items: its time is not a call's.
+  auto measured = t.method().empty() ? t.fn : ~0u;
+  w.inflight[t.id] = plain ? WorkerSlot::Held{t.req, measured, coroutine, true} : WorkerSlot::Held{};
   if (plain) {
     if (coroutine)
       ++w.in_coro;
@@ -437,17 +439,19 @@ std::vector<Scheduler::Assignment> Scheduler::pick() {
     // A task that may have killed a worker runs alone on one, so that a second death
     // is charged to it alone (and a task that merely ran beside it goes free).
     bool isolate = t->isolate && !f.coroutine;
+    // Runs are for plain calls that spread: a map chunk is many calls already, and pack
+    // chooses by free threads.
+    const auto& req = placements_[c.req];
+    bool runs = !isolate && t->method().empty() && req.strategy != Strategy::pack;
     WorkerSlot* w = nullptr;
-    if (hot && hot_left && ci == hot_class && !isolate && suits(*hot, c.fn, placements_[c.req], false, false, true)) {
+    if (runs && hot && hot_left && ci == hot_class && suits(*hot, c.fn, req, false, false, true)) {
       w = hot;
       --hot_left;
     } else if (!f.workers.empty() && !index.empty()) {
-      w = pick_worker(f, c.fn, placements_[c.req], isolate);
-      if (w && !isolate) {
-        hot = w;
-        hot_class = ci;
-        hot_left = batch_unit(*w, c.fn) - 1;
-      }
+      w = pick_worker(f, c.fn, req, isolate);
+      hot = w;
+      hot_class = ci;
+      hot_left = w && runs ? batch_unit(*w, c.fn) - 1 : 0;
     }
     if (!w) {
       active_.erase(active_.begin());
@@ -468,10 +472,10 @@ std::vector<Scheduler::Assignment> Scheduler::pick() {
   return out;
 }
 
-void Scheduler::release_slot(WorkerSlot& w, std::uint64_t id, std::uint64_t run_ns) {
+void Scheduler::release_slot(WorkerSlot& w, std::uint64_t id, std::uint64_t run_ns, bool succeeded) {
   if (auto held = w.inflight.find(id); held != w.inflight.end()) {
     hold(w, held->second.req, -1);
-    if (run_ns && held->second.fn < functions_.size()) {
+    if (run_ns && succeeded && held->second.fn < functions_.size()) {
       auto& f = functions_[held->second.fn];
       double run = static_cast<double>(run_ns);
       f.ewma_run_ns = f.runs == 0 ? run : 0.9 * f.ewma_run_ns + 0.1 * run;

@@ -52,7 +52,7 @@ struct WorkerSlot {
   // when its record is gone.
   struct Held {
     std::uint32_t req = 0;
-    std::uint32_t fn = ~0u;  // the function (its run time is measured), ~0u: not a plain task
+    std::uint32_t fn = ~0u;  // the function its run time measures (~0u: none: not a plain call, or a map chunk)
     bool coroutine = false;
     bool slot = false;
   };
@@ -142,7 +142,8 @@ class Scheduler {
   /// A result from `w` for task `id`: frees what the task held there (its slot, its
   /// resources; nothing for a task it no longer has), and feeds the worker's run-time
   /// average.
-  void release_slot(WorkerSlot& w, std::uint64_t id, std::uint64_t run_ns);
+  /// `succeeded`: a value, whose run time is its function's measure (batch_unit()).
+  void release_slot(WorkerSlot& w, std::uint64_t id, std::uint64_t run_ns, bool succeeded = true);
   /// A plain task blocked on nested tasks lends its slot (blocked) or takes it back. Its
   /// resources stay held.
   void set_blocked(WorkerSlot& w, TaskRecord& t, bool blocked);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <vector>
 
 #include "fixture.hpp"
@@ -103,6 +104,43 @@ TEST_CASE("a pass gives tasks measured short to one worker in a row, and spreads
   std::map<std::uint64_t, int> per;
   for (auto [task, worker] : slow.pick()) ++per[worker];
   CHECK(per == std::map<std::uint64_t, int>{{10, 2}, {11, 2}});
+}
+
+TEST_CASE("map chunks and pack requests go one at a time, and neither chunks nor failures are measured",
+          "[coordinator][scheduler]") {
+  // Review of the runs: a map of long chunks of a function whose single calls are short
+  // went in runs to one worker, and fed the calls' measure.
+  Tables c;
+  auto f = c.fn("f");
+  c.functions[f].ewma_run_ns = 1'000;
+  c.functions[f].runs = 8;
+  for (std::uint64_t w = 10; w < 14; ++w) c.worker(w, {f}, 1);
+  for (std::uint64_t id = 1; id <= 4; ++id) c.task(id, f).mut().method = "map";
+  std::set<std::uint64_t> used;
+  for (auto [task, worker] : c.pick()) used.insert(worker);
+  CHECK(used.size() == 4);  // one chunk per worker, not a run on one
+  c.scheduler.release_slot(*c.scheduler.worker(c.tasks.find(1)->worker), 1, 50'000'000);
+  CHECK(c.functions[f].runs == 8);  // a chunk's time is not a call's
+  CHECK(c.functions[f].ewma_run_ns == 1'000);
+  // A failure is not measured either.
+  c.task(5, f);
+  auto picked = c.pick();
+  REQUIRE(picked.size() == 1);
+  c.scheduler.release_slot(*c.scheduler.worker(picked[0].second), 5, 90'000'000, false);
+  CHECK(c.functions[f].runs == 8);
+  // pack chooses by free threads: no runs.
+  Tables d;
+  auto g = d.fn("g");
+  d.functions[g].ewma_run_ns = 1'000;
+  d.functions[g].runs = 8;
+  for (std::uint64_t w = 10; w < 12; ++w) d.worker(w, {g}, 2);
+  auto pack = d.request({.strategy = shoal::Strategy::pack});
+  for (std::uint64_t id = 1; id <= 4; ++id) d.task(id, g, {}, pack);
+  std::map<std::uint64_t, int> per;
+  auto first = d.pick();
+  for (auto [task, worker] : first) ++per[worker];
+  // Pack fills one worker's threads, then the other's, then queues behind the fullest.
+  CHECK(per.size() == 2);
 }
 
 TEST_CASE("a result measures its function's run time", "[coordinator][scheduler]") {
