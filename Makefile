@@ -6,7 +6,7 @@ JOBS ?= 2
 PREFIX ?= /usr/local
 FUZZ_SECONDS ?= 60
 
-DEBIAN_PACKAGES := g++ make cmake pkgconf ccache python3 libasio-dev capnproto libcapnp-dev catch2 libmimalloc-dev nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libssl-dev libsqlite3-dev libcpp-httplib-dev libspdlog-dev chromium python3-yaml
+DEBIAN_PACKAGES := g++ make cmake pkgconf ccache python3 libasio-dev capnproto libcapnp-dev catch2 libmimalloc-dev nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libssl-dev libsqlite3-dev libcpp-httplib-dev libspdlog-dev chromium python3-yaml gdb
 # ccache: paths relative to the checkout, so that a fresh clone (CI) reuses the cache.
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := true

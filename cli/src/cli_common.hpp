@@ -215,6 +215,13 @@ struct TimelineOptions {
   std::string job, since, output;
 };
 int cmd_timeline(const Globals& g, const TimelineOptions& o);
+struct ReplayOptions {
+  std::uint64_t task = 0;
+  std::string bundle, save, debugger;
+  std::vector<std::string> load;
+};
+int cmd_replay(const Globals& g, const ReplayOptions& o);
+
 struct LogsOptions {
   std::uint64_t task = 0;
   std::string worker;

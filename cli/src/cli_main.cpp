@@ -141,6 +141,21 @@ int run_main(int argc, char** argv) {
   lg->add_option("task", logs.task, "the task id");
   lg->add_option("--worker", logs.worker, "a worker's log instead (one `shoal start` started here)");
   lg->add_flag("-f,--follow", logs.follow, "go on printing as it prints, until it ends (a worker's log: until Ctrl-C)");
+  ReplayOptions replay;
+  auto* rp = app.add_subcommand(
+      "replay",
+      "run a failed task again here, with the arguments it had (shoal replay TASK): prints its result or the "
+      "same exception; exit 0 it returned, 1 it raised, 2 it cannot be replayed, 128+N it crashed with signal N");
+  rp->add_option("task", replay.task, "the failed task's id (the coordinator keeps the newest: --keep-failed)");
+  rp->add_option("-l,--load", replay.load,
+                 "a task library to load (default: those its worker had loaded, where they exist here); repeatable")
+      ->check(CLI::ExistingFile);
+  rp->add_option("--debugger", replay.debugger, "run it under this debugger, stopped at the function")
+      ->check(CLI::IsMember({"gdb"}));
+  rp->add_option("--save", replay.save,
+                 "write a self-contained bundle of the task (function, arguments, where it ran) to this file "
+                 "instead of running it (mode 0600, never through a symlink)");
+  rp->add_option("--bundle", replay.bundle, "run the task of a bundle --save wrote, instead of asking the coordinator");
   TopOptions top;
   auto* tp = app.add_subcommand("top", "a live view of the cluster: workers, queue, rate, failures (Ctrl-C to quit)");
   tp->add_option("--interval", top.interval, "seconds between refreshes")->check(seconds(false))->capture_default_str();
@@ -204,6 +219,7 @@ int run_main(int argc, char** argv) {
     if (tp->parsed()) return cmd_top(g, top);
     if (lg->parsed()) return cmd_logs(g, logs);
     if (tl->parsed()) return cmd_timeline(g, timeline);
+    if (rp->parsed()) return cmd_replay(g, replay);
   } catch (const CliError& e) {
     std::cerr << "shoal: " << e.what() << "\n";
     return e.code();

@@ -10,6 +10,7 @@
 #include "shoal/cluster/child.hpp"
 #include "shoal/core/loop.hpp"
 #include "shoal/remote/registry.hpp"
+#include "shoal/worker/replay.hpp"
 #include "shoal/worker/worker.hpp"
 
 namespace shoal {
@@ -26,6 +27,16 @@ int child_main(int, char**) {
   if (spec == "process") {
     ::unsetenv("SHOAL_CHILD");
     return process_child_main();
+  }
+  if (spec == "replay") {  // shoal replay: this program's own functions, the task once
+    ::unsetenv("SHOAL_CHILD");
+    const char* bundle = std::getenv("SHOAL_REPLAY_BUNDLE");
+    const char* out = std::getenv("SHOAL_REPLAY_OUT");
+    if (!bundle || !out) {
+      std::cerr << "shoal: SHOAL_CHILD=replay needs SHOAL_REPLAY_BUNDLE and SHOAL_REPLAY_OUT" << std::endl;
+      return 2;
+    }
+    return worker::replay_child(bundle, out, {}, false);
   }
   // worker:fd=3:threads=2:name=w0:max_tasks=0:max_memory=0:log=0
   worker::WorkerOptions opt;

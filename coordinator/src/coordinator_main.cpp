@@ -41,6 +41,7 @@ int coordinator_main(int argc, char** argv) {
   std::string token_file, pid_file;
   std::vector<std::string> fn_retries;
   long heartbeat_ms = 1000, heartbeat_timeout_ms = 5000, unregistered_ms = 30000, ttl_s = 3600;
+  long keep_failed = 100, keep_failed_mib = 64;
   long adopt_wait_ms = 1000, client_grace_ms = 10000;
   long hello_timeout_ms = 5000, auth_penalty_ms = 1000, cancel_grace_ms = 2000, max_peer_queue_mib = 512;
   double grace_s = 30;
@@ -92,6 +93,13 @@ int coordinator_main(int argc, char** argv) {
   app.add_option("--unregistered-wait-ms", unregistered_ms,
                  "how long a task waits for a worker with its function (connected or not) before failing NotRegistered")
       ->check(CLI::Range(0L, 3'600'000L))
+      ->capture_default_str();
+  app.add_option("--keep-failed", keep_failed,
+                 "failed tasks whose arguments are kept to be replayed (shoal replay TASK); 0 keeps none")
+      ->check(CLI::Range(0L, 1'000'000L))
+      ->capture_default_str();
+  app.add_option("--keep-failed-mib", keep_failed_mib, "the most those kept arguments may take, in all")
+      ->check(CLI::Range(0L, 1L << 20))
       ->capture_default_str();
   app.add_option("--max-peer-queue-mib", max_peer_queue_mib,
                  "what may wait to be written to one peer; a peer that stops reading beyond it is disconnected")
@@ -212,6 +220,8 @@ int coordinator_main(int argc, char** argv) {
     opt.auth_penalty = std::chrono::milliseconds(auth_penalty_ms);
     opt.heartbeat_timeout = std::chrono::milliseconds(heartbeat_timeout_ms);
     opt.unregistered_wait = std::chrono::milliseconds(unregistered_ms);
+    opt.keep_failed = static_cast<std::size_t>(keep_failed);
+    opt.keep_failed_bytes = static_cast<std::size_t>(keep_failed_mib) << 20;
     opt.grace = std::chrono::milliseconds(std::llround(grace_s * 1000));
     opt.result_ttl = std::chrono::seconds(ttl_s);
     opt.log = !quiet;

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "actor_table.hpp"
+#include "failed_keep.hpp"
 #include "functions.hpp"
 #include "journal.hpp"
 #include "metrics.hpp"
@@ -120,6 +121,10 @@ struct Engine : std::enable_shared_from_this<Engine> {
   // are acknowledged (Envelope.accepted: the highest durable id, per client) once on disk.
   std::unique_ptr<Journal> journal;
   bool journal_posted = false;
+  // Failed tasks kept to be replayed (opt.keep_failed; in the journal too), and while a
+  // lost worker's tasks are settled, its slot (it is out of the scheduler by then).
+  FailedKeep failed_keep{opt.keep_failed, opt.keep_failed_bytes};
+  const WorkerSlot* settling = nullptr;
   std::deque<std::uint64_t> journal_commits;  // steady ns each commit not yet on disk began
   // Every submit is acknowledged (the highest id per client, each turn): with a journal
   // once on disk, else at the end of the turn. A client resends what was not.
@@ -311,6 +316,12 @@ struct Engine : std::enable_shared_from_this<Engine> {
   void fail_unregistered(std::uint32_t fn);
   void expire_unplaced_actors(std::uint64_t now);
   int retries_for(const std::string& fn, int requested) const;
+
+  // Replays (engine_replay.cpp): a task failed for good is kept (before its arguments go);
+  // a StatusRequest.replay is answered from what was kept; a journal's are taken back.
+  void keep_failed(const TaskRecord& t);
+  void fill_replay(Peer& p, schema::ReplayInfo::Builder b, std::uint64_t id);
+  void recover_failures();
 
   // Status and catalog (status.cpp).
   void on_status(Peer& p, schema::StatusRequest::Reader q);

@@ -29,6 +29,7 @@ void Engine::open_journal() {
   });
   auto rows = journal->load();
   auto recovered_actors = recover_actors(journal->load_actors());
+  recover_failures();
   // Ids are never given twice: a new connection's id space is past every earlier one.
   std::uint64_t past = journal->next_peer();
   for (const auto& r : rows) past = std::max(past, r.submitter + 1);

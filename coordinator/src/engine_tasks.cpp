@@ -33,6 +33,7 @@ void Engine::finish(std::uint64_t id, TaskState state, Bytes value, std::optiona
     if (auto* t = tasks.find(ended)) {
       count_out(*t);
       count_ended(*t);
+      if (t->state == TaskState::FAILED) keep_failed(*t);
       t->args = {};  // never needed again: a finished task's arguments (maybe 1 GiB) go now
       if (t->journaled && journal) {
         journal->finish(t->id, t->state, t->attempt, t->value, t->error.get(), t->finished_wall);

@@ -40,6 +40,14 @@ void Engine::on_register(Peer& p, schema::RegisterWorker::Reader r) {
   w.capacity = std::max(1u, r.getCapacity());
   w.co_capacity = r.getCoroutineCapacity() ? r.getCoroutineCapacity() : 1024;
   w.max_tasks = r.getMaxTasks();
+  // For replays: what it runs. Bounded, as anything a peer says.
+  auto libraries = std::make_shared<std::vector<std::string>>();
+  for (auto l : r.getLibraries()) {
+    if (libraries->size() == 64) break;
+    libraries->push_back(text(l).substr(0, 4096));
+  }
+  w.libraries = std::move(libraries);
+  w.executable = text(r.getExecutable()).substr(0, 4096);
   // What it offers: checked as any input (a bad list is the peer's bug: it is refused).
   try {
     auto offered = link::get_resources(r.getResources());
@@ -137,7 +145,9 @@ void Engine::worker_lost(Peer& p, const std::string& why) {
                          : std::string()));
   auto decision = settle_lost_worker(slot, tasks, functions, why, opt.max_crashes);
   for (auto id : decision.cancel) finish(id, TaskState::CANCELLED);
+  settling = &slot;  // where the tasks failing now ran, for their replays
   for (auto& [id, info] : decision.fail) finish(id, TaskState::FAILED, {}, std::move(info));
+  settling = nullptr;
   for (auto id : decision.retry)
     if (auto* t = tasks.find(id)) {
       ++metrics.fn(t->fn).retried;

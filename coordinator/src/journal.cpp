@@ -55,6 +55,9 @@ CREATE TABLE IF NOT EXISTS actors(
   create_task INTEGER NOT NULL,
   placement TEXT,
   policy TEXT);
+CREATE TABLE IF NOT EXISTS failures(
+  id INTEGER PRIMARY KEY,
+  record BLOB NOT NULL);
 )sql";
 
 // Format 1 had no actors: its tasks table gains their columns (the actors table is made
@@ -349,6 +352,27 @@ void Journal::forget_actor(std::uint64_t id) {
   buffer_.ops.push_back(std::move(op));
 }
 
+void Journal::keep_failure(std::uint64_t id, Bytes record) {
+  Op op{Op::keep_failure, {}};
+  op.task.id = id;
+  op.task.value = std::move(record);
+  buffer_.ops.push_back(std::move(op));
+}
+
+void Journal::forget_failure(std::uint64_t id) {
+  Op op{Op::forget_failure, {}};
+  op.task.id = id;
+  buffer_.ops.push_back(std::move(op));
+}
+
+std::vector<Bytes> Journal::load_failures() {
+  std::lock_guard lock(db_mu_);
+  std::vector<Bytes> out;
+  Statement q(db_, "SELECT record FROM failures ORDER BY id", path_);
+  while (q.step(db_, path_)) out.push_back(q.blob(0));
+  return out;
+}
+
 void Journal::note_next_peer(std::uint64_t next) { buffer_.next_peer = next; }
 
 void Journal::set_trouble(std::function<void(const std::string&)> trouble) {
@@ -404,6 +428,8 @@ void Journal::coalesce(std::vector<Batch>& batches) {
         case Op::skip:
         case Op::accept_actor:
         case Op::forget_actor:
+        case Op::keep_failure:
+        case Op::forget_failure:
           break;
       }
     }
@@ -422,6 +448,8 @@ void Journal::write(std::vector<Batch>& batches) {
                          "VALUES(?,?,?,?,?,?,?,?)",
                          path_);
   Statement erase_actor(db_, "DELETE FROM actors WHERE id=?", path_);
+  Statement insert_failure(db_, "INSERT OR REPLACE INTO failures(id, record) VALUES(?,?)", path_);
+  Statement erase_failure(db_, "DELETE FROM failures WHERE id=?", path_);
   // A finished task's arguments are not needed again, and a row holds at most 10^9 bytes.
   Statement update(db_, "UPDATE tasks SET state=?, attempt=?, value=?, error=?, finished_wall=?, args=NULL WHERE id=?",
                    path_);
@@ -454,6 +482,12 @@ void Journal::write(std::vector<Batch>& batches) {
             break;
           case Op::forget_actor:
             erase_actor.bind(1, t.id).step(db_, path_);
+            break;
+          case Op::keep_failure:
+            insert_failure.bind(1, t.id).bind(2, t.value).step(db_, path_);
+            break;
+          case Op::forget_failure:
+            erase_failure.bind(1, t.id).step(db_, path_);
             break;
           case Op::finish: {
             Bytes error = t.error ? codec::encode(*t.error) : Bytes();

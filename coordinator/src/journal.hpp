@@ -88,6 +88,8 @@ class Journal {
   [[nodiscard]] std::vector<JournalTask> load();
   /// Every actor it holds, in id order.
   [[nodiscard]] std::vector<JournalActor> load_actors();
+  /// The failed tasks kept to be replayed (FailedKeep records, encoded), in id order.
+  [[nodiscard]] std::vector<Bytes> load_failures();
   /// The first peer id not yet given out by an earlier run (0: none recorded).
   [[nodiscard]] std::uint64_t next_peer() const noexcept { return next_peer_; }
 
@@ -99,6 +101,9 @@ class Journal {
   void accept_actor(const JournalActor& actor);
   void forget_actor(std::uint64_t id);
   void note_next_peer(std::uint64_t next);
+  /// A failed task kept to be replayed (its FailedKeep record, encoded), and its end.
+  void keep_failure(std::uint64_t id, Bytes record);
+  void forget_failure(std::uint64_t id);
   [[nodiscard]] bool has_pending() const noexcept { return !buffer_.ops.empty() || buffer_.next_peer != 0; }
   /// Hands the buffered changes to the journal's thread; `durable` runs there once they
   /// are on disk. A write that fails is retried (every 500 ms) until it succeeds; while it
@@ -114,10 +119,11 @@ class Journal {
 
  private:
   struct Op {
-    enum Kind : std::uint8_t { accept, finish, forget, skip, accept_actor, forget_actor } kind;
+    enum Kind : std::uint8_t { accept, finish, forget, skip, accept_actor, forget_actor, keep_failure, forget_failure } kind;
     JournalTask task;  // accept: the whole task; finish: id, state, attempt, value, error, finished_wall
     // accept_actor: task.id, submitter, function (the class), hash, args, and actor (the
-    // create task); forget_actor: task.id.
+    // create task); forget_actor: task.id. keep_failure: task.id and the record in
+    // task.value; forget_failure: task.id.
   };
   struct Batch {
     std::vector<Op> ops;

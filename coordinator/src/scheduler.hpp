@@ -18,6 +18,7 @@
 #include <compare>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -42,6 +43,8 @@ struct WorkerSlot {
   std::uint64_t id = 0;  // its peer id
   std::string name, host;
   std::uint32_t pid = 0;
+  std::shared_ptr<const std::vector<std::string>> libraries;  // the task libraries it loaded
+  std::string executable;                                      // its program
   std::uint32_t capacity = 1;        // plain tasks it runs at once (its pool threads)
   std::uint32_t co_capacity = 1024;  // coroutine tasks it runs at once
   std::uint32_t in_plain = 0;        // plain tasks assigned and not finished (slots in use)

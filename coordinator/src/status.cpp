@@ -50,6 +50,10 @@ void Engine::on_status(Peer& p, schema::StatusRequest::Reader q) {
     fill_actor_info(r.initActor(), link::text(q.getActorName()));
     return send(p, msg);
   }
+  if (q.getReplay()) {  // what was kept to replay a failed task (shoal replay)
+    fill_replay(p, r.initReplay(), q.getTaskId());
+    return send(p, msg);
+  }
   if (q.getAttempts()) {  // the timeline
     auto attempts = observe_attempts(q.getSinceNs(), link::text(q.getJob()));  // what fits one frame
     auto al = r.initAttempts(static_cast<unsigned>(attempts.size()));

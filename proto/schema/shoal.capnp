@@ -85,6 +85,8 @@ struct RegisterWorker {
   resources @9 :List(Resource);  # what it offers (shoal-worker --resources; cpu and memory
                                  # are the machine's unless told)
   labels @10 :List(Text);        # "zone=a" (shoal-worker --label)
+  libraries @11 :List(Text);     # the task libraries it loaded (absolute paths), for replays
+  executable @12 :Text;          # its program (absolute path), for replays
 }
 
 struct Resource {
@@ -325,6 +327,7 @@ struct StatusRequest {
   job @7 :Text;            # ...of this job's tasks only ("" every job)
   logs @8 :Bool;           # with a taskId: its output as kept (TaskInfo.stdout, stderr)
   actorName @9 :Text;      # not "": only the live actor of this name (StatusReply.actor)
+  replay @10 :Bool;        # with a taskId: what the coordinator kept to replay it (StatusReply.replay)
 }
 
 struct WorkerStatus {
@@ -358,6 +361,32 @@ struct StatusReply {
   attempts @11 :List(AttemptInfo);  # with attempts
   unserved @12 :List(Unserved);     # functions whose queued tasks wait for a worker that has them
   actor @13 :ActorInfo;             # with actorName
+  replay @14 :ReplayInfo;           # with replay
+}
+
+struct ReplayInfo {
+  # A failed task as the coordinator kept it (shoal-coordinator --keep-failed): enough to
+  # run the same function with the same arguments elsewhere (shoal replay).
+  taskId @0 :UInt64;
+  missing @1 :Text;        # why nothing is kept ("" when it is: the fields below are set)
+  function @2 :Text;
+  signature @3 :Text;      # as the workers registered it ("" when none did)
+  signatureHash @4 :UInt64;
+  args @5 :Data;           # the encoded argument tuple, as submitted
+  deps @6 :List(Data);     # its dependencies' values, in the order of its dependencies
+  method @7 :Text;         # "map" for a chunk of a map ("" a plain call)
+  attempt @8 :UInt32;
+  errorType @9 :Text;      # how it failed
+  errorMessage @10 :Text;
+  crashSignal @11 :Int32;  # the signal its worker died of running it (0: none)
+  worker @12 :Text;        # where it last ran ("" nowhere)
+  host @13 :Text;
+  pid @14 :UInt32;
+  libraries @15 :List(Text);
+  executable @16 :Text;
+  failedNs @17 :UInt64;    # wall clock
+  argsBlob @18 :UInt64;    # args beside the frame (BlobHeader id; 0: inline)
+  depBlobs @19 :List(UInt64);  # per dependency: beside the frame (0: inline in deps)
 }
 
 struct Unserved {

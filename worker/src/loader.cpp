@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <set>
@@ -75,6 +76,7 @@ std::string own_copy_failure(const std::string& path, void* handle) {
 struct Loads {
   std::mutex mu;
   std::map<void*, std::string> failures;  // handle -> the LoadError message, "" when it loaded
+  std::vector<std::string> loaded;         // absolute paths of those that loaded, in order
 };
 
 Loads& loads() {
@@ -123,8 +125,17 @@ LoadedLibrary load_task_library(const std::string& path) {
       failure += (i == problems_before ? "" : "; ") + problems[i];
     throw LoadError(path, failure);
   }
+  std::error_code ec;
+  auto absolute = std::filesystem::weakly_canonical(path, ec);
+  state.loaded.push_back(ec ? path : absolute.string());
   return LoadedLibrary{path, added(functions_before, function_names(registry)),
                        added(actors_before, actor_names(registry))};
+}
+
+std::vector<std::string> loaded_task_libraries() {
+  Loads& state = loads();
+  std::lock_guard lock(state.mu);
+  return state.loaded;
 }
 
 }  // namespace shoal::worker

@@ -2,8 +2,11 @@
 
 #include <unistd.h>
 
+#include <filesystem>
+
 #include "shoal/link/clock.hpp"
 #include "shoal/link/messages.hpp"
+#include "shoal/worker/loader.hpp"
 
 namespace shoal::worker {
 
@@ -18,6 +21,11 @@ void fill_registration(proto::schema::RegisterWorker::Builder r, const WorkerOpt
   auto offered = link::machine_resources();
   for (const auto& [name, amount] : opt.resources) offered[name] = amount;
   link::set_resources(r.initResources(static_cast<unsigned>(offered.size())), offered);
+  auto libraries = loaded_task_libraries();
+  auto libs = r.initLibraries(static_cast<unsigned>(libraries.size()));
+  for (unsigned i = 0; i < libraries.size(); ++i) libs.set(i, libraries[i]);
+  std::error_code ec;
+  if (auto exe = std::filesystem::read_symlink("/proc/self/exe", ec); !ec) r.setExecutable(exe.string());
   auto labels = r.initLabels(static_cast<unsigned>(opt.labels.size()));
   for (unsigned i = 0; i < opt.labels.size(); ++i) labels.set(i, opt.labels[i]);
   auto fill_sig = [](proto::schema::FunctionSig::Builder b, const auto& e) {

@@ -20,6 +20,7 @@
 #include "shoal/link/private_files.hpp"
 #include "shoal/remote/link.hpp"
 #include "shoal/worker/loader.hpp"
+#include "shoal/worker/replay.hpp"
 #include "shoal/worker/worker.hpp"
 
 namespace shoal::worker {
@@ -91,10 +92,21 @@ int worker_main(int argc, char** argv) {
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
   app.add_flag("--quiet,-q", quiet, "no log lines on stderr (--log-level off)");
+  std::string replay_bundle, replay_out;
+  app.add_option("--replay", replay_bundle, "run the task of this replay bundle once, here (shoal replay runs this)")
+      ->group("");
+  app.add_option("--replay-out", replay_out, "where --replay writes the outcome")->group("");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;  // --help is 0; a usage error is 2, as for `shoal`
+  }
+  if (!replay_bundle.empty()) {
+    if (replay_out.empty()) {
+      std::cerr << "shoal-worker: --replay needs --replay-out" << std::endl;
+      return 2;
+    }
+    return replay_child(replay_bundle, replay_out, loads, true);
   }
   opt.log = !quiet;
   link::log::configure({quiet ? link::log::Level::off : link::log::parse_level(log_level),

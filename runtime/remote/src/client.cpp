@@ -324,6 +324,12 @@ Future<ClusterStatus> ClientCore::find_actor(const std::string& name) {
   return ask(*impl_, std::move(q));
 }
 
+Future<ClusterStatus> ClientCore::replay_info(std::uint64_t task) {
+  Impl::StatusOut q{0, task, false, schema::TaskState::UNKNOWN, 0};
+  q.replay = true;
+  return ask(*impl_, std::move(q));
+}
+
 void ClientCore::subscribe(shoal::detail::Ref<shoal::detail::StateBase> state, Completer complete) {
   enqueue(std::move(state), complete, [](Impl& im, std::uint64_t id) { im.subscribes.push_back(id); });
 }
@@ -448,6 +454,17 @@ Future<Bytes> Client::subscribe(std::uint64_t task_id) {
 void Client::cancel(std::uint64_t task_id, bool force) { core_->cancel(task_id, force); }
 
 Future<ClusterStatus> Client::status(std::uint64_t task_id) { return core_->status(task_id, false, {}, 0); }
+
+remote::ReplayBundle Client::replay_bundle(std::uint64_t task_id, std::chrono::milliseconds timeout) {
+  auto s = core_->replay_info(task_id).result(timeout);
+  if (!s.replay_missing.empty()) throw LookupError(s.replay_missing);
+  if (s.replay.task_id != task_id) throw LookupError("the coordinator kept nothing to replay task " + std::to_string(task_id));
+  return std::move(s.replay);
+}
+
+Bytes Client::replay(std::uint64_t task_id, std::chrono::milliseconds timeout) {
+  return remote::run_replay(replay_bundle(task_id, timeout));
+}
 
 Future<ClusterStatus> Client::tasks(std::string state, std::uint32_t limit) {
   return core_->status(0, true, std::move(state), limit);

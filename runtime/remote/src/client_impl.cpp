@@ -217,6 +217,7 @@ void ClientCore::Impl::flush() {
     r.setJob(q.job);
     r.setLogs(q.logs);
     if (!q.actor_name.empty()) r.setActorName(q.actor_name);
+    r.setReplay(q.replay);
     conn->send(msg);
   }
 }
@@ -301,7 +302,7 @@ void ClientCore::Impl::on_message(schema::Envelope::Reader env, const proto::Fra
       set_catalog(env.getCatalog());
       break;
     case schema::Envelope::STATUS_REPLY:
-      status_reply(env.getStatusReply());
+      status_reply(env.getStatusReply(), frame);
       break;
     case schema::Envelope::ERROR: {
       auto e = env.getError();

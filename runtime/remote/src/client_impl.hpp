@@ -79,6 +79,7 @@ struct ClientCore::Impl final : link::ConnectionHandler {
     std::string job;
     bool logs = false;
     std::string actor_name;  // only the live actor of this name (Client::get_actor)
+    bool replay = false;     // with task: what the coordinator kept to replay it
   };
   struct Pending {
     shoal::detail::Ref<shoal::detail::StateBase> state;
@@ -146,7 +147,7 @@ struct ClientCore::Impl final : link::ConnectionHandler {
   void on_message(schema::Envelope::Reader env, const proto::FrameOwner& frame) override;
   void on_closed(const std::string& why) override;
   void complete_result(schema::Result::Reader r, const proto::FrameOwner& frame);
-  void status_reply(schema::StatusReply::Reader r);
+  void status_reply(schema::StatusReply::Reader r, const proto::FrameOwner& frame);
   void set_catalog(schema::Catalog::Reader c);
   /// Fails everything pending with ConnectionError(why); later submits fail at once.
   void lost(const std::string& why);

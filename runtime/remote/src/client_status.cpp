@@ -31,7 +31,7 @@ schema::TaskState parse_state(const std::string& s) {
 }
 
 
-void ClientCore::Impl::status_reply(schema::StatusReply::Reader r) {
+void ClientCore::Impl::status_reply(schema::StatusReply::Reader r, const proto::FrameOwner& frame) {
   ClusterStatus s;
   s.waiting = r.getWaiting();
   s.queued = r.getQueued();
@@ -88,6 +88,37 @@ void ClientCore::Impl::status_reply(schema::StatusReply::Reader r) {
   for (auto u : r.getUnserved())
     s.unserved.push_back({text(u.getFunction()), u.getTasks(), std::chrono::milliseconds(u.getFailsInMs())});
   for (auto a : r.getAttempts()) s.attempts.push_back(link::get_attempt(a));
+  if (r.hasReplay()) {
+    auto k = r.getReplay();
+    s.replay_missing = text(k.getMissing());
+    if (s.replay_missing.empty()) {
+      auto& b = s.replay;
+      b.task_id = k.getTaskId();
+      b.function = text(k.getFunction());
+      b.signature = text(k.getSignature());
+      b.signature_hash = k.getSignatureHash();
+      // Large values came beside the frame; small ones are copied out of it (the bundle
+      // outlives the frame).
+      auto own = [&](capnp::Data::Reader inline_data, std::uint64_t blob) {
+        return blob ? conn->value(inline_data, blob, frame) : Bytes::copy(inline_data.begin(), inline_data.size());
+      };
+      b.args = own(k.getArgs(), k.getArgsBlob());
+      auto deps = k.getDeps();
+      auto blobs = k.getDepBlobs();
+      for (unsigned i = 0; i < deps.size(); ++i) b.deps.push_back(own(deps[i], i < blobs.size() ? blobs[i] : 0));
+      b.method = text(k.getMethod());
+      b.attempt = k.getAttempt();
+      b.error_type = text(k.getErrorType());
+      b.error_message = text(k.getErrorMessage());
+      b.crash_signal = k.getCrashSignal();
+      b.worker = text(k.getWorker());
+      b.host = text(k.getHost());
+      b.pid = k.getPid();
+      for (auto l : k.getLibraries()) b.libraries.push_back(text(l));
+      b.executable = text(k.getExecutable());
+      b.failed_ns = k.getFailedNs();
+    }
+  }
   std::optional<Promise<ClusterStatus>> p;
   {
     std::lock_guard lock(mu);

@@ -63,6 +63,11 @@ struct CoordinatorOptions {
   /// worker is connected) before it fails with NotRegistered.
   std::chrono::milliseconds unregistered_wait{30000};
   std::chrono::milliseconds cancel_grace{2000};
+  /// Failed tasks kept to be replayed (`shoal replay`): their encoded arguments and their
+  /// dependencies' values, the newest `keep_failed` of them within `keep_failed_bytes`
+  /// (in the journal too, when there is one). 0 keeps none.
+  std::size_t keep_failed = 100;
+  std::size_t keep_failed_bytes = std::size_t{64} << 20;
   std::chrono::seconds result_ttl{3600};  ///< detached results, and those of gone clients
   bool exit_workers_on_stop = false;      ///< Shutdown{exit} to workers (LocalCluster's children)
   bool log = true;                        ///< one line per notable event on stderr

@@ -52,4 +52,8 @@ struct LoadedLibrary {
 /// Throws LoadError naming the library and the cause.
 LoadedLibrary load_task_library(const std::string& path);
 
+/// The task libraries this process loaded, as absolute paths, in load order (a worker
+/// registers them: a failed task's replay names them).
+[[nodiscard]] std::vector<std::string> loaded_task_libraries();
+
 }  // namespace shoal::worker

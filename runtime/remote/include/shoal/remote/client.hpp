@@ -139,6 +139,8 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   void kill_actor(std::uint64_t actor);
   /// The live actor named `name` (ClusterStatus::actor).
   Future<ClusterStatus> find_actor(const std::string& name);
+  /// What the coordinator kept to replay failed task `task` (ClusterStatus::replay).
+  Future<ClusterStatus> replay_info(std::uint64_t task);
   Future<ClusterStatus> status(std::uint64_t task, bool list, std::string state_filter, std::uint32_t limit,
                                bool attempts = false, std::uint64_t since_ns = 0, std::string job = {},
                                bool logs = false);
@@ -360,6 +362,17 @@ class Client {
   void kill_actor(const Actor<A>& actor) {
     core_->kill_actor(actor.id());
   }
+
+  /// What the coordinator kept of failed task `task_id` to replay it (its arguments, its
+  /// dependencies' values, where and how it failed; shoal-coordinator --keep-failed).
+  /// LookupError saying why when it kept nothing (not failed, evicted, too large).
+  remote::ReplayBundle replay_bundle(std::uint64_t task_id,
+                                     std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  /// Runs failed task `task_id` again in this process, on this thread: the same function
+  /// (registered here too) with the same arguments. Returns its encoded result
+  /// (codec::decode<R>) or throws what it throws; a crash crashes this process, under
+  /// your debugger (remote::run_replay; `shoal replay` runs it in a child instead).
+  Bytes replay(std::uint64_t task_id, std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
   /// The CLI's path: a call by name with encoded arguments.
   RawTask submit_raw(RawCall call);

@@ -18,6 +18,7 @@
 #include "shoal/link/retry.hpp"
 #include "shoal/link/timeline.hpp"
 #include "shoal/link/tls.hpp"
+#include "shoal/remote/replay.hpp"
 
 namespace shoal {
 
@@ -178,6 +179,10 @@ struct ClusterStatus {
     std::uint64_t constructor_hash = 0;
     std::string error;
   } actor;
+  /// A failed task kept for replay (Client::replay_bundle); `replay_missing` says why
+  /// there is none.
+  remote::ReplayBundle replay;
+  std::string replay_missing;
 };
 
 /// A function or actor method the live workers registered.

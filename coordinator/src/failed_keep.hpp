@@ -1,0 +1,66 @@
+#pragma once
+// FailedKeep: the failed tasks kept to be replayed (`shoal replay TASK`,
+// shoal-coordinator --keep-failed N --keep-failed-mib M): each one's encoded arguments,
+// its dependencies' values and where and how it failed, the newest N within M MiB. The
+// engine adds a task when it fails for good, answers StatusRequest.replay from here, and
+// mirrors adds and evictions into the journal when there is one.
+
+#include <cstdint>
+#include <list>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "shoal/codec/bytes.hpp"
+#include "shoal/codec/codec.hpp"
+
+namespace shoal::coordinator {
+
+/// One failed task, as kept (the wire's ReplayInfo, the CLI's replay bundle).
+struct KeptFailure {
+  std::uint64_t task_id = 0;
+  std::string function, signature;
+  std::uint64_t signature_hash = 0;
+  Bytes args;
+  std::vector<Bytes> deps;
+  std::string method;
+  std::uint32_t attempt = 0;
+  std::string error_type, error_message;
+  std::int32_t crash_signal = 0;
+  std::string worker, host;
+  std::uint32_t pid = 0;
+  std::vector<std::string> libraries;
+  std::string executable;
+  std::uint64_t failed_ns = 0;
+
+  /// What it holds, roughly: the values and the strings.
+  [[nodiscard]] std::size_t bytes() const noexcept;
+};
+SHOAL_FIELDS(KeptFailure, task_id, function, signature, signature_hash, args, deps, method, attempt, error_type,
+             error_message, crash_signal, worker, host, pid, libraries, executable, failed_ns)
+
+class FailedKeep {
+ public:
+  FailedKeep(std::size_t max_count, std::size_t max_bytes) : max_count_(max_count), max_bytes_(max_bytes) {}
+
+  /// Keeps `f`, the oldest going while past either bound (their ids are added to
+  /// `evicted`). Nothing is kept when the bounds are 0, or `f` alone is past the bytes
+  /// bound (why_missing() then says so). Returns whether it was kept.
+  bool keep(KeptFailure f, std::vector<std::uint64_t>& evicted);
+  [[nodiscard]] const KeptFailure* find(std::uint64_t id) const;
+  /// Why task `id` has no record ("": it has one).
+  [[nodiscard]] std::string why_missing(std::uint64_t id) const;
+
+  [[nodiscard]] std::size_t size() const noexcept { return list_.size(); }
+  [[nodiscard]] std::size_t bytes() const noexcept { return bytes_; }
+
+ private:
+  std::size_t max_count_, max_bytes_;
+  std::size_t bytes_ = 0;
+  std::list<KeptFailure> list_;  // oldest first
+  std::unordered_map<std::uint64_t, std::list<KeptFailure>::iterator> by_id_;
+  // Failures too large to keep, most recent last (bounded), with their size.
+  std::list<std::pair<std::uint64_t, std::size_t>> too_large_;
+};
+
+}  // namespace shoal::coordinator
