@@ -48,9 +48,10 @@ struct TempDir {
   }
 };
 
-// Runs argv with `env` added to this process's environment, signals unblocked; returns
-// its wait status.
-int spawn_and_wait(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
+// Runs argv with `env` added to this process's environment, signals unblocked (its
+// stdout on our stderr when `quiet_stdout`: --json owns stdout); returns its wait status.
+// A Ctrl-C meanwhile is the child's (gdb interrupts the task): this process waits on.
+int spawn_and_wait(const std::vector<std::string>& argv, const std::vector<std::string>& env, bool quiet_stdout) {
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -71,8 +72,15 @@ int spawn_and_wait(const std::vector<std::string>& argv, const std::vector<std::
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setsigdefault(&attr, &defaults);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  if (quiet_stdout) posix_spawn_file_actions_adddup2(&fa, 2, 1);
+  interrupts().arm(std::make_shared<Wakeup>());  // not _Exit(130) on Ctrl-C while it runs
   pid_t pid = 0;
-  int rc = ::posix_spawnp(&pid, args[0], nullptr, &attr, args.data(), envp.data());
+  // An absolute program runs as named, never looked up in PATH.
+  int rc = argv[0].starts_with("/") ? ::posix_spawn(&pid, args[0], &fa, &attr, args.data(), envp.data())
+                                    : ::posix_spawnp(&pid, args[0], &fa, &attr, args.data(), envp.data());
+  posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) throw CliError(exit_usage, "replay: cannot run " + argv[0] + ": " + std::strerror(rc));
   int status = 0;
@@ -85,7 +93,23 @@ std::optional<remote::MapOutcome> read_outcome(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::nullopt;
   std::string text((std::istreambuf_iterator<char>(in)), {});
-  return codec::decode<remote::MapOutcome>(Bytes::copy(text));
+  try {
+    return codec::decode<remote::MapOutcome>(Bytes::copy(text));
+  } catch (const std::exception& e) {
+    throw CliError(exit_usage, std::string("replay: the task's outcome cannot be read: ") + e.what());
+  }
+}
+
+// The worker program `b` ran in, if it can run the task here: absolute, present, and not
+// replaced since (/proc/self/exe says " (deleted)" then).
+std::string program_of(const remote::ReplayBundle& b) {
+  const auto& exe = b.executable;
+  std::error_code ec;
+  if (exe.empty() || !exe.starts_with("/") || exe.ends_with(" (deleted)") || !std::filesystem::is_regular_file(exe, ec))
+    throw CliError(exit_usage, "replay: " + b.function + " was built into the program its worker ran (" +
+                                   (exe.empty() ? std::string("unknown") : exe) +
+                                   "), which is not here: give the task library that has it with --load PATH");
+  return exe;
 }
 
 nlohmann::json value_json(const remote::ReplayBundle& b, const Bytes& value) {
@@ -118,7 +142,11 @@ int cmd_replay(const Globals& g, const ReplayOptions& o) {
     }
   }
   if (!o.save.empty()) {
-    remote::save_bundle(b, o.save);
+    try {
+      remote::save_bundle(b, o.save);
+    } catch (const std::exception& e) {
+      throw CliError(exit_usage, std::string("replay: ") + e.what());
+    }
     if (g.json)
       std::cout << nlohmann::json{{"task", b.task_id}, {"saved", o.save}}.dump() << "\n";
     else
@@ -135,23 +163,30 @@ int cmd_replay(const Globals& g, const ReplayOptions& o) {
   std::string bundle_path = dir.path + "/task.replay", out_path = dir.path + "/outcome";
   remote::save_bundle(b, bundle_path);
   std::vector<std::string> argv, env;
-  if (!o.load.empty() || !b.libraries.empty() || b.executable.empty()) {
+  // shoal-worker with the libraries (its own functions too), unless the task's worker was
+  // a program with its functions built in (a LocalCluster program): that program, in its
+  // replay role.
+  bool own_program = o.load.empty() && b.libraries.empty() && !b.executable.empty() &&
+                     std::filesystem::path(b.executable).filename() != "shoal-worker";
+  if (!own_program) {
     argv = {sibling_program("shoal-worker"), "--replay", bundle_path, "--replay-out", out_path};
     for (const auto& l : o.load) argv.insert(argv.end(), {"--load", l});
   } else {
-    std::error_code ec;
-    if (!std::filesystem::exists(b.executable, ec))
-      throw CliError(exit_usage, "replay: " + b.function + " was built into " + b.executable +
-                                     ", which is not here: give the task library that has it with --load PATH");
-    argv = {b.executable};
+    argv = {program_of(b)};
     env = {"SHOAL_CHILD=replay", "SHOAL_REPLAY_BUNDLE=" + bundle_path, "SHOAL_REPLAY_OUT=" + out_path};
+  }
+  if (!g.json) {
+    std::cerr << "running:";
+    for (const auto& e : env) std::cerr << " " << e;
+    for (const auto& a : argv) std::cerr << " " << a;
+    std::cerr << "\n";
   }
   if (!o.debugger.empty()) {
     std::vector<std::string> gdb = {"gdb",  "-q",  "-ex", "set breakpoint pending on", "-ex", "break shoal_replay_breakpoint",
                                      "-ex", "run", "-ex", "tbreak **(void **)&shoal_replay_function", "-ex", "continue", "--args"};
     argv.insert(argv.begin(), gdb.begin(), gdb.end());
   }
-  int status = spawn_and_wait(argv, env);
+  int status = spawn_and_wait(argv, env, g.json);
 
   nlohmann::json out{{"task", b.task_id}, {"function", b.function}};
   out["original"] = {{"error_type", b.error_type}, {"error_message", b.error_message}, {"signal", b.crash_signal},
@@ -168,7 +203,7 @@ int cmd_replay(const Globals& g, const ReplayOptions& o) {
                     : b.crash_signal           ? " (its worker died of " + signal_text(b.crash_signal) + ")"
                                                : std::string(" (it did not crash its worker)"))
                 << "\n";
-  } else if (auto outcome = o.debugger.empty() || WEXITSTATUS(status) <= 1 ? read_outcome(out_path) : std::nullopt) {
+  } else if (auto outcome = WEXITSTATUS(status) <= 1 ? read_outcome(out_path) : std::nullopt) {
     if (outcome->error) {
       const auto& e = *outcome->error;
       out["outcome"] = "raised";
@@ -190,10 +225,12 @@ int cmd_replay(const Globals& g, const ReplayOptions& o) {
     }
   } else {
     // The child said why on stderr (a library missing, the function absent), or the
-    // debugger ended before the task did.
+    // debugger ended before the task did (killed there, or crashed under it).
     out["outcome"] = "not run";
-    code = o.debugger.empty() ? exit_usage : WEXITSTATUS(status);
+    code = exit_usage;
+    if (!g.json && !o.debugger.empty()) std::cerr << "the task did not run to its end under the debugger\n";
   }
+  if (interrupts().interrupted() && WIFSIGNALED(status) && WTERMSIG(status) == SIGINT) code = exit_interrupted;
   if (g.json) std::cout << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   return code;
 }

@@ -1,13 +1,27 @@
 // Replays: the failed tasks the engine keeps (FailedKeep), what it answers a
 // StatusRequest.replay with, and the journal's copy of them.
 
+#include <algorithm>
+
 #include "engine.hpp"
 #include "shoal/link/messages.hpp"
 
 namespace shoal::coordinator {
 
+namespace {
+
+// A value to keep: its own buffer. A small one received in a frame aliases the whole
+// frame (up to 16 MiB), which keeping it would pin; a large one is a buffer of its own.
+Bytes own(const Bytes& v) {
+  return v.size() < codec::shm::kSharedAtBytes ? Bytes::copy(v.data(), v.size()) : v;
+}
+
+}  // namespace
+
 void Engine::keep_failed(const TaskRecord& t) {
-  if (t.actor || t.actor_create || opt.keep_failed == 0) return;
+  // Only a task that ran: one refused before (NotRegistered, admission, a failed
+  // dependency) has nothing to show, and would push out those that did.
+  if (t.actor || t.actor_create || opt.keep_failed == 0 || t.worker == 0 || t.attempt == 0) return;
   const auto& f = functions[t.fn];
   if (f.name == link::kPutFunction) return;
   KeptFailure k;
@@ -15,13 +29,11 @@ void Engine::keep_failed(const TaskRecord& t) {
   k.function = f.name;
   k.signature = f.signature;
   k.signature_hash = f.hash;
-  k.args = t.args;
-  // Every dependency's value, or nothing to replay with: a task whose dependency failed
-  // never ran, and replaying it means replaying that one.
+  k.args = own(t.args);
   for (auto dep : t.deps()) {
     const auto* d = tasks.find(dep);
     if (!d || d->state != TaskState::DONE) return;
-    k.deps.push_back(d->value);
+    k.deps.push_back(own(d->value));
   }
   k.method = t.method();
   k.attempt = t.attempt;
@@ -40,11 +52,11 @@ void Engine::keep_failed(const TaskRecord& t) {
   }
   k.failed_ns = t.finished_wall ? t.finished_wall : now_wall();
   std::vector<std::uint64_t> evicted;
-  Bytes record = journal ? codec::encode(k) : Bytes();
-  if (!failed_keep.keep(std::move(k), evicted)) return;
-  if (!journal) return;
+  const KeptFailure* kept = failed_keep.keep(std::move(k), evicted);
+  if (!journal || (!kept && evicted.empty())) return;
   for (auto id : evicted) journal->forget_failure(id);
-  journal->keep_failure(t.id, std::move(record));
+  // What SQLite cannot hold stays in memory only (a restart loses that one replay).
+  if (kept && kept->bytes() < kMaxJournalValueBytes) journal->keep_failure(t.id, codec::encode(*kept));
   journal_touch();
 }
 
@@ -56,6 +68,11 @@ void Engine::fill_replay(Peer& p, schema::ReplayInfo::Builder b, std::uint64_t i
     if (t && t->state != TaskState::FAILED)
       b.setMissing("task " + std::to_string(id) + " has not failed (it is " + observe::state_name(t->state) +
                    "): only failed tasks are kept to be replayed");
+    else if (t && (t->actor || t->actor_create))
+      b.setMissing("task " + std::to_string(id) + " is an actor's: its state is not in its arguments, so it is not kept");
+    else if (t && (t->worker == 0 || t->attempt == 0))
+      b.setMissing("task " + std::to_string(id) + " never ran (" + (t->error ? t->error->type_name : "refused") +
+                   "): nothing to replay" + (t->deps().empty() ? "" : "; if a dependency failed, replay that one"));
     else
       b.setMissing(failed_keep.why_missing(id));
     return;
@@ -63,19 +80,19 @@ void Engine::fill_replay(Peer& p, schema::ReplayInfo::Builder b, std::uint64_t i
   b.setFunction(k->function);
   b.setSignature(k->signature);
   b.setSignatureHash(k->signature_hash);
-  // Large values beside the frame, as a task's own arguments travel.
-  if (auto blob = p.conn->attach(k->args))
-    b.setArgsBlob(blob);
-  else
-    b.setArgs(link::data(k->args));
+  // Large values beside the frame, as a task's own travel, and small ones too past the
+  // frame's inline budget (the attaches come right before this message, in on_status).
+  std::size_t budget = link::kInlineBudgetBytes;
+  auto place = [&](const Bytes& v, auto set_blob, auto set_inline) {
+    if (auto blob = p.conn->attach(v, v.size() > budget ? 1 : codec::shm::kSharedAtBytes)) return set_blob(blob);
+    budget -= v.size();
+    set_inline(link::data(v));
+  };
+  place(k->args, [&](std::uint64_t blob) { b.setArgsBlob(blob); }, [&](capnp::Data::Reader d) { b.setArgs(d); });
   auto deps = b.initDeps(static_cast<unsigned>(k->deps.size()));
   auto blobs = b.initDepBlobs(static_cast<unsigned>(k->deps.size()));
-  for (unsigned i = 0; i < k->deps.size(); ++i) {
-    if (auto blob = p.conn->attach(k->deps[i]))
-      blobs.set(i, blob);
-    else
-      deps.set(i, link::data(k->deps[i]));
-  }
+  for (unsigned i = 0; i < k->deps.size(); ++i)
+    place(k->deps[i], [&](std::uint64_t blob) { blobs.set(i, blob); }, [&](capnp::Data::Reader d) { deps.set(i, d); });
   b.setMethod(k->method);
   b.setAttempt(k->attempt);
   b.setErrorType(k->error_type);
@@ -92,18 +109,23 @@ void Engine::fill_replay(Peer& p, schema::ReplayInfo::Builder b, std::uint64_t i
 
 void Engine::recover_failures() {
   std::size_t damaged = 0;
+  std::vector<KeptFailure> records;
   for (auto& record : journal->load_failures()) {
-    KeptFailure k;
     try {
-      k = codec::decode<KeptFailure>(record);
+      records.push_back(codec::decode<KeptFailure>(record));
     } catch (const std::exception&) {
       ++damaged;  // a record this build cannot read: the replay is lost, the rest is not
-      continue;
     }
+  }
+  // Kept again oldest first (ids are not in failure order), so that smaller bounds now
+  // drop the oldest.
+  std::stable_sort(records.begin(), records.end(),
+                   [](const KeptFailure& a, const KeptFailure& b) { return a.failed_ns < b.failed_ns; });
+  for (auto& k : records) {
     auto id = k.task_id;
     std::vector<std::uint64_t> evicted;
     if (!failed_keep.keep(std::move(k), evicted)) journal->forget_failure(id);
-    for (auto e : evicted) journal->forget_failure(e);  // the bounds may be smaller now
+    for (auto e : evicted) journal->forget_failure(e);
   }
   if (damaged) log("the journal held " + std::to_string(damaged) + " failed task(s) kept for replay that cannot be read: dropped");
 }

@@ -42,12 +42,17 @@ void Engine::on_register(Peer& p, schema::RegisterWorker::Reader r) {
   w.max_tasks = r.getMaxTasks();
   // For replays: what it runs. Bounded, as anything a peer says.
   auto libraries = std::make_shared<std::vector<std::string>>();
+  // Absolute paths only (a replay runs them): anything else is dropped.
+  auto path = [](capnp::Text::Reader t) {
+    auto s = text(t);
+    return s.size() <= 4096 && s.starts_with("/") ? s : std::string();
+  };
   for (auto l : r.getLibraries()) {
     if (libraries->size() == 64) break;
-    libraries->push_back(text(l).substr(0, 4096));
+    if (auto p = path(l); !p.empty()) libraries->push_back(std::move(p));
   }
   w.libraries = std::move(libraries);
-  w.executable = text(r.getExecutable()).substr(0, 4096);
+  w.executable = path(r.getExecutable());
   // What it offers: checked as any input (a bad list is the peer's bug: it is refused).
   try {
     auto offered = link::get_resources(r.getResources());

@@ -14,13 +14,13 @@ std::size_t KeptFailure::bytes() const noexcept {
   return n;
 }
 
-bool FailedKeep::keep(KeptFailure f, std::vector<std::uint64_t>& evicted) {
-  if (max_count_ == 0 || by_id_.count(f.task_id)) return false;
+const KeptFailure* FailedKeep::keep(KeptFailure f, std::vector<std::uint64_t>& evicted) {
+  if (max_count_ == 0 || by_id_.count(f.task_id)) return nullptr;
   auto size = f.bytes();
   if (size > max_bytes_) {
     too_large_.emplace_back(f.task_id, size);
     if (too_large_.size() > kTooLargeRemembered) too_large_.pop_front();
-    return false;
+    return nullptr;
   }
   while (!list_.empty() && (list_.size() >= max_count_ || bytes_ + size > max_bytes_)) {
     bytes_ -= list_.front().bytes();
@@ -32,7 +32,7 @@ bool FailedKeep::keep(KeptFailure f, std::vector<std::uint64_t>& evicted) {
   auto id = f.task_id;
   list_.push_back(std::move(f));
   by_id_[id] = std::prev(list_.end());
-  return true;
+  return &list_.back();
 }
 
 const KeptFailure* FailedKeep::find(std::uint64_t id) const {

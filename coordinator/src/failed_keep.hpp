@@ -45,8 +45,8 @@ class FailedKeep {
 
   /// Keeps `f`, the oldest going while past either bound (their ids are added to
   /// `evicted`). Nothing is kept when the bounds are 0, or `f` alone is past the bytes
-  /// bound (why_missing() then says so). Returns whether it was kept.
-  bool keep(KeptFailure f, std::vector<std::uint64_t>& evicted);
+  /// bound (why_missing() then says so). Returns the record kept (nullptr: none).
+  const KeptFailure* keep(KeptFailure f, std::vector<std::uint64_t>& evicted);
   [[nodiscard]] const KeptFailure* find(std::uint64_t id) const;
   /// Why task `id` has no record ("": it has one).
   [[nodiscard]] std::string why_missing(std::uint64_t id) const;

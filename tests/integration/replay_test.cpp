@@ -66,11 +66,15 @@ TEST_CASE("Client::replay runs a failed task here and throws its exception with 
   } catch (const shoal::ValueError& e) {
     CHECK(std::string(e.what()) == "boom at 3 a.m.");
   }
-  // Its argument came from another task: the dependency's value is kept with it.
+  // Its argument came from another task: the dependency's value is kept with it. (Behind
+  // a blocking task on the one thread, the dependency is still unfinished when the
+  // dependent is submitted: a finished one's value would travel inline instead.)
+  auto blocker = client.submit<std::int64_t(std::int64_t)>("block_ms", 300);
   auto echoed = client.submit<EchoSig>("echo_string", std::string("from a dependency"));
   auto dep_id = failed_id(client.submit<FailSig>("fail", echoed));
   auto with_dep = client.replay_bundle(dep_id);
   CHECK(with_dep.deps.size() == 1);
+  CHECK(blocker.result(10s) == 300);
   try {
     (void)client.replay(dep_id);
     FAIL("no exception");
@@ -82,6 +86,15 @@ TEST_CASE("Client::replay runs a failed task here and throws its exception with 
   CHECK(ok.result(10s) == 16);
   CHECK_THROWS_WITH(client.replay_bundle(shoal::Client::task_id(ok)),
                     Catch::Contains("has not failed") || Catch::Contains("is not among the failed tasks"));
+}
+
+TEST_CASE("a task that never ran is not kept (it would push out those that did), and says so",
+          "[integration][replay]") {
+  Cluster c({"--unregistered-wait-ms", "200"});
+  c.add_worker(1);
+  shoal::Client client(c.address);
+  auto id = failed_id(client.submit<FailSig>("no_such_function", std::string("x")));
+  CHECK_THROWS_WITH(client.replay_bundle(id), Catch::Contains("never ran (shoal::NotRegistered): nothing to replay"));
 }
 
 TEST_CASE("the coordinator keeps the newest --keep-failed failures, says why one is gone, and none with 0",
@@ -111,12 +124,10 @@ TEST_CASE("a journaled coordinator keeps its failed tasks for replay across a re
     shoal::Client client(c.address);
     id = failed_id(client.submit<FailSig>("fail", std::string("before the restart")));
     REQUIRE(client.replay_bundle(id).error_message == "before the restart");
-  }
-  // The record is written with the turn's commit; a second client's round trip after it
-  // orders the kill behind that commit.
-  {
-    shoal::Client client(c.address);
-    REQUIRE(wait_until([&] { return client.status().result(5s).failed >= 1; }, 10s));
+    // The record went with the commit of the turn the task failed in; commits are written
+    // in order, so a later submit acknowledged as durable means it is on disk.
+    auto later = client.submit<std::int64_t(std::int64_t)>("square", 3);
+    REQUIRE(client.wait_accepted(shoal::Client::task_id(later), 10s));
   }
   c.kill_coordinator();
   c.start_coordinator();
@@ -174,7 +185,8 @@ TEST_CASE("a replay bundle runs in a fresh directory with no cluster at all", "[
     // Never through a symlink.
     std::filesystem::create_symlink(saved.file("elsewhere"), saved.file("link.replay"));
     auto l = shoal::test::run_cli({"replay", std::to_string(id), "--save", saved.file("link.replay")}, env, 30s);
-    CHECK(l.exit != 0);
+    CHECK(l.exit == 2);
+    CHECK(l.err.find("is a symlink: refusing to write through it") != std::string::npos);
     CHECK_FALSE(std::filesystem::exists(saved.file("elsewhere")));
   }  // the cluster is gone
   CHECK((std::filesystem::status(saved.file("t.replay")).permissions() & std::filesystem::perms::others_read) ==

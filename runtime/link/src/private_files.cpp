@@ -84,6 +84,12 @@ void write_private_file(const std::string& path, std::string_view text) {
     if (errno == ELOOP) throw Error(path + " is a symlink: refusing to write through it (remove it and try again)");
     throw Error("cannot write " + path + ": " + std::strerror(errno));
   }
+  // An existing file keeps its mode through O_TRUNC: make it this user's alone.
+  if (::fchmod(fd, 0600) != 0) {
+    int e = errno;
+    ::close(fd);
+    throw Error("cannot make " + path + " private: " + std::strerror(e));
+  }
   std::size_t done = 0;
   while (done < text.size()) {
     auto n = ::write(fd, text.data() + done, text.size() - done);

@@ -7,9 +7,11 @@
 #include <iterator>
 #include <tuple>
 
+#include "shoal/codec/error_info.hpp"
 #include "shoal/codec/future_ref.hpp"
 #include "shoal/core/error.hpp"
 #include "shoal/link/private_files.hpp"
+#include "shoal/remote/map.hpp"
 #include "shoal/remote/registry.hpp"
 
 namespace shoal::remote {
@@ -109,14 +111,20 @@ Bytes run_replay(const ReplayBundle& b) {
   auto entry = replay_entry(b);
   if (b.method.empty()) return call(*entry, b.args, b.deps);
   if (b.method != "map") throw ValueError("cannot replay method '" + b.method + "' of " + b.function);
-  // A map chunk: the argument is the list of the items' tuples; the first to throw ends it.
+  // A map chunk, as a worker runs one: the argument is the list of the items' tuples; each
+  // item's exception is its outcome, and the chunk goes on (a crash ends it, as there).
   codec::Reader r(b.args);
   auto [items] = codec::decode<std::tuple<std::vector<Bytes>>>(r);
   r.expect_end();
-  std::vector<Bytes> values;
-  values.reserve(items.size());
-  for (const auto& item : items) values.push_back(call(*entry, item, {}));
-  return codec::encode(values);
+  std::vector<MapOutcome> out(items.size());
+  for (std::size_t k = 0; k < items.size(); ++k) {
+    try {
+      out[k].value = call(*entry, items[k], {});
+    } catch (...) {
+      out[k].error = codec::describe_error(std::current_exception(), entry->name, b.task_id);
+    }
+  }
+  return codec::encode(out);
 }
 
 std::string describe_bundle(const ReplayBundle& b) {

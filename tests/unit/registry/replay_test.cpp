@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include <shoal/remote/map.hpp>
 #include <shoal/remote/registry.hpp>
 #include <shoal/remote/replay.hpp>
 #include <shoal/shoal.hpp>
@@ -58,26 +59,34 @@ TEST_CASE("run_replay calls the registered function with the kept arguments", "[
                                                                "int64(string)"));
 }
 
-TEST_CASE("a map chunk replays its items in order and stops at the first that throws", "[replay]") {
+TEST_CASE("a map chunk replays its items in order as a worker runs them, each failure its item's", "[replay]") {
   auto b = bundle_of(0);
   b.method = "map";
-  std::vector<shoal::Bytes> items{codec::encode(std::tuple<std::int64_t>{4}), codec::encode(std::tuple<std::int64_t>{6})};
+  std::vector<shoal::Bytes> items{codec::encode(std::tuple<std::int64_t>{4}), codec::encode(std::tuple<std::int64_t>{5}),
+                                  codec::encode(std::tuple<std::int64_t>{6})};
   b.args = codec::encode(std::tuple<std::vector<shoal::Bytes>>{items});
-  auto values = codec::decode<std::vector<shoal::Bytes>>(remote::run_replay(b));
-  REQUIRE(values.size() == 2);
-  CHECK(codec::decode<std::int64_t>(values[1]) == 3);
-  items.push_back(codec::encode(std::tuple<std::int64_t>{5}));
-  b.args = codec::encode(std::tuple<std::vector<shoal::Bytes>>{items});
-  CHECK_THROWS_WITH(remote::run_replay(b), "5 is odd");
+  auto out = codec::decode<std::vector<remote::MapOutcome>>(remote::run_replay(b));
+  REQUIRE(out.size() == 3);
+  CHECK(codec::decode<std::int64_t>(out[0].value) == 2);
+  REQUIRE(out[1].error);
+  CHECK(out[1].error->message == "5 is odd");
+  CHECK(codec::decode<std::int64_t>(out[2].value) == 3);
 }
 
-TEST_CASE("a saved bundle loads back whole, private; damaged and foreign files are refused", "[replay]") {
+TEST_CASE("a saved bundle loads back whole and private, and damaged and foreign files are refused", "[replay]") {
   shoal::test::TempDir dir;
   auto b = bundle_of(8);
   b.deps = {codec::encode(std::string("a dependency's value"))};
   remote::save_bundle(b, dir.file("t.replay"));
   CHECK(remote::load_bundle(dir.file("t.replay")) == b);
   CHECK((std::filesystem::status(dir.file("t.replay")).permissions() & std::filesystem::perms::group_all) ==
+        std::filesystem::perms::none);
+  // An existing file is made private too (O_TRUNC keeps a mode: review finding).
+  std::ofstream(dir.file("open.replay")) << "x";
+  std::filesystem::permissions(dir.file("open.replay"), std::filesystem::perms::others_read,
+                               std::filesystem::perm_options::add);
+  remote::save_bundle(b, dir.file("open.replay"));
+  CHECK((std::filesystem::status(dir.file("open.replay")).permissions() & std::filesystem::perms::others_all) ==
         std::filesystem::perms::none);
   // Never written through a symlink.
   std::filesystem::create_symlink(dir.file("target"), dir.file("link"));

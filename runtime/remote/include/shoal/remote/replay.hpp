@@ -56,7 +56,8 @@ void save_bundle(const ReplayBundle& b, const std::string& path);
 /// and throws whatever the function throws; NotRegistered when this process has no such
 /// function (load its library), TypeMismatch when its signature differs from the one the
 /// task was submitted for. A coroutine function runs on a loop of its own (so not from a
-/// loop's thread). A map chunk runs its items in order and stops at the first that throws.
+/// loop's thread). A map chunk runs its items in order as a worker does, each item's
+/// exception its outcome: the result is the chunk's (the encoded MapOutcome list).
 [[nodiscard]] Bytes run_replay(const ReplayBundle& b);
 
 /// What an operator reads of `b` before it runs: function, task, attempt, where it ran and
