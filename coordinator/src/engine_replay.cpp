@@ -21,9 +21,16 @@ Bytes own(const Bytes& v) {
 void Engine::keep_failed(const TaskRecord& t) {
   // Only a task that ran: one refused before (NotRegistered, admission, a failed
   // dependency) has nothing to show, and would push out those that did.
-  if (t.actor || t.actor_create || opt.keep_failed == 0 || t.worker == 0 || t.attempt == 0) return;
+  if (opt.keep_failed == 0) return;
+  auto id = std::to_string(t.id);
+  if (t.actor || t.actor_create)
+    return failed_keep.refuse(t.id, "task " + id + " is an actor's: its state is not in its arguments, so it is not kept");
   const auto& f = functions[t.fn];
   if (f.name == link::kPutFunction) return;
+  if (t.worker == 0 || t.attempt == 0)
+    return failed_keep.refuse(t.id, "task " + id + " never ran (" + (t.error ? t.error->type_name : "refused") +
+                                        "): nothing to replay" +
+                                        (t.deps().empty() ? "" : "; if a dependency failed, replay that one"));
   KeptFailure k;
   k.task_id = t.id;
   k.function = f.name;
@@ -32,7 +39,9 @@ void Engine::keep_failed(const TaskRecord& t) {
   k.args = own(t.args);
   for (auto dep : t.deps()) {
     const auto* d = tasks.find(dep);
-    if (!d || d->state != TaskState::DONE) return;
+    if (!d || d->state != TaskState::DONE)
+      return failed_keep.refuse(t.id, "task " + id + " ran, but the value of its dependency " + std::to_string(dep) +
+                                          " was gone when it failed: not kept");
     k.deps.push_back(own(d->value));
   }
   k.method = t.method();
@@ -68,11 +77,6 @@ void Engine::fill_replay(Peer& p, schema::ReplayInfo::Builder b, std::uint64_t i
     if (t && t->state != TaskState::FAILED)
       b.setMissing("task " + std::to_string(id) + " has not failed (it is " + observe::state_name(t->state) +
                    "): only failed tasks are kept to be replayed");
-    else if (t && (t->actor || t->actor_create))
-      b.setMissing("task " + std::to_string(id) + " is an actor's: its state is not in its arguments, so it is not kept");
-    else if (t && (t->worker == 0 || t->attempt == 0))
-      b.setMissing("task " + std::to_string(id) + " never ran (" + (t->error ? t->error->type_name : "refused") +
-                   "): nothing to replay" + (t->deps().empty() ? "" : "; if a dependency failed, replay that one"));
     else
       b.setMissing(failed_keep.why_missing(id));
     return;

@@ -47,6 +47,9 @@ class FailedKeep {
   /// `evicted`). Nothing is kept when the bounds are 0, or `f` alone is past the bytes
   /// bound (why_missing() then says so). Returns the record kept (nullptr: none).
   const KeptFailure* keep(KeptFailure f, std::vector<std::uint64_t>& evicted);
+  /// Notes that failed task `id` is not kept, and why (an actor's, one that never ran):
+  /// why_missing() says so for the newest few hundred of them, also once the task is gone.
+  void refuse(std::uint64_t id, std::string why);
   [[nodiscard]] const KeptFailure* find(std::uint64_t id) const;
   /// Why task `id` has no record ("": it has one).
   [[nodiscard]] std::string why_missing(std::uint64_t id) const;
@@ -59,8 +62,8 @@ class FailedKeep {
   std::size_t bytes_ = 0;
   std::list<KeptFailure> list_;  // oldest first
   std::unordered_map<std::uint64_t, std::list<KeptFailure>::iterator> by_id_;
-  // Failures too large to keep, most recent last (bounded), with their size.
-  std::list<std::pair<std::uint64_t, std::size_t>> too_large_;
+  // Failures not kept, most recent last (bounded), with why.
+  std::list<std::pair<std::uint64_t, std::string>> refused_;
 };
 
 }  // namespace shoal::coordinator

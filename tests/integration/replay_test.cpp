@@ -88,6 +88,29 @@ TEST_CASE("Client::replay runs a failed task here and throws its exception with 
                     Catch::Contains("has not failed") || Catch::Contains("is not among the failed tasks"));
 }
 
+TEST_CASE("a replay whose dependencies' values together pass a frame's inline budget still arrives",
+          "[integration][replay]") {
+  // Six values of 900 KiB (each under the 1 MiB that travels beside a frame) are 5.4 MB:
+  // all inline, the reply would pass the 4 MiB a frame carries inline (a review finding:
+  // enough of them pass the 16 MiB frame limit). Past that budget they go beside it.
+  Cluster c;
+  c.add_worker(1);
+  shoal::Client client(c.address);
+  using Blob = std::string(std::int64_t);
+  constexpr std::int64_t kEach = 900 * 1024;
+  auto blocker = client.submit<std::int64_t(std::int64_t)>("block_ms", 300);  // keeps them unfinished at submit
+  std::vector<shoal::Future<std::string>> parts;
+  for (int i = 0; i < 6; ++i) parts.push_back(client.submit<Blob>("blob", kEach));
+  using Six = std::int64_t(std::string, std::string, std::string, std::string, std::string, std::string);
+  auto id = failed_id(client.submit<Six>("fail_sizes", parts[0], parts[1], parts[2], parts[3], parts[4], parts[5]));
+  CHECK(blocker.result(10s) == 300);
+  auto bundle = client.replay_bundle(id, 30s);
+  INFO(c.logs());
+  REQUIRE(bundle.deps.size() == 6);
+  for (const auto& d : bundle.deps) CHECK(d.size() > kEach);
+  CHECK_THROWS_WITH(shoal::remote::run_replay(bundle), std::to_string(6 * kEach) + " bytes");
+}
+
 TEST_CASE("a task that never ran is not kept (it would push out those that did), and says so",
           "[integration][replay]") {
   Cluster c({"--unregistered-wait-ms", "200"});

@@ -110,6 +110,13 @@ SHOAL_REMOTE(block_ms)
 std::int64_t fail(std::string message) { throw shoal::ValueError(message); }
 SHOAL_REMOTE(fail)
 
+/// Throws shoal::ValueError naming the total size of its six arguments (a task whose
+/// dependencies' values together pass a frame's inline budget).
+std::int64_t fail_sizes(std::string a, std::string b, std::string c, std::string d, std::string e, std::string f) {
+  throw shoal::ValueError(std::to_string(a.size() + b.size() + c.size() + d.size() + e.size() + f.size()) + " bytes");
+}
+SHOAL_REMOTE(fail_sizes)
+
 /// Returns `s` unchanged.
 std::string echo_string(std::string s) { return s; }
 SHOAL_REMOTE(echo_string)

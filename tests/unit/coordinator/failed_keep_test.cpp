@@ -37,6 +37,9 @@ TEST_CASE("FailedKeep keeps the newest within a count and a byte bound, and says
   CHECK(evicted.empty());
   CHECK(keep.find(5));
   CHECK(keep.why_missing(6).find("past what failed tasks may keep") != std::string::npos);
+  // One not kept for a reason of the engine's (it never ran) says that reason.
+  keep.refuse(7, "task 7 never ran (shoal::NotRegistered): nothing to replay");
+  CHECK(keep.why_missing(7) == "task 7 never ran (shoal::NotRegistered): nothing to replay");
   // The same task twice is kept once.
   CHECK_FALSE(keep.keep(failure(5, 10), evicted));
   FailedKeep none(0, 1 << 20);
