@@ -230,7 +230,7 @@ TEST_CASE("libshoal_test_tasks.so loads and its functions and Counter actor work
 TEST_CASE("child: libshoal_test_tasks.so registers what the daemon tests use", "[.][loader_test_tasks_child]") {
   auto loaded = load_task_library(SHOAL_TEST_TASKS_LIB);
   CHECK(loaded.functions == std::vector<std::string>{"add", "append_line", "blob", "block_ms", "burn_ms", "crash",
-                                                      "echo_bytes", "echo_string", "fail", "fan_out", "fan_out_async", "flaky", "grow_memory", "hold_bytes_ms",
+                                                      "echo_bytes", "echo_string", "fail", "fail_sizes", "fan_out", "fan_out_async", "flaky", "grow_memory", "hold_bytes_ms",
                                                       "marker_on_cancel", "nested_blocking", "nested_sum", "noop",
                                                       "object_inode", "pattern_bytes", "pattern_errors", "print_bytes", "print_lines", "print_then_fail_once", "segfault",
                                                       "sleep_ms", "spin_until_stopped", "square", "sum_list",
