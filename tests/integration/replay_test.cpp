@@ -11,6 +11,7 @@
 #include <fstream>
 #include <string>
 
+#include "shoal/cluster/local_cluster.hpp"
 #include "shoal/codec/codec.hpp"
 #include "shoal/remote/client.hpp"
 #include "shoal/remote/replay.hpp"
@@ -191,6 +192,24 @@ TEST_CASE("shoal replay reproduces a task's exception and message, and a crash a
   auto none = shoal::test::run_cli({"replay", "12345"}, env, 30s);
   CHECK(none.exit == 2);
   CHECK(none.err.find("nothing to replay") != std::string::npos);
+}
+
+TEST_CASE("shoal replay runs a function built into a LocalCluster program in that program",
+          "[integration][replay][cli]") {
+  // This test binary is such a program: its workers are itself re-executed, and so is
+  // the replay (SHOAL_CHILD=replay), since no library has the function.
+  shoal::LocalCluster local(1, {.threads_per_worker = 1});
+  auto& client = local.client();
+  auto id = failed_id(client.submit<FailSig>("fail", std::string("built in")));
+  auto b = client.replay_bundle(id);
+  CHECK(b.libraries.empty());
+  CHECK(std::filesystem::path(b.executable).filename() == "test_integration");
+  shoal::test::Env env{{"SHOAL_ADDRESS", local.address()}};
+  auto r = shoal::test::run_cli({"replay", std::to_string(id)}, env, 60s);
+  INFO(r);
+  CHECK(r.exit == 1);
+  CHECK(r.err.find("running: SHOAL_CHILD=replay") != std::string::npos);
+  CHECK(r.err.find("shoal::ValueError: built in\n(the same as on its worker)") != std::string::npos);
 }
 
 TEST_CASE("a replay bundle runs in a fresh directory with no cluster at all", "[integration][replay][cli]") {
