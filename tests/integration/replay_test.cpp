@@ -212,6 +212,33 @@ TEST_CASE("shoal replay runs a function built into a LocalCluster program in tha
   CHECK(r.err.find("shoal::ValueError: built in\n(the same as on its worker)") != std::string::npos);
 }
 
+TEST_CASE("shoal --json replay keeps stdout for its JSON (what the task prints goes to stderr), "
+          "and a replay that returns prints its result",
+          "[integration][replay][cli]") {
+  Cluster c;
+  c.add_worker(1);
+  shoal::Client client(c.address);
+  shoal::test::TempDir d;
+  // Fails on its first run only (it counts its runs in a file): the replay is its second.
+  auto id = failed_id(client.submit<FailSig>("print_then_fail_once", d.file("runs")));
+  shoal::test::Env env{{"SHOAL_ADDRESS", c.address}};
+  auto r = shoal::test::run_cli({"--json", "replay", std::to_string(id)}, env, 60s);
+  INFO(r);
+  CHECK(r.exit == 0);
+  auto j = shoal::test::parse_json(r);  // stdout is the JSON alone
+  CHECK(j["outcome"] == "returned");
+  CHECK(j["result"] == 2);
+  CHECK(j["original"]["error_message"] == "the first run fails");
+  CHECK(r.err.find("run 2") != std::string::npos);
+  // Without --json: the result on stdout, and that it returned here though it failed there.
+  auto h = shoal::test::run_cli({"replay", std::to_string(id)}, env, 60s);
+  INFO(h);
+  CHECK(h.exit == 0);
+  CHECK(h.out.find("run 3\n3\n") != std::string::npos);
+  CHECK(h.err.find("(it returned here; on its worker it failed with shoal::ValueError: the first run fails)") !=
+        std::string::npos);
+}
+
 TEST_CASE("a replay bundle runs in a fresh directory with no cluster at all", "[integration][replay][cli]") {
   shoal::test::TempDir saved, fresh;
   std::uint64_t id = 0;
