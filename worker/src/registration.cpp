@@ -2,9 +2,12 @@
 
 #include <unistd.h>
 
+#include <capnp/message.h>
+
 #include <filesystem>
 
 #include "shoal/link/clock.hpp"
+#include "memory.hpp"
 #include "shoal/link/messages.hpp"
 #include "shoal/worker/loader.hpp"
 
@@ -49,6 +52,41 @@ void fill_registration(proto::schema::RegisterWorker::Builder r, const WorkerOpt
   for (unsigned i = 0; i < held_jobs.size(); ++i) rl.set(i, held_jobs[i]);
   auto ll = r.initLiveActors(static_cast<unsigned>(live_actors.size()));
   for (unsigned i = 0; i < live_actors.size(); ++i) ll.set(i, live_actors[i]);
+}
+
+void fill_heartbeat(proto::schema::Heartbeat::Builder h, std::uint32_t running, std::uint64_t started, bool usage) {
+  h.setSentNs(link::wall_ns());
+  if (usage) {
+    h.setCpuNs(process_cpu_ns());
+    h.setRssBytes(resident_bytes());
+  }
+  h.setRunning(running);
+  h.setStarted(started);
+}
+
+void send_forced_exit_notice(link::Connection& conn, std::uint64_t task) {
+  capnp::MallocMessageBuilder msg;
+  auto s = msg.initRoot<proto::schema::Envelope>().initShutdown();
+  s.setReason("exiting: task " + std::to_string(task) + " ignored a forced cancel");
+  s.setExit(true);
+  conn.send(msg);
+}
+
+void send_forced_cancel(link::Connection& conn, std::uint64_t task, std::uint32_t attempt) {
+  capnp::MallocMessageBuilder msg;
+  auto r = msg.initRoot<proto::schema::Envelope>().initResult();
+  r.setTaskId(task);
+  r.setAttempt(attempt);
+  r.setCancelled();
+  conn.send(msg);
+}
+
+void send_forced_crash(link::Connection& conn, std::uint64_t task) {
+  capnp::MallocMessageBuilder msg;
+  auto c = msg.initRoot<proto::schema::Envelope>().initCrashed();
+  c.setTaskId(task);
+  c.setForced(true);
+  conn.send(msg);
 }
 
 }  // namespace shoal::worker

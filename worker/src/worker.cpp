@@ -173,16 +173,10 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
 
   void send_heartbeat(bool usage = false) {
     capnp::MallocMessageBuilder msg;
-    auto h = msg.initRoot<schema::Envelope>().initHeartbeat();
-    h.setSentNs(link::wall_ns());
-    if (usage) {  // once a period, for the coordinator's metrics
-      h.setCpuNs(process_cpu_ns());
-      h.setRssBytes(resident_bytes());
-    }
     // Read running first: a task counted in `started` has then either finished or is
     // counted running, never neither.
-    h.setRunning(runner->running());
-    h.setStarted(runner->started());
+    auto running = runner->running();
+    fill_heartbeat(msg.initRoot<schema::Envelope>().initHeartbeat(), running, runner->started(), usage);
     send(msg);
   }
 
@@ -204,30 +198,12 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
   }
 
   void forced_exit(const std::shared_ptr<Job>& j) {
-    {
-      capnp::MallocMessageBuilder msg;
-      auto s = msg.initRoot<schema::Envelope>().initShutdown();
-      s.setReason("exiting: task " + std::to_string(j->id) + " ignored a forced cancel");
-      s.setExit(true);
-      send(msg);
-    }
+    if (can_send()) send_forced_exit_notice(*conn, j->id);
     int expected = JobPhase::running;
-    if (j->phase.compare_exchange_strong(expected, JobPhase::reported)) {
-      capnp::MallocMessageBuilder msg;
-      auto r = msg.initRoot<schema::Envelope>().initResult();
-      r.setTaskId(j->id);
-      r.setAttempt(j->attempt);
-      r.setCancelled();
-      send(msg);
-    }
+    if (j->phase.compare_exchange_strong(expected, JobPhase::reported) && can_send())
+      send_forced_cancel(*conn, j->id, j->attempt);
     flush();  // what others finished goes first
-    {
-      capnp::MallocMessageBuilder msg;
-      auto c = msg.initRoot<schema::Envelope>().initCrashed();
-      c.setTaskId(j->id);
-      c.setForced(true);
-      send(msg);
-    }
+    if (can_send()) send_forced_crash(*conn, j->id);
     auto self = shared_from_this();
     asio::co_spawn(
         ex,

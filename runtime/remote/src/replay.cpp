@@ -23,15 +23,8 @@ constexpr std::uint32_t kVersion = 1;
 constexpr std::size_t kMaxBundleBytes = std::size_t{4} << 30;
 
 std::string signal_name(int sig) {
-  switch (sig) {
-    case 6: return "SIGABRT";
-    case 7: return "SIGBUS";
-    case 8: return "SIGFPE";
-    case 4: return "SIGILL";
-    case 9: return "SIGKILL";
-    case 11: return "SIGSEGV";
-    default: return "signal " + std::to_string(sig);
-  }
+  const char* abbrev = ::sigabbrev_np(sig);  // "SEGV"
+  return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
 }
 
 // Calls `entry` over one argument tuple, with the dependencies' values where it refers
