@@ -5,6 +5,7 @@
 
 #include "engine.hpp"
 #include "shoal/link/messages.hpp"
+#include "shoal/link/replay_info.hpp"
 
 namespace shoal::coordinator {
 
@@ -81,34 +82,8 @@ void Engine::fill_replay(Peer& p, schema::ReplayInfo::Builder b, std::uint64_t i
       b.setMissing(failed_keep.why_missing(id));
     return;
   }
-  b.setFunction(k->function);
-  b.setSignature(k->signature);
-  b.setSignatureHash(k->signature_hash);
-  // Large values beside the frame, as a task's own travel, and small ones too past the
-  // frame's inline budget (the attaches come right before this message, in on_status).
-  std::size_t budget = link::kInlineBudgetBytes;
-  auto place = [&](const Bytes& v, auto set_blob, auto set_inline) {
-    if (auto blob = p.conn->attach(v, v.size() > budget ? 1 : codec::shm::kSharedAtBytes)) return set_blob(blob);
-    budget -= v.size();
-    set_inline(link::data(v));
-  };
-  place(k->args, [&](std::uint64_t blob) { b.setArgsBlob(blob); }, [&](capnp::Data::Reader d) { b.setArgs(d); });
-  auto deps = b.initDeps(static_cast<unsigned>(k->deps.size()));
-  auto blobs = b.initDepBlobs(static_cast<unsigned>(k->deps.size()));
-  for (unsigned i = 0; i < k->deps.size(); ++i)
-    place(k->deps[i], [&](std::uint64_t blob) { blobs.set(i, blob); }, [&](capnp::Data::Reader d) { deps.set(i, d); });
-  b.setMethod(k->method);
-  b.setAttempt(k->attempt);
-  b.setErrorType(k->error_type);
-  b.setErrorMessage(k->error_message);
-  b.setCrashSignal(k->crash_signal);
-  b.setWorker(k->worker);
-  b.setHost(k->host);
-  b.setPid(k->pid);
-  auto libs = b.initLibraries(static_cast<unsigned>(k->libraries.size()));
-  for (unsigned i = 0; i < k->libraries.size(); ++i) libs.set(i, k->libraries[i]);
-  b.setExecutable(k->executable);
-  b.setFailedNs(k->failed_ns);
+  // The attaches of its large values come right before this message (on_status sends it).
+  link::set_replay(b, *k, *p.conn);
 }
 
 void Engine::recover_failures() {

@@ -6,14 +6,6 @@ namespace {
 constexpr std::size_t kRefusalsRemembered = 256;
 }
 
-std::size_t KeptFailure::bytes() const noexcept {
-  std::size_t n = args.size() + function.size() + signature.size() + method.size() + error_type.size() +
-                  error_message.size() + worker.size() + host.size() + executable.size() + 128;
-  for (const auto& d : deps) n += d.size() + 16;
-  for (const auto& l : libraries) n += l.size() + 16;
-  return n;
-}
-
 const KeptFailure* FailedKeep::keep(KeptFailure f, std::vector<std::uint64_t>& evicted) {
   if (max_count_ == 0 || by_id_.count(f.task_id)) return nullptr;
   auto size = f.bytes();

@@ -11,33 +11,12 @@
 #include <unordered_map>
 #include <vector>
 
-#include "shoal/codec/bytes.hpp"
-#include "shoal/codec/codec.hpp"
+#include "shoal/link/replay_info.hpp"
 
 namespace shoal::coordinator {
 
-/// One failed task, as kept (the wire's ReplayInfo, the CLI's replay bundle).
-struct KeptFailure {
-  std::uint64_t task_id = 0;
-  std::string function, signature;
-  std::uint64_t signature_hash = 0;
-  Bytes args;
-  std::vector<Bytes> deps;
-  std::string method;
-  std::uint32_t attempt = 0;
-  std::string error_type, error_message;
-  std::int32_t crash_signal = 0;
-  std::string worker, host;
-  std::uint32_t pid = 0;
-  std::vector<std::string> libraries;
-  std::string executable;
-  std::uint64_t failed_ns = 0;
-
-  /// What it holds, roughly: the values and the strings.
-  [[nodiscard]] std::size_t bytes() const noexcept;
-};
-SHOAL_FIELDS(KeptFailure, task_id, function, signature, signature_hash, args, deps, method, attempt, error_type,
-             error_message, crash_signal, worker, host, pid, libraries, executable, failed_ns)
+/// One failed task, as kept: the type the wire's ReplayInfo and `shoal replay` carry.
+using KeptFailure = link::ReplayBundle;
 
 class FailedKeep {
  public:

@@ -2,6 +2,7 @@
 
 #include "client_impl.hpp"
 #include "shoal/link/messages.hpp"
+#include "shoal/link/replay_info.hpp"
 #include "shoal/link/timeline.hpp"
 
 namespace shoal::remote::detail {
@@ -91,33 +92,7 @@ void ClientCore::Impl::status_reply(schema::StatusReply::Reader r, const proto::
   if (r.hasReplay()) {
     auto k = r.getReplay();
     s.replay_missing = text(k.getMissing());
-    if (s.replay_missing.empty()) {
-      auto& b = s.replay;
-      b.task_id = k.getTaskId();
-      b.function = text(k.getFunction());
-      b.signature = text(k.getSignature());
-      b.signature_hash = k.getSignatureHash();
-      // Large values came beside the frame; small ones are copied out of it (the bundle
-      // outlives the frame).
-      auto own = [&](capnp::Data::Reader inline_data, std::uint64_t blob) {
-        return blob ? conn->value(inline_data, blob, frame) : Bytes::copy(inline_data.begin(), inline_data.size());
-      };
-      b.args = own(k.getArgs(), k.getArgsBlob());
-      auto deps = k.getDeps();
-      auto blobs = k.getDepBlobs();
-      for (unsigned i = 0; i < deps.size(); ++i) b.deps.push_back(own(deps[i], i < blobs.size() ? blobs[i] : 0));
-      b.method = text(k.getMethod());
-      b.attempt = k.getAttempt();
-      b.error_type = text(k.getErrorType());
-      b.error_message = text(k.getErrorMessage());
-      b.crash_signal = k.getCrashSignal();
-      b.worker = text(k.getWorker());
-      b.host = text(k.getHost());
-      b.pid = k.getPid();
-      for (auto l : k.getLibraries()) b.libraries.push_back(text(l));
-      b.executable = text(k.getExecutable());
-      b.failed_ns = k.getFailedNs();
-    }
+    if (s.replay_missing.empty()) s.replay = link::get_replay(k, *conn, frame);
   }
   std::optional<Promise<ClusterStatus>> p;
   {

@@ -13,36 +13,14 @@
 #include <string>
 #include <vector>
 
-#include "shoal/codec/bytes.hpp"
-#include "shoal/codec/codec.hpp"
+#include "shoal/link/replay_info.hpp"
 
 namespace shoal::remote {
 
 struct FunctionEntry;
 
-/// A failed task, self-contained: what to call, with what, and where it failed.
-struct ReplayBundle {
-  std::uint64_t task_id = 0;
-  std::string function;        ///< the registered name
-  std::string signature;       ///< as the workers registered it ("" none did)
-  std::uint64_t signature_hash = 0;
-  Bytes args;                  ///< the encoded argument tuple, as submitted
-  std::vector<Bytes> deps;     ///< its dependencies' values, in order
-  std::string method;          ///< "map": a chunk of a map (its items in turn); "" a plain call
-  std::uint32_t attempt = 0;   ///< the attempt that failed
-  std::string error_type;      ///< how it failed there ("shoal::ValueError")
-  std::string error_message;
-  std::int32_t crash_signal = 0;  ///< the signal its worker died of running it (0: none)
-  std::string worker, host;    ///< where it last ran ("" nowhere: it failed before running)
-  std::uint32_t pid = 0;
-  std::vector<std::string> libraries;  ///< the task libraries that worker had loaded
-  std::string executable;              ///< that worker's program
-  std::uint64_t failed_ns = 0;         ///< wall clock
-
-  friend bool operator==(const ReplayBundle&, const ReplayBundle&) = default;
-};
-SHOAL_FIELDS(ReplayBundle, task_id, function, signature, signature_hash, args, deps, method, attempt, error_type,
-             error_message, crash_signal, worker, host, pid, libraries, executable, failed_ns)
+/// A failed task, self-contained (link/replay_info.hpp: the coordinator keeps the same).
+using link::ReplayBundle;
 
 /// Writes `b` to `path` (mode 0600: arguments may be private; never through a symlink):
 /// a magic line, a format version and the encoded bundle. Throws Error.
