@@ -52,8 +52,12 @@ void Peer::on_closed(const std::string& why) { engine.on_disconnect(*this, why);
 // ---- Engine ----
 
 Engine::Engine(asio::any_io_executor e, CoordinatorOptions o) : ex(std::move(e)), opt(std::move(o)) {
-  std::random_device rd;
-  next_peer = (std::uint64_t{rd()} % (1u << 30)) + 1;
+  if (opt.first_peer) {
+    next_peer = opt.first_peer;
+  } else {
+    std::random_device rd;
+    next_peer = (std::uint64_t{rd()} % (1u << 30)) + 1;
+  }
   metrics.started_wall = link::wall_ns();
   metrics.max_attempts = opt.timeline_attempts;
   for (const auto& [fn, policy] : opt.function_retry_on) {
@@ -63,6 +67,7 @@ Engine::Engine(asio::any_io_executor e, CoordinatorOptions o) : ex(std::move(e))
 }
 
 Engine::~Engine() {
+  if (opt.journal_pacer) opt.journal_pacer->write = nullptr;
   for (auto& [ptr, p] : connections) p->conn->abandon();
 }
 
@@ -387,7 +392,7 @@ void Engine::flush(Peer& p) {
 
 Coro<void> Engine::accept_loop(link::Listener* l) {
   auto self = shared_from_this();
-  asio::steady_timer pause(ex);
+  link::Timer pause(ex);
   while (!stopping) {
     try {
       auto s = co_await l->accept();
@@ -487,7 +492,7 @@ void Engine::begin_stop(std::chrono::milliseconds grace) {
       ActorTable::kill(*a, "the coordinator is shutting down");
       pump_actor(*a);
     }
-  stop_timer = std::make_unique<asio::steady_timer>(ex, grace);
+  stop_timer = std::make_unique<link::Timer>(ex, grace);
   stop_timer->async_wait([self = shared_from_this()](std::error_code ec) {
     if (!ec) self->finish_stop();
   });
@@ -526,8 +531,8 @@ void Engine::finish_stop() {
 
 Coro<void> Engine::run() {
   auto self = shared_from_this();
-  wake = std::make_unique<asio::steady_timer>(ex, std::chrono::steady_clock::time_point::max());
-  tick = std::make_unique<asio::steady_timer>(ex);
+  wake = std::make_unique<link::Timer>(ex, link::EngineClock::time_point::max());
+  tick = std::make_unique<link::Timer>(ex);
   // The accept loops and housekeeping are this coroutine's children: it waits for them.
   auto ended = [self](std::exception_ptr e) {
     if (e) try {
@@ -545,7 +550,7 @@ Coro<void> Engine::run() {
   ++services;
   asio::co_spawn(ex, housekeeping(), ended);
   while (!stopped) {
-    wake->expires_at(std::chrono::steady_clock::time_point::max());
+    wake->expires_at(link::EngineClock::time_point::max());
     co_await wake->async_wait(as_tuple);
   }
   // Let the last frames leave, all connections at once (500 ms at most: a peer that

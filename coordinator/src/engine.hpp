@@ -7,7 +7,7 @@
 // leave at the end of the loop turn.
 
 #include <asio/any_io_executor.hpp>
-#include <asio/steady_timer.hpp>
+#include "shoal/link/timer.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -63,7 +63,7 @@ struct Peer final : link::ConnectionHandler {
   std::uint32_t pid = 0;
   std::uint64_t accepted_ns = 0;  // when the connection came (its hello is due within hello_timeout)
   bool refused = false;           // its hello was refused: the answer waits out the penalty
-  std::unique_ptr<asio::steady_timer> penalty;  // when the refusal is answered
+  std::unique_ptr<link::Timer> penalty;  // when the refusal is answered
   bool closed_by_us = false;      // close_peer() ended it (a heartbeat timeout, bad input)
   bool challenged = false;        // a TCP peer sent its hello; its proof of the token is due
   std::uint64_t resume = 0;       // a client's hello: the id of the connection it takes over
@@ -97,6 +97,7 @@ struct Engine : std::enable_shared_from_this<Engine> {
   ActorTable actors;
   std::uint64_t next_peer = 0;
   std::unordered_map<std::string, std::uint64_t> refusals_logged;  // worker name -> steady ns of its last refusal line
+  std::uint64_t planted_results = 0;  // results counted for opt.planted.drop_result
   std::uint64_t internal_tasks = 0;  // ids of tasks the coordinator makes itself (an actor's restart): peer 0's space
   bool dispatch_posted = false;
   std::vector<std::uint64_t> to_free;
@@ -106,9 +107,9 @@ struct Engine : std::enable_shared_from_this<Engine> {
   bool stopping = false;  // refuses new work; running tasks may finish within the grace
   bool stopped = false;   // everything ended; run() drains and returns
   int services = 0;       // accept loops and housekeeping still running
-  std::unique_ptr<asio::steady_timer> stop_timer;
-  std::unique_ptr<asio::steady_timer> wake;  // run() sleeps on it until stopped
-  std::unique_ptr<asio::steady_timer> tick;  // housekeeping's
+  std::unique_ptr<link::Timer> stop_timer;
+  std::unique_ptr<link::Timer> wake;  // run() sleeps on it until stopped
+  std::unique_ptr<link::Timer> tick;  // housekeeping's
   std::uint64_t wall_cache = 0;  // the wall clock, read once per batch of frames
   // Refused hellos per peer address, for the log (one line per address per 10 s).
   struct Refusals {
@@ -132,12 +133,12 @@ struct Engine : std::enable_shared_from_this<Engine> {
   bool acks_posted = false;
   // Clients whose connection ended without a goodbye: their tasks wait client_grace for
   // them to reconnect (Hello.resumePeerId) before they are cancelled.
-  std::unordered_map<std::uint64_t, std::unique_ptr<asio::steady_timer>> away;
+  std::unordered_map<std::uint64_t, std::unique_ptr<link::Timer>> away;
   // Plain cancels of running tasks: opt.cancel_grace for the worker to stop them (by task
   // id). Owned here so that a stop ends them: a pending one would hold the executor.
-  std::unordered_map<std::uint64_t, std::unique_ptr<asio::steady_timer>> cancel_graces;
+  std::unordered_map<std::uint64_t, std::unique_ptr<link::Timer>> cancel_graces;
   // Tasks waiting out a retry's backoff after an application error (by task id).
-  std::unordered_map<std::uint64_t, std::unique_ptr<asio::steady_timer>> retry_timers;
+  std::unordered_map<std::uint64_t, std::unique_ptr<link::Timer>> retry_timers;
   // Per-function retry policies (opt.function_retry_on), shared by their tasks.
   std::unordered_map<std::string, std::shared_ptr<const RetryPolicy>> function_retry_on;
   // Admission (opt.max_queued, opt.max_queued_bytes): unfinished tasks per submitter, in
@@ -206,7 +207,7 @@ struct Engine : std::enable_shared_from_this<Engine> {
   [[nodiscard]] std::vector<link::Attempt> observe_attempts(std::uint64_t since_ns, const std::string& job,
                                                             std::size_t max_bytes = std::size_t{12} << 20) const;
   std::vector<std::uint64_t> held;           // recovered, ready, waiting out adopt_wait
-  std::unique_ptr<asio::steady_timer> held_timer;
+  std::unique_ptr<link::Timer> held_timer;
 
   // The log (link/log.hpp): info lines, and debug ones (build them only when
   // debug_enabled(): a line per task's submit, assign and end).

@@ -47,7 +47,7 @@ void Engine::resume_client(Peer& p) {
 
 void Engine::client_away(Peer& p) {
   if (p.goodbye || opt.client_grace.count() == 0) return client_gone(p.id);
-  auto timer = std::make_unique<asio::steady_timer>(ex, opt.client_grace);
+  auto timer = std::make_unique<link::Timer>(ex, opt.client_grace);
   timer->async_wait([weak = weak_from_this(), id = p.id](std::error_code ec) {
     auto self = weak.lock();
     if (ec || !self || !self->away.count(id)) return;

@@ -119,7 +119,7 @@ void Engine::refuse(Peer& p, const link::HelloCheck& check) {
   r.answer_at = std::max(now, r.answer_at) + ns(opt.auth_penalty);
   // Owned by the peer: a stop (which closes every connection) ends it at once, instead of
   // the io_context running on until the penalty is over.
-  p.penalty = std::make_unique<asio::steady_timer>(ex, std::chrono::nanoseconds(r.answer_at - now));
+  p.penalty = std::make_unique<link::Timer>(ex, std::chrono::nanoseconds(r.answer_at - now));
   p.penalty->async_wait([conn = p.conn, check](std::error_code ec) {
     if (ec || conn->closed()) return;
     link::send_error(*conn, check.code, check.message, true);

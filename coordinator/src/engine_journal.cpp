@@ -15,7 +15,8 @@ namespace shoal::coordinator {
 using link::steady_ns;
 
 void Engine::open_journal() {
-  journal = std::make_unique<Journal>(opt.journal);
+  journal = std::make_unique<Journal>(opt.journal, opt.journal_pacer != nullptr);
+  if (opt.journal_pacer) opt.journal_pacer->write = [j = journal.get()](const std::string& fail) { return j->write_paced(fail); };
   journal->set_trouble([weak = weak_from_this(), ex = ex](const std::string& why) {
     asio::post(ex, [weak, why] {
       auto self = weak.lock();
@@ -103,7 +104,7 @@ void Engine::open_journal() {
       held.push_back(id);  // its worker may come back with it still running
   }
   if (!held.empty() || recovered_actors) {
-    held_timer = std::make_unique<asio::steady_timer>(ex, opt.adopt_wait);
+    held_timer = std::make_unique<link::Timer>(ex, opt.adopt_wait);
     held_timer->async_wait([weak = weak_from_this()](std::error_code ec) {
       if (auto self = weak.lock(); self && !ec) self->release_held();
     });

@@ -3,7 +3,7 @@
 // them to peers. Workers joining and peers going: engine_workers.cpp.
 
 #include <asio/post.hpp>
-#include <asio/steady_timer.hpp>
+#include "shoal/link/timer.hpp"
 #include <capnp/message.h>
 
 #include <algorithm>
@@ -304,6 +304,7 @@ std::string Engine::intern_placement(std::uint32_t& req, schema::TaskOptions::Re
 void Engine::on_result(Peer& p, schema::Result::Reader r, const proto::FrameOwner& frame) {
   auto* w = scheduler.worker(p.id);
   if (!w) return;
+  if (opt.planted.drop_result && ++planted_results == opt.planted.drop_result) return;  // test-only
   std::uint64_t id = r.getTaskId();
   auto* t = tasks.find(id);
   // A result a worker kept across a reconnect, for a task queued again meanwhile (the
@@ -388,7 +389,7 @@ bool Engine::retry_after_error(TaskRecord& t, const codec::RemoteErrorInfo& info
   log("failed with " + info.type_name + ": retry " + std::to_string(l.app_retries) + " of " +
           std::to_string(l.retry->attempts) + " in " + std::to_string(delay.count()) + " ms",
       t.id);
-  auto timer = std::make_unique<asio::steady_timer>(ex, delay);
+  auto timer = std::make_unique<link::Timer>(ex, delay);
   timer->async_wait([weak = weak_from_this(), id = t.id](std::error_code ec) {
     auto self = weak.lock();
     if (ec || !self) return;
@@ -467,7 +468,7 @@ void Engine::cancel_one(std::uint64_t id, bool force) {
   // will not stop): never reported ended while it runs.
   if (t->force_cancel || upgrade || stopped) return;
   // A plain task that never looks at its stop token: give up waiting after a grace.
-  auto timer = std::make_unique<asio::steady_timer>(ex, opt.cancel_grace);
+  auto timer = std::make_unique<link::Timer>(ex, opt.cancel_grace);
   timer->async_wait([weak = weak_from_this(), id](std::error_code ec) {
     auto self = weak.lock();
     if (ec || !self) return;

@@ -157,7 +157,7 @@ void prepare_file(const std::string& path) {
 
 }  // namespace
 
-Journal::Journal(std::string path) : path_(std::move(path)) {
+Journal::Journal(std::string path, bool paced) : path_(std::move(path)), paced_(paced) {
   prepare_file(path_);
   int rc = sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX,
                            nullptr);
@@ -211,11 +211,11 @@ Journal::Journal(std::string path) : path_(std::move(path)) {
     sqlite3_close(db_);
     throw;
   }
-  thread_ = std::thread([this] { writer(); });
+  if (!paced_) thread_ = std::thread([this] { writer(); });
 }
 
 Journal::~Journal() {
-  if (has_pending()) commit({});
+  if (has_pending() && !paced_) commit({});
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
@@ -528,7 +528,6 @@ void Journal::write(std::vector<Batch>& batches) {
 
 void Journal::writer() {
   std::vector<Batch> work;
-  bool failing = false;
   int last_tries = 0;
   for (;;) {
     std::function<void(const std::string&)> trouble;
@@ -545,25 +544,46 @@ void Journal::writer() {
       for (auto& b : queue_) work.push_back(std::move(b));
       queue_.clear();
       trouble = trouble_;
-      if (stopping_ && failing && ++last_tries > 10) return;  // on the way out, and the disk still refuses
+      if (stopping_ && failing_ && ++last_tries > 10) return;  // on the way out, and the disk still refuses
     }
-    try {
-      std::lock_guard db(db_mu_);  // load() and size() wait for it; the engine's commit() does not
-      write(work);
-    } catch (const std::exception& e) {
+    if (!write_out(work, trouble, {})) {
       // Kept, and tried again: nothing acknowledged is lost, nothing new is acknowledged.
-      if (!failing && trouble) trouble(e.what());
-      failing = true;
       std::unique_lock lock(mu_);
       cv_.wait_for(lock, std::chrono::milliseconds(500));  // or sooner, when more comes
-      continue;
     }
-    if (failing && trouble) trouble("");
-    failing = false;
-    for (auto& b : work)
-      if (b.durable) b.durable();
-    work.clear();
   }
+}
+
+bool Journal::write_out(std::vector<Batch>& work, const std::function<void(const std::string&)>& trouble,
+                        const std::string& injected) {
+  try {
+    if (!injected.empty()) throw Error("cannot write the journal at " + path_ + ": " + injected);
+    std::lock_guard db(db_mu_);  // load() and size() wait for it; the engine's commit() does not
+    write(work);
+  } catch (const std::exception& e) {
+    if (!failing_ && trouble) trouble(e.what());
+    failing_ = true;
+    return false;
+  }
+  if (failing_ && trouble) trouble("");
+  failing_ = false;
+  for (auto& b : work)
+    if (b.durable) b.durable();
+  work.clear();
+  return true;
+}
+
+bool Journal::write_paced(const std::string& fail) {
+  std::function<void(const std::string&)> trouble;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& b : queue_) paced_work_.push_back(std::move(b));
+    queue_.clear();
+    trouble = trouble_;
+  }
+  if (paced_work_.empty()) return false;
+  write_out(paced_work_, trouble, fail);
+  return true;
 }
 
 }  // namespace shoal::coordinator

@@ -75,7 +75,9 @@ class Journal {
   /// Opens the journal at `path`, creating it (0600) if missing. Throws shoal::Error
   /// naming the path and why ("is a symbolic link", "in use by another coordinator", "not
   /// a shoal journal", SQLite's message).
-  explicit Journal(std::string path);
+  /// `paced`: no thread of its own; what is committed is written by write_paced() (the
+  /// deterministic simulation's disk), and what was not when it closes is lost, as in a crash.
+  explicit Journal(std::string path, bool paced = false);
   /// Writes what is still pending (trying for a few seconds if the disk refuses), then
   /// stops its thread.
   ~Journal();
@@ -110,6 +112,10 @@ class Journal {
   /// fails, `trouble` (set_trouble) hears why, and hears "" once writes succeed again.
   void commit(std::function<void()> durable);
   void set_trouble(std::function<void(const std::string&)> trouble);
+  /// A paced journal: writes everything committed so far in one transaction, or, with
+  /// `fail` not empty, fails as a refusing disk would (trouble hears it; the commits wait
+  /// for the next call). Returns whether anything was waiting.
+  bool write_paced(const std::string& fail);
 
   /// Rows and file size, for status and tests.
   struct Size {
@@ -133,6 +139,10 @@ class Journal {
   };
 
   void writer();
+  // Writes `work` (`injected`: fails with it instead): true once written and its durable
+  // callbacks ran; on failure tells trouble once per failing spell and keeps `work`.
+  bool write_out(std::vector<Batch>& work, const std::function<void(const std::string&)>& trouble,
+                 const std::string& injected);
   void write(std::vector<Batch>& batches);  // throws shoal::Error
   static void coalesce(std::vector<Batch>& batches);
   void exec(const char* sql);
@@ -148,6 +158,9 @@ class Journal {
   std::vector<Batch> queue_;
   bool stopping_ = false;
   std::function<void(const std::string&)> trouble_;
+  bool failing_ = false;  // the writer's: the last write failed
+  bool paced_ = false;
+  std::vector<Batch> paced_work_;  // a paced journal's commits that failed to be written
   std::thread thread_;
 };
 

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 
 namespace shoal::link {
@@ -15,12 +16,22 @@ const std::string& this_host() {
   return host;
 }
 
+namespace {
+std::atomic<ClockSource*> g_source{nullptr};
+}  // namespace
+
+void set_clock_source(ClockSource* source) noexcept { g_source.store(source, std::memory_order_release); }
+
+ClockSource* clock_source() noexcept { return g_source.load(std::memory_order_acquire); }
+
 std::uint64_t steady_ns() noexcept {
+  if (auto* s = g_source.load(std::memory_order_acquire)) return s->steady_ns();
   return static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
 }
 
 std::uint64_t wall_ns() noexcept {
+  if (auto* s = g_source.load(std::memory_order_acquire)) return s->wall_ns();
   return static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
 }

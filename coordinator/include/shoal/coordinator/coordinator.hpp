@@ -39,6 +39,22 @@ namespace shoal::coordinator {
 
 struct Engine;
 
+/// The deterministic simulation's disk (coordinator/sim): a journal given one has no
+/// thread of its own, and writes what was committed only when told.
+struct JournalPacer {
+  /// Set by the coordinator once its journal is open (and reset when the journal goes):
+  /// writes everything committed so far, or with `fail` not empty fails as a refusing disk
+  /// would (the commits wait for the next call). Returns whether anything was waiting.
+  std::function<bool(const std::string& fail)> write;
+};
+
+/// Test-only faults the deterministic simulation plants in the engine, to show that its
+/// invariants catch them. Never set outside tests.
+struct PlantedFaults {
+  /// The nth result a worker reports (counting from 1) is dropped as if never sent (0: none).
+  std::uint64_t drop_result = 0;
+};
+
 struct CoordinatorOptions {
   /// Addresses to listen on (`unix:///path`, `tcp://host:port`); empty: none (a
   /// coordinator fed only by adopt(), as in LocalCluster) unless `listen_default`.
@@ -122,6 +138,14 @@ struct CoordinatorOptions {
   /// task and stream at most 64 KiB, in all at most this (what comes past it is counted,
   /// not kept).
   std::uint64_t max_output_bytes = std::uint64_t{256} << 20;
+  /// The first peer id it gives out (0: a random one, so that a coordinator restarted
+  /// without a journal does not give a new client an old client's ids). The simulation
+  /// fixes it: the same seed, the same ids.
+  std::uint64_t first_peer = 0;
+  /// With `journal`: its writes are paced by the simulation (JournalPacer). nullptr: the
+  /// journal's own thread writes.
+  std::shared_ptr<JournalPacer> journal_pacer;
+  PlantedFaults planted;  ///< test-only (the simulation's self-check)
 };
 
 class Coordinator {
