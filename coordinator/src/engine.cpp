@@ -192,8 +192,9 @@ void Engine::on_disconnect(Peer& p, const std::string& why) {
   if (p.id && !log_followers.empty() && !p.superseded) log_followers_gone(p);
   if (!p.id && p.conn->secured() && why.rfind("TLS handshake failed", 0) == 0)
     note_refusal(p.conn->peer_address(), why);
-  if (p.id) peers.erase(p.id);
-  if (p.id) paused.erase(p.id);
+  // A superseded connection's id is its successor's now: that one stays registered.
+  if (p.id && !p.superseded) peers.erase(p.id);
+  if (p.id && !p.superseded) paused.erase(p.id);
   if (p.superseded) {
     // Its client is back on another connection, which has its id and its tasks.
   } else if (stopped && journal) {

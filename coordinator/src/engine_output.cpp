@@ -14,6 +14,10 @@ namespace shoal::coordinator {
 // ---- subscriptions ----
 
 void Engine::on_subscribe(Peer& p, schema::Subscribe::Reader s) {
+  // Results already queued for this peer this turn (made when first needed): a client
+  // resubscribes after a reconnect right after resending its submits, and one of those
+  // may have failed at once (a dependency gone): its result must not leave twice.
+  std::optional<std::unordered_set<std::uint64_t>> queued;
   for (auto id : s.getTaskIds()) {
     auto* t = tasks.find(id);
     // Asked again (a subscribe resent across a reconnect, or made twice): once is enough,
@@ -34,6 +38,10 @@ void Engine::on_subscribe(Peer& p, schema::Subscribe::Reader s) {
       p.out_errors.emplace_back(id, std::move(i));
       touch_flush(p);
     } else if (is_finished(t->state)) {
+      if (t->submitter == p.id && !p.out_results.empty()) {
+        if (!queued) queued.emplace(p.out_results.begin(), p.out_results.end());
+        if (queued->count(id)) continue;
+      }
       p.out_results.push_back(id);
       touch_flush(p);
     } else {

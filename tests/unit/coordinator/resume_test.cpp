@@ -1,0 +1,162 @@
+// The coordinator engine as a resumed client meets it, over in-process connections. Both
+// cases were found by the deterministic simulation (docs/simulation.md) and failed
+// before their fixes.
+
+#include <catch2/catch.hpp>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/io_context.hpp>
+#include <capnp/message.h>
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "shoal/coordinator/coordinator.hpp"
+#include "shoal/link/connection.hpp"
+#include "shoal/link/messages.hpp"
+
+namespace schema = shoal::proto::schema;
+using namespace std::chrono_literals;
+
+namespace resume_engine_test {
+
+struct Seen {
+  schema::Envelope::Which which{};
+  std::uint64_t peer = 0;           // a welcome's
+  std::vector<std::uint64_t> ids;   // results' task ids, accepted ids
+};
+
+// A client end of a local pair: records what the coordinator sends.
+struct End final : shoal::link::ConnectionHandler {
+  std::shared_ptr<shoal::link::Connection> conn;
+  std::vector<Seen> seen;
+  bool closed = false;
+  void on_message(schema::Envelope::Reader env, const shoal::proto::FrameOwner&) override {
+    Seen s;
+    s.which = env.which();
+    if (s.which == schema::Envelope::WELCOME) s.peer = env.getWelcome().getPeerId();
+    if (s.which == schema::Envelope::RESULT) s.ids.push_back(env.getResult().getTaskId());
+    if (s.which == schema::Envelope::RESULT_BATCH)
+      for (auto r : env.getResultBatch()) s.ids.push_back(r.getTaskId());
+    if (s.which == schema::Envelope::ACCEPTED)
+      for (auto id : env.getAccepted()) s.ids.push_back(id);
+    seen.push_back(std::move(s));
+  }
+  void on_protocol_error(const std::string&) override {}
+  void on_closed(const std::string&) override { closed = true; }
+  [[nodiscard]] std::size_t count(schema::Envelope::Which w, std::uint64_t id) const {
+    std::size_t n = 0;
+    for (auto& s : seen)
+      if (s.which == w)
+        for (auto i : s.ids) n += i == id;
+    return n;
+  }
+};
+
+struct Rig {
+  asio::io_context io;
+  shoal::coordinator::Coordinator coord;
+  Rig() : coord(io.get_executor(), options()) {
+    coord.start();
+    asio::co_spawn(io, coord.run(), [this](std::exception_ptr) { ended = true; });
+  }
+  ~Rig() {
+    coord.stop_now();
+    (void)until([&] { return ended; });
+  }
+  bool ended = false;
+  static shoal::coordinator::CoordinatorOptions options() {
+    shoal::coordinator::CoordinatorOptions o;
+    o.log = false;
+    o.first_peer = 5;
+    return o;
+  }
+  std::unique_ptr<End> connect(std::uint64_t resume = 0) {
+    auto e = std::make_unique<End>();
+    auto [mine, theirs] = shoal::link::Connection::local_pair(io.get_executor());
+    e->conn = mine;
+    mine->start(*e);
+    coord.adopt(theirs);
+    send(*e, [&](schema::Envelope::Builder env) {
+      auto h = env.initHello();
+      h.setProtocolVersion(schema::PROTOCOL_VERSION);
+      h.setRole(schema::Role::CLIENT);
+      h.setName("c");
+      h.setResumePeerId(resume);
+      h.setNonce(shoal::link::data(std::string(32, 'n')));
+    });
+    REQUIRE(until([&] { return !e->seen.empty(); }));
+    REQUIRE(e->seen.front().which == schema::Envelope::WELCOME);
+    return e;
+  }
+  template <typename Fill>
+  void send(End& e, Fill fill) {
+    capnp::MallocMessageBuilder msg;
+    fill(msg.initRoot<schema::Envelope>());
+    e.conn->send(msg);
+  }
+  // Runs the engine until `done` (at most 5 s).
+  bool until(const std::function<bool()>& done) {
+    auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      io.run_one_for(50ms);
+    }
+    return true;
+  }
+  // Runs what is ready now, then the engine's end-of-turn flushes.
+  void settle() {
+    for (int i = 0; i < 3; ++i) io.poll();
+  }
+};
+
+void submit(schema::Submit::Builder s, std::uint64_t id, std::vector<std::uint64_t> deps = {}) {
+  s.setTaskId(id);
+  s.setFunction("f");
+  s.setSignatureHash(1);
+  s.setArgs(shoal::link::data(std::string_view("a")));
+  auto d = s.initDeps(static_cast<unsigned>(deps.size()));
+  for (unsigned i = 0; i < deps.size(); ++i) d.set(i, deps[i]);
+}
+
+}  // namespace resume_engine_test
+
+using resume_engine_test::Rig;
+
+// Seed 147: a client that resumed its identity on a new connection while its old one was
+// still open lost its registration when the old one closed: nothing it submitted was
+// acknowledged, no result reached it.
+TEST_CASE("coordinator: a resumed client keeps its registration when its old connection closes", "[coordinator][resume]") {
+  Rig rig;
+  auto first = rig.connect();
+  auto id = first->seen.front().peer;
+  REQUIRE(id == 5);
+  auto second = rig.connect(id);  // the old connection is still open (half-open TCP)
+  CHECK(second->seen.front().peer == id);
+  REQUIRE(rig.until([&] { return first->closed; }));  // superseded
+  rig.settle();
+  auto task = (id << 32) | 1;
+  rig.send(*second, [&](schema::Envelope::Builder e) { resume_engine_test::submit(e.initSubmit(), task); });
+  CHECK(rig.until([&] { return second->count(schema::Envelope::ACCEPTED, task) == 1; }));
+}
+
+// Seed 192: a client resubscribing after a reconnect right after resending its submits,
+// one of which failed at once (a dependency gone), got that result twice in one batch.
+TEST_CASE("coordinator: a result is sent once when its submit and a subscribe for it come in one turn", "[coordinator][resume]") {
+  Rig rig;
+  auto c = rig.connect();
+  auto id = c->seen.front().peer;
+  auto task = (id << 32) | 1;
+  rig.send(*c, [&](schema::Envelope::Builder e) {
+    resume_engine_test::submit(e.initSubmit(), task, {(id << 32) | 99});  // a dependency never submitted
+  });
+  rig.send(*c, [&](schema::Envelope::Builder e) { e.initSubscribe().initTaskIds(1).set(0, task); });
+  REQUIRE(rig.until([&] {
+    return c->count(schema::Envelope::RESULT, task) + c->count(schema::Envelope::RESULT_BATCH, task) > 0;
+  }));
+  rig.settle();
+  CHECK(c->count(schema::Envelope::RESULT, task) + c->count(schema::Envelope::RESULT_BATCH, task) == 1);
+}
