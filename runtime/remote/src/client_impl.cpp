@@ -440,14 +440,22 @@ void ClientCore::Impl::resumed(schema::Welcome::Reader w) {
                 "its tasks are not known there");
   owner->journaled_.store(w.getJournaled(), std::memory_order_release);
   set_catalog(w.getCatalog());
-  // What the coordinator may not have got, in order (a duplicate id is the same task) ...
-  std::vector<SubmitOut> again(std::make_move_iterator(unacked.begin()), std::make_move_iterator(unacked.end()));
+  // What the coordinator may not have got, in order (a duplicate id is the same task),
+  // but not what it answered already: a submit it refused (its journal failing) ended
+  // for the caller, and must not run now that the caller has moved on ...
+  std::vector<SubmitOut> again;
+  for (auto& o : unacked)
+    if (pending.count(o.id)) again.push_back(std::move(o));
   unacked.clear();
   send_submits(again);
   // ... then every result still awaited (a task it no longer knows fails CoordinatorLost).
+  // Every one, each time: a subscribe sent on a connection that broke in turn got no
+  // answer (resubscribed only says a task was asked for again, to tell a lost one).
   std::vector<std::uint64_t> ids;
-  for (auto& [id, p] : pending)
-    if (resubscribed.insert(id).second) ids.push_back(id);
+  for (auto& [id, p] : pending) {
+    resubscribed.insert(id);
+    ids.push_back(id);
+  }
   constexpr std::size_t kChunk = 1u << 16;
   for (std::size_t at = 0; at < ids.size(); at += kChunk) {
     auto n = std::min(kChunk, ids.size() - at);
