@@ -15,7 +15,7 @@ CMAKE_COMMON := -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
 
 FUZZ_PACKAGES := clang-14 libclang-rt-14-dev
 
-.PHONY: all deps build test test-asan test-tsan demo bench install fuzz clean
+.PHONY: all deps build test test-asan test-tsan demo bench simulate install fuzz clean
 
 all: build
 
@@ -54,6 +54,13 @@ test-tsan: deps
 # embedded cluster of 2 workers that it starts and stops (no set-up).
 demo: build
 	./build/release/bin/shoal run --timeline build/demo-timeline.json examples/jobs/pi.toml
+
+# The deterministic simulation's long run (docs/simulation.md): SIM_SEEDS seeds from
+# SIM_SEED; a line per failing seed, then a summary. `make test` runs 300 of them.
+SIM_SEED ?= 1
+SIM_SEEDS ?= 100000
+simulate: build
+	./build/release/bin/shoal-sim --seed $(SIM_SEED) --seeds $(SIM_SEEDS) -q
 
 bench: build
 	python3 bench/run.py --build build/release --out bench/results/latest.json

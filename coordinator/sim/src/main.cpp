@@ -1,0 +1,3 @@
+#include "shoal/coordinator/sim.hpp"
+
+int main(int argc, char** argv) { return shoal::sim::sim_main(argc, argv); }

@@ -1,0 +1,313 @@
+#include <capnp/message.h>
+
+#include <algorithm>
+
+#include "peers.hpp"
+#include "shoal/link/messages.hpp"
+
+namespace shoal::sim {
+
+namespace {
+constexpr std::uint64_t kReconnectFor = 30'000 * kMs;  // remote::ClientOptions::reconnect's part here
+}  // namespace
+
+SimClient::SimClient(World& w, int index, Rng rng, bool gpu_cluster, std::uint64_t work_until)
+    : w_(w), name_("c" + std::to_string(index)), rng_(rng), gpu_cluster_(gpu_cluster), work_until_(work_until) {}
+
+void SimClient::start() {
+  w_.event(name_ + " starts");
+  connect();
+  w_.at(w_.now() + rng_.range(10 * kMs, 300 * kMs), [this] { submit_batch(); });
+}
+
+void SimClient::connect() {
+  if (lost_ || link_) return;
+  link_ = w_.connect(*this);
+  if (!link_) {
+    w_.at(w_.now() + backoff_, [this] { connect(); });
+    backoff_ = std::min(backoff_ * 2, 2000 * kMs);
+    return;
+  }
+  hello();
+}
+
+void SimClient::hello() {
+  capnp::MallocMessageBuilder msg;
+  auto h = msg.initRoot<schema::Envelope>().initHello();
+  h.setProtocolVersion(schema::PROTOCOL_VERSION);
+  h.setRole(schema::Role::CLIENT);
+  h.setName(name_);
+  h.setHost("sim-host");
+  h.setPid(500);
+  h.setResumePeerId(peer_id_);
+  std::string nonce;
+  for (int i = 0; i < 4; ++i) nonce += u64_bytes(rng_.next());
+  h.setNonce(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(nonce.data()), nonce.size()));
+  link_->send(msg);
+}
+
+void SimClient::submit_batch() {
+  if (lost_ || w_.now() >= work_until_) {
+    script_done_ = true;
+    return;
+  }
+  if (peer_id_ == 0) {  // task ids are made of the client's peer id
+    w_.at(w_.now() + 50 * kMs, [this] { submit_batch(); });
+    return;
+  }
+  std::vector<std::uint64_t> fresh;
+  auto n = rng_.range(1, 8);
+  for (std::uint64_t i = 0; i < n; ++i) {
+    Task t;
+    t.id = (peer_id_ << 32) | ++seq_;
+    t.spec.run_ms = static_cast<std::uint32_t>(rng_.percent(70) ? rng_.range(0, 50) : rng_.range(50, 400));
+    auto b = rng_.below(100);
+    t.spec.behaviour = b < 6 ? TaskSpec::throws : b < 9 ? TaskSpec::crashes : TaskSpec::ok;
+    t.spec.gpu = rng_.percent(gpu_cluster_ ? 15 : 2) ? 1 : 0;
+    t.spec.value = rng_.next();
+    if (!tasks_.empty() && rng_.percent(25)) {
+      // One or two earlier tasks of this client, not released (a dependency never is).
+      for (auto k = rng_.range(1, 2); k > 0; --k) {
+        auto it = tasks_.begin();
+        std::advance(it, static_cast<long>(rng_.below(tasks_.size())));
+        if (it->second.released || std::find(t.deps.begin(), t.deps.end(), it->first) != t.deps.end()) continue;
+        it->second.is_dep = true;
+        t.deps.push_back(it->first);
+      }
+    }
+    if (rng_.percent(3)) {
+      auto id = t.id;
+      w_.at(w_.now() + rng_.range(0, 300 * kMs), [this, id] {
+        auto& task = tasks_.at(id);
+        if (task.end != End::pending || !welcomed_ || !link_) return;
+        task.cancel_sent = true;
+        capnp::MallocMessageBuilder msg;
+        msg.initRoot<schema::Envelope>().initCancel().setTaskId(id);
+        link_->send(msg);
+      });
+    }
+    fresh.push_back(t.id);
+    unacked_.push_back(t.id);
+    tasks_.emplace(t.id, std::move(t));
+  }
+  if (welcomed_) send_submits(fresh);
+  if (welcomed_ && !to_release_.empty()) {
+    capnp::MallocMessageBuilder msg;
+    auto l = msg.initRoot<schema::Envelope>().initRelease().initTasks(static_cast<unsigned>(to_release_.size()));
+    for (unsigned i = 0; i < to_release_.size(); ++i) l.set(i, to_release_[i]);
+    link_->send(msg);
+    to_release_.clear();
+  }
+  w_.at(w_.now() + rng_.range(10 * kMs, 800 * kMs), [this] { submit_batch(); });
+}
+
+void SimClient::send_submits(const std::vector<std::uint64_t>& ids) {
+  for (std::size_t at = 0; at < ids.size(); at += 256) {
+    auto n = std::min<std::size_t>(256, ids.size() - at);
+    capnp::MallocMessageBuilder msg;
+    auto list = msg.initRoot<schema::Envelope>().initSubmitBatch(static_cast<unsigned>(n));
+    for (unsigned i = 0; i < n; ++i) {
+      const auto& t = tasks_.at(ids[at + i]);
+      auto s = list[i];
+      s.setTaskId(t.id);
+      s.setFunction("sim.work");
+      s.setSignatureHash(w_.signature_hash);
+      auto args = encode(t.spec);
+      s.setArgs(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(args.data()), args.size()));
+      auto deps = s.initDeps(static_cast<unsigned>(t.deps.size()));
+      for (unsigned k = 0; k < t.deps.size(); ++k) deps.set(k, t.deps[k]);
+      auto o = s.initOptions();
+      o.setRetries(-1);
+      if (t.spec.gpu) {
+        auto r = o.initResources(1)[0];
+        r.setName("gpu");
+        r.setAmount(1);
+      }
+    }
+    link_->send(msg);
+  }
+}
+
+void SimClient::on_message(schema::Envelope::Reader env) {
+  switch (env.which()) {
+    case schema::Envelope::WELCOME: {
+      auto w = env.getWelcome();
+      backoff_ = 50 * kMs;
+      away_since_ = 0;
+      if (peer_id_ == 0) {
+        peer_id_ = w.getPeerId();
+        welcomed_ = true;
+        break;
+      }
+      if (w.getPeerId() != peer_id_) return become_lost("the coordinator did not let it take its identity back");
+      welcomed_ = true;
+      // What the coordinator may not have got, in order, unless it answered already (as
+      // remote::Client does); then every result still awaited.
+      std::vector<std::uint64_t> resend;
+      for (auto id : unacked_)
+        if (tasks_.at(id).end == End::pending) resend.push_back(id);
+      unacked_.assign(resend.begin(), resend.end());
+      send_submits(resend);
+      std::vector<std::uint64_t> again;
+      for (auto& [id, t] : tasks_)
+        if (t.end == End::pending) {  // each time: a subscribe on a link that broke got no answer
+          resubscribed_.insert(id);
+          again.push_back(id);
+        }
+      if (!again.empty()) {
+        capnp::MallocMessageBuilder msg;
+        auto l = msg.initRoot<schema::Envelope>().initSubscribe().initTaskIds(static_cast<unsigned>(again.size()));
+        for (unsigned i = 0; i < again.size(); ++i) l.set(i, again[i]);
+        link_->send(msg);
+      }
+      break;
+    }
+    case schema::Envelope::ACCEPTED: {
+      std::uint64_t highest = 0;
+      for (auto id : env.getAccepted()) {
+        if (id >> 32 != peer_id_) w_.violation(name_ + " was told task " + std::to_string(id) + " of another client was accepted");
+        highest = std::max(highest, id);
+      }
+      if (highest > (peer_id_ << 32) + seq_) w_.violation(name_ + " was told task " + std::to_string(highest) + ", which it never submitted, was accepted");
+      for (auto it = tasks_.begin(); it != tasks_.end() && it->first <= highest; ++it) it->second.acked = true;
+      while (!unacked_.empty() && unacked_.front() <= highest) unacked_.pop_front();
+      break;
+    }
+    case schema::Envelope::RESULT:
+      on_result(env.getResult());
+      break;
+    case schema::Envelope::RESULT_BATCH:
+      for (auto r : env.getResultBatch()) on_result(r);
+      break;
+    case schema::Envelope::HEARTBEAT:
+    case schema::Envelope::CATALOG:
+    case schema::Envelope::SHUTDOWN:
+    case schema::Envelope::ERROR:
+      break;
+    default:
+      w_.violation(name_ + " got a message no client expects: " + describe(env));
+  }
+}
+
+bool SimClient::expected(const Task& t, std::uint64_t& value) const {
+  if (t.spec.behaviour == TaskSpec::throws) return false;
+  value = t.spec.value;
+  for (auto d : t.deps) {
+    std::uint64_t v = 0;
+    if (!expected(tasks_.at(d), v)) return false;
+    value ^= v;
+  }
+  return true;
+}
+
+void SimClient::on_result(schema::Result::Reader r) {
+  auto id = r.getTaskId();
+  auto it = tasks_.find(id);
+  if (it == tasks_.end()) return w_.violation(name_ + " got the result of task " + std::to_string(id) + ", which it never submitted");
+  auto& t = it->second;
+  ++t.results;
+  bool asked_again = resubscribed_.erase(id) > 0;
+  if (asked_again) t.asked_again = true;
+  if (t.end != End::pending) {
+    // Asked for again after a reconnect, a result may cross the one already on its way
+    // (remote::Client takes the first); otherwise the engine sent it twice.
+    // So may a task run again by a coordinator restarted on its journal before its end
+    // was written (at least once, the client keeps the first).
+    auto kind = static_cast<int>(r.which());
+    if (t.first_generation != w_.coordinator_generation()) return;
+    if (!t.asked_again)
+      w_.violation(name_ + " got the result of task " + std::to_string(id) + " a second time");
+    else if (kind != t.first_kind)
+      w_.violation(name_ + " got two different outcomes for task " + std::to_string(id));
+    return;
+  }
+  t.first_kind = static_cast<int>(r.which());
+  t.first_generation = w_.coordinator_generation();
+  switch (r.which()) {
+    case schema::Result::VALUE: {
+      std::uint64_t got = 0, want = 0;
+      if (!bytes_u64(r.getValue(), got) || !expected(t, want))
+        w_.violation("task " + std::to_string(id) + " returned a value it cannot have (it or a dependency throws)");
+      else if (got != want)
+        w_.violation("task " + std::to_string(id) + " returned " + std::to_string(got) + " where " + std::to_string(want) + " was due");
+      t.end = End::done;
+      break;
+    }
+    case schema::Result::ERROR: {
+      auto e = r.getError();
+      std::string type = e.getTypeName();
+      std::string message = e.getMessage();
+      if (asked_again && message.find(link::kUnknownTask) != std::string::npos) {
+        t.end = End::lost;
+        if (w_.journaled() && t.acked)
+          w_.violation("task " + std::to_string(id) + " was accepted by a journaled coordinator and then lost: " + message);
+        break;
+      }
+      t.end = End::failed;
+      t.error = type;
+      if (type.empty()) w_.violation("task " + std::to_string(id) + " failed with an untyped error: " + message);
+      std::uint64_t unused = 0;
+      if (type == "SimError" && expected(t, unused))
+        w_.violation("task " + std::to_string(id) + " failed with SimError and neither it nor a dependency throws");
+      break;
+    }
+    case schema::Result::CANCELLED:
+      t.end = End::cancelled;
+      break;
+    default:
+      w_.violation(name_ + " got a result no client expects for task " + std::to_string(id));
+      t.end = End::failed;
+  }
+  if (!t.is_dep && rng_.percent(50)) {
+    t.released = true;
+    to_release_.push_back(id);
+  }
+}
+
+void SimClient::on_closed(const std::string& why) {
+  w_.event(name_ + " lost its connection: " + why);
+  link_ = nullptr;
+  welcomed_ = false;
+  if (lost_) return;
+  if (peer_id_ != 0) {
+    if (away_since_ == 0) away_since_ = w_.now();
+    if (w_.now() - away_since_ > kReconnectFor) return become_lost("the coordinator was not back within 30 s");
+  }
+  w_.at(w_.now() + backoff_, [this] { connect(); });
+  backoff_ = std::min(backoff_ * 2, 2000 * kMs);
+}
+
+void SimClient::become_lost(const std::string& why) {
+  w_.event(name_ + " is lost: " + why);
+  lost_ = true;
+  script_done_ = true;
+  for (auto& [id, t] : tasks_) {
+    if (t.end != End::pending) continue;
+    t.end = End::lost;  // CoordinatorLost, as remote::Client fails them
+    if (w_.journaled() && t.acked)
+      w_.violation("task " + std::to_string(id) + " was accepted by a journaled coordinator and then lost with " +
+                   name_ + ": " + why);
+  }
+  if (link_) w_.break_link(*link_, "the client gave up", false);
+  link_ = nullptr;
+  current = 0;
+}
+
+bool SimClient::settled() const {
+  if (lost_) return true;
+  if (!script_done_) return false;
+  return std::all_of(tasks_.begin(), tasks_.end(), [](const auto& kv) { return kv.second.end != End::pending; });
+}
+
+void SimClient::check_end() {
+  for (auto& [id, t] : tasks_) {
+    ++w_.report.tasks;
+    if (t.end == End::done) ++w_.report.done;
+    if (t.end == End::failed) ++w_.report.failed;
+    if (t.end == End::pending)
+      w_.violation("task " + std::to_string(id) + " of " + name_ + (t.acked ? " was accepted and" : "") +
+                   " never ended");
+  }
+}
+
+}  // namespace shoal::sim

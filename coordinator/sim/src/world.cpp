@@ -1,0 +1,263 @@
+#include "world.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <capnp/serialize.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <initializer_list>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+#include "peers.hpp"
+#include "shoal/proto/describe.hpp"
+
+namespace shoal::sim {
+
+namespace {
+
+std::string seconds(std::uint64_t ns) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%llu.%06llu", static_cast<unsigned long long>(ns / 1'000'000'000),
+                static_cast<unsigned long long>(ns % 1'000'000'000 / 1000));
+  return buf;
+}
+
+// A private directory for the journal: /dev/shm when there is one (its fsync costs
+// nothing; the disk's behaviour is the simulation's, not the machine's).
+}  // namespace
+
+std::string make_private_dir() {
+  for (const char* base : std::initializer_list<const char*>{"/dev/shm", std::getenv("TMPDIR"), "/tmp"}) {
+    if (!base || !std::filesystem::is_directory(base)) continue;
+    // Not named "shoal": a test counts /dev/shm entries of that name as leaked segments.
+    std::string templ = std::string(base) + "/sim-journal-XXXXXX";
+    if (::mkdtemp(templ.data())) return templ;
+  }
+  throw std::runtime_error("shoal-sim: cannot make a temporary directory");
+}
+
+namespace {
+
+void replace_all(std::string& s, const std::string& what, const std::string& with) {
+  if (what.empty()) return;
+  for (auto at = s.find(what); at != std::string::npos; at = s.find(what, at + with.size())) s.replace(at, what.size(), with);
+}
+
+}  // namespace
+
+std::string describe(schema::Envelope::Reader env) { return proto::describe(env); }
+
+// ---- Link ----
+
+void Link::on_message(schema::Envelope::Reader env, const proto::FrameOwner&) { world.deliver_to_peer(*this, env); }
+
+void Link::on_protocol_error(const std::string& why) {
+  world.violation("the engine sent " + owner->name() + " a frame it cannot read: " + why);
+}
+
+void Link::on_closed(const std::string& why) {
+  if (reset || engine_closed) return;
+  engine_closed = true;
+  world.event("E closes " + owner->name() + ": " + why);
+  auto when = std::max(world.now() + world.delay(*this), to_peer_at);
+  to_peer_at = when;
+  world.at(when, [this, why] {
+    if (reset || owner->current != serial) return;
+    owner->current = 0;
+    owner->on_closed(why);
+  });
+}
+
+void Link::send(capnp::MessageBuilder& msg) { world.deliver_to_engine(*this, msg); }
+
+// ---- World ----
+
+World::World(const SimOptions& o) : rng(o.seed), opt_(o) {
+  report.seed = o.seed;
+  link::set_clock_source(this);
+}
+
+World::~World() {
+  kill_coordinator("the run ended");
+  links_.clear();
+  link::set_clock_source(nullptr);
+  if (!dir_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+}
+
+void World::event(const std::string& line) {
+  ++report.events;
+  std::string l = seconds(now_) + " " + line;
+  replace_all(l, dir_, "$DIR");
+  replace_all(l, link::this_host(), "$HOST");
+  for (unsigned char c : l) fnv_ = (fnv_ ^ c) * 0x100000001b3ull;
+  fnv_ = (fnv_ ^ '\n') * 0x100000001b3ull;
+  if (opt_.trace) report.trace.push_back(std::move(l));
+}
+
+void World::violation(const std::string& what) {
+  event("VIOLATION " + what);
+  report.violations.push_back("at " + seconds(now_) + " s: " + what);
+}
+
+void World::at(std::uint64_t when, std::function<void()> fn) {
+  agenda_.emplace(std::pair{std::max(when, now_), ++seq_}, std::move(fn));
+}
+
+std::uint64_t World::delay(Link& l) {
+  if (now_ < spell_until_ && l.rng.percent(50)) return l.rng.range(net_max_, spell_max_);
+  return l.rng.range(net_min_, net_max_);
+}
+
+Link* World::connect(SimPeer& p) {
+  if (!coord_) return nullptr;
+  auto serial = ++next_link_;
+  auto l = std::make_unique<Link>(*this, serial, p, rng.fork());
+  auto [engine_end, peer_end] = link::Connection::local_pair(io_->get_executor());
+  l->mine = std::move(peer_end);
+  l->mine->start(*l);
+  coord_->adopt(std::move(engine_end));
+  touch_engine();
+  p.current = serial;
+  auto* raw = l.get();
+  links_.emplace(serial, std::move(l));
+  event(p.name() + " connects (link " + std::to_string(serial) + ")");
+  return raw;
+}
+
+void World::break_link(Link& l, const std::string& why, bool tell_peer) {
+  if (l.reset) return;
+  l.reset = true;
+  event("link " + std::to_string(l.serial) + " of " + l.owner->name() + " breaks: " + why);
+  if (l.mine) l.mine->close(why);
+  touch_engine();
+  if (!tell_peer) return;
+  at(now_ + delay(l), [this, &l, why] {
+    if (l.owner->current != l.serial) return;
+    l.owner->current = 0;
+    l.owner->on_closed(why);
+  });
+}
+
+void World::close_after_sent(Link& l, const std::string& why) {
+  if (l.owner->current == l.serial) l.owner->current = 0;
+  at(std::max(now_, l.to_engine_at), [this, &l, why] {
+    if (l.reset) return;
+    l.reset = true;
+    event("link " + std::to_string(l.serial) + " of " + l.owner->name() + " closes: " + why);
+    if (l.mine) l.mine->close(why);
+    touch_engine();
+  });
+}
+
+void World::deliver_to_peer(Link& l, schema::Envelope::Reader env) {
+  if (l.reset) return;
+  capnp::MallocMessageBuilder copy;
+  copy.setRoot(env);
+  auto words = std::make_shared<kj::Array<capnp::word>>(capnp::messageToFlatArray(copy));
+  auto when = std::max(now_ + delay(l), l.to_peer_at);
+  l.to_peer_at = when;
+  at(when, [this, &l, words] {
+    if (l.reset || l.owner->current != l.serial) return;
+    capnp::FlatArrayMessageReader r(*words);
+    auto env = r.getRoot<schema::Envelope>();
+    event("E>" + l.owner->name() + " " + describe(env));
+    l.owner->on_message(env);
+  });
+}
+
+void World::deliver_to_engine(Link& l, capnp::MessageBuilder& msg) {
+  if (l.reset || l.engine_closed) return;
+  auto words = std::make_shared<kj::Array<capnp::word>>(capnp::messageToFlatArray(msg));
+  auto when = std::max(now_ + delay(l), l.to_engine_at);
+  l.to_engine_at = when;
+  at(when, [this, &l, words] {
+    if (l.reset || l.engine_closed || !l.mine) return;
+    capnp::FlatArrayMessageReader r(*words);
+    auto env = r.getRoot<schema::Envelope>();
+    event(l.owner->name() + ">E " + describe(env));
+    capnp::MallocMessageBuilder copy;
+    copy.setRoot(env);
+    l.mine->send(copy);
+    touch_engine();
+  });
+}
+
+void World::start_coordinator() {
+  ++generation_;
+  // Ids from a start of its own each run, as a coordinator's random start makes them (a
+  // journaled one goes on from the ids its journal recorded).
+  coord_opt_.first_peer = 1 + (generation_ - 1) * 1'000'000;
+  io_ = std::make_unique<asio::io_context>(1);
+  kicker_ = std::make_unique<link::Timer>(*io_);
+  coord_ = std::make_unique<coordinator::Coordinator>(io_->get_executor(), coord_opt_);
+  coord_->start();
+  asio::co_spawn(*io_, coord_->run(), asio::detached);
+  engine_timer_ = now_;
+  event("the coordinator starts" + std::string(journaled_ ? " on its journal" : ""));
+  pump();
+}
+
+void World::kill_coordinator(const std::string& why) {
+  if (!coord_) return;
+  event("the coordinator dies: " + why);
+  for (auto& [serial, l] : links_) {
+    if (!l->mine) continue;
+    bool tell = !l->reset && l->owner->current == serial;
+    l->reset = true;
+    l->mine->abandon();
+    l->mine.reset();
+    if (tell)
+      at(now_ + delay(*l), [lk = l.get()] {
+        if (lk->owner->current != lk->serial) return;
+        lk->owner->current = 0;
+        lk->owner->on_closed("the coordinator died");
+      });
+  }
+  // Its executor goes with everything on it: the engine, its timers, what it had not
+  // written to the journal (a paced journal writes only when told).
+  coord_.reset();
+  kicker_.reset();
+  io_.reset();
+  engine_timer_ = std::numeric_limits<std::uint64_t>::max();
+  engine_dirty_ = false;
+}
+
+void World::pump() {
+  if (!io_) return;
+  bool due = now_ >= engine_timer_;
+  if (!engine_dirty_ && !due) return;
+  engine_dirty_ = false;
+  if (due) {
+    // asio arms its timerfd on the machine's clock: made to fire now, the poll looks at
+    // every timer, and asio tells timer_due_in() of the next one.
+    engine_timer_ = std::numeric_limits<std::uint64_t>::max();
+    kicking_ = true;
+    link::kick_timers(*kicker_);
+    kicking_ = false;
+  }
+  for (int rounds = 0; rounds < 100000; ++rounds) {
+    if (io_->poll() == 0) break;
+    if (io_->stopped()) io_->restart();
+  }
+  if (io_->stopped()) io_->restart();
+}
+
+void World::disk() {
+  if (!io_ || !pacer_->write || now_ < disk_next_) return;
+  bool failing = now_ < disk_fail_until_;
+  if (!pacer_->write(failing ? "injected: No space left on device" : "")) return;
+  event(failing ? "the disk refuses a journal write" : "the journal is written");
+  disk_next_ = now_ + (now_ < disk_slow_until_ ? disk_slow_ns_ : rng.range(200'000, 5 * kMs));
+  touch_engine();
+  pump();
+}
+
+}  // namespace shoal::sim
