@@ -40,7 +40,25 @@ void ActorHost::call(std::shared_ptr<Job> j) {
         0);
     return;
   }
-  it->second.mailbox.push_back(std::move(j));
+  auto& actor = it->second;
+  if (!actor.given.insert(j->id).second) {
+    // Given before: it ran (or runs) here already, and its end went to a coordinator that
+    // died before writing it. Not run twice: a typed error says what became of it.
+    j->phase = reported;
+    runner_->report_error(*j,
+                          std::make_exception_ptr(InvalidStateError(
+                              "call " + std::to_string(j->id) + " of actor " + std::to_string(j->actor) +
+                              " ran on it already; its coordinator restarted before it wrote the call's end, and "
+                              "an actor's call does not run twice")),
+                          0);
+    return;
+  }
+  actor.given_order.push_back(j->id);
+  if (actor.given_order.size() > kCallsRemembered) {
+    actor.given.erase(actor.given_order.front());
+    actor.given_order.pop_front();
+  }
+  actor.mailbox.push_back(std::move(j));
   pump(it->first);
 }
 

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "runner.hpp"
@@ -44,7 +45,13 @@ class ActorHost : public std::enable_shared_from_this<ActorHost> {
     std::uint64_t generation = 0;  // its incarnation on this worker
     bool released = false;
     bool killed = false;
+    // The calls this instance was given (the latest kCallsRemembered): a coordinator
+    // restarted on its journal sends again the calls whose ends it had not written, and
+    // a call must not run twice, nor after the calls that followed it.
+    std::unordered_set<std::uint64_t> given;
+    std::deque<std::uint64_t> given_order;
   };
+  static constexpr std::size_t kCallsRemembered = 1u << 16;
   void pump(std::uint64_t actor);
 
   std::shared_ptr<Runner> runner_;
