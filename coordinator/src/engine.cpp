@@ -67,7 +67,11 @@ Engine::Engine(asio::any_io_executor e, CoordinatorOptions o) : ex(std::move(e))
 }
 
 Engine::~Engine() {
-  if (opt.journal_pacer) opt.journal_pacer->write = nullptr;
+  if (auto& pacer = opt.journal_pacer; pacer && journal && pacer->owner == journal.get()) {
+    pacer->write = nullptr;
+    pacer->waiting = nullptr;
+    pacer->owner = nullptr;
+  }
   for (auto& [ptr, p] : connections) p->conn->abandon();
 }
 
@@ -358,6 +362,16 @@ void Engine::flush(Peer& p) {
         for (auto i = begin; i < end; ++i)
           fill_assign(*p.conn, l[static_cast<unsigned>(i - begin)], *assigns[i], functions, tasks, held, held_values);
       });
+  if (!undurable.empty() && p.role == schema::Role::CLIENT) {
+    // A result whose submit is not on disk yet waits for it (and its acknowledgement).
+    auto held_before = p.held_results.size();
+    std::erase_if(p.out_results, [&](std::uint64_t id) {
+      if (!undurable.count(id)) return false;
+      p.held_results.push_back(id);
+      return true;
+    });
+    if (p.held_results.size() != held_before) results_held_for.insert(p.id);
+  }
   auto results = records(p.out_results, [](const TaskRecord& t) { return is_finished(t.state); });
   auto put_ack = [&](const TaskRecord& t) {
     return t.submitter == p.id && functions[t.fn].name == link::kPutFunction;

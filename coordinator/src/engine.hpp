@@ -74,6 +74,10 @@ struct Peer final : link::ConnectionHandler {
   std::uint64_t connected_wall = 0;
   // Outgoing, flushed at the end of the loop turn.
   std::vector<std::uint64_t> out_assigns, out_results, out_cancels;
+  // Results of tasks whose submit is not yet on disk (Engine::undurable): they leave once
+  // it is, after its acknowledgement, so that a client never holds a result of a task a
+  // restarted coordinator does not know.
+  std::vector<std::uint64_t> held_results;
   std::vector<std::pair<std::uint64_t, codec::RemoteErrorInfo>> out_errors;  // results for unknown ids
   bool flush_posted = false;
   // A worker values stream to (TCP): the large dependency values it holds (by task id),
@@ -127,6 +131,11 @@ struct Engine : std::enable_shared_from_this<Engine> {
   FailedKeep failed_keep{opt.keep_failed, opt.keep_failed_bytes};
   const WorkerSlot* settling = nullptr;
   std::deque<std::uint64_t> journal_commits;  // steady ns each commit not yet on disk began
+  // Tasks accepted by this run whose submit is not yet on disk (and those of the batch
+  // this turn will commit): their results wait in their peers' held_results.
+  std::unordered_set<std::uint64_t> undurable;
+  std::vector<std::uint64_t> accepting;
+  std::unordered_set<std::uint64_t> results_held_for;  // peers with held_results
   // Every submit is acknowledged (the highest id per client, each turn): with a journal
   // once on disk, else at the end of the turn. A client resends what was not.
   std::unordered_map<std::uint64_t, std::uint64_t> acks;  // peer -> highest task id this turn
@@ -249,6 +258,8 @@ struct Engine : std::enable_shared_from_this<Engine> {
   void adopt_actors(Peer& p, WorkerSlot& slot, schema::RegisterWorker::Reader r);
   void journal_touch();
   void note_ack(std::uint64_t peer_id, std::uint64_t task_id);
+  // Results held for submits not then on disk go out (a commit is done).
+  void release_results();
   void send_acks(const std::unordered_map<std::uint64_t, std::uint64_t>& acks);
   void forget(std::uint64_t id);
   void release_held();

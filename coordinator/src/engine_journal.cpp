@@ -16,7 +16,11 @@ using link::steady_ns;
 
 void Engine::open_journal() {
   journal = std::make_unique<Journal>(opt.journal, opt.journal_pacer != nullptr);
-  if (opt.journal_pacer) opt.journal_pacer->write = [j = journal.get()](const std::string& fail) { return j->write_paced(fail); };
+  if (auto& pacer = opt.journal_pacer) {
+    pacer->owner = journal.get();
+    pacer->write = [j = journal.get()](const std::string& fail) { return j->write_paced(fail); };
+    pacer->waiting = [j = journal.get()] { return j->paced_waiting(); };
+  }
   journal->set_trouble([weak = weak_from_this(), ex = ex](const std::string& why) {
     asio::post(ex, [weak, why] {
       auto self = weak.lock();
@@ -256,6 +260,8 @@ void Engine::journal_accept(TaskRecord& t, std::uint64_t created_actor) {
   if (t.links && t.links->retry) r.retry = link::retry_key(*t.links->retry);
   journal->accept(std::move(r));
   t.journaled = true;
+  undurable.insert(t.id);
+  accepting.push_back(t.id);
   journal_touch();
 }
 
@@ -295,16 +301,34 @@ void Engine::journal_touch() {
     if (!self->journal || (!self->journal->has_pending() && self->acks.empty())) return;
     auto sent = std::move(self->acks);
     self->acks.clear();
+    auto accepted = std::move(self->accepting);
+    self->accepting.clear();
     self->journal_commits.push_back(steady_ns());  // its lag, until it is on disk (metrics)
-    self->journal->commit([weak = self->weak_from_this(), ex = self->ex, sent = std::move(sent)]() mutable {
-      asio::post(ex, [weak, sent = std::move(sent)] {
+    self->journal->commit([weak = self->weak_from_this(), ex = self->ex, sent = std::move(sent),
+                           accepted = std::move(accepted)]() mutable {
+      asio::post(ex, [weak, sent = std::move(sent), accepted = std::move(accepted)] {
         auto self = weak.lock();
         if (!self) return;
         if (!self->journal_commits.empty()) self->journal_commits.pop_front();
+        for (auto id : accepted) self->undurable.erase(id);
         if (!sent.empty()) self->send_acks(sent);
+        self->release_results();
       });
     });
   });
+}
+
+void Engine::release_results() {
+  if (results_held_for.empty()) return;
+  auto peers_with = std::move(results_held_for);
+  results_held_for.clear();
+  for (auto id : peers_with)
+    if (auto* p = peer(id); p && !p->held_results.empty()) {
+      auto held = std::move(p->held_results);
+      p->held_results.clear();
+      p->out_results.insert(p->out_results.begin(), held.begin(), held.end());
+      touch_flush(*p);  // what is still not on disk is held again there
+    }
 }
 
 void Engine::journal_actor_gone(ActorRecord& a) {

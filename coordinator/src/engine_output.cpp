@@ -40,7 +40,7 @@ void Engine::on_subscribe(Peer& p, schema::Subscribe::Reader s) {
     } else if (is_finished(t->state)) {
       if (t->submitter == p.id && !p.out_results.empty()) {
         if (!queued) queued.emplace(p.out_results.begin(), p.out_results.end());
-        if (queued->count(id)) continue;
+        if (!queued->insert(id).second) continue;
       }
       p.out_results.push_back(id);
       touch_flush(p);

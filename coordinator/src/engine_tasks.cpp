@@ -248,13 +248,14 @@ void Engine::on_submit(Peer& p, schema::Submit::Reader s, const proto::FrameOwne
   // Submitted by a task on a worker: cancelling that one cancels this one too. One whose
   // parent is already being cancelled (its submit crossed the cancel) is cancelled now.
   bool parent_cancelled = false;
-  if (auto parent_id = s.getParent(); parent_id && parent_id != id)
+  if (auto parent_id = s.getParent(); parent_id && parent_id != id) {
     if (auto* parent = tasks.find(parent_id); parent && !is_finished(parent->state)) {
       if (parent->cancel_requested) parent_cancelled = true;
       else add_child(*parent, id);
     } else if (parent && parent->state == TaskState::CANCELLED) {
       parent_cancelled = true;
     }
+  }
   auto problem = tasks.link_dependencies(t);
   if (t.actor) {
     auto* a = actors.find(t.actor);

@@ -573,6 +573,11 @@ bool Journal::write_out(std::vector<Batch>& work, const std::function<void(const
   return true;
 }
 
+bool Journal::paced_waiting() {
+  std::lock_guard lock(mu_);
+  return !queue_.empty() || !paced_work_.empty();
+}
+
 bool Journal::write_paced(const std::string& fail) {
   std::function<void(const std::string&)> trouble;
   {

@@ -79,7 +79,7 @@ class Journal {
   /// deterministic simulation's disk), and what was not when it closes is lost, as in a crash.
   explicit Journal(std::string path, bool paced = false);
   /// Writes what is still pending (trying for a few seconds if the disk refuses), then
-  /// stops its thread.
+  /// stops its thread. A paced journal writes nothing more: what was not written is lost.
   ~Journal();
   Journal(const Journal&) = delete;
   Journal& operator=(const Journal&) = delete;
@@ -116,6 +116,8 @@ class Journal {
   /// `fail` not empty, fails as a refusing disk would (trouble hears it; the commits wait
   /// for the next call). Returns whether anything was waiting.
   bool write_paced(const std::string& fail);
+  /// A paced journal: whether commits wait to be written.
+  [[nodiscard]] bool paced_waiting();
 
   /// Rows and file size, for status and tests.
   struct Size {

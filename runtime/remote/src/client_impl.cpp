@@ -441,8 +441,10 @@ void ClientCore::Impl::resumed(schema::Welcome::Reader w) {
   owner->journaled_.store(w.getJournaled(), std::memory_order_release);
   set_catalog(w.getCatalog());
   // What the coordinator may not have got, in order (a duplicate id is the same task),
-  // but not what it answered already: a submit it refused (its journal failing) ended
-  // for the caller, and must not run now that the caller has moved on ...
+  // but not what it answered: a journaled coordinator answers a task it accepted only
+  // once that is on disk, after acknowledging it, so an answer to a submit not
+  // acknowledged is final (refused: its journal failing, admission; or failed at once).
+  // It ended for the caller, and must not run now that the caller has moved on ...
   std::vector<SubmitOut> again;
   for (auto& o : unacked)
     if (pending.count(o.id)) again.push_back(std::move(o));

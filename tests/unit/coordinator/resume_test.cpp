@@ -9,7 +9,10 @@
 #include <asio/io_context.hpp>
 #include <capnp/message.h>
 
+#include <unistd.h>
+
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -43,6 +46,9 @@ struct End final : shoal::link::ConnectionHandler {
       for (auto r : env.getResultBatch()) s.ids.push_back(r.getTaskId());
     if (s.which == schema::Envelope::ACCEPTED)
       for (auto id : env.getAccepted()) s.ids.push_back(id);
+    if (s.which == schema::Envelope::ASSIGN) s.ids.push_back(env.getAssign().getTaskId());
+    if (s.which == schema::Envelope::ASSIGN_BATCH)
+      for (auto a : env.getAssignBatch()) s.ids.push_back(a.getTaskId());
     seen.push_back(std::move(s));
   }
   void on_protocol_error(const std::string&) override {}
@@ -59,7 +65,7 @@ struct End final : shoal::link::ConnectionHandler {
 struct Rig {
   asio::io_context io;
   shoal::coordinator::Coordinator coord;
-  Rig() : coord(io.get_executor(), options()) {
+  explicit Rig(shoal::coordinator::CoordinatorOptions o = options()) : coord(io.get_executor(), std::move(o)) {
     coord.start();
     asio::co_spawn(io, coord.run(), [this](std::exception_ptr) { ended = true; });
   }
@@ -74,7 +80,7 @@ struct Rig {
     o.first_peer = 5;
     return o;
   }
-  std::unique_ptr<End> connect(std::uint64_t resume = 0) {
+  std::unique_ptr<End> connect(std::uint64_t resume = 0, schema::Role role = schema::Role::CLIENT) {
     auto e = std::make_unique<End>();
     auto [mine, theirs] = shoal::link::Connection::local_pair(io.get_executor());
     e->conn = mine;
@@ -83,8 +89,8 @@ struct Rig {
     send(*e, [&](schema::Envelope::Builder env) {
       auto h = env.initHello();
       h.setProtocolVersion(schema::PROTOCOL_VERSION);
-      h.setRole(schema::Role::CLIENT);
-      h.setName("c");
+      h.setRole(role);
+      h.setName(role == schema::Role::CLIENT ? "c" : "w");
       h.setResumePeerId(resume);
       h.setNonce(shoal::link::data(std::string(32, 'n')));
     });
@@ -159,4 +165,65 @@ TEST_CASE("coordinator: a result is sent once when its submit and a subscribe fo
   }));
   rig.settle();
   CHECK(c->count(schema::Envelope::RESULT, task) + c->count(schema::Envelope::RESULT_BATCH, task) == 1);
+}
+
+// Found with the simulation's review: a journaled coordinator sent a task's result before
+// its submit was on disk (before acknowledging it). Had it died then, it would have
+// restarted without the task, while its client held the result; the client, taking the
+// answer as final, would not have sent it again, and a dependent sent after would have
+// found it unknown. The result now waits for the submit to be written.
+TEST_CASE("coordinator: with a journal, a task's result leaves only after its submit is on disk and acknowledged",
+          "[coordinator][journal]") {
+  char dir_template[] = "/tmp/shoal-durable-XXXXXX";
+  REQUIRE(::mkdtemp(dir_template));
+  std::string dir = dir_template;
+  auto o = Rig::options();
+  o.journal = dir + "/journal";
+  o.journal_pacer = std::make_shared<shoal::coordinator::JournalPacer>();
+  auto pacer = o.journal_pacer;
+  {
+    Rig rig(o);
+    REQUIRE(pacer->write);
+    auto worker = rig.connect(0, schema::Role::WORKER);
+    rig.send(*worker, [&](schema::Envelope::Builder e) {
+      auto r = e.initRegisterWorker();
+      r.setCapacity(1);
+      auto f = r.initFunctions(1)[0];
+      f.setName("f");
+      f.setSignatureHash(1);
+      f.setSignature("int64(bytes)");
+    });
+    (void)pacer->write("");  // the hellos
+    auto c = rig.connect();
+    (void)pacer->write("");
+    auto task = (c->seen.front().peer << 32) | 1;
+    rig.send(*c, [&](schema::Envelope::Builder e) { resume_engine_test::submit(e.initSubmit(), task); });
+    REQUIRE(rig.until([&] { return worker->count(schema::Envelope::ASSIGN, task) == 1; }));
+    rig.send(*worker, [&](schema::Envelope::Builder e) {
+      auto r = e.initResult();
+      r.setTaskId(task);
+      r.setAttempt(1);
+      r.setValue(shoal::link::data(std::string_view("v")));
+    });
+    rig.settle();
+    rig.settle();
+    // Ran and finished, but its submit is not on disk: no acknowledgement, no result.
+    CHECK(c->count(schema::Envelope::ACCEPTED, task) == 0);
+    CHECK(c->count(schema::Envelope::RESULT, task) == 0);
+    REQUIRE(pacer->waiting());
+    (void)pacer->write("");
+    REQUIRE(rig.until([&] { return c->count(schema::Envelope::RESULT, task) == 1; }));
+    // The acknowledgement came first.
+    std::size_t ack_at = 0, result_at = 0;
+    for (std::size_t i = 0; i < c->seen.size(); ++i) {
+      for (auto id : c->seen[i].ids) {
+        if (c->seen[i].which == schema::Envelope::ACCEPTED && id >= task && !ack_at) ack_at = i;
+        if (c->seen[i].which == schema::Envelope::RESULT && id == task) result_at = i;
+      }
+    }
+    CHECK(ack_at > 0);
+    CHECK(ack_at < result_at);
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
 }

@@ -46,6 +46,9 @@ struct JournalPacer {
   /// writes everything committed so far, or with `fail` not empty fails as a refusing disk
   /// would (the commits wait for the next call). Returns whether anything was waiting.
   std::function<bool(const std::string& fail)> write;
+  /// Whether commits wait to be written.
+  std::function<bool()> waiting;
+  const void* owner = nullptr;  // the journal these belong to
 };
 
 /// Test-only faults the deterministic simulation plants in the engine, to show that its
