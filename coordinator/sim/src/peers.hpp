@@ -23,12 +23,23 @@ struct TaskSpec {
   Behaviour behaviour = ok;
   std::uint8_t gpu = 0;     // asks for gpu:1
   std::uint64_t value = 0;  // its result: value xor its dependencies' results
+  std::uint32_t seq = 0;    // an actor call's place among its actor's calls (from 1)
 };
+/// The simulated actor class and its one method.
+inline constexpr const char* kActorClass = "SimCounter";
+inline constexpr std::uint64_t kActorHash = 0x5a17'5eed'0000'0002ull;
+inline constexpr std::uint64_t kMethodHash = 0x5a17'5eed'0000'0003ull;
 [[nodiscard]] std::string encode(const TaskSpec& s);
 /// false when `data` is not a TaskSpec.
 [[nodiscard]] bool decode(capnp::Data::Reader data, TaskSpec& out);
 [[nodiscard]] std::string u64_bytes(std::uint64_t v);
 [[nodiscard]] bool bytes_u64(capnp::Data::Reader d, std::uint64_t& out);
+/// How a task's value takes in its dependency at `index`: by place, so that values given
+/// in the wrong order show.
+[[nodiscard]] inline std::uint64_t dep_mix(std::uint64_t v, std::size_t index) {
+  auto r = static_cast<unsigned>(index % 63 + 1);
+  return (v << r) | (v >> (64 - r));
+}
 
 class SimWorker final : public SimPeer {
  public:
@@ -46,6 +57,7 @@ class SimWorker final : public SimPeer {
  private:
   struct Job {
     std::uint64_t id = 0;
+    std::uint64_t actor = 0;  // a call on this actor (0: a plain task)
     std::uint32_t attempt = 0;
     TaskSpec spec;
     std::uint64_t deps_xor = 0;
@@ -73,6 +85,16 @@ class SimWorker final : public SimPeer {
   std::deque<std::uint64_t> queue_;
   std::uint32_t running_ = 0;
   std::uint32_t gpu_held_ = 0;  // gpu asked by the tasks it was given and has not reported
+  // The actors it hosts: each instance's last call given (calls come in their order) and
+  // whether one runs (one at a time, as max_concurrency 1 says).
+  struct Hosted {
+    std::uint32_t last_seq = 0;
+    bool busy = false;
+    std::set<std::uint64_t> given;  // calls given to this instance: none runs twice (as ActorHost)
+  };
+  std::map<std::uint64_t, Hosted> actors_;
+  void create_actor(schema::ActorCreate::Reader c);
+  void result_value(std::uint64_t task, std::uint32_t attempt, std::uint64_t value);
 };
 
 class SimClient final : public SimPeer {
@@ -94,16 +116,21 @@ class SimClient final : public SimPeer {
     TaskSpec spec;
     std::vector<std::uint64_t> deps;
     bool acked = false, is_dep = false, cancel_sent = false, released = false;
+    bool creates_actor = false;  // an actor's constructor (its value is not checked)
+    std::uint64_t actor = 0;     // a call on this actor
     End end = End::pending;
     std::string error;  // failed: its type
     int results = 0;
-    bool asked_again = false;  // resubscribed after a reconnect
+    int copies_allowed = 0;    // resubscribes since its result: a copy may cross each
     int first_kind = -1;       // the first result's kind (schema::Result::Which)
+    std::string first_outcome; // and its value's bytes or error's type
     std::uint64_t first_generation = 0;  // the coordinator's run that sent it
+    std::uint64_t sent_generation = 0;   // the coordinator's run it was last sent to
   };
   void connect();
   void hello();
   void submit_batch();
+  void create_actors();
   void send_submits(const std::vector<std::uint64_t>& ids);
   void on_result(schema::Result::Reader r);
   void become_lost(const std::string& why);
@@ -122,6 +149,12 @@ class SimClient final : public SimPeer {
   std::deque<std::uint64_t> unacked_;
   std::set<std::uint64_t> resubscribed_;
   std::vector<std::uint64_t> to_release_;
+  struct MyActor {
+    std::uint64_t id = 0;
+    std::uint32_t calls = 0;
+  };
+  std::vector<MyActor> actors_;
+  bool actors_made_ = false;
 };
 
 }  // namespace shoal::sim

@@ -142,6 +142,7 @@ RunReport World::run() {
     auto next = std::min(now_ + kStep, std::max(engine_timer_, now_));
     if (!agenda_.empty()) next = std::min(next, agenda_.begin()->first.first);
     if (pacer_->write && disk_next_ > now_) next = std::min(next, disk_next_);
+    if (pacer_->write && disk_next_ == 0 && pacer_->waiting()) next = now_;  // time its write
     now_ = std::max(now_, next);
     while (!agenda_.empty() && agenda_.begin()->first.first <= now_) {
       auto node = agenda_.extract(agenda_.begin());

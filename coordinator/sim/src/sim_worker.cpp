@@ -20,22 +20,26 @@ bool bytes_u64(capnp::Data::Reader d, std::uint64_t& out) {
   return true;
 }
 
-// "simtask" + run_ms (4) + behaviour (1) + gpu (1) + value (8).
+// "simtask" + run_ms (4) + behaviour (1) + gpu (1) + value (8) + seq (4).
 std::string encode(const TaskSpec& s) {
   std::string out = "simtask";
   for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>(s.run_ms >> (8 * i)));
   out.push_back(static_cast<char>(s.behaviour));
   out.push_back(static_cast<char>(s.gpu));
-  return out + u64_bytes(s.value);
+  out += u64_bytes(s.value);
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>(s.seq >> (8 * i)));
+  return out;
 }
 
 bool decode(capnp::Data::Reader d, TaskSpec& out) {
-  if (d.size() != 7 + 4 + 2 + 8 || std::memcmp(d.begin(), "simtask", 7) != 0) return false;
+  if (d.size() != 7 + 4 + 2 + 8 + 4 || std::memcmp(d.begin(), "simtask", 7) != 0) return false;
   out.run_ms = 0;
   for (int i = 3; i >= 0; --i) out.run_ms = (out.run_ms << 8) | d[7 + static_cast<std::size_t>(i)];
   if (d[11] > TaskSpec::crashes) return false;
   out.behaviour = static_cast<TaskSpec::Behaviour>(d[11]);
   out.gpu = d[12];
+  out.seq = 0;
+  for (int i = 3; i >= 0; --i) out.seq = (out.seq << 8) | d[21 + static_cast<std::size_t>(i)];
   return bytes_u64(d.slice(13, 21), out.value);
 }
 
@@ -90,6 +94,7 @@ void SimWorker::kill(const std::string& why) {
   current = 0;
   jobs_.clear();
   queue_.clear();
+  actors_.clear();
   running_ = 0;
   gpu_held_ = 0;
   welcomed_ = false;
@@ -132,6 +137,8 @@ void SimWorker::on_message(schema::Envelope::Reader env) {
       auto& j = it->second;
       if (j.running) {
         --running_;
+        if (j.actor)
+          if (auto a = actors_.find(j.actor); a != actors_.end()) a->second.busy = false;
       } else {
         queue_.erase(std::remove(queue_.begin(), queue_.end(), j.id), queue_.end());
       }
@@ -142,7 +149,13 @@ void SimWorker::on_message(schema::Envelope::Reader env) {
       start_jobs();
       break;
     }
+    case schema::Envelope::ACTOR_CREATE:
+      create_actor(env.getActorCreate());
+      break;
     case schema::Envelope::RELEASE:
+      for (auto aid : env.getRelease().getActors()) actors_.erase(aid);
+      for (auto aid : env.getRelease().getKillActors()) actors_.erase(aid);
+      break;
     case schema::Envelope::HEARTBEAT:
     case schema::Envelope::LOG_FOLLOW:
     case schema::Envelope::SHUTDOWN:
@@ -171,6 +184,16 @@ void SimWorker::welcome(schema::Welcome::Reader w) {
   f.setName("sim.work");
   f.setSignatureHash(w_.signature_hash);
   f.setSignature("int64(bytes)");
+  auto actor = r.initActors(1)[0];
+  actor.setName(kActorClass);
+  actor.setConstructorHash(kActorHash);
+  auto m = actor.initMethods(1)[0];
+  m.setName("add");
+  m.setSignatureHash(kMethodHash);
+  m.setSignature("int64(bytes)");
+  auto live = r.initLiveActors(static_cast<unsigned>(actors_.size()));
+  unsigned k = 0;
+  for (auto& [aid, a] : actors_) live.set(k++, aid);
   auto res = r.initResources(gpu_ ? 3 : 2);
   set_resource(res[0], "cpu", threads_);
   set_resource(res[1], "memory", 1e9);
@@ -211,10 +234,36 @@ void SimWorker::assign(schema::Assign::Reader a) {
   }
   if (!decode(a.getArgs(), j.spec)) return w_.violation(name_ + " was assigned task " + std::to_string(j.id) + " with arguments it never was given");
   if (a.getDepBlobs().size() || a.getArgsBlob()) w_.violation("task " + std::to_string(j.id) + " came with blobs (none is that large)");
+  std::size_t index = 0;
   for (auto d : a.getDepValues()) {
     std::uint64_t v = 0;
     if (!bytes_u64(d, v)) w_.violation("task " + std::to_string(j.id) + " came with a dependency value no task returned");
-    j.deps_xor ^= v;
+    j.deps_xor ^= dep_mix(v, index++);
+  }
+  if (auto aid = a.getActorId()) {
+    j.actor = aid;
+    auto it = actors_.find(aid);
+    if (it == actors_.end()) {
+      w_.violation("call " + std::to_string(j.id) + " on actor " + std::to_string(aid) + " was sent to " + name_ +
+                   ", which does not host it");
+      j.finished = true;
+      j.error = "InvalidStateError";
+      report(j);
+      return;
+    }
+    if (!it->second.given.insert(j.id).second) {
+      // Ran here already, its end lost with a coordinator that died before writing it:
+      // not run twice (shoal-worker's ActorHost answers so too).
+      w_.event(name_ + " does not run call " + std::to_string(j.id) + " again");
+      j.finished = true;
+      j.error = "shoal::InvalidStateError";
+      report(j);
+      return;
+    }
+    if (j.spec.seq <= it->second.last_seq)
+      w_.violation("actor " + std::to_string(aid) + " on " + name_ + " was given call " + std::to_string(j.spec.seq) +
+                   " after call " + std::to_string(it->second.last_seq));
+    it->second.last_seq = std::max(it->second.last_seq, j.spec.seq);
   }
   if (j.spec.gpu) {
     if (!gpu_) w_.violation("task " + std::to_string(j.id) + " asks for gpu:1 and was assigned to " + name_ + ", which has no gpu");
@@ -229,10 +278,17 @@ void SimWorker::assign(schema::Assign::Reader a) {
 }
 
 void SimWorker::start_jobs() {
-  while (running_ < threads_ && !queue_.empty()) {
-    auto id = queue_.front();
-    queue_.pop_front();
+  while (running_ < threads_) {
+    // The first queued job that may start: a plain task, or a call whose actor is idle.
+    auto next = std::find_if(queue_.begin(), queue_.end(), [&](std::uint64_t id) {
+      auto& j = jobs_.at(id);
+      return !j.actor || !actors_[j.actor].busy;
+    });
+    if (next == queue_.end()) break;
+    auto id = *next;
+    queue_.erase(next);
     auto& j = jobs_.at(id);
+    if (j.actor) actors_[j.actor].busy = true;
     j.running = true;
     j.started_at = w_.now();
     ++running_;
@@ -249,6 +305,8 @@ void SimWorker::finish(std::uint64_t id, std::uint64_t inc) {
   auto& j = it->second;
   j.running = false;
   --running_;
+  if (j.actor)
+    if (auto a = actors_.find(j.actor); a != actors_.end()) a->second.busy = false;
   if (j.spec.behaviour == TaskSpec::crashes && j.attempt <= 1) {
     // Its crash report goes out before the process dies (shoal-worker's crash handler).
     if (link_ && welcomed_) {
@@ -264,6 +322,24 @@ void SimWorker::finish(std::uint64_t id, std::uint64_t inc) {
   j.error = j.spec.behaviour == TaskSpec::throws ? "SimError" : "";
   report(j);
   start_jobs();
+}
+
+void SimWorker::create_actor(schema::ActorCreate::Reader c) {
+  // A new instance (a restart onto this worker starts its calls afresh); constructed at
+  // once, its create task's result says so.
+  actors_[c.getActorId()] = Hosted{};
+  result_value(c.getTaskId(), 1, 0);
+}
+
+void SimWorker::result_value(std::uint64_t task, std::uint32_t attempt, std::uint64_t value) {
+  if (!link_ || !welcomed_) return;
+  capnp::MallocMessageBuilder msg;
+  auto r = msg.initRoot<schema::Envelope>().initResult();
+  r.setTaskId(task);
+  r.setAttempt(attempt);
+  auto v = u64_bytes(value);
+  r.setValue(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(v.data()), v.size()));
+  link_->send(msg);
 }
 
 void SimWorker::report(Job& j) {

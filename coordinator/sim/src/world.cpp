@@ -43,6 +43,12 @@ std::string make_private_dir() {
 
 namespace {
 
+std::uint64_t name_hash(const std::string& name) {
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : name) h = (h ^ c) * 0x100000001b3ull;
+  return h;
+}
+
 void replace_all(std::string& s, const std::string& what, const std::string& with) {
   if (what.empty()) return;
   for (auto at = s.find(what); at != std::string::npos; at = s.find(what, at + with.size())) s.replace(at, what.size(), with);
@@ -96,6 +102,8 @@ void World::event(const std::string& line) {
   ++report.events;
   std::string l = seconds(now_) + " " + line;
   replace_all(l, dir_, "$DIR");
+  // The engine names its host and process in the errors it makes: neither is the run's.
+  replace_all(l, link::this_host() + ":" + std::to_string(::getpid()), "$HOST:$PID");
   replace_all(l, link::this_host(), "$HOST");
   for (unsigned char c : l) fnv_ = (fnv_ ^ c) * 0x100000001b3ull;
   fnv_ = (fnv_ ^ '\n') * 0x100000001b3ull;
@@ -119,7 +127,9 @@ std::uint64_t World::delay(Link& l) {
 Link* World::connect(SimPeer& p) {
   if (!coord_) return nullptr;
   auto serial = ++next_link_;
-  auto l = std::make_unique<Link>(*this, serial, p, rng.fork());
+  // Its delays from a stream of its own, named by the peer and how often it connected:
+  // another peer's reconnects (a fault left out) do not change them.
+  auto l = std::make_unique<Link>(*this, serial, p, Rng(opt_.seed ^ name_hash(p.name()) ^ (++p.connects * 0x9e3779b97f4a7c15ull)));
   auto [engine_end, peer_end] = link::Connection::local_pair(io_->get_executor());
   l->mine = std::move(peer_end);
   l->mine->start(*l);
@@ -228,6 +238,7 @@ void World::kill_coordinator(const std::string& why) {
   io_.reset();
   engine_timer_ = std::numeric_limits<std::uint64_t>::max();
   engine_dirty_ = false;
+  disk_next_ = 0;  // what it had not written is gone with it
 }
 
 void World::pump() {
@@ -251,13 +262,21 @@ void World::pump() {
 }
 
 void World::disk() {
-  if (!io_ || !pacer_->write || now_ < disk_next_) return;
+  if (!io_ || !pacer_->write) return;
+  if (disk_next_ == 0) {
+    // A write takes its time from when there is something to write.
+    if (!pacer_->waiting()) return;
+    disk_next_ = now_ + (now_ < disk_slow_until_ ? disk_slow_ns_ : disk_rng_.range(200'000, 5 * kMs));
+    return;
+  }
+  if (now_ < disk_next_) return;
+  disk_next_ = 0;
   bool failing = now_ < disk_fail_until_;
   if (!pacer_->write(failing ? "injected: No space left on device" : "")) return;
   event(failing ? "the disk refuses a journal write" : "the journal is written");
-  disk_next_ = now_ + (now_ < disk_slow_until_ ? disk_slow_ns_ : rng.range(200'000, 5 * kMs));
   touch_engine();
   pump();
+  disk();  // what came meanwhile waits a write of its own
 }
 
 }  // namespace shoal::sim

@@ -63,6 +63,7 @@ class SimPeer {
   virtual void on_closed(const std::string& why) = 0;
   [[nodiscard]] virtual const std::string& name() const = 0;
   std::uint64_t current = 0;  // the serial of its live link (0: none)
+  std::uint64_t connects = 0;  // how many links it opened
 };
 
 /// One connection between a simulated peer and the engine: a link::Connection pair on the
@@ -171,6 +172,7 @@ class World final : public link::ClockSource {
   // The network: ordinary delays, and while a spell lasts, long ones (reordering across links).
   std::uint64_t net_min_ = 20'000, net_max_ = 400'000, spell_until_ = 0, spell_max_ = 0;
   // The disk: how long a write takes, and spells of slow or failing writes.
+  Rng disk_rng_{opt_.seed ^ 0xd15c'0000'0000'0001ull};
   std::uint64_t disk_next_ = 0, disk_slow_until_ = 0, disk_fail_until_ = 0, disk_slow_ns_ = 0;
   std::uint64_t faults_end_ = 0, limit_ = 0;
   std::vector<std::unique_ptr<SimWorker>> workers_;
