@@ -88,12 +88,26 @@ void Engine::on_register(Peer& p, schema::RegisterWorker::Reader r) {
   // A worker back after a reconnect still runs these: those queued again meanwhile (a
   // restarted coordinator's recovered tasks) are its again rather than run twice.
   std::size_t adopted = 0;
-  for (auto id : r.getRunning())
-    if (auto* t = tasks.find(id); t && adoptable(*t)) {
+  std::vector<std::uint64_t> orphans;
+  for (auto id : r.getRunning()) {
+    auto* t = tasks.find(id);
+    if (t && adoptable(*t)) {
       scheduler.assign(*t, slot);
       ++adopted;
+    } else if (!t || (!t->actor && !t->actor_create && (t->state != TaskState::QUEUED))) {
+      // Not its any more (run again elsewhere after it was taken for lost, ended, or
+      // unknown here): it runs there all the same, holding its slot and resources, until
+      // it stops. Counted as held, and asked to stop. (Actors' are adopt_actors'.)
+      scheduler.hold_orphan(slot, id, t ? t->req : 0);
+      orphans.push_back(id);
     }
+  }
   if (adopted) log(slot.label() + " still runs " + std::to_string(adopted) + " task(s) from before: adopted");
+  for (auto id : orphans) {
+    capnp::MallocMessageBuilder msg;
+    msg.initRoot<schema::Envelope>().initCancel().setTaskId(id);
+    send(p, msg);
+  }
   log(slot.label() + " registered: " + std::to_string(slot.fns.size()) + " functions, " +
       std::to_string(slot.actor_classes.size()) + " actor types, " + std::to_string(slot.capacity) + " threads" +
       (slot.total.empty() ? std::string() : ", " + link::format_resources(scheduler.placements().amounts(slot.total))) +

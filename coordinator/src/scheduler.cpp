@@ -418,6 +418,13 @@ void Scheduler::assign(TaskRecord& t, WorkerSlot& w) {
   reindex(w);
 }
 
+void Scheduler::hold_orphan(WorkerSlot& w, std::uint64_t id, std::uint32_t req) {
+  if (!w.inflight.emplace(id, WorkerSlot::Held{req, ~0u, false, true}).second) return;
+  ++w.in_plain;
+  hold(w, req, +1);
+  reindex(w);
+}
+
 std::vector<Scheduler::Assignment> Scheduler::pick() {
   std::vector<Assignment> out;
   std::vector<std::uint32_t> stuck;  // classes whose first task cannot go now

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -47,16 +48,26 @@ struct End final : shoal::link::ConnectionHandler {
     if (s.which == schema::Envelope::ACCEPTED)
       for (auto id : env.getAccepted()) s.ids.push_back(id);
     if (s.which == schema::Envelope::ASSIGN) s.ids.push_back(env.getAssign().getTaskId());
+    if (s.which == schema::Envelope::CANCEL) s.ids.push_back(env.getCancel().getTaskId());
     if (s.which == schema::Envelope::ASSIGN_BATCH)
       for (auto a : env.getAssignBatch()) s.ids.push_back(a.getTaskId());
     seen.push_back(std::move(s));
   }
   void on_protocol_error(const std::string&) override {}
   void on_closed(const std::string&) override { closed = true; }
+  ~End() override {
+    if (conn) conn->abandon();
+  }
+  // Messages of kind `w` (a batch counts as its single kind) naming `id`.
   [[nodiscard]] std::size_t count(schema::Envelope::Which w, std::uint64_t id) const {
+    auto single = [](schema::Envelope::Which x) {
+      return x == schema::Envelope::ASSIGN_BATCH ? schema::Envelope::ASSIGN
+             : x == schema::Envelope::RESULT_BATCH ? schema::Envelope::RESULT
+                                                   : x;
+    };
     std::size_t n = 0;
     for (auto& s : seen)
-      if (s.which == w)
+      if (single(s.which) == w)
         for (auto i : s.ids) n += i == id;
     return n;
   }
@@ -76,7 +87,7 @@ struct Rig {
   bool ended = false;
   static shoal::coordinator::CoordinatorOptions options() {
     shoal::coordinator::CoordinatorOptions o;
-    o.log = false;
+    o.log = std::getenv("SHOAL_TEST_LOG") != nullptr;
     o.first_peer = 5;
     return o;
   }
@@ -226,4 +237,66 @@ TEST_CASE("coordinator: with a journal, a task's result leaves only after its su
   }
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
+}
+
+// Long run of the simulation, seeds 5580 and 10765: a worker back after a reconnect still
+// ran a task that was no longer its (run again elsewhere once it was taken for lost); the
+// coordinator ignored it, counted the worker's gpu free and gave it another gpu task. A
+// task a worker still runs and that is not its is counted as held there until the worker
+// reports it, and the worker is asked to stop it.
+TEST_CASE("coordinator: a task a reconnecting worker still runs and that is not its holds its resources until it ends",
+          "[coordinator][resources]") {
+  Rig rig;
+  auto register_gpu_worker = [&](resume_engine_test::End& w, std::vector<std::uint64_t> running) {
+    rig.send(w, [&](schema::Envelope::Builder e) {
+      auto r = e.initRegisterWorker();
+      r.setCapacity(2);
+      auto f = r.initFunctions(1)[0];
+      f.setName("f");
+      f.setSignatureHash(1);
+      f.setSignature("int64(bytes)");
+      auto res = r.initResources(1)[0];
+      res.setName("gpu");
+      res.setAmount(1);
+      auto l = r.initRunning(static_cast<unsigned>(running.size()));
+      for (unsigned i = 0; i < running.size(); ++i) l.set(i, running[i]);
+    });
+  };
+  auto gpu_submit = [&](resume_engine_test::End& c, std::uint64_t id) {
+    rig.send(c, [&](schema::Envelope::Builder e) {
+      auto s = e.initSubmit();
+      resume_engine_test::submit(s, id);
+      auto o = s.getOptions();
+      o.setRetries(-1);  // the coordinator's default: it runs again after its worker is lost
+      auto r = o.initResources(1)[0];
+      r.setName("gpu");
+      r.setAmount(1);
+    });
+  };
+  auto first = rig.connect(0, schema::Role::WORKER);
+  register_gpu_worker(*first, {});
+  rig.settle();
+  auto c = rig.connect();
+  auto a = (c->seen.front().peer << 32) | 1, b = (c->seen.front().peer << 32) | 2;
+  gpu_submit(*c, a);
+  REQUIRE(rig.until([&] { return first->count(schema::Envelope::ASSIGN, a) == 1; }));
+  // Its connection breaks; a is run again on another gpu worker; it comes back still running a.
+  first->conn->close("the network broke it");
+  auto other = rig.connect(0, schema::Role::WORKER);
+  register_gpu_worker(*other, {});
+  REQUIRE(rig.until([&] { return other->count(schema::Envelope::ASSIGN, a) == 1; }));
+  auto back = rig.connect(0, schema::Role::WORKER);
+  register_gpu_worker(*back, {a});
+  REQUIRE(rig.until([&] { return back->count(schema::Envelope::CANCEL, a) == 1; }));
+  gpu_submit(*c, b);
+  rig.settle();
+  rig.settle();
+  CHECK(back->count(schema::Envelope::ASSIGN, b) == 0);  // its gpu is still a's
+  CHECK(other->count(schema::Envelope::ASSIGN, b) == 0);  // and the other's too
+  rig.send(*back, [&](schema::Envelope::Builder e) {
+    auto r = e.initResult();
+    r.setTaskId(a);
+    r.setCancelled();
+  });
+  CHECK(rig.until([&] { return back->count(schema::Envelope::ASSIGN, b) == 1; }));
 }
