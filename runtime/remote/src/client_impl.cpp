@@ -178,6 +178,10 @@ void ClientCore::Impl::flush() {
     c.setTaskId(id);
     c.setForce(force.count(id) != 0);
     conn->send(msg);
+    // Asked again after a reconnect while the task has not ended: a coordinator that
+    // restarted before writing it knows nothing of it (a task it runs again from the
+    // submit sent again would run to its end).
+    if (keeps_unacked() && pending.count(id)) cancels_asked[id] = force.count(id) != 0;
   }
   if (!sub.empty()) {
     capnp::MallocMessageBuilder msg;
@@ -224,6 +228,7 @@ void ClientCore::Impl::flush() {
 
 void ClientCore::Impl::complete_result(schema::Result::Reader r, const proto::FrameOwner& frame) {
   bool asked_again = !resubscribed.empty() && resubscribed.erase(r.getTaskId()) > 0;
+  if (!cancels_asked.empty()) cancels_asked.erase(r.getTaskId());
   auto range = pending.equal_range(r.getTaskId());
   if (range.first == range.second) return;
   std::vector<Pending> done;
@@ -466,6 +471,15 @@ void ClientCore::Impl::resumed(schema::Welcome::Reader w) {
     for (std::size_t i = 0; i < n; ++i) l.set(static_cast<unsigned>(i), ids[at + i]);
     conn->send(msg);
   }
+  // ... and every cancel asked for a task that has not ended (a restarted coordinator may
+  // not have written it; asked twice, it is the same cancel).
+  for (auto [id, forced] : cancels_asked) {
+    capnp::MallocMessageBuilder msg;
+    auto c = msg.initRoot<schema::Envelope>().initCancel();
+    c.setTaskId(id);
+    c.setForce(forced);
+    conn->send(msg);
+  }
   flush();  // and what queued meanwhile
 }
 
@@ -501,6 +515,7 @@ void ClientCore::Impl::lost(const std::string& why) {
   reconnecting = false;
   unacked.clear();
   resubscribed.clear();
+  cancels_asked.clear();
   if (retry_timer) retry_timer->cancel();
   if (!welcome_seen) {
     welcome_seen = true;

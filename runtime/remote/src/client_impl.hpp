@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <deque>
 #include <future>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -120,6 +121,7 @@ struct ClientCore::Impl final : link::ConnectionHandler {
   bool output_callback_failed = false;  // ClientOptions::on_output threw (said once)
   // Reconnecting (ClientOptions::reconnect), on `ex` only.
   std::deque<SubmitOut> unacked;                   // sent, not yet acknowledged: sent again after a reconnect
+  std::map<std::uint64_t, bool> cancels_asked;     // tasks asked to be cancelled (forced?) that have not ended
   std::unordered_set<std::uint64_t> resubscribed;  // asked for again after a reconnect
   bool reconnecting = false;
   std::chrono::steady_clock::time_point lost_at;

@@ -24,6 +24,17 @@ shoal::RawCall call() {
   return c;
 }
 
+// A client of `coord`, welcomed as peer 7 of a journaled coordinator.
+shoal::Client connect(shoal::test::Scripted& coord) {
+  std::thread welcomer([&] {
+    REQUIRE(coord.next(schema::Envelope::HELLO).conn == 1);
+    coord.welcome(1, 7);
+  });
+  shoal::Client client(coord.address());
+  welcomer.join();
+  return client;
+}
+
 }  // namespace resume_test
 
 using shoal::test::Scripted;
@@ -33,12 +44,7 @@ using shoal::test::Scripted;
 // away, never came. Every reconnect asks for every result still awaited.
 TEST_CASE("client: a result asked for on a connection that broke is asked for again on the next", "[client][resume]") {
   Scripted coord;
-  std::thread welcomer([&] {
-    REQUIRE(coord.next(schema::Envelope::HELLO).conn == 1);
-    coord.welcome(1, 7);
-  });
-  shoal::Client client(coord.address());
-  welcomer.join();
+  auto client = resume_test::connect(coord);
   auto task = client.submit_raw(resume_test::call());
   auto s = coord.next(schema::Envelope::SUBMIT);
   REQUIRE(s.ids == std::vector<std::uint64_t>{task.id});
@@ -71,12 +77,7 @@ TEST_CASE("client: a result asked for on a connection that broke is asked for ag
 // task it accepted only after acknowledging it: an answer without one is final).
 TEST_CASE("client: a submit the coordinator answered is not sent again after a reconnect", "[client][resume]") {
   Scripted coord;
-  std::thread welcomer([&] {
-    REQUIRE(coord.next(schema::Envelope::HELLO).conn == 1);
-    coord.welcome(1, 7);
-  });
-  shoal::Client client(coord.address());
-  welcomer.join();
+  auto client = resume_test::connect(coord);
   auto refused = client.submit_raw(resume_test::call());
   REQUIRE(coord.next(schema::Envelope::SUBMIT).ids == std::vector<std::uint64_t>{refused.id});
   auto waiting = client.submit_raw(resume_test::call());
@@ -97,4 +98,27 @@ TEST_CASE("client: a submit the coordinator answered is not sent again after a r
   auto again = coord.next(schema::Envelope::SUBMIT);
   CHECK(again.conn == 2);
   CHECK(again.ids == std::vector<std::uint64_t>{waiting.id});
+}
+
+// Seed 7141 of the long run: a task was cancelled, the coordinator died before writing
+// the cancel (or the submit), the client sent the submit again after reconnecting, and
+// the restarted coordinator ran it to its end while its dependent had failed for it being
+// cancelled. A cancel asked for a task that has not ended is asked again on the next
+// connection.
+TEST_CASE("client: a cancel asked for a task that has not ended is asked again after a reconnect", "[client][resume]") {
+  Scripted coord;
+  auto client = resume_test::connect(coord);
+  auto task = client.submit_raw(resume_test::call());
+  REQUIRE(coord.next(schema::Envelope::SUBMIT).ids == std::vector<std::uint64_t>{task.id});
+  client.cancel(task.id);
+  auto cancel = coord.next(schema::Envelope::CANCEL);
+  CHECK(cancel.conn == 1);
+  coord.close(1);
+  REQUIRE(coord.next(schema::Envelope::HELLO).resume == 7);
+  coord.welcome(2, 7);
+  CHECK(coord.next(schema::Envelope::SUBMIT).ids == std::vector<std::uint64_t>{task.id});
+  CHECK(coord.next(schema::Envelope::SUBSCRIBE).ids == std::vector<std::uint64_t>{task.id});
+  auto again = coord.next(schema::Envelope::CANCEL);
+  CHECK(again.conn == 2);
+  CHECK(again.ids == std::vector<std::uint64_t>{task.id});
 }
