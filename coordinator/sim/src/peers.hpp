@@ -89,6 +89,7 @@ class SimWorker final : public SimPeer {
   // whether one runs (one at a time, as max_concurrency 1 says).
   struct Hosted {
     std::uint32_t last_seq = 0;
+    std::uint64_t last_generation = 0;  // the coordinator's run that gave it the latest call
     bool busy = false;
     std::set<std::uint64_t> given;  // calls given to this instance: none runs twice (as ActorHost)
   };

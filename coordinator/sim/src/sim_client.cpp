@@ -211,6 +211,13 @@ void SimClient::on_message(schema::Envelope::Reader env) {
         for (unsigned i = 0; i < again.size(); ++i) l.set(i, again[i]);
         link_->send(msg);
       }
+      // And the cancels of tasks not ended (a restarted coordinator may not know them).
+      for (auto id : again)
+        if (tasks_.at(id).cancel_sent) {
+          capnp::MallocMessageBuilder msg;
+          msg.initRoot<schema::Envelope>().initCancel().setTaskId(id);
+          link_->send(msg);
+        }
       break;
     }
     case schema::Envelope::ACCEPTED: {

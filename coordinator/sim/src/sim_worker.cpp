@@ -260,16 +260,25 @@ void SimWorker::assign(schema::Assign::Reader a) {
       report(j);
       return;
     }
-    if (j.spec.seq <= it->second.last_seq)
+    // The engine sends an actor's calls in the order they were made. Across a coordinator
+    // restart, calls whose submits it had not written are sent again by their client and
+    // may reach an instance that survived after later ones (docs/durability.md): that
+    // is not the engine's order to keep.
+    if (j.spec.seq <= it->second.last_seq && it->second.last_generation == w_.coordinator_generation())
       w_.violation("actor " + std::to_string(aid) + " on " + name_ + " was given call " + std::to_string(j.spec.seq) +
                    " after call " + std::to_string(it->second.last_seq));
-    it->second.last_seq = std::max(it->second.last_seq, j.spec.seq);
+    it->second.last_seq = j.spec.seq;
+    it->second.last_generation = w_.coordinator_generation();
   }
   if (j.spec.gpu) {
     if (!gpu_) w_.violation("task " + std::to_string(j.id) + " asks for gpu:1 and was assigned to " + name_ + ", which has no gpu");
-    else if (gpu_held_ >= 1)
+    else if (gpu_held_ >= 1) {
+      std::string holders;
+      for (auto& [id, other] : jobs_)
+        if (other.spec.gpu) holders += (holders.empty() ? "" : ", ") + std::to_string(id);
       w_.violation("task " + std::to_string(j.id) + " asks for gpu:1 and was assigned to " + name_ +
-                   " while its only gpu is held by another task");
+                   " while its only gpu is held by task " + holders);
+    }
     gpu_held_ += j.spec.gpu;
   }
   queue_.push_back(j.id);
