@@ -127,6 +127,7 @@ class SimClient final : public SimPeer {
     std::string first_outcome; // and its value's bytes or error's type
     std::uint64_t first_generation = 0;  // the coordinator's run that sent it
     std::uint64_t sent_generation = 0;   // the coordinator's run it was last sent to
+    std::uint64_t sent_link = 0;         // an actor's create: the link it went on
   };
   void connect();
   void hello();

@@ -123,6 +123,7 @@ void SimClient::create_actors() {
     Task create;
     create.id = (peer_id_ << 32) | ++seq_;
     create.creates_actor = true;
+    create.sent_link = current;
     create.is_dep = true;  // never released
     capnp::MallocMessageBuilder msg;
     auto c = msg.initRoot<schema::Envelope>().initActorCreate();
@@ -227,7 +228,11 @@ void SimClient::on_message(schema::Envelope::Reader env) {
         highest = std::max(highest, id);
       }
       if (highest > (peer_id_ << 32) + seq_) w_.violation(name_ + " was told task " + std::to_string(highest) + ", which it never submitted, was accepted");
-      for (auto it = tasks_.begin(); it != tasks_.end() && it->first <= highest; ++it) it->second.acked = true;
+      // "Every submit up to highest": an actor's create is covered only on the connection
+      // it was sent on (remote::Client does not send a create again after a reconnect:
+      // one the coordinator never got fails its actor, typed).
+      for (auto it = tasks_.begin(); it != tasks_.end() && it->first <= highest; ++it)
+        if (!it->second.creates_actor || it->second.sent_link == current) it->second.acked = true;
       while (!unacked_.empty() && unacked_.front() <= highest) unacked_.pop_front();
       break;
     }
