@@ -20,7 +20,6 @@ namespace {
 
 constexpr std::int64_t kFormat = 4;  // meta 'format': the layout below (1: no actors, 2: no placements, 3: no actor
                                      // policies; upgraded in place)
-constexpr auto kGroupWindow = std::chrono::milliseconds(2);
 
 // auto_vacuum takes effect only before the first table exists.
 constexpr const char* kSchema = R"sql(
@@ -384,7 +383,6 @@ void Journal::commit(std::function<void()> durable) {
   Batch b = std::move(buffer_);
   buffer_ = Batch{};
   b.durable = std::move(durable);
-  b.queued_at = std::chrono::steady_clock::now();
   bool first;
   {
     std::lock_guard lock(mu_);
@@ -536,10 +534,10 @@ void Journal::writer() {
       if (work.empty()) {
         cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
         if (queue_.empty()) return;  // stopping, and everything is written
-        // Group commit: what comes within kGroupWindow of the first batch goes in the same
-        // transaction, and a task that starts and ends within it never touches the disk.
-        auto until = queue_.front().queued_at + kGroupWindow;
-        cv_.wait_until(lock, until, [&] { return stopping_; });
+        // Group commit without a window: what queued while the last write ran goes in the
+        // next transaction (one fsync however many), and the first batch after an idle
+        // spell goes at once (a lone submit's acknowledgement, and its result, which
+        // waits for it, cost one write).
       }
       for (auto& b : queue_) work.push_back(std::move(b));
       queue_.clear();

@@ -137,7 +137,6 @@ class Journal {
     std::vector<Op> ops;
     std::uint64_t next_peer = 0;
     std::function<void()> durable;
-    std::chrono::steady_clock::time_point queued_at;
   };
 
   void writer();
