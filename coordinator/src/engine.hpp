@@ -136,6 +136,7 @@ struct Engine : std::enable_shared_from_this<Engine> {
   std::unordered_set<std::uint64_t> undurable;
   std::vector<std::uint64_t> accepting;
   std::unordered_set<std::uint64_t> results_held_for;  // peers with held_results
+  std::vector<std::uint64_t> free_after_commit;         // collectable, but undurable: freed after
   // Every submit is acknowledged (the highest id per client, each turn): with a journal
   // once on disk, else at the end of the turn. A client resends what was not.
   std::unordered_map<std::uint64_t, std::uint64_t> acks;  // peer -> highest task id this turn

@@ -319,16 +319,24 @@ void Engine::journal_touch() {
 }
 
 void Engine::release_results() {
-  if (results_held_for.empty()) return;
-  auto peers_with = std::move(results_held_for);
-  results_held_for.clear();
-  for (auto id : peers_with)
-    if (auto* p = peer(id); p && !p->held_results.empty()) {
-      auto held = std::move(p->held_results);
-      p->held_results.clear();
-      p->out_results.insert(p->out_results.begin(), held.begin(), held.end());
-      touch_flush(*p);  // what is still not on disk is held again there
-    }
+  if (!results_held_for.empty()) {
+    auto peers_with = std::move(results_held_for);
+    results_held_for.clear();
+    for (auto id : peers_with)
+      if (auto* p = peer(id); p && !p->held_results.empty()) {
+        auto held = std::move(p->held_results);
+        p->held_results.clear();
+        p->out_results.insert(p->out_results.begin(), held.begin(), held.end());
+        touch_flush(*p);  // what is still not on disk is held again there
+      }
+  }
+  if (!free_after_commit.empty()) {
+    // After the flushes just posted: a held result leaves before its task goes (one
+    // still undurable is put off again).
+    auto ids = std::move(free_after_commit);
+    free_after_commit.clear();
+    for (auto id : ids) maybe_free(id);
+  }
 }
 
 void Engine::journal_actor_gone(ActorRecord& a) {

@@ -78,8 +78,15 @@ void Engine::maybe_free(std::uint64_t id) {
     asio::post(ex, [self = shared_from_this()] {
       auto ids = std::move(self->to_free);
       self->to_free.clear();
-      for (auto id : ids)
+      for (auto id : ids) {
+        // Its result may be held for its submit's write (Peer::held_results): freed once
+        // that is done and the result went.
+        if (self->undurable.count(id)) {
+          self->free_after_commit.push_back(id);
+          continue;
+        }
         if (auto* t = self->tasks.find(id); t && TaskTable::collectable(*t)) self->forget(id);
+      }
     });
 }
 

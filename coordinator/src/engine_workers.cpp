@@ -88,22 +88,24 @@ void Engine::on_register(Peer& p, schema::RegisterWorker::Reader r) {
   // A worker back after a reconnect still runs these: those queued again meanwhile (a
   // restarted coordinator's recovered tasks) are its again rather than run twice.
   std::size_t adopted = 0;
-  std::vector<std::uint64_t> orphans;
+  std::vector<std::uint64_t> stop;
   for (auto id : r.getRunning()) {
     auto* t = tasks.find(id);
     if (t && adoptable(*t)) {
       scheduler.assign(*t, slot);
       ++adopted;
-    } else if (!t || (!t->actor && !t->actor_create && (t->state != TaskState::QUEUED))) {
+    } else if (!t || (!t->actor && !t->actor_create && t->state != TaskState::QUEUED)) {
       // Not its any more (run again elsewhere after it was taken for lost, ended, or
       // unknown here): it runs there all the same, holding its slot and resources, until
-      // it stops. Counted as held, and asked to stop. (Actors' are adopt_actors'.)
-      scheduler.hold_orphan(slot, id, t ? t->req : 0);
-      orphans.push_back(id);
+      // it reports. Counted as held. One that ended or is unknown is asked to stop; one
+      // running elsewhere is not (queued again meanwhile, its outcome is the task's).
+      // (Actors' are adopt_actors'.)
+      scheduler.hold_orphan(slot, id, t ? t->req : 0, t && functions[t->fn].coroutine);
+      if (!t || is_finished(t->state)) stop.push_back(id);
     }
   }
   if (adopted) log(slot.label() + " still runs " + std::to_string(adopted) + " task(s) from before: adopted");
-  for (auto id : orphans) {
+  for (auto id : stop) {
     capnp::MallocMessageBuilder msg;
     msg.initRoot<schema::Envelope>().initCancel().setTaskId(id);
     send(p, msg);

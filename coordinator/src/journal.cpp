@@ -389,9 +389,9 @@ void Journal::commit(std::function<void()> durable) {
     first = queue_.empty();
     queue_.push_back(std::move(b));
   }
-  // Only the first batch wakes the writer: it then waits out the group window by itself,
-  // and the engine commits every loop turn (a wake-up each, thousands per window, cost
-  // more than the writing).
+  // Only the first batch wakes the writer: what comes while it writes waits for the next
+  // transaction, and the engine commits every loop turn (a wake-up each would cost more
+  // than the writing).
   if (first) cv_.notify_one();
 }
 

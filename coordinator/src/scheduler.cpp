@@ -405,7 +405,17 @@ void Scheduler::assign(TaskRecord& t, WorkerSlot& w) {
   bool coroutine = functions_[t.fn].coroutine;
   // A map chunk runs many items: its time is not a call's.
   auto measured = t.method().empty() ? t.fn : ~0u;
-  w.inflight[t.id] = plain ? WorkerSlot::Held{t.req, measured, coroutine, true} : WorkerSlot::Held{};
+  auto [held, fresh] = w.inflight.try_emplace(t.id);
+  if (!fresh) {
+    // A run of it this worker still holds (an orphan, hold_orphan): the worker keeps that
+    // run for this attempt; what it held is counted once, as this attempt's.
+    if (held->second.slot) {
+      auto& in = held->second.coroutine ? w.in_coro : w.in_plain;
+      if (in) --in;
+    }
+    hold(w, held->second.req, -1);
+  }
+  held->second = plain ? WorkerSlot::Held{t.req, measured, coroutine, true} : WorkerSlot::Held{};
   if (plain) {
     if (coroutine)
       ++w.in_coro;
@@ -418,9 +428,9 @@ void Scheduler::assign(TaskRecord& t, WorkerSlot& w) {
   reindex(w);
 }
 
-void Scheduler::hold_orphan(WorkerSlot& w, std::uint64_t id, std::uint32_t req) {
-  if (!w.inflight.emplace(id, WorkerSlot::Held{req, ~0u, false, true}).second) return;
-  ++w.in_plain;
+void Scheduler::hold_orphan(WorkerSlot& w, std::uint64_t id, std::uint32_t req, bool coroutine) {
+  if (!w.inflight.emplace(id, WorkerSlot::Held{req, ~0u, coroutine, true}).second) return;
+  ++(coroutine ? w.in_coro : w.in_plain);
   hold(w, req, +1);
   reindex(w);
 }

@@ -144,8 +144,9 @@ class Scheduler {
   void assign(TaskRecord& t, WorkerSlot& w);
   /// A task `w` still runs from before a reconnect that is not its any more (run again
   /// elsewhere, ended, unknown): it holds a slot and `req`'s resources there all the same
-  /// until `w` reports it (release_slot).
-  void hold_orphan(WorkerSlot& w, std::uint64_t id, std::uint32_t req);
+  /// until `w` reports it (release_slot), or until it is assigned to `w` again (the
+  /// worker keeps that run for the new attempt).
+  void hold_orphan(WorkerSlot& w, std::uint64_t id, std::uint32_t req, bool coroutine);
   /// A result from `w` for task `id`: frees what the task held there (its slot, its
   /// resources; nothing for a task it no longer has), and feeds the worker's run-time
   /// average.
