@@ -235,7 +235,9 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
     j->actor = a.getActorId();
     if (j->actor) j->function = text(a.getMethod());
     j->map = !j->actor && text(a.getMethod()) == remote::kMapMethod;
-    jobs.emplace(j->id, j);
+    // Held already (from before a reconnect, queued or running): that run is the one, not
+    // a second beside it (an actor's call must not run twice; its end reports this attempt).
+    if (!jobs.emplace(j->id, j).second) return;
     Bytes args = conn->value(a.getArgs(), a.getArgsBlob(), frame);
     if (a.getDepValues().size() == 0) {
       j->args = std::move(args);

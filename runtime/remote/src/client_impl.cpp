@@ -181,7 +181,7 @@ void ClientCore::Impl::flush() {
     // Asked again after a reconnect while the task has not ended: a coordinator that
     // restarted before writing it knows nothing of it (a task it runs again from the
     // submit sent again would run to its end).
-    if (keeps_unacked() && pending.count(id)) cancels_asked[id] = force.count(id) != 0;
+    if (keeps_unacked() && pending.count(id)) cancels_asked[id] |= force.count(id) != 0;  // a forced one stays forced
   }
   if (!sub.empty()) {
     capnp::MallocMessageBuilder msg;
