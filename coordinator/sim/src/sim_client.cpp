@@ -84,7 +84,11 @@ void SimClient::submit_batch() {
       for (auto k = rng_.range(1, 2); k > 0; --k) {
         auto it = tasks_.begin();
         std::advance(it, static_cast<long>(rng_.below(tasks_.size())));
-        if (it->second.released || std::find(t.deps.begin(), t.deps.end(), it->first) != t.deps.end()) continue;
+        // Not an actor's create: its "value" is the engine's (empty when a restarted
+        // coordinator adopts the actor), not a task's, and no API passes it on.
+        if (it->second.released || it->second.creates_actor ||
+            std::find(t.deps.begin(), t.deps.end(), it->first) != t.deps.end())
+          continue;
         it->second.is_dep = true;
         t.deps.push_back(it->first);
       }
