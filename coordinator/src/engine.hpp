@@ -7,7 +7,6 @@
 // leave at the end of the loop turn.
 
 #include <asio/any_io_executor.hpp>
-#include "shoal/link/timer.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -33,6 +32,7 @@
 #include "shoal/link/connection.hpp"
 #include "shoal/link/handshake.hpp"
 #include "shoal/link/listener.hpp"
+#include "shoal/link/timer.hpp"
 #include "shoal/link/log.hpp"
 #include "task_table.hpp"
 

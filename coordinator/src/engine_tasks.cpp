@@ -3,7 +3,6 @@
 // them to peers. Workers joining and peers going: engine_workers.cpp.
 
 #include <asio/post.hpp>
-#include "shoal/link/timer.hpp"
 #include <capnp/message.h>
 
 #include <algorithm>

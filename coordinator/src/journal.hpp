@@ -159,7 +159,7 @@ class Journal {
   std::vector<Batch> queue_;
   bool stopping_ = false;
   std::function<void(const std::string&)> trouble_;
-  bool failing_ = false;  // the writer's: the last write failed
+  bool failing_ = false;  // the last write failed (the writer's thread, or write_paced's caller)
   bool paced_ = false;
   std::vector<Batch> paced_work_;  // a paced journal's commits that failed to be written
   std::thread thread_;

@@ -121,7 +121,6 @@ class SimClient final : public SimPeer {
     std::uint64_t actor = 0;     // a call on this actor
     End end = End::pending;
     std::string error;  // failed: its type
-    int results = 0;
     int copies_allowed = 0;    // resubscribes since its result: a copy may cross each
     int first_kind = -1;       // the first result's kind (schema::Result::Which)
     std::string first_outcome; // and its value's bytes or error's type

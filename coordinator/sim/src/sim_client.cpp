@@ -272,7 +272,6 @@ void SimClient::on_result(schema::Result::Reader r) {
   auto it = tasks_.find(id);
   if (it == tasks_.end()) return w_.violation(name_ + " got the result of task " + std::to_string(id) + ", which it never submitted");
   auto& t = it->second;
-  ++t.results;
   bool asked_again = resubscribed_.erase(id) > 0;
   auto kind = static_cast<int>(r.which());
   std::string outcome = r.isValue()   ? std::string(reinterpret_cast<const char*>(r.getValue().begin()), r.getValue().size())

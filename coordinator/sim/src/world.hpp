@@ -131,7 +131,6 @@ class World final : public link::ClockSource {
   void deliver_to_peer(Link& l, schema::Envelope::Reader env);
   void deliver_to_engine(Link& l, capnp::MessageBuilder& msg);
   [[nodiscard]] bool journaled() const noexcept { return journaled_; }
-  [[nodiscard]] bool coordinator_up() const noexcept { return coord_ != nullptr; }
   /// How many times the coordinator has started.
   [[nodiscard]] std::uint64_t coordinator_generation() const noexcept { return generation_; }
 

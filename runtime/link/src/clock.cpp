@@ -25,13 +25,13 @@ void set_clock_source(ClockSource* source) noexcept { g_source.store(source, std
 ClockSource* clock_source() noexcept { return g_source.load(std::memory_order_acquire); }
 
 std::uint64_t steady_ns() noexcept {
-  if (auto* s = g_source.load(std::memory_order_acquire)) return s->steady_ns();
+  if (auto* s = clock_source()) return s->steady_ns();
   return static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
 }
 
 std::uint64_t wall_ns() noexcept {
-  if (auto* s = g_source.load(std::memory_order_acquire)) return s->wall_ns();
+  if (auto* s = clock_source()) return s->wall_ns();
   return static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
 }

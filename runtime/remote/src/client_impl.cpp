@@ -51,6 +51,14 @@ void ClientCore::Impl::send_hello(const ClientOptions& options) {
   awaiting_welcome = true;
 }
 
+void ClientCore::Impl::send_cancel(std::uint64_t id, bool force) {
+  capnp::MallocMessageBuilder msg;
+  auto c = msg.initRoot<schema::Envelope>().initCancel();
+  c.setTaskId(id);
+  c.setForce(force);
+  conn->send(msg);
+}
+
 void ClientCore::Impl::goodbye() {
   if (!conn || conn->closed()) return;
   capnp::MallocMessageBuilder msg;
@@ -173,11 +181,7 @@ void ClientCore::Impl::flush() {
   }
   send_submits(s);
   for (auto id : can) {
-    capnp::MallocMessageBuilder msg;
-    auto c = msg.initRoot<schema::Envelope>().initCancel();
-    c.setTaskId(id);
-    c.setForce(force.count(id) != 0);
-    conn->send(msg);
+    send_cancel(id, force.count(id) != 0);
     // Asked again after a reconnect while the task has not ended: a coordinator that
     // restarted before writing it knows nothing of it (a task it runs again from the
     // submit sent again would run to its end).
@@ -473,13 +477,7 @@ void ClientCore::Impl::resumed(schema::Welcome::Reader w) {
   }
   // ... and every cancel asked for a task that has not ended (a restarted coordinator may
   // not have written it; asked twice, it is the same cancel).
-  for (auto [id, forced] : cancels_asked) {
-    capnp::MallocMessageBuilder msg;
-    auto c = msg.initRoot<schema::Envelope>().initCancel();
-    c.setTaskId(id);
-    c.setForce(forced);
-    conn->send(msg);
-  }
+  for (auto [id, forced] : cancels_asked) send_cancel(id, forced);
   flush();  // and what queued meanwhile
 }
 

@@ -146,6 +146,7 @@ struct ClientCore::Impl final : link::ConnectionHandler {
   void accepted_moved();
   void flush();
   void send_hello(const ClientOptions& options);
+  void send_cancel(std::uint64_t id, bool force);
   void on_message(schema::Envelope::Reader env, const proto::FrameOwner& frame) override;
   void on_closed(const std::string& why) override;
   void complete_result(schema::Result::Reader r, const proto::FrameOwner& frame);
