@@ -212,6 +212,13 @@ void Loop::cancel_all_tasks() {
   for (auto& s : live) s->cancel();
 }
 
+std::size_t Loop::poll() {
+  if (shut_down_) throw InvalidStateError("poll() on a loop that was shut down");
+  Running guard(*this);
+  if (ctx_->stopped()) ctx_->restart();
+  return ctx_->poll();
+}
+
 void Loop::shutdown() {
   if (shut_down_.exchange(true, std::memory_order_acq_rel)) return;
   {

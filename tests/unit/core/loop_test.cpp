@@ -433,3 +433,27 @@ TEST_CASE("is_running and closing follow the loop's life", "[core][loop]") {
   CHECK_FALSE(loop.is_running());
   CHECK(loop.closing());
 }
+
+TEST_CASE("poll runs what is ready without waiting, as the running loop, and leaves the rest for later", "[core][loop]") {
+  shoal::Loop loop;
+  Log log;
+  auto step = [](Log* log, shoal::Loop* loop) -> shoal::Coro<void> {
+    CHECK(&shoal::get_running_loop() == loop);
+    log->push_back("started");
+    co_await shoal::sleep(0s);  // yields: the next poll round resumes it
+    log->push_back("resumed");
+    co_await shoal::sleep(1h);  // not due: poll does not wait for it
+    log->push_back("never");
+  };
+  auto task = shoal::create_task(loop, step(&log, &loop));
+  CHECK(log.empty());
+  while (loop.poll() > 0) {
+  }
+  CHECK(log == Log{"started", "resumed"});
+  CHECK_FALSE(loop.is_running());  // between polls it runs nowhere
+  CHECK_THROWS_AS(shoal::get_running_loop(), shoal::InvalidStateError);
+  CHECK_FALSE(task.done());
+  loop.shutdown();  // cancels the sleeper
+  CHECK(task.cancelled());
+  CHECK_THROWS_AS(loop.poll(), shoal::InvalidStateError);
+}

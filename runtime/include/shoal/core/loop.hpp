@@ -64,6 +64,13 @@ class Loop {
   template <typename T>
   T run_until_complete(Coro<T> main);
 
+  /// Runs what is ready now (handlers, tasks due to resume, timers that are due) without
+  /// waiting, as this thread's running loop, and returns how many handlers ran. For a
+  /// program that drives the loop from its own (a GUI's, the simulation's): call it
+  /// until it returns 0 to run everything that became ready meanwhile. InvalidStateError
+  /// on a thread that runs a loop already, or after shutdown().
+  std::size_t poll();
+
   /// Cancels every task still running, runs the loop until they have finished, and stops
   /// the default thread pool (waiting for its running calls). Idempotent.
   void shutdown();
