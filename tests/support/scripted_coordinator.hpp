@@ -18,6 +18,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <future>
 #include <map>
 #include <mutex>
@@ -45,6 +46,7 @@ struct Heard {
   std::map<std::string, std::uint64_t> hashes;
   std::vector<std::uint64_t> live_actors;
   std::string value, error_type;
+  bool cancelled = false;  // a result's
 };
 
 /// A coordinator the test scripts: it accepts connections on a Unix socket, tells the
@@ -96,6 +98,22 @@ class Scripted {
     });
     sent.get_future().wait();
   }
+  /// Sends on connection `conn` what each of `fills` builds, in one write: the peer reads
+  /// them in one turn.
+  void send_together(int conn, const std::vector<std::function<void(schema::Envelope::Builder)>>& fills) {
+    std::promise<void> sent;
+    asio::post(io_, [&] {
+      auto& c = *conns_.at(static_cast<std::size_t>(conn - 1))->conn;
+      auto one_write = c.cork();
+      for (const auto& fill : fills) {
+        capnp::MallocMessageBuilder msg;
+        fill(msg.initRoot<schema::Envelope>());
+        c.send(msg);
+      }
+      sent.set_value();
+    });
+    sent.get_future().wait();
+  }
   /// The welcome of a coordinator with a journal (a client's submits are acknowledged).
   void welcome(int conn, std::uint64_t peer) {
     send(conn, [&](schema::Envelope::Builder e) {
@@ -135,15 +153,25 @@ class Scripted {
         for (auto f : r.getFunctions()) h.hashes[f.getName()] = f.getSignatureHash();
         for (auto id : r.getLiveActors()) h.live_actors.push_back(id);
       }
-      if (h.which == schema::Envelope::RESULT) {
-        auto r = env.getResult();
-        h.ids.push_back(r.getTaskId());
-        if (r.isValue()) h.value.assign(reinterpret_cast<const char*>(r.getValue().begin()), r.getValue().size());
-        if (r.isError()) h.error_type = r.getError().getTypeName();
-      }
       std::lock_guard lock(s->mu_);
-      s->heard_.push_back(std::move(h));
+      if (h.which == schema::Envelope::RESULT) {
+        s->heard_.push_back(result(index, env.getResult()));
+      } else if (h.which == schema::Envelope::RESULT_BATCH) {
+        for (auto r : env.getResultBatch()) s->heard_.push_back(result(index, r));  // one each, as RESULT
+      } else {
+        s->heard_.push_back(std::move(h));
+      }
       s->cv_.notify_all();
+    }
+    static Heard result(int index, schema::Result::Reader r) {
+      Heard h;
+      h.conn = index;
+      h.which = schema::Envelope::RESULT;
+      h.ids.push_back(r.getTaskId());
+      if (r.isValue()) h.value.assign(reinterpret_cast<const char*>(r.getValue().begin()), r.getValue().size());
+      if (r.isError()) h.error_type = r.getError().getTypeName();
+      h.cancelled = r.isCancelled();
+      return h;
     }
     void on_protocol_error(const std::string&) override {}
     void on_closed(const std::string&) override {}

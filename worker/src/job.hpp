@@ -2,10 +2,9 @@
 // A job: one assigned task on this worker, from its Assign to its reported Result, and
 // the outcome a job reports.
 
-#include <asio/steady_timer.hpp>
-
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stop_token>
@@ -17,6 +16,7 @@
 #include "shoal/codec/wire.hpp"
 #include "shoal/codec/error_info.hpp"
 #include "shoal/core/task.hpp"
+#include "shoal/link/timer.hpp"
 
 namespace shoal::worker {
 
@@ -46,7 +46,9 @@ struct Job {
   std::stop_source stop;             // a plain function's cancellation
   std::atomic<bool> timed_out{false};
   std::optional<Task<void>> coro;    // a coroutine job's task
-  std::unique_ptr<asio::steady_timer> timer;  // its timeout
+  bool began = false;                // loop thread: that task's coroutine started
+  std::function<void()> after;       // loop thread: runs once a coroutine job ended (an actor's next call)
+  std::unique_ptr<link::Timer> timer;  // its timeout
 };
 
 /// What a job reports to the coordinator.

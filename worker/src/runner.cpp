@@ -187,7 +187,7 @@ void Runner::arm_timeout(const std::shared_ptr<Job>& j) {
   // timeout can never overflow whatever a peer sends.
   auto ms = std::chrono::milliseconds(
       std::min<std::uint64_t>(j->timeout_ms, static_cast<std::uint64_t>(link::kMaxTimeoutMs)));
-  j->timer = std::make_unique<asio::steady_timer>(ex_, ms);
+  j->timer = std::make_unique<link::Timer>(ex_, ms);
   j->timer->async_wait([self = shared_from_this(), weak = std::weak_ptr<Job>(j)](std::error_code ec) {
     auto j = weak.lock();
     if (ec || !j) return;
@@ -210,8 +210,9 @@ void Runner::run_coroutine(const std::shared_ptr<Job>& j, std::function<Coro<Byt
   }
   j->phase = JobPhase::running;
   started_.fetch_add(1, std::memory_order_relaxed);
-  auto body = [](std::shared_ptr<Runner> self, std::shared_ptr<Job> j, Coro<Bytes> coro,
-                 std::function<void()> then) -> Coro<void> {
+  j->after = std::move(then);
+  auto body = [](std::shared_ptr<Runner> self, std::shared_ptr<Job> j, Coro<Bytes> coro) -> Coro<void> {
+    j->began = true;
     this_task::set_coroutine_id(j->id);  // in this task's context: what it submits are its children
     auto t0 = steady_ns();
     std::exception_ptr error;
@@ -223,12 +224,12 @@ void Runner::run_coroutine(const std::shared_ptr<Job>& j, std::function<Coro<Byt
     }
     self->finished(*j, error, std::move(value), steady_ns() - t0);
     if (j->timer) j->timer->cancel();
-    if (then) then();
+    run_after(*j);
   };
   // A fresh, empty context: not that of whatever runs this (an actor's previous call ends
   // by starting the next one from inside its task).
   shoal::detail::CallbackScope fresh{shoal::detail::Ref<shoal::detail::ContextData>()};
-  j->coro.emplace(create_task(ex_, body(shared_from_this(), j, std::move(coro), std::move(then))));
+  j->coro.emplace(create_task(ex_, body(shared_from_this(), j, std::move(coro))));
 }
 
 void Runner::run_plain(const std::shared_ptr<Job>& j, std::function<Bytes(codec::Reader&)> call,
@@ -314,6 +315,13 @@ void Runner::finished(Job& j, std::exception_ptr error, Bytes value, std::uint64
   report(std::move(r));
 }
 
+void Runner::run_after(Job& j) {
+  if (!j.after) return;
+  auto after = std::move(j.after);
+  j.after = nullptr;
+  after();
+}
+
 void Runner::cancel(Job& j) {
   int expected = queued;
   if (j.phase.compare_exchange_strong(expected, reported)) {
@@ -323,6 +331,17 @@ void Runner::cancel(Job& j) {
   }
   if (j.coro) {
     j.coro->cancel();
+    if (!j.began) {
+      // Cancelled before its task started (an assign and its cancel read in one turn):
+      // the coroutine never runs (Python's semantics), so nothing in it reports the job
+      // or starts an actor's next call. Done here, or the job is held for ever: reported
+      // in every registration, its slot and resources never free, its actor stalled.
+      // (Found by the simulation with real workers: docs/simulation.md.)
+      if (j.timer) j.timer->cancel();
+      expected = JobPhase::running;
+      if (j.phase.compare_exchange_strong(expected, reported)) report_error(j, std::make_exception_ptr(CancelledError()), 0);
+      run_after(j);
+    }
     return;
   }
   j.stop.request_stop();
