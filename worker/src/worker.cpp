@@ -11,7 +11,6 @@
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/post.hpp>
-#include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <capnp/message.h>
 
@@ -24,18 +23,21 @@
 #include "capture.hpp"
 #include "memory.hpp"
 #include "crash_report.hpp"
+#include "dial.hpp"
 #include "log_copy.hpp"
 #include "output_pipe.hpp"
 #include "registration.hpp"
 #include "runner.hpp"
 #include "watchdog.hpp"
 #include "values.hpp"
+#include "shoal/detail/wait_set.hpp"
 #include "shoal/link/address.hpp"
 #include "shoal/link/clock.hpp"
 #include "shoal/link/connection.hpp"
 #include "shoal/link/handshake.hpp"
 #include "shoal/link/log.hpp"
 #include "shoal/link/messages.hpp"
+#include "shoal/link/timer.hpp"
 #include "shoal/link/tls.hpp"
 #include "shoal/proto/describe.hpp"
 #include "shoal/remote/client.hpp"
@@ -74,8 +76,8 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
   int exit_status = 0;
   std::uint64_t completed = 0;
   int services = 0;  // the session's heartbeat coroutine while it runs
-  std::unique_ptr<asio::steady_timer> wake;  // run() and session() sleep on it
-  std::unique_ptr<asio::steady_timer> beat;  // the heartbeat coroutine's
+  std::unique_ptr<link::Timer> wake;  // run() and session() sleep on it
+  std::unique_ptr<link::Timer> beat;  // the heartbeat coroutine's
   std::string last_connect_error;
   Watchdog watchdog;  // heartbeats while the loop is held up (watchdog.hpp)
   bool ever_welcomed = false;  // some session got as far as the welcome
@@ -121,7 +123,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
     // The link before the copy: tasks' output and results must not wait behind it. What
     // gathers meanwhile is bounded (1 MiB, the rest counted); try again shortly.
     if (conn->backlog_bytes() > 4 * OutputPipe::kWindow) {
-      auto later = std::make_shared<asio::steady_timer>(ex, std::chrono::milliseconds(50));
+      auto later = std::make_shared<link::Timer>(ex, std::chrono::milliseconds(50));
       later->async_wait([weak = weak_from_this(), later](std::error_code ec) {
         if (auto self = weak.lock(); self && !ec) self->send_log_copy();
       });
@@ -136,7 +138,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
   void send_output(bool before_results) {
     if (!output || !can_send()) return;
     if (!before_results && conn->backlog_bytes() > 4 * OutputPipe::kWindow) {
-      auto later = std::make_shared<asio::steady_timer>(ex, std::chrono::milliseconds(5));
+      auto later = std::make_shared<link::Timer>(ex, std::chrono::milliseconds(5));
       later->async_wait([weak = weak_from_this(), later](std::error_code) {
         if (auto self = weak.lock()) self->send_output(false);
       });
@@ -187,7 +189,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
   // supervisor (shoal start, LocalCluster, systemd) starts a fresh one.
   void force_later(const std::shared_ptr<Job>& j, std::chrono::milliseconds grace) {
     if (j->coro) return;  // a coroutine stops at its next suspension: cancel is enough
-    auto timer = std::make_shared<asio::steady_timer>(ex, grace);
+    auto timer = std::make_shared<link::Timer>(ex, grace);
     timer->async_wait([self = shared_from_this(), j, timer, grace](std::error_code ec) {
       if (ec || j->phase.load() != JobPhase::running || !self->connected) return;
       self->log(j->function + " ignored its cancel for " + std::to_string(grace.count()) +
@@ -419,8 +421,9 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
       self->poke();
     });
     while (connected && !finishing) {
-      wake->expires_at(std::chrono::steady_clock::time_point::max());
+      wake->expires_at(link::EngineClock::time_point::max());
       co_await wake->async_wait(as_tuple);
+      SHOAL_DETAIL_DELIVER_CANCELLATION();  // the task awaiting run() was cancelled: stop now
     }
     if (connected) {
       // Finishing: the last results leave, then the connection closes.
@@ -432,24 +435,15 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
     while (services > 0 || connected) {  // the heartbeat coroutine and on_closed
       wake->expires_after(std::chrono::milliseconds(5));
       co_await wake->async_wait(as_tuple);
+      SHOAL_DETAIL_DELIVER_CANCELLATION();
     }
     crash::set_channel(-1, nullptr);
     conn.reset();
   }
 
   bool connect() {
-    try {
-      bool adopted = opt.adopted_fd >= 0;
-      auto addr = adopted ? link::Address{} : link::parse_address(opt.coordinator);
-      proto::Socket s = adopted ? link::adopt_socket(ex, opt.adopted_fd) : link::connect_socket(ex, addr);
-      if (adopted) opt.adopted_fd = -2;  // used
-      conn = link::Connection::over_socket(std::move(s));
-      if (tls && !adopted && addr.kind == link::Address::Kind::tcp) conn->secure(tls, addr.host);
-      return true;
-    } catch (const std::exception& e) {
-      last_connect_error = e.what();
-      return false;
-    }
+    conn = open_connection(opt, ex, tls, last_connect_error);
+    return conn != nullptr;
   }
 
   // ---- stopping ----
@@ -469,11 +463,11 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
       int expected = queued;
       if (j->phase.compare_exchange_strong(expected, reported)) hand_back(j);
     }
-    auto timer = std::make_shared<asio::steady_timer>(ex, grace);
+    auto timer = std::make_shared<link::Timer>(ex, grace);
     timer->async_wait([self = shared_from_this(), timer](std::error_code) {
       for (auto& [id, j] : self->jobs) self->runner->cancel(*j);
       // Whatever ignores cancellation is abandoned at exit.
-      auto last = std::make_shared<asio::steady_timer>(self->ex, std::chrono::milliseconds(200));
+      auto last = std::make_shared<link::Timer>(self->ex, std::chrono::milliseconds(200));
       last->async_wait([self, last](std::error_code) { self->exit_after_flush(); });
     });
     maybe_exit();
@@ -494,8 +488,8 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
   Coro<int> run() {
     if (opt.report_crashes) crash::install();
     ex = shoal::detail::loop_executor(co_await asio::this_coro::executor);  // not this task's: the worker's handlers are no task
-    wake = std::make_unique<asio::steady_timer>(ex);
-    beat = std::make_unique<asio::steady_timer>(ex);
+    wake = std::make_unique<link::Timer>(ex);
+    beat = std::make_unique<link::Timer>(ex);
     std::weak_ptr<Engine> weak = shared_from_this();
     runner = std::make_shared<Runner>(
         ex, opt.threads, registry,
@@ -519,10 +513,16 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
     });
     runner->set_output_sink(output);
     if (opt.capture_output) capture_task_output();
-    watchdog.start(runner, [this](const std::string& line) { log(line); });
+    if (opt.watchdog) watchdog.start(runner, [this](const std::string& line) { log(line); });
+    // However run() ends: one cancelled (as a process is killed) abandons its jobs and connection.
     struct StopWatch {
       Engine* e;
       ~StopWatch() {
+        for (auto& [id, j] : e->jobs) {
+          if (j->coro) j->coro->cancel();
+          j->stop.request_stop();
+        }
+        if (e->conn && !e->conn->closed()) e->conn->close("the worker stopped");
         e->follow_log(false);               // nothing posts to this loop after it
         if (e->output) e->output->close();  // a writer waiting for room returns
         e->watchdog.stop();
@@ -533,7 +533,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
                                 ClientOptions{.token = opt.token, .tls = opt.tls});
     bool adopted = opt.adopted_fd >= 0;
     auto backoff = std::chrono::milliseconds(50);
-    auto lost_at = std::chrono::steady_clock::now();
+    auto lost_at = steady_ns();
     for (;;) {
       if (finishing) break;  // stopped before (or between) sessions
       bool joined = false;
@@ -541,7 +541,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
         co_await session();
         joined = welcomed && refused.empty();  // a refused registration backs off as a failed connect
         if (joined) backoff = std::chrono::milliseconds(50);
-        if (refused.empty()) lost_at = std::chrono::steady_clock::now();  // --reconnect-timeout counts refusals
+        if (refused.empty()) lost_at = steady_ns();  // --reconnect-timeout counts refusals
       }
       if (!refused.empty() && opt.reconnect_timeout.count() < 0) {
         exit_status = 3;
@@ -553,7 +553,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
         break;
       }
       if (exiting || adopted || opt.reconnect_timeout.count() < 0) break;
-      if (opt.reconnect_timeout.count() > 0 && std::chrono::steady_clock::now() - lost_at > opt.reconnect_timeout) {
+      if (opt.reconnect_timeout.count() > 0 && steady_ns() - lost_at > static_cast<std::uint64_t>(std::chrono::nanoseconds(opt.reconnect_timeout).count())) {
         log("giving up: no coordinator at " + opt.coordinator + " for " + std::to_string(opt.reconnect_timeout.count()) +
             " ms" + (last_connect_error.empty() ? "" : " (" + last_connect_error + ")"));
         exit_status = ever_welcomed ? 0 : 3;
@@ -561,6 +561,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
       }
       wake->expires_after(backoff);
       co_await wake->async_wait(as_tuple);
+      SHOAL_DETAIL_DELIVER_CANCELLATION();
       backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
       if (exiting) break;
     }

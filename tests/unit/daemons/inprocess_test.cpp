@@ -14,6 +14,8 @@
 #include <asio/write.hpp>
 #include <capnp/message.h>
 
+#include <atomic>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <optional>
@@ -209,6 +211,54 @@ TEST_CASE("in process: an actor's calls run in order", "[daemons]") {
   for (int i = 0; i < 500; ++i) fs.push_back(acc.call(&inproc::Acc::add, std::int64_t{1}));
   for (int i = 0; i < 500; ++i) CHECK(fs[static_cast<std::size_t>(i)].result(10s) == i + 1);
   CHECK_NOTHROW(acc.ready().result(1s));
+}
+
+TEST_CASE("in process: a worker on a connection its program dials runs tasks, and cancelling the task that runs "
+          "it stops it at once", "[daemons]") {
+  InProcess cluster(0);
+  auto client = cluster.local_client();
+  std::promise<std::function<void()>> canceller;
+  std::atomic<int> dials{0};
+  std::string ended;
+  std::thread worker([&] {
+    shoal::Loop loop;
+    shoal::worker::WorkerOptions o;
+    o.name = "dialled";
+    o.threads = 1;
+    o.log = false;
+    o.reconnect_timeout = -1ms;
+    o.dial = [&]() -> std::shared_ptr<shoal::link::Connection> {
+      ++dials;
+      int sv[2];
+      if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return nullptr;
+      cluster.coord->adopt(shoal::remote::adopt_socket(cluster.io.get_executor(), sv[0]));
+      return shoal::link::Connection::over_socket(shoal::remote::adopt_socket(loop.get_executor(), sv[1]));
+    };
+    shoal::worker::Worker w(o);
+    auto main = [&]() -> shoal::Coro<void> {
+      auto run = shoal::create_task(w.run());
+      canceller.set_value([&loop, run]() mutable { loop.call_soon_threadsafe([run]() mutable { run.cancel(); }); });
+      try {
+        (void)co_await run.wait();
+        ended = "returned";
+      } catch (const shoal::CancelledError&) {
+        ended = "cancelled";
+      }
+    };
+    loop.run_until_complete(main());
+    loop.shutdown();
+  });
+  auto cancel = canceller.get_future().get();
+  cluster.wait_workers(*client, 1);
+  CHECK(client->submit(&inproc::square, 12).result(10s) == 144);
+  CHECK(dials == 1);
+  auto t0 = std::chrono::steady_clock::now();
+  cancel();
+  worker.join();
+  CHECK(ended == "cancelled");
+  CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+  // Its connection closed with it: the coordinator takes it for gone.
+  cluster.wait_workers(*client, 0);
 }
 
 TEST_CASE("in process: stopping with tasks in flight completes every future", "[daemons]") {

@@ -18,6 +18,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,6 +26,10 @@
 #include "shoal/link/placement.hpp"
 #include "shoal/link/tls.hpp"
 #include "shoal/remote/registry.hpp"
+
+namespace shoal::link {
+class Connection;
+}  // namespace shoal::link
 
 namespace shoal::worker {
 
@@ -66,6 +71,14 @@ struct WorkerOptions {
   /// LocalCluster) to start a fresh one: tasks not started go back to the coordinator and
   /// run elsewhere, running ones get `grace`. Checked every half heartbeat. 0: no limit.
   std::uint64_t max_memory = 0;
+  /// A connection to the coordinator made by the embedding program instead of a socket
+  /// (the simulation's in-process links, cluster/sim): called on the worker's loop for
+  /// each session, before its hello; null when none can be had now (tried again after
+  /// the usual backoff). `coordinator` then only names it in the log.
+  std::function<std::shared_ptr<link::Connection>()> dial;
+  /// A thread that sends heartbeats while a task holds the loop up (worker/src/watchdog.hpp).
+  /// Off where the embedding program drives the loop on a virtual clock (the simulation).
+  bool watchdog = true;
 };
 
 class Worker {
@@ -77,7 +90,9 @@ class Worker {
 
   /// Runs until stopped, told to exit by the coordinator, or unable to reconnect. Must be
   /// awaited on a shoal loop (coroutine tasks run there). Returns the exit status: 0 after
-  /// a clean stop, 3 when the coordinator could not be reached.
+  /// a clean stop, 3 when the coordinator could not be reached. Cancelling the task that
+  /// awaits it ends it at once, as a killed process ends (CancelledError): its connection
+  /// closes, its jobs are cancelled, nothing is handed back. The Worker must outlive it.
   asio::awaitable<int> run();
   /// Drains (call on the worker's loop, e.g. from a signal handler): tells the
   /// coordinator, hands back tasks not started, lets running ones finish within `grace`.
