@@ -1,3 +1,3 @@
-#include "shoal/coordinator/sim.hpp"
+#include "shoal/cluster/sim.hpp"
 
 int main(int argc, char** argv) { return shoal::sim::sim_main(argc, argv); }

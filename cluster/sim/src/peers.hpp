@@ -1,17 +1,19 @@
 #pragma once
-// The simulated peers: workers and clients that speak the real protocol (the messages of
-// proto/schema/shoal.capnp, over link::Connection) with the behaviour of shoal-worker and
-// of remote::Client where the coordinator can tell (registration, heartbeats, results
-// kept across a reconnect; resent submits, resubscribed results), and that check what
-// reaches them. Their tasks do nothing but wait on the virtual clock.
+// The peers of the simulated world: real worker engines (worker::Worker) on loops the
+// world polls, and simulated clients that speak the real protocol (the messages of
+// proto/schema/shoal.capnp, over link::Connection) with the behaviour of remote::Client
+// where the coordinator can tell (resent submits, resubscribed results, resent cancels)
+// and that check what reaches them. Tasks do nothing but wait on the virtual clock.
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <map>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "tasks.hpp"
 #include "world.hpp"
 
 namespace shoal::sim {
@@ -25,10 +27,6 @@ struct TaskSpec {
   std::uint64_t value = 0;  // its result: value xor its dependencies' results
   std::uint32_t seq = 0;    // an actor call's place among its actor's calls (from 1)
 };
-/// The simulated actor class and its one method.
-inline constexpr const char* kActorClass = "SimCounter";
-inline constexpr std::uint64_t kActorHash = 0x5a17'5eed'0000'0002ull;
-inline constexpr std::uint64_t kMethodHash = 0x5a17'5eed'0000'0003ull;
 [[nodiscard]] std::string encode(const TaskSpec& s);
 /// false when `data` is not a TaskSpec.
 [[nodiscard]] bool decode(capnp::Data::Reader data, TaskSpec& out);
@@ -41,37 +39,52 @@ inline constexpr std::uint64_t kMethodHash = 0x5a17'5eed'0000'0003ull;
   return (v << r) | (v >> (64 - r));
 }
 
+/// A real worker engine (worker::Worker, as shoal-worker runs it) in the simulated world:
+/// its own shoal::Loop, polled by the world on the virtual clock; its connection to the
+/// coordinator an in-process pair whose far end the world relays over a Link (with the
+/// network's delays and faults). It runs the simulation's tasks (tasks.hpp), which check
+/// on it what only a worker can see: resources held, actor calls' order, none twice.
 class SimWorker final : public SimPeer {
  public:
   SimWorker(World& w, int index, std::uint32_t threads, bool gpu, Rng rng);
+  ~SimWorker() override;
+  /// Starts a new process of it: a fresh loop and engine that dial the coordinator.
   void start();
-  /// Dies as a killed process does: its connection resets, its tasks are gone; it is
-  /// started again (a supervisor's restart) after a while.
+  /// Dies as a killed process does: its connection resets, its tasks and actors are gone;
+  /// a supervisor starts it again after a while.
   void kill(const std::string& why);
+  /// The engine's messages (after the network's delay): into the worker's connection.
   void on_message(schema::Envelope::Reader env) override;
+  /// Its link broke or the engine closed it: the worker's connection closes.
   void on_closed(const std::string& why) override;
   [[nodiscard]] const std::string& name() const override { return name_; }
   [[nodiscard]] bool has_gpu() const noexcept { return gpu_; }
   [[nodiscard]] bool alive() const noexcept { return alive_; }
+  [[nodiscard]] World& world() noexcept { return w_; }
+  [[nodiscard]] std::uint64_t incarnation() const noexcept { return incarnation_; }
+
+  /// Runs what is ready on its loop; true when anything ran.
+  bool poll();
+  bool dirty = false;                        // something was handed to its loop: poll it
+  std::uint64_t due = ~std::uint64_t{0};     // its loop's earliest timer (virtual ns)
+  /// The clock moved: its next poll looks at its timers.
+  void kick();
+  /// Ends the processes killed since the last call (never from inside a poll).
+  void reap();
+
+  // For the tasks it runs (tasks.cpp).
+  std::set<std::uint64_t> gpu_running;  // tasks asking for its gpu that run now
+  /// A task crashed the process: its crash report leaves after what the worker wrote
+  /// before (as shoal-worker's signal handler writes it), then it dies.
+  void crash(std::uint64_t task);
 
  private:
-  struct Job {
-    std::uint64_t id = 0;
-    std::uint64_t actor = 0;  // a call on this actor (0: a plain task)
-    std::uint32_t attempt = 0;
-    TaskSpec spec;
-    std::uint64_t deps_xor = 0;
-    bool running = false, finished = false;
-    std::uint64_t started_at = 0;
-    std::string error;  // finished: "" a value
-  };
-  void connect();
-  void welcome(schema::Welcome::Reader w);
-  void assign(schema::Assign::Reader a);
-  void start_jobs();
-  void finish(std::uint64_t id, std::uint64_t incarnation);
-  void report(Job& j);
-  void heartbeat(std::uint64_t incarnation, std::uint64_t session);
+  struct Far;
+  struct Life;
+  std::shared_ptr<link::Connection> dial();
+  void from_worker(Far& far, schema::Envelope::Reader env);
+  void worker_closed(Far& far, const std::string& why);
+  [[nodiscard]] Far* current_far();
 
   World& w_;
   std::string name_;
@@ -79,23 +92,10 @@ class SimWorker final : public SimPeer {
   bool gpu_;
   Rng rng_;
   Link* link_ = nullptr;
-  bool alive_ = false, welcomed_ = false;
-  std::uint64_t incarnation_ = 0, session_ = 0, heartbeat_ns_ = 200 * kMs, started_ = 0;
-  std::map<std::uint64_t, Job> jobs_;  // held: queued, running, finished and not yet reported
-  std::deque<std::uint64_t> queue_;
-  std::uint32_t running_ = 0;
-  std::uint32_t gpu_held_ = 0;  // gpu asked by the tasks it was given and has not reported
-  // The actors it hosts: each instance's last call given (calls come in their order) and
-  // whether one runs (one at a time, as max_concurrency 1 says).
-  struct Hosted {
-    std::uint32_t last_seq = 0;
-    std::uint64_t last_generation = 0;  // the coordinator's run that gave it the latest call
-    bool busy = false;
-    std::set<std::uint64_t> given;  // calls given to this instance: none runs twice (as ActorHost)
-  };
-  std::map<std::uint64_t, Hosted> actors_;
-  void create_actor(schema::ActorCreate::Reader c);
-  void result_value(std::uint64_t task, std::uint32_t attempt, std::uint64_t value);
+  bool alive_ = false;
+  std::uint64_t incarnation_ = 0;
+  std::unique_ptr<Life> life_;
+  std::vector<std::unique_ptr<Life>> dead_;  // killed, ended at the next reap()
 };
 
 class SimClient final : public SimPeer {

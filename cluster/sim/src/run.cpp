@@ -139,7 +139,7 @@ RunReport World::run() {
   plan_faults();
   while (!(now_ >= faults_end_ && settled()) && now_ < limit_) {
     // On to what comes first: the agenda, the engine's next timer, the disk.
-    auto next = std::min(now_ + kStep, std::max(engine_timer_, now_));
+    auto next = std::min(now_ + kStep, std::max(timer_due_, now_));
     if (!agenda_.empty()) next = std::min(next, agenda_.begin()->first.first);
     if (pacer_->write && disk_next_ > now_) next = std::min(next, disk_next_);
     if (pacer_->write && disk_next_ == 0 && pacer_->waiting()) next = now_;  // time its write

@@ -133,9 +133,8 @@ void SimClient::create_actors() {
     auto c = msg.initRoot<schema::Envelope>().initActorCreate();
     c.setActorId(a.id);
     c.setClassName(kActorClass);
-    c.setConstructorHash(kActorHash);
-    auto args = encode(create.spec);
-    c.setArgs(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(args.data()), args.size()));
+    c.setConstructorHash(actor_hash());
+    c.setArgs(link::data(create_args()));
     c.setTaskId(create.id);
     auto restarts = rng_.below(3);
     c.setMaxRestarts(restarts == 2 ? -1 : static_cast<std::int32_t>(restarts));
@@ -161,15 +160,14 @@ void SimClient::send_submits(const std::vector<std::uint64_t>& ids) {
       auto s = list[i];
       s.setTaskId(t.id);
       s.setFunction("sim.work");
-      s.setSignatureHash(w_.signature_hash);
-      auto args = encode(t.spec);
-      s.setArgs(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(args.data()), args.size()));
+      s.setSignatureHash(work_hash());
+      s.setArgs(link::data(call_args(t.spec, t.deps.size())));
       auto deps = s.initDeps(static_cast<unsigned>(t.deps.size()));
       for (unsigned k = 0; k < t.deps.size(); ++k) deps.set(k, t.deps[k]);
       if (t.actor) {
         s.setActorId(t.actor);
         s.setMethod("add");
-        s.setSignatureHash(kMethodHash);
+        s.setSignatureHash(method_hash());
       }
       auto o = s.initOptions();
       o.setRetries(-1);
@@ -282,7 +280,7 @@ void SimClient::on_result(schema::Result::Reader r) {
       // Run again by a coordinator restarted on its journal before it wrote the task's
       // end (at least once; remote::Client keeps the first): a value must still be due.
       std::uint64_t got = 0, want = 0;
-      if (r.isValue() && !t.creates_actor && bytes_u64(r.getValue(), got) && expected(t, want) && got != want)
+      if (r.isValue() && !t.creates_actor && decode_value(r.getValue().begin(), r.getValue().size(), got) && expected(t, want) && got != want)
         w_.violation("task " + std::to_string(id) + " ran again and returned " + std::to_string(got) + " where " +
                      std::to_string(want) + " was due");
       return;
@@ -306,7 +304,7 @@ void SimClient::on_result(schema::Result::Reader r) {
         t.end = End::done;
         break;
       }
-      if (!bytes_u64(r.getValue(), got) || !expected(t, want))
+      if (!decode_value(r.getValue().begin(), r.getValue().size(), got) || !expected(t, want))
         w_.violation("task " + std::to_string(id) + " returned a value it cannot have (it or a dependency throws)");
       else if (got != want)
         w_.violation("task " + std::to_string(id) + " returned " + std::to_string(got) + " where " + std::to_string(want) + " was due");
@@ -328,8 +326,11 @@ void SimClient::on_result(schema::Result::Reader r) {
       t.end = End::failed;
       t.error = type;
       if (type.empty()) w_.violation("task " + std::to_string(id) + " failed with an untyped error: " + message);
+      if (t.actor && message.find("is not on this worker") != std::string::npos)
+        w_.violation("call " + std::to_string(id) + " on actor " + std::to_string(t.actor) +
+                     " was sent to a worker that does not host it: " + message);
       std::uint64_t unused = 0;
-      if (type == "SimError" && expected(t, unused))
+      if (type == kSimErrorType && expected(t, unused))
         w_.violation("task " + std::to_string(id) + " failed with SimError and neither it nor a dependency throws");
       break;
     }

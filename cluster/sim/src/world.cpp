@@ -90,8 +90,11 @@ World::World(const SimOptions& o) : rng(o.seed), opt_(o) {
 
 World::~World() {
   kill_coordinator("the run ended");
-  links_.clear();
+  // The workers' processes end on the machine's clock: whatever waits in them is due.
   link::set_clock_source(nullptr);
+  workers_.clear();
+  clients_.clear();
+  links_.clear();
   if (!dir_.empty()) {
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
@@ -103,8 +106,12 @@ void World::event(const std::string& line) {
   std::string l = seconds(now_) + " " + line;
   replace_all(l, dir_, "$DIR");
   // The engine names its host and process in the errors it makes: neither is the run's.
-  replace_all(l, link::this_host() + ":" + std::to_string(::getpid()), "$HOST:$PID");
+  static const std::string pid = std::to_string(::getpid());
+  replace_all(l, link::this_host() + ":" + pid, "$HOST:$PID");
   replace_all(l, link::this_host(), "$HOST");
+  // The workers are threads of this process: their pid is its.
+  replace_all(l, "pid=" + pid, "pid=$PID");
+  replace_all(l, "pid " + pid, "pid $PID");
   for (unsigned char c : l) fnv_ = (fnv_ ^ c) * 0x100000001b3ull;
   fnv_ = (fnv_ ^ '\n') * 0x100000001b3ull;
   if (opt_.trace) report.trace.push_back(std::move(l));
@@ -210,7 +217,7 @@ void World::start_coordinator() {
   coord_ = std::make_unique<coordinator::Coordinator>(io_->get_executor(), coord_opt_);
   coord_->start();
   asio::co_spawn(*io_, coord_->run(), asio::detached);
-  engine_timer_ = now_;
+  timer_due_ = engine_due_ = now_;
   event("the coordinator starts" + std::string(journaled_ ? " on its journal" : ""));
   pump();
 }
@@ -236,29 +243,64 @@ void World::kill_coordinator(const std::string& why) {
   coord_.reset();
   kicker_.reset();
   io_.reset();
-  engine_timer_ = std::numeric_limits<std::uint64_t>::max();
   engine_dirty_ = false;
+  engine_due_ = std::numeric_limits<std::uint64_t>::max();
   disk_next_ = 0;  // what it had not written is gone with it
 }
 
+void World::timer_due_in(std::int64_t ns) noexcept {
+  if (kicking_) return;
+  auto t = ns <= 0 ? now_ : now_ + static_cast<std::uint64_t>(ns);
+  auto& due = polling_ ? polling_->due : in_engine_poll_ ? engine_due_ : stray_due_;
+  due = std::min(due, t);
+  timer_due_ = std::min(timer_due_, t);
+}
+
 void World::pump() {
-  if (!io_) return;
-  bool due = now_ >= engine_timer_;
-  if (!engine_dirty_ && !due) return;
-  engine_dirty_ = false;
-  if (due) {
-    // asio arms its timerfd on the machine's clock: made to fire now, the poll looks at
-    // every timer, and asio tells timer_due_in() of the next one.
-    engine_timer_ = std::numeric_limits<std::uint64_t>::max();
+  for (auto& w : workers_) w->reap();
+  if (now_ >= timer_due_) {
+    // asio arms its timerfd on the machine's clock: made to fire now, the next poll of a
+    // loop looks at every timer, and asio tells timer_due_in() of the loop's next one.
+    bool all = now_ >= stray_due_;
+    if (all) stray_due_ = std::numeric_limits<std::uint64_t>::max();
     kicking_ = true;
-    link::kick_timers(*kicker_);
+    if (io_ && (all || now_ >= engine_due_)) {
+      engine_due_ = std::numeric_limits<std::uint64_t>::max();
+      link::kick_timers(*kicker_);
+      engine_dirty_ = true;
+    }
+    for (auto& w : workers_)
+      if (all || now_ >= w->due) {
+        w->due = std::numeric_limits<std::uint64_t>::max();
+        w->kick();
+        w->dirty = true;
+      }
     kicking_ = false;
+    timer_due_ = std::min(engine_due_, stray_due_);
+    for (auto& w : workers_) timer_due_ = std::min(timer_due_, w->due);
   }
+  // The loops handed something, in turn, until none has anything left to do now.
   for (int rounds = 0; rounds < 100000; ++rounds) {
-    if (io_->poll() == 0) break;
-    if (io_->stopped()) io_->restart();
+    bool ran = false;
+    if (io_ && engine_dirty_) {
+      engine_dirty_ = false;
+      if (io_->stopped()) io_->restart();
+      in_engine_poll_ = true;
+      engine_dirty_ = io_->poll() > 0;
+      in_engine_poll_ = false;
+      ran = ran || engine_dirty_;
+    }
+    for (auto& w : workers_) {
+      if (!w->dirty) continue;
+      polling_ = w.get();
+      w->dirty = w->poll();
+      polling_ = nullptr;
+      ran = ran || w->dirty;
+    }
+    if (!ran) break;
   }
-  if (io_->stopped()) io_->restart();
+  engine_dirty_ = false;
+  if (io_ && io_->stopped()) io_->restart();
 }
 
 void World::disk() {

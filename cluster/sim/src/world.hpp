@@ -9,9 +9,11 @@
 #include <capnp/message.h>
 #include <kj/array.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <utility>
@@ -21,7 +23,7 @@
 #include "shoal/link/clock.hpp"
 #include "shoal/link/connection.hpp"
 #include "shoal/link/timer.hpp"
-#include "shoal/coordinator/sim.hpp"
+#include "shoal/cluster/sim.hpp"
 
 namespace shoal::sim {
 
@@ -105,11 +107,15 @@ class World final : public link::ClockSource {
   std::uint64_t steady_ns() noexcept override { return now_; }
   std::uint64_t wall_ns() noexcept override { return kWallStart + now_ + wall_offset_; }
   [[nodiscard]] std::uint64_t now() const noexcept { return now_; }
-  void timer_due_in(std::int64_t ns) noexcept override {
-    if (!kicking_) engine_timer_ = ns <= 0 ? now_ : now_ + static_cast<std::uint64_t>(ns);
-  }
-  /// Something was handed to the engine: it runs before the clock moves on.
+  // Every loop (the engine's, each worker's) tells when its earliest timer is due (asio
+  // asks while that loop is polled); the clock next stops at the earliest of them all,
+  // and only the loops due then are polled. (A timer cancelled since costs a poll.)
+  void timer_due_in(std::int64_t ns) noexcept override;
+  /// Something was handed to the engine or a worker: they run before the clock moves on.
   void touch_engine() noexcept { engine_dirty_ = true; }
+  /// Whether task `id` has not crashed its worker before (a task crashes once: its retry
+  /// shows whether the engine counted the crash).
+  bool first_crash(std::uint64_t id) { return crashed_.insert(id).second; }
 
   /// Something happened: into the trace hash (and the trace, when kept).
   void event(const std::string& line);
@@ -136,7 +142,6 @@ class World final : public link::ClockSource {
 
   Rng rng;
   RunReport report;
-  std::uint64_t signature_hash = 0x5a17'5eed'0000'0001ull;  // sim.work's
 
  private:
   static constexpr std::uint64_t kWallStart = 1'800'000'000ull * 1'000'000'000ull;  // 2027-01-15
@@ -163,7 +168,11 @@ class World final : public link::ClockSource {
   std::string dir_, journal_path_;
   std::unique_ptr<asio::io_context> io_;
   std::unique_ptr<link::Timer> kicker_;
-  std::uint64_t engine_timer_ = ~std::uint64_t{0};  // when the engine's earliest timer is due (asio says)
+  std::uint64_t timer_due_ = ~std::uint64_t{0};  // when the earliest timer of any loop is due (asio says)
+  std::uint64_t engine_due_ = ~std::uint64_t{0};  // the engine's loop's
+  std::uint64_t stray_due_ = ~std::uint64_t{0};   // a timer armed outside any poll: every loop looks
+  SimWorker* polling_ = nullptr;                  // the worker whose loop is being polled
+  bool in_engine_poll_ = false;
   bool engine_dirty_ = false, kicking_ = false;
   std::unique_ptr<coordinator::Coordinator> coord_;
   std::shared_ptr<coordinator::JournalPacer> pacer_ = std::make_shared<coordinator::JournalPacer>();
@@ -177,6 +186,7 @@ class World final : public link::ClockSource {
   std::vector<std::unique_ptr<SimWorker>> workers_;
   std::vector<std::unique_ptr<SimClient>> clients_;
   std::uint64_t fnv_ = 0xcbf29ce484222325ull;
+  std::set<std::uint64_t> crashed_;
 };
 
 /// A new private directory for the journal (/dev/shm when there is one).

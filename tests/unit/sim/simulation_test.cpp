@@ -1,11 +1,11 @@
-// The deterministic simulation (coordinator/sim, docs/simulation.md): the CI-sized run of
+// The deterministic simulation (cluster/sim, docs/simulation.md): the CI-sized run of
 // `make test`, the same seed giving the same run, and a planted bug caught.
 
 #include <catch2/catch.hpp>
 
 #include <string>
 
-#include "shoal/coordinator/sim.hpp"
+#include "shoal/cluster/sim.hpp"
 
 using shoal::sim::RunReport;
 using shoal::sim::SimOptions;

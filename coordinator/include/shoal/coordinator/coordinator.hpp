@@ -39,7 +39,7 @@ namespace shoal::coordinator {
 
 struct Engine;
 
-/// The deterministic simulation's disk (coordinator/sim): a journal given one has no
+/// The deterministic simulation's disk (cluster/sim): a journal given one has no
 /// thread of its own, and writes what was committed only when told.
 struct JournalPacer {
   /// Set by the coordinator once its journal is open (and reset when the journal goes):

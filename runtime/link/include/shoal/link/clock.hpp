@@ -15,7 +15,7 @@ namespace shoal::link {
 [[nodiscard]] std::uint64_t wall_ns() noexcept;
 
 /// A clock that steady_ns() and wall_ns() read instead of the machine's: the
-/// deterministic simulation's virtual time (coordinator/sim). Engines read time only through
+/// deterministic simulation's virtual time (cluster/sim). Engines read time only through
 /// these two functions and link::Timer, so that a simulation can run them on its clock.
 class ClockSource {
  public:
