@@ -180,6 +180,10 @@ void Engine::on_actor_create(Peer& p, schema::ActorCreate::Reader c, const proto
   std::uint64_t aid = c.getActorId(), tid = c.getTaskId();
   if ((aid >> 32) != p.id || (tid >> 32) != p.id) throw ProtocolError("actor ids outside this connection's id space");
   note_ack(p.id, tid);  // its id counts among the client's acknowledged ones
+  // Ids are the idempotency keys: a create sent again after a reconnect (it was not
+  // acknowledged) is the same actor, whatever became of it since.
+  if (auto* t = tasks.find(tid); t && t->actor_create && t->submitter == p.id) return;
+  if (auto* a = actors.find(aid); a && a->create_task == tid && a->submitter == p.id) return;
   if (tasks.contains(tid) || actors.find(aid)) throw ProtocolError("actor " + std::to_string(aid) + " created twice");
   auto& t = tasks.insert(tid);
   t.submitter = p.id;

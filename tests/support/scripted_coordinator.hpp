@@ -142,6 +142,7 @@ class Scripted {
       if (h.which == schema::Envelope::SUBMIT_BATCH)
         for (auto sb : env.getSubmitBatch()) h.ids.push_back(sb.getTaskId());
       if (h.which == schema::Envelope::CANCEL) h.ids.push_back(env.getCancel().getTaskId());
+      if (h.which == schema::Envelope::ACTOR_CREATE) h.ids.push_back(env.getActorCreate().getTaskId());
       if (h.which == schema::Envelope::SUBSCRIBE)
         for (auto id : env.getSubscribe().getTaskIds()) h.ids.push_back(id);
       if (h.which == schema::Envelope::REGISTER_WORKER) {

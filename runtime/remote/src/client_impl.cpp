@@ -108,6 +108,32 @@ void ClientCore::Impl::send_submits(std::vector<SubmitOut>& s) {
     for (auto& o : s) unacked.push_back(std::move(o));
 }
 
+void ClientCore::Impl::send_creates(std::vector<CreateOut>& c) {
+  for (auto& o : c) {
+    capnp::MallocMessageBuilder msg;
+    auto a = msg.initRoot<schema::Envelope>().initActorCreate();
+    a.setActorId(o.actor);
+    a.setClassName(o.cls);
+    a.setConstructorHash(o.hash);
+    if (auto blob = conn->attach(o.args))
+      a.setArgsBlob(blob);
+    else
+      a.setArgs(link::data(o.args));
+    a.setTaskId(o.task);
+    if (o.placement != link::Placement{}) link::set_placement(a.initOptions(), o.placement);
+    a.setMaxRestarts(o.max_restarts);
+    a.setMaxTaskRetries(o.max_task_retries);
+    a.setMaxConcurrency(o.max_concurrency);
+    if (!o.name.empty()) a.setName(o.name);
+    a.setDetached(o.detached);
+    conn->send(msg);
+  }
+  // Kept until acknowledged, as submits are: a reconnect sends them again (the same ids:
+  // the same actor to a coordinator that had one).
+  if (keeps_unacked())
+    for (auto& o : c) unacked_creates.push_back(std::move(o));
+}
+
 void ClientCore::Impl::flush() {
   std::vector<SubmitOut> s;
   std::vector<CreateOut> c;
@@ -152,25 +178,7 @@ void ClientCore::Impl::flush() {
   }
   if (!conn || conn->closed()) return;
   // Actors first: calls in this flush may be on them.
-  for (auto& o : c) {
-    capnp::MallocMessageBuilder msg;
-    auto a = msg.initRoot<schema::Envelope>().initActorCreate();
-    a.setActorId(o.actor);
-    a.setClassName(o.cls);
-    a.setConstructorHash(o.hash);
-    if (auto blob = conn->attach(o.args))
-      a.setArgsBlob(blob);
-    else
-      a.setArgs(link::data(o.args));
-    a.setTaskId(o.task);
-    if (o.placement != link::Placement{}) link::set_placement(a.initOptions(), o.placement);
-    a.setMaxRestarts(o.max_restarts);
-    a.setMaxTaskRetries(o.max_task_retries);
-    a.setMaxConcurrency(o.max_concurrency);
-    if (!o.name.empty()) a.setName(o.name);
-    a.setDetached(o.detached);
-    conn->send(msg);
-  }
+  send_creates(c);
   if (!kill.empty()) {
     // Before the calls of this flush: a call made after kill_actor() fails with ActorDied
     // (one made before, in the same flush, too: Ray's kill does not wait for pending calls).
@@ -333,6 +341,7 @@ void ClientCore::Impl::on_message(schema::Envelope::Reader env, const proto::Fra
       }
       accepted_moved();
       while (!unacked.empty() && unacked.front().id <= highest) unacked.pop_front();
+      std::erase_if(unacked_creates, [&](const CreateOut& o) { return o.task <= highest; });
       break;
     }
     case schema::Envelope::LOG_LINES: {
@@ -454,6 +463,11 @@ void ClientCore::Impl::resumed(schema::Welcome::Reader w) {
   // once that is on disk, after acknowledging it, so an answer to a submit not
   // acknowledged is final (refused: its journal failing, admission; or failed at once).
   // It ended for the caller, and must not run now that the caller has moved on ...
+  std::vector<CreateOut> creates_again;  // actors first: the calls sent again may be on them
+  for (auto& o : unacked_creates)
+    if (pending.count(o.task)) creates_again.push_back(std::move(o));
+  unacked_creates.clear();
+  send_creates(creates_again);
   std::vector<SubmitOut> again;
   for (auto& o : unacked)
     if (pending.count(o.id)) again.push_back(std::move(o));
@@ -512,6 +526,7 @@ void ClientCore::Impl::lost(const std::string& why) {
   accepted_moved();
   reconnecting = false;
   unacked.clear();
+  unacked_creates.clear();
   resubscribed.clear();
   cancels_asked.clear();
   if (retry_timer) retry_timer->cancel();

@@ -121,6 +121,7 @@ struct ClientCore::Impl final : link::ConnectionHandler {
   bool output_callback_failed = false;  // ClientOptions::on_output threw (said once)
   // Reconnecting (ClientOptions::reconnect), on `ex` only.
   std::deque<SubmitOut> unacked;                   // sent, not yet acknowledged: sent again after a reconnect
+  std::deque<CreateOut> unacked_creates;           // the same, of actors' creates
   std::map<std::uint64_t, bool> cancels_asked;     // tasks asked to be cancelled (forced?) that have not ended
   std::unordered_set<std::uint64_t> resubscribed;  // asked for again after a reconnect
   bool reconnecting = false;
@@ -158,6 +159,7 @@ struct ClientCore::Impl final : link::ConnectionHandler {
   void try_reconnect();
   /// The Welcome after a reconnect: sends again what the coordinator may not have.
   void resumed(schema::Welcome::Reader w);
+  void send_creates(std::vector<CreateOut>& c);
   void send_submits(std::vector<SubmitOut>& s);
   /// Tells the coordinator this client closes (its tasks need no grace), when connected.
   void goodbye();

@@ -302,3 +302,40 @@ TEST_CASE("coordinator: a task a reconnecting worker still runs and that is not 
   });
   CHECK(rig.until([&] { return back->count(schema::Envelope::ASSIGN, b) == 1; }));
 }
+
+// Found by the simulation (left open in its first notes): a client sends an actor's create
+// again after a reconnect when it was not acknowledged; the engine took the second one
+// for a protocol error and closed the connection. It is the same actor.
+TEST_CASE("coordinator: an actor's create sent again after a reconnect is the same actor", "[coordinator][resume]") {
+  Rig rig;
+  auto c = rig.connect();
+  auto id = c->seen.front().peer;
+  auto actor = (id << 32) | 1, create = (id << 32) | 2;
+  auto send_create = [&](resume_engine_test::End& end) {
+    rig.send(end, [&](schema::Envelope::Builder e) {
+      auto a = e.initActorCreate();
+      a.setActorId(actor);
+      a.setClassName("Counter");
+      a.setConstructorHash(7);
+      a.setTaskId(create);
+      a.setMaxConcurrency(1);
+    });
+  };
+  send_create(*c);
+  REQUIRE(rig.until([&] { return c->count(schema::Envelope::ACCEPTED, create) == 1; }));
+  auto again = rig.connect(id);  // a reconnect: the acknowledgement did not reach it
+  REQUIRE(again->seen.front().peer == id);
+  send_create(*again);
+  rig.settle();
+  CHECK_FALSE(again->closed);
+  CHECK(again->count(schema::Envelope::ACCEPTED, create) == 1);
+  // And the actor is the one: a second, other create under its id is still refused.
+  rig.send(*again, [&](schema::Envelope::Builder e) {
+    auto a = e.initActorCreate();
+    a.setActorId(actor);
+    a.setClassName("Counter");
+    a.setConstructorHash(7);
+    a.setTaskId((id << 32) | 3);
+  });
+  CHECK(rig.until([&] { return again->closed; }));
+}
