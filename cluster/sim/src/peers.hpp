@@ -118,7 +118,7 @@ class SimClient final : public SimPeer {
     std::vector<std::uint64_t> deps;
     bool acked = false, is_dep = false, cancel_sent = false, released = false;
     bool creates_actor = false;  // an actor's constructor (its value is not checked)
-    std::uint64_t actor = 0;     // a call on this actor
+    std::uint64_t actor = 0;     // a call on this actor (a create: the actor it creates)
     End end = End::pending;
     std::string error;  // failed: its type
     int copies_allowed = 0;    // resubscribes since its result: a copy may cross each
@@ -126,12 +126,13 @@ class SimClient final : public SimPeer {
     std::string first_outcome; // and its value's bytes or error's type
     std::uint64_t first_generation = 0;  // the coordinator's run that sent it
     std::uint64_t sent_generation = 0;   // the coordinator's run it was last sent to
-    std::uint64_t sent_link = 0;         // an actor's create: the link it went on
+    std::int32_t max_restarts = 0, max_task_retries = 0;  // an actor's create's
   };
   void connect();
   void hello();
   void submit_batch();
   void create_actors();
+  void send_create(const Task& create);
   void send_submits(const std::vector<std::uint64_t>& ids);
   void on_result(schema::Result::Reader r);
   void become_lost(const std::string& why);

@@ -127,35 +127,52 @@ void SimClient::create_actors() {
     Task create;
     create.id = (peer_id_ << 32) | ++seq_;
     create.creates_actor = true;
-    create.sent_link = current;
+    create.actor = a.id;
     create.is_dep = true;  // never released
-    capnp::MallocMessageBuilder msg;
-    auto c = msg.initRoot<schema::Envelope>().initActorCreate();
-    c.setActorId(a.id);
-    c.setClassName(kActorClass);
-    c.setConstructorHash(actor_hash());
-    c.setArgs(link::data(create_args()));
-    c.setTaskId(create.id);
     auto restarts = rng_.below(3);
-    c.setMaxRestarts(restarts == 2 ? -1 : static_cast<std::int32_t>(restarts));
-    c.setMaxTaskRetries(rng_.percent(50) ? 1 : 0);
-    c.setMaxConcurrency(1);
-    // Not kept to be sent again (remote::Client does not resend a create): a create lost
-    // with its connection fails its actor's calls, typed.
-    link_->send(msg);
+    create.max_restarts = restarts == 2 ? -1 : static_cast<std::int32_t>(restarts);
+    create.max_task_retries = rng_.percent(50) ? 1 : 0;
     w_.event(name_ + " creates actor " + std::to_string(a.id));
+    send_create(create);
+    // Kept until acknowledged and sent again after a reconnect, as remote::Client does.
+    unacked_.push_back(create.id);
     tasks_.emplace(create.id, std::move(create));
     actors_.push_back(a);
   }
 }
 
+void SimClient::send_create(const Task& create) {
+  capnp::MallocMessageBuilder msg;
+  auto c = msg.initRoot<schema::Envelope>().initActorCreate();
+  c.setActorId(create.actor);
+  c.setClassName(kActorClass);
+  c.setConstructorHash(actor_hash());
+  c.setArgs(link::data(create_args()));
+  c.setTaskId(create.id);
+  c.setMaxRestarts(create.max_restarts);
+  c.setMaxTaskRetries(create.max_task_retries);
+  c.setMaxConcurrency(1);
+  link_->send(msg);
+}
+
 void SimClient::send_submits(const std::vector<std::uint64_t>& ids) {
-  for (std::size_t at = 0; at < ids.size(); at += 256) {
-    auto n = std::min<std::size_t>(256, ids.size() - at);
+  std::vector<std::uint64_t> submits;
+  for (auto id : ids) {
+    auto& t = tasks_.at(id);
+    if (t.creates_actor) {
+      t.sent_generation = w_.coordinator_generation();
+      send_create(t);  // before the calls sent with it
+    } else {
+      submits.push_back(id);
+    }
+  }
+  const auto& ids_ = submits;
+  for (std::size_t at = 0; at < ids_.size(); at += 256) {
+    auto n = std::min<std::size_t>(256, ids_.size() - at);
     capnp::MallocMessageBuilder msg;
     auto list = msg.initRoot<schema::Envelope>().initSubmitBatch(static_cast<unsigned>(n));
     for (unsigned i = 0; i < n; ++i) {
-      auto& t = tasks_.at(ids[at + i]);
+      auto& t = tasks_.at(ids_[at + i]);
       t.sent_generation = w_.coordinator_generation();
       auto s = list[i];
       s.setTaskId(t.id);
@@ -230,11 +247,8 @@ void SimClient::on_message(schema::Envelope::Reader env) {
         highest = std::max(highest, id);
       }
       if (highest > (peer_id_ << 32) + seq_) w_.violation(name_ + " was told task " + std::to_string(highest) + ", which it never submitted, was accepted");
-      // "Every submit up to highest": an actor's create is covered only on the connection
-      // it was sent on (remote::Client does not send a create again after a reconnect:
-      // one the coordinator never got fails its actor, typed).
-      for (auto it = tasks_.begin(); it != tasks_.end() && it->first <= highest; ++it)
-        if (!it->second.creates_actor || it->second.sent_link == current) it->second.acked = true;
+      // Every submit and actor's create up to highest.
+      for (auto it = tasks_.begin(); it != tasks_.end() && it->first <= highest; ++it) it->second.acked = true;
       while (!unacked_.empty() && unacked_.front() <= highest) unacked_.pop_front();
       break;
     }
@@ -326,7 +340,7 @@ void SimClient::on_result(schema::Result::Reader r) {
       t.end = End::failed;
       t.error = type;
       if (type.empty()) w_.violation("task " + std::to_string(id) + " failed with an untyped error: " + message);
-      if (t.actor && message.find("is not on this worker") != std::string::npos)
+      if (t.actor && !t.creates_actor && message.find("is not on this worker") != std::string::npos)
         w_.violation("call " + std::to_string(id) + " on actor " + std::to_string(t.actor) +
                      " was sent to a worker that does not host it: " + message);
       std::uint64_t unused = 0;
