@@ -75,14 +75,16 @@ void Runner::pump() {
 }
 
 void Runner::poke() {
-  if (!pump_posted_.exchange(true, std::memory_order_acq_rel))
-    asio::post(ex_, [self = shared_from_this()] { self->pump(); });
+  if (pump_posted_.exchange(true, std::memory_order_acq_rel)) return;
+  std::lock_guard lock(sink_mu_);  // not after shutdown(): a pool thread must not post to a loop that may be gone
+  if (!closed_) asio::post(ex_, [self = shared_from_this()] { self->pump(); });
 }
 
 // ---- outcomes ----
 
 void Runner::report(Outcome r) {
   std::lock_guard lock(sink_mu_);
+  if (closed_) return;  // after shutdown(): nobody reads it, and the loop may be gone
   sink_.push_back(std::move(r));
   if (!sink_posted_) {
     sink_posted_ = true;
@@ -94,6 +96,14 @@ void Runner::report(Outcome r) {
       if (self->callbacks_.outcomes_ready) self->callbacks_.outcomes_ready();
     });
   }
+}
+
+void Runner::hand_back(const Job& j) {
+  Outcome r;
+  r.id = j.id;
+  r.kind = Outcome::handed_back;
+  r.attempt = j.attempt;
+  report(std::move(r));
 }
 
 void Runner::report_error(const Job& j, std::exception_ptr e, std::uint64_t run_ns) {
@@ -354,17 +364,25 @@ void Runner::cancel(Job& j) {
 }
 
 bool Runner::shutdown() {
+  if (shut_down_) return *shut_down_;
+  {
+    // From here nothing posts to the loop: what a pool thread still reports is dropped.
+    std::lock_guard lock(sink_mu_);
+    closed_ = true;
+  }
   plain_fifo_.clear();  // never started (they hold the runner)
   if (running_now_.load() == 0) {
     // Join the pool threads here: their closures hold the runner, which must not be
     // destroyed on one of them after the loop is gone.
     pool_->shutdown(true, true);
+    shut_down_ = true;
     return true;
   }
   // A plain job that ignores its stop token: leave its thread (and the pool) to the
   // process's exit rather than hang.
   pool_->shutdown(false, true);
   (void)pool_.release();
+  shut_down_ = false;
   return false;
 }
 

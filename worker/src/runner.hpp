@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -60,8 +61,11 @@ class Runner : public std::enable_shared_from_this<Runner> {
   /// Plain jobs started and not finished.
   [[nodiscard]] std::uint32_t running() const noexcept { return running_now_.load(std::memory_order_acquire); }
   /// Stops the pool (loop thread): joins it when nothing runs, else leaves the threads
-  /// that ignore their stop tokens to the process's exit (returns false then).
+  /// that ignore their stop tokens to the process's exit (returns false then). Nothing
+  /// starts, and nothing is posted to the loop, after it. Once; later calls say the same.
   bool shutdown();
+  /// Hands a job not started back to the coordinator (draining).
+  void hand_back(const Job& j);
   /// Where the output of plain jobs goes (this_task::write_output); set before any job runs.
   void set_output_sink(std::shared_ptr<this_task::OutputSink> sink) { output_sink_ = std::move(sink); }
 
@@ -103,6 +107,8 @@ class Runner : public std::enable_shared_from_this<Runner> {
   std::mutex sink_mu_;
   std::vector<Outcome> sink_;
   bool sink_posted_ = false;
+  bool closed_ = false;                // under sink_mu_: shutdown() ran
+  std::optional<bool> shut_down_;      // loop thread: shutdown()'s answer
 };
 
 }  // namespace shoal::worker

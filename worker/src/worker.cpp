@@ -217,14 +217,6 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
         asio::detached);
   }
 
-  void hand_back(const std::shared_ptr<Job>& j) {
-    Outcome r;
-    r.id = j->id;
-    r.kind = Outcome::handed_back;
-    r.attempt = j->attempt;
-    runner->report(std::move(r));
-  }
-
   // ---- what the coordinator says ----
 
   void on_assign(schema::Assign::Reader a, const proto::FrameOwner& frame) {
@@ -254,7 +246,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
     }
     if (draining) {
       j->phase = reported;
-      return hand_back(j);
+      return runner->hand_back(*j);
     }
     if (j->actor) return actors->call(std::move(j));
     runner->start(j);
@@ -461,7 +453,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
     // Tasks not started go back to the coordinator.
     for (auto& [id, j] : jobs) {
       int expected = queued;
-      if (j->phase.compare_exchange_strong(expected, reported)) hand_back(j);
+      if (j->phase.compare_exchange_strong(expected, reported)) runner->hand_back(*j);
     }
     auto timer = std::make_shared<link::Timer>(ex, grace);
     timer->async_wait([self = shared_from_this(), timer](std::error_code) {
@@ -471,6 +463,14 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
       last->async_wait([self, last](std::error_code) { self->exit_after_flush(); });
     });
     maybe_exit();
+  }
+
+  // What still runs is abandoned: coroutines are cancelled, plain calls asked to stop.
+  void abandon_jobs() {
+    for (auto& [id, j] : jobs) {
+      if (j->coro) j->coro->cancel();
+      j->stop.request_stop();
+    }
   }
 
   void maybe_exit() {
@@ -518,10 +518,9 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
     struct StopWatch {
       Engine* e;
       ~StopWatch() {
-        for (auto& [id, j] : e->jobs) {
-          if (j->coro) j->coro->cancel();
-          j->stop.request_stop();
-        }
+        e->abandon_jobs();
+        e->runner->shutdown();  // once: nothing starts or posts to this loop after it
+        crash::set_channel(-1, nullptr);
         if (e->conn && !e->conn->closed()) e->conn->close("the worker stopped");
         e->follow_log(false);               // nothing posts to this loop after it
         if (e->output) e->output->close();  // a writer waiting for room returns
@@ -565,11 +564,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
       backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
       if (exiting) break;
     }
-    // Abandon what still runs (coroutines are cancelled; plain calls are asked to stop).
-    for (auto& [id, j] : jobs) {
-      if (j->coro) j->coro->cancel();
-      j->stop.request_stop();
-    }
+    abandon_jobs();
     if (!jobs.empty() || runner->running() > 0) {
       wake->expires_after(std::chrono::milliseconds(20));
       co_await wake->async_wait(as_tuple);

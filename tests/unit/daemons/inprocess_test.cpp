@@ -63,6 +63,17 @@ std::int64_t chatter(std::int64_t chunks) {
 }
 SHOAL_REMOTE(chatter)
 
+// A plain task that holds its pool thread until the test lets it go (at most 20 s).
+std::atomic<int> held_started{0}, held_returned{0};
+std::atomic<bool> held_release{false};
+std::int64_t held(std::int64_t k) {
+  ++held_started;
+  for (int i = 0; i < 20000 && !held_release; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ++held_returned;
+  return k;
+}
+SHOAL_REMOTE(held)
+
 struct Acc {
   explicit Acc(std::int64_t start) : n(start) {}
   std::int64_t add(std::int64_t k) { return n += k; }
@@ -219,8 +230,13 @@ TEST_CASE("in process: a worker on a connection its program dials runs tasks, an
   auto client = cluster.local_client();
   std::promise<std::function<void()>> canceller;
   std::atomic<int> dials{0};
-  std::string ended;
+  std::atomic<int> ended{0};  // 1 returned, 2 cancelled
+  std::atomic<bool> worker_done{false};
   std::thread worker([&] {
+    struct Done {
+      std::atomic<bool>& done;
+      ~Done() { done = true; }  // after the worker and its loop are gone
+    } done{worker_done};
     shoal::Loop loop;
     shoal::worker::WorkerOptions o;
     o.name = "dialled";
@@ -240,9 +256,9 @@ TEST_CASE("in process: a worker on a connection its program dials runs tasks, an
       canceller.set_value([&loop, run]() mutable { loop.call_soon_threadsafe([run]() mutable { run.cancel(); }); });
       try {
         (void)co_await run.wait();
-        ended = "returned";
+        ended = 1;
       } catch (const shoal::CancelledError&) {
-        ended = "cancelled";
+        ended = 2;
       }
     };
     loop.run_until_complete(main());
@@ -252,11 +268,24 @@ TEST_CASE("in process: a worker on a connection its program dials runs tasks, an
   cluster.wait_workers(*client, 1);
   CHECK(client->submit(&inproc::square, 12).result(10s) == 144);
   CHECK(dials == 1);
+  // One plain task holds its only pool thread, another waits for it.
+  auto running = client->submit(&inproc::held, 1);
+  auto queued = client->submit(&inproc::held, 2);
+  REQUIRE(shoal::test::wait_until([&] { return inproc::held_started == 1; }));
   auto t0 = std::chrono::steady_clock::now();
   cancel();
-  worker.join();
-  CHECK(ended == "cancelled");
+  REQUIRE(shoal::test::wait_until([&] { return ended != 0; }));
+  CHECK(ended == 2);
   CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+  // The worker is gone without waiting for the held task (its thread is left to finish
+  // alone, as at a process's exit); when that ends, what waited behind it never starts,
+  // and nothing reaches the loop the worker ran on.
+  bool gone = shoal::test::wait_until([&] { return worker_done.load(); });
+  inproc::held_release = true;
+  worker.join();
+  CHECK(gone);
+  REQUIRE(shoal::test::wait_until([&] { return inproc::held_returned == inproc::held_started; }));
+  CHECK(inproc::held_started == 1);
   // Its connection closed with it: the coordinator takes it for gone.
   cluster.wait_workers(*client, 0);
 }
