@@ -55,6 +55,8 @@ SimWorker::SimWorker(World& w, int index, std::uint32_t threads, bool gpu, Rng r
     : w_(w), name_("w" + std::to_string(index)), threads_(threads), gpu_(gpu), rng_(rng) {}
 
 SimWorker::~SimWorker() {
+  alive_ = false;  // a crash still queued in a loop shut down here does nothing
+  ++incarnation_;
   dead_.clear();
   life_.reset();
 }
@@ -115,9 +117,10 @@ void SimWorker::from_worker(Far& far, schema::Envelope::Reader env) {
 }
 
 void SimWorker::worker_closed(Far& far, const std::string& why) {
+  bool live = &far == current_far();
   far.dead = true;
-  if (&far != current_far()) return;
-  w_.close_after_sent(*link_, name_ + " closed it: " + why);
+  if (!live) return;
+  w_.close_after_sent(*link_, name_ + " closed it: " + why);  // its heartbeat timeout, a refusal, ...
   link_ = nullptr;
 }
 
