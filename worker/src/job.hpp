@@ -47,7 +47,10 @@ struct Job {
   std::atomic<bool> timed_out{false};
   std::optional<Task<void>> coro;    // a coroutine job's task
   bool began = false;                // loop thread: that task's coroutine started
-  std::function<void()> after;       // loop thread: runs once a coroutine job ended (an actor's next call)
+  // Loop thread: what runs once a coroutine job ended (an actor's next call). Owned by the
+  // job's coroutine frame (a frame destroyed unstarted takes it along: no cycle through the
+  // actor host that queues the job); seen here for a cancel before the frame started.
+  std::weak_ptr<std::function<void()>> after;
   std::unique_ptr<link::Timer> timer;  // its timeout
 };
 

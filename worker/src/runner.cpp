@@ -220,8 +220,10 @@ void Runner::run_coroutine(const std::shared_ptr<Job>& j, std::function<Coro<Byt
   }
   j->phase = JobPhase::running;
   started_.fetch_add(1, std::memory_order_relaxed);
-  j->after = std::move(then);
-  auto body = [](std::shared_ptr<Runner> self, std::shared_ptr<Job> j, Coro<Bytes> coro) -> Coro<void> {
+  auto after = std::make_shared<std::function<void()>>(std::move(then));
+  j->after = after;
+  auto body = [](std::shared_ptr<Runner> self, std::shared_ptr<Job> j, Coro<Bytes> coro,
+                 std::shared_ptr<std::function<void()>> after) -> Coro<void> {
     j->began = true;
     this_task::set_coroutine_id(j->id);  // in this task's context: what it submits are its children
     auto t0 = steady_ns();
@@ -234,12 +236,12 @@ void Runner::run_coroutine(const std::shared_ptr<Job>& j, std::function<Coro<Byt
     }
     self->finished(*j, error, std::move(value), steady_ns() - t0);
     if (j->timer) j->timer->cancel();
-    run_after(*j);
+    run_once(*after);
   };
   // A fresh, empty context: not that of whatever runs this (an actor's previous call ends
   // by starting the next one from inside its task).
   shoal::detail::CallbackScope fresh{shoal::detail::Ref<shoal::detail::ContextData>()};
-  j->coro.emplace(create_task(ex_, body(shared_from_this(), j, std::move(coro))));
+  j->coro.emplace(create_task(ex_, body(shared_from_this(), j, std::move(coro), std::move(after))));
 }
 
 void Runner::run_plain(const std::shared_ptr<Job>& j, std::function<Bytes(codec::Reader&)> call,
@@ -325,11 +327,15 @@ void Runner::finished(Job& j, std::exception_ptr error, Bytes value, std::uint64
   report(std::move(r));
 }
 
+void Runner::run_once(std::function<void()>& f) {
+  if (!f) return;
+  auto run = std::move(f);
+  f = nullptr;
+  run();
+}
+
 void Runner::run_after(Job& j) {
-  if (!j.after) return;
-  auto after = std::move(j.after);
-  j.after = nullptr;
-  after();
+  if (auto after = j.after.lock()) run_once(*after);
 }
 
 void Runner::cancel(Job& j) {
@@ -379,9 +385,15 @@ bool Runner::shutdown() {
     return true;
   }
   // A plain job that ignores its stop token: leave its thread (and the pool) to the
-  // process's exit rather than hang.
+  // process's exit rather than hang. Kept where it stays reachable (never destroyed: that
+  // would join the thread), so that it is not a leak to the sanitizers either.
   pool_->shutdown(false, true);
-  (void)pool_.release();
+  static std::mutex abandoned_mu;
+  static auto* abandoned = new std::vector<std::unique_ptr<ThreadPoolExecutor>>();
+  {
+    std::lock_guard lock(abandoned_mu);
+    abandoned->push_back(std::move(pool_));
+  }
   shut_down_ = false;
   return false;
 }

@@ -81,6 +81,7 @@ class Runner : public std::enable_shared_from_this<Runner> {
   void finished(Job& j, std::exception_ptr error, Bytes value, std::uint64_t run_ns);
   /// A coroutine job's `then`, once (loop thread).
   static void run_after(Job& j);
+  static void run_once(std::function<void()>& f);
   void pump();
   void poke();
 

@@ -519,6 +519,8 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
       Engine* e;
       ~StopWatch() {
         e->abandon_jobs();
+        e->finishing = true;  // the heartbeat coroutine (it holds the engine) ends at its wake
+        e->beat->cancel();
         e->runner->shutdown();  // once: nothing starts or posts to this loop after it
         crash::set_channel(-1, nullptr);
         if (e->conn && !e->conn->closed()) e->conn->close("the worker stopped");
