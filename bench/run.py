@@ -266,6 +266,42 @@ BENCHMARKS = [
         "peers": {"100 separate submits": ["{bin}/bench_cluster", "b7put", "5"]},
     },
     {
+        # 1,000 remote coroutine tasks sleeping 10 ms each overlap on the workers' loops:
+        # the ideal is 10 ms for all of them.
+        "id": "B5",
+        "name": "1,000 remote coroutine tasks sleeping 10 ms",
+        "unit": "ms",
+        "better": "lower",
+        "shoal": ["{bin}/bench_workloads", "b5", "1000", "5"],
+        "peers": {"ideal (10 ms, all overlapping)": ["{bin}/bench_workloads", "b5", "1000", "5"]},
+    },
+    {
+        "id": "B6",
+        "name": "CPU-bound map, 64 x 7.5 ms on 2 workers",
+        "unit": "speedup",
+        "better": "higher",
+        "shoal": ["{bin}/bench_workloads", "b6", "B6", "64", "7500", "5"],
+        "peers": {"python ProcessPoolExecutor": [sys.executable, f"{HERE}/python/b6_pool.py", "B6", "64", "7500", "3"]},
+    },
+    {
+        "id": "B6s",
+        "name": "CPU-bound map, 64 x 0.1 ms on 2 workers",
+        "unit": "speedup",
+        "better": "higher",
+        "shoal": ["{bin}/bench_workloads", "b6", "B6s", "64", "100", "21"],
+        "peers": {"python ProcessPoolExecutor": [sys.executable, f"{HERE}/python/b6_pool.py", "B6s", "64", "100", "11"]},
+    },
+    {
+        # An idle cluster should cost almost nothing: CPU of the client process and its
+        # workers over 10 s, from /proc.
+        "id": "IDLE",
+        "name": "idle LocalCluster(2), CPU over 10 s",
+        "unit": "% of a core",
+        "better": "lower",
+        "shoal": ["{bin}/bench_workloads", "idle", "10", "1"],
+        "peers": {"goal (1% of a core)": ["{bin}/bench_workloads", "idle", "10", "1"]},
+    },
+    {
         "id": "B8",
         "name": "LocalCluster(2) start to first result",
         "unit": "ms",
