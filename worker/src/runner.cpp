@@ -4,6 +4,8 @@
 
 #include <asio/post.hpp>
 
+#include <thread>
+
 #include "crash_report.hpp"
 #include "shoal/link/clock.hpp"
 #include "shoal/link/messages.hpp"
@@ -384,16 +386,12 @@ bool Runner::shutdown() {
     shut_down_ = true;
     return true;
   }
-  // A plain job that ignores its stop token: leave its thread (and the pool) to the
-  // process's exit rather than hang. Kept where it stays reachable (never destroyed: that
-  // would join the thread), so that it is not a leak to the sanitizers either.
+  // A plain job that ignores its stop token: the loop does not wait for it. A detached
+  // thread destroys the pool (joining its threads) once the job returns; if the process
+  // exits first, nothing waits for it. (Not leaked: a pool never joined is a leak to the
+  // sanitizers, and its finished threads a thread leak.)
   pool_->shutdown(false, true);
-  static std::mutex abandoned_mu;
-  static auto* abandoned = new std::vector<std::unique_ptr<ThreadPoolExecutor>>();
-  {
-    std::lock_guard lock(abandoned_mu);
-    abandoned->push_back(std::move(pool_));
-  }
+  std::thread([pool = std::move(pool_)]() mutable { pool.reset(); }).detach();
   shut_down_ = false;
   return false;
 }
