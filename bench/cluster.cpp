@@ -23,6 +23,8 @@
 //   bench_cluster metrics N ROUNDS  the cost of watching: B3 and B4 on a LocalCluster(2) serving
 //                               HTTP with /metrics scraped every 100 ms beside one without
 //                               HTTP, rounds alternating (B3metrics, B4metrics)
+//   bench_cluster scale ROUNDS  B4 at 10k and 1M beside 100k (B4_10k, B4_1M), and the B3 p50
+//                               on 1, 8 and 32 one-thread workers beside 2 (B3w1, B3w8, B3w32)
 //   bench_cluster journal N ROUNDS  the cost of the journal: B3 and B4 on a LocalCluster(2)
 //                               with --journal (a file in /tmp, ext4 here: one fsync per
 //                               commit) beside one without it, rounds alternating (B3j, B4j)
@@ -302,6 +304,47 @@ double round_trip_p50(shoal::Client& client, int n) {
   return percentile(us, 0.5);
 }
 
+// How the cost grows with the work (issue 17): B4 at 10k and 1M tasks beside 100k
+// (tasks/s should stay flat), and the B3 round trip on 1, 8 and 32 one-thread workers
+// beside 2 (it should not grow with the cluster).
+int scale(int rounds) {
+  {
+    shoal::LocalCluster local(2, {.threads_per_worker = 1});
+    auto& client = local.client();
+    (void)throughput(client, 10000);
+    std::vector<double> at10k, at100k, at1m;
+    for (int r = 0; r < rounds; ++r) {
+      at10k.push_back(throughput(client, 10000));
+      at100k.push_back(throughput(client, 100000));
+      at1m.push_back(throughput(client, 1000000));
+    }
+    shoal::bench::print_result("B4_10k", nullptr, "tasks/s", at10k);
+    shoal::bench::print_result("B4_10k", "B4 at 100k", "tasks/s", at100k);
+    shoal::bench::print_result("B4_1M", nullptr, "tasks/s", at1m);
+    shoal::bench::print_result("B4_1M", "B4 at 100k", "tasks/s", at100k);
+  }
+  auto p50_on = [&](unsigned workers) {
+    shoal::LocalCluster local(workers, {.threads_per_worker = 1});
+    auto& client = local.client();
+    auto deadline = Clock::now() + std::chrono::seconds(120);
+    while (client.workers().result().size() < workers) {
+      if (Clock::now() > deadline) throw std::runtime_error("workers did not register within 120 s");
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    (void)round_trip_p50(client, 500);
+    std::vector<double> p50;
+    for (int r = 0; r < rounds; ++r) p50.push_back(round_trip_p50(client, 2000));
+    return p50;
+  };
+  auto two = p50_on(2);
+  for (unsigned w : {1u, 8u, 32u}) {
+    auto id = "B3w" + std::to_string(w);
+    shoal::bench::print_result(id.c_str(), nullptr, "us", p50_on(w));
+    shoal::bench::print_result(id.c_str(), "B3 on 2 workers", "us", two);
+  }
+  return 0;
+}
+
 // One LocalCluster(2) that also listens on TCP loopback, and a client over TCP.
 struct TcpCluster {
   shoal::LocalCluster local;
@@ -496,6 +539,7 @@ int run_mode(int argc, char** argv) {
   }
   if (mode == "b9") return b9(argc > 2 ? std::atoi(argv[2]) : 1000000, argv[0]);
   if (mode == "journal") return journal(argc > 2 ? std::atoi(argv[2]) : 5000, argc > 3 ? std::atoi(argv[3]) : 5);
+  if (mode == "scale") return scale(argc > 2 ? std::atoi(argv[2]) : 3);
   if (mode == "tls") return tls(argc > 2 ? std::atoi(argv[2]) : 5000, argc > 3 ? std::atoi(argv[3]) : 5);
   std::fprintf(stderr, "usage: bench_cluster b3|b4|b8|tls ...\n");
   return 2;

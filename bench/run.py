@@ -140,6 +140,51 @@ BENCHMARKS = [
         },
     },
     {
+        # Cost that grows with the work: tasks/s should stay flat from 10k to 1M.
+        "id": "B4_10k",
+        "name": "10k trivial remote tasks (B4 at 10k)",
+        "unit": "tasks/s",
+        "better": "higher",
+        "shoal": ["{bin}/bench_cluster", "scale", "5"],
+        "peers": {"B4 at 100k": ["{bin}/bench_cluster", "scale", "5"]},
+    },
+    {
+        # Cost that grows with the work: tasks/s should stay flat from 10k to 1M.
+        "id": "B4_1M",
+        "name": "1M trivial remote tasks (B4 at 1M)",
+        "unit": "tasks/s",
+        "better": "higher",
+        "shoal": ["{bin}/bench_cluster", "scale", "5"],
+        "peers": {"B4 at 100k": ["{bin}/bench_cluster", "scale", "5"]},
+    },
+    {
+        # A round trip should not grow with the cluster.
+        "id": "B3w1",
+        "name": "round trip p50 on 1 one-thread worker",
+        "unit": "us",
+        "better": "lower",
+        "shoal": ["{bin}/bench_cluster", "scale", "5"],
+        "peers": {"B3 on 2 workers": ["{bin}/bench_cluster", "scale", "5"]},
+    },
+    {
+        # A round trip should not grow with the cluster.
+        "id": "B3w8",
+        "name": "round trip p50 on 8 one-thread workers",
+        "unit": "us",
+        "better": "lower",
+        "shoal": ["{bin}/bench_cluster", "scale", "5"],
+        "peers": {"B3 on 2 workers": ["{bin}/bench_cluster", "scale", "5"]},
+    },
+    {
+        # A round trip should not grow with the cluster.
+        "id": "B3w32",
+        "name": "round trip p50 on 32 one-thread workers",
+        "unit": "us",
+        "better": "lower",
+        "shoal": ["{bin}/bench_cluster", "scale", "5"],
+        "peers": {"B3 on 2 workers": ["{bin}/bench_cluster", "scale", "5"]},
+    },
+    {
         # Scale: B4 with 256 one-thread worker processes on this machine, beside B4 with 2
         # (issue 16's goal: at least half of it).
         "id": "B4w256",
