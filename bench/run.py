@@ -347,6 +347,15 @@ BENCHMARKS = [
         "peers": {"goal (1% of a core)": ["{bin}/bench_workloads", "idle", "10", "1"]},
     },
     {
+        # The same for a `shoal start` cluster (coordinator, supervisor, 2 workers).
+        "id": "IDLEstart",
+        "name": "idle `shoal start` cluster, CPU over 10 s",
+        "unit": "% of a core",
+        "better": "lower",
+        "shoal": [sys.executable, f"{HERE}/python/idle_start.py", "{bin}", "10"],
+        "peers": {"goal (1% of a core)": [sys.executable, f"{HERE}/python/idle_start.py", "{bin}", "10"]},
+    },
+    {
         "id": "B8",
         "name": "LocalCluster(2) start to first result",
         "unit": "ms",
