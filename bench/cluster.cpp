@@ -48,6 +48,7 @@
 #include <string>
 #include <vector>
 
+#include "cluster_common.hpp"
 #include "common.hpp"
 #include "shoal/cluster/local_cluster.hpp"
 #include "shoal/cluster/spawn.hpp"
@@ -179,11 +180,7 @@ int b4(int n, int rounds) {
 std::vector<double> b4_on(unsigned workers, int n, int rounds) {
   shoal::LocalCluster local(workers, {.threads_per_worker = 1});
   auto& client = local.client();
-  auto deadline = Clock::now() + std::chrono::seconds(120);
-  while (client.workers().result().size() < workers) {
-    if (Clock::now() > deadline) throw std::runtime_error("workers did not register within 120 s");
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  shoal::bench::wait_workers(client, workers);
   std::vector<double> rates;
   (void)throughput(client, n / 10);
   for (int r = 0; r < rounds; ++r) rates.push_back(throughput(client, n));
@@ -326,11 +323,7 @@ int scale(int rounds) {
   auto p50_on = [&](unsigned workers) {
     shoal::LocalCluster local(workers, {.threads_per_worker = 1});
     auto& client = local.client();
-    auto deadline = Clock::now() + std::chrono::seconds(120);
-    while (client.workers().result().size() < workers) {
-      if (Clock::now() > deadline) throw std::runtime_error("workers did not register within 120 s");
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+    shoal::bench::wait_workers(client, workers);
     (void)round_trip_p50(client, 500);
     std::vector<double> p50;
     for (int r = 0; r < rounds; ++r) p50.push_back(round_trip_p50(client, 2000));

@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "cluster_common.hpp"
 #include "common.hpp"
 #include "shoal/cluster/local_cluster.hpp"
 #include "shoal/core/sleep.hpp"
@@ -50,18 +51,10 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-void wait_workers(shoal::Client& client, std::size_t n) {
-  auto deadline = Clock::now() + std::chrono::seconds(60);
-  while (client.workers().result().size() < n) {
-    if (Clock::now() > deadline) throw std::runtime_error("the workers did not register within 60 s");
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-}
-
 int b5(int n, int rounds) {
   shoal::LocalCluster local(2, {.threads_per_worker = 1});
   auto& client = local.client();
-  wait_workers(client, 2);
+  shoal::bench::wait_workers(client, 2);
   auto once = [&] {
     auto t0 = Clock::now();
     std::vector<shoal::Future<std::int64_t>> fs;
@@ -85,7 +78,7 @@ int b5(int n, int rounds) {
 int b6(const char* id, int calls, int us, int rounds) {
   shoal::LocalCluster local(2, {.threads_per_worker = 1});
   auto& client = local.client();
-  wait_workers(client, 2);
+  shoal::bench::wait_workers(client, 2);
   std::vector<double> speedups;
   for (int r = 0; r <= rounds; ++r) {  // round 0 warms up
     auto t0 = Clock::now();
@@ -136,7 +129,7 @@ long long cpu_ticks() {
 int idle(int seconds, int rounds) {
   shoal::LocalCluster local(2);
   auto& client = local.client();
-  wait_workers(client, 2);
+  shoal::bench::wait_workers(client, 2);
   if (client.submit(&nap_ms, std::int64_t{1}).result() != 1) std::abort();
   std::this_thread::sleep_for(std::chrono::seconds(1));  // the start's own work settles
   double hz = static_cast<double>(::sysconf(_SC_CLK_TCK));

@@ -336,10 +336,6 @@ void Runner::run_once(std::function<void()>& f) {
   run();
 }
 
-void Runner::run_after(Job& j) {
-  if (auto after = j.after.lock()) run_once(*after);
-}
-
 void Runner::cancel(Job& j) {
   int expected = queued;
   if (j.phase.compare_exchange_strong(expected, reported)) {
@@ -355,10 +351,9 @@ void Runner::cancel(Job& j) {
       // or starts an actor's next call. Done here, or the job is held for ever: reported
       // in every registration, its slot and resources never free, its actor stalled.
       // (Found by the simulation with real workers: docs/simulation.md.)
+      finished(j, std::make_exception_ptr(CancelledError()), {}, 0);
       if (j.timer) j.timer->cancel();
-      expected = JobPhase::running;
-      if (j.phase.compare_exchange_strong(expected, reported)) report_error(j, std::make_exception_ptr(CancelledError()), 0);
-      run_after(j);
+      if (auto after = j.after.lock()) run_once(*after);
     }
     return;
   }

@@ -79,8 +79,7 @@ class Runner : public std::enable_shared_from_this<Runner> {
   static void observe(FnStats& st, std::uint64_t run_ns);
   void run_inline(const std::shared_ptr<Job>& j, const remote::FunctionEntry& entry, FnStats& st);
   void finished(Job& j, std::exception_ptr error, Bytes value, std::uint64_t run_ns);
-  /// A coroutine job's `then`, once (loop thread).
-  static void run_after(Job& j);
+  /// Runs `f` (a coroutine job's `then`) once, leaving it empty (loop thread).
   static void run_once(std::function<void()>& f);
   void pump();
   void poke();

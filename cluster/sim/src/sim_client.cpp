@@ -166,13 +166,12 @@ void SimClient::send_submits(const std::vector<std::uint64_t>& ids) {
       submits.push_back(id);
     }
   }
-  const auto& ids_ = submits;
-  for (std::size_t at = 0; at < ids_.size(); at += 256) {
-    auto n = std::min<std::size_t>(256, ids_.size() - at);
+  for (std::size_t at = 0; at < submits.size(); at += 256) {
+    auto n = std::min<std::size_t>(256, submits.size() - at);
     capnp::MallocMessageBuilder msg;
     auto list = msg.initRoot<schema::Envelope>().initSubmitBatch(static_cast<unsigned>(n));
     for (unsigned i = 0; i < n; ++i) {
-      auto& t = tasks_.at(ids_[at + i]);
+      auto& t = tasks_.at(submits[at + i]);
       t.sent_generation = w_.coordinator_generation();
       auto s = list[i];
       s.setTaskId(t.id);

@@ -182,9 +182,19 @@ remote::Registry& filled() {
 
 remote::Registry& registry() { return filled(); }
 
-std::uint64_t work_hash() { return registry().get("sim.work")->signature_hash; }
-std::uint64_t actor_hash() { return registry().get_actor(kActorClass)->constructor_hash; }
-std::uint64_t method_hash() { return registry().get_actor(kActorClass)->method("add").signature_hash; }
+// Looked up once: a client asks for them with every submit.
+std::uint64_t work_hash() {
+  static const auto hash = registry().get("sim.work")->signature_hash;
+  return hash;
+}
+std::uint64_t actor_hash() {
+  static const auto hash = registry().get_actor(kActorClass)->constructor_hash;
+  return hash;
+}
+std::uint64_t method_hash() {
+  static const auto hash = registry().get_actor(kActorClass)->method("add").signature_hash;
+  return hash;
+}
 
 Bytes call_args(const TaskSpec& spec, std::size_t deps) {
   auto s = encode(spec);

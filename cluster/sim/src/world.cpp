@@ -12,6 +12,8 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "peers.hpp"
 #include "shoal/proto/describe.hpp"
@@ -105,13 +107,16 @@ void World::event(const std::string& line) {
   ++report.events;
   std::string l = seconds(now_) + " " + line;
   replace_all(l, dir_, "$DIR");
-  // The engine names its host and process in the errors it makes: neither is the run's.
-  static const std::string pid = std::to_string(::getpid());
-  replace_all(l, link::this_host() + ":" + pid, "$HOST:$PID");
-  replace_all(l, link::this_host(), "$HOST");
-  // The workers are threads of this process: their pid is its.
-  replace_all(l, "pid=" + pid, "pid=$PID");
-  replace_all(l, "pid " + pid, "pid $PID");
+  // The engine names its host and process in the errors it makes, and the workers (threads
+  // of this process) their pid: neither is the run's. In this order: host:pid first.
+  static const auto masks = [] {
+    auto pid = std::to_string(::getpid());
+    return std::vector<std::pair<std::string, std::string>>{{link::this_host() + ":" + pid, "$HOST:$PID"},
+                                                            {link::this_host(), "$HOST"},
+                                                            {"pid=" + pid, "pid=$PID"},
+                                                            {"pid " + pid, "pid $PID"}};
+  }();
+  for (const auto& [what, with] : masks) replace_all(l, what, with);
   for (unsigned char c : l) fnv_ = (fnv_ ^ c) * 0x100000001b3ull;
   fnv_ = (fnv_ ^ '\n') * 0x100000001b3ull;
   if (opt_.trace) report.trace.push_back(std::move(l));
