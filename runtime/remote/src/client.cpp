@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <thread>
+#include <utility>
 
 #include "client_impl.hpp"
 #include "shoal/remote/this_task.hpp"
@@ -69,11 +70,7 @@ void ClientCore::start() {
   auto addr = link::parse_address(address_text_);
   address_text_ = addr.to_string();
   im.ex = im.io.get_executor();
-  im.conn = link::Connection::over_socket(link::connect_socket(im.ex, addr));
-  if (addr.kind == link::Address::Kind::tcp) {
-    if (auto tls = link::tls_from_env(options_.tls); tls.enabled())
-      im.conn->secure(link::TlsContext::client(tls), addr.host);
-  }
+  im.conn = im.open_connection();
   auto welcomed = im.welcomed.get_future();
   im.work.emplace(im.io.get_executor());
   asio::post(im.io, [this] {
@@ -104,8 +101,50 @@ void ClientCore::start_local(LocalLink in_process) {
   wait_welcome(welcomed);
 }
 
+void ClientCore::start_dialled(DialledLink dialled) {
+  auto& im = *impl_;
+  if (!dialled.address.empty()) address_text_ = std::move(dialled.address);
+  im.ex = std::move(dialled.executor);
+  im.dial = std::move(dialled.dial);
+  im.thread_id = std::this_thread::get_id();  // the driving thread: a full window never blocks it
+  asio::post(im.ex, [this, &im] {
+    {
+      std::lock_guard lock(im.mu);
+      if (im.closed || im.user_closed) return;
+    }
+    try {
+      im.conn = im.open_connection();
+    } catch (const std::exception& e) {
+      return im.lost(e.what());
+    }
+    im.conn->start(im);
+    im.send_hello(options_);
+  });
+}
+
+bool ClientCore::closed() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->closed;
+}
+
 void ClientCore::close() noexcept {
   auto& im = *impl_;
+  if (im.dial) {
+    // On the driving thread, between two polls of its executor: what is queued goes out,
+    // then the connection closes; a handler still queued finds the client closed.
+    if (std::exchange(im.dialled_closing, true)) return;
+    {
+      std::lock_guard lock(im.mu);
+      im.user_closed = true;
+    }
+    if (im.conn) {
+      im.flush();
+      im.goodbye();
+    }
+    im.lost("the client was closed");
+    if (im.conn) im.conn->abandon();
+    return;
+  }
   if (im.local) {
     if (im.local_closing.exchange(true)) return;
     // On the coordinator's loop: send what is queued (releases included), close the link,
@@ -406,6 +445,11 @@ Client::Client(std::string address, ClientOptions options)
 Client::Client(remote::detail::LocalLink in_process, ClientOptions options)
     : core_(std::make_shared<remote::detail::ClientCore>(in_process.address, std::move(options))) {
   core_->start_local(std::move(in_process));
+}
+
+Client::Client(remote::detail::DialledLink dialled, ClientOptions options)
+    : core_(std::make_shared<remote::detail::ClientCore>(dialled.address, std::move(options))) {
+  core_->start_dialled(std::move(dialled));
 }
 
 Client::~Client() { close(); }

@@ -398,7 +398,7 @@ void ClientCore::Impl::on_closed(const std::string& why) {
 }
 
 void ClientCore::Impl::begin_reconnect(const std::string& why) {
-  auto now = std::chrono::steady_clock::now();
+  auto now = link::steady_ns();
   if (!reconnecting) {
     reconnecting = true;
     lost_at = now;
@@ -422,9 +422,9 @@ void ClientCore::Impl::begin_reconnect(const std::string& why) {
     for (auto& p : unanswered) p.set_exception(std::make_exception_ptr(CoordinatorLost(why)));
   }
   auto limit = owner->options_.reconnect;
-  if (now - lost_at >= limit)
+  if (now - lost_at >= static_cast<std::uint64_t>(std::chrono::nanoseconds(limit).count()))
     return lost(lost_why + " (it was not back within " + std::to_string(limit.count()) + " ms)");
-  if (!retry_timer) retry_timer = std::make_unique<asio::steady_timer>(ex);
+  if (!retry_timer) retry_timer = std::make_unique<link::Timer>(ex);
   retry_timer->expires_after(backoff);
   backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
   retry_timer->async_wait([this](std::error_code ec) {
@@ -438,17 +438,26 @@ void ClientCore::Impl::try_reconnect() {
     if (closed || user_closed) return;
   }
   try {
-    auto addr = link::parse_address(owner->address());
-    auto c = link::Connection::over_socket(link::connect_socket(ex, addr));
-    if (addr.kind == link::Address::Kind::tcp)
-      if (auto tls = link::tls_from_env(owner->options_.tls); tls.enabled())
-        c->secure(link::TlsContext::client(tls), addr.host);
-    conn = std::move(c);
+    conn = open_connection();
     conn->start(*this);
     send_hello(owner->options_);
   } catch (const std::exception&) {
     begin_reconnect(lost_why);
   }
+}
+
+std::shared_ptr<link::Connection> ClientCore::Impl::open_connection() {
+  if (dial) {
+    auto c = dial();
+    if (!c) throw ConnectionError("no coordinator at " + owner->address() + ": the connection was refused");
+    return c;
+  }
+  auto addr = link::parse_address(owner->address());
+  auto c = link::Connection::over_socket(link::connect_socket(ex, addr));
+  if (addr.kind == link::Address::Kind::tcp)
+    if (auto tls = link::tls_from_env(owner->options_.tls); tls.enabled())
+      c->secure(link::TlsContext::client(tls), addr.host);
+  return c;
 }
 
 void ClientCore::Impl::resumed(schema::Welcome::Reader w) {

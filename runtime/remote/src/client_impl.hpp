@@ -7,8 +7,6 @@
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 
-#include <asio/steady_timer.hpp>
-
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -21,6 +19,7 @@
 
 #include "shoal/link/connection.hpp"
 #include "shoal/link/handshake.hpp"
+#include "shoal/link/timer.hpp"
 #include "shoal/remote/client.hpp"
 
 namespace shoal::remote::detail {
@@ -91,6 +90,9 @@ struct ClientCore::Impl final : link::ConnectionHandler {
   asio::io_context io{1};
   asio::any_io_executor ex;  // io's, or the coordinator's for an in-process link
   bool local = false;        // an in-process link (LocalCluster): no thread of our own
+  // A dialled link (DialledLink): connections from the embedding program, on its executor.
+  std::function<std::shared_ptr<link::Connection>()> dial;
+  bool dialled_closing = false;
   std::shared_ptr<LocalGate> gate;      // the in-process link's handler
   std::atomic<bool> local_closing{false};
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
@@ -125,10 +127,10 @@ struct ClientCore::Impl final : link::ConnectionHandler {
   std::map<std::uint64_t, bool> cancels_asked;     // tasks asked to be cancelled (forced?) that have not ended
   std::unordered_set<std::uint64_t> resubscribed;  // asked for again after a reconnect
   bool reconnecting = false;
-  std::chrono::steady_clock::time_point lost_at;
+  std::uint64_t lost_at = 0;  // link::steady_ns(): the simulation's clock in one
   std::chrono::milliseconds backoff{50};
   std::string lost_why;
-  std::unique_ptr<asio::steady_timer> retry_timer;
+  std::unique_ptr<link::Timer> retry_timer;
 
   mutable std::mutex catalog_mu;
   std::vector<CatalogEntry> catalog;
@@ -156,6 +158,8 @@ struct ClientCore::Impl final : link::ConnectionHandler {
   /// Fails everything pending with ConnectionError(why); later submits fail at once.
   void lost(const std::string& why);
   void begin_reconnect(const std::string& why);
+  /// A new connection to the coordinator: dialled, or a socket (TLS over TCP when set).
+  [[nodiscard]] std::shared_ptr<link::Connection> open_connection();
   void try_reconnect();
   /// The Welcome after a reconnect: sends again what the coordinator may not have.
   void resumed(schema::Welcome::Reader w);

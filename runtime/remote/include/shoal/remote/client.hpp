@@ -80,6 +80,18 @@ struct LocalLink {
   std::function<void(std::shared_ptr<link::Connection>)> adopt;
 };
 
+/// A link the embedding program makes and drives (the deterministic simulation): the
+/// client runs on `executor`, which that program runs on one thread of its own (polling
+/// it, as the simulation does); `dial` makes each connection, the first and every
+/// reconnect's (nullptr: refused, as a socket nobody listens on would be). Nothing
+/// blocks: start_dialled() returns before the Welcome (peer_id() is 0 until it came),
+/// and close() is called on that thread.
+struct DialledLink {
+  std::string address;  ///< shown in messages
+  asio::any_io_executor executor;
+  std::function<std::shared_ptr<link::Connection>()> dial;
+};
+
 /// The state behind a remote Future<T>: cancel() is a request sent to the coordinator.
 template <typename T>
 class RemoteCall final : public shoal::detail::State<T>, public RemoteCallInfo {
@@ -121,7 +133,13 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   void start();
   /// As start(), over an in-process link; everything runs on the link's executor.
   void start_local(LocalLink link);
+  /// Over connections the embedding program dials (DialledLink), reconnecting as start()'s
+  /// does (ClientOptions::reconnect); returns at once.
+  void start_dialled(DialledLink link);
   void close() noexcept;
+  /// Closed for good: by close(), refused, or the coordinator lost beyond
+  /// ClientOptions::reconnect (pending futures failed with ConnectionError then).
+  [[nodiscard]] bool closed() const;
 
   std::uint64_t next_id();
   /// Queues a submit of `state` (already holding task_id) and registers it as pending.
@@ -245,6 +263,10 @@ class Client {
   explicit Client(std::string address = {}, ClientOptions options = {});
   /// A client over an in-process link (LocalCluster::client()).
   explicit Client(remote::detail::LocalLink link, ClientOptions options = {});
+  /// A client over connections this program dials and on an executor it runs itself
+  /// (remote::detail::DialledLink: the deterministic simulation). Returns at once; submit
+  /// once peer_id() is not 0 (the Welcome came).
+  explicit Client(remote::detail::DialledLink link, ClientOptions options = {});
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
