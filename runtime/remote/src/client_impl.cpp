@@ -162,10 +162,11 @@ void ClientCore::Impl::flush() {
     pending.emplace(id, std::move(r));
   }
   if (reconnecting) {
-    // Kept, in order, for the next connection.
+    // Kept, in order, for the next connection: the Welcome sends creates and submits
+    // first (a create after its calls would find them on no actor), then the rest.
+    for (auto& o : c) unacked_creates.push_back(std::move(o));
     for (auto& o : s) unacked.push_back(std::move(o));
     std::lock_guard lock(mu);
-    creates.insert(creates.begin(), std::make_move_iterator(c.begin()), std::make_move_iterator(c.end()));
     cancels.insert(cancels.begin(), can.begin(), can.end());
     forced.insert(force.begin(), force.end());
     releases.insert(releases.begin(), rel.begin(), rel.end());

@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -158,4 +159,29 @@ TEST_CASE("client: an actor's create not acknowledged is sent again after a reco
   while (after.which == schema::Envelope::HEARTBEAT) after = coord.next();
   CHECK(after.which == schema::Envelope::SUBSCRIBE);
   CHECK(after.ids == create.ids);
+}
+
+// Found when the simulation ran the real client (seed 846): an actor spawned while the
+// client was reconnecting had its create kept in the outbox, sent after the calls and
+// the subscribes that the Welcome sends first: its readiness was "unknown" there (the
+// client failed it as lost) and its first call found no actor. Whatever waited for the
+// connection leaves in the order it was made: the create first.
+TEST_CASE("client: an actor spawned while the client reconnects is created before its calls and its readiness is asked for",
+          "[client][resume]") {
+  Scripted coord;
+  auto client = resume_test::connect(coord);
+  coord.close(1);
+  REQUIRE(coord.next(schema::Envelope::HELLO).resume == 7);  // reconnecting: no Welcome yet
+  auto actor = client.spawn<resume_test::Tally>();
+  auto call = actor.call(&resume_test::Tally::add, std::int64_t{2});
+  coord.welcome(2, 7);
+  auto first = coord.next();
+  while (first.which == schema::Envelope::HEARTBEAT) first = coord.next();
+  CHECK(first.which == schema::Envelope::ACTOR_CREATE);
+  CHECK(first.conn == 2);
+  auto create = first.ids;
+  auto submit = coord.next(schema::Envelope::SUBMIT);
+  CHECK(submit.ids == std::vector<std::uint64_t>{shoal::Client::task_id(call)});
+  auto sub = coord.next(schema::Envelope::SUBSCRIBE);
+  CHECK(std::find(sub.ids.begin(), sub.ids.end(), create.at(0)) != sub.ids.end());
 }
