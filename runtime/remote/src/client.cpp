@@ -107,10 +107,12 @@ void ClientCore::start_dialled(DialledLink dialled) {
   im.ex = std::move(dialled.executor);
   im.dial = std::move(dialled.dial);
   im.thread_id = std::this_thread::get_id();  // the driving thread: a full window never blocks it
-  asio::post(im.ex, [this, &im] {
+  asio::post(im.ex, [this, &im, a = std::weak_ptr<bool>(im.alive)] {
+    if (a.expired()) return;  // the client went before its executor ran this
     {
       std::lock_guard lock(im.mu);
       if (im.closed || im.user_closed) return;
+      im.thread_id = std::this_thread::get_id();  // the thread that polls its executor
     }
     try {
       im.conn = im.open_connection();
@@ -131,7 +133,7 @@ void ClientCore::close() noexcept {
   auto& im = *impl_;
   if (im.dial) {
     // On the driving thread, between two polls of its executor: what is queued goes out,
-    // then the connection closes; a handler still queued finds the client closed.
+    // then the connection closes; a handler still queued finds the client closed, or gone.
     if (std::exchange(im.dialled_closing, true)) return;
     {
       std::lock_guard lock(im.mu);

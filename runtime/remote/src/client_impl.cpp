@@ -5,6 +5,7 @@
 #include <asio/post.hpp>
 #include <capnp/message.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "shoal/link/address.hpp"
@@ -42,7 +43,9 @@ void LocalGate::on_closed(const std::string& why) {
 void ClientCore::Impl::post_flush_locked() {
   if (flush_posted || closed) return;
   flush_posted = true;
-  asio::post(ex, [this] { flush(); });
+  asio::post(ex, [this, a = std::weak_ptr<bool>(alive)] {
+    if (!a.expired()) flush();
+  });
 }
 
 void ClientCore::Impl::send_hello(const ClientOptions& options) {
@@ -161,11 +164,23 @@ void ClientCore::Impl::flush() {
     auto id = dynamic_cast<RemoteCallInfo*>(r.state.get())->task_id;
     pending.emplace(id, std::move(r));
   }
-  if (reconnecting) {
-    // Kept, in order, for the next connection: the Welcome sends creates and submits
-    // first (a create after its calls would find them on no actor), then the rest.
-    for (auto& o : c) unacked_creates.push_back(std::move(o));
-    for (auto& o : s) unacked.push_back(std::move(o));
+  // Nothing leaves before the Welcome (a dialled client may be asked for something before
+  // its first one), nor on a connection already closed whose close has not reached us yet
+  // (a reconnect follows: what was queued goes on the next, not nowhere).
+  bool before_welcome = awaiting_welcome && !welcome_seen && !reconnecting;
+  bool closing = !reconnecting && conn && conn->closed() && welcome_seen && keeps_unacked();
+  if (reconnecting || closing || before_welcome) {
+    if (before_welcome) {
+      // Sent by the flush the first Welcome posts, in order.
+      std::lock_guard lock(mu);
+      submits.insert(submits.begin(), std::make_move_iterator(s.begin()), std::make_move_iterator(s.end()));
+      creates.insert(creates.begin(), std::make_move_iterator(c.begin()), std::make_move_iterator(c.end()));
+    } else {
+      // Kept, in order, for the next connection: the Welcome sends creates and submits
+      // first (a create after its calls would find them on no actor), then the rest.
+      for (auto& o : c) unacked_creates.push_back(std::move(o));
+      for (auto& o : s) unacked.push_back(std::move(o));
+    }
     std::lock_guard lock(mu);
     cancels.insert(cancels.begin(), can.begin(), can.end());
     forced.insert(force.begin(), force.end());
@@ -307,6 +322,8 @@ void ClientCore::Impl::on_message(schema::Envelope::Reader env, const proto::Fra
       if (!welcome_seen) {
         welcome_seen = true;
         welcomed.set_value();
+        std::lock_guard lock(mu);
+        post_flush_locked();  // what a dialled client was asked for before it
       }
       break;
     }
@@ -428,8 +445,8 @@ void ClientCore::Impl::begin_reconnect(const std::string& why) {
   if (!retry_timer) retry_timer = std::make_unique<link::Timer>(ex);
   retry_timer->expires_after(backoff);
   backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
-  retry_timer->async_wait([this](std::error_code ec) {
-    if (!ec) try_reconnect();
+  retry_timer->async_wait([this, a = std::weak_ptr<bool>(alive)](std::error_code ec) {
+    if (!ec && !a.expired()) try_reconnect();
   });
 }
 
@@ -491,6 +508,10 @@ void ClientCore::Impl::resumed(schema::Welcome::Reader w) {
     resubscribed.insert(id);
     ids.push_back(id);
   }
+  // In id order, not the hash table's: the same on every standard library (the
+  // simulation's runs replay anywhere).
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   constexpr std::size_t kChunk = 1u << 16;
   for (std::size_t at = 0; at < ids.size(); at += kChunk) {
     auto n = std::min(kChunk, ids.size() - at);

@@ -87,6 +87,9 @@ struct ClientCore::Impl final : link::ConnectionHandler {
   };
 
   ClientCore* owner = nullptr;
+  // Gone with the client: a handler it posted to an executor that outlives it (a dialled
+  // link's, the coordinator's) holds a weak reference and does nothing once it is gone.
+  std::shared_ptr<bool> alive = std::make_shared<bool>(true);
   asio::io_context io{1};
   asio::any_io_executor ex;  // io's, or the coordinator's for an in-process link
   bool local = false;        // an in-process link (LocalCluster): no thread of our own

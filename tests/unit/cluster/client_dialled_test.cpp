@@ -11,6 +11,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -150,4 +151,32 @@ TEST_CASE("client: a dialled client that cannot dial again within its reconnect 
   REQUIRE(rig.until([&] { return task.result.done(); }));
   CHECK(rig.dials >= 2);  // it tried
   CHECK_THROWS_WITH(task.result.result(), Catch::Contains("was not back within 300 ms"));
+}
+
+// Review: a request made before the first Welcome left at once, in the middle of the
+// handshake. It waits for the Welcome now, and is answered.
+TEST_CASE("client: a dialled client asked for something before its Welcome sends it after", "[client][dialled]") {
+  Rig rig;
+  shoal::Client client(rig.link());
+  auto early = client.status();  // nothing ran yet: not even the dial
+  REQUIRE(rig.until([&] { return early.done(); }));
+  CHECK_NOTHROW(early.result());
+  CHECK(client.peer_id() != 0);
+}
+
+// Review: a dialled client destroyed between two polls left handlers on its program's
+// executor that used it (a flush its last submit posted); the next poll read freed memory
+// (ASan). They find it gone now, and do nothing.
+TEST_CASE("client: a dialled client destroyed with work queued on its executor leaves nothing that uses it",
+          "[client][dialled]") {
+  Rig rig;
+  std::optional<shoal::RawTask> task;
+  {
+    shoal::Client client(rig.link());
+    REQUIRE(rig.until([&] { return client.peer_id() != 0; }));
+    task = client.submit_raw(dialled_test::call());  // posts a flush, not yet run
+  }
+  rig.io.poll();
+  REQUIRE(task->result.done());
+  CHECK_THROWS_AS(task->result.result(), shoal::ConnectionError);
 }
