@@ -59,7 +59,8 @@ double run(const Setup& s, std::size_t decisions) {
   auto start = std::chrono::steady_clock::now();
   std::size_t made = 0;
   while (made < decisions && !running.empty()) {
-    auto [task, worker] = running.front();
+    auto [task, worker, held] = running.front();
+    (void)held;
     running.pop_front();
     auto* t = tasks.find(task);
     auto* w = scheduler.worker(worker);

@@ -276,6 +276,9 @@ struct Engine : std::enable_shared_from_this<Engine> {
   void on_result(Peer& w, schema::Result::Reader r, const proto::FrameOwner& frame);
   void on_output(Peer& w, schema::TaskOutput::Reader o);
   bool drained_away(TaskRecord& t, WorkerSlot& w);
+  /// A cancelled result of a run we asked to stop (`stopped_run`) that became the task's
+  /// attempt: queued again (true), unless the task was asked to be cancelled.
+  bool run_again(TaskRecord& t, bool stopped_run);
   // A failure `t`'s retry policy covers: queues it again after the backoff (true).
   bool retry_after_error(TaskRecord& t, const codec::RemoteErrorInfo& info);
   void on_cancel(std::uint64_t id, bool force = false);

@@ -43,7 +43,7 @@ void Engine::pump_actor(ActorRecord& a) {
       fail(id, "shoal::ActorDied", "the actor's worker is gone", ErrorKind::disconnected);
       continue;
     }
-    scheduler.assign(*t, *w);
+    if (scheduler.assign(*t, *w)) continue;  // its worker still runs it (the run is this call)
     p->out_assigns.push_back(id);
     touch_flush(*p);
   }

@@ -121,8 +121,8 @@ void Engine::dispatch() {
       w->lost = true;
       scheduler.refresh(*w);
     }
-  for (auto [task, worker] : scheduler.pick())
-    if (auto* p = peer(worker)) {
+  for (auto [task, worker, held] : scheduler.pick())
+    if (auto* p = peer(worker); p && !held) {
       p->out_assigns.push_back(task);
       touch_flush(*p);
     }
@@ -314,6 +314,10 @@ void Engine::on_result(Peer& p, schema::Result::Reader r, const proto::FrameOwne
   if (opt.planted.drop_result && ++planted_results == opt.planted.drop_result) return;  // test-only
   std::uint64_t id = r.getTaskId();
   auto* t = tasks.find(id);
+  // A run asked to stop when its task was unknown here, adopted since (its client sent it
+  // again): its cancellation was ours, not the task's; the task runs again.
+  bool stopped_run = false;
+  if (auto held = w->inflight.find(id); held != w->inflight.end()) stopped_run = held->second.stopped;
   // A result a worker kept across a reconnect, for a task queued again meanwhile (the
   // coordinator restarted, or lost sight of the worker): it ran once; take it.
   if (t && adoptable(*t) && r.which() != schema::Result::HANDED_BACK) scheduler.assign(*t, *w);
@@ -355,7 +359,7 @@ void Engine::on_result(Peer& p, schema::Result::Reader r, const proto::FrameOwne
     }
     case schema::Result::ERROR: {
       auto info = link::get_error(r.getError());
-      if (info.kind == ErrorKind::cancelled && drained_away(*t, *w)) break;
+      if (info.kind == ErrorKind::cancelled && (drained_away(*t, *w) || run_again(*t, stopped_run))) break;
       if (info.kind != ErrorKind::cancelled && t->links && t->links->retry && retry_after_error(*t, info)) break;
       if (t->actor_create)
         if (auto* a = actors.by_create_task(id)) {
@@ -374,8 +378,18 @@ void Engine::on_result(Peer& p, schema::Result::Reader r, const proto::FrameOwne
         scheduler.enqueue(*t, steady_ns(), /*front=*/true);
       break;
     default:
-      if (!drained_away(*t, *w)) finish(id, TaskState::CANCELLED);
+      if (!drained_away(*t, *w) && !run_again(*t, stopped_run)) finish(id, TaskState::CANCELLED);
   }
+}
+
+bool Engine::run_again(TaskRecord& t, bool stopped_run) {
+  if (!stopped_run || t.cancel_requested || t.actor || t.actor_create) return false;
+  --t.attempt;
+  t.state = TaskState::QUEUED;
+  t.worker = 0;
+  scheduler.enqueue(t, steady_ns(), /*front=*/true);
+  schedule_dispatch();
+  return true;
 }
 
 bool Engine::retry_after_error(TaskRecord& t, const codec::RemoteErrorInfo& info) {

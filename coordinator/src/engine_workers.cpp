@@ -99,9 +99,12 @@ void Engine::on_register(Peer& p, schema::RegisterWorker::Reader r) {
       // unknown here): it runs there all the same, holding its slot and resources, until
       // it reports. Counted as held. One that ended or is unknown is asked to stop; one
       // running elsewhere is not (queued again meanwhile, its outcome is the task's).
-      // (Actors' are adopt_actors'.)
-      scheduler.hold_orphan(slot, id, t ? t->req : 0, t && functions[t->fn].coroutine);
-      if (!t || is_finished(t->state)) stop.push_back(id);
+      // An unknown one may come back from its client (a restarted coordinator had not
+      // written it): this run is then its attempt (Scheduler::assign), and if it stops,
+      // the task runs again (on_result). (Actors' are adopt_actors'.)
+      bool stopping = !t || is_finished(t->state);
+      scheduler.hold_orphan(slot, id, t ? t->req : 0, t && functions[t->fn].coroutine, stopping);
+      if (stopping) stop.push_back(id);
     }
   }
   if (adopted) log(slot.label() + " still runs " + std::to_string(adopted) + " task(s) from before: adopted");

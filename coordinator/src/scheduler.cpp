@@ -395,7 +395,7 @@ bool Scheduler::could_host(const WorkerSlot& w, std::uint32_t req) const {
   return w.fits(r) && matches_all(r.required, w.labels);
 }
 
-void Scheduler::assign(TaskRecord& t, WorkerSlot& w) {
+bool Scheduler::assign(TaskRecord& t, WorkerSlot& w) {
   t.state = TaskState::RUNNING;
   t.worker = w.id;
   ++t.attempt;
@@ -406,6 +406,7 @@ void Scheduler::assign(TaskRecord& t, WorkerSlot& w) {
   // A map chunk runs many items: its time is not a call's.
   auto measured = t.method().empty() ? t.fn : ~0u;
   auto [held, fresh] = w.inflight.try_emplace(t.id);
+  bool stopped = !fresh && held->second.stopped;
   if (!fresh) {
     // A run of it this worker still holds (an orphan, hold_orphan): the worker keeps that
     // run for this attempt; what it held is counted once, as this attempt's.
@@ -416,6 +417,7 @@ void Scheduler::assign(TaskRecord& t, WorkerSlot& w) {
     hold(w, held->second.req, -1);
   }
   held->second = plain ? WorkerSlot::Held{t.req, measured, coroutine, true} : WorkerSlot::Held{};
+  held->second.stopped = stopped;
   if (plain) {
     if (coroutine)
       ++w.in_coro;
@@ -426,10 +428,11 @@ void Scheduler::assign(TaskRecord& t, WorkerSlot& w) {
   }
   w.active_seq = ++activity_;
   reindex(w);
+  return !fresh;
 }
 
-void Scheduler::hold_orphan(WorkerSlot& w, std::uint64_t id, std::uint32_t req, bool coroutine) {
-  if (!w.inflight.emplace(id, WorkerSlot::Held{req, ~0u, coroutine, true}).second) return;
+void Scheduler::hold_orphan(WorkerSlot& w, std::uint64_t id, std::uint32_t req, bool coroutine, bool stopped) {
+  if (!w.inflight.emplace(id, WorkerSlot::Held{req, ~0u, coroutine, true, stopped}).second) return;
   ++(coroutine ? w.in_coro : w.in_plain);
   hold(w, req, +1);
   reindex(w);
@@ -478,12 +481,12 @@ std::vector<Scheduler::Assignment> Scheduler::pick() {
     }
     c.ready.pop_front();
     refile(ci);
-    assign(*t, *w);
+    bool held = assign(*t, *w);
     if (isolate) {
       w->isolated = t->id;
       reindex(*w);
     }
-    out.push_back({t->id, w->id});
+    out.push_back({t->id, w->id, held});
   }
   for (auto ci : stuck) refile(ci);
   return out;

@@ -58,6 +58,7 @@ struct WorkerSlot {
     std::uint32_t fn = ~0u;  // the function its run time measures (~0u: none: not a plain call, or a map chunk)
     bool coroutine = false;
     bool slot = false;
+    bool stopped = false;  // a run asked to stop (hold_orphan): its cancellation is not its task's
   };
   std::unordered_map<std::uint64_t, Held> inflight;
   std::unordered_map<std::string, std::uint64_t> actor_classes;  // name -> constructor hash
@@ -137,16 +138,20 @@ class Scheduler {
   struct Assignment {
     std::uint64_t task;
     std::uint64_t worker;
+    bool held = false;  // the worker still runs it (assign() said so): nothing to send
   };
   /// The dispatch pass: assigns queued tasks to workers with room and returns them.
   [[nodiscard]] std::vector<Assignment> pick();
   /// Records `t` as assigned to `w` (pick() does this; actor calls come here directly).
-  void assign(TaskRecord& t, WorkerSlot& w);
+  /// True when `w` still held a run of it (an orphan, hold_orphan()): that run is this
+  /// attempt, and its result is on its way; the worker must not be sent the task again
+  /// (its run may have ended, and it would run it a second time that nothing counts).
+  bool assign(TaskRecord& t, WorkerSlot& w);
   /// A task `w` still runs from before a reconnect that is not its any more (run again
   /// elsewhere, ended, unknown): it holds a slot and `req`'s resources there all the same
   /// until `w` reports it (release_slot), or until it is assigned to `w` again (the
-  /// worker keeps that run for the new attempt).
-  void hold_orphan(WorkerSlot& w, std::uint64_t id, std::uint32_t req, bool coroutine);
+  /// worker keeps that run for the new attempt). `stopped`: the worker was asked to stop it.
+  void hold_orphan(WorkerSlot& w, std::uint64_t id, std::uint32_t req, bool coroutine, bool stopped);
   /// A result from `w` for task `id`: frees what the task held there (its slot, its
   /// resources; nothing for a task it no longer has), and feeds the worker's run-time
   /// average.

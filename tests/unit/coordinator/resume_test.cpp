@@ -139,6 +139,37 @@ void submit(schema::Submit::Builder s, std::uint64_t id, std::vector<std::uint64
   for (unsigned i = 0; i < deps.size(); ++i) d.set(i, deps[i]);
 }
 
+
+// A worker of one gpu serving `f`, still running `running` (a reconnect's registration).
+void register_gpu_worker(Rig& rig, End& w, std::vector<std::uint64_t> running) {
+  rig.send(w, [&](schema::Envelope::Builder e) {
+    auto r = e.initRegisterWorker();
+    r.setCapacity(2);
+    auto f = r.initFunctions(1)[0];
+    f.setName("f");
+    f.setSignatureHash(1);
+    f.setSignature("int64(bytes)");
+    auto res = r.initResources(1)[0];
+    res.setName("gpu");
+    res.setAmount(1);
+    auto l = r.initRunning(static_cast<unsigned>(running.size()));
+    for (unsigned i = 0; i < running.size(); ++i) l.set(i, running[i]);
+  });
+}
+
+// A submit of `f` asking for the gpu.
+void gpu_submit(Rig& rig, End& c, std::uint64_t id) {
+  rig.send(c, [&](schema::Envelope::Builder e) {
+    auto s = e.initSubmit();
+    submit(s, id);
+    auto o = s.getOptions();
+    o.setRetries(-1);  // the coordinator's default: it runs again after its worker is lost
+    auto r = o.initResources(1)[0];
+    r.setName("gpu");
+    r.setAmount(1);
+  });
+}
+
 }  // namespace resume_engine_test
 
 using resume_engine_test::Rig;
@@ -248,31 +279,9 @@ TEST_CASE("coordinator: a task a reconnecting worker still runs and that is not 
           "[coordinator][resources]") {
   Rig rig;
   auto register_gpu_worker = [&](resume_engine_test::End& w, std::vector<std::uint64_t> running) {
-    rig.send(w, [&](schema::Envelope::Builder e) {
-      auto r = e.initRegisterWorker();
-      r.setCapacity(2);
-      auto f = r.initFunctions(1)[0];
-      f.setName("f");
-      f.setSignatureHash(1);
-      f.setSignature("int64(bytes)");
-      auto res = r.initResources(1)[0];
-      res.setName("gpu");
-      res.setAmount(1);
-      auto l = r.initRunning(static_cast<unsigned>(running.size()));
-      for (unsigned i = 0; i < running.size(); ++i) l.set(i, running[i]);
-    });
+    resume_engine_test::register_gpu_worker(rig, w, std::move(running));
   };
-  auto gpu_submit = [&](resume_engine_test::End& c, std::uint64_t id) {
-    rig.send(c, [&](schema::Envelope::Builder e) {
-      auto s = e.initSubmit();
-      resume_engine_test::submit(s, id);
-      auto o = s.getOptions();
-      o.setRetries(-1);  // the coordinator's default: it runs again after its worker is lost
-      auto r = o.initResources(1)[0];
-      r.setName("gpu");
-      r.setAmount(1);
-    });
-  };
+  auto gpu_submit = [&](resume_engine_test::End& c, std::uint64_t id) { resume_engine_test::gpu_submit(rig, c, id); };
   auto first = rig.connect(0, schema::Role::WORKER);
   register_gpu_worker(*first, {});
   rig.settle();
@@ -338,4 +347,52 @@ TEST_CASE("coordinator: an actor's create sent again after a reconnect is the sa
     a.setTaskId((id << 32) | 3);
   });
   CHECK(rig.until([&] { return again->closed; }));
+}
+
+// Found by the simulation running the real client (seed 8954): a restarted coordinator
+// whose journal had not written a task met it first as a run a reconnecting worker still
+// held (unknown: it asked the worker to stop it), then as its client's submit sent again.
+// It took that worker's run as the task's attempt and sent it the task as well: the run
+// had ended meanwhile, so the worker ran it a second time, which nothing counted. When
+// the first run's result came, the task was done and its gpu free, and another gpu task
+// went to the worker while the second run held it. A run a worker still holds is the
+// attempt and is not sent again; if it stops as it was asked, the task runs again.
+TEST_CASE("coordinator: a task sent again by its client while a worker still runs it is not sent to that worker again",
+          "[coordinator][resume][resources]") {
+  Rig rig;
+  auto c = rig.connect();
+  auto a = (c->seen.front().peer << 32) | 1, b = (c->seen.front().peer << 32) | 2;
+  auto w = rig.connect(0, schema::Role::WORKER);
+  resume_engine_test::register_gpu_worker(rig, *w, {a});  // unknown here: a run from before
+  rig.settle();
+  CHECK(w->count(schema::Envelope::CANCEL, a) == 1);  // nobody here wants it (yet)
+  resume_engine_test::gpu_submit(rig, *c, a);          // its client sends it again
+  rig.settle();
+  rig.settle();
+  CHECK(w->count(schema::Envelope::ASSIGN, a) == 0);  // its run is the attempt
+  resume_engine_test::gpu_submit(rig, *c, b);
+  rig.settle();
+  CHECK(w->count(schema::Envelope::ASSIGN, b) == 0);  // the gpu is a's
+  SECTION("the run ended with its value: the task's") {
+    rig.send(*w, [&](schema::Envelope::Builder e) {
+      auto r = e.initResult();
+      r.setTaskId(a);
+      r.setAttempt(1);
+      r.setValue(shoal::link::data(std::string_view("v")));
+    });
+    REQUIRE(rig.until([&] { return c->count(schema::Envelope::RESULT, a) == 1; }));
+    CHECK(rig.until([&] { return w->count(schema::Envelope::ASSIGN, b) == 1; }));
+    CHECK(w->count(schema::Envelope::ASSIGN, a) == 0);
+  }
+  SECTION("the run stopped as it was asked: the task runs again") {
+    rig.send(*w, [&](schema::Envelope::Builder e) {
+      auto r = e.initResult();
+      r.setTaskId(a);
+      r.setAttempt(1);
+      r.setCancelled();
+    });
+    REQUIRE(rig.until([&] { return w->count(schema::Envelope::ASSIGN, a) == 1; }));
+    CHECK(c->count(schema::Envelope::RESULT, a) == 0);  // not cancelled: nobody asked
+    CHECK(w->count(schema::Envelope::ASSIGN, b) == 0);  // the gpu is a's again
+  }
 }
