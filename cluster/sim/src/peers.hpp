@@ -1,18 +1,19 @@
 #pragma once
-// The peers of the simulated world: real worker engines (worker::Worker) on loops the
-// world polls, and simulated clients that speak the real protocol (the messages of
-// proto/schema/shoal.capnp, over link::Connection) with the behaviour of remote::Client
-// where the coordinator can tell (resent submits, resubscribed results, resent cancels)
-// and that check what reaches them. Tasks do nothing but wait on the virtual clock.
+// The peers of the simulated world: real worker engines (worker::Worker) and real clients
+// (remote::Client's ClientCore), each on a loop of its own that the world polls, their
+// connections relayed over the simulated network. Tasks do nothing but wait on the
+// virtual clock.
 
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <map>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "shoal/core/future.hpp"
 #include "tasks.hpp"
 #include "world.hpp"
 
@@ -44,7 +45,7 @@ struct TaskSpec {
 /// coordinator an in-process pair whose far end the world relays over a Link (with the
 /// network's delays and faults). It runs the simulation's tasks (tasks.hpp), which check
 /// on it what only a worker can see: resources held, actor calls' order, none twice.
-class SimWorker final : public SimPeer {
+class SimWorker final : public SimPeer, public Polled {
  public:
   SimWorker(World& w, int index, std::uint32_t threads, bool gpu, Rng rng);
   ~SimWorker() override;
@@ -63,14 +64,10 @@ class SimWorker final : public SimPeer {
   [[nodiscard]] World& world() noexcept { return w_; }
   [[nodiscard]] std::uint64_t incarnation() const noexcept { return incarnation_; }
 
-  /// Runs what is ready on its loop; true when anything ran.
-  bool poll();
-  bool dirty = false;                        // something was handed to its loop: poll it
-  std::uint64_t due = ~std::uint64_t{0};     // its loop's earliest timer (virtual ns)
-  /// The clock moved: its next poll looks at its timers.
-  void kick();
-  /// Ends the processes killed since the last call (never from inside a poll).
-  void reap();
+  bool poll() override;
+  void kick() override;
+  /// Ends the processes killed since the last call.
+  void reap() override;
 
   // For the tasks it runs (tasks.cpp).
   std::set<std::uint64_t> gpu_running;  // tasks asking for its gpu that run now
@@ -98,15 +95,29 @@ class SimWorker final : public SimPeer {
   std::vector<std::unique_ptr<Life>> dead_;  // killed, ended at the next reap()
 };
 
-class SimClient final : public SimPeer {
+/// A client of the simulated world: the real remote::Client (its ClientCore, over a
+/// DialledLink) on a loop of its own that the world polls, its connections relayed over
+/// the network as a worker's are. Its script submits `sim.work` tasks (some on earlier
+/// ones, some cancelled, half released once done), creates SimCounter actors and calls
+/// them. What the engine sends it is checked on the wire (each result once unless asked
+/// for again, the values due, nothing accepted it did not submit); what the client makes
+/// of it, in its futures (the first outcome the engine sent; a task a journaled
+/// coordinator accepted never lost).
+class SimClient final : public SimPeer, public Polled {
  public:
   SimClient(World& w, int index, Rng rng, bool gpu_cluster, std::uint64_t work_until);
+  ~SimClient() override;
   void start();
+  /// The engine's messages (after the network's delay): seen, then into the client's connection.
   void on_message(schema::Envelope::Reader env) override;
+  /// Its link broke or the engine closed it: the client's connection closes.
   void on_closed(const std::string& why) override;
   [[nodiscard]] const std::string& name() const override { return name_; }
-  /// Every task it submitted has ended (or it was lost), and its script is done.
-  [[nodiscard]] bool settled() const;
+  bool poll() override;
+  void kick() override;
+  void reap() override;
+  /// Its script is done and every future it holds is (the client gave up: failed).
+  [[nodiscard]] bool settled();
   /// At the end: the invariants over what it saw.
   void check_end();
 
@@ -116,26 +127,34 @@ class SimClient final : public SimPeer {
     std::uint64_t id = 0;
     TaskSpec spec;
     std::vector<std::uint64_t> deps;
-    bool acked = false, is_dep = false, cancel_sent = false, released = false;
+    bool acked = false, is_dep = false, released = false;
     bool creates_actor = false;  // an actor's constructor (its value is not checked)
     std::uint64_t actor = 0;     // a call on this actor (a create: the actor it creates)
-    End end = End::pending;
-    std::string error;  // failed: its type
-    int copies_allowed = 0;    // resubscribes since its result: a copy may cross each
-    int first_kind = -1;       // the first result's kind (schema::Result::Which)
-    std::string first_outcome; // and its value's bytes or error's type
+    End end = End::pending;      // what the engine's first result said
+    std::string error;           // failed: its type
+    int copies_allowed = 0;      // resubscribes since its result: a copy may cross each
+    int first_kind = -1;         // the first result's kind (schema::Result::Which)
+    std::string first_outcome;   // and its value's bytes or error's type
     std::uint64_t first_generation = 0;  // the coordinator's run that sent it
     std::uint64_t sent_generation = 0;   // the coordinator's run it was last sent to
-    std::int32_t max_restarts = 0, max_task_retries = 0;  // an actor's create's
+    std::optional<Future<Bytes>> future;  // the client's (dropped: released)
+    bool harvested = false;               // its future's outcome was checked
   };
-  void connect();
-  void hello();
+  struct Far;
+  struct Life;
+  /// A new client, as a program constructs remote::Client.
+  void open();
+  std::shared_ptr<link::Connection> dial();
+  void from_client(Far& far, schema::Envelope::Reader env);
+  void client_closed(Far& far, const std::string& why);
+  [[nodiscard]] Far* current_far();
   void submit_batch();
   void create_actors();
-  void send_create(const Task& create);
-  void send_submits(const std::vector<std::uint64_t>& ids);
+  /// Submits `t` through the client (its id given there) and keeps it.
+  void submit(Task t);
+  /// The futures done since the last call: their outcomes checked, half of them released.
+  void harvest();
   void on_result(schema::Result::Reader r);
-  void become_lost(const std::string& why);
   [[nodiscard]] bool expected(const Task& t, std::uint64_t& value) const;
 
   World& w_;
@@ -144,13 +163,12 @@ class SimClient final : public SimPeer {
   bool gpu_cluster_;
   std::uint64_t work_until_;
   Link* link_ = nullptr;
-  std::uint64_t peer_id_ = 0, seq_ = 0, backoff_ = 50 * kMs, away_since_ = 0;
-  bool welcomed_ = false, lost_ = false, script_done_ = false;
-  std::string lost_why_;
+  std::unique_ptr<Life> life_;
+  std::vector<std::unique_ptr<Life>> dead_;  // clients given up on, ended at the next reap()
+  std::uint64_t peer_id_ = 0, highest_id_ = 0;
+  bool gave_up_ = false, script_done_ = false;
   std::map<std::uint64_t, Task> tasks_;
-  std::deque<std::uint64_t> unacked_;
   std::set<std::uint64_t> resubscribed_;
-  std::vector<std::uint64_t> to_release_;
   struct MyActor {
     std::uint64_t id = 0;
     std::uint32_t calls = 0;

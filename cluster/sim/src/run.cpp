@@ -22,6 +22,8 @@ void World::shape() {
   auto clients = rng.range(1, 3);
   for (std::uint64_t i = 0; i < clients; ++i)
     clients_.push_back(std::make_unique<SimClient>(*this, static_cast<int>(i), rng.fork(), any_gpu, work_until));
+  for (auto& w : workers_) polled_.push_back(w.get());
+  for (auto& c : clients_) polled_.push_back(c.get());
   faults_end_ = work_until + 3000 * kMs;
   limit_ = faults_end_ + 120'000 * kMs;
   net_max_ = rng.range(50'000, 2 * kMs);
@@ -124,7 +126,7 @@ void World::plan_faults() {
   }
 }
 
-bool World::settled() const {
+bool World::settled() {
   for (auto& c : clients_)
     if (!c->settled()) return false;
   return true;

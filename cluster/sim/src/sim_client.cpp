@@ -1,66 +1,253 @@
+// A real client in the simulated world (peers.hpp): remote::Client's ClientCore on a loop
+// of its own, its connections relayed over the network; a script of what a program does
+// with it, and the checks of what reaches it.
+
+#include <asio/post.hpp>
 #include <capnp/message.h>
 
 #include <algorithm>
+#include <exception>
 
 #include "peers.hpp"
+#include "shoal/core/loop.hpp"
 #include "shoal/link/messages.hpp"
+#include "shoal/link/timer.hpp"
+#include "shoal/remote/client.hpp"
 
 namespace shoal::sim {
 
 namespace {
-constexpr std::uint64_t kReconnectFor = 30'000 * kMs;  // remote::ClientOptions::reconnect's part here
+constexpr std::uint64_t kReconnectFor = 30'000;  // ms: ClientOptions::reconnect
+using Call = remote::detail::RemoteCall<Bytes>;
 }  // namespace
+
+// The far end of one of the client's connections: what the client writes reaches the
+// simulation here, to be relayed over the network to the engine.
+struct SimClient::Far final : link::ConnectionHandler {
+  SimClient* owner = nullptr;
+  std::uint64_t serial = 0;  // its Link's
+  bool dead = false;         // its client is gone: nothing of it reaches the world
+  std::shared_ptr<link::Connection> conn;
+
+  void on_message(schema::Envelope::Reader env, const proto::FrameOwner&) override {
+    if (!dead) owner->from_client(*this, env);
+  }
+  void on_protocol_error(const std::string& why) override {
+    if (!dead) owner->w_.violation(owner->name_ + "'s client wrote a frame nobody can read: " + why);
+  }
+  void on_closed(const std::string& why) override {
+    if (!dead) owner->client_closed(*this, why);
+  }
+};
+
+// One remote::Client of the program: its loop, and its core on it.
+struct SimClient::Life {
+  std::vector<std::unique_ptr<Far>> fars;
+  Loop loop;
+  std::unique_ptr<link::Timer> kicker;
+  std::shared_ptr<remote::detail::ClientCore> core;
+
+  ~Life() {
+    for (auto& f : fars) f->dead = true;
+    if (core) core->close();  // on this thread, between polls: as DialledLink asks
+    loop.shutdown();          // runs what it left queued: the core and the relays (marked dead) are still here
+    kicker.reset();
+    core.reset();  // the futures still held keep only a weak reference to it
+    fars.clear();  // while the loop's executor is still there
+  }
+};
 
 SimClient::SimClient(World& w, int index, Rng rng, bool gpu_cluster, std::uint64_t work_until)
     : w_(w), name_("c" + std::to_string(index)), rng_(rng), gpu_cluster_(gpu_cluster), work_until_(work_until) {}
 
+SimClient::~SimClient() {
+  tasks_.clear();  // their futures first: a release reaches a client still there
+  dead_.clear();
+  life_.reset();
+}
+
 void SimClient::start() {
   w_.event(name_ + " starts");
-  connect();
+  open();
   w_.at(w_.now() + rng_.range(10 * kMs, 300 * kMs), [this] { submit_batch(); });
 }
 
-void SimClient::connect() {
-  if (lost_ || link_) return;
-  link_ = w_.connect(*this);
-  if (!link_) {
-    w_.at(w_.now() + backoff_, [this] { connect(); });
-    backoff_ = std::min(backoff_ * 2, 2000 * kMs);
-    return;
-  }
-  hello();
+void SimClient::open() {
+  if (life_) dead_.push_back(std::move(life_));
+  link_ = nullptr;
+  current = 0;
+  life_ = std::make_unique<Life>();
+  life_->kicker = std::make_unique<link::Timer>(life_->loop.get_executor());
+  ClientOptions o;
+  o.name = name_;
+  o.reconnect = std::chrono::milliseconds(kReconnectFor);
+  life_->core = std::make_shared<remote::detail::ClientCore>("sim://coordinator", std::move(o));
+  auto* life = life_.get();
+  life_->core->start_dialled({"sim://coordinator", life_->loop.get_executor(),
+                              [this, life]() -> std::shared_ptr<link::Connection> {
+                                return life == life_.get() ? dial() : nullptr;
+                              }});
+  dirty = true;
 }
 
-void SimClient::hello() {
-  capnp::MallocMessageBuilder msg;
-  auto h = msg.initRoot<schema::Envelope>().initHello();
-  h.setProtocolVersion(schema::PROTOCOL_VERSION);
-  h.setRole(schema::Role::CLIENT);
-  h.setName(name_);
-  h.setHost("sim-host");
-  h.setPid(500);
-  h.setResumePeerId(peer_id_);
-  std::string nonce;
-  for (int i = 0; i < 4; ++i) nonce += u64_bytes(rng_.next());
-  h.setNonce(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(nonce.data()), nonce.size()));
-  link_->send(msg);
+std::shared_ptr<link::Connection> SimClient::dial() {
+  if (link_) {
+    if (current == link_->serial) w_.close_after_sent(*link_, name_ + " dialled again");
+    link_ = nullptr;
+  }
+  auto* l = w_.connect(*this);
+  if (!l) return nullptr;  // the coordinator is down: refused, as a socket would be
+  link_ = l;
+  auto [mine, far] = link::Connection::local_pair(life_->loop.get_executor());
+  auto f = std::make_unique<Far>();
+  f->owner = this;
+  f->serial = l->serial;
+  f->conn = std::move(far);
+  f->conn->start(*f);
+  life_->fars.push_back(std::move(f));
+  return mine;
 }
+
+SimClient::Far* SimClient::current_far() {
+  if (!life_ || !link_ || current != link_->serial) return nullptr;
+  for (auto& f : life_->fars)
+    if (f->serial == link_->serial && !f->dead) return f.get();
+  return nullptr;
+}
+
+// What the client sends: seen on its way (what it asks for again, where it sent a task),
+// then over the network.
+void SimClient::from_client(Far& far, schema::Envelope::Reader env) {
+  if (&far != current_far()) return;  // a connection the client no longer has
+  auto sent = [this](std::uint64_t id) {
+    if (auto it = tasks_.find(id); it != tasks_.end()) it->second.sent_generation = w_.coordinator_generation();
+  };
+  switch (env.which()) {
+    case schema::Envelope::SUBMIT:
+      sent(env.getSubmit().getTaskId());
+      break;
+    case schema::Envelope::SUBMIT_BATCH:
+      for (auto s : env.getSubmitBatch()) sent(s.getTaskId());
+      break;
+    case schema::Envelope::ACTOR_CREATE:
+      sent(env.getActorCreate().getTaskId());
+      break;
+    case schema::Envelope::SUBSCRIBE:
+      // Asked for again (a reconnect): one copy of its result may cross the one on its way.
+      for (auto id : env.getSubscribe().getTaskIds())
+        if (auto it = tasks_.find(id); it != tasks_.end()) {
+          resubscribed_.insert(id);
+          ++it->second.copies_allowed;
+        }
+      break;
+    default:
+      break;
+  }
+  capnp::MallocMessageBuilder copy;
+  copy.setRoot(env);
+  link_->send(copy);
+}
+
+void SimClient::client_closed(Far& far, const std::string& why) {
+  bool live = &far == current_far();
+  far.dead = true;
+  if (!live) return;
+  w_.close_after_sent(*link_, name_ + "'s client closed it: " + why);
+  link_ = nullptr;
+}
+
+void SimClient::on_message(schema::Envelope::Reader env) {
+  auto* far = current_far();
+  if (!far) return;  // the client it was for is gone: nothing reaches it, nothing to check
+  switch (env.which()) {
+    case schema::Envelope::WELCOME:
+      if (peer_id_ == 0) peer_id_ = env.getWelcome().getPeerId();
+      break;
+    case schema::Envelope::ACCEPTED: {
+      std::uint64_t highest = 0;
+      for (auto id : env.getAccepted()) {
+        if (id >> 32 != peer_id_) w_.violation(name_ + " was told task " + std::to_string(id) + " of another client was accepted");
+        highest = std::max(highest, id);
+      }
+      if (highest > highest_id_) w_.violation(name_ + " was told task " + std::to_string(highest) + ", which it never submitted, was accepted");
+      // Every submit and actor's create up to highest.
+      for (auto it = tasks_.begin(); it != tasks_.end() && it->first <= highest; ++it) it->second.acked = true;
+      break;
+    }
+    case schema::Envelope::RESULT:
+      on_result(env.getResult());
+      break;
+    case schema::Envelope::RESULT_BATCH:
+      for (auto r : env.getResultBatch()) on_result(r);
+      break;
+    case schema::Envelope::HEARTBEAT:
+    case schema::Envelope::CATALOG:
+    case schema::Envelope::SHUTDOWN:
+    case schema::Envelope::ERROR:
+      break;
+    default:
+      w_.violation(name_ + " got a message no client expects: " + describe(env));
+  }
+  // On to the client, in the order seen here: a close delivers what was sent before it,
+  // so the first result seen here is the first the client reads.
+  capnp::MallocMessageBuilder copy;
+  copy.setRoot(env);
+  far->conn->send(copy);
+  dirty = true;
+}
+
+void SimClient::on_closed(const std::string& why) {
+  w_.event(name_ + " lost its connection: " + why);
+  if (!life_ || !link_) return;
+  for (auto& f : life_->fars)
+    if (f->serial == link_->serial && !f->dead) {
+      f->dead = true;  // the client hears it closed; nothing more goes either way
+      f->conn->close(why);
+    }
+  link_ = nullptr;
+  dirty = true;
+}
+
+bool SimClient::poll() {
+  if (!life_) return false;
+  return life_->loop.poll() > 0;
+}
+
+void SimClient::kick() {
+  if (life_) link::kick_timers(*life_->kicker);
+}
+
+void SimClient::reap() { dead_.clear(); }
 
 void SimClient::submit_batch() {
-  if (lost_ || w_.now() >= work_until_) {
+  harvest();
+  if (gave_up_ || w_.now() >= work_until_) {
     script_done_ = true;
     return;
   }
-  if (peer_id_ == 0) {  // task ids are made of the client's peer id
+  auto& core = *life_->core;
+  if (core.closed()) {
+    if (core.peer_id() == 0) {
+      // Refused, or its connection lost before the welcome: as a program whose
+      // Client(address) threw, it makes another.
+      w_.event(name_ + "'s client was not welcomed: a new one");
+      open();
+    } else {
+      // It gave up (the coordinator was not back in time): its futures say so.
+      w_.event(name_ + "'s client gave up");
+      gave_up_ = true;
+      script_done_ = true;
+      return;
+    }
+  }
+  if (life_->core->peer_id() == 0) {  // task ids are made of the client's peer id
     w_.at(w_.now() + 50 * kMs, [this] { submit_batch(); });
     return;
   }
-  if (!actors_made_ && welcomed_) create_actors();
-  std::vector<std::uint64_t> fresh;
+  if (!actors_made_) create_actors();
   auto n = rng_.range(1, 8);
   for (std::uint64_t i = 0; i < n; ++i) {
     Task t;
-    t.id = (peer_id_ << 32) | ++seq_;
     if (!actors_.empty() && rng_.percent(20)) {
       // A call on one of its actors: they must run in the order they were made.
       auto& a = actors_[rng_.below(actors_.size())];
@@ -69,9 +256,7 @@ void SimClient::submit_batch() {
       t.spec.run_ms = static_cast<std::uint32_t>(rng_.range(0, 60));
       t.spec.behaviour = rng_.percent(5) ? TaskSpec::throws : TaskSpec::ok;
       t.spec.value = rng_.next();
-      fresh.push_back(t.id);
-      unacked_.push_back(t.id);
-      tasks_.emplace(t.id, std::move(t));
+      submit(std::move(t));
       continue;
     }
     t.spec.run_ms = static_cast<std::uint32_t>(rng_.percent(70) ? rng_.range(0, 50) : rng_.range(50, 400));
@@ -93,177 +278,123 @@ void SimClient::submit_batch() {
         t.deps.push_back(it->first);
       }
     }
-    if (rng_.percent(3)) {
-      auto id = t.id;
-      w_.at(w_.now() + rng_.range(0, 300 * kMs), [this, id] {
+    bool cancel = rng_.percent(3);
+    auto cancel_at = w_.now() + rng_.range(0, 300 * kMs);
+    submit(std::move(t));
+    if (cancel) {
+      auto id = highest_id_;
+      w_.at(cancel_at, [this, id] {
         auto& task = tasks_.at(id);
-        if (task.end != End::pending || !welcomed_ || !link_) return;
-        task.cancel_sent = true;
-        capnp::MallocMessageBuilder msg;
-        msg.initRoot<schema::Envelope>().initCancel().setTaskId(id);
-        link_->send(msg);
+        if (task.future && !task.future->done()) task.future->cancel();  // a request to the coordinator
+        dirty = true;  // the client sends it from its loop
       });
     }
-    fresh.push_back(t.id);
-    unacked_.push_back(t.id);
-    tasks_.emplace(t.id, std::move(t));
   }
-  if (welcomed_) send_submits(fresh);
-  if (welcomed_ && !to_release_.empty()) {
-    capnp::MallocMessageBuilder msg;
-    auto l = msg.initRoot<schema::Envelope>().initRelease().initTasks(static_cast<unsigned>(to_release_.size()));
-    for (unsigned i = 0; i < to_release_.size(); ++i) l.set(i, to_release_[i]);
-    link_->send(msg);
-    to_release_.clear();
-  }
+  dirty = true;  // the client sends them from its loop
   w_.at(w_.now() + rng_.range(10 * kMs, 800 * kMs), [this] { submit_batch(); });
+}
+
+void SimClient::submit(Task t) {
+  auto& core = life_->core;
+  auto state = shoal::detail::Ref<Call>::adopt(new Call());
+  state->task_id = core->next_id();
+  state->core = core;
+  t.id = state->task_id;
+  highest_id_ = std::max(highest_id_, t.id);
+  t.future.emplace(Future<Bytes>::from_state(state));
+  auto deps = t.deps;
+  auto args = call_args(t.spec, deps.size());
+  auto actor = t.actor;
+  TaskOptions o;
+  if (t.spec.gpu) o.resources["gpu"] = 1;
+  auto id = t.id;
+  tasks_.emplace(id, std::move(t));
+  auto ref = shoal::detail::Ref<shoal::detail::StateBase>(state);
+  if (actor)
+    core->submit(std::move(ref), &Call::complete_raw, std::string(kActorClass) + ".add", method_hash(), std::move(args),
+                 std::move(deps), TaskOptions{}, actor, "add");
+  else
+    core->submit(std::move(ref), &Call::complete_raw, "sim.work", work_hash(), std::move(args), std::move(deps), o);
 }
 
 void SimClient::create_actors() {
   actors_made_ = true;
+  auto type = registry().find_actor(kActorClass);
   for (auto n = rng_.percent(60) ? rng_.range(1, 2) : 0; n > 0; --n) {
+    auto& core = life_->core;
+    // As Client::spawn makes one: its readiness a task of the client's, then its id.
+    auto ready = shoal::detail::Ref<Call>::adopt(new Call());
+    ready->task_id = core->next_id();
+    ready->core = core;
     MyActor a;
-    a.id = (peer_id_ << 32) | ++seq_;
+    a.id = core->next_id();
     Task create;
-    create.id = (peer_id_ << 32) | ++seq_;
+    create.id = ready->task_id;
     create.creates_actor = true;
     create.actor = a.id;
     create.is_dep = true;  // never released
+    create.future.emplace(Future<Bytes>::from_state(ready));
+    highest_id_ = std::max(highest_id_, a.id);
+    ActorOptions o;
     auto restarts = rng_.below(3);
-    create.max_restarts = restarts == 2 ? -1 : static_cast<std::int32_t>(restarts);
-    create.max_task_retries = rng_.percent(50) ? 1 : 0;
+    o.max_restarts = restarts == 2 ? -1 : static_cast<int>(restarts);
+    o.max_task_retries = rng_.percent(50) ? 1 : 0;
     w_.event(name_ + " creates actor " + std::to_string(a.id));
-    send_create(create);
-    // Kept until acknowledged and sent again after a reconnect, as remote::Client does.
-    unacked_.push_back(create.id);
     tasks_.emplace(create.id, std::move(create));
     actors_.push_back(a);
+    core->actor_create(a.id, type, create_args(), shoal::detail::Ref<shoal::detail::StateBase>(ready),
+                       &Call::complete_raw, o);
   }
 }
 
-void SimClient::send_create(const Task& create) {
-  capnp::MallocMessageBuilder msg;
-  auto c = msg.initRoot<schema::Envelope>().initActorCreate();
-  c.setActorId(create.actor);
-  c.setClassName(kActorClass);
-  c.setConstructorHash(actor_hash());
-  c.setArgs(link::data(create_args()));
-  c.setTaskId(create.id);
-  c.setMaxRestarts(create.max_restarts);
-  c.setMaxTaskRetries(create.max_task_retries);
-  c.setMaxConcurrency(1);
-  link_->send(msg);
-}
-
-void SimClient::send_submits(const std::vector<std::uint64_t>& ids) {
-  std::vector<std::uint64_t> submits;
-  for (auto id : ids) {
-    auto& t = tasks_.at(id);
-    if (t.creates_actor) {
-      t.sent_generation = w_.coordinator_generation();
-      send_create(t);  // before the calls sent with it
-    } else {
-      submits.push_back(id);
-    }
-  }
-  for (std::size_t at = 0; at < submits.size(); at += 256) {
-    auto n = std::min<std::size_t>(256, submits.size() - at);
-    capnp::MallocMessageBuilder msg;
-    auto list = msg.initRoot<schema::Envelope>().initSubmitBatch(static_cast<unsigned>(n));
-    for (unsigned i = 0; i < n; ++i) {
-      auto& t = tasks_.at(submits[at + i]);
-      t.sent_generation = w_.coordinator_generation();
-      auto s = list[i];
-      s.setTaskId(t.id);
-      s.setFunction("sim.work");
-      s.setSignatureHash(work_hash());
-      s.setArgs(link::data(call_args(t.spec, t.deps.size())));
-      auto deps = s.initDeps(static_cast<unsigned>(t.deps.size()));
-      for (unsigned k = 0; k < t.deps.size(); ++k) deps.set(k, t.deps[k]);
-      if (t.actor) {
-        s.setActorId(t.actor);
-        s.setMethod("add");
-        s.setSignatureHash(method_hash());
-      }
-      auto o = s.initOptions();
-      o.setRetries(-1);
-      if (t.spec.gpu) {
-        auto r = o.initResources(1)[0];
-        r.setName("gpu");
-        r.setAmount(1);
-      }
-    }
-    link_->send(msg);
-  }
-}
-
-void SimClient::on_message(schema::Envelope::Reader env) {
-  switch (env.which()) {
-    case schema::Envelope::WELCOME: {
-      auto w = env.getWelcome();
-      backoff_ = 50 * kMs;
-      away_since_ = 0;
-      if (peer_id_ == 0) {
-        peer_id_ = w.getPeerId();
-        welcomed_ = true;
-        break;
-      }
-      if (w.getPeerId() != peer_id_) return become_lost("the coordinator did not let it take its identity back");
-      welcomed_ = true;
-      // What the coordinator may not have got, in order, unless it answered already (as
-      // remote::Client does); then every result still awaited.
-      std::vector<std::uint64_t> resend;
-      for (auto id : unacked_)
-        if (tasks_.at(id).end == End::pending) resend.push_back(id);
-      unacked_.assign(resend.begin(), resend.end());
-      send_submits(resend);
-      std::vector<std::uint64_t> again;
-      for (auto& [id, t] : tasks_) {
-        if (t.end != End::pending) continue;
-        resubscribed_.insert(id);  // each time: a subscribe on a link that broke got no answer
-        ++t.copies_allowed;
-        again.push_back(id);
-      }
-      if (!again.empty()) {
-        capnp::MallocMessageBuilder msg;
-        auto l = msg.initRoot<schema::Envelope>().initSubscribe().initTaskIds(static_cast<unsigned>(again.size()));
-        for (unsigned i = 0; i < again.size(); ++i) l.set(i, again[i]);
-        link_->send(msg);
-      }
-      // And the cancels of tasks not ended (a restarted coordinator may not know them).
-      for (auto id : again)
-        if (tasks_.at(id).cancel_sent) {
-          capnp::MallocMessageBuilder msg;
-          msg.initRoot<schema::Envelope>().initCancel().setTaskId(id);
-          link_->send(msg);
+// What the client's futures say, against what the engine sent it.
+void SimClient::harvest() {
+  for (auto& [id, t] : tasks_) {
+    if (t.harvested || !t.future || !t.future->done()) continue;
+    t.harvested = true;
+    auto& f = *t.future;
+    auto what = "task " + std::to_string(id) + " of " + name_;
+    // The client keeps the first outcome it read, which is the first seen here.
+    bool first_value = t.first_kind == static_cast<int>(schema::Result::VALUE);
+    bool first_error = t.first_kind == static_cast<int>(schema::Result::ERROR);
+    bool first_cancel = t.first_kind == static_cast<int>(schema::Result::CANCELLED);
+    if (f.cancelled()) {
+      if (!first_cancel && !first_error)
+        w_.violation("the client's future of " + what + " was cancelled, but its first result was not that");
+    } else if (auto e = f.exception()) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const ConnectionError& lost) {
+        // The coordinator lost it (CoordinatorLost), or the client gave up on it: only
+        // when no result came, or the first said the coordinator no longer knew it.
+        if (t.end == End::pending) {
+          t.end = End::lost;
+          if (w_.journaled() && t.acked)
+            w_.violation(what + " was accepted by a journaled coordinator and then lost: " + lost.what());
+        } else if (t.end != End::lost) {
+          w_.violation("the client's future of " + what + " failed with ConnectionError (" + lost.what() +
+                       ") though its result had come");
         }
-      break;
-    }
-    case schema::Envelope::ACCEPTED: {
-      std::uint64_t highest = 0;
-      for (auto id : env.getAccepted()) {
-        if (id >> 32 != peer_id_) w_.violation(name_ + " was told task " + std::to_string(id) + " of another client was accepted");
-        highest = std::max(highest, id);
+      } catch (const std::exception& other) {
+        if (!first_error)
+          w_.violation("the client's future of " + what + " failed (" + other.what() + ") but its first result was no error");
+      } catch (...) {
+        w_.violation("the client's future of " + what + " failed with something that is not a std::exception");
       }
-      if (highest > (peer_id_ << 32) + seq_) w_.violation(name_ + " was told task " + std::to_string(highest) + ", which it never submitted, was accepted");
-      // Every submit and actor's create up to highest.
-      for (auto it = tasks_.begin(); it != tasks_.end() && it->first <= highest; ++it) it->second.acked = true;
-      while (!unacked_.empty() && unacked_.front() <= highest) unacked_.pop_front();
-      break;
+    } else {
+      auto& v = f.result();
+      std::string got(reinterpret_cast<const char*>(v.data()), v.size());
+      std::uint64_t decoded = 0, want = 0;
+      if (!first_value || got != t.first_outcome)
+        w_.violation("the client's future of " + what + " holds a value that is not the first outcome it was sent");
+      else if (!t.creates_actor && (!decode_value(v.data(), v.size(), decoded) || !expected(t, want) || decoded != want))
+        w_.violation("the client's future of " + what + " holds a value that is not the one due");
     }
-    case schema::Envelope::RESULT:
-      on_result(env.getResult());
-      break;
-    case schema::Envelope::RESULT_BATCH:
-      for (auto r : env.getResultBatch()) on_result(r);
-      break;
-    case schema::Envelope::HEARTBEAT:
-    case schema::Envelope::CATALOG:
-    case schema::Envelope::SHUTDOWN:
-    case schema::Envelope::ERROR:
-      break;
-    default:
-      w_.violation(name_ + " got a message no client expects: " + describe(env));
+    if (!t.is_dep && rng_.percent(50)) {
+      t.released = true;
+      t.future.reset();  // the last reference: the client releases it on the coordinator
+      dirty = true;
+    }
   }
 }
 
@@ -354,48 +485,16 @@ void SimClient::on_result(schema::Result::Reader r) {
       w_.violation(name_ + " got a result no client expects for task " + std::to_string(id));
       t.end = End::failed;
   }
-  if (!t.is_dep && rng_.percent(50)) {
-    t.released = true;
-    to_release_.push_back(id);
-  }
 }
 
-void SimClient::on_closed(const std::string& why) {
-  w_.event(name_ + " lost its connection: " + why);
-  link_ = nullptr;
-  welcomed_ = false;
-  if (lost_) return;
-  if (peer_id_ != 0) {
-    if (away_since_ == 0) away_since_ = w_.now();
-    if (w_.now() - away_since_ > kReconnectFor) return become_lost("the coordinator was not back within 30 s");
-  }
-  w_.at(w_.now() + backoff_, [this] { connect(); });
-  backoff_ = std::min(backoff_ * 2, 2000 * kMs);
-}
-
-void SimClient::become_lost(const std::string& why) {
-  w_.event(name_ + " is lost: " + why);
-  lost_ = true;
-  script_done_ = true;
-  for (auto& [id, t] : tasks_) {
-    if (t.end != End::pending) continue;
-    t.end = End::lost;  // CoordinatorLost, as remote::Client fails them
-    if (w_.journaled() && t.acked)
-      w_.violation("task " + std::to_string(id) + " was accepted by a journaled coordinator and then lost with " +
-                   name_ + ": " + why);
-  }
-  if (link_) w_.break_link(*link_, "the client gave up", false);
-  link_ = nullptr;
-  current = 0;
-}
-
-bool SimClient::settled() const {
-  if (lost_) return true;
+bool SimClient::settled() {
+  harvest();
   if (!script_done_) return false;
-  return std::all_of(tasks_.begin(), tasks_.end(), [](const auto& kv) { return kv.second.end != End::pending; });
+  return std::all_of(tasks_.begin(), tasks_.end(), [](const auto& kv) { return !kv.second.future || kv.second.future->done(); });
 }
 
 void SimClient::check_end() {
+  harvest();
   for (auto& [id, t] : tasks_) {
     if (t.end == End::failed && t.error == "shoal::DependencyFailed" && !t.deps.empty() &&
         (w_.journaled() || w_.coordinator_generation() == 1) &&
@@ -405,7 +504,7 @@ void SimClient::check_end() {
     ++w_.report.tasks;
     if (t.end == End::done) ++w_.report.done;
     if (t.end == End::failed) ++w_.report.failed;
-    if (t.end == End::pending)
+    if (t.future && !t.future->done())
       w_.violation("task " + std::to_string(id) + " of " + name_ + (t.acked ? " was accepted and" : "") +
                    " never ended");
   }

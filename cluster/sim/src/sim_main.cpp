@@ -50,7 +50,7 @@ void shrink(SimOptions o, const RunReport& first) {
 
 int sim_main(int argc, char** argv) {
   CLI::App app{
-      "shoal-sim: the coordinator and worker engines with simulated clients on a virtual clock, a simulated\n"
+      "shoal-sim: the coordinator, worker and client engines on a virtual clock, a simulated\n"
       "network and disk, and faults, all from one seed (docs/simulation.md). Each run ends with its invariants\n"
       "checked: every accepted task ends (a value or a typed error), each result reaches its client once, no\n"
       "accepted task is lost with a journal on, no task runs without the resources it asked for, values are\n"

@@ -94,8 +94,9 @@ World::~World() {
   kill_coordinator("the run ended");
   // The workers' processes end on the machine's clock: whatever waits in them is due.
   link::set_clock_source(nullptr);
+  polled_.clear();
+  clients_.clear();  // first: their tasks' futures release what they hold
   workers_.clear();
-  clients_.clear();
   links_.clear();
   if (!dir_.empty()) {
     std::error_code ec;
@@ -262,7 +263,7 @@ void World::timer_due_in(std::int64_t ns) noexcept {
 }
 
 void World::pump() {
-  for (auto& w : workers_) w->reap();
+  for (auto* p : polled_) p->reap();
   if (now_ >= timer_due_) {
     // asio arms its timerfd on the machine's clock: made to fire now, the next poll of a
     // loop looks at every timer, and asio tells timer_due_in() of the loop's next one.
@@ -274,15 +275,15 @@ void World::pump() {
       link::kick_timers(*kicker_);
       engine_dirty_ = true;
     }
-    for (auto& w : workers_)
-      if (all || now_ >= w->due) {
-        w->due = std::numeric_limits<std::uint64_t>::max();
-        w->kick();
-        w->dirty = true;
+    for (auto* p : polled_)
+      if (all || now_ >= p->due) {
+        p->due = std::numeric_limits<std::uint64_t>::max();
+        p->kick();
+        p->dirty = true;
       }
     kicking_ = false;
     timer_due_ = std::min(engine_due_, stray_due_);
-    for (auto& w : workers_) timer_due_ = std::min(timer_due_, w->due);
+    for (auto* p : polled_) timer_due_ = std::min(timer_due_, p->due);
   }
   // The loops handed something, in turn, until none has anything left to do now.
   for (int rounds = 0; rounds < 100000; ++rounds) {
@@ -295,12 +296,12 @@ void World::pump() {
       in_engine_poll_ = false;
       ran = ran || engine_dirty_;
     }
-    for (auto& w : workers_) {
-      if (!w->dirty) continue;
-      polling_ = w.get();
-      w->dirty = w->poll();
+    for (auto* p : polled_) {
+      if (!p->dirty) continue;
+      polling_ = p;
+      p->dirty = p->poll();
       polling_ = nullptr;
-      ran = ran || w->dirty;
+      ran = ran || p->dirty;
     }
     if (!ran) break;
   }

@@ -68,6 +68,21 @@ class SimPeer {
   std::uint64_t connects = 0;  // how many links it opened
 };
 
+/// A process of the simulated world with a loop of its own (a worker's, a client's): the
+/// world polls it when something was handed to it or its earliest timer is due.
+class Polled {
+ public:
+  virtual ~Polled() = default;
+  /// Runs what is ready on its loop; true when anything ran.
+  virtual bool poll() = 0;
+  /// The clock moved: its next poll looks at its timers.
+  virtual void kick() = 0;
+  /// Ends what was killed since the last call (never from inside a poll).
+  virtual void reap() {}
+  bool dirty = false;                     // something was handed to its loop: poll it
+  std::uint64_t due = ~std::uint64_t{0};  // its loop's earliest timer (virtual ns)
+};
+
 /// One connection between a simulated peer and the engine: a link::Connection pair on the
 /// engine's executor, the engine's end adopted by the coordinator. The world holds what
 /// each side sends and hands it over when the network's delay has passed: in order on
@@ -153,7 +168,7 @@ class World final : public link::ClockSource {
   void kill_coordinator(const std::string& why);
   void pump();  // runs the engine until it has nothing more to do now
   void disk();
-  [[nodiscard]] bool settled() const;
+  [[nodiscard]] bool settled();
   void check_end();
 
   SimOptions opt_;
@@ -171,7 +186,7 @@ class World final : public link::ClockSource {
   std::uint64_t timer_due_ = ~std::uint64_t{0};  // when the earliest timer of any loop is due (asio says)
   std::uint64_t engine_due_ = ~std::uint64_t{0};  // the engine's loop's
   std::uint64_t stray_due_ = ~std::uint64_t{0};   // a timer armed outside any poll: every loop looks
-  SimWorker* polling_ = nullptr;                  // the worker whose loop is being polled
+  Polled* polling_ = nullptr;                     // the process whose loop is being polled
   bool in_engine_poll_ = false;
   bool engine_dirty_ = false, kicking_ = false;
   std::unique_ptr<coordinator::Coordinator> coord_;
@@ -185,6 +200,7 @@ class World final : public link::ClockSource {
   std::uint64_t faults_end_ = 0, limit_ = 0;
   std::vector<std::unique_ptr<SimWorker>> workers_;
   std::vector<std::unique_ptr<SimClient>> clients_;
+  std::vector<Polled*> polled_;  // the workers' and the clients' processes
   std::uint64_t fnv_ = 0xcbf29ce484222325ull;
   std::set<std::uint64_t> crashed_;
 };

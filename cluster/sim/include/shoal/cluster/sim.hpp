@@ -1,8 +1,8 @@
 #pragma once
 /// \file
 /// The deterministic simulation (`shoal-sim`, docs/simulation.md): the real coordinator
-/// engine and real worker engines, with simulated clients speaking the real protocol,
-/// over in-process connections, on a virtual clock, a simulated network and a paced
+/// engine, real worker engines and real clients (remote::Client's engine), over
+/// in-process connections, on a virtual clock, a simulated network and a paced
 /// disk, all driven by one seed. Faults come from the seed (worker kills, coordinator kills and restarts on
 /// its journal, broken connections, delayed and reordered deliveries, slow and failing
 /// journal writes, wall-clock jumps); after the run its invariants are checked. The same
