@@ -140,6 +140,36 @@ BENCHMARKS = [
         },
     },
     {
+        # The cluster as an operator runs it: standalone shoal-coordinator and two
+        # one-thread shoal-worker processes, the client in the benchmark's own process;
+        # two hops each way, beside 64 bytes relayed through a middle process and back.
+        "id": "B3d",
+        "name": "round trip through the daemons, p50",
+        "unit": "us",
+        "better": "lower",
+        "shoal": ["{bin}/bench_daemons", "5000", "5"],
+        "peers": {"raw uds relay": ["{bin}/bench_daemons", "5000", "5"]},
+    },
+    {
+        "id": "B3dp99",
+        "name": "round trip through the daemons, p99",
+        "unit": "us",
+        "better": "lower",
+        "shoal": ["{bin}/bench_daemons", "5000", "5"],
+        "peers": {"raw uds relay": ["{bin}/bench_daemons", "5000", "5"]},
+    },
+    {
+        "id": "B4d",
+        "name": "100k trivial tasks through the daemons",
+        "unit": "tasks/s",
+        "better": "higher",
+        "shoal": ["{bin}/bench_daemons", "5000", "5"],
+        "peers": {
+            "goal (1M tasks/s)": ["{bin}/bench_daemons", "5000", "5"],
+            "LocalCluster(2) (B4)": ["{bin}/bench_daemons", "5000", "5"],
+        },
+    },
+    {
         # Cost that grows with the work: tasks/s should stay flat from 10k to 1M.
         "id": "B4_10k",
         "name": "10k trivial remote tasks (B4 at 10k)",
@@ -354,6 +384,16 @@ BENCHMARKS = [
         "better": "lower",
         "shoal": [sys.executable, f"{HERE}/python/idle_start.py", "{bin}", "10"],
         "peers": {"goal (1% of a core)": [sys.executable, f"{HERE}/python/idle_start.py", "{bin}", "10"]},
+    },
+    {
+        # A figure the noise does not move: instructions per remote trivial task over
+        # every process of a LocalCluster(2), counted by callgrind (bench/python/insn.py).
+        "id": "INSN",
+        "name": "instructions per remote trivial task (all processes)",
+        "unit": "insn/task",
+        "better": "lower",
+        "shoal": [sys.executable, f"{HERE}/python/insn.py", "{bin}"],
+        "peers": {"python ProcessPoolExecutor": [sys.executable, f"{HERE}/python/insn.py", "{bin}"]},
     },
     {
         "id": "B8",

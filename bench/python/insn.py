@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""INSN: instructions per remote trivial task, summed over every process it crosses (the
+client, a standalone shoal-coordinator, two one-thread shoal-workers), counted by
+callgrind: a count, not a time, so the same whatever else the machine does. Each run
+starts the three daemons under callgrind, runs `bench_daemons insn` (N tasks, submit all,
+gather) under callgrind, then stops the daemons with SIGTERM (callgrind writes its count
+at their exit). The figure is the difference between a run of N2 and one of N1 tasks
+over N2 - N1: start-up, registration and shut-down cancel out. The peer is Python's
+ProcessPoolExecutor(2) counted the same way (its interpreter and its worker processes).
+
+usage: insn.py BINDIR
+"""
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def callgrind(out_dir, cmd):
+    return ["valgrind", "--tool=callgrind", "--trace-children=yes", "--quiet",
+            f"--callgrind-out-file={out_dir}/cg.%p"] + cmd
+
+
+def total(out_dir):
+    n = 0
+    for path in glob.glob(f"{out_dir}/cg.*"):
+        with open(path, errors="replace") as f:
+            for line in f:
+                if line.startswith("summary:") or line.startswith("totals:"):
+                    n += int(line.split()[1])
+                    break
+    return n
+
+
+def shoal_run(bindir, lib, n):
+    with tempfile.TemporaryDirectory(prefix="shoal-insn-") as d:
+        address = f"unix://{d}/c.sock"
+        daemons = []
+        try:
+            out = open(f"{d}/coordinator.out", "w")
+            daemons.append(subprocess.Popen(
+                callgrind(d, [f"{bindir}/shoal-coordinator", "--listen", address, "--quiet"]),
+                stdout=out, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL))
+            deadline = time.time() + 120
+            while not open(f"{d}/coordinator.out").read().startswith("ready"):
+                if time.time() > deadline or daemons[0].poll() is not None:
+                    raise SystemExit("shoal-coordinator under callgrind did not print ready")
+                time.sleep(0.05)
+            for i in range(2):
+                daemons.append(subprocess.Popen(
+                    callgrind(d, [f"{bindir}/shoal-worker", "-c", address, "--load", lib, "-t", "1",
+                                  "--name", f"w{i}", "--quiet"]),
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL))
+            client = subprocess.run(callgrind(d, [f"{bindir}/bench_daemons", "insn", address, str(n)]),
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=900)
+            if client.returncode != 0:
+                sys.stderr.write(client.stderr[-4000:])
+                raise SystemExit(f"bench_daemons insn under callgrind failed (exit {client.returncode})")
+        finally:
+            for p in reversed(daemons):  # the workers first: the coordinator sees them go
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(timeout=120)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        return total(d)
+
+
+def python_run(n):
+    with tempfile.TemporaryDirectory(prefix="shoal-insn-") as d:
+        run = subprocess.run(callgrind(d, [sys.executable, f"{HERE}/insn_pool.py", str(n)]),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=900)
+        if run.returncode != 0:
+            sys.stderr.write(run.stderr[-4000:])
+            raise SystemExit(f"insn_pool.py under callgrind failed (exit {run.returncode})")
+        return total(d)
+
+
+if __name__ == "__main__":
+    bindir = os.path.abspath(sys.argv[1])
+    lib = os.path.join(os.path.dirname(bindir), "lib", "libshoal_bench_tasks.so")
+    n1, n2 = 5000, 25000
+    shoal = (shoal_run(bindir, lib, n2) - shoal_run(bindir, lib, n1)) / (n2 - n1)
+    p1, p2 = 1000, 3000
+    python = (python_run(p2) - python_run(p1)) / (p2 - p1)
+    print(json.dumps({"id": "INSN", "unit": "instructions/task", "samples": [shoal]}))
+    print(json.dumps({"id": "INSN", "peer": "python ProcessPoolExecutor", "unit": "instructions/task",
+                      "samples": [python]}))
