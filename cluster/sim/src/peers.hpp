@@ -76,19 +76,14 @@ class SimWorker final : public SimPeer, public Polled {
   void crash(std::uint64_t task);
 
  private:
-  struct Far;
   struct Life;
   std::shared_ptr<link::Connection> dial();
-  void from_worker(Far& far, schema::Envelope::Reader env);
-  void worker_closed(Far& far, const std::string& why);
-  [[nodiscard]] Far* current_far();
 
   World& w_;
   std::string name_;
   std::uint32_t threads_;
   bool gpu_;
   Rng rng_;
-  Link* link_ = nullptr;
   bool alive_ = false;
   std::uint64_t incarnation_ = 0;
   std::unique_ptr<Life> life_;
@@ -140,14 +135,11 @@ class SimClient final : public SimPeer, public Polled {
     std::optional<Future<Bytes>> future;  // the client's (dropped: released)
     bool harvested = false;               // its future's outcome was checked
   };
-  struct Far;
   struct Life;
   /// A new client, as a program constructs remote::Client.
   void open();
-  std::shared_ptr<link::Connection> dial();
-  void from_client(Far& far, schema::Envelope::Reader env);
-  void client_closed(Far& far, const std::string& why);
-  [[nodiscard]] Far* current_far();
+  /// What the client sends, seen on its way: what it asks for again, where it sent a task.
+  void outbound(schema::Envelope::Reader env);
   void submit_batch();
   void create_actors();
   /// Submits `t` through the client (its id given there) and keeps it.
@@ -162,7 +154,6 @@ class SimClient final : public SimPeer, public Polled {
   Rng rng_;
   bool gpu_cluster_;
   std::uint64_t work_until_;
-  Link* link_ = nullptr;
   std::unique_ptr<Life> life_;
   std::vector<std::unique_ptr<Life>> dead_;  // clients given up on, ended at the next reap()
   std::uint64_t peer_id_ = 0, highest_id_ = 0;

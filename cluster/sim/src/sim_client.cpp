@@ -9,6 +9,7 @@
 #include <exception>
 
 #include "peers.hpp"
+#include "relay.hpp"
 #include "shoal/core/loop.hpp"
 #include "shoal/link/messages.hpp"
 #include "shoal/link/timer.hpp"
@@ -21,39 +22,20 @@ constexpr std::uint64_t kReconnectFor = 30'000;  // ms: ClientOptions::reconnect
 using Call = remote::detail::RemoteCall<Bytes>;
 }  // namespace
 
-// The far end of one of the client's connections: what the client writes reaches the
-// simulation here, to be relayed over the network to the engine.
-struct SimClient::Far final : link::ConnectionHandler {
-  SimClient* owner = nullptr;
-  std::uint64_t serial = 0;  // its Link's
-  bool dead = false;         // its client is gone: nothing of it reaches the world
-  std::shared_ptr<link::Connection> conn;
-
-  void on_message(schema::Envelope::Reader env, const proto::FrameOwner&) override {
-    if (!dead) owner->from_client(*this, env);
-  }
-  void on_protocol_error(const std::string& why) override {
-    if (!dead) owner->w_.violation(owner->name_ + "'s client wrote a frame nobody can read: " + why);
-  }
-  void on_closed(const std::string& why) override {
-    if (!dead) owner->client_closed(*this, why);
-  }
-};
-
 // One remote::Client of the program: its loop, and its core on it.
 struct SimClient::Life {
-  std::vector<std::unique_ptr<Far>> fars;
   Loop loop;
   std::unique_ptr<link::Timer> kicker;
   std::shared_ptr<remote::detail::ClientCore> core;
+  std::unique_ptr<Relay> relay;  // its connections' ends live on the loop: dropped before it
 
   ~Life() {
-    for (auto& f : fars) f->dead = true;
+    relay->silence();
     if (core) core->close();  // on this thread, between polls: as DialledLink asks
-    loop.shutdown();          // runs what it left queued: the core and the relays (marked dead) are still here
+    loop.shutdown();          // runs what it left queued: the core and the relay (silent) are still here
     kicker.reset();
     core.reset();  // the futures still held keep only a weak reference to it
-    fars.clear();  // while the loop's executor is still there
+    relay.reset();
   }
 };
 
@@ -73,10 +55,14 @@ void SimClient::start() {
 }
 
 void SimClient::open() {
-  if (life_) dead_.push_back(std::move(life_));
-  link_ = nullptr;
+  if (life_) {
+    life_->relay->process_gone(name_ + "'s client was given up");
+    dead_.push_back(std::move(life_));
+  }
   current = 0;
   life_ = std::make_unique<Life>();
+  life_->relay = std::make_unique<Relay>(w_, *this);
+  life_->relay->outbound = [this](schema::Envelope::Reader env) { outbound(env); };
   life_->kicker = std::make_unique<link::Timer>(life_->loop.get_executor());
   ClientOptions o;
   o.name = name_;
@@ -85,40 +71,14 @@ void SimClient::open() {
   auto* life = life_.get();
   life_->core->start_dialled({"sim://coordinator", life_->loop.get_executor(),
                               [this, life]() -> std::shared_ptr<link::Connection> {
-                                return life == life_.get() ? dial() : nullptr;
+                                return life == life_.get() ? life->relay->dial(life->loop.get_executor()) : nullptr;
                               }});
   dirty = true;
 }
 
-std::shared_ptr<link::Connection> SimClient::dial() {
-  if (link_) {
-    if (current == link_->serial) w_.close_after_sent(*link_, name_ + " dialled again");
-    link_ = nullptr;
-  }
-  auto* l = w_.connect(*this);
-  if (!l) return nullptr;  // the coordinator is down: refused, as a socket would be
-  link_ = l;
-  auto [mine, far] = link::Connection::local_pair(life_->loop.get_executor());
-  auto f = std::make_unique<Far>();
-  f->owner = this;
-  f->serial = l->serial;
-  f->conn = std::move(far);
-  f->conn->start(*f);
-  life_->fars.push_back(std::move(f));
-  return mine;
-}
-
-SimClient::Far* SimClient::current_far() {
-  if (!life_ || !link_ || current != link_->serial) return nullptr;
-  for (auto& f : life_->fars)
-    if (f->serial == link_->serial && !f->dead) return f.get();
-  return nullptr;
-}
-
 // What the client sends: seen on its way (what it asks for again, where it sent a task),
 // then over the network.
-void SimClient::from_client(Far& far, schema::Envelope::Reader env) {
-  if (&far != current_far()) return;  // a connection the client no longer has
+void SimClient::outbound(schema::Envelope::Reader env) {
   auto sent = [this](std::uint64_t id) {
     if (auto it = tasks_.find(id); it != tasks_.end()) it->second.sent_generation = w_.coordinator_generation();
   };
@@ -143,22 +103,10 @@ void SimClient::from_client(Far& far, schema::Envelope::Reader env) {
     default:
       break;
   }
-  capnp::MallocMessageBuilder copy;
-  copy.setRoot(env);
-  link_->send(copy);
-}
-
-void SimClient::client_closed(Far& far, const std::string& why) {
-  bool live = &far == current_far();
-  far.dead = true;
-  if (!live) return;
-  w_.close_after_sent(*link_, name_ + "'s client closed it: " + why);
-  link_ = nullptr;
 }
 
 void SimClient::on_message(schema::Envelope::Reader env) {
-  auto* far = current_far();
-  if (!far) return;  // the client it was for is gone: nothing reaches it, nothing to check
+  if (!life_ || !life_->relay->live()) return;  // the client it was for is gone: nothing reaches it, nothing to check
   switch (env.which()) {
     case schema::Envelope::WELCOME:
       if (peer_id_ == 0) peer_id_ = env.getWelcome().getPeerId();
@@ -190,21 +138,14 @@ void SimClient::on_message(schema::Envelope::Reader env) {
   }
   // On to the client, in the order seen here: a close delivers what was sent before it,
   // so the first result seen here is the first the client reads.
-  capnp::MallocMessageBuilder copy;
-  copy.setRoot(env);
-  far->conn->send(copy);
+  life_->relay->deliver(env);
   dirty = true;
 }
 
 void SimClient::on_closed(const std::string& why) {
   w_.event(name_ + " lost its connection: " + why);
-  if (!life_ || !link_) return;
-  for (auto& f : life_->fars)
-    if (f->serial == link_->serial && !f->dead) {
-      f->dead = true;  // the client hears it closed; nothing more goes either way
-      f->conn->close(why);
-    }
-  link_ = nullptr;
+  if (!life_) return;
+  life_->relay->engine_closed(why);
   dirty = true;
 }
 
