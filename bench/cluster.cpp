@@ -74,10 +74,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  return v[static_cast<std::size_t>(p * static_cast<double>(v.size() - 1))];
-}
+using shoal::bench::percentile;
 
 // The floor: two processes exchanging 64 bytes over a socketpair.
 std::vector<double> raw_pingpong(int n) {
@@ -152,18 +149,7 @@ int b3(int n, int rounds) {
   return 0;
 }
 
-// `count` submits, then every result: tasks/s.
-double throughput(shoal::Client& client, int count) {
-  std::vector<shoal::Future<std::int64_t>> fs;
-  fs.reserve(static_cast<std::size_t>(count));
-  auto t0 = Clock::now();
-  for (int i = 0; i < count; ++i) fs.push_back(client.submit(&noop, i));
-  std::int64_t sum = 0;
-  for (auto& f : fs) sum += f.result();
-  double s = std::chrono::duration<double>(Clock::now() - t0).count();
-  if (sum != std::int64_t{count} * (count - 1) / 2) std::abort();
-  return count / s;
-}
+double throughput(shoal::Client& client, int count) { return shoal::bench::throughput(client, count, &noop); }
 
 int b4(int n, int rounds) {
   shoal::LocalCluster local(2, {.threads_per_worker = 1});
@@ -291,14 +277,7 @@ int b8(int rounds, const char* self) {
 
 // `n` sequential blocking round trips: their p50 in us.
 double round_trip_p50(shoal::Client& client, int n) {
-  std::vector<double> us;
-  us.reserve(static_cast<std::size_t>(n));
-  for (int i = 0; i < n; ++i) {
-    auto t0 = Clock::now();
-    if (client.submit(&noop, i).result() != i) std::abort();
-    us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
-  }
-  return percentile(us, 0.5);
+  return percentile(shoal::bench::round_trips(client, n, &noop), 0.5);
 }
 
 // How the cost grows with the work (issue 17): B4 at 10k and 1M tasks beside 100k

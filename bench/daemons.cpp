@@ -38,10 +38,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  return v[static_cast<std::size_t>(p * static_cast<double>(v.size() - 1))];
-}
+using shoal::bench::percentile;
 
 void read_full(int fd, char* buf, std::size_t n) {
   for (std::size_t got = 0; got < n;) {
@@ -102,28 +99,9 @@ std::vector<double> raw_relay(int n) {
   return us;
 }
 
-std::vector<double> round_trips(shoal::Client& client, int n) {
-  std::vector<double> us;
-  us.reserve(static_cast<std::size_t>(n));
-  for (int i = 0; i < n; ++i) {
-    auto t0 = Clock::now();
-    if (client.submit(&noop, i).result() != i) std::abort();
-    us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
-  }
-  return us;
-}
+std::vector<double> round_trips(shoal::Client& client, int n) { return shoal::bench::round_trips(client, n, &noop); }
 
-double throughput(shoal::Client& client, int count) {
-  std::vector<shoal::Future<std::int64_t>> fs;
-  fs.reserve(static_cast<std::size_t>(count));
-  auto t0 = Clock::now();
-  for (int i = 0; i < count; ++i) fs.push_back(client.submit(&noop, i));
-  std::int64_t sum = 0;
-  for (auto& f : fs) sum += f.result();
-  double s = std::chrono::duration<double>(Clock::now() - t0).count();
-  if (sum != std::int64_t{count} * (count - 1) / 2) std::abort();
-  return count / s;
-}
+double throughput(shoal::Client& client, int count) { return shoal::bench::throughput(client, count, &noop); }
 
 // The daemons, as an operator starts them; killed and reaped when this goes.
 struct Daemons {

@@ -74,6 +74,21 @@ shoal::RawCall call() {
   return c;
 }
 
+shoal::ClientOptions reconnecting(std::chrono::milliseconds within) {
+  shoal::ClientOptions o;
+  o.reconnect = within;
+  return o;
+}
+
+// A task nobody serves, submitted and known to the coordinator (its status came back).
+shoal::RawTask submit_known(Rig& rig, shoal::Client& client) {
+  auto task = client.submit_raw(call());
+  auto known = client.status(task.id);
+  REQUIRE(rig.until([&] { return known.done(); }));
+  REQUIRE(known.result().tasks.size() == 1);
+  return task;
+}
+
 }  // namespace dialled_test
 
 using dialled_test::Rig;
@@ -99,15 +114,10 @@ TEST_CASE("client: a dialled client returns at once, is welcomed on the loop its
 TEST_CASE("client: a dialled client whose connection breaks dials again and resumes its identity and its tasks",
           "[client][dialled]") {
   Rig rig;
-  shoal::ClientOptions o;
-  o.reconnect = 10s;
-  shoal::Client client(rig.link(), o);
+  shoal::Client client(rig.link(), dialled_test::reconnecting(10s));
   REQUIRE(rig.until([&] { return client.peer_id() != 0; }));
   auto peer = client.peer_id();
-  auto task = client.submit_raw(dialled_test::call());
-  auto known = client.status(task.id);
-  REQUIRE(rig.until([&] { return known.done(); }));
-  REQUIRE(known.result().tasks.size() == 1);
+  auto task = dialled_test::submit_known(rig, client);
   rig.client_ends.back()->close("the test broke it");
   REQUIRE(rig.until([&] { return rig.dials == 2; }));
   auto again = client.status(task.id);  // asked while it resumes: sent once it has
@@ -138,14 +148,9 @@ TEST_CASE("client: a dialled client refused at its first dial fails what it was 
 TEST_CASE("client: a dialled client that cannot dial again within its reconnect time gives up, failing its tasks",
           "[client][dialled]") {
   Rig rig;
-  shoal::ClientOptions o;
-  o.reconnect = 300ms;
-  shoal::Client client(rig.link(), o);
+  shoal::Client client(rig.link(), dialled_test::reconnecting(300ms));
   REQUIRE(rig.until([&] { return client.peer_id() != 0; }));
-  auto task = client.submit_raw(dialled_test::call());
-  auto known = client.status(task.id);
-  REQUIRE(rig.until([&] { return known.done(); }));
-  REQUIRE(known.result().tasks.size() == 1);
+  auto task = dialled_test::submit_known(rig, client);
   rig.refuse = true;
   rig.client_ends.back()->close("the test broke it");
   REQUIRE(rig.until([&] { return task.result.done(); }));

@@ -170,6 +170,17 @@ void gpu_submit(Rig& rig, End& c, std::uint64_t id) {
   });
 }
 
+
+// The result of attempt 1 of `task`, a value, from worker `w`.
+void send_value(Rig& rig, End& w, std::uint64_t task) {
+  rig.send(w, [&](schema::Envelope::Builder e) {
+    auto r = e.initResult();
+    r.setTaskId(task);
+    r.setAttempt(1);
+    r.setValue(shoal::link::data(std::string_view("v")));
+  });
+}
+
 }  // namespace resume_engine_test
 
 using resume_engine_test::Rig;
@@ -241,12 +252,7 @@ TEST_CASE("coordinator: with a journal, a task's result leaves only after its su
     auto task = (c->seen.front().peer << 32) | 1;
     rig.send(*c, [&](schema::Envelope::Builder e) { resume_engine_test::submit(e.initSubmit(), task); });
     REQUIRE(rig.until([&] { return worker->count(schema::Envelope::ASSIGN, task) == 1; }));
-    rig.send(*worker, [&](schema::Envelope::Builder e) {
-      auto r = e.initResult();
-      r.setTaskId(task);
-      r.setAttempt(1);
-      r.setValue(shoal::link::data(std::string_view("v")));
-    });
+    resume_engine_test::send_value(rig, *worker, task);
     rig.settle();
     rig.settle();
     // Ran and finished, but its submit is not on disk: no acknowledgement, no result.
@@ -303,12 +309,7 @@ TEST_CASE("coordinator: a task a reconnecting worker still runs and that is not 
   rig.settle();
   CHECK(back->count(schema::Envelope::ASSIGN, b) == 0);  // its gpu is still a's
   CHECK(other->count(schema::Envelope::ASSIGN, b) == 0);  // and the other's too
-  rig.send(*back, [&](schema::Envelope::Builder e) {
-    auto r = e.initResult();
-    r.setTaskId(a);
-    r.setAttempt(1);
-    r.setValue(shoal::link::data(std::string_view("v")));
-  });
+  resume_engine_test::send_value(rig, *back, a);
   CHECK(rig.until([&] { return back->count(schema::Envelope::ASSIGN, b) == 1; }));
 }
 
@@ -374,12 +375,7 @@ TEST_CASE("coordinator: a task sent again by its client while a worker still run
   rig.settle();
   CHECK(w->count(schema::Envelope::ASSIGN, b) == 0);  // the gpu is a's
   SECTION("the run ended with its value: the task's") {
-    rig.send(*w, [&](schema::Envelope::Builder e) {
-      auto r = e.initResult();
-      r.setTaskId(a);
-      r.setAttempt(1);
-      r.setValue(shoal::link::data(std::string_view("v")));
-    });
+    resume_engine_test::send_value(rig, *w, a);
     REQUIRE(rig.until([&] { return c->count(schema::Envelope::RESULT, a) == 1; }));
     CHECK(rig.until([&] { return w->count(schema::Envelope::ASSIGN, b) == 1; }));
     CHECK(w->count(schema::Envelope::ASSIGN, a) == 0);
