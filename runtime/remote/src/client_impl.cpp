@@ -495,6 +495,19 @@ void ClientCore::Impl::resumed(schema::Welcome::Reader w) {
     if (pending.count(o.task)) creates_again.push_back(std::move(o));
   unacked_creates.clear();
   send_creates(creates_again);
+  // ... the kills asked for while away, before the calls sent again: a call made after
+  // kill_actor() fails with ActorDied, across a reconnect as within one flush ...
+  std::vector<std::uint64_t> kills;
+  {
+    std::lock_guard lock(mu);
+    kills.swap(kill_actors);
+  }
+  if (!kills.empty()) {
+    capnp::MallocMessageBuilder msg;
+    auto k = msg.initRoot<schema::Envelope>().initRelease().initKillActors(static_cast<unsigned>(kills.size()));
+    for (unsigned i = 0; i < kills.size(); ++i) k.set(i, kills[i]);
+    conn->send(msg);
+  }
   std::vector<SubmitOut> again;
   for (auto& o : unacked)
     if (pending.count(o.id)) again.push_back(std::move(o));
