@@ -7,8 +7,9 @@
 //                            over two socketpairs); B4d: N submits, then every result
 //                            (tasks/s), beside the goal of 1M tasks/s and B4 on a
 //                            LocalCluster(2) (in-process coordinator) in the same run.
-//   bench_daemons insn ADDRESS N   N tasks through daemons already running at ADDRESS, once
-//                            (bench/python/insn.py counts its instructions: INSN)
+//   bench_daemons insn ADDRESS N [batch]   N tasks through daemons already running at
+//                            ADDRESS, once: one round trip at a time (INSN), or submitted
+//                            all then gathered (INSNb); bench/python/insn.py counts them
 
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -189,15 +190,19 @@ int run(int n, int rounds, const char* self) {
 
 // One pass of B4d's work and nothing else, against daemons already started: what
 // bench/python/insn.py counts under callgrind (INSN).
-int insn(const std::string& address, int n) {
+int insn(const std::string& address, int n, bool batch) {
   shoal::Client client(address);
   shoal::bench::wait_workers(client, 2);
-  (void)throughput(client, n);
+  if (batch)
+    (void)throughput(client, n);
+  else
+    (void)round_trips(client, n);
   return 0;
 }
 
 int run_mode(int argc, char** argv) {
-  if (argc > 3 && std::string(argv[1]) == "insn") return insn(argv[2], std::atoi(argv[3]));
+  if (argc > 3 && std::string(argv[1]) == "insn")
+    return insn(argv[2], std::atoi(argv[3]), argc > 4 && std::string(argv[4]) == "batch");
   return run(argc > 1 ? std::atoi(argv[1]) : 5000, argc > 2 ? std::atoi(argv[2]) : 5, argv[0]);
 }
 

@@ -386,10 +386,19 @@ BENCHMARKS = [
         "peers": {"goal (1% of a core)": [sys.executable, f"{HERE}/python/idle_start.py", "{bin}", "10"]},
     },
     {
-        # A figure the noise does not move: instructions per remote trivial task over
-        # every process of a LocalCluster(2), counted by callgrind (bench/python/insn.py).
+        # A figure the noise does not move: instructions per remote trivial task (one
+        # round trip at a time) over every process it crosses (client, coordinator, two
+        # workers), counted by callgrind (bench/python/insn.py).
         "id": "INSN",
-        "name": "instructions per remote trivial task (all processes)",
+        "name": "instructions per remote round trip (all processes)",
+        "unit": "insn/task",
+        "better": "lower",
+        "shoal": [sys.executable, f"{HERE}/python/insn.py", "{bin}"],
+        "peers": {"python ProcessPoolExecutor": [sys.executable, f"{HERE}/python/insn.py", "{bin}"]},
+    },
+    {
+        "id": "INSNb",
+        "name": "instructions per task, submitted all then gathered",
         "unit": "insn/task",
         "better": "lower",
         "shoal": [sys.executable, f"{HERE}/python/insn.py", "{bin}"],

@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """INSN: instructions per remote trivial task, summed over every process it crosses (the
 client, a standalone shoal-coordinator, two one-thread shoal-workers), counted by
-callgrind: a count, not a time, so the same whatever else the machine does. Each run
-starts the three daemons under callgrind, runs `bench_daemons insn` (N tasks, submit all,
-gather) under callgrind, then stops the daemons with SIGTERM (callgrind writes its count
-at their exit). The figure is the difference between a run of N2 and one of N1 tasks
-over N2 - N1: start-up, registration and shut-down cancel out. The peer is Python's
-ProcessPoolExecutor(2) counted the same way (its interpreter and its worker processes).
+callgrind: a count, not a time. Each run starts the three daemons under callgrind, runs
+`bench_daemons insn` under callgrind, then stops the daemons with SIGTERM (callgrind
+writes its count at their exit). The figure is the difference between a run of N2 and
+one of N1 tasks over N2 - N1: start-up, registration and shut-down cancel out.
+INSN runs one round trip at a time: the same messages each time, so the count hardly
+moves from run to run. INSNb submits all and gathers (B4d's pattern): cheaper per task,
+but how many tasks share a frame depends on timing, so it moves by some 15%.
+The peer is Python's ProcessPoolExecutor(2) counted the same way (its interpreter and
+its worker processes), one submit and result at a time for INSN, all at once for INSNb.
 
 usage: insn.py BINDIR
 """
@@ -38,7 +41,7 @@ def total(out_dir):
     return n
 
 
-def shoal_run(bindir, lib, n):
+def shoal_run(bindir, lib, n, batch):
     with tempfile.TemporaryDirectory(prefix="shoal-insn-") as d:
         address = f"unix://{d}/c.sock"
         daemons = []
@@ -57,7 +60,7 @@ def shoal_run(bindir, lib, n):
                     callgrind(d, [f"{bindir}/shoal-worker", "-c", address, "--load", lib, "-t", "1",
                                   "--name", f"w{i}", "--quiet"]),
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL))
-            client = subprocess.run(callgrind(d, [f"{bindir}/bench_daemons", "insn", address, str(n)]),
+            client = subprocess.run(callgrind(d, [f"{bindir}/bench_daemons", "insn", address, str(n)] + (["batch"] if batch else [])),
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=900)
             if client.returncode != 0:
                 sys.stderr.write(client.stderr[-4000:])
@@ -73,9 +76,9 @@ def shoal_run(bindir, lib, n):
         return total(d)
 
 
-def python_run(n):
+def python_run(n, batch):
     with tempfile.TemporaryDirectory(prefix="shoal-insn-") as d:
-        run = subprocess.run(callgrind(d, [sys.executable, f"{HERE}/insn_pool.py", str(n)]),
+        run = subprocess.run(callgrind(d, [sys.executable, f"{HERE}/insn_pool.py", str(n)] + (["batch"] if batch else [])),
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=900)
         if run.returncode != 0:
             sys.stderr.write(run.stderr[-4000:])
@@ -86,10 +89,10 @@ def python_run(n):
 if __name__ == "__main__":
     bindir = os.path.abspath(sys.argv[1])
     lib = os.path.join(os.path.dirname(bindir), "lib", "libshoal_bench_tasks.so")
-    n1, n2 = 5000, 25000
-    shoal = (shoal_run(bindir, lib, n2) - shoal_run(bindir, lib, n1)) / (n2 - n1)
-    p1, p2 = 1000, 3000
-    python = (python_run(p2) - python_run(p1)) / (p2 - p1)
-    print(json.dumps({"id": "INSN", "unit": "instructions/task", "samples": [shoal]}))
-    print(json.dumps({"id": "INSN", "peer": "python ProcessPoolExecutor", "unit": "instructions/task",
-                      "samples": [python]}))
+    for ident, batch, (n1, n2), (p1, p2) in (("INSN", False, (1000, 5000), (300, 1300)),
+                                             ("INSNb", True, (5000, 25000), (1000, 3000))):
+        shoal = (shoal_run(bindir, lib, n2, batch) - shoal_run(bindir, lib, n1, batch)) / (n2 - n1)
+        python = (python_run(p2, batch) - python_run(p1, batch)) / (p2 - p1)
+        print(json.dumps({"id": ident, "unit": "instructions/task", "samples": [shoal]}))
+        print(json.dumps({"id": ident, "peer": "python ProcessPoolExecutor", "unit": "instructions/task",
+                          "samples": [python]}))
