@@ -5,7 +5,6 @@
 // virtual clock.
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <map>

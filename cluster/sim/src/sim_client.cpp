@@ -2,7 +2,6 @@
 // of its own, its connections relayed over the network; a script of what a program does
 // with it, and the checks of what reaches it.
 
-#include <asio/post.hpp>
 #include <capnp/message.h>
 
 #include <algorithm>
@@ -11,7 +10,6 @@
 #include "peers.hpp"
 #include "relay.hpp"
 #include "shoal/core/loop.hpp"
-#include "shoal/link/messages.hpp"
 #include "shoal/link/timer.hpp"
 #include "shoal/remote/client.hpp"
 

@@ -167,6 +167,8 @@ struct ClientCore::Impl final : link::ConnectionHandler {
   /// The Welcome after a reconnect: sends again what the coordinator may not have.
   void resumed(schema::Welcome::Reader w);
   void send_creates(std::vector<CreateOut>& c);
+  /// Release.killActors for `actors` (nothing when empty).
+  void send_kills(const std::vector<std::uint64_t>& actors);
   void send_submits(std::vector<SubmitOut>& s);
   /// Tells the coordinator this client closes (its tasks need no grace), when connected.
   void goodbye();

@@ -37,6 +37,7 @@
 #include "shoal/codec/codec.hpp"
 #include "shoal/core/future.hpp"
 #include "shoal/exec/map_results.hpp"
+#include "shoal/remote/client_link.hpp"
 #include "shoal/remote/errors.hpp"
 #include "shoal/link/tls.hpp"
 #include "shoal/remote/options.hpp"
@@ -70,27 +71,6 @@ struct RawTask {
 namespace remote::detail {
 
 class ClientCore;
-
-/// An in-process link to a coordinator in this process (LocalCluster): the client makes
-/// a link::Connection::local_pair() on `executor` (the coordinator's) and gives the
-/// coordinator its end through `adopt` (Coordinator::adopt).
-struct LocalLink {
-  std::string address;  ///< shown in messages
-  asio::any_io_executor executor;
-  std::function<void(std::shared_ptr<link::Connection>)> adopt;
-};
-
-/// A link the embedding program makes and drives (the deterministic simulation): the
-/// client runs on `executor`, which that program runs on one thread of its own (polling
-/// it, as the simulation does); `dial` makes each connection, the first and every
-/// reconnect's (nullptr: refused, as a socket nobody listens on would be). Nothing
-/// blocks: start_dialled() returns before the Welcome (peer_id() is 0 until it came),
-/// and close() is called on that thread.
-struct DialledLink {
-  std::string address;  ///< shown in messages
-  asio::any_io_executor executor;
-  std::function<std::shared_ptr<link::Connection>()> dial;
-};
 
 /// The state behind a remote Future<T>: cancel() is a request sent to the coordinator.
 template <typename T>
