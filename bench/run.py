@@ -442,7 +442,10 @@ def median_of(cmd, want_id, peer=None):
 
 
 def ratio(better, ours, peer):
-    return peer / ours if better == "lower" else ours / peer
+    """Times better than the peer; None when the figure it divides by is 0 (an idle
+    cost below what /proc can count, say): no ratio, and no crash."""
+    num, den = (peer, ours) if better == "lower" else (ours, peer)
+    return num / den if den else None
 
 
 def main():
@@ -465,9 +468,11 @@ def main():
         for peer, pcmd in b["peers"].items():
             pv = median_of([c.format(bin=bindir) for c in pcmd], b.get("peer_id", b["id"]), peer)
             entry["peers"][peer] = round(pv, 3)
-            entry["ratios"][peer] = round(ratio(b["better"], ours, pv), 2)
+            r = ratio(b["better"], ours, pv)
+            entry["ratios"][peer] = None if r is None else round(r, 2)
+            shown = "-" if r is None else f"{r:.1f}x"
             print(f"{b['id']:<6} {b['name']:<42} {ours:>10.1f} {b['unit']:<3} {peer:<28} "
-                  f"{pv:>10.1f} {b['unit']:<3} {entry['ratios'][peer]:>7.1f}x")
+                  f"{pv:>10.1f} {b['unit']:<3} {shown:>8}")
         results.append(entry)
 
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
