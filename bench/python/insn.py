@@ -12,9 +12,14 @@ The peer is Python's ProcessPoolExecutor(2) counted the same way (its interprete
 its worker processes), one submit and result at a time for INSN, all at once for INSNb.
 
 usage: insn.py BINDIR
+       insn.py BINDIR --hops [KEEP_DIR]
+           the per-hop profile: the same counts split by process (client, coordinator,
+           worker), and with KEEP_DIR the callgrind files of the larger runs kept there
+           (callgrind_annotate KEEP_DIR/INSN/cg.PID names where each process spends them)
 """
 import glob
 import json
+import shutil
 import os
 import signal
 import subprocess
@@ -30,18 +35,39 @@ def callgrind(out_dir, cmd):
             f"--callgrind-out-file={out_dir}/cg.%p"] + cmd
 
 
-def total(out_dir):
-    n = 0
+def role(cmd):
+    """Which hop a callgrind file's `cmd:` line names."""
+    for name in ("shoal-coordinator", "shoal-worker", "bench_daemons"):
+        if name in cmd:
+            return {"bench_daemons": "client", "shoal-coordinator": "coordinator", "shoal-worker": "workers"}[name]
+    return "python"
+
+
+def by_role(out_dir, keep=None):
+    """Instructions counted in `out_dir`, by hop."""
+    counts = {}
     for path in glob.glob(f"{out_dir}/cg.*"):
+        cmd, n = "", 0
         with open(path, errors="replace") as f:
             for line in f:
+                if line.startswith("cmd:"):
+                    cmd = line
                 if line.startswith("summary:") or line.startswith("totals:"):
-                    n += int(line.split()[1])
+                    n = int(line.split()[1])
                     break
-    return n
+        counts[role(cmd)] = counts.get(role(cmd), 0) + n
+    if keep:
+        os.makedirs(keep, exist_ok=True)
+        for path in glob.glob(f"{out_dir}/cg.*"):
+            shutil.copy(path, keep)
+    return counts
 
 
-def shoal_run(bindir, lib, n, batch):
+def total(out_dir):
+    return sum(by_role(out_dir).values())
+
+
+def shoal_run(bindir, lib, n, batch, keep=False):
     with tempfile.TemporaryDirectory(prefix="shoal-insn-") as d:
         address = f"unix://{d}/c.sock"
         daemons = []
@@ -73,7 +99,7 @@ def shoal_run(bindir, lib, n, batch):
                 except subprocess.TimeoutExpired:
                     p.kill()
                     p.wait()
-        return total(d)
+        return by_role(d, keep) if keep is not False else total(d)
 
 
 def python_run(n, batch):
@@ -86,9 +112,22 @@ def python_run(n, batch):
         return total(d)
 
 
+def hops(bindir, lib, keep):
+    """The per-hop profile: instructions per task in each process."""
+    for ident, batch, (n1, n2) in (("INSN", False, (1000, 5000)), ("INSNb", True, (5000, 25000))):
+        big = shoal_run(bindir, lib, n2, batch, os.path.join(keep, ident) if keep else None)
+        small = shoal_run(bindir, lib, n1, batch, None)
+        per = {r: (big.get(r, 0) - small.get(r, 0)) / (n2 - n1) for r in big}
+        per["all"] = sum(per.values())
+        print(json.dumps({"id": ident, "unit": "instructions/task", "by_process": {k: round(v) for k, v in per.items()}}))
+
+
 if __name__ == "__main__":
     bindir = os.path.abspath(sys.argv[1])
     lib = os.path.join(os.path.dirname(bindir), "lib", "libshoal_bench_tasks.so")
+    if len(sys.argv) > 2 and sys.argv[2] == "--hops":
+        hops(bindir, lib, os.path.abspath(sys.argv[3]) if len(sys.argv) > 3 else None)
+        sys.exit(0)
     for ident, batch, (n1, n2), (p1, p2) in (("INSN", False, (1000, 5000), (300, 1300)),
                                              ("INSNb", True, (5000, 25000), (1000, 3000))):
         shoal = (shoal_run(bindir, lib, n2, batch) - shoal_run(bindir, lib, n1, batch)) / (n2 - n1)

@@ -129,8 +129,12 @@ std::uint32_t Scheduler::window(const WorkerSlot& w, bool coroutine) {
   if (coroutine) return std::max<std::uint32_t>(w.co_capacity, 1);
   std::uint32_t cap = std::max<std::uint32_t>(w.capacity, 1);
   if (w.ewma_run_ns <= 0) return 2 * cap + 2;
-  // Enough in flight to cover a round trip (~200 us) with tasks of the measured length.
-  double extra = cap * 200000.0 / std::max(w.ewma_run_ns, 1.0);
+  // Enough in flight to keep its threads busy for 5 ms of tasks of the measured length:
+  // the time a busy machine may take to run the coordinator again once results are in
+  // (2 cores, both workers computing: `perf sched` saw wake-ups wait up to 4.5 ms). The
+  // worker runs what it holds back to back (Runner::drain), so short tasks do not idle
+  // it between refills (B6s). Long tasks get a couple beyond the threads.
+  double extra = cap * 5'000'000.0 / std::max(w.ewma_run_ns, 1.0);
   return cap + static_cast<std::uint32_t>(std::clamp(extra, 2.0, 1024.0));
 }
 

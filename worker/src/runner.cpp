@@ -34,7 +34,7 @@ struct Runner::BlockHook final : shoal::detail::BlockingHook {
   ~BlockHook() { shoal::detail::blocking_hook() = previous; }
   void blocking(bool on) noexcept override {
     runner->plain_lent_.fetch_add(on ? 1 : -1, std::memory_order_acq_rel);
-    if (on) runner->poke();
+    if (on) runner->pump();  // a place is lent: another job may start
     asio::post(runner->ex_, [self = runner->shared_from_this(), task = task, on] {
       if (self->callbacks_.blocked) self->callbacks_.blocked(task, on);
     });
@@ -65,21 +65,39 @@ void Runner::observe(FnStats& st, std::uint64_t run_ns) {
 }
 
 void Runner::pump() {
-  pump_posted_.store(false, std::memory_order_release);
-  plain_running_ -= plain_returned_.exchange(0, std::memory_order_acq_rel);
+  std::lock_guard lock(fifo_mu_);
+  if (fifo_closed_) return;
   int limit = static_cast<int>(threads_) + plain_lent_.load(std::memory_order_acquire);
-  while (!plain_fifo_.empty() && plain_running_ < limit) {
-    auto f = std::move(plain_fifo_.front());
-    plain_fifo_.pop_front();
+  for (int queued_jobs = static_cast<int>(plain_fifo_.size()); queued_jobs > 0 && plain_running_ < limit; --queued_jobs) {
     ++plain_running_;
-    (void)pool_->submit(std::move(f));
+    (void)pool_->submit([self = shared_from_this()] { self->drain(); });
   }
 }
 
-void Runner::poke() {
-  if (pump_posted_.exchange(true, std::memory_order_acq_rel)) return;
-  std::lock_guard lock(sink_mu_);  // not after shutdown(): a pool thread must not post to a loop that may be gone
-  if (!closed_) asio::post(ex_, [self = shared_from_this()] { self->pump(); });
+void Runner::drain() {
+  // This thread holds one of the plain_running_ places: it runs jobs from the FIFO, one
+  // after another, while there are some and the places are not over the limit (a blocked
+  // job that went on takes its lent place back). A job that ends does not wait for the
+  // loop to hand out the next one: on a busy machine that wake-up costs more than a
+  // short job (B6s).
+  struct Place {
+    Runner* r;
+    ~Place() {
+      std::lock_guard lock(r->fifo_mu_);
+      --r->plain_running_;
+    }
+  } place{this};
+  for (;;) {
+    std::function<void()> job;
+    {
+      std::lock_guard lock(fifo_mu_);
+      int limit = static_cast<int>(threads_) + plain_lent_.load(std::memory_order_acquire);
+      if (plain_fifo_.empty() || plain_running_ > limit) return;
+      job = std::move(plain_fifo_.front());
+      plain_fifo_.pop_front();
+    }
+    job();
+  }
 }
 
 // ---- outcomes ----
@@ -249,14 +267,7 @@ void Runner::run_coroutine(const std::shared_ptr<Job>& j, std::function<Coro<Byt
 void Runner::run_plain(const std::shared_ptr<Job>& j, std::function<Bytes(codec::Reader&)> call,
                        std::function<void()> then) {
   auto self = shared_from_this();
-  plain_fifo_.push_back([self, j, call = std::move(call), then = std::move(then)]() mutable {
-    struct Return {  // its place in the pool goes back to the FIFO, whatever happens
-      Runner* r;
-      ~Return() {
-        r->plain_returned_.fetch_add(1, std::memory_order_acq_rel);
-        r->poke();
-      }
-    } give_back{self.get()};
+  auto job = [self, j, call = std::move(call), then = std::move(then)]() mutable {
     int expected = queued;
     if (!j->phase.compare_exchange_strong(expected, JobPhase::running)) {
       if (then) asio::post(self->ex_, std::move(then));
@@ -284,7 +295,12 @@ void Runner::run_plain(const std::shared_ptr<Job>& j, std::function<Bytes(codec:
     self->finished(*j, error, std::move(value), run_ns);
     if (j->timer) asio::post(self->ex_, [j] { j->timer->cancel(); });
     if (then) asio::post(self->ex_, std::move(then));
-  });
+  };
+  {
+    std::lock_guard lock(fifo_mu_);
+    if (fifo_closed_) return;  // after shutdown(): never run (`job` goes out of scope unlocked)
+    plain_fifo_.emplace_back(std::move(job));
+  }
   pump();
 }
 
@@ -373,7 +389,11 @@ bool Runner::shutdown() {
     std::lock_guard lock(sink_mu_);
     closed_ = true;
   }
-  plain_fifo_.clear();  // never started (they hold the runner)
+  {
+    std::lock_guard lock(fifo_mu_);
+    fifo_closed_ = true;
+    plain_fifo_.clear();  // never started (they hold the runner)
+  }
   if (running_now_.load() == 0) {
     // Join the pool threads here: their closures hold the runner, which must not be
     // destroyed on one of them after the loop is gone.

@@ -1,7 +1,7 @@
 #pragma once
 // Runner: runs jobs. Coroutine functions run as tasks on the worker's loop; plain ones on
 // its thread pool (a FIFO hands them out while fewer than `threads` run, more while some
-// are blocked on their own child tasks); tiny plain ones (measured under 20 us) inline on
+// are blocked on their own child tasks; a thread that ends one takes the next itself); tiny plain ones (measured under 20 us) inline on
 // the loop. Timeouts and cancellation end here. This is the only part of the worker that
 // crosses threads: outcomes come back through a mutex-guarded sink that the loop drains
 // once per turn (take_outcomes), so results finishing together leave in one frame.
@@ -81,8 +81,10 @@ class Runner : public std::enable_shared_from_this<Runner> {
   void finished(Job& j, std::exception_ptr error, Bytes value, std::uint64_t run_ns);
   /// Runs `f` (a coroutine job's `then`) once, leaving it empty (loop thread).
   static void run_once(std::function<void()>& f);
+  /// Hands queued plain jobs to the pool while places are free (any thread).
   void pump();
-  void poke();
+  /// A pool thread's place: runs FIFO jobs until none is left or the places are over.
+  void drain();
 
   asio::any_io_executor ex_;
   unsigned threads_;
@@ -92,13 +94,13 @@ class Runner : public std::enable_shared_from_this<Runner> {
   std::unique_ptr<ThreadPoolExecutor> pool_;
   std::atomic<std::uint64_t> started_{0};
   std::atomic<std::uint32_t> running_now_{0};
-  // Plain jobs wait in this FIFO (loop thread only) and go to the pool while fewer than
-  // `threads_` (+ those lent by blocked jobs) run.
-  std::deque<std::function<void()>> plain_fifo_;
-  int plain_running_ = 0;                // handed to the pool and not returned (loop view)
-  std::atomic<int> plain_returned_{0};   // returned by pool threads since the last pump
+  // Plain jobs wait in this FIFO and go to the pool while fewer than `threads_` (+ those
+  // lent by blocked jobs) run: a pool thread that ends one takes the next (drain()).
+  std::mutex fifo_mu_;
+  std::deque<std::function<void()>> plain_fifo_;  // under fifo_mu_
+  int plain_running_ = 0;                         // under fifo_mu_: places held by drain()
+  bool fifo_closed_ = false;                      // under fifo_mu_: shutdown() ran
   std::atomic<int> plain_lent_{0};       // running jobs blocked on a future
-  std::atomic<bool> pump_posted_{false};
   // Per function: the mean run time of its plain calls, to run tiny ones inline.
   std::mutex stats_mu_;
   std::unordered_map<const remote::FunctionEntry*, std::unique_ptr<FnStats>> stats_;

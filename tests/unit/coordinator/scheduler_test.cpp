@@ -40,8 +40,10 @@ TEST_CASE("a measured run time widens the window of a worker with short tasks", 
   WorkerSlot w;
   w.capacity = 2;
   CHECK(Scheduler::window(w, false) == 6);
-  w.ewma_run_ns = 1'000;  // 1 us tasks: a 200 us round trip needs many in flight
-  CHECK(Scheduler::window(w, false) == 2 + 400);
+  w.ewma_run_ns = 1'000;  // 1 us tasks: 5 ms of them is more than the most in flight
+  CHECK(Scheduler::window(w, false) == 2 + 1024);
+  w.ewma_run_ns = 100'000;  // 100 us tasks: 5 ms of them on each of its 2 threads
+  CHECK(Scheduler::window(w, false) == 2 + 100);
   w.ewma_run_ns = 10'000'000;  // 10 ms tasks: a couple beyond the threads
   CHECK(Scheduler::window(w, false) == 4);
   w.co_capacity = 7;
@@ -56,7 +58,7 @@ TEST_CASE("a pass gives tasks measured short to one worker in a row, and spreads
   auto f = c.fn("f");
   for (std::uint64_t w = 10; w < 14; ++w) {
     auto& slot = c.worker(w, {f}, 1);
-    slot.ewma_run_ns = 2'000;  // a window of 1 + 100
+    slot.ewma_run_ns = 2'000;  // a window of 1 + 1024
     c.scheduler.refresh(slot);
   }
   auto spread = [&](std::uint64_t first, std::uint64_t n) {
