@@ -18,6 +18,7 @@
 #include <iostream>
 #include <random>
 
+#include "shoal/proto/builder.hpp"
 #include "shoal/link/clock.hpp"
 #include "shoal/link/messages.hpp"
 #include "shoal/proto/describe.hpp"
@@ -34,6 +35,8 @@ constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 // ---- Peer: what its connection tells it ----
 
 void Peer::on_frames() { engine.wall_cache = 0; }
+
+void Peer::on_frames_done() { engine.act_now(); }
 
 void Peer::on_message(schema::Envelope::Reader env, const proto::FrameOwner& frame) {
   if (id == 0)
@@ -231,7 +234,7 @@ void Engine::send_error(Peer& p, schema::ErrorCode code, const std::string& mess
 }
 
 void Engine::send_shutdown(Peer& p) {
-  capnp::MallocMessageBuilder msg;
+  proto::Builder msg;
   auto s = msg.initRoot<schema::Envelope>().initShutdown();
   s.setReason("the coordinator is shutting down");
   s.setExit(opt.exit_workers_on_stop);
@@ -241,9 +244,23 @@ void Engine::send_shutdown(Peer& p) {
 void Engine::touch_flush(Peer& p) {
   if (p.flush_posted || p.conn->closed()) return;
   p.flush_posted = true;
+  flush_due.push_back(p.id);
   asio::post(ex, [self = shared_from_this(), id = p.id] {
-    if (auto* p = self->peer(id)) self->flush(*p);
+    std::erase(self->flush_due, id);
+    if (auto* p = self->peer(id); p && p->flush_posted) self->flush(*p);  // else act_now() did
   });
+}
+
+void Engine::act_now() {
+  if (dispatch_posted) {
+    dispatch_posted = false;
+    dispatch();
+  }
+  while (!flush_due.empty()) {
+    auto id = flush_due.back();
+    flush_due.pop_back();
+    if (auto* p = peer(id); p && p->flush_posted) flush(*p);
+  }
 }
 
 namespace {
@@ -334,6 +351,14 @@ void fill_result(link::Connection& conn, schema::Result::Builder b, const TaskRe
 void Engine::flush(Peer& p) {
   p.flush_posted = false;
   if (p.conn->closed()) return;
+  auto cork = p.conn->cork();  // everything below leaves in one write
+  if (!journal)  // its acknowledgement rides along (note_ack)
+    if (auto a = acks.find(p.id); a != acks.end()) {
+      proto::Builder msg;
+      msg.initRoot<schema::Envelope>().initAccepted(1).set(0, a->second);
+      send(p, msg);
+      acks.erase(a);
+    }
   // The tasks still meant for this peer, as records.
   auto records = [&](std::vector<std::uint64_t>& ids, auto keep) {
     std::vector<const TaskRecord*> out;
@@ -385,7 +410,7 @@ void Engine::flush(Peer& p) {
           fill_result(*p.conn, l[static_cast<unsigned>(i - begin)], *results[i], put_ack(*results[i]));
       });
   for (auto& [id, info] : p.out_errors) {
-    capnp::MallocMessageBuilder msg;
+    proto::Builder msg;
     auto r = msg.initRoot<schema::Envelope>().initResult();
     r.setTaskId(id);
     link::set_error(r.initError(), info);
@@ -393,7 +418,7 @@ void Engine::flush(Peer& p) {
   }
   p.out_errors.clear();
   for (auto id : p.out_cancels) {
-    capnp::MallocMessageBuilder msg;
+    proto::Builder msg;
     auto c = msg.initRoot<schema::Envelope>().initCancel();
     c.setTaskId(id);
     if (auto* t = tasks.find(id); t && t->force_cancel) {
@@ -449,7 +474,7 @@ Coro<void> Engine::housekeeping() {
         continue;
       }
       if (now - p->conn->last_send() > ns(opt.heartbeat)) {
-        capnp::MallocMessageBuilder msg;
+        proto::Builder msg;
         msg.initRoot<schema::Envelope>().initHeartbeat().setSentNs(link::wall_ns());
         send(*p, msg);
       }
@@ -527,6 +552,7 @@ void Engine::finish_stop() {
   if (stop_timer) stop_timer->cancel();
   if (tick) tick->cancel();
   if (held_timer) held_timer->cancel();
+  if (ack_timer) ack_timer->cancel();  // the flushes below carry the acknowledgements
   away.clear();  // their timers end with them
   cancel_graces.clear();
   retry_timers.clear();

@@ -50,6 +50,7 @@ struct Engine;
 struct Peer final : link::ConnectionHandler {
   Peer(Engine& e, std::shared_ptr<link::Connection> c) : engine(e), conn(std::move(c)) {}
   void on_frames() override;
+  void on_frames_done() override;
   void on_message(schema::Envelope::Reader env, const proto::FrameOwner& frame) override;
   void on_protocol_error(const std::string& why) override;
   void on_closed(const std::string& why) override;
@@ -104,6 +105,7 @@ struct Engine : std::enable_shared_from_this<Engine> {
   std::uint64_t planted_results = 0;  // results counted for opt.planted.drop_result
   std::uint64_t internal_tasks = 0;  // ids of tasks the coordinator makes itself (an actor's restart): peer 0's space
   bool dispatch_posted = false;
+  std::vector<std::uint64_t> flush_due;  // peers whose flush is posted (act_now() runs them sooner)
   std::vector<std::uint64_t> to_free;
   // Large values held by streamed-to workers (Peer::held): task id -> the workers, told
   // to let go when the task is forgotten.
@@ -140,7 +142,11 @@ struct Engine : std::enable_shared_from_this<Engine> {
   // Every submit is acknowledged (the highest id per client, each turn): with a journal
   // once on disk, else at the end of the turn. A client resends what was not.
   std::unordered_map<std::uint64_t, std::uint64_t> acks;  // peer -> highest task id this turn
+  // Without a journal an acknowledgement rides in its client's next flush (its results),
+  // or goes alone when this timer fires (kAckDelay) first: a round trip costs the client
+  // one frame and one wake-up, not two.
   bool acks_posted = false;
+  std::unique_ptr<link::Timer> ack_timer;
   // Clients whose connection ended without a goodbye: their tasks wait client_grace for
   // them to reconnect (Hello.resumePeerId) before they are cancelled.
   std::unordered_map<std::uint64_t, std::unique_ptr<link::Timer>> away;
@@ -325,6 +331,9 @@ struct Engine : std::enable_shared_from_this<Engine> {
   void make_ready(TaskRecord& t);
   void schedule_dispatch();
   void dispatch();
+  // The end of one read's messages (Peer::on_frames_done): the dispatch pass, the flushes
+  // and the acknowledgements they made due go out now, assigns first.
+  void act_now();
   void pump_actor(ActorRecord& a);
   // The actor ends on its worker: after the calls it was sent, or at once when `kill`.
   void release_actor(ActorRecord& a, bool kill = false);

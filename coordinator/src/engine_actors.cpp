@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "engine.hpp"
+#include "shoal/proto/builder.hpp"
 #include "shoal/link/clock.hpp"
 #include "shoal/link/messages.hpp"
 
@@ -147,7 +148,7 @@ void Engine::release_actor(ActorRecord& a, bool kill) {
   if (a.worker)
     if (auto* p = peer(a.worker)) {
       flush(*p);  // calls already assigned go first
-      capnp::MallocMessageBuilder msg;
+      proto::Builder msg;
       auto r = msg.initRoot<schema::Envelope>().initRelease();
       // Released: it ends after the calls it was sent. Killed: it drops them and stops.
       (kill ? r.initKillActors(1) : r.initActors(1)).set(0, a.id);

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "engine.hpp"
+#include "shoal/proto/builder.hpp"
 #include "shoal/link/clock.hpp"
 #include "shoal/link/handshake.hpp"
 #include "shoal/link/messages.hpp"
@@ -166,7 +167,7 @@ void Engine::welcome(Peer& p) {
     p.id = next_peer++;
   }
   peers.emplace(p.id, &p);
-  capnp::MallocMessageBuilder msg;
+  proto::Builder msg;
   auto w = msg.initRoot<schema::Envelope>().initWelcome();
   w.setProtocolVersion(schema::PROTOCOL_VERSION);
   w.setPeerId(p.id);

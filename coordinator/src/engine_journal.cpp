@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "engine.hpp"
+#include "shoal/proto/builder.hpp"
 #include "shoal/link/messages.hpp"
 #include "shoal/link/clock.hpp"
 
@@ -186,7 +187,7 @@ void Engine::adopt_actors(Peer& p, WorkerSlot& slot, schema::RegisterWorker::Rea
   if (!bound.empty())
     log(slot.label() + " claimed " + std::to_string(bound.size()) + " actor(s) recovered from the journal");
   if (!unknown.empty()) {
-    capnp::MallocMessageBuilder msg;
+    proto::Builder msg;
     auto l = msg.initRoot<schema::Envelope>().initRelease().initActors(static_cast<unsigned>(unknown.size()));
     for (unsigned i = 0; i < unknown.size(); ++i) l.set(i, unknown[i]);
     send(p, msg);
@@ -269,9 +270,15 @@ void Engine::note_ack(std::uint64_t peer_id, std::uint64_t task_id) {
   auto& highest = acks[peer_id];
   highest = std::max(highest, task_id);
   if (journal) return journal_touch();
+  // Sent with the client's next flush (Engine::flush), or alone once kAckDelay passed.
   if (acks_posted) return;
   acks_posted = true;
-  asio::post(ex, [self = shared_from_this()] {
+  constexpr auto kAckDelay = std::chrono::milliseconds(1);
+  if (!ack_timer) ack_timer = std::make_unique<link::Timer>(ex);
+  ack_timer->expires_after(kAckDelay);
+  ack_timer->async_wait([weak = weak_from_this()](std::error_code ec) {
+    auto self = weak.lock();
+    if (!self || ec) return;
     self->acks_posted = false;
     auto sent = std::move(self->acks);
     self->acks.clear();
@@ -284,7 +291,7 @@ void Engine::send_acks(const std::unordered_map<std::uint64_t, std::uint64_t>& t
     if (auto* p = peer(peer_id)) {
       // Every submit of this connection up to `highest` is known here (with a journal: on
       // disk), or was answered.
-      capnp::MallocMessageBuilder msg;
+      proto::Builder msg;
       msg.initRoot<schema::Envelope>().initAccepted(1).set(0, highest);
       send(*p, msg);
     }

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "engine.hpp"
+#include "shoal/proto/builder.hpp"
 #include "shoal/link/messages.hpp"
 
 namespace shoal::coordinator {
@@ -67,7 +68,7 @@ void Engine::on_output(Peer& p, schema::TaskOutput::Reader o) {
     auto* c = peer(to);
     if (!c || c->role == schema::Role::WORKER || c->conn->closed() || c->conn->backlog_bytes() > kOutputBacklog)
       return;
-    capnp::MallocMessageBuilder msg;
+    proto::Builder msg;
     auto out = msg.initRoot<schema::Envelope>().initOutput();
     out.setTaskId(o.getTaskId());
     out.setStream(o.getStream());
@@ -107,7 +108,7 @@ void Engine::replay_output(Peer& p, const TaskRecord& t) {
   for (int stream : {1, 2}) {
     auto text = kept_output(t, stream);
     for (std::size_t at = 0; at < text.size(); at += 60'000) {  // chunks as workers send them
-      capnp::MallocMessageBuilder msg;
+      proto::Builder msg;
       auto out = msg.initRoot<schema::Envelope>().initOutput();
       out.setTaskId(t.id);
       out.setStream(static_cast<std::uint8_t>(stream));
@@ -136,7 +137,7 @@ void Engine::output_attempt_begins(TaskRecord& t) {
 void Engine::send_log_follow(std::uint64_t worker, bool follow) {
   auto* w = peer(worker);
   if (!w || w->conn->closed()) return;
-  capnp::MallocMessageBuilder msg;
+  proto::Builder msg;
   msg.initRoot<schema::Envelope>().initLogFollow().setFollow(follow);
   send(*w, msg);
 }
@@ -151,7 +152,7 @@ void Engine::on_log_follow(Peer& client, schema::LogFollow::Reader r) {
     names += (names.empty() ? "" : ", ") + w.name;
   }
   if (!found) {
-    capnp::MallocMessageBuilder msg;
+    proto::Builder msg;
     auto l = msg.initRoot<schema::Envelope>().initLogLines();
     l.setWorker(name);
     l.setError("no worker named " + name + " is connected" + (names.empty() ? std::string() : " (workers: " + names + ")"));
@@ -178,7 +179,7 @@ void Engine::on_log_lines(Peer& worker, schema::LogLines::Reader r) {
   for (auto id : it->second) {
     auto* c = peer(id);
     if (!c || c->conn->closed() || c->conn->backlog_bytes() > kBacklog) continue;
-    capnp::MallocMessageBuilder msg;
+    proto::Builder msg;
     auto l = msg.initRoot<schema::Envelope>().initLogLines();
     l.setWorker(worker.name);
     l.setData(r.getData());
@@ -191,7 +192,7 @@ void Engine::log_followers_gone(Peer& p) {
     // A followed worker went: its followers hear why, and follow nothing more.
     for (auto id : it->second)
       if (auto* c = peer(id); c && !c->conn->closed()) {
-        capnp::MallocMessageBuilder msg;
+        proto::Builder msg;
         auto l = msg.initRoot<schema::Envelope>().initLogLines();
         l.setWorker(p.name);
         l.setError("worker " + p.name + " disconnected");

@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "engine.hpp"
+#include "shoal/proto/builder.hpp"
 #include "shoal/link/clock.hpp"
 #include "shoal/link/messages.hpp"
 
@@ -107,6 +108,7 @@ void Engine::schedule_dispatch() {
   if (dispatch_posted) return;
   dispatch_posted = true;
   asio::post(ex, [self = shared_from_this()] {
+    if (!self->dispatch_posted) return;  // act_now() ran it
     self->dispatch_posted = false;
     self->dispatch();
   });
@@ -147,7 +149,7 @@ void Engine::dispatch() {
       w->inflight.emplace(t->id, WorkerSlot::Held{});
     }
     flush(*p);  // keep order: earlier assigns first (and nothing between a value and its message)
-    capnp::MallocMessageBuilder msg;
+    proto::Builder msg;
     auto c = msg.initRoot<schema::Envelope>().initActorCreate();
     c.setActorId(a->id);
     c.setClassName(a->cls);

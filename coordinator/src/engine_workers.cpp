@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "engine.hpp"
+#include "shoal/proto/builder.hpp"
 #include "shoal/link/clock.hpp"
 #include "shoal/link/messages.hpp"
 
@@ -109,7 +110,7 @@ void Engine::on_register(Peer& p, schema::RegisterWorker::Reader r) {
   }
   if (adopted) log(slot.label() + " still runs " + std::to_string(adopted) + " task(s) from before: adopted");
   for (auto id : stop) {
-    capnp::MallocMessageBuilder msg;
+    proto::Builder msg;
     msg.initRoot<schema::Envelope>().initCancel().setTaskId(id);
     send(p, msg);
   }

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "engine.hpp"
+#include "shoal/proto/builder.hpp"
 #include "shoal/link/clock.hpp"
 #include "shoal/link/messages.hpp"
 #include "shoal/link/timeline.hpp"
@@ -42,7 +43,7 @@ void fill_task_info(schema::TaskInfo::Builder b, const TaskRecord& t, const Engi
 }  // namespace
 
 void Engine::on_status(Peer& p, schema::StatusRequest::Reader q) {
-  capnp::MallocMessageBuilder msg;
+  proto::Builder msg;
   auto r = msg.initRoot<schema::Envelope>().initStatusReply();
   r.setRequestId(q.getRequestId());
   r.setHttpAddress(http_address);
@@ -161,7 +162,7 @@ void Engine::fill_catalog(schema::Catalog::Builder c) const {
 void Engine::broadcast_catalog() {
   for (auto& [id, p] : peers) {
     if (p->role != schema::Role::CLIENT || !p->welcomed || p->conn->closed()) continue;
-    capnp::MallocMessageBuilder msg;
+    proto::Builder msg;
     fill_catalog(msg.initRoot<schema::Envelope>().initCatalog());
     send(*p, msg);
   }

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <utility>
 
+#include "shoal/proto/builder.hpp"
 #include "shoal/link/log.hpp"
 
 namespace shoal::worker {
@@ -62,7 +63,7 @@ std::string LogCopy::take() {
 
 void send_log_lines(link::Connection& conn, const std::string& data) {
   for (std::size_t at = 0; at < data.size(); at += 60'000) {
-    capnp::MallocMessageBuilder msg;
+    proto::Builder msg;
     auto l = msg.initRoot<proto::schema::Envelope>().initLogLines();
     auto n = std::min<std::size_t>(60'000, data.size() - at);
     l.setData(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(data.data() + at), n));

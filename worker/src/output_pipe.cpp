@@ -2,6 +2,8 @@
 
 #include <capnp/message.h>
 
+#include "shoal/proto/builder.hpp"
+
 #include <chrono>
 
 namespace shoal::worker {
@@ -68,7 +70,7 @@ bool send_chunks(link::Connection& conn, const std::vector<OutputPipe::Chunk>& c
   if (chunks.empty()) return true;
   if (conn.backlog_bytes() > 64 * OutputPipe::kWindow) return false;
   for (const auto& c : chunks) {
-    capnp::MallocMessageBuilder msg;
+    proto::Builder msg;
     auto o = msg.initRoot<schema::Envelope>().initOutput();
     o.setTaskId(c.task);
     o.setStream(static_cast<std::uint8_t>(c.stream));

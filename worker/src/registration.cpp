@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "shoal/proto/builder.hpp"
 #include "shoal/link/clock.hpp"
 #include "memory.hpp"
 #include "shoal/link/messages.hpp"
@@ -65,7 +66,7 @@ void fill_heartbeat(proto::schema::Heartbeat::Builder h, std::uint32_t running, 
 }
 
 void send_forced_exit_notice(link::Connection& conn, std::uint64_t task) {
-  capnp::MallocMessageBuilder msg;
+  proto::Builder msg;
   auto s = msg.initRoot<proto::schema::Envelope>().initShutdown();
   s.setReason("exiting: task " + std::to_string(task) + " ignored a forced cancel");
   s.setExit(true);
@@ -73,7 +74,7 @@ void send_forced_exit_notice(link::Connection& conn, std::uint64_t task) {
 }
 
 void send_forced_cancel(link::Connection& conn, std::uint64_t task, std::uint32_t attempt) {
-  capnp::MallocMessageBuilder msg;
+  proto::Builder msg;
   auto r = msg.initRoot<proto::schema::Envelope>().initResult();
   r.setTaskId(task);
   r.setAttempt(attempt);
@@ -82,7 +83,7 @@ void send_forced_cancel(link::Connection& conn, std::uint64_t task, std::uint32_
 }
 
 void send_forced_crash(link::Connection& conn, std::uint64_t task) {
-  capnp::MallocMessageBuilder msg;
+  proto::Builder msg;
   auto c = msg.initRoot<proto::schema::Envelope>().initCrashed();
   c.setTaskId(task);
   c.setForced(true);

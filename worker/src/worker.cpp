@@ -3,6 +3,7 @@
 // (runner.hpp), actors live in the ActorHost (actor_host.hpp). The loop thread owns the
 // connection and every table here.
 
+#include "shoal/proto/builder.hpp"
 #include "shoal/worker/worker.hpp"
 
 #include <unistd.h>
@@ -174,7 +175,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
   }
 
   void send_heartbeat(bool usage = false) {
-    capnp::MallocMessageBuilder msg;
+    proto::Builder msg;
     // Read running first: a task counted in `started` has then either finished or is
     // counted running, never neither.
     auto running = runner->running();
@@ -351,7 +352,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
   // ---- the session ----
 
   void send_registration() {
-    capnp::MallocMessageBuilder reg;
+    proto::Builder reg;
     // Every job it holds: those still running, and those whose outcome waits to be sent
     // (finished while the coordinator was away): a restarted coordinator takes them as
     // this worker's, so that none is sent again (an actor call must not run twice).
@@ -444,7 +445,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
     if (draining) return;
     draining = true;
     if (tell && connected) {
-      capnp::MallocMessageBuilder msg;
+      proto::Builder msg;
       auto s = msg.initRoot<schema::Envelope>().initShutdown();
       s.setGraceMs(static_cast<std::uint64_t>(grace.count()));
       s.setReason("draining");
@@ -499,7 +500,7 @@ struct Worker::Engine final : link::ConnectionHandler, std::enable_shared_from_t
                           [weak](std::uint64_t task, bool on) {
                             auto self = weak.lock();
                             if (!self) return;
-                            capnp::MallocMessageBuilder msg;
+                            proto::Builder msg;
                             auto b = msg.initRoot<schema::Envelope>().initBlocked();
                             b.setTaskId(task);
                             b.setBlocked(on);

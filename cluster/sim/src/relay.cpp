@@ -4,6 +4,8 @@
 
 #include <capnp/message.h>
 
+#include "shoal/proto/builder.hpp"
+
 namespace shoal::sim {
 
 // The far end of one of the process's connections: what the process writes reaches the
@@ -61,7 +63,7 @@ Relay::Far* Relay::current_far() {
 void Relay::from_process(Far& far, schema::Envelope::Reader env) {
   if (&far != current_far()) return;  // a connection the process no longer has
   if (outbound) outbound(env);
-  capnp::MallocMessageBuilder copy;
+  proto::Builder copy;
   copy.setRoot(env);
   link_->send(copy);
 }
@@ -77,7 +79,7 @@ void Relay::process_closed(Far& far, const std::string& why) {
 void Relay::deliver(schema::Envelope::Reader env) {
   auto* far = current_far();
   if (!far) return;
-  capnp::MallocMessageBuilder copy;
+  proto::Builder copy;
   copy.setRoot(env);
   far->conn->send(copy);
 }

@@ -8,6 +8,7 @@
 
 #include "peers.hpp"
 #include "relay.hpp"
+#include "shoal/proto/builder.hpp"
 #include "shoal/core/loop.hpp"
 #include "shoal/link/timer.hpp"
 #include "shoal/worker/worker.hpp"
@@ -88,7 +89,7 @@ void SimWorker::crash(std::uint64_t task) {
   // Posted: what the worker wrote before reaches its far end first.
   asio::post(life_->loop.get_executor(), [this, inc, task] {
     if (inc != incarnation_ || !alive_ || !life_) return;
-    capnp::MallocMessageBuilder msg;
+    proto::Builder msg;
     auto c = msg.initRoot<schema::Envelope>().initCrashed();
     c.setSignal(11);
     c.setTaskId(task);

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "peers.hpp"
+#include "shoal/proto/builder.hpp"
 #include "shoal/proto/describe.hpp"
 
 namespace shoal::sim {
@@ -182,7 +183,7 @@ void World::close_after_sent(Link& l, const std::string& why) {
 
 void World::deliver_to_peer(Link& l, schema::Envelope::Reader env) {
   if (l.reset) return;
-  capnp::MallocMessageBuilder copy;
+  proto::Builder copy;
   copy.setRoot(env);
   auto words = std::make_shared<kj::Array<capnp::word>>(capnp::messageToFlatArray(copy));
   auto when = std::max(now_ + delay(l), l.to_peer_at);
@@ -206,7 +207,7 @@ void World::deliver_to_engine(Link& l, capnp::MessageBuilder& msg) {
     capnp::FlatArrayMessageReader r(*words);
     auto env = r.getRoot<schema::Envelope>();
     event(l.owner->name() + ">E " + describe(env));
-    capnp::MallocMessageBuilder copy;
+    proto::Builder copy;
     copy.setRoot(env);
     l.mine->send(copy);
     touch_engine();

@@ -195,6 +195,8 @@ Coro<void> Connection::read_loop() {
       if (paused_) break;  // the rest stays buffered in the reader
       frame = reader_->try_next();
     }
+    if (handler_) handler_->on_frames_done();
+    if (closed_ || !handler_) co_return;
   }
 }
 
@@ -258,6 +260,7 @@ void Connection::deliver_local(std::shared_ptr<std::vector<std::uint64_t>> words
       rest = rest.subspan(*size);
       proto::guarded([&] { deliver(frame.envelope(), owner); });
     }
+    if (!closed_) handler_->on_frames_done();
   } catch (const ProtocolError& e) {
     if (!closed_) handler_->on_protocol_error(e.what());
     close(e.what());

@@ -1,3 +1,4 @@
+#include "shoal/proto/builder.hpp"
 #include "shoal/link/handshake.hpp"
 
 #include <openssl/crypto.h>
@@ -112,7 +113,7 @@ HelloCheck check_hello(schema::Envelope::Reader env, bool tcp, int fd) {
 std::string send_challenge(Connection& c, const std::string& token, std::string_view peer_nonce) {
   auto nonce = random_bytes(kNonceBytes);
   auto proof = coordinator_proof(token, peer_nonce, nonce);
-  capnp::MallocMessageBuilder msg;
+  proto::Builder msg;
   auto ch = msg.initRoot<schema::Envelope>().initChallenge();
   ch.setNonce(link::data(nonce));
   ch.setProof(link::data(proof));
@@ -127,7 +128,7 @@ bool check_proof(schema::Envelope::Reader env, const std::string& token, std::st
 }
 
 void send_error(Connection& c, schema::ErrorCode code, const std::string& message, bool fatal) {
-  capnp::MallocMessageBuilder msg;
+  proto::Builder msg;
   auto e = msg.initRoot<schema::Envelope>().initError();
   e.setCode(code);
   e.setMessage(message);
@@ -137,7 +138,7 @@ void send_error(Connection& c, schema::ErrorCode code, const std::string& messag
 
 void PeerHandshake::hello(Connection& c, schema::Role role, const std::string& name, std::uint64_t resume) {
   nonce_ = random_bytes(kNonceBytes);
-  capnp::MallocMessageBuilder msg;
+  proto::Builder msg;
   auto h = msg.initRoot<schema::Envelope>().initHello();
   h.setProtocolVersion(schema::PROTOCOL_VERSION);
   h.setRole(role);
@@ -162,7 +163,7 @@ bool PeerHandshake::on_message(Connection& c, schema::Envelope::Reader env, cons
         throw ConnectionError("the server at " + address +
                               " cannot prove it knows the token: a wrong token, or not your coordinator");
       proven_ = true;
-      capnp::MallocMessageBuilder msg;
+      proto::Builder msg;
       auto proof = peer_proof(token_, theirs, nonce_);
       msg.initRoot<schema::Envelope>().initProof().setProof(link::data(proof));
       c.send(msg);

@@ -111,7 +111,7 @@ void ClientCore::enqueue(shoal::detail::Ref<shoal::detail::StateBase> state, Com
     state->try_set_exception(std::make_exception_ptr(ConnectionError(why)));
     return;
   }
-  im.registrations.push_back({std::move(state), complete});
+  im.registrations.push_back({std::move(state), complete, id});
   add(im, id);
   im.post_flush_locked();
 }

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "shoal/proto/builder.hpp"
 #include "shoal/link/handshake.hpp"
 #include "shoal/link/messages.hpp"
 #include "shoal/proto/describe.hpp"
@@ -53,7 +54,7 @@ void ClientCore::Impl::send_hello(const ClientOptions& options) {
 }
 
 void ClientCore::Impl::send_cancel(std::uint64_t id, bool force) {
-  capnp::MallocMessageBuilder msg;
+  proto::Builder msg;
   auto c = msg.initRoot<schema::Envelope>().initCancel();
   c.setTaskId(id);
   c.setForce(force);
@@ -62,7 +63,7 @@ void ClientCore::Impl::send_cancel(std::uint64_t id, bool force) {
 
 void ClientCore::Impl::goodbye() {
   if (!conn || conn->closed()) return;
-  capnp::MallocMessageBuilder msg;
+  proto::Builder msg;
   msg.initRoot<schema::Envelope>().initShutdown().setReason("the client closed");
   conn->send(msg);
 }
@@ -111,7 +112,7 @@ void ClientCore::Impl::send_submits(std::vector<SubmitOut>& s) {
 
 void ClientCore::Impl::send_creates(std::vector<CreateOut>& c) {
   for (auto& o : c) {
-    capnp::MallocMessageBuilder msg;
+    proto::Builder msg;
     auto a = msg.initRoot<schema::Envelope>().initActorCreate();
     a.setActorId(o.actor);
     a.setClassName(o.cls);
@@ -137,7 +138,7 @@ void ClientCore::Impl::send_creates(std::vector<CreateOut>& c) {
 
 void ClientCore::Impl::send_kills(const std::vector<std::uint64_t>& actors) {
   if (actors.empty()) return;
-  capnp::MallocMessageBuilder msg;
+  proto::Builder msg;
   auto k = msg.initRoot<schema::Envelope>().initRelease().initKillActors(static_cast<unsigned>(actors.size()));
   for (unsigned i = 0; i < actors.size(); ++i) k.set(i, actors[i]);
   conn->send(msg);
@@ -166,10 +167,7 @@ void ClientCore::Impl::flush() {
     sub.swap(subscribes);
     st.swap(statuses);
   }
-  for (auto& r : regs) {
-    auto id = dynamic_cast<RemoteCallInfo*>(r.state.get())->task_id;
-    pending.emplace(id, std::move(r));
-  }
+  for (auto& r : regs) pending.emplace(r.task_id, std::move(r));
   // Nothing leaves before the Welcome (a dialled client may be asked for something before
   // its first one), nor on a connection already closed whose close has not reached us yet
   // (a reconnect follows: what was queued goes on the next, not nowhere).
@@ -213,7 +211,7 @@ void ClientCore::Impl::flush() {
     if (keeps_unacked() && pending.count(id)) cancels_asked[id] |= force.count(id) != 0;  // a forced one stays forced
   }
   if (!sub.empty()) {
-    capnp::MallocMessageBuilder msg;
+    proto::Builder msg;
     auto s = msg.initRoot<schema::Envelope>().initSubscribe();
     // A client that takes output (on_output) gets what the task printed so far first.
     s.setWithOutput(static_cast<bool>(owner->options_.on_output));
@@ -222,7 +220,7 @@ void ClientCore::Impl::flush() {
     conn->send(msg);
   }
   if (!rel.empty() || !rela.empty()) {
-    capnp::MallocMessageBuilder msg;
+    proto::Builder msg;
     auto r = msg.initRoot<schema::Envelope>().initRelease();
     auto t = r.initTasks(static_cast<unsigned>(rel.size()));
     for (unsigned i = 0; i < rel.size(); ++i) t.set(i, rel[i]);
@@ -231,14 +229,14 @@ void ClientCore::Impl::flush() {
     conn->send(msg);
   }
   for (auto& [worker, on] : follows) {
-    capnp::MallocMessageBuilder msg;
+    proto::Builder msg;
     auto f = msg.initRoot<schema::Envelope>().initLogFollow();
     f.setWorker(worker);
     f.setFollow(on);
     conn->send(msg);
   }
   for (auto& q : st) {
-    capnp::MallocMessageBuilder msg;
+    proto::Builder msg;
     auto r = msg.initRoot<schema::Envelope>().initStatusRequest();
     r.setRequestId(q.request);
     r.setTaskId(q.task);
@@ -425,7 +423,7 @@ void ClientCore::Impl::lost(const std::string& why) {
     }
     for (auto& [id, p] : status_waiting) statuses_lost.push_back(std::move(p));
     status_waiting.clear();
-    for (auto& r : registrations) pending.emplace(dynamic_cast<RemoteCallInfo*>(r.state.get())->task_id, std::move(r));
+    for (auto& r : registrations) pending.emplace(r.task_id, std::move(r));
     registrations.clear();
     submits.clear();  // their states are in registrations
     creates.clear();

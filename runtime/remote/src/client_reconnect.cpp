@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "client_impl.hpp"
+#include "shoal/proto/builder.hpp"
 #include "shoal/link/address.hpp"
 #include "shoal/link/tls.hpp"
 #include "shoal/remote/errors.hpp"
@@ -136,7 +137,7 @@ void ClientCore::Impl::resumed(schema::Welcome::Reader w) {
   constexpr std::size_t kChunk = 1u << 16;
   for (std::size_t at = 0; at < ids.size(); at += kChunk) {
     auto n = std::min(kChunk, ids.size() - at);
-    capnp::MallocMessageBuilder msg;
+    proto::Builder msg;
     auto l = msg.initRoot<schema::Envelope>().initSubscribe().initTaskIds(static_cast<unsigned>(n));
     for (std::size_t i = 0; i < n; ++i) l.set(static_cast<unsigned>(i), ids[at + i]);
     conn->send(msg);

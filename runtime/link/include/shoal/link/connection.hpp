@@ -32,6 +32,7 @@
 #include "shoal/codec/bytes.hpp"
 #include "shoal/codec/shm.hpp"
 #include "shoal/core/coro.hpp"
+#include "shoal/proto/builder.hpp"
 #include "shoal/proto/stream.hpp"
 
 namespace shoal::link {
@@ -45,6 +46,10 @@ class ConnectionHandler {
   virtual ~ConnectionHandler() = default;
   /// Frames arrived; their messages follow (one call per read: stamp clocks here).
   virtual void on_frames() {}
+  /// The messages of one read were all delivered (and the connection is still open): what
+  /// they asked for can be acted on together now, in this turn, instead of in posted
+  /// handlers behind whatever else the loop has queued.
+  virtual void on_frames_done() {}
   /// One message. `frame` owns the bytes `env` points into (link::bytes() aliases it).
   /// Whatever it throws closes the connection with that reason.
   virtual void on_message(proto::schema::Envelope::Reader env, const proto::FrameOwner& frame) = 0;
@@ -162,7 +167,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     for (std::size_t at = 0; at < n;) {
       std::size_t end = at, bytes = 0;
       while (end < n && end - at < kBatchEntries && bytes < kBatchBytes) bytes += bytes_of(end++);
-      capnp::MallocMessageBuilder msg(batch_segment_words(end - at, bytes, words_each));
+      proto::Builder msg(batch_segment_words(end - at, bytes, words_each));
       fill(msg.initRoot<proto::schema::Envelope>(), at, end);
       send(msg);
       at = end;
