@@ -248,12 +248,11 @@ void SimClient::submit(Task t) {
   if (t.spec.gpu) o.resources["gpu"] = 1;
   auto id = t.id;
   tasks_.emplace(id, std::move(t));
-  auto ref = shoal::detail::Ref<shoal::detail::StateBase>(state);
   if (actor)
-    core->submit(std::move(ref), &Call::complete_raw, std::string(kActorClass) + ".add", method_hash(), std::move(args),
+    core->submit(state, &Call::complete_raw, std::string(kActorClass) + ".add", method_hash(), std::move(args),
                  std::move(deps), TaskOptions{}, actor, "add");
   else
-    core->submit(std::move(ref), &Call::complete_raw, "sim.work", work_hash(), std::move(args), std::move(deps), o);
+    core->submit(state, &Call::complete_raw, "sim.work", work_hash(), std::move(args), std::move(deps), o);
 }
 
 void SimClient::create_actors() {
@@ -281,7 +280,7 @@ void SimClient::create_actors() {
     w_.event(name_ + " creates actor " + std::to_string(a.id));
     tasks_.emplace(create.id, std::move(create));
     actors_.push_back(a);
-    core->actor_create(a.id, type, create_args(), shoal::detail::Ref<shoal::detail::StateBase>(ready),
+    core->actor_create(a.id, type, create_args(), ready,
                        &Call::complete_raw, o);
   }
 }

@@ -93,10 +93,10 @@ void ClientCore::room_for(Impl& im, std::unique_lock<std::mutex>& lock, std::uin
 // Registers `state` as pending and queues what `add` puts in the outbox (under the lock);
 // once the connection is closed the state fails at once with ConnectionError instead.
 template <typename Add>
-void ClientCore::enqueue(shoal::detail::Ref<shoal::detail::StateBase> state, Completer complete, Add&& add,
-                         bool submit) {
+void ClientCore::enqueue(CallRef call, Completer complete, Add&& add, bool submit) {
   auto& im = *impl_;
-  auto* info = dynamic_cast<RemoteCallInfo*>(state.get());
+  auto* info = call.info;
+  auto& state = call.state;
   auto id = info->task_id;
   std::unique_lock lock(im.mu);
   if (submit) try {
@@ -116,7 +116,7 @@ void ClientCore::enqueue(shoal::detail::Ref<shoal::detail::StateBase> state, Com
   im.post_flush_locked();
 }
 
-void ClientCore::submit(shoal::detail::Ref<shoal::detail::StateBase> state, Completer complete,
+void ClientCore::submit(CallRef call, Completer complete,
                         const std::string& function, std::uint64_t hash, Bytes args, std::vector<std::uint64_t> deps,
                         const TaskOptions& options, std::uint64_t actor, const std::string& method) {
   if (options.timeout && (options.timeout->count() <= 0 || options.timeout->count() > kMaxTimeoutMs))
@@ -137,13 +137,13 @@ void ClientCore::submit(shoal::detail::Ref<shoal::detail::StateBase> state, Comp
       throw ValueError("the retry policy of " + function + ": " + e.what());
     }
   auto parent = this_task::id();  // submitted from a task on a worker: its child
-  enqueue(std::move(state), complete, [&](Impl& im, std::uint64_t id) {
-    im.submits.push_back({id, function, hash, std::move(args), std::move(deps), options, actor, method, parent});
+  enqueue(std::move(call), complete, [&](Impl& im, std::uint64_t id) {
+    im.submits.push_back({id, function, hash, std::move(args), std::move(deps), Impl::share(options), actor, method, parent});
   }, /*submit=*/true);
 }
 
 void ClientCore::actor_create(std::uint64_t actor, std::shared_ptr<const remote::ActorEntry> type, Bytes args,
-                              shoal::detail::Ref<shoal::detail::StateBase> ready, Completer complete,
+                              CallRef ready, Completer complete,
                               const ActorOptions& options) {
   link::Placement placement{options.resources, options.labels};
   try {
@@ -211,8 +211,8 @@ Future<ClusterStatus> ClientCore::replay_info(std::uint64_t task) {
   return ask(*impl_, std::move(q));
 }
 
-void ClientCore::subscribe(shoal::detail::Ref<shoal::detail::StateBase> state, Completer complete) {
-  enqueue(std::move(state), complete, [](Impl& im, std::uint64_t id) { im.subscribes.push_back(id); });
+void ClientCore::subscribe(CallRef call, Completer complete) {
+  enqueue(std::move(call), complete, [](Impl& im, std::uint64_t id) { im.subscribes.push_back(id); });
 }
 
 void ClientCore::cancel(std::uint64_t task, bool force) {
@@ -322,7 +322,7 @@ RawTask Client::submit_raw(RawCall call) {
   // A detached raw task (the CLI's) is kept by the coordinator: no release when dropped.
   state->owned = !call.options.detached;
   RawTask out{state->task_id, Future<Bytes>::from_state(state)};
-  core_->submit(shoal::detail::Ref<shoal::detail::StateBase>(state), &remote::detail::RemoteCall<Bytes>::complete_raw,
+  core_->submit(state, &remote::detail::RemoteCall<Bytes>::complete_raw,
                 call.function, call.signature_hash, std::move(call.args), std::move(call.deps), call.options);
   return out;
 }
@@ -333,7 +333,7 @@ Future<Bytes> Client::subscribe(std::uint64_t task_id) {
   state->core = core_;
   state->owned = false;
   auto f = Future<Bytes>::from_state(state);
-  core_->subscribe(shoal::detail::Ref<shoal::detail::StateBase>(state), &remote::detail::RemoteCall<Bytes>::complete_raw);
+  core_->subscribe(state, &remote::detail::RemoteCall<Bytes>::complete_raw);
   return f;
 }
 

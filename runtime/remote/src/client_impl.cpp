@@ -84,11 +84,12 @@ void fill_submit(link::Connection& conn, schema::Submit::Builder b, const Client
     for (unsigned i = 0; i < o.deps.size(); ++i) d.set(i, o.deps[i]);
   }
   auto opt = b.initOptions();
-  opt.setTimeoutMs(o.options.timeout ? static_cast<std::uint64_t>(o.options.timeout->count()) : 0);
-  opt.setRetries(o.options.retries);
-  opt.setDetached(o.options.detached);
-  if (ClientCore::Impl::has_placement(o.options)) link::set_placement(opt, o.options.placement());
-  link::set_retry(opt, o.options.retry);
+  const auto& options = *o.options;
+  opt.setTimeoutMs(options.timeout ? static_cast<std::uint64_t>(options.timeout->count()) : 0);
+  opt.setRetries(options.retries);
+  opt.setDetached(options.detached);
+  if (ClientCore::Impl::has_placement(options)) link::set_placement(opt, options.placement());
+  link::set_retry(opt, options.retry);
   if (o.parent) b.setParent(o.parent);
   if (o.actor) b.setActorId(o.actor);
   if (!o.method.empty()) b.setMethod(o.method);  // an actor's method, or a map chunk's "map"

@@ -44,13 +44,21 @@ struct ClientCore::Impl final : link::ConnectionHandler {
     return !o.resources.empty() || !o.labels.required.empty() || !o.labels.preferred.empty() ||
            o.strategy != Strategy::spread || o.priority != 0;
   }
+  /// `o` shared: one instance for every submit with the default options (most), a copy
+  /// for the others. A SubmitOut moves twice (to the outbox, to the unacknowledged) and a
+  /// TaskOptions' maps and vectors cost a few hundred instructions each time.
+  static std::shared_ptr<const TaskOptions> share(const TaskOptions& o) {
+    static const auto plain = std::make_shared<const TaskOptions>();
+    if (!o.timeout && o.retries == -1 && !o.detached && !has_placement(o) && o.retry.on.empty()) return plain;
+    return std::make_shared<const TaskOptions>(o);
+  }
   struct SubmitOut {
     std::uint64_t id;
     std::string function;
     std::uint64_t hash;
     Bytes args;
     std::vector<std::uint64_t> deps;
-    TaskOptions options;
+    std::shared_ptr<const TaskOptions> options;  // never null (share())
     std::uint64_t actor;
     std::string method;
     std::uint64_t parent = 0;  // the remote task that submitted it (this_task::id())

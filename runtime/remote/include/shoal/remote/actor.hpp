@@ -61,7 +61,7 @@ class Actor {
     auto state = shoal::detail::Ref<remote::detail::RemoteCall<T>>::adopt(new remote::detail::RemoteCall<T>());
     state->task_id = core->next_id();
     state->core = core;
-    core->submit(shoal::detail::Ref<shoal::detail::StateBase>(state), &remote::detail::RemoteCall<T>::complete,
+    core->submit(state, &remote::detail::RemoteCall<T>::complete,
                          handle_->type->name + "." + m->name, m->signature_hash, std::move(encoded), std::move(deps),
                          TaskOptions{}, handle_->id, m->name);
     return Future<T>::from_state(std::move(state));
@@ -84,7 +84,7 @@ Actor<A> Client::spawn_placed(const ActorOptions& options, Args&&... args) {
   actor.handle_->core = core_;
   actor.handle_->type = type;
   Bytes encoded = codec::encode(std::tuple<std::decay_t<Args>...>(std::forward<Args>(args)...));
-  core_->actor_create(actor_id, type, std::move(encoded), shoal::detail::Ref<shoal::detail::StateBase>(ready),
+  core_->actor_create(actor_id, type, std::move(encoded), ready,
                       &remote::detail::RemoteCall<void>::complete, options);
   return actor;
 }

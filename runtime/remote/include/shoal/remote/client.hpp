@@ -123,13 +123,13 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
 
   std::uint64_t next_id();
   /// Queues a submit of `state` (already holding task_id) and registers it as pending.
-  void submit(shoal::detail::Ref<shoal::detail::StateBase> state, Completer complete, const std::string& function,
+  void submit(CallRef call, Completer complete, const std::string& function,
               std::uint64_t hash, Bytes args, std::vector<std::uint64_t> deps, const TaskOptions& options,
               std::uint64_t actor = 0, const std::string& method = {});
   void actor_create(std::uint64_t actor, std::shared_ptr<const remote::ActorEntry> type, Bytes args,
-                    shoal::detail::Ref<shoal::detail::StateBase> ready, Completer complete,
+                    CallRef ready, Completer complete,
                     const ActorOptions& options = {});
-  void subscribe(shoal::detail::Ref<shoal::detail::StateBase> state, Completer complete);
+  void subscribe(CallRef call, Completer complete);
   void cancel(std::uint64_t task, bool force = false);
   void release(std::uint64_t task);
   void release_actor(std::uint64_t actor);
@@ -162,7 +162,7 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   std::unique_ptr<Impl> impl_;
   void wait_welcome(std::future<void>& welcomed);
   template <typename Add>
-  void enqueue(shoal::detail::Ref<shoal::detail::StateBase> state, Completer complete, Add&& add,
+  void enqueue(CallRef call, Completer complete, Add&& add,
                bool submit = false);
   void room_for(Impl& im, std::unique_lock<std::mutex>& lock, std::uint64_t id);
   [[nodiscard]] std::uint64_t window() const;  // submits that may be unacknowledged
@@ -327,7 +327,7 @@ class Client {
     state->task_id = core_->next_id();
     state->core = core_;
     state->kept = codec::encode(value);
-    core_->submit(shoal::detail::Ref<shoal::detail::StateBase>(state), &remote::detail::PutCall<T>::complete,
+    core_->submit(state, &remote::detail::PutCall<T>::complete,
                   std::string(link::kPutFunction), 0, state->kept, {}, TaskOptions{});
     return ObjectRef<T>(Future<T>::from_state(std::move(state)));
   }
@@ -500,7 +500,7 @@ class Client {
     auto state = shoal::detail::Ref<remote::detail::RemoteCall<T>>::adopt(new remote::detail::RemoteCall<T>());
     state->task_id = core_->next_id();
     state->core = core_;
-    core_->submit(shoal::detail::Ref<shoal::detail::StateBase>(state), &remote::detail::RemoteCall<T>::complete, name,
+    core_->submit(state, &remote::detail::RemoteCall<T>::complete, name,
                   hash, std::move(encoded), std::move(deps), options);
     return Future<T>::from_state(std::move(state));
   }
@@ -548,7 +548,7 @@ class Client {
         out.push_back(Future<T>::from_state(states.back()));
       }
       auto chunk_future = Future<Outcomes>::from_state(state);
-      core_->submit(shoal::detail::Ref<shoal::detail::StateBase>(state), &remote::detail::RemoteCall<Outcomes>::complete,
+      core_->submit(state, &remote::detail::RemoteCall<Outcomes>::complete,
                     entry.name, entry.signature_hash, codec::encode(std::make_tuple(std::move(chunk))), {},
                     options.task, 0, std::string(remote::kMapMethod));
       (void)chunk_future.add_done_callback([states = std::move(states)](Future<Outcomes> f) mutable {
