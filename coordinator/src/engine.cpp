@@ -364,6 +364,7 @@ void Engine::finish_stop() {
   if (tick) tick->cancel();
   if (held_timer) held_timer->cancel();
   if (ack_timer) ack_timer->cancel();  // the flushes below carry the acknowledgements
+  acks_posted = false;                 // and a submit read after this arms the timer again
   away.clear();  // their timers end with them
   cancel_graces.clear();
   retry_timers.clear();

@@ -25,14 +25,20 @@ void Engine::touch_flush(Peer& p) {
 }
 
 void Engine::act_now() {
-  if (dispatch_posted) {
-    dispatch_posted = false;
-    dispatch();
-  }
-  while (!flush_due.empty()) {
-    auto id = flush_due.back();
-    flush_due.pop_back();
-    if (auto* p = peer(id); p && p->flush_posted) flush(*p);
+  // Runs inside a read of one peer's connection: a failure here (no memory) is not that
+  // peer's doing, so it is logged rather than left to close its connection.
+  try {
+    if (dispatch_posted) {
+      dispatch_posted = false;
+      dispatch();
+    }
+    while (!flush_due.empty()) {
+      auto id = flush_due.back();
+      flush_due.pop_back();
+      if (auto* p = peer(id); p && p->flush_posted) flush(*p);
+    }
+  } catch (const std::exception& e) {
+    log(std::string("sending what a read made due failed: ") + e.what());
   }
 }
 

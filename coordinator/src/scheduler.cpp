@@ -5,6 +5,10 @@
 namespace shoal::coordinator {
 
 namespace {
+// A worker's window covers this much of its tasks' measured run time (Scheduler::window).
+constexpr double kWindowNs = 5'000'000;
+// A function is measured once this many of its calls succeeded.
+constexpr std::uint32_t kMeasuredRuns = 8;
 
 constexpr std::size_t kMaxShapes = 4096;
 
@@ -125,12 +129,19 @@ void Scheduler::reindex(WorkerSlot& w) {
          w.in_coro / static_cast<double>(std::max<std::uint32_t>(w.co_capacity, 1)));
 }
 
+std::uint32_t Scheduler::fn_window(const WorkerSlot& w, std::uint32_t fn) const {
+  const auto& f = functions_[fn];
+  std::uint32_t cap = std::max<std::uint32_t>(w.capacity, 1);
+  if (f.runs < kMeasuredRuns) return 2 * cap + 2;  // its run time is unknown: as an unmeasured worker's
+  double extra = cap * kWindowNs / std::max(f.ewma_run_ns, 1.0);
+  return cap + static_cast<std::uint32_t>(std::clamp(extra, 2.0, 1024.0));
+}
+
 std::uint32_t Scheduler::batch_unit(const WorkerSlot& w, std::uint32_t fn) const {
   // At most kBatchNs of them by the function's measured run time, and half of what the
   // window leaves beyond the worker's threads. A function measured on fewer than
   // kMeasuredRuns results spreads.
   constexpr double kBatchNs = 50'000;
-  constexpr std::uint32_t kMeasuredRuns = 8;
   const auto& f = functions_[fn];
   if (f.coroutine || f.runs < kMeasuredRuns || f.ewma_run_ns >= kBatchNs) return 1;
   std::uint32_t cap = std::max<std::uint32_t>(w.capacity, 1);
@@ -147,7 +158,7 @@ std::uint32_t Scheduler::window(const WorkerSlot& w, bool coroutine) {
   // (2 cores, both workers computing: `perf sched` saw wake-ups wait up to 4.5 ms). The
   // worker runs what it holds back to back (Runner::drain), so short tasks do not idle
   // it between refills (B6s). Long tasks get a couple beyond the threads.
-  double extra = cap * 5'000'000.0 / std::max(w.ewma_run_ns, 1.0);
+  double extra = cap * kWindowNs / std::max(w.ewma_run_ns, 1.0);
   return cap + static_cast<std::uint32_t>(std::clamp(extra, 2.0, 1024.0));
 }
 
@@ -319,6 +330,7 @@ bool Scheduler::suits(const WorkerSlot& w, std::uint32_t fn, const Request& r, b
                       bool with_preferred) const {
   if (!w.available() || !w.has_fn(fn)) return false;
   if (coroutine ? w.in_coro >= window(w, true) : w.in_plain >= window(w, false)) return false;
+  if (!coroutine && w.in_plain >= fn_window(w, fn)) return false;
   if (isolate && (w.in_plain > 0 || w.in_coro > 0)) return false;
   if (!w.fits(r) || !matches_all(r.required, w.labels)) return false;
   return !with_preferred || matches_all(r.preferred, w.labels);

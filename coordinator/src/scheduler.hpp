@@ -169,6 +169,11 @@ class Scheduler {
   /// How many tasks `w` may have in flight: for coroutines its coroutine capacity; for
   /// plain tasks its threads plus enough to cover a round trip at the measured run time.
   [[nodiscard]] static std::uint32_t window(const WorkerSlot& w, bool coroutine);
+  /// The most plain tasks `w` may hold when the next is a call of `fn`: the window by
+  /// `fn`'s own measure (twice the threads and 2 while it is unmeasured). The worker's
+  /// window mixes its functions: after many tiny calls it would take a deep queue of a
+  /// slow new function, which would then wait behind itself while other workers idle.
+  [[nodiscard]] std::uint32_t fn_window(const WorkerSlot& w, std::uint32_t fn) const;
   /// How many tasks of `fn` one pass gives `w` in a row once it chose it (1: they spread
   /// one by one): tasks measured this short cost less run in a row than spread over
   /// workers at a frame and a wake-up each.

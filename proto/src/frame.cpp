@@ -1,5 +1,6 @@
 #include "shoal/proto/frame.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <iterator>
 
@@ -37,7 +38,11 @@ void append_frame(capnp::MessageBuilder& message, std::vector<std::uint64_t>& ou
   for (std::size_t i = 0; i < segments.size(); ++i) table[i + 1] = static_cast<std::uint32_t>(segments[i].size());
   if (segments.size() % 2 == 0) table[segments.size() + 1] = 0;
   // Appended by insert, not resize-then-copy: the frame's words are written once, not
-  // zeroed first (a batch of results is tens of KiB).
+  // zeroed first (a batch of results is tens of KiB). Room first (growing as a vector
+  // does), so that no insert below can fail halfway and leave part of a frame.
+  std::size_t total = table_words;
+  for (auto& seg : segments) total += seg.size();
+  if (out.capacity() - out.size() < total) out.reserve(std::max(2 * out.capacity(), out.size() + total));
   out.insert(out.end(), table_at, table_at + table_words);
   for (auto& seg : segments) {
     const auto* words = reinterpret_cast<const std::uint64_t*>(seg.begin());

@@ -34,7 +34,10 @@ struct Runner::BlockHook final : shoal::detail::BlockingHook {
   ~BlockHook() { shoal::detail::blocking_hook() = previous; }
   void blocking(bool on) noexcept override {
     runner->plain_lent_.fetch_add(on ? 1 : -1, std::memory_order_acq_rel);
-    if (on) runner->pump();  // a place is lent: another job may start
+    if (on) try {
+        runner->pump();  // a place is lent: another job may start
+      } catch (...) {    // no thread for it now: the next pump (the next job) starts one
+      }
     asio::post(runner->ex_, [self = runner->shared_from_this(), task = task, on] {
       if (self->callbacks_.blocked) self->callbacks_.blocked(task, on);
     });
@@ -69,8 +72,8 @@ void Runner::pump() {
   if (fifo_closed_) return;
   int limit = static_cast<int>(threads_) + plain_lent_.load(std::memory_order_acquire);
   for (int queued_jobs = static_cast<int>(plain_fifo_.size()); queued_jobs > 0 && plain_running_ < limit; --queued_jobs) {
-    ++plain_running_;
     (void)pool_->submit([self = shared_from_this()] { self->drain(); });
+    ++plain_running_;  // only once a thread will hold it (submit may throw)
   }
 }
 
@@ -79,24 +82,26 @@ void Runner::drain() {
   // after another, while there are some and the places are not over the limit (a blocked
   // job that went on takes its lent place back). A job that ends does not wait for the
   // loop to hand out the next one: on a busy machine that wake-up costs more than a
-  // short job (B6s).
-  struct Place {
-    Runner* r;
-    ~Place() {
-      std::lock_guard lock(r->fifo_mu_);
-      --r->plain_running_;
-    }
-  } place{this};
+  // short job (B6s). It gives its place back in the same critical section that finds
+  // nothing left for it: a pump() in between must not count a thread that is leaving (the
+  // job it queued would wait with no thread to run it), nor may two leaving threads both
+  // see the places over the limit.
   for (;;) {
     std::function<void()> job;
     {
       std::lock_guard lock(fifo_mu_);
       int limit = static_cast<int>(threads_) + plain_lent_.load(std::memory_order_acquire);
-      if (plain_fifo_.empty() || plain_running_ > limit) return;
+      if (plain_fifo_.empty() || plain_running_ > limit) {
+        --plain_running_;
+        return;
+      }
       job = std::move(plain_fifo_.front());
       plain_fifo_.pop_front();
     }
-    job();
+    try {
+      job();  // reports its own outcome, its failures included
+    } catch (...) {  // what escapes it (no memory to report) costs that job, not this place
+    }
   }
 }
 

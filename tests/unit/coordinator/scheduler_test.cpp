@@ -50,6 +50,33 @@ TEST_CASE("a measured run time widens the window of a worker with short tasks", 
   CHECK(Scheduler::window(w, true) == 7);
 }
 
+TEST_CASE("a worker that ran tiny tasks takes a new, slow function's calls by that function's measure",
+          "[coordinator][scheduler]") {
+  // Review of the 5 ms window: the worker's measure mixes its functions. After many 1 us
+  // calls its window is 1 + 1024; 100 calls of a function measured at 1 s (or not yet
+  // measured) must not all queue there, behind one another, while another worker idles.
+  Tables c;
+  auto tiny = c.fn("tiny"), slow = c.fn("slow");
+  c.functions[tiny].ewma_run_ns = 1'000;
+  c.functions[tiny].runs = 1000;
+  auto& w = c.worker(10, {tiny, slow}, 1);
+  w.ewma_run_ns = 1'000;
+  c.scheduler.refresh(w);
+  REQUIRE(Scheduler::window(w, false) == 1 + 1024);
+  for (std::uint64_t id = 1; id <= 100; ++id) c.task(id, slow);
+  CHECK(c.pick().size() == 4);  // unmeasured: twice its threads and 2, as a new worker
+  c.functions[slow].ewma_run_ns = 1'000'000'000;
+  c.functions[slow].runs = 8;
+  auto& other = c.worker(11, {tiny, slow}, 1);
+  (void)other;
+  CHECK(c.pick().size() == 3);  // measured slow: the other worker gets 1 + 2, this one none more
+  // The tiny function still fills the window beyond them.
+  for (std::uint64_t id = 1000; id < 1200; ++id) c.task(id, tiny);
+  std::size_t tiny_picked = 0;
+  for (auto [task, worker] : c.pick()) tiny_picked += task >= 1000;
+  CHECK(tiny_picked == 200);
+}
+
 TEST_CASE("a pass gives tasks measured short to one worker in a row, and spreads the others",
           "[coordinator][scheduler]") {
   // 256 one-thread workers fed one task each per pass paid a frame and a wake-up per task

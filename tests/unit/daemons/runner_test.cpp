@@ -89,3 +89,31 @@ TEST_CASE("a worker's runner started after shutdown runs no queued plain job", "
   CHECK(ran.load() == 0);
   CHECK_FALSE(runner->has_outcomes());
 }
+
+TEST_CASE("a plain job queued just as the worker's last pool thread finds its FIFO empty still runs",
+          "[daemons][runner]") {
+  // Review of drain(): the thread gave its place back after leaving the FIFO's lock, so a
+  // job queued in between saw the place taken, started no thread, and waited for ever.
+  // Here each job is queued the moment the one before it ends, 20,000 times.
+  asio::io_context io;
+  shoal::remote::Registry registry;
+  auto runner = std::make_shared<shoal::worker::Runner>(io.get_executor(), 1, registry,
+                                                        shoal::worker::Runner::Callbacks{});
+  std::atomic<int> ran{0};
+  bool all = true;
+  for (int i = 0; i < 20000 && all; ++i) {
+    runner->run_plain(job(static_cast<std::uint64_t>(i + 1)), [&](shoal::codec::Reader&) {
+      ran.fetch_add(1, std::memory_order_release);
+      return shoal::Bytes{};
+    }, {});
+    auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (ran.load(std::memory_order_acquire) != i + 1)
+      if (std::chrono::steady_clock::now() > deadline) {
+        all = false;
+        break;
+      }
+    (void)runner->take_outcomes();
+  }
+  CHECK(all);
+  CHECK(runner->shutdown());
+}
