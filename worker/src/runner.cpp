@@ -19,6 +19,15 @@ using link::steady_ns;
 namespace {
 constexpr double kInlineBelowNs = 20'000;   // a plain function this fast runs on the loop
 constexpr std::uint64_t kDemoteAboveNs = 1'000'000;  // an inline call this slow sends it back
+// The result of a plain job shorter than kHoldBelowNs, with more queued behind it, waits
+// up to kHoldNs to leave with the next ones (Dask's worker batches its messages every
+// 2 ms likewise): on 2 busy cores every result sent alone woke this worker's loop, the
+// coordinator and the client, each taking the core from a computing thread (B6s).
+constexpr std::uint64_t kHoldBelowNs = 1'000'000;
+constexpr auto kHoldNs = std::chrono::milliseconds(2);
+
+// This thread runs plain jobs for a Runner (drain()).
+thread_local bool in_drain = false;
 }  // namespace
 
 // While a plain job waits on a future (its own child tasks, through Client::current()),
@@ -98,20 +107,27 @@ void Runner::drain() {
       job = std::move(plain_fifo_.front());
       plain_fifo_.pop_front();
     }
+    in_drain = true;
     try {
       job();  // reports its own outcome, its failures included
     } catch (...) {  // what escapes it (no memory to report) costs that job, not this place
     }
+    in_drain = false;
   }
 }
 
 // ---- outcomes ----
 
 void Runner::report(Outcome r) {
+  bool hold = false;
+  if (in_drain && r.kind == Outcome::value && r.run_ns < kHoldBelowNs && holding_.load(std::memory_order_acquire)) {
+    std::lock_guard lock(fifo_mu_);
+    hold = !plain_fifo_.empty();  // the last of a run leaves at once, with those held
+  }
   std::lock_guard lock(sink_mu_);
   if (closed_) return;  // after shutdown(): nobody reads it, and the loop may be gone
   sink_.push_back(std::move(r));
-  if (!sink_posted_) {
+  if (!sink_posted_ && !hold) {
     sink_posted_ = true;
     asio::post(ex_, [self = shared_from_this()] {
       {
@@ -156,8 +172,35 @@ void Runner::report_error(const Job& j, std::exception_ptr e, std::uint64_t run_
 
 std::vector<Outcome> Runner::take_outcomes() {
   std::vector<Outcome> out;
-  std::lock_guard lock(sink_mu_);
-  out.swap(sink_);
+  {
+    std::lock_guard lock(sink_mu_);
+    out.swap(sink_);
+  }
+  // Short plain jobs ended and more wait: the next results are held (report()) until the
+  // hold timer sends them together.
+  bool short_ones = false;
+  for (const auto& o : out) short_ones = short_ones || (o.kind == Outcome::value && o.run_ns < kHoldBelowNs);
+  if (short_ones && !hold_armed_ && !shut_down_) {
+    bool more;
+    {
+      std::lock_guard lock(fifo_mu_);
+      more = !plain_fifo_.empty();
+    }
+    if (more) {
+      if (!hold_timer_) hold_timer_ = std::make_unique<link::Timer>(ex_);
+      hold_armed_ = true;
+      holding_.store(true, std::memory_order_release);
+      hold_timer_->expires_after(kHoldNs);
+      hold_timer_->async_wait([weak = weak_from_this()](std::error_code ec) {
+        auto self = weak.lock();
+        if (!self) return;
+        self->hold_armed_ = false;
+        self->holding_.store(false, std::memory_order_release);
+        if (ec) return;
+        if (self->has_outcomes() && self->callbacks_.outcomes_ready) self->callbacks_.outcomes_ready();
+      });
+    }
+  }
   return out;
 }
 
@@ -399,6 +442,8 @@ bool Runner::shutdown() {
     fifo_closed_ = true;
     plain_fifo_.clear();  // never started (they hold the runner)
   }
+  holding_.store(false, std::memory_order_release);
+  if (hold_timer_) hold_timer_->cancel();
   if (running_now_.load() == 0) {
     // Join the pool threads here: their closures hold the runner, which must not be
     // destroyed on one of them after the loop is gone.

@@ -3,7 +3,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
+#include <asio/post.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -116,4 +118,51 @@ TEST_CASE("a plain job queued just as the worker's last pool thread finds its FI
   }
   CHECK(all);
   CHECK(runner->shutdown());
+}
+
+TEST_CASE("results of short plain jobs with more queued leave together, and none waits past the hold",
+          "[daemons][runner]") {
+  // B6s: every result sent alone woke the worker's loop, the coordinator and the client,
+  // each taking a core from a computing thread. Results of jobs under 1 ms with more
+  // queued wait up to 2 ms to leave together; the last of a run, at once.
+  asio::io_context io;
+  auto guard = asio::make_work_guard(io);
+  shoal::remote::Registry registry;
+  std::shared_ptr<shoal::worker::Runner> runner;
+  std::atomic<int> wakes{0}, delivered{0};
+  runner = std::make_shared<shoal::worker::Runner>(
+      io.get_executor(), 1, registry,
+      shoal::worker::Runner::Callbacks{[&] {
+                                         ++wakes;
+                                         delivered += static_cast<int>(runner->take_outcomes().size());
+                                       },
+                                       {}});
+  std::thread loop([&] { io.run(); });
+  std::atomic<bool> long_done{false};
+  auto spin = [](std::chrono::microseconds d) {
+    auto until = std::chrono::steady_clock::now() + d;
+    while (std::chrono::steady_clock::now() < until) {
+    }
+  };
+  // 60 jobs of 0.2 ms, then one of 3 s: the short ones' results must not wait for it.
+  asio::post(io, [&] {
+    for (int i = 0; i < 60; ++i)
+      runner->run_plain(job(static_cast<std::uint64_t>(i + 1)), [&](shoal::codec::Reader&) {
+        spin(200us);
+        return shoal::Bytes{};
+      }, {});
+    runner->run_plain(job(100), [&](shoal::codec::Reader&) {
+      for (int i = 0; i < 3000 && !long_done; ++i) std::this_thread::sleep_for(1ms);
+      return shoal::Bytes{};
+    }, {});
+  });
+  CHECK(shoal::test::wait_until([&] { return delivered.load() == 60; }, 2500ms));  // before the long one ends
+  CHECK(wakes.load() <= 30);  // alone, each of the 60 could wake the loop
+  long_done = true;
+  CHECK(shoal::test::wait_until([&] { return delivered.load() == 61; }, 10s));
+  asio::post(io, [&] {
+    (void)runner->shutdown();
+    guard.reset();
+  });
+  loop.join();
 }
