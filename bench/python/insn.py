@@ -37,9 +37,9 @@ def callgrind(out_dir, cmd):
 
 def role(cmd):
     """Which hop a callgrind file's `cmd:` line names."""
-    for name in ("shoal-coordinator", "shoal-worker", "bench_daemons"):
-        if name in cmd:
-            return {"bench_daemons": "client", "shoal-coordinator": "coordinator", "shoal-worker": "workers"}[name]
+    for program, hop in (("shoal-coordinator", "coordinator"), ("shoal-worker", "workers"), ("bench_daemons", "client")):
+        if program in cmd:
+            return hop
     return "python"
 
 
@@ -67,7 +67,8 @@ def total(out_dir):
     return sum(by_role(out_dir).values())
 
 
-def shoal_run(bindir, lib, n, batch, keep=False):
+def shoal_run(bindir, lib, n, batch, keep=None):
+    """Instructions by hop for n tasks; with `keep`, the callgrind files copied there."""
     with tempfile.TemporaryDirectory(prefix="shoal-insn-") as d:
         address = f"unix://{d}/c.sock"
         daemons = []
@@ -99,7 +100,7 @@ def shoal_run(bindir, lib, n, batch, keep=False):
                 except subprocess.TimeoutExpired:
                     p.kill()
                     p.wait()
-        return by_role(d, keep) if keep is not False else total(d)
+        return by_role(d, keep)
 
 
 def python_run(n, batch):
@@ -116,7 +117,7 @@ def hops(bindir, lib, keep):
     """The per-hop profile: instructions per task in each process."""
     for ident, batch, (n1, n2) in (("INSN", False, (1000, 5000)), ("INSNb", True, (5000, 25000))):
         big = shoal_run(bindir, lib, n2, batch, os.path.join(keep, ident) if keep else None)
-        small = shoal_run(bindir, lib, n1, batch, None)
+        small = shoal_run(bindir, lib, n1, batch)
         per = {r: (big.get(r, 0) - small.get(r, 0)) / (n2 - n1) for r in big}
         per["all"] = sum(per.values())
         print(json.dumps({"id": ident, "unit": "instructions/task", "by_process": {k: round(v) for k, v in per.items()}}))
@@ -130,7 +131,8 @@ if __name__ == "__main__":
         sys.exit(0)
     for ident, batch, (n1, n2), (p1, p2) in (("INSN", False, (1000, 5000), (300, 1300)),
                                              ("INSNb", True, (5000, 25000), (1000, 3000))):
-        shoal = (shoal_run(bindir, lib, n2, batch) - shoal_run(bindir, lib, n1, batch)) / (n2 - n1)
+        shoal = (sum(shoal_run(bindir, lib, n2, batch).values()) -
+                 sum(shoal_run(bindir, lib, n1, batch).values())) / (n2 - n1)
         python = (python_run(p2, batch) - python_run(p1, batch)) / (p2 - p1)
         print(json.dumps({"id": ident, "unit": "instructions/task", "samples": [shoal]}))
         print(json.dumps({"id": ident, "peer": "python ProcessPoolExecutor", "unit": "instructions/task",

@@ -268,6 +268,8 @@ struct Engine : std::enable_shared_from_this<Engine> {
   // Results held for submits not then on disk go out (a commit is done).
   void release_results();
   void send_acks(const std::unordered_map<std::uint64_t, std::uint64_t>& acks);
+  // Every submit of `p` up to `highest` is known here (with a journal: on disk), or was answered.
+  void send_ack(Peer& p, std::uint64_t highest);
   void forget(std::uint64_t id);
   void release_held();
   [[nodiscard]] static bool adoptable(const TaskRecord& t) {

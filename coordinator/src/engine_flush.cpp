@@ -17,9 +17,10 @@ namespace shoal::coordinator {
 void Engine::touch_flush(Peer& p) {
   if (p.flush_posted || p.conn->closed()) return;
   p.flush_posted = true;
+  // act_now() empties flush_due at the end of every read; between reads (timers) it holds
+  // an id per flush posted, which act_now() skips once this handler has run.
   flush_due.push_back(p.id);
   asio::post(ex, [self = shared_from_this(), id = p.id] {
-    std::erase(self->flush_due, id);
     if (auto* p = self->peer(id); p && p->flush_posted) self->flush(*p);  // else act_now() did
   });
 }
@@ -133,9 +134,7 @@ void Engine::flush(Peer& p) {
   auto cork = p.conn->cork();  // everything below leaves in one write
   if (!journal)  // its acknowledgement rides along (note_ack)
     if (auto a = acks.find(p.id); a != acks.end()) {
-      proto::Builder msg;
-      msg.initRoot<schema::Envelope>().initAccepted(1).set(0, a->second);
-      send(p, msg);
+      send_ack(p, a->second);
       acks.erase(a);
     }
   // The tasks still meant for this peer, as records.

@@ -288,13 +288,13 @@ void Engine::note_ack(std::uint64_t peer_id, std::uint64_t task_id) {
 
 void Engine::send_acks(const std::unordered_map<std::uint64_t, std::uint64_t>& to_send) {
   for (auto [peer_id, highest] : to_send)
-    if (auto* p = peer(peer_id)) {
-      // Every submit of this connection up to `highest` is known here (with a journal: on
-      // disk), or was answered.
-      proto::Builder msg;
-      msg.initRoot<schema::Envelope>().initAccepted(1).set(0, highest);
-      send(*p, msg);
-    }
+    if (auto* p = peer(peer_id)) send_ack(*p, highest);
+}
+
+void Engine::send_ack(Peer& p, std::uint64_t highest) {
+  proto::Builder msg;
+  msg.initRoot<schema::Envelope>().initAccepted(1).set(0, highest);
+  send(p, msg);
 }
 
 // Once per loop turn: everything this turn changed goes to the journal's thread in one

@@ -10,6 +10,13 @@ constexpr double kWindowNs = 5'000'000;
 // A function is measured once this many of its calls succeeded.
 constexpr std::uint32_t kMeasuredRuns = 8;
 
+// `cap` threads plus enough tasks measured at `run_ns` to cover kWindowNs on each (at
+// least 2 more, at most 1024).
+std::uint32_t window_for(std::uint32_t cap, double run_ns) {
+  double extra = cap * kWindowNs / std::max(run_ns, 1.0);
+  return cap + static_cast<std::uint32_t>(std::clamp(extra, 2.0, 1024.0));
+}
+
 constexpr std::size_t kMaxShapes = 4096;
 
 bool covers(const std::vector<Units>& have, const Request& r) {
@@ -133,8 +140,7 @@ std::uint32_t Scheduler::fn_window(const WorkerSlot& w, std::uint32_t fn) const 
   const auto& f = functions_[fn];
   std::uint32_t cap = std::max<std::uint32_t>(w.capacity, 1);
   if (f.runs < kMeasuredRuns) return 2 * cap + 2;  // its run time is unknown: as an unmeasured worker's
-  double extra = cap * kWindowNs / std::max(f.ewma_run_ns, 1.0);
-  return cap + static_cast<std::uint32_t>(std::clamp(extra, 2.0, 1024.0));
+  return window_for(cap, f.ewma_run_ns);
 }
 
 std::uint32_t Scheduler::batch_unit(const WorkerSlot& w, std::uint32_t fn) const {
@@ -158,8 +164,7 @@ std::uint32_t Scheduler::window(const WorkerSlot& w, bool coroutine) {
   // (2 cores, both workers computing: `perf sched` saw wake-ups wait up to 4.5 ms). The
   // worker runs what it holds back to back (Runner::drain), so short tasks do not idle
   // it between refills (B6s). Long tasks get a couple beyond the threads.
-  double extra = cap * kWindowNs / std::max(w.ewma_run_ns, 1.0);
-  return cap + static_cast<std::uint32_t>(std::clamp(extra, 2.0, 1024.0));
+  return window_for(cap, w.ewma_run_ns);
 }
 
 // ---- shapes: what could ever run where ----

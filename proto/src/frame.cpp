@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <iterator>
 
 namespace shoal::proto {
 
@@ -26,24 +25,18 @@ void append_frame(capnp::MessageBuilder& message, std::vector<std::uint64_t>& ou
   auto segments = message.getSegmentsForOutput();
   // Segment table: count-1, then each size, as 32-bit words, padded to a whole word.
   std::size_t table_words = (segments.size() + 2) / 2;
-  std::vector<std::uint64_t> big_table;
-  std::uint64_t small_table[8] = {};
-  std::uint64_t* table_at = small_table;
-  if (table_words > std::size(small_table)) {
-    big_table.resize(table_words);
-    table_at = big_table.data();
-  }
-  auto* table = reinterpret_cast<std::uint32_t*>(table_at);
+  std::size_t total = table_words;
+  for (auto& seg : segments) total += seg.size();
+  // Room first (growing as a vector does), so that nothing below can fail halfway and
+  // leave part of a frame; then the segments are appended by insert, not resize-then-
+  // copy: a frame's words are written once, not zeroed first (a batch is tens of KiB).
+  if (out.capacity() - out.size() < total) out.reserve(std::max(2 * out.capacity(), out.size() + total));
+  std::size_t at = out.size();
+  out.resize(at + table_words);
+  auto* table = reinterpret_cast<std::uint32_t*>(out.data() + at);
   table[0] = static_cast<std::uint32_t>(segments.size() - 1);
   for (std::size_t i = 0; i < segments.size(); ++i) table[i + 1] = static_cast<std::uint32_t>(segments[i].size());
   if (segments.size() % 2 == 0) table[segments.size() + 1] = 0;
-  // Appended by insert, not resize-then-copy: the frame's words are written once, not
-  // zeroed first (a batch of results is tens of KiB). Room first (growing as a vector
-  // does), so that no insert below can fail halfway and leave part of a frame.
-  std::size_t total = table_words;
-  for (auto& seg : segments) total += seg.size();
-  if (out.capacity() - out.size() < total) out.reserve(std::max(2 * out.capacity(), out.size() + total));
-  out.insert(out.end(), table_at, table_at + table_words);
   for (auto& seg : segments) {
     const auto* words = reinterpret_cast<const std::uint64_t*>(seg.begin());
     out.insert(out.end(), words, words + seg.size());

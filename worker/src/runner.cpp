@@ -180,7 +180,7 @@ std::vector<Outcome> Runner::take_outcomes() {
   // hold timer sends them together.
   bool short_ones = false;
   for (const auto& o : out) short_ones = short_ones || (o.kind == Outcome::value && o.run_ns < kHoldBelowNs);
-  if (short_ones && !hold_armed_ && !shut_down_) {
+  if (short_ones && !holding_.load(std::memory_order_relaxed) && !shut_down_) {
     bool more;
     {
       std::lock_guard lock(fifo_mu_);
@@ -188,13 +188,11 @@ std::vector<Outcome> Runner::take_outcomes() {
     }
     if (more) {
       if (!hold_timer_) hold_timer_ = std::make_unique<link::Timer>(ex_);
-      hold_armed_ = true;
       holding_.store(true, std::memory_order_release);
       hold_timer_->expires_after(kHoldNs);
       hold_timer_->async_wait([weak = weak_from_this()](std::error_code ec) {
         auto self = weak.lock();
         if (!self) return;
-        self->hold_armed_ = false;
         self->holding_.store(false, std::memory_order_release);
         if (ec) return;
         if (self->has_outcomes() && self->callbacks_.outcomes_ready) self->callbacks_.outcomes_ready();

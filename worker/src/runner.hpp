@@ -101,10 +101,10 @@ class Runner : public std::enable_shared_from_this<Runner> {
   std::deque<std::function<void()>> plain_fifo_;  // under fifo_mu_
   int plain_running_ = 0;                         // under fifo_mu_: places held by drain()
   // Results of short plain jobs with more queued are held up to 2 ms to leave together
-  // (report(), take_outcomes()): holding_ is read by pool threads, the timer is the loop's.
+  // (report(), take_outcomes()): holding_ (the timer is armed) is read by pool threads,
+  // the timer is the loop's.
   std::atomic<bool> holding_{false};
   std::unique_ptr<link::Timer> hold_timer_;
-  bool hold_armed_ = false;
   bool fifo_closed_ = false;                      // under fifo_mu_: shutdown() ran
   std::atomic<int> plain_lent_{0};       // running jobs blocked on a future
   // Per function: the mean run time of its plain calls, to run tiny ones inline.
